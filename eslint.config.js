@@ -1,0 +1,22 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-syntax': 'off',
+    },
+  },
+  {
+    // Domain code is pure: no clock reads, no I/O (DESIGN.md, "The pipeline").
+    files: ['src/versioning/**/*.ts', 'src/rollout/**/*.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Inject a Clock / pass `now`.' }],
+      'no-restricted-imports': ['error', { patterns: ['node:fs', 'node:http', 'ioredis', 'bullmq', 'undici', 'fs', '../store/*', '../workers/*', '../http/*'] }],
+    },
+  },
+);
