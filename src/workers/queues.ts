@@ -35,3 +35,40 @@ export function jobIdPart(s: string): string {
 
 /** Deterministic id: a second daemon's or a retry's enqueue of the same plan is a no-op. */
 export const planRolloutJobId = (j: PlanRolloutJob): string => `plan__${jobIdPart(j.appId)}__${jobIdPart(j.version)}`;
+
+// ── detection and versioning (issue 3: daemon) ─────────────────────────────────────────────
+
+/** Poll one Connect app's descriptor. `slot` is the poll slot number (scheduler) or `manual-<ms>` (`mpu poll`). */
+export const PollJob = z.object({
+  v: z.literal(1),
+  appId: z.string().min(1),
+  slot: z.union([z.number().int(), z.string().min(1)]),
+});
+export type PollJob = z.infer<typeof PollJob>;
+export const POLL_JOB_NAME = 'poll-descriptor';
+/** One poll per app per slot, whichever daemon enqueues it. */
+export const pollJobId = (j: PollJob): string => `poll__${jobIdPart(j.appId)}__${jobIdPart(String(j.slot))}`;
+
+/**
+ * Classify a detected descriptor (stored content-addressed under `descriptorHash`) against the
+ * app's latest version and store the next version. `baseVersion` is the latest version when the
+ * change was detected (null before the first): it keeps A → B → A distinct jobs.
+ */
+export const VersionJob = z.object({
+  v: z.literal(1),
+  appId: z.string().min(1),
+  source: z.enum(['poll', 'deploy', 'cli']),
+  descriptorHash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  baseVersion: z.string().nullable(),
+  /** Forge deployment id (deploy source). */
+  deploymentId: z.string().min(1).optional(),
+  /** When the change was detected (epoch ms). */
+  detectedAt: z.number().int(),
+});
+export type VersionJob = z.infer<typeof VersionJob>;
+export const VERSION_JOB_NAME = 'classify-version';
+/** Deploys: one job per deployment id. Polls: one job per (latest version, new descriptor). */
+export const versionJobId = (j: VersionJob): string =>
+  j.deploymentId !== undefined
+    ? `version__${jobIdPart(j.appId)}__deploy__${jobIdPart(j.deploymentId)}`
+    : `version__${jobIdPart(j.appId)}__${jobIdPart(j.baseVersion ?? 'initial')}__${j.descriptorHash.slice('sha256:'.length)}`;
