@@ -1,0 +1,8 @@
+/** Pure rollout planning (issue 4): no Redis, no HTTP, no wall clock. */
+export * from './types.js';
+export * from './policy.js';
+export * from './windows.js';
+export * from './version-ladder.js';
+export * from './plan-rollout.js';
+export * from './generate-population.js';
+export * from './simulate-rollout.js';
