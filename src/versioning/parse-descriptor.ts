@@ -1,0 +1,145 @@
+/**
+ * Parsing and validation of Connect descriptors (JSON, with the JavaScript comments and trailing
+ * commas that atlassian-connect-express accepts) and Forge manifests (YAML). Only the fields the
+ * rules read are validated (lenient zod schemas, as Renovate does for external data): a vendor's
+ * unknown fields pass through untouched.
+ */
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { AppError, ErrorCode } from '../lib/errors.js';
+import { canonicalJson, hashCanonical } from './canonical.js';
+import type { AppKind, ParsedDescriptor } from './types.js';
+
+/** `ari:cloud:ecosystem::app/<uuid>` (seed 002: "register a Forge app ID … under the forgeAppId key"). */
+export const FORGE_APP_ARI = /^ari:cloud:ecosystem::app\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const scopeList = z.array(z.string());
+/** Connect: the fields the rules read (DESIGN.md, "Versioning rules"; seeds 002/004 for the migration fields). */
+const ConnectDescriptorSchema = z.looseObject({
+  key: z.string().optional(),
+  baseUrl: z.string().optional(),
+  apiVersion: z.union([z.number().int(), z.string().regex(/^\s*\d+\s*$/, 'must be a whole number')]).optional(),
+  scopes: scopeList.optional(),
+  enableLicensing: z.boolean().optional(),
+  modules: z.record(z.string(), z.unknown()).optional(),
+  blockInstall: z.boolean().optional(),
+  forgeAppLink: z.string().optional(),
+  forgeAppId: z.string().regex(FORGE_APP_ARI, 'must be an ARI such as ari:cloud:ecosystem::app/<uuid>').optional(),
+});
+
+const keyed = z.array(z.looseObject({ key: z.string() }));
+/** Forge: the fields the rules read (DESIGN.md, "Versioning rules", Forge table). */
+const ForgeManifestSchema = z.looseObject({
+  app: z.looseObject({ id: z.string().optional() }).nullable().optional(),
+  permissions: z
+    .looseObject({
+      scopes: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).nullable().optional(),
+      external: z.record(z.string(), z.unknown()).nullable().optional(),
+    })
+    .nullable()
+    .optional(),
+  remotes: keyed.nullable().optional(),
+  providers: z.looseObject({ auth: keyed.nullable().optional() }).nullable().optional(),
+  modules: z.record(z.string(), z.unknown()).nullable().optional(),
+});
+
+/** Options of parseDescriptor. */
+export interface ParseOptions {
+  /** Where the text came from, named in errors (file path, URL, `deploy:<id>`). */
+  source: string;
+  /** Force the kind; detected from `source`'s extension, then from the text, when absent. */
+  kind?: AppKind;
+}
+
+/**
+ * Which kind of descriptor `text` is: a `.json` name is Connect, `.yml`/`.yaml` Forge; otherwise a
+ * text whose first non-blank character is `{` (or a comment) is Connect, anything else Forge.
+ */
+export function detectKind(text: string, fileName?: string): AppKind {
+  if (fileName) {
+    if (/\.json$/i.test(fileName)) return 'connect';
+    if (/\.ya?ml$/i.test(fileName)) return 'forge';
+  }
+  const head = text.trimStart();
+  return head.startsWith('{') || head.startsWith('//') || head.startsWith('/*') ? 'connect' : 'forge';
+}
+
+function invalid(source: string, path: string, problem: string, extra: Record<string, unknown> = {}): AppError {
+  return new AppError(ErrorCode.DESCRIPTOR_INVALID, `${source}: ${path}: ${problem}`, {
+    details: { source, path, problem, ...extra },
+  });
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let last = -1;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      last = i;
+    }
+  }
+  return { line, column: offset - last };
+}
+
+function readConnect(text: string, source: string): unknown {
+  const errors: ParseError[] = [];
+  const value: unknown = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false, allowEmptyContent: false });
+  if (errors.length > 0) {
+    const e = errors[0]!;
+    const { line, column } = lineColumn(text, e.offset);
+    throw invalid(source, '$', `invalid JSON at line ${line}, column ${column}: ${printParseErrorCode(e.error)}`, { line, column });
+  }
+  return value;
+}
+
+function readForge(text: string, source: string): unknown {
+  // uniqueKeys off: a repeated key keeps the last value, as Forge's own YAML loader does.
+  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false });
+  const err = doc.errors[0];
+  if (err) {
+    const pos = err.linePos?.[0];
+    const at = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+    throw invalid(source, '$', `invalid YAML${at}: ${err.message.split('\n')[0]}`, pos ? { line: pos.line, column: pos.col } : {});
+  }
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw invalid(source, '$', `invalid YAML: ${(e as Error).message}`);
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || '$';
+}
+
+/**
+ * Parses and validates one descriptor or manifest.
+ *
+ * @returns the document, its app key (Connect `key` / Forge `app.id`), canonical JSON and hash.
+ * @throws AppError `descriptor-invalid` (details: source, path, problem, line/column where known)
+ *   when the text is not JSON/JSONC/YAML, is not an object, or a field the rules read has the
+ *   wrong type. Never throws anything else.
+ */
+export function parseDescriptor(text: string, opts: ParseOptions): ParsedDescriptor {
+  const { source } = opts;
+  if (typeof text !== 'string') throw invalid(source, '$', 'descriptor text must be a string');
+  const kind = opts.kind ?? detectKind(text, source);
+  const value = kind === 'connect' ? readConnect(text, source) : readForge(text, source);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid(source, '$', `the ${kind === 'connect' ? 'descriptor' : 'manifest'} must be an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  const schema = kind === 'connect' ? ConnectDescriptorSchema : ForgeManifestSchema;
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw invalid(source, formatPath(issue.path), issue.message, { issues: result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) });
+  }
+  const document = value as Record<string, unknown>;
+  const appKey = kind === 'connect' ? (document.key as string | undefined) : ((document.app as { id?: string } | null | undefined)?.id ?? undefined);
+  const canonical = canonicalJson(document);
+  return { kind, source, document, appKey, canonical, hash: hashCanonical(canonical) };
+}

@@ -1,0 +1,152 @@
+/**
+ * The versioning rules as data (DESIGN.md, "Versioning rules": "Every rule is data in a policy
+ * with these defaults, so an operator can change it"). Sources: developer.atlassian.com
+ * "Upgrading and versioning cloud apps" and "Versioning in Connect vs Forge" (seed 003), and the
+ * Atlassian community answer "How does Forge app versioning work".
+ */
+import { z } from 'zod';
+import { AppError, ErrorCode } from '../lib/errors.js';
+import type { Approval, Bump } from './types.js';
+
+/** What a rule does when it fires. `enabled: false` turns the rule off (its changes fall to `other`). */
+export interface RuleOutcome {
+  bump: Bump;
+  approval: Approval;
+  enabled: boolean;
+}
+
+/** Connect rules (DESIGN.md, Connect table). */
+export interface ConnectPolicy {
+  /** `apiVersion` differs (absent means 1): major, manual. */
+  apiVersion: RuleOutcome;
+  /** A scope not implied by the old set: minor, manual. */
+  scopeIncrease: RuleOutcome;
+  /** `enableLicensing` absent/false → true: minor, manual. */
+  freeToPaid: RuleOutcome;
+  /** `baseUrl` changed: minor, manual. */
+  baseUrl: RuleOutcome;
+  /** Any other change of the parsed descriptor: micro, automatic. */
+  other: RuleOutcome;
+  /** Scopes in increasing power; each implies those before it. @defaultValue READ, WRITE, DELETE, PROJECT_ADMIN, ADMIN */
+  scopeHierarchy: string[];
+  /** Scopes that imply nothing and are implied by nothing. @defaultValue ACT_AS_USER, ACCESS_EMAIL_ADDRESSES */
+  standaloneScopes: string[];
+}
+
+/** Forge rules (DESIGN.md, Forge table). */
+export interface ForgePolicy {
+  /** `permissions.scopes`: a scope added. */
+  scopeAdded: RuleOutcome;
+  /** `permissions.scopes`: a scope removed ("added or removed" is a change to the set). */
+  scopeRemoved: RuleOutcome;
+  /** `permissions.external` (egress): an entry added, or a non-list value changed. */
+  egressAdded: RuleOutcome;
+  /** `permissions.external` (egress): an entry removed. */
+  egressRemoved: RuleOutcome;
+  /** `permissions.content` (CSP) changed. */
+  content: RuleOutcome;
+  /** `app.licensing` changed. */
+  licensing: RuleOutcome;
+  /** `providers.auth`: a provider added or removed, or a client id changed. */
+  authProvider: RuleOutcome;
+  /** `remotes`: one added. */
+  remoteAdded: RuleOutcome;
+  /** `remotes`: a `baseUrl` changed. */
+  remoteBaseUrl: RuleOutcome;
+  /** An `sql` module added. */
+  sqlModule: RuleOutcome;
+  /** Anything else, code-only deploys included: minor, automatic. */
+  other: RuleOutcome;
+}
+
+/** The whole policy. Frozen once built. */
+export interface VersioningPolicy {
+  connect: ConnectPolicy;
+  forge: ForgePolicy;
+}
+
+const r = (bump: Bump, approval: Approval): RuleOutcome => ({ bump, approval, enabled: true });
+
+/** The defaults of DESIGN.md's two tables. */
+export const defaultPolicy: VersioningPolicy = deepFreeze({
+  connect: {
+    apiVersion: r('major', 'manual'),
+    scopeIncrease: r('minor', 'manual'),
+    freeToPaid: r('minor', 'manual'),
+    baseUrl: r('minor', 'manual'),
+    other: r('micro', 'automatic'),
+    scopeHierarchy: ['READ', 'WRITE', 'DELETE', 'PROJECT_ADMIN', 'ADMIN'],
+    standaloneScopes: ['ACT_AS_USER', 'ACCESS_EMAIL_ADDRESSES'],
+  },
+  forge: {
+    scopeAdded: r('major', 'manual'),
+    scopeRemoved: r('major', 'manual'),
+    egressAdded: r('major', 'manual'),
+    egressRemoved: r('major', 'manual'),
+    content: r('major', 'manual'),
+    licensing: r('major', 'manual'),
+    authProvider: r('major', 'manual'),
+    remoteAdded: r('major', 'manual'),
+    remoteBaseUrl: r('major', 'manual'),
+    sqlModule: r('major', 'manual'),
+    other: r('minor', 'automatic'),
+  },
+});
+
+const Outcome = z.strictObject({
+  bump: z.enum(['major', 'minor', 'micro', 'none']).optional(),
+  approval: z.enum(['automatic', 'manual']).optional(),
+  enabled: z.boolean().optional(),
+});
+const PolicyOverride = z.strictObject({
+  connect: z
+    .strictObject({
+      apiVersion: Outcome.optional(),
+      scopeIncrease: Outcome.optional(),
+      freeToPaid: Outcome.optional(),
+      baseUrl: Outcome.optional(),
+      other: Outcome.optional(),
+      scopeHierarchy: z.array(z.string().min(1)).optional(),
+      standaloneScopes: z.array(z.string().min(1)).optional(),
+    })
+    .optional(),
+  forge: z.strictObject(Object.fromEntries(Object.keys(defaultPolicy.forge).map((k) => [k, Outcome.optional()]))).optional(),
+});
+
+/**
+ * Builds a policy from a partial override (the parsed JSON or YAML of a policy file), on top of
+ * `base` (the defaults). Forge rules may not use `micro` (Forge versions are major.minor.0).
+ *
+ * @throws AppError `policy-invalid` listing every problem (path and message).
+ */
+export function parsePolicy(override: unknown, base: VersioningPolicy = defaultPolicy): VersioningPolicy {
+  const parsed = PolicyOverride.safeParse(override ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '$'}: ${i.message}`);
+    throw new AppError(ErrorCode.POLICY_INVALID, `invalid versioning policy: ${problems.join('; ')}`, { details: { problems } });
+  }
+  const o = parsed.data as { connect?: Record<string, unknown>; forge?: Record<string, unknown> };
+  const merged = structuredClone(base) as unknown as Record<'connect' | 'forge', Record<string, unknown>>;
+  for (const kind of ['connect', 'forge'] as const) {
+    for (const [k, v] of Object.entries(o[kind] ?? {})) {
+      if (v === undefined) continue;
+      merged[kind][k] = Array.isArray(v) ? [...v] : { ...(merged[kind][k] as object), ...(v as object) };
+    }
+  }
+  const policy = merged as unknown as VersioningPolicy;
+  const problems = Object.entries(policy.forge)
+    .filter(([, v]) => v.bump === 'micro')
+    .map(([k]) => `forge.${k}.bump: Forge versions have no micro part (major.minor.0)`);
+  if (problems.length) {
+    throw new AppError(ErrorCode.POLICY_INVALID, `invalid versioning policy: ${problems.join('; ')}`, { details: { problems } });
+  }
+  return deepFreeze(policy);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
