@@ -1,4 +1,28 @@
+/**
+ * `mpu daemon` and the detection commands (issue 3): apps, versions, poll, forge deploy.
+ */
 import type { Command } from 'commander';
+import { runAction } from '../run-action.js';
+import { registerAppsCommands } from './apps.js';
 
 /** daemon, apps, versions, poll, forge deploy (issue 3). */
-export function registerDaemonCommands(_program: Command): void {}
+export function registerDaemonCommands(program: Command): void {
+  program
+    .command('daemon')
+    .description(
+      'run the scheduler, the HTTP API (deploy intake, /metrics, /healthz, /admin/queues) and the workers\n' +
+        '(poll, versioning, rollout) in one process; stops gracefully on SIGTERM/SIGINT.\n' +
+        'Config from the environment: REDIS_URL, PORT, HOST, MPU_PREFIX, MPU_WEBHOOK_SECRET, MPU_ADMIN_TOKEN,\n' +
+        'MPU_POLL_INTERVAL (5h), MPU_SCHEDULER_CRON, MPU_FETCH_ALLOW_NETWORKS (CIDRs), MPU_FETCH_EXTRA_PORTS, LOG_LEVEL…',
+    )
+    .option('--no-scheduler', 'do not run the poll scheduler')
+    .option('--no-http', 'do not run the HTTP API')
+    .option('--no-workers', 'do not run the workers')
+    .action(
+      runAction(async (opts: { scheduler: boolean; http: boolean; workers: boolean }) => {
+        const { runDaemon } = await import('../../main.js');
+        await runDaemon({ scheduler: opts.scheduler, http: opts.http, workers: opts.workers });
+      }),
+    );
+  registerAppsCommands(program);
+}

@@ -1,0 +1,223 @@
+/**
+ * `mpu apps add connect URL`, `mpu apps add forge ARI`, `mpu apps list`, `mpu apps show APP`,
+ * `mpu versions APP`, `mpu poll APP`, `mpu forge deploy` (issue 3). Each opens the Redis context
+ * from the environment (REDIS_URL, MPU_PREFIX…) and closes it before returning.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { request } from 'undici';
+import { openContext } from '../../main.js';
+import { systemClock } from '../../lib/clock.js';
+import { AppError, ErrorCode } from '../../lib/errors.js';
+import { parseDescriptor } from '../../versioning/index.js';
+import { pollApp } from '../../poller/poll-app.js';
+import { recordVersion, type RecordVersionResult } from '../../poller/record-version.js';
+import { registerConnectApp, registerForgeApp } from '../../poller/register-app.js';
+import { signDeployEvent, SIGNATURE_HEADER, TIMESTAMP_HEADER, type DeployEvent } from '../../poller/deploy-event.js';
+import type { AppRecord } from '../../store/app-store.js';
+import type { VersionRecord } from '../../store/types.js';
+import type { DaemonContext } from '../../workers/daemon-context.js';
+import { runAction } from '../run-action.js';
+
+async function withContext<T>(fn: (ctx: DaemonContext, env: { port: number; secret?: string }) => Promise<T>): Promise<T> {
+  const { ctx, config, close } = await openContext();
+  try {
+    return await fn(ctx, { port: config.port, secret: config.webhookSecret });
+  } finally {
+    await close();
+  }
+}
+
+const out = (s: string) => process.stdout.write(s + '\n');
+const iso = (t: number | undefined | null) => (t === undefined || t === null ? '-' : new Date(t).toISOString());
+
+function describeApp(app: AppRecord, extra: { nextPollAt: number | null; latest: string | null }): string {
+  const lines = [
+    `${app.id} (${app.kind})`,
+    app.descriptorUrl ? `  descriptor URL:  ${app.descriptorUrl}` : undefined,
+    `  status:          ${app.status}`,
+    `  latest version:  ${extra.latest ?? '(none yet)'}`,
+    app.kind === 'connect' ? `  last poll:       ${iso(app.lastPollAt)} ${app.lastPollOutcome ?? ''} ${app.lastHttpStatus ?? ''}`.trimEnd() : undefined,
+    app.kind === 'connect' ? `  next poll due:   ${iso(extra.nextPollAt)}` : undefined,
+    app.kind === 'connect' ? `  failures:        ${app.consecutiveFailures} in a row, ${app.totalFailures} in all` : undefined,
+    app.lastError ? `  last error:      ${app.lastError} (${iso(app.lastErrorAt)})` : undefined,
+    app.kind === 'forge'
+      ? `  environments:    ${Object.entries(app.environments ?? {}).map(([e, t]) => `${e} (last deploy ${iso(t)})`).join(', ') || '(no deploys yet)'}`
+      : undefined,
+  ];
+  return lines.filter((l) => l !== undefined).join('\n');
+}
+
+function describeVersion(v: VersionRecord): string {
+  const head = `${v.version.padEnd(8)} ${v.bump.padEnd(7)} ${v.approval.padEnd(9)} ${v.source.padEnd(6)} ${iso(v.detectedAt)} ${v.descriptorHash.slice(0, 19)}`;
+  const reasons = v.reasons.map((r) => `    - ${r.detail} [${r.rule}]`);
+  return [head, ...reasons].join('\n');
+}
+
+export function registerAppsCommands(program: Command): void {
+  const apps = program.command('apps').description('register and inspect Connect and Forge apps');
+  const add = apps.command('add').description('register an app (Connect: polled every interval; Forge: versioned by deploy events)');
+
+  add
+    .command('connect')
+    .argument('<url>', 'descriptor URL (atlassian-connect.json), http(s) on port 80, 443 or 8080')
+    .option('--id <id>', 'app id (default: the descriptor\'s "key", fetched once now)')
+    .option('--json', 'print the app as JSON')
+    .description('register a Connect app; its first poll is due at once (next scheduler tick)')
+    .action(
+      runAction(async (url: string, opts: { id?: string; json?: boolean }) => {
+        await withContext(async (ctx) => {
+          let id = opts.id;
+          if (!id) {
+            const res = await ctx.fetcher.fetch(url);
+            if (res.status !== 'ok') throw new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `${url} answered 304 to an unconditional request`);
+            const parsed = parseDescriptor(res.body, { source: url, kind: 'connect' });
+            if (!parsed.appKey) throw new AppError(ErrorCode.INPUT_INVALID, `the descriptor at ${url} has no "key": pass --id`);
+            id = parsed.appKey;
+          }
+          const app = await registerConnectApp(ctx, id, url);
+          if (opts.json) out(JSON.stringify({ app }));
+          else out(`registered Connect app ${app.id}: polled every ${ctx.settings.pollIntervalMs / 3_600_000} h, first poll at the next scheduler tick (or now: mpu poll ${app.id})`);
+        });
+      }),
+    );
+
+  add
+    .command('forge')
+    .argument('<ari>', 'Forge app ARI, ari:cloud:ecosystem::app/<uuid>')
+    .option('--json', 'print the app as JSON')
+    .description('register a Forge app; production deploy events then create its versions')
+    .action(
+      runAction(async (ari: string, opts: { json?: boolean }) => {
+        await withContext(async (ctx) => {
+          const app = await registerForgeApp(ctx, ari);
+          if (opts.json) out(JSON.stringify({ app }));
+          else out(`registered Forge app ${app.id}: send production deploys with 'mpu forge deploy --app ${app.id} …'`);
+        });
+      }),
+    );
+
+  apps
+    .command('list')
+    .option('--json', 'print JSON')
+    .description('list registered apps with their latest version and poll state')
+    .action(
+      runAction(async (opts: { json?: boolean }) => {
+        await withContext(async (ctx) => {
+          const list = await ctx.apps.listApps();
+          const latest = await Promise.all(list.map((a) => ctx.versions.latestVersion(a.id)));
+          if (opts.json) return out(JSON.stringify({ apps: list.map((a, i) => ({ ...a, latestVersion: latest[i]?.version ?? null })) }));
+          if (list.length === 0) return out("no apps registered (add one: 'mpu apps add connect URL' or 'mpu apps add forge ARI')");
+          for (const [i, a] of list.entries()) {
+            out(`${a.id.padEnd(48)} ${a.kind.padEnd(8)} ${(latest[i]?.version ?? '-').padEnd(8)} ${a.status}${a.lastError ? `  (${a.lastError})` : ''}`);
+          }
+        });
+      }),
+    );
+
+  apps
+    .command('show')
+    .argument('<app>', 'app id (Connect key or Forge ARI)')
+    .option('--json', 'print JSON')
+    .description('show an app: URL, status, last poll, failures and last error, next poll, latest version')
+    .action(
+      runAction(async (appId: string, opts: { json?: boolean }) => {
+        await withContext(async (ctx) => {
+          const app = await ctx.apps.requireApp(appId);
+          const nextPollAt = await ctx.schedule.nextDue(appId);
+          const latest = (await ctx.versions.latestVersion(appId))?.version ?? null;
+          if (opts.json) out(JSON.stringify({ app, nextPollAt, latestVersion: latest }));
+          else out(describeApp(app, { nextPollAt, latest }));
+        });
+      }),
+    );
+
+  program
+    .command('versions')
+    .argument('<app>', 'app id (Connect key or Forge ARI)')
+    .option('--json', 'print JSON')
+    .description("an app's version history, oldest first: version, bump, approval, source, detected at, reasons")
+    .action(
+      runAction(async (appId: string, opts: { json?: boolean }) => {
+        await withContext(async (ctx) => {
+          await ctx.apps.requireApp(appId);
+          const versions = await ctx.versions.listVersions(appId);
+          if (opts.json) return out(JSON.stringify({ appId, versions }));
+          if (versions.length === 0) return out(`${appId} has no version yet`);
+          out(`${'version'.padEnd(8)} ${'bump'.padEnd(7)} ${'approval'.padEnd(9)} ${'source'.padEnd(6)} ${'detected at'.padEnd(24)} descriptor`);
+          for (const v of versions) out(describeVersion(v));
+        });
+      }),
+    );
+
+  program
+    .command('poll')
+    .argument('<app>', 'Connect app id')
+    .option('--json', 'print JSON')
+    .description('poll a Connect app now and version any change at once (the rollout plan is queued for the daemon)')
+    .action(
+      runAction(async (appId: string, opts: { json?: boolean }) => {
+        await withContext(async (ctx) => {
+          let versioned: RecordVersionResult | undefined;
+          const res = await pollApp({ ...ctx, enqueueVersion: async (job) => void (versioned = await recordVersion(ctx, job)) }, appId);
+          if (opts.json) return out(JSON.stringify({ poll: { appId, outcome: res.outcome, httpStatus: res.httpStatus, hash: res.hash ?? null }, version: versioned ?? null }));
+          const v = versioned?.status === 'created' ? `: new version ${versioned.version} (${versioned.record.bump}, ${versioned.record.approval})` : versioned ? `: ${versioned.status}` : '';
+          out(`${appId}: ${res.outcome} (HTTP ${res.httpStatus})${v}`);
+        });
+      }),
+    );
+
+  const forge = program.command('forge').description('Forge deploy events');
+  forge
+    .command('deploy')
+    .requiredOption('--app <ari>', 'Forge app ARI')
+    .requiredOption('--env <environment>', 'environment: production creates a version; staging and development do not')
+    .requiredOption('--manifest <file>', 'manifest.yml of the deployment')
+    .option('--deployment-id <id>', 'deployment id (default: a new UUID); resending the same id creates nothing new')
+    .option('--url <url>', 'daemon base URL (default: http://127.0.0.1:$PORT)')
+    .option('--json', 'print the answer as JSON')
+    .description('sign (MPU_WEBHOOK_SECRET) and send a deploy event to the daemon, as the deploy hook does')
+    .action(
+      runAction(async (opts: { app: string; env: string; manifest: string; deploymentId?: string; url?: string; json?: boolean }) => {
+        await withContext(async (_ctx, env) => {
+          if (!env.secret) throw new AppError(ErrorCode.CONFIG_INVALID, 'set MPU_WEBHOOK_SECRET (the daemon\'s secret) to sign the event');
+          let manifest: string;
+          try {
+            manifest = await readFile(opts.manifest, 'utf8');
+          } catch (err) {
+            throw new AppError(ErrorCode.INPUT_INVALID, `cannot read ${opts.manifest}: ${(err as Error).message}`);
+          }
+          const now = systemClock.now();
+          const event: DeployEvent = {
+            eventId: randomUUID(),
+            appId: opts.app,
+            environment: opts.env,
+            deploymentId: opts.deploymentId ?? randomUUID(),
+            manifest,
+            deployedAt: new Date(now).toISOString(),
+          };
+          const body = JSON.stringify(event);
+          const timestamp = String(Math.floor(now / 1000));
+          const base = opts.url ?? `http://127.0.0.1:${env.port}`;
+          let res;
+          try {
+            res = await request(new URL('/v1/forge/deployments', base), {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signDeployEvent(env.secret, timestamp, body) },
+              body,
+            });
+          } catch (err) {
+            throw new AppError(ErrorCode.STORE_UNAVAILABLE, `no daemon answers at ${base}: start one with 'mpu daemon' (${(err as Error).message})`);
+          }
+          const answer = (await res.body.json().catch(() => ({}))) as Record<string, unknown> & { error?: { code: string; message: string } };
+          if (res.statusCode >= 400) {
+            const code = (answer.error?.code ?? ErrorCode.PAYLOAD_INVALID) as (typeof ErrorCode)[keyof typeof ErrorCode];
+            throw new AppError(Object.values(ErrorCode).includes(code) ? code : ErrorCode.PAYLOAD_INVALID, `daemon refused the event (HTTP ${res.statusCode}): ${answer.error?.message ?? ''}`);
+          }
+          if (opts.json) out(JSON.stringify({ httpStatus: res.statusCode, ...answer, deploymentId: event.deploymentId }));
+          else out(`deployment ${event.deploymentId} of ${opts.app} to ${opts.env}: ${String(answer.status)}`);
+        });
+      }),
+    );
+}

@@ -1,0 +1,73 @@
+/**
+ * `POST /v1/forge/deployments` (issue 3, "Forge deploy intake"): HMAC-SHA256 over
+ * `<timestamp>.<raw body>` (constant-time, 5-minute tolerance), replayed event ids refused
+ * (409), body limit (413), zod validation (400), bad manifest (422), unknown app (404).
+ * 202 `{ status: 'accepted' | 'duplicate' | 'non-production', … }`.
+ */
+import type { FastifyInstance } from 'fastify';
+import { AppError, ErrorCode } from '../../lib/errors.js';
+import { acceptDeployment } from '../../poller/accept-deployment.js';
+import { checkSignature, DeployEvent, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_MS, TIMESTAMP_HEADER } from '../../poller/deploy-event.js';
+import type { DaemonContext } from '../../workers/daemon-context.js';
+
+/** Options of the intake route. */
+export interface DeploymentRouteOptions {
+  ctx: DaemonContext;
+  /** HMAC secret shared with the deployer. */
+  secret: string;
+  /** Body limit, bytes. @defaultValue 1 MiB */
+  bodyLimit: number;
+}
+
+export async function registerForgeDeploymentRoutes(app: FastifyInstance, opts: DeploymentRouteOptions): Promise<void> {
+  const { ctx, secret, bodyLimit } = opts;
+  await app.register(async (scope) => {
+    // Keep the raw text: the signature covers the exact bytes sent.
+    scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
+    scope.post('/v1/forge/deployments', { bodyLimit }, async (req, reply) => {
+      const raw = typeof req.body === 'string' ? req.body : '';
+      const header = (name: string) => {
+        const v = req.headers[name];
+        return typeof v === 'string' ? v : undefined;
+      };
+      const problem = checkSignature(secret, { signature: header(SIGNATURE_HEADER), timestamp: header(TIMESTAMP_HEADER) }, raw, ctx.clock.now());
+      if (problem) {
+        ctx.metrics.deployEvents.inc({ result: 'rejected' });
+        throw new AppError(ErrorCode.WEBHOOK_SIGNATURE_INVALID, `deploy event refused: ${problem}`);
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(raw);
+      } catch {
+        ctx.metrics.deployEvents.inc({ result: 'rejected' });
+        throw new AppError(ErrorCode.PAYLOAD_INVALID, 'deploy event body is not JSON');
+      }
+      const parsed = DeployEvent.safeParse(json);
+      if (!parsed.success) {
+        ctx.metrics.deployEvents.inc({ result: 'rejected' });
+        throw new AppError(ErrorCode.PAYLOAD_INVALID, 'deploy event is invalid: ' + parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), {
+          details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), problem: i.message })) },
+        });
+      }
+      const event = parsed.data;
+      const eventKey = ctx.keys.webhookEvent(event.eventId);
+      // Remembered for twice the tolerance: older replays already fail the timestamp check.
+      const fresh = await ctx.connection.set(eventKey, String(ctx.clock.now()), 'PX', 2 * SIGNATURE_TOLERANCE_MS, 'NX');
+      if (fresh === null) {
+        ctx.metrics.deployEvents.inc({ result: 'rejected' });
+        throw new AppError(ErrorCode.WEBHOOK_REPLAYED, `deploy event '${event.eventId}' was already received`, { details: { eventId: event.eventId } });
+      }
+      try {
+        const result = await acceptDeployment(ctx, event);
+        return reply.status(202).send(
+          result.status === 'accepted' ? { status: result.status, appId: event.appId, deploymentId: event.deploymentId } : { ...result, appId: event.appId, deploymentId: event.deploymentId },
+        );
+      } catch (err) {
+        // Nothing was accepted: let the sender retry the same event once it is fixed.
+        await ctx.connection.del(eventKey);
+        ctx.metrics.deployEvents.inc({ result: 'rejected' });
+        throw err;
+      }
+    });
+  });
+}

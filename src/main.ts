@@ -1,0 +1,148 @@
+/**
+ * Composition root (STYLE.md): the only place that reads `process.env`, creates the Redis
+ * connection and wires stores, queues, workers, scheduler and HTTP API into `mpu daemon`
+ * (issue 3, "Running it"). CLI commands open the same context through `openContext`.
+ */
+import { Redis } from 'ioredis';
+import { loadConfig, type Config } from './config/config.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { AppError, ErrorCode } from './lib/errors.js';
+import { createLogger, type Logger } from './lib/logger.js';
+import { buildApp } from './http/build-app.js';
+import { createDaemonContext, type DaemonContext } from './workers/daemon-context.js';
+import { startDetectionWorkers } from './workers/start-workers.js';
+import { startRolloutWorkers } from './workers/start-rollout-workers.js';
+import { startScheduler } from './workers/scheduler.js';
+import type { Closable } from './workers/runtime.js';
+
+/** Reads the configuration from `process.env`. @throws AppError config-invalid */
+export function configFromEnv(env: Record<string, string | undefined> = process.env): Config {
+  return loadConfig(env);
+}
+
+/**
+ * Connects to Redis and pings it. `failFast` (CLI): no reconnection attempts, so an absent server
+ * is an immediate, clear error; the daemon keeps ioredis' reconnection after the first ping.
+ * @throws AppError store-unavailable saying how to start a Redis.
+ */
+export async function connectRedis(url: string, opts: { failFast?: boolean } = {}): Promise<Redis> {
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: null,
+    lazyConnect: true,
+    ...(opts.failFast ? { retryStrategy: () => null } : {}),
+  });
+  redis.on('error', () => {}); // reported through the failing command / ping below
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    redis.disconnect();
+    throw new AppError(
+      ErrorCode.STORE_UNAVAILABLE,
+      `no Redis answers at ${url}: start one with 'docker compose up -d redis' (or 'redis-server --daemonize yes'), or set REDIS_URL (${String(err instanceof Error ? err.message : err)})`,
+      { retryable: true, details: { redisUrl: url } },
+    );
+  }
+  return redis;
+}
+
+/** Context for one-shot CLI commands. `close()` closes queues and the connection. */
+export async function openContext(
+  env: Record<string, string | undefined> = process.env,
+  opts: { logger?: Logger; clock?: Clock } = {},
+): Promise<{ ctx: DaemonContext; config: Config; close(): Promise<void> }> {
+  const config = configFromEnv(env);
+  const connection = await connectRedis(config.redisUrl, { failFast: true });
+  const logger = opts.logger ?? createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
+  const ctx = createDaemonContext(
+    { connection, clock: opts.clock ?? systemClock, logger, prefix: config.prefix },
+    { settings: config, fetchPolicy: { ...config.fetch } },
+  );
+  return {
+    ctx,
+    config,
+    async close() {
+      await ctx.close();
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}
+
+/** Which parts of the daemon run in this process. */
+export interface DaemonParts {
+  scheduler: boolean;
+  http: boolean;
+  workers: boolean;
+}
+
+/** A running daemon. */
+export interface RunningDaemon extends Closable {
+  ctx: DaemonContext;
+  /** `http://host:port` when the HTTP API listens. */
+  url?: string;
+}
+
+/**
+ * Starts the chosen parts on one connection. Workers include the rollout workers
+ * (`startRolloutWorkers`), so one `mpu daemon` runs the whole pipeline.
+ * @throws AppError config-invalid (HTTP without MPU_WEBHOOK_SECRET), store-unavailable.
+ */
+export async function startDaemon(
+  config: Config,
+  parts: DaemonParts,
+  opts: { clock?: Clock; logger?: Logger; connection?: Redis } = {},
+): Promise<RunningDaemon> {
+  if (parts.http && !config.webhookSecret) {
+    throw new AppError(ErrorCode.CONFIG_INVALID, 'MPU_WEBHOOK_SECRET (≥ 16 characters) is required to run the HTTP API (or run with --no-http)');
+  }
+  const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  const connection = opts.connection ?? (await connectRedis(config.redisUrl));
+  const deps = { connection, clock: opts.clock ?? systemClock, logger, prefix: config.prefix };
+  const ctx = createDaemonContext(deps, { settings: config, fetchPolicy: { ...config.fetch } });
+  const parts_: Closable[] = [];
+  let url: string | undefined;
+  try {
+    if (parts.workers) {
+      parts_.push(await startDetectionWorkers(ctx));
+      parts_.push(await startRolloutWorkers(deps));
+    }
+    if (parts.scheduler) parts_.push(startScheduler(ctx, config.schedulerCron));
+    if (parts.http) {
+      const app = await buildApp({ ctx, webhookSecret: config.webhookSecret!, adminToken: config.adminToken, webhookBodyLimit: config.webhookBodyLimit });
+      url = await app.listen({ host: config.host, port: config.port });
+      parts_.push({ close: () => app.close() });
+    }
+  } catch (err) {
+    await Promise.allSettled(parts_.reverse().map((p) => p.close()));
+    throw err;
+  }
+  logger.info({ parts, url, prefix: config.prefix, pollIntervalMs: config.pollIntervalMs }, 'daemon:started');
+  return {
+    ctx,
+    url,
+    async close() {
+      // Stop intake first (HTTP, scheduler), then let workers finish their in-flight jobs.
+      for (const p of parts_.reverse()) await p.close().catch((err: unknown) => logger.error({ err }, 'daemon:close failed'));
+      await ctx.close();
+      if (!opts.connection) await connection.quit().catch(() => connection.disconnect());
+      logger.info('daemon:stopped');
+    },
+  };
+}
+
+/** `mpu daemon`: starts from `process.env` and stops gracefully on SIGTERM/SIGINT. */
+export async function runDaemon(parts: DaemonParts): Promise<void> {
+  const config = configFromEnv();
+  const daemon = await startDaemon(config, parts);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      daemon.ctx.logger.info({ signal }, 'daemon:stopping');
+      daemon.close().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,246 @@
+/**
+ * Fetches Connect descriptors with `undici`, safely (issue 3, DESIGN.md "Detection rules"):
+ * connect/header/body timeouts and a total deadline, a body cap, at most N redirects followed by
+ * hand, conditional requests (ETag / Last-Modified → 304), ports from an allow-list, and refusal
+ * of non-public addresses on every hop, checked after DNS resolution inside the connector (so a
+ * DNS answer that changes between check and connect cannot slip through).
+ */
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { Agent, request } from 'undici';
+import { AppError, ErrorCode } from '../lib/errors.js';
+import { DEFAULT_ALLOWED_PORTS, effectivePort, isIpLiteral, refusedRange, type AllowList } from './address-policy.js';
+
+/** Limits of one fetch. Times in ms, sizes in bytes. */
+export interface FetchPolicy {
+  /** @defaultValue [80, 443, 8080] */
+  allowedPorts: readonly number[];
+  /** Non-public ranges that may be reached anyway (tests, local runs). @defaultValue [] */
+  allowList: AllowList;
+  /** @defaultValue 1 MiB (1_048_576) */
+  maxBytes: number;
+  /** @defaultValue 3 */
+  maxRedirects: number;
+  /** @defaultValue 5_000 */
+  connectTimeoutMs: number;
+  /** Time to the response headers. @defaultValue 10_000 */
+  headersTimeoutMs: number;
+  /** Longest pause between body chunks. @defaultValue 10_000 */
+  bodyTimeoutMs: number;
+  /** Whole fetch, all hops and the body included (catches slow-drip bodies). @defaultValue 30_000 */
+  totalTimeoutMs: number;
+  /** @defaultValue 'marketplace-updater/0.1 (descriptor poller)' */
+  userAgent: string;
+}
+
+export const DEFAULT_FETCH_POLICY: FetchPolicy = Object.freeze({
+  allowedPorts: DEFAULT_ALLOWED_PORTS,
+  allowList: [],
+  maxBytes: 1_048_576,
+  maxRedirects: 3,
+  connectTimeoutMs: 5_000,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 10_000,
+  totalTimeoutMs: 30_000,
+  userAgent: 'marketplace-updater/0.1 (descriptor poller)',
+});
+
+/** Validators of the last response, sent as If-None-Match / If-Modified-Since. */
+export interface ConditionalHeaders {
+  etag?: string;
+  lastModified?: string;
+}
+
+/** A fetch that reached a final answer. */
+export type FetchResult =
+  | { status: 'not-modified'; httpStatus: 304; finalUrl: string }
+  | { status: 'ok'; httpStatus: 200; body: string; etag?: string; lastModified?: string; finalUrl: string };
+
+const REFUSED_CODE = 'MPU_ADDRESS_REFUSED';
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+function refused(message: string, details: Record<string, unknown>): AppError {
+  return new AppError(ErrorCode.DESCRIPTOR_FETCH_REFUSED, message, { retryable: false, details });
+}
+
+/**
+ * One fetcher per process: it owns a pooled undici Agent whose connector only connects to
+ * allowed addresses. Call `close()` on shutdown.
+ */
+export class DescriptorFetcher {
+  readonly policy: FetchPolicy;
+  private readonly agent: Agent;
+
+  constructor(policy: Partial<FetchPolicy> = {}) {
+    this.policy = { ...DEFAULT_FETCH_POLICY, ...policy };
+    const allow = this.policy.allowList;
+    // Called by net.connect for host names (never for IP literals, which `fetch` checks itself).
+    const lookup = (
+      hostname: string,
+      options: LookupOptions,
+      callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+    ): void => {
+      dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+        if (err) return callback(err, '');
+        const ok = addresses.filter((a) => refusedRange(a.address, allow) === null);
+        if (ok.length === 0) {
+          const e: NodeJS.ErrnoException = new Error(
+            `${hostname} resolves to ${addresses.map((a) => `${a.address} (${refusedRange(a.address, allow)})`).join(', ')}: not a public address`,
+          );
+          e.code = REFUSED_CODE;
+          return callback(e, '');
+        }
+        if (options.all) callback(null, ok);
+        else callback(null, ok[0]!.address, ok[0]!.family);
+      });
+    };
+    this.agent = new Agent({
+      connect: { timeout: this.policy.connectTimeoutMs, lookup: lookup as never },
+      headersTimeout: this.policy.headersTimeoutMs,
+      bodyTimeout: this.policy.bodyTimeoutMs,
+      keepAliveTimeout: 10_000,
+    });
+  }
+
+  /** Refuses a URL before any connection: scheme, port, IP literal. @throws AppError descriptor-fetch-refused */
+  checkUrl(url: URL, original: string): void {
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw refused(`refused ${url.href}: only http and https are fetched`, { url: original, hop: url.href });
+    }
+    const port = effectivePort(url);
+    if (!this.policy.allowedPorts.includes(port)) {
+      throw refused(`refused ${url.href}: port ${port} is not allowed (allowed: ${this.policy.allowedPorts.join(', ')})`, {
+        url: original,
+        hop: url.href,
+        port,
+      });
+    }
+    if (isIpLiteral(url.hostname)) {
+      const range = refusedRange(url.hostname, this.policy.allowList);
+      if (range !== null) {
+        throw refused(`refused ${url.href}: ${url.hostname} is a ${range} address`, { url: original, hop: url.href, range });
+      }
+    }
+  }
+
+  /**
+   * Fetches `url`, following at most `maxRedirects` redirects, each hop checked.
+   * @returns `not-modified` on 304, else the body (UTF-8) and the new validators.
+   * @throws AppError descriptor-fetch-refused (not retryable): bad scheme/port, non-public
+   *   address, too many redirects, body over `maxBytes`.
+   * @throws AppError descriptor-fetch-failed: network error or timeout (retryable), status
+   *   ≥ 500 / 408 / 429 (retryable), other unexpected status (not retryable).
+   */
+  async fetch(url: string, cond: ConditionalHeaders = {}): Promise<FetchResult> {
+    let hop: URL;
+    try {
+      hop = new URL(url);
+    } catch {
+      throw refused(`refused '${url}': not a URL`, { url });
+    }
+    const signal = AbortSignal.timeout(this.policy.totalTimeoutMs);
+    const headers: Record<string, string> = { 'user-agent': this.policy.userAgent, accept: 'application/json, */*;q=0.5' };
+    if (cond.etag) headers['if-none-match'] = cond.etag;
+    if (cond.lastModified) headers['if-modified-since'] = cond.lastModified;
+
+    for (let redirects = 0; ; redirects++) {
+      this.checkUrl(hop, url);
+      let res: Awaited<ReturnType<typeof request>>;
+      try {
+        res = await request(hop, { dispatcher: this.agent, method: 'GET', headers, signal });
+      } catch (err) {
+        throw this.translate(err, url, hop);
+      }
+      const { statusCode } = res;
+      if (REDIRECTS.has(statusCode)) {
+        await res.body.dump().catch(() => {});
+        const location = res.headers.location;
+        if (typeof location !== 'string' || location === '') {
+          throw new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `${hop.href} answered ${statusCode} without a Location`, {
+            details: { url, hop: hop.href, httpStatus: statusCode },
+          });
+        }
+        if (redirects >= this.policy.maxRedirects) {
+          throw refused(`refused ${url}: more than ${this.policy.maxRedirects} redirects`, { url, hop: hop.href, httpStatus: statusCode });
+        }
+        hop = new URL(location, hop);
+        continue;
+      }
+      if (statusCode === 304) {
+        await res.body.dump().catch(() => {});
+        return { status: 'not-modified', httpStatus: 304, finalUrl: hop.href };
+      }
+      if (statusCode !== 200) {
+        await res.body.dump().catch(() => {});
+        const retryable = statusCode >= 500 || statusCode === 408 || statusCode === 429;
+        throw new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `${hop.href} answered HTTP ${statusCode}`, {
+          retryable,
+          details: { url, hop: hop.href, httpStatus: statusCode },
+        });
+      }
+      const declared = Number(res.headers['content-length'] ?? NaN);
+      if (Number.isFinite(declared) && declared > this.policy.maxBytes) {
+        res.body.destroy();
+        throw refused(`refused ${url}: body of ${declared} bytes exceeds ${this.policy.maxBytes}`, { url, hop: hop.href, httpStatus: 200 });
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      try {
+        for await (const chunk of res.body) {
+          const buf = chunk as Buffer;
+          size += buf.length;
+          if (size > this.policy.maxBytes) {
+            res.body.destroy();
+            throw refused(`refused ${url}: body exceeds ${this.policy.maxBytes} bytes`, { url, hop: hop.href, httpStatus: 200 });
+          }
+          chunks.push(buf);
+        }
+      } catch (err) {
+        if (err instanceof AppError) throw err;
+        throw this.translate(err, url, hop);
+      }
+      const header = (name: string): string | undefined => {
+        const v = res.headers[name];
+        return typeof v === 'string' ? v : undefined;
+      };
+      return {
+        status: 'ok',
+        httpStatus: 200,
+        body: Buffer.concat(chunks).toString('utf8'),
+        etag: header('etag'),
+        lastModified: header('last-modified'),
+        finalUrl: hop.href,
+      };
+    }
+  }
+
+  private translate(err: unknown, url: string, hop: URL): AppError {
+    const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+    const code = e?.code ?? e?.cause?.code ?? e?.name;
+    if (code === REFUSED_CODE) return refused(`refused ${hop.href}: ${e.message}`, { url, hop: hop.href });
+    if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || code === 'UND_ERR_ABORTED') {
+      return new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `${hop.href}: no complete answer within ${this.policy.totalTimeoutMs} ms`, {
+        retryable: true,
+        details: { url, hop: hop.href, cause: 'timeout' },
+        cause: err,
+      });
+    }
+    const what =
+      code === 'UND_ERR_CONNECT_TIMEOUT'
+        ? `connect timeout (${this.policy.connectTimeoutMs} ms)`
+        : code === 'UND_ERR_HEADERS_TIMEOUT'
+          ? `no headers within ${this.policy.headersTimeoutMs} ms`
+          : code === 'UND_ERR_BODY_TIMEOUT'
+            ? `body stalled for ${this.policy.bodyTimeoutMs} ms`
+            : `${code ?? 'network error'}: ${e?.message ?? String(err)}`;
+    return new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `${hop.href}: ${what}`, {
+      retryable: true,
+      details: { url, hop: hop.href, cause: code },
+      cause: err,
+    });
+  }
+
+  /** Closes pooled connections. */
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * What the detection use cases (poll, deploy intake, versioning) are given: the stores, the
+ * clock, the logger, metrics and two enqueue ports, so the same code runs inside BullMQ workers,
+ * inside the CLI (`mpu poll` versions inline) and in tests.
+ */
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { AppStore } from '../store/app-store.js';
+import type { DescriptorStore } from '../store/descriptor-store.js';
+import type { PollScheduleStore } from '../store/poll-schedule-store.js';
+import type { VersionStore } from '../store/version-store.js';
+import type { VersioningPolicy } from '../versioning/index.js';
+import type { PlanRolloutJob, VersionJob } from '../workers/queues.js';
+import type { DaemonMetrics } from './metrics.js';
+
+export interface DetectionDeps {
+  apps: AppStore;
+  versions: VersionStore;
+  descriptors: DescriptorStore;
+  schedule: PollScheduleStore;
+  clock: Clock;
+  logger: Logger;
+  metrics?: DaemonMetrics;
+  /** Versioning policy; the engine's defaults when absent (DESIGN.md, "Versioning rules"). */
+  policy?: VersioningPolicy;
+  /** Hands a detected descriptor to the versioning step (idempotent: deterministic job id). */
+  enqueueVersion(job: VersionJob): Promise<void>;
+  /** Hands a stored version to the rollout planner (idempotent: `planRolloutJobId`). */
+  enqueuePlanRollout(job: PlanRolloutJob): Promise<void>;
+}

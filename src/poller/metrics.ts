@@ -1,0 +1,54 @@
+/**
+ * Prometheus metrics of detection and versioning (prom-client), on an injected Registry so tests
+ * and several daemons in one process (tests) do not share global counters. Exposed at `/metrics`.
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+
+/** Counters the poller, the intake and the versioning worker update. */
+export interface DaemonMetrics {
+  readonly registry: Registry;
+  /** `mpu_polls_total{outcome}`: outcome changed | unchanged | not-modified | failed (per attempt). */
+  readonly polls: Counter<'outcome'>;
+  /** `mpu_poll_failures_total{code}`: failed poll attempts by error code. */
+  readonly pollFailures: Counter<'code'>;
+  /** `mpu_versions_total{kind,bump,approval}`: versions created. */
+  readonly versions: Counter<'kind' | 'bump' | 'approval'>;
+  /** `mpu_deploy_events_total{result}`: deploy events by result (accepted, duplicate, non-production, rejected). */
+  readonly deployEvents: Counter<'result'>;
+  /** `mpu_queue_jobs{queue,state}`: queue depths, collected at scrape time. */
+  readonly queueJobs: Gauge<'queue' | 'state'>;
+}
+
+/**
+ * Creates the metrics on a fresh registry. `collectQueueDepths` is called at each scrape and
+ * returns `{ queue: { state: count } }`.
+ */
+export function createDaemonMetrics(collectQueueDepths?: () => Promise<Record<string, Record<string, number>>>): DaemonMetrics {
+  const registry = new Registry();
+  const queueJobs = new Gauge({
+    name: 'mpu_queue_jobs',
+    help: 'Jobs per queue and state',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      if (!collectQueueDepths) return;
+      const depths = await collectQueueDepths();
+      for (const [queue, states] of Object.entries(depths)) {
+        for (const [state, n] of Object.entries(states)) this.set({ queue, state }, n);
+      }
+    },
+  });
+  return {
+    registry,
+    polls: new Counter({ name: 'mpu_polls_total', help: 'Descriptor poll attempts by outcome', labelNames: ['outcome'] as const, registers: [registry] }),
+    pollFailures: new Counter({ name: 'mpu_poll_failures_total', help: 'Failed poll attempts by error code', labelNames: ['code'] as const, registers: [registry] }),
+    versions: new Counter({
+      name: 'mpu_versions_total',
+      help: 'Versions created by kind, bump and approval',
+      labelNames: ['kind', 'bump', 'approval'] as const,
+      registers: [registry],
+    }),
+    deployEvents: new Counter({ name: 'mpu_deploy_events_total', help: 'Forge deploy events by result', labelNames: ['result'] as const, registers: [registry] }),
+    queueJobs,
+  };
+}

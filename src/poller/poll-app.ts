@@ -1,0 +1,90 @@
+/**
+ * Polls one Connect app's descriptor (issue 3, "Connect poller"; DESIGN.md "Detection rules").
+ * A 304 or a descriptor equal (canonically) to the latest version's is no change; a different
+ * one is stored content-addressed and handed to the versioning step. A failed poll never
+ * creates a version: the failure is counted and shown on the app, and the error is rethrown
+ * so the worker retries the retryable ones with backoff.
+ */
+import { parseDescriptor } from '../versioning/index.js';
+import { AppError, ErrorCode } from '../lib/errors.js';
+import type { VersionJob } from '../workers/queues.js';
+import type { DetectionDeps } from './detection-deps.js';
+import type { ConditionalHeaders, FetchResult } from './descriptor-fetcher.js';
+
+/** The fetch port: `DescriptorFetcher` in production. */
+export interface FetchesDescriptors {
+  fetch(url: string, cond?: ConditionalHeaders): Promise<FetchResult>;
+}
+
+/** A successful poll. */
+export interface PollAppResult {
+  appId: string;
+  outcome: 'changed' | 'unchanged' | 'not-modified';
+  httpStatus: 200 | 304;
+  /** Hash of the fetched descriptor (200 only). */
+  hash?: string;
+  /** The versioning job handed on (changed only). */
+  versionJob?: VersionJob;
+}
+
+/**
+ * Polls `appId` now.
+ * @throws AppError app-not-found; input-invalid for a Forge app; descriptor-fetch-failed /
+ *   descriptor-fetch-refused from the fetch; descriptor-invalid when the body does not parse or
+ *   fails the schema. Every failure is first recorded on the app (`lastError`, counters).
+ */
+export async function pollApp(deps: DetectionDeps & { fetcher: FetchesDescriptors }, appId: string): Promise<PollAppResult> {
+  const app = await deps.apps.requireApp(appId);
+  if (app.kind !== 'connect' || !app.descriptorUrl) {
+    throw new AppError(ErrorCode.INPUT_INVALID, `app '${appId}' is a Forge app: it is versioned by deploy events, not polled`);
+  }
+  const url = app.descriptorUrl;
+  const log = deps.logger.child({ appId });
+  log.debug({ url }, 'poll:fetch');
+  try {
+    const res = await deps.fetcher.fetch(url, { etag: app.etag, lastModified: app.lastModified });
+    const at = deps.clock.now();
+    if (res.status === 'not-modified') {
+      await deps.apps.recordPollSuccess(appId, { at, outcome: 'not-modified', httpStatus: 304 });
+      deps.metrics?.polls.inc({ outcome: 'not-modified' });
+      log.debug('poll:fetched not-modified');
+      return { appId, outcome: 'not-modified', httpStatus: 304 };
+    }
+    const parsed = parseDescriptor(res.body, { source: url, kind: 'connect' });
+    const latest = await deps.versions.latestVersion(appId);
+    const validators = { etag: res.etag, lastModified: res.lastModified };
+    if (latest && latest.descriptorHash === parsed.hash) {
+      await deps.apps.recordPollSuccess(appId, { at, outcome: 'unchanged', httpStatus: 200, hash: parsed.hash, ...validators });
+      deps.metrics?.polls.inc({ outcome: 'unchanged' });
+      log.debug({ version: latest.version }, 'poll:fetched unchanged');
+      return { appId, outcome: 'unchanged', httpStatus: 200, hash: parsed.hash };
+    }
+    await deps.descriptors.saveDescriptor(appId, parsed);
+    const versionJob: VersionJob = {
+      v: 1,
+      appId,
+      source: 'poll',
+      descriptorHash: parsed.hash,
+      baseVersion: latest?.version ?? null,
+      detectedAt: at,
+    };
+    await deps.enqueueVersion(versionJob);
+    // Validators are kept only once the change is safely handed on, so a crash before this
+    // point re-fetches the full body next time instead of seeing a 304.
+    await deps.apps.recordPollSuccess(appId, { at, outcome: 'changed', httpStatus: 200, hash: parsed.hash, ...validators });
+    deps.metrics?.polls.inc({ outcome: 'changed' });
+    log.info({ hash: parsed.hash, baseVersion: latest?.version ?? null }, 'poll:fetched changed');
+    return { appId, outcome: 'changed', httpStatus: 200, hash: parsed.hash, versionJob };
+  } catch (err) {
+    const e =
+      err instanceof AppError
+        ? err
+        : new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `poll of '${appId}' failed: ${String(err)}`, { retryable: true, cause: err });
+    const httpStatus = typeof e.details?.httpStatus === 'number' ? e.details.httpStatus : undefined;
+    await deps.apps.recordPollFailure(appId, { at: deps.clock.now(), error: `${e.code}: ${e.message}`, httpStatus });
+    deps.metrics?.polls.inc({ outcome: 'failed' });
+    deps.metrics?.pollFailures.inc({ code: e.code });
+    log.warn({ code: e.code, retryable: e.retryable, err: e.message }, 'poll:failed');
+    throw e;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The versioning step (issue 3, "Versioning worker"): classifies a detected descriptor against
+ * the app's latest version, allocates the next version number and stores it atomically with its
+ * reasons, then hands it to the rollout planner. Idempotent: running it twice, or in two daemons
+ * at once, stores one version (the store's compare-and-append on the latest version, and the
+ * deployment id for Forge).
+ */
+import { classifyChange, classifyDeploy, nextVersion } from '../versioning/index.js';
+import type { Classification } from '../versioning/index.js';
+import { AppError, ErrorCode } from '../lib/errors.js';
+import type { VersionRecord } from '../store/types.js';
+import type { VersionJob } from '../workers/queues.js';
+import type { DetectionDeps } from './detection-deps.js';
+
+/** What the versioning step did. */
+export type RecordVersionResult =
+  | { status: 'created'; version: string; record: VersionRecord }
+  /** Already versioned (same deployment, or a redelivered job): nothing new. */
+  | { status: 'exists'; version: string }
+  /** The descriptor makes no difference to the latest version (bump none): no version. */
+  | { status: 'unchanged'; latest: string | null };
+
+const MAX_CONFLICTS = 10;
+
+/**
+ * Runs the versioning step for `job`.
+ * @throws AppError app-not-found (unknown app), version-not-found (descriptor not stored),
+ *   descriptor-invalid (a stored descriptor no longer parses: a policy/engine change),
+ *   rollout-conflict (retryable) when the latest version kept moving under it.
+ */
+export async function recordVersion(deps: DetectionDeps, job: VersionJob): Promise<RecordVersionResult> {
+  const app = await deps.apps.requireApp(job.appId);
+  const after = await deps.descriptors.getDescriptor(job.appId, job.descriptorHash, app.kind);
+  for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+    if (job.deploymentId !== undefined) {
+      const existing = await deps.versions.deploymentVersion(job.appId, job.deploymentId);
+      if (existing !== null && existing !== '-') {
+        await deps.enqueuePlanRollout({ v: 1, appId: job.appId, version: existing });
+        return { status: 'exists', version: existing };
+      }
+    }
+    const latest = await deps.versions.latestVersion(job.appId);
+    const before = latest ? await deps.descriptors.getDescriptor(job.appId, latest.descriptorHash, app.kind) : null;
+
+    let cls: Classification | null;
+    if (job.source === 'deploy') cls = classifyDeploy(before, after, deps.policy);
+    else cls = before ? classifyChange(before, after, deps.policy) : null;
+
+    if (cls && cls.bump === 'none') {
+      // A redelivered job whose version was stored before a crash: make sure the plan is queued.
+      if (latest && latest.descriptorHash === job.descriptorHash) {
+        await deps.enqueuePlanRollout({ v: 1, appId: job.appId, version: latest.version });
+      }
+      deps.logger.info({ appId: job.appId, latest: latest?.version ?? null }, 'version:unchanged');
+      return { status: 'unchanged', latest: latest?.version ?? null };
+    }
+    const version = nextVersion(app.kind, latest?.version ?? null, cls?.bump ?? 'major');
+    const record: VersionRecord = {
+      appId: job.appId,
+      kind: app.kind,
+      version,
+      bump: latest ? cls!.bump : 'initial',
+      // The first version has nothing to approve: it is what installations install.
+      approval: latest ? cls!.approval : 'automatic',
+      reasons: cls?.reasons ?? [],
+      warnings: cls?.warnings ?? [],
+      descriptorHash: job.descriptorHash,
+      source: job.source,
+      detectedAt: job.detectedAt,
+      ...(job.deploymentId !== undefined ? { deploymentId: job.deploymentId } : {}),
+    };
+    const stored = await deps.versions.storeVersion(record, latest?.version ?? null, after.canonical);
+    if (stored.status === 'conflict') {
+      deps.logger.debug({ appId: job.appId, expected: latest?.version ?? null, latest: stored.latest }, 'version:conflict');
+      continue;
+    }
+    await deps.enqueuePlanRollout({ v: 1, appId: job.appId, version: stored.version });
+    if (stored.status === 'exists') return { status: 'exists', version: stored.version };
+    deps.metrics?.versions.inc({ kind: app.kind, bump: record.bump, approval: record.approval });
+    deps.logger.info(
+      { appId: job.appId, version, bump: record.bump, approval: record.approval, source: job.source, reasons: record.reasons.map((r) => r.detail) },
+      'version:created',
+    );
+    return { status: 'created', version, record };
+  }
+  throw new AppError(ErrorCode.ROLLOUT_CONFLICT, `app '${job.appId}': the latest version kept changing; will retry`, {
+    retryable: true,
+    details: { appId: job.appId },
+  });
+}

@@ -1,0 +1,19 @@
+/**
+ * Registering apps (`mpu apps add`): a Connect app is stored and scheduled for a poll at once
+ * (the next scheduler tick), then every interval at its stable offset.
+ */
+import type { AppRecord } from '../store/app-store.js';
+import type { DetectionDeps } from './detection-deps.js';
+
+/** Registers a Connect app and schedules its first poll now. @throws AppError app-conflict, input-invalid */
+export async function registerConnectApp(deps: Pick<DetectionDeps, 'apps' | 'schedule' | 'clock'>, id: string, descriptorUrl: string): Promise<AppRecord> {
+  const now = deps.clock.now();
+  const app = await deps.apps.addConnectApp({ id, descriptorUrl, now });
+  await deps.schedule.schedule(id, now);
+  return app;
+}
+
+/** Registers a Forge app by ARI. @throws AppError app-conflict, input-invalid */
+export async function registerForgeApp(deps: Pick<DetectionDeps, 'apps' | 'clock'>, ari: string): Promise<AppRecord> {
+  return deps.apps.addForgeApp({ ari, now: deps.clock.now() });
+}

@@ -1,0 +1,42 @@
+/**
+ * Descriptors and manifests stored content-addressed: the key is the `sha256:` hash of the
+ * canonical JSON, so the same content is stored once per app and never rewritten (keys.ts
+ * `descriptor`). Kept per app (inside the app's hash tag) so that a version and its descriptor
+ * are written in one Lua script on one Redis Cluster slot.
+ */
+import type { Redis } from 'ioredis';
+import type { AppKind, ParsedDescriptor } from '../versioning/types.js';
+import { parseDescriptor } from '../versioning/index.js';
+import { AppError, ErrorCode } from '../lib/errors.js';
+import type { Keys } from './keys.js';
+
+/** Redis-backed descriptor store. */
+export class DescriptorStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Stores `parsed.canonical` under its hash (SET NX: write-once). @returns the hash. */
+  async saveDescriptor(appId: string, parsed: ParsedDescriptor): Promise<string> {
+    await this.redis.set(this.keys.descriptor(appId, parsed.hash), parsed.canonical, 'NX');
+    return parsed.hash;
+  }
+
+  /** @returns the canonical JSON stored under `hash`, or null. */
+  async getDescriptorText(appId: string, hash: string): Promise<string | null> {
+    return this.redis.get(this.keys.descriptor(appId, hash));
+  }
+
+  /**
+   * Loads and re-parses a stored descriptor.
+   * @throws AppError version-not-found when nothing is stored under `hash` (never retryable).
+   */
+  async getDescriptor(appId: string, hash: string, kind: AppKind): Promise<ParsedDescriptor> {
+    const text = await this.getDescriptorText(appId, hash);
+    if (text === null) {
+      throw new AppError(ErrorCode.VERSION_NOT_FOUND, `descriptor ${hash} of app '${appId}' is not stored`, { details: { appId, hash } });
+    }
+    return parseDescriptor(text, { source: `store:${hash}`, kind });
+  }
+}

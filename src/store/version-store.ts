@@ -1,0 +1,105 @@
+/**
+ * Each app's version history in Redis (keys.ts: `versions`, `versionOrder`, `deployments`,
+ * `descriptor`). A version, its place in the history, its descriptor and (for Forge) its
+ * deployment id are written by one Lua script, guarded by the latest version the caller
+ * classified against: two daemons detecting the same change produce one version (issue 3).
+ */
+import type { Redis } from 'ioredis';
+import type { VersionReader, VersionRecord } from './types.js';
+import type { Keys } from './keys.js';
+
+/** What `storeVersion` did. */
+export type StoreVersionResult =
+  /** The version was written. */
+  | { status: 'created'; version: string }
+  /** The deployment id already has a version: nothing written. */
+  | { status: 'exists'; version: string }
+  /** The latest version is not the one classified against: re-read and classify again. */
+  | { status: 'conflict'; latest: string | null };
+
+// KEYS: versions hash, version-order list, deployments hash, descriptor key
+// ARGV: expected latest ('' = none), version, record JSON, deployment id ('' = none), canonical descriptor ('' = skip)
+const STORE_VERSION_LUA = `
+if ARGV[4] ~= '' then
+  local existing = redis.call('HGET', KEYS[3], ARGV[4])
+  if existing and existing ~= '-' then return {'exists', existing} end
+end
+local latest = redis.call('LINDEX', KEYS[2], -1)
+if not latest then latest = '' end
+if latest ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return {'conflict', latest} end
+if ARGV[5] ~= '' then redis.call('SET', KEYS[4], ARGV[5], 'NX') end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('RPUSH', KEYS[2], ARGV[2])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[4], ARGV[2]) end
+return {'created', ARGV[2]}
+`;
+
+type WithStoreVersion = Redis & {
+  mpuStoreVersion(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<[string, string]>;
+};
+
+/** Redis-backed version history; implements the rollout's `VersionReader`. */
+export class VersionStore implements VersionReader {
+  private readonly redis: WithStoreVersion;
+  constructor(
+    redis: Redis,
+    private readonly keys: Keys,
+  ) {
+    if (!('mpuStoreVersion' in redis)) redis.defineCommand('mpuStoreVersion', { numberOfKeys: 4, lua: STORE_VERSION_LUA });
+    this.redis = redis as WithStoreVersion;
+  }
+
+  /** @returns the record, or null when the app or version is unknown. */
+  async getVersion(appId: string, version: string): Promise<VersionRecord | null> {
+    const json = await this.redis.hget(this.keys.versions(appId), version);
+    return json ? (JSON.parse(json) as VersionRecord) : null;
+  }
+
+  /** All versions of an app, oldest first (empty for an unknown app). */
+  async listVersions(appId: string): Promise<VersionRecord[]> {
+    const [order, all] = await Promise.all([
+      this.redis.lrange(this.keys.versionOrder(appId), 0, -1),
+      this.redis.hgetall(this.keys.versions(appId)),
+    ]);
+    return order.flatMap((v) => (all[v] ? [JSON.parse(all[v]) as VersionRecord] : []));
+  }
+
+  /** The app's latest version, or null before its first. */
+  async latestVersion(appId: string): Promise<VersionRecord | null> {
+    const v = await this.redis.lindex(this.keys.versionOrder(appId), -1);
+    return v === null ? null : this.getVersion(appId, v);
+  }
+
+  /** The version a Forge deployment produced; `-` when it was recorded without one; null when unseen. */
+  async deploymentVersion(appId: string, deploymentId: string): Promise<string | null> {
+    return this.redis.hget(this.keys.deployments(appId), deploymentId);
+  }
+
+  /** Records a deployment that creates no version (non-production): a repeat is then recognised. */
+  async recordDeploymentWithoutVersion(appId: string, deploymentId: string): Promise<void> {
+    await this.redis.hsetnx(this.keys.deployments(appId), deploymentId, '-');
+  }
+
+  /**
+   * Atomically appends `record` as the app's new latest version, provided the latest version is
+   * still `expectedLatest` (null = the app has none) and, for deploys, the deployment id has no
+   * version yet. The descriptor `canonical` text is stored write-once in the same script.
+   */
+  async storeVersion(record: VersionRecord, expectedLatest: string | null, canonical?: string): Promise<StoreVersionResult> {
+    const { appId } = record;
+    const [status, v] = await this.redis.mpuStoreVersion(
+      this.keys.versions(appId),
+      this.keys.versionOrder(appId),
+      this.keys.deployments(appId),
+      this.keys.descriptor(appId, record.descriptorHash),
+      expectedLatest ?? '',
+      record.version,
+      JSON.stringify(record),
+      record.deploymentId ?? '',
+      canonical ?? '',
+    );
+    if (status === 'created') return { status, version: v };
+    if (status === 'exists') return { status, version: v };
+    return { status: 'conflict', latest: v === '' ? null : v };
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Everything the detection side of the daemon shares: stores, queues, fetcher, metrics and
+ * settings, built once from `RuntimeDeps` by the composition root (src/main.ts) or a test.
+ */
+import { Queue } from 'bullmq';
+import { createKeys, type Keys } from '../store/keys.js';
+import { AppStore } from '../store/app-store.js';
+import { DescriptorStore } from '../store/descriptor-store.js';
+import { PollScheduleStore } from '../store/poll-schedule-store.js';
+import { VersionStore } from '../store/version-store.js';
+import { DescriptorFetcher, type FetchPolicy } from '../poller/descriptor-fetcher.js';
+import { createDaemonMetrics, type DaemonMetrics } from '../poller/metrics.js';
+import type { DetectionDeps } from '../poller/detection-deps.js';
+import type { FetchesDescriptors } from '../poller/poll-app.js';
+import {
+  PLAN_ROLLOUT_JOB_NAME,
+  POLL_JOB_NAME,
+  QueueName,
+  VERSION_JOB_NAME,
+  planRolloutJobId,
+  pollJobId,
+  versionJobId,
+  type PollJob,
+} from './queues.js';
+import type { Closable, RuntimeDeps } from './runtime.js';
+
+/** Detection settings. Times in ms. */
+export interface DetectionSettings {
+  /** @defaultValue 5 h (seed 003) */
+  pollIntervalMs: number;
+  /** @defaultValue 50 */
+  pollConcurrency: number;
+  /** Attempts per poll (retryable failures only). @defaultValue 4 */
+  pollAttempts: number;
+  /** First retry delay, doubled each attempt. @defaultValue 30 s */
+  pollBackoffMs: number;
+  /** @defaultValue 4 */
+  versionConcurrency: number;
+}
+
+export const DEFAULT_DETECTION_SETTINGS: DetectionSettings = Object.freeze({
+  pollIntervalMs: 5 * 3_600_000,
+  pollConcurrency: 50,
+  pollAttempts: 4,
+  pollBackoffMs: 30_000,
+  versionConcurrency: 4,
+});
+
+/** The shared detection context: `DetectionDeps` plus the runtime, queues and fetcher. */
+export interface DaemonContext extends DetectionDeps, RuntimeDeps, Closable {
+  keys: Keys;
+  settings: DetectionSettings;
+  fetcher: FetchesDescriptors & { close?(): Promise<void> };
+  metrics: DaemonMetrics;
+  queues: { poll: Queue; version: Queue; rollout: Queue };
+  /** Enqueues a poll (deterministic id: a second enqueue of the same slot is a no-op). */
+  enqueuePoll(job: PollJob): Promise<void>;
+}
+
+/**
+ * Builds the context. Queues use `deps.connection` and BullMQ `prefix: deps.prefix`.
+ * `close()` closes the queues and the fetcher (not the connection, which the caller owns).
+ */
+export function createDaemonContext(
+  deps: RuntimeDeps,
+  opts: { settings?: Partial<DetectionSettings>; fetchPolicy?: Partial<FetchPolicy>; fetcher?: FetchesDescriptors; metrics?: DaemonMetrics } = {},
+): DaemonContext {
+  const settings = { ...DEFAULT_DETECTION_SETTINGS, ...opts.settings };
+  const keys = createKeys(deps.prefix);
+  const qopts = { connection: deps.connection, prefix: deps.prefix };
+  const queues = {
+    poll: new Queue(QueueName.poll, qopts),
+    version: new Queue(QueueName.version, qopts),
+    rollout: new Queue(QueueName.rollout, qopts),
+  };
+  const ownFetcher = opts.fetcher ? undefined : new DescriptorFetcher(opts.fetchPolicy);
+  const fetcher = opts.fetcher ?? ownFetcher!;
+  const metrics =
+    opts.metrics ??
+    createDaemonMetrics(async () => {
+      const out: Record<string, Record<string, number>> = {};
+      for (const q of Object.values(queues)) out[q.name] = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+      return out;
+    });
+  return {
+    ...deps,
+    keys,
+    settings,
+    fetcher,
+    metrics,
+    queues,
+    apps: new AppStore(deps.connection, keys),
+    versions: new VersionStore(deps.connection, keys),
+    descriptors: new DescriptorStore(deps.connection, keys),
+    schedule: new PollScheduleStore(deps.connection, keys),
+    async enqueuePoll(job) {
+      await queues.poll.add(POLL_JOB_NAME, job, {
+        jobId: pollJobId(job),
+        attempts: settings.pollAttempts,
+        backoff: { type: 'exponential', delay: settings.pollBackoffMs },
+        // Completed poll jobs are kept for one interval so that a late second daemon's enqueue
+        // of the same slot stays a no-op.
+        removeOnComplete: { age: Math.ceil(settings.pollIntervalMs / 1000), count: 100_000 },
+        removeOnFail: { age: 7 * 86_400 },
+      });
+    },
+    async enqueueVersion(job) {
+      await queues.version.add(VERSION_JOB_NAME, job, {
+        jobId: versionJobId(job),
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1_000 },
+        removeOnComplete: { age: 30 * 86_400 },
+        removeOnFail: { age: 30 * 86_400 },
+      });
+    },
+    async enqueuePlanRollout(job) {
+      await queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, job, {
+        jobId: planRolloutJobId(job),
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1_000 },
+        removeOnComplete: { age: 30 * 86_400 },
+      });
+    },
+    async close() {
+      await Promise.all(Object.values(queues).map((q) => q.close()));
+      await ownFetcher?.close();
+    },
+  };
+}
