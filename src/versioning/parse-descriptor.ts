@@ -96,12 +96,12 @@ function readConnect(text: string, source: string): unknown {
 
 function readForge(text: string, source: string): unknown {
   // uniqueKeys off: a repeated key keeps the last value, as Forge's own YAML loader does.
-  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: true });
   const err = doc.errors[0];
   if (err) {
     const pos = err.linePos?.[0];
     const at = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
-    throw invalid(source, '$', `invalid YAML${at}: ${err.message.split('\n')[0]}`, pos ? { line: pos.line, column: pos.col } : {});
+    throw invalid(source, '$', `invalid YAML${at}: ${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`, pos ? { line: pos.line, column: pos.col } : {});
   }
   try {
     return doc.toJS({ maxAliasCount: 100 });
