@@ -42,9 +42,12 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob): Promi
     const latest = await deps.versions.latestVersion(job.appId);
     const before = latest ? await deps.descriptors.getDescriptor(job.appId, latest.descriptorHash, app.kind) : null;
 
-    let cls: Classification | null;
-    if (job.source === 'deploy') cls = classifyDeploy(before, after, deps.policy);
-    else cls = before ? classifyChange(before, after, deps.policy) : null;
+    // No previous version: this descriptor is the initial version, nothing to classify against.
+    const cls: Classification | null = before
+      ? job.source === 'deploy'
+        ? classifyDeploy(before, after, deps.policy)
+        : classifyChange(before, after, deps.policy)
+      : null;
 
     if (cls && cls.bump === 'none') {
       // A redelivered job whose version was stored before a crash: make sure the plan is queued.
