@@ -113,9 +113,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const r = Env.safeParse(clean);
   const issues: { variable: string; problem: string }[] = [];
   if (!r.success) for (const i of r.error.issues) issues.push({ variable: String(i.path[0] ?? '?'), problem: i.message });
-  const allow = parseAllowList(r.success ? r.data.MPU_FETCH_ALLOW_NETWORKS : []);
+  // Parsed from the raw text so their problems are reported even when other variables fail.
+  const split = (v: string | undefined) => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const allow = parseAllowList(split(clean.MPU_FETCH_ALLOW_NETWORKS));
   for (const bad of allow.invalid) issues.push({ variable: 'MPU_FETCH_ALLOW_NETWORKS', problem: `'${bad}' is not a CIDR or address` });
-  const extraPorts = (r.success ? r.data.MPU_FETCH_EXTRA_PORTS : []).map(Number);
+  const extraPorts = split(clean.MPU_FETCH_EXTRA_PORTS).map(Number);
   for (const p of extraPorts) {
     if (!Number.isInteger(p) || p < 1 || p > 65535) issues.push({ variable: 'MPU_FETCH_EXTRA_PORTS', problem: `'${p}' is not a port` });
   }

@@ -1,0 +1,73 @@
+/**
+ * `startDaemon` wiring (issue 3, "Running it"): one process runs scheduler, HTTP API and workers
+ * (rollout workers included); a registered Connect app gets its first version without any call
+ * but the daemon's own tick; close() stops everything and leaves no handle open.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../../src/config/config.js';
+import { ManualClock } from '../../src/lib/clock.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { startDaemon } from '../../src/main.js';
+import { createDaemonContext } from '../../src/workers/daemon-context.js';
+import { registerConnectApp } from '../../src/poller/register-app.js';
+import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
+import { startLocalServer, T0, type LocalServer } from './daemon-harness.js';
+
+describe('mpu daemon (startDaemon)', () => {
+  let redis: Redis;
+  let server: LocalServer;
+  const prefix = testPrefix();
+  beforeEach(async () => {
+    redis = await connectTestRedis();
+    server = await startLocalServer((_q, r) =>
+      r.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ key: 'boot-app', baseUrl: 'https://example.com', authentication: { type: 'jwt' } })),
+    );
+  });
+  afterEach(async () => {
+    await deleteKeysWithPrefix(redis, prefix);
+    await redis.quit();
+    await server.close();
+  });
+
+  it('boots all parts, versions a due app, serves /healthz, and stops cleanly', async () => {
+    const config = loadConfig({
+      REDIS_URL: process.env.REDIS_URL,
+      MPU_PREFIX: prefix,
+      PORT: '0',
+      MPU_WEBHOOK_SECRET: 'boot-secret-0123456789',
+      MPU_FETCH_ALLOW_NETWORKS: '127.0.0.1/32',
+      MPU_FETCH_EXTRA_PORTS: String(server.port),
+      LOG_LEVEL: 'silent',
+    });
+    const clock = new ManualClock(T0);
+    const setup = createDaemonContext({ connection: redis, clock, logger: silentLogger, prefix });
+    await registerConnectApp(setup, 'boot-app', server.url('/atlassian-connect.json'));
+    await setup.close();
+
+    const daemon = await startDaemon(config, { scheduler: true, http: true, workers: true }, { clock, logger: silentLogger });
+    try {
+      const deadline = Date.now() + 10_000;
+      while ((await daemon.ctx.versions.listVersions('boot-app')).length === 0) {
+        if (Date.now() > deadline) throw new Error('no version within 10 s');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      expect((await daemon.ctx.versions.listVersions('boot-app')).map((v) => v.version)).toEqual(['1.0.0']);
+      const res = await request(`${daemon.url}/healthz`);
+      expect(await res.body.json()).toEqual({ status: 'ok' });
+      const shown = await request(`${daemon.url}/v1/apps/boot-app`);
+      expect(await shown.body.json()).toMatchObject({ app: { id: 'boot-app', lastPollOutcome: 'changed' }, latestVersion: '1.0.0' });
+    } finally {
+      await daemon.close();
+      const cleanup = createDaemonContext({ connection: redis, clock, logger: silentLogger, prefix });
+      for (const q of Object.values(cleanup.queues)) await q.obliterate({ force: true });
+      await cleanup.close();
+    }
+  });
+
+  it('refuses to start the HTTP API without a webhook secret', async () => {
+    const config = loadConfig({ REDIS_URL: process.env.REDIS_URL, MPU_PREFIX: prefix, LOG_LEVEL: 'silent' });
+    await expect(startDaemon(config, { scheduler: false, http: true, workers: false }, { logger: silentLogger })).rejects.toThrow(/MPU_WEBHOOK_SECRET/);
+  });
+});
