@@ -7,23 +7,59 @@ import { Redis } from 'ioredis';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/**
- * Connects and pings; throws a message that says how to start a server when none answers.
- * `maxRetriesPerRequest: null` is what BullMQ workers require.
- */
-export async function connectTestRedis(): Promise<Redis> {
-  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: () => null });
+async function tryConnect(url: string): Promise<Redis> {
+  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: () => null });
+  redis.on('error', () => {}); // reported by connect/ping below
   try {
     await redis.connect();
     await redis.ping();
+    return redis;
   } catch (err) {
     redis.disconnect();
+    throw err;
+  }
+}
+
+let containerUrl: Promise<string | null> | undefined;
+
+/**
+ * Starts one Redis container per test process with `@testcontainers/redis`, only where a Docker
+ * engine answers (Testcontainers' runtime check fails fast otherwise); reaped by Ryuk at exit.
+ * @returns its URL, or null when no container runtime is available.
+ */
+async function startContainerRedis(): Promise<string | null> {
+  containerUrl ??= (async () => {
+    try {
+      const { getContainerRuntimeClient } = await import('testcontainers');
+      await getContainerRuntimeClient();
+    } catch {
+      return null;
+    }
+    const { RedisContainer } = await import('@testcontainers/redis');
+    const started = await new RedisContainer('redis:7-alpine').start();
+    return started.getConnectionUrl();
+  })();
+  return containerUrl;
+}
+
+/**
+ * Connects and pings: `REDIS_URL` when set; else 127.0.0.1:6379; else a Testcontainers Redis
+ * where a Docker engine answers; else throws a message that says how to start a server.
+ * `maxRetriesPerRequest: null` is what BullMQ workers require.
+ */
+export async function connectTestRedis(): Promise<Redis> {
+  try {
+    return await tryConnect(TEST_REDIS_URL);
+  } catch (err) {
+    if (!process.env.REDIS_URL) {
+      const url = await startContainerRedis().catch(() => null);
+      if (url) return tryConnect(url);
+    }
     throw new Error(
-      `no Redis answers at ${TEST_REDIS_URL}: start one with ` +
+      `no Redis answers at ${TEST_REDIS_URL} and no Docker engine for Testcontainers: start one with ` +
         `'redis-server --daemonize yes --port 6379' (or 'docker compose up -d redis'), or set REDIS_URL. (${String(err)})`,
     );
   }
-  return redis;
 }
 
 /** A fresh prefix for one test's keys and queue names (no ':' so it is also a valid queue name). */
