@@ -24,6 +24,8 @@ export const ErrorCode = {
   POLICY_INVALID: 'policy-invalid',
   INPUT_INVALID: 'input-invalid',
   STORE_UNAVAILABLE: 'store-unavailable',
+  /** An admin notification (webhook) could not be delivered: retryable. */
+  NOTIFY_FAILED: 'notify-failed',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -6,3 +6,4 @@ export * from './version-ladder.js';
 export * from './plan-rollout.js';
 export * from './generate-population.js';
 export * from './simulate-rollout.js';
+export * from './installation-input.js';

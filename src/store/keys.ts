@@ -28,6 +28,32 @@ export interface Keys {
   /** STRING `<p>:webhook-event:<eventId>` with a TTL: deploy event ids already accepted (replay refusal). */
   webhookEvent(eventId: string): string;
   // ── installations, rollouts (issue 4: rollout) ─────────────────────────────────────────
+  // One app's installations live in a few big hashes (not a key per installation): a million
+  // installations are ~7 keys, read and written in batches by pipelines and Lua.
+  /** HASH `<p>:installations`: installation id → app id (global index; the only cross-app key). */
+  installationIndex(): string;
+  /** LIST `<p>:app:{<appId>}:inst:ids`: installation ids in registration order (stable paging for plans). */
+  installationIds(appId: string): string;
+  /** HASH `<p>:app:{<appId>}:inst:data`: id → installation JSON (site, products, check offset, windows). */
+  installationData(appId: string): string;
+  /** HASH `<p>:app:{<appId>}:inst:version`: id → version it runs (the compare-and-set target). */
+  installationVersion(appId: string): string;
+  /** HASH `<p>:app:{<appId>}:inst:approved`: id → highest version its admins approved. */
+  installationApproved(appId: string): string;
+  /** HASH `<p>:app:{<appId>}:inst:available`: id → newest version shown as "update available". */
+  installationAvailable(appId: string): string;
+  /** HASH `<p>:app:{<appId>}:inst:history`: id → history entries (`;`-separated, see installation-store.ts). */
+  installationHistory(appId: string): string;
+  /** HASH `<p>:app:{<appId>}:inst:distribution`: version → number of installations running it. */
+  versionDistribution(appId: string): string;
+  /** ZSET `<p>:rollouts`: rollout ids (`<appId>@<version>`) scored by publication time (epoch ms). */
+  rollouts(): string;
+  /** HASH `<p>:app:{<appId>}:rollout:<version>`: rollout state (status, plan summary, counts). */
+  rollout(appId: string, version: string): string;
+  /** HASH `<p>:app:{<appId>}:rollout:<version>:buckets`: `<kind>:<at>` → id count of each planned bucket. */
+  rolloutBuckets(appId: string, version: string): string;
+  /** LIST `<p>:app:{<appId>}:rollout:<version>:bucket:<kind>:<at>`: installation ids of one bucket. */
+  rolloutBucket(appId: string, version: string, kind: string, at: number): string;
 }
 
 /** Builds the key set for `prefix` (no trailing colon). */
@@ -44,5 +70,17 @@ export function createKeys(prefix = 'mpu'): Keys {
     pollSchedule: () => `${prefix}:poll-schedule`,
     webhookEvent: (eventId) => `${prefix}:webhook-event:${eventId}`,
     // ── installations, rollouts (issue 4: rollout) ─────────────────────────────────────────
+    installationIndex: () => `${prefix}:installations`,
+    installationIds: (appId) => `${prefix}:app:{${appId}}:inst:ids`,
+    installationData: (appId) => `${prefix}:app:{${appId}}:inst:data`,
+    installationVersion: (appId) => `${prefix}:app:{${appId}}:inst:version`,
+    installationApproved: (appId) => `${prefix}:app:{${appId}}:inst:approved`,
+    installationAvailable: (appId) => `${prefix}:app:{${appId}}:inst:available`,
+    installationHistory: (appId) => `${prefix}:app:{${appId}}:inst:history`,
+    versionDistribution: (appId) => `${prefix}:app:{${appId}}:inst:distribution`,
+    rollouts: () => `${prefix}:rollouts`,
+    rollout: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}`,
+    rolloutBuckets: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}:buckets`,
+    rolloutBucket: (appId, version, kind, at) => `${prefix}:app:{${appId}}:rollout:${version}:bucket:${kind}:${at}`,
   };
 }

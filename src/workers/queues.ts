@@ -72,3 +72,49 @@ export const versionJobId = (j: VersionJob): string =>
   j.deploymentId !== undefined
     ? `version__${jobIdPart(j.appId)}__deploy__${jobIdPart(j.deploymentId)}`
     : `version__${jobIdPart(j.appId)}__${jobIdPart(j.baseVersion ?? 'initial')}__${j.descriptorHash.slice('sha256:'.length)}`;
+
+// ── rollout: upgrade batches, notifications (issue 4) ─────────────────────────────────────────
+
+/**
+ * Where an upgrade batch finds its installations: a range of one planned bucket (a Redis list
+ * written by the planner, so the job stays small), or explicit ids (an admin's approval).
+ */
+export const UpgradeBatchSource = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('bucket'), at: z.number().int(), start: z.number().int().min(0), end: z.number().int().min(0) }),
+  z.object({ kind: z.literal('ids'), ids: z.array(z.string().min(1)).min(1).max(5000) }),
+]);
+
+/**
+ * Wakes the upgrade decider for one batch of installations at `dueAt` (epoch ms, clock time).
+ * The processor recomputes each installation's target from the store and `clock.now()` and
+ * applies it with a compare-and-set, so early, late or repeated runs are harmless.
+ */
+export const UpgradeBatchJob = z.object({
+  v: z.literal(1),
+  appId: z.string().min(1),
+  /** The rollout (version) this batch belongs to; installations may go to a newer one. */
+  version: z.string().min(1),
+  dueAt: z.number().int(),
+  source: UpgradeBatchSource,
+});
+export type UpgradeBatchJob = z.infer<typeof UpgradeBatchJob>;
+export const UPGRADE_BATCH_JOB_NAME = 'upgrade-batch';
+/** One job per bucket range; an approval: one per installation and approved version. */
+export const upgradeBatchJobId = (j: UpgradeBatchJob): string =>
+  j.source.kind === 'bucket'
+    ? `upgrade__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.source.at}__${j.source.start}`
+    : `approve__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${jobIdPart(j.source.ids[0]!)}__${j.source.ids.length}`;
+
+/** Shows "update available" and notifies admins of one range of a manual version's notify bucket. */
+export const NotifyBatchJob = z.object({
+  v: z.literal(1),
+  appId: z.string().min(1),
+  version: z.string().min(1),
+  /** Bucket time = when these installations' next update check is (epoch ms). */
+  at: z.number().int(),
+  start: z.number().int().min(0),
+  end: z.number().int().min(0),
+});
+export type NotifyBatchJob = z.infer<typeof NotifyBatchJob>;
+export const NOTIFY_BATCH_JOB_NAME = 'notify-admins';
+export const notifyBatchJobId = (j: NotifyBatchJob): string => `notify__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.at}__${j.start}`;

@@ -1,0 +1,276 @@
+/**
+ * Redis store of rollouts (issue 4): one hash per app version with its status and plan summary,
+ * the plan's buckets as Redis lists of installation ids (so upgrade jobs carry a range, not a
+ * million ids), and an index of rollouts by publication time. Layout in keys.ts.
+ */
+import type { Redis } from 'ioredis';
+import semver from 'semver';
+import { AppError, ErrorCode } from '../lib/errors.js';
+import type { PlanBucket, PlanSummary } from '../rollout/plan-rollout.js';
+import type { AppKind, Approval, Bump } from '../versioning/types.js';
+import type { Keys } from './keys.js';
+import { execAll } from './installation-store.js';
+
+/**
+ * Lifecycle: `planning` → `scheduled` (automatic) | `awaiting-approval` (manual); an operator may
+ * `pause` (→ `paused`, remembering the status to resume to) or `halt` (final: pending batches do
+ * nothing). "complete" is not stored: it is read off the version distribution (`progress`).
+ */
+export type RolloutStatus = 'planning' | 'scheduled' | 'awaiting-approval' | 'paused' | 'halted';
+
+/** A rollout as stored. Times epoch ms. */
+export interface RolloutRecord {
+  /** `<appId>@<version>` */
+  id: string;
+  appId: string;
+  version: string;
+  kind: AppKind;
+  approval: Approval;
+  bump: Bump | 'initial';
+  publishedAt: number;
+  status: RolloutStatus;
+  /** Status `resume` returns to (set while paused). */
+  resumeTo: RolloutStatus | null;
+  createdAt: number;
+  plannedAt: number | null;
+  /** Plan summary, once planned. */
+  summary: PlanSummary | null;
+  /** Upgrade/notify batch jobs the plan enqueued. */
+  batches: number;
+  /** A newer version of the app whose rollout started while this one was in flight. */
+  supersededBy: string | null;
+}
+
+/** A rollout with its live progress. */
+export interface RolloutView extends RolloutRecord {
+  /** Installations of the app. */
+  installations: number;
+  /** Installations running this version or a newer one. */
+  reached: number;
+  /** `reached / installations` in percent (0–100, two decimals); 100 for an app without installations. */
+  progressPercent: number;
+  /** True when every installation runs this version or newer. */
+  complete: boolean;
+}
+
+export const rolloutId = (appId: string, version: string): string => `${appId}@${version}`;
+
+/** Splits `<appId>@<version>` (the version never contains `@`). @throws AppError input-invalid */
+export function parseRolloutId(id: string): { appId: string; version: string } {
+  const at = id.lastIndexOf('@');
+  if (at <= 0 || at === id.length - 1) throw new AppError(ErrorCode.INPUT_INVALID, `rollout id '${id}' should look like APP@VERSION, e.g. my-app@1.0.3`);
+  return { appId: id.slice(0, at), version: id.slice(at + 1) };
+}
+
+function toHash(r: RolloutRecord): Record<string, string> {
+  return {
+    appId: r.appId,
+    version: r.version,
+    kind: r.kind,
+    approval: r.approval,
+    bump: r.bump,
+    publishedAt: String(r.publishedAt),
+    status: r.status,
+    resumeTo: r.resumeTo ?? '',
+    createdAt: String(r.createdAt),
+    plannedAt: r.plannedAt === null ? '' : String(r.plannedAt),
+    summary: r.summary ? JSON.stringify(r.summary) : '',
+    batches: String(r.batches),
+    supersededBy: r.supersededBy ?? '',
+  };
+}
+
+function fromHash(h: Record<string, string>): RolloutRecord | null {
+  if (!h.appId || !h.version) return null;
+  return {
+    id: rolloutId(h.appId, h.version),
+    appId: h.appId,
+    version: h.version,
+    kind: h.kind as AppKind,
+    approval: h.approval as Approval,
+    bump: h.bump as Bump | 'initial',
+    publishedAt: Number(h.publishedAt),
+    status: h.status as RolloutStatus,
+    resumeTo: (h.resumeTo || null) as RolloutStatus | null,
+    createdAt: Number(h.createdAt),
+    plannedAt: h.plannedAt ? Number(h.plannedAt) : null,
+    summary: h.summary ? (JSON.parse(h.summary) as PlanSummary) : null,
+    batches: Number(h.batches ?? 0),
+    supersededBy: h.supersededBy || null,
+  };
+}
+
+// KEYS: rollout hash. ARGV: action (pause|resume|halt). Atomic status transitions.
+// Returns {ok, status} or {err, status}.
+const TRANSITION_LUA = `
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return {'missing', ''} end
+local a = ARGV[1]
+if a == 'pause' then
+  if st == 'paused' then return {'ok', st} end
+  if st == 'halted' then return {'conflict', st} end
+  redis.call('HSET', KEYS[1], 'status', 'paused', 'resumeTo', st)
+  return {'ok', 'paused'}
+elseif a == 'resume' then
+  if st ~= 'paused' then
+    if st == 'halted' then return {'conflict', st} end
+    return {'ok', st}
+  end
+  local to = redis.call('HGET', KEYS[1], 'resumeTo')
+  if not to or to == '' then to = 'scheduled' end
+  redis.call('HSET', KEYS[1], 'status', to, 'resumeTo', '')
+  return {'ok', to}
+elseif a == 'halt' then
+  redis.call('HSET', KEYS[1], 'status', 'halted', 'resumeTo', '')
+  return {'ok', 'halted'}
+elseif a == 'planned' then
+  -- planning finished: keep a pause or halt that arrived meanwhile
+  if st == 'planning' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) return {'ok', ARGV[2]} end
+  if st == 'paused' then redis.call('HSET', KEYS[1], 'resumeTo', ARGV[2]) end
+  return {'ok', st}
+end
+return {'bad', st}
+`;
+
+type Scripted = Redis & { mpuRolloutTransition(...args: string[]): Promise<[string, string]> };
+
+/** Redis rollout store. */
+export class RolloutStore {
+  private readonly redis: Scripted;
+  constructor(
+    redis: Redis,
+    readonly keys: Keys,
+  ) {
+    if (!(redis as unknown as Record<string, unknown>).mpuRolloutTransition) redis.defineCommand('mpuRolloutTransition', { numberOfKeys: 1, lua: TRANSITION_LUA });
+    this.redis = redis as Scripted;
+  }
+
+  /**
+   * Creates the rollout if absent (idempotent: a second plan job of the same version finds it).
+   * @returns the stored record and whether this call created it
+   */
+  async create(r: Omit<RolloutRecord, 'id'>): Promise<{ record: RolloutRecord; created: boolean }> {
+    const key = this.keys.rollout(r.appId, r.version);
+    const created = (await this.redis.hsetnx(key, 'appId', r.appId)) === 1;
+    if (created) {
+      await execAll(
+        this.redis
+          .pipeline()
+          .hset(key, toHash({ ...r, id: rolloutId(r.appId, r.version) }))
+          .zadd(this.keys.rollouts(), r.publishedAt, rolloutId(r.appId, r.version)),
+      );
+    }
+    const record = await this.get(r.appId, r.version);
+    return { record: record!, created };
+  }
+
+  /** The rollout record, or null. */
+  async get(appId: string, version: string): Promise<RolloutRecord | null> {
+    return fromHash(await this.redis.hgetall(this.keys.rollout(appId, version)));
+  }
+
+  /** The status only (cheap: upgrade batches read it each run), or null. */
+  async status(appId: string, version: string): Promise<RolloutStatus | null> {
+    return (await this.redis.hget(this.keys.rollout(appId, version), 'status')) as RolloutStatus | null;
+  }
+
+  /**
+   * Status transition: `pause`, `resume` or `halt`.
+   * @throws AppError `rollout-not-found`; `rollout-conflict` when resuming or pausing a halted rollout
+   */
+  async transition(appId: string, version: string, action: 'pause' | 'resume' | 'halt'): Promise<RolloutStatus> {
+    const [res, st] = await this.redis.mpuRolloutTransition(this.keys.rollout(appId, version), action);
+    if (res === 'missing') throw new AppError(ErrorCode.ROLLOUT_NOT_FOUND, `no rollout ${rolloutId(appId, version)} (see 'mpu rollouts list')`);
+    if (res === 'conflict') throw new AppError(ErrorCode.ROLLOUT_CONFLICT, `rollout ${rolloutId(appId, version)} is ${st}: cannot ${action} it`);
+    return st as RolloutStatus;
+  }
+
+  /** Stores the plan summary and ends planning (a pause or halt that came meanwhile wins). */
+  async finishPlanning(appId: string, version: string, summary: PlanSummary, batches: number, status: RolloutStatus, at: number): Promise<RolloutStatus> {
+    const key = this.keys.rollout(appId, version);
+    await this.redis.hset(key, { summary: JSON.stringify(summary), batches: String(batches), plannedAt: String(at) });
+    const [, st] = await this.redis.mpuRolloutTransition(key, 'planned', status);
+    return st as RolloutStatus;
+  }
+
+  /** Marks `older` rollouts of the app as superseded by `version` (informational). */
+  async markSuperseded(appId: string, version: string): Promise<void> {
+    const ids = await this.redis.zrange(this.keys.rollouts(), 0, -1);
+    const pipe = this.redis.pipeline();
+    for (const id of ids) {
+      const r = parseRolloutId(id);
+      if (r.appId === appId && semver.valid(r.version) && semver.lt(r.version, version)) {
+        pipe.hset(this.keys.rollout(appId, r.version), 'supersededBy', version);
+      }
+    }
+    await execAll(pipe);
+  }
+
+  /** Appends planned buckets (one pipeline). */
+  async pushBuckets(appId: string, version: string, buckets: readonly PlanBucket[]): Promise<void> {
+    if (buckets.length === 0) return;
+    const pipe = this.redis.pipeline();
+    for (const b of buckets) {
+      pipe.rpush(this.keys.rolloutBucket(appId, version, b.kind, b.at), ...b.ids);
+      pipe.hincrby(this.keys.rolloutBuckets(appId, version), `${b.kind}:${b.at}`, b.ids.length);
+    }
+    await execAll(pipe);
+  }
+
+  /** Planned buckets: kind, time and size, by time. */
+  async listBuckets(appId: string, version: string): Promise<{ kind: 'upgrade' | 'notify'; at: number; size: number }[]> {
+    const h = await this.redis.hgetall(this.keys.rolloutBuckets(appId, version));
+    return Object.entries(h)
+      .map(([k, n]) => {
+        const [kind, at] = k.split(':');
+        return { kind: kind as 'upgrade' | 'notify', at: Number(at), size: Number(n) };
+      })
+      .sort((a, b) => a.at - b.at);
+  }
+
+  /** Deletes the planned buckets (a restarted plan, or a halt). */
+  async clearBuckets(appId: string, version: string): Promise<void> {
+    const buckets = await this.listBuckets(appId, version);
+    const keys = buckets.map((b) => this.keys.rolloutBucket(appId, version, b.kind, b.at));
+    for (let i = 0; i < keys.length; i += 500) await this.redis.unlink(...keys.slice(i, i + 500));
+    await this.redis.unlink(this.keys.rolloutBuckets(appId, version));
+  }
+
+  /** Ids `start … end` (inclusive) of one bucket. */
+  bucketRange(appId: string, version: string, kind: string, at: number, start: number, end: number): Promise<string[]> {
+    return this.redis.lrange(this.keys.rolloutBucket(appId, version, kind, at), start, end);
+  }
+
+  /** Rollouts, newest publication first. */
+  async list(opts: { appId?: string; limit?: number } = {}): Promise<RolloutRecord[]> {
+    const ids = await this.redis.zrevrange(this.keys.rollouts(), 0, -1);
+    const wanted = ids.map(parseRolloutId).filter((r) => !opts.appId || r.appId === opts.appId).slice(0, opts.limit ?? 100);
+    const pipe = this.redis.pipeline();
+    for (const r of wanted) pipe.hgetall(this.keys.rollout(r.appId, r.version));
+    const hashes = await execAll<Record<string, string>>(pipe);
+    return hashes.flatMap((h) => {
+      const r = fromHash(h);
+      return r ? [r] : [];
+    });
+  }
+
+  /** Live progress of `record` from the version distribution of its app. */
+  async view(record: RolloutRecord): Promise<RolloutView> {
+    const dist = await this.redis.hgetall(this.keys.versionDistribution(record.appId));
+    return progressOf(record, dist);
+  }
+}
+
+/** Progress of a rollout from a distribution (`version → count`). Pure. */
+export function progressOf(record: RolloutRecord, dist: Record<string, string | number>): RolloutView {
+  let installations = 0;
+  let reached = 0;
+  for (const [v, n] of Object.entries(dist)) {
+    const c = Number(n);
+    if (c <= 0) continue;
+    installations += c;
+    if (semver.valid(v) && semver.gte(v, record.version)) reached += c;
+  }
+  const progressPercent = installations === 0 ? 100 : Math.floor((reached / installations) * 10_000) / 100;
+  return { ...record, installations, reached, progressPercent, complete: reached === installations };
+}

@@ -1,0 +1,119 @@
+/**
+ * What the rollout side shares (issue 4): stores, queues, policy, settings and the notifier,
+ * built once from `RuntimeDeps` (plus optional rollout fields) by `startRolloutWorkers`, the
+ * HTTP routes, the CLI or a test.
+ */
+import { Queue } from 'bullmq';
+import type { Registry } from 'prom-client';
+import { resolveRolloutPolicy } from '../rollout/policy.js';
+import type { PlannedVersion, RolloutPolicy } from '../rollout/types.js';
+import { createKeys, type Keys } from '../store/keys.js';
+import { InstallationStore } from '../store/installation-store.js';
+import { RolloutStore } from '../store/rollout-store.js';
+import type { VersionReader, VersionRecord } from '../store/types.js';
+import { VersionStore } from '../store/version-store.js';
+import { LogNotifier, type Notifier } from './notify-adapters.js';
+import { QueueName } from './queues.js';
+import type { RuntimeDeps } from './runtime.js';
+import { createRolloutMetrics, type RolloutMetrics } from './rollout-metrics.js';
+
+/** Execution settings (times in real ms unless said otherwise). */
+export interface RolloutSettings {
+  /** Installations per upgrade / notify job. @defaultValue 2000 */
+  batchSize: number;
+  /** Installations read per planner step. @defaultValue 5000 */
+  planChunkSize: number;
+  /** Upgrade batches processed at once per process. @defaultValue 4 */
+  upgradeConcurrency: number;
+  /** Notify batches at once per process. @defaultValue 2 */
+  notifyConcurrency: number;
+  /**
+   * Clock ms per real ms, for BullMQ delays: 1 in production; 3600 when the clock is a
+   * `ScaledClock` running one hour per second (demo, fast integration tests). @defaultValue 1
+   */
+  timeScale: number;
+  /** How often a batch of a paused rollout looks again, real ms. @defaultValue 2000 */
+  pauseRecheckMs: number;
+  /** Attempts of a notify job (exponential backoff from `notifyBackoffMs`). @defaultValue 5 */
+  notifyAttempts: number;
+  /** @defaultValue 1000 */
+  notifyBackoffMs: number;
+}
+
+export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze({
+  batchSize: 2000,
+  planChunkSize: 5000,
+  upgradeConcurrency: 4,
+  notifyConcurrency: 2,
+  timeScale: 1,
+  pauseRecheckMs: 2000,
+  notifyAttempts: 5,
+  notifyBackoffMs: 1000,
+});
+
+/**
+ * Optional rollout fields on top of `RuntimeDeps`; the daemon's `DaemonContext` already has
+ * `versions` and `metrics`, so `startRolloutWorkers(ctx)` picks them up.
+ */
+export interface RolloutDeps extends RuntimeDeps {
+  /** Versions to roll out. @defaultValue the Redis `VersionStore` on `connection` */
+  versions?: VersionReader;
+  /** Planner policy overrides (`DEFAULT_ROLLOUT_POLICY`). */
+  rolloutPolicy?: Partial<RolloutPolicy>;
+  /** @defaultValue LogNotifier on `logger` */
+  notifier?: Notifier;
+  /** Registry for the rollout metrics (the daemon's `/metrics`). @defaultValue a private registry */
+  metrics?: { registry: Registry };
+  rolloutSettings?: Partial<RolloutSettings>;
+}
+
+export interface RolloutContext extends RuntimeDeps {
+  keys: Keys;
+  installs: InstallationStore;
+  rollouts: RolloutStore;
+  versions: VersionReader;
+  policy: Readonly<RolloutPolicy>;
+  settings: Readonly<RolloutSettings>;
+  notifier: Notifier;
+  metrics: RolloutMetrics;
+  queues: { rollout: Queue; notify: Queue };
+  /** Closes the queues (not the connection). */
+  close(): Promise<void>;
+}
+
+/** Builds the rollout context. @throws AppError policy-invalid */
+export function createRolloutContext(deps: RolloutDeps): RolloutContext {
+  const keys = createKeys(deps.prefix);
+  const qopts = { connection: deps.connection, prefix: deps.prefix };
+  const queues = { rollout: new Queue(QueueName.rollout, qopts), notify: new Queue(QueueName.notify, qopts) };
+  const installs = new InstallationStore(deps.connection, keys);
+  const rollouts = new RolloutStore(deps.connection, keys);
+  return {
+    connection: deps.connection,
+    clock: deps.clock,
+    logger: deps.logger,
+    prefix: deps.prefix,
+    keys,
+    installs,
+    rollouts,
+    versions: deps.versions ?? new VersionStore(deps.connection, keys),
+    policy: resolveRolloutPolicy(deps.rolloutPolicy),
+    settings: Object.freeze({ ...DEFAULT_ROLLOUT_SETTINGS, ...deps.rolloutSettings }),
+    notifier: deps.notifier ?? new LogNotifier(deps.logger),
+    metrics: createRolloutMetrics(deps.metrics?.registry, { rollouts, installs }),
+    queues,
+    async close() {
+      await Promise.all(Object.values(queues).map((q) => q.close()));
+    },
+  };
+}
+
+/** The planner's view of a stored version (publication = detection time). */
+export function toPlannedVersion(r: VersionRecord): PlannedVersion {
+  return { appId: r.appId, kind: r.kind, version: r.version, bump: r.bump, approval: r.approval, publishedAt: r.detectedAt };
+}
+
+/** Real-time BullMQ delay for clock time `at`. */
+export function realDelay(ctx: Pick<RolloutContext, 'clock' | 'settings'>, at: number): number {
+  return Math.max(0, Math.ceil((at - ctx.clock.now()) / ctx.settings.timeScale));
+}

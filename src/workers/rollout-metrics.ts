@@ -1,0 +1,58 @@
+/**
+ * Rollout metrics for `/metrics` (prom-client): progress per rollout and installations per
+ * version, read from Redis at scrape time (so every daemon reports the same numbers), and an
+ * upgrade counter of this process.
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { InstallationStore } from '../store/installation-store.js';
+import type { RolloutStore } from '../store/rollout-store.js';
+
+export interface RolloutMetrics {
+  readonly registry: Registry;
+  /** `mpu_upgrades_total{app,cause}`: installations moved by this process. */
+  readonly upgrades: Counter<'app' | 'cause'>;
+  /** `mpu_rollout_progress_percent{app,version,status}`: collected at scrape time (latest 50 rollouts). */
+  readonly progress: Gauge<'app' | 'version' | 'status'>;
+  /** `mpu_installations{app,version}`: version distribution of apps with rollouts (collected). */
+  readonly installations: Gauge<'app' | 'version'>;
+}
+
+function existing<T>(registry: Registry, name: string): T | undefined {
+  return registry.getSingleMetric(name) as T | undefined;
+}
+
+/** Creates (or reuses, on a shared registry) the rollout metrics. */
+export function createRolloutMetrics(registry: Registry = new Registry(), stores: { rollouts: RolloutStore; installs: InstallationStore }): RolloutMetrics {
+  const upgrades =
+    existing<Counter<'app' | 'cause'>>(registry, 'mpu_upgrades_total') ??
+    new Counter({ name: 'mpu_upgrades_total', help: 'Installations upgraded by this process', labelNames: ['app', 'cause'] as const, registers: [registry] });
+  const progress =
+    existing<Gauge<'app' | 'version' | 'status'>>(registry, 'mpu_rollout_progress_percent') ??
+    new Gauge({
+      name: 'mpu_rollout_progress_percent',
+      help: 'Installations running the rollout version or newer, percent',
+      labelNames: ['app', 'version', 'status'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const r of await stores.rollouts.list({ limit: 50 })) {
+          const v = await stores.rollouts.view(r);
+          this.set({ app: r.appId, version: r.version, status: v.complete ? 'complete' : r.status }, v.progressPercent);
+        }
+      },
+    });
+  const installations =
+    existing<Gauge<'app' | 'version'>>(registry, 'mpu_installations') ??
+    new Gauge({
+      name: 'mpu_installations',
+      help: 'Installations per app and version',
+      labelNames: ['app', 'version'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const apps = new Set((await stores.rollouts.list({ limit: 50 })).map((r) => r.appId));
+        for (const app of apps) for (const [version, n] of Object.entries(await stores.installs.distribution(app))) this.set({ app, version }, n);
+      },
+    });
+  return { registry, upgrades, progress, installations };
+}

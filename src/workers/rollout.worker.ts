@@ -1,0 +1,206 @@
+/**
+ * BullMQ adapter of the rollout (issue 4), queue `rollout`:
+ * - `plan-rollout` (enqueued by the versioning worker): streams the app's installations through
+ *   the pure planner, writes the plan's time buckets to Redis lists, then enqueues one delayed
+ *   job per bucket range (`upgrade-batch`, or `notify-admins` on the notify queue for manual
+ *   versions): never one job per installation.
+ * - `upgrade-batch`: when due, recomputes each installation's target from the store and
+ *   `clock.now()` (`decideTarget`) and applies it with the store's atomic compare-and-set.
+ * Every job is idempotent: redelivery, early or late wake-ups change nothing.
+ */
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { AppError, ErrorCode } from '../lib/errors.js';
+import { PlanContext, PlanSummaryBuilder, planChunk, type PlanSummary } from '../rollout/plan-rollout.js';
+import { VersionLadder, decideTarget } from '../rollout/version-ladder.js';
+import type { VersionMove } from '../store/installation-store.js';
+import {
+  NOTIFY_BATCH_JOB_NAME,
+  NotifyBatchJob,
+  PLAN_ROLLOUT_JOB_NAME,
+  PlanRolloutJob,
+  UPGRADE_BATCH_JOB_NAME,
+  UpgradeBatchJob,
+  notifyBatchJobId,
+  upgradeBatchJobId,
+} from './queues.js';
+import { realDelay, toPlannedVersion, type RolloutContext } from './rollout-context.js';
+
+/** Parses job data at the start of a processor; bad data ends retries. */
+export function parseJobData<T>(schema: { safeParse(d: unknown): { success: true; data: T } | { success: false; error: { message: string } } }, job: Job): T {
+  const r = schema.safeParse(job.data);
+  if (!r.success) throw new UnrecoverableError(`${ErrorCode.PAYLOAD_INVALID}: job ${job.id} (${job.name}): ${r.error.message}`);
+  return r.data;
+}
+
+/** Translates an AppError once at the worker boundary (STYLE.md): non-retryable ends retries. */
+export function translateError(err: unknown): unknown {
+  if (err instanceof AppError && !err.retryable) return new UnrecoverableError(`${err.code}: ${err.message}`);
+  return err;
+}
+
+/** Result of a plan job (also its BullMQ return value). */
+export interface PlanResult {
+  appId: string;
+  version: string;
+  status: string;
+  summary: PlanSummary | null;
+  batches: number;
+  alreadyPlanned?: boolean;
+}
+
+/**
+ * Plans the rollout of one version: idempotent (a planned rollout is not planned again; an
+ * interrupted planning restarts from scratch: no batch job exists until the plan is complete,
+ * and batch job ids are deterministic).
+ * @throws AppError version-not-found (non-retryable)
+ */
+export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJob, onProgress?: (percent: number) => Promise<void>): Promise<PlanResult> {
+  const { appId, version } = data;
+  const record = await ctx.versions.getVersion(appId, version);
+  if (!record) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `no version ${version} of app ${appId} to roll out`);
+  const planned = toPlannedVersion(record);
+  const { record: rollout } = await ctx.rollouts.create({
+    appId,
+    version,
+    kind: record.kind,
+    approval: record.approval,
+    bump: record.bump,
+    publishedAt: record.detectedAt,
+    status: 'planning',
+    resumeTo: null,
+    createdAt: ctx.clock.now(),
+    plannedAt: null,
+    summary: null,
+    batches: 0,
+    supersededBy: null,
+  });
+  if (rollout.plannedAt !== null || rollout.status === 'halted') {
+    return { appId, version, status: rollout.status, summary: rollout.summary, batches: rollout.batches, alreadyPlanned: true };
+  }
+  ctx.logger.info({ event: 'rollout:plan', appId, version }, `planning rollout of ${appId}@${version}`);
+  await ctx.rollouts.markSuperseded(appId, version);
+  await ctx.rollouts.clearBuckets(appId, version);
+  const all = (await ctx.versions.listVersions(appId)).map(toPlannedVersion);
+  const plan = new PlanContext(planned, all, ctx.policy);
+  const summary = new PlanSummaryBuilder(planned.publishedAt);
+  const total = await ctx.installs.count(appId);
+  const chunk = ctx.settings.planChunkSize;
+  for (let start = 0; ; start += chunk) {
+    const inputs = await ctx.installs.readPlanChunk(appId, start, chunk);
+    if (inputs.length === 0 && start >= total) break;
+    await ctx.rollouts.pushBuckets(appId, version, planChunk(plan, inputs, summary));
+    await onProgress?.(total === 0 ? 100 : Math.min(99, Math.floor(((start + inputs.length) / total) * 100)));
+  }
+  const buckets = await ctx.rollouts.listBuckets(appId, version);
+  const upgradeJobs: { name: string; data: UpgradeBatchJob; opts: { jobId: string; delay: number; removeOnComplete: { age: number; count: number }; removeOnFail: { age: number } } }[] = [];
+  const notifyJobs: { name: string; data: NotifyBatchJob; opts: Record<string, unknown> }[] = [];
+  const bs = ctx.settings.batchSize;
+  for (const b of buckets) {
+    for (let s = 0; s < b.size; s += bs) {
+      const end = Math.min(b.size, s + bs) - 1;
+      if (b.kind === 'upgrade') {
+        const data: UpgradeBatchJob = { v: 1, appId, version, dueAt: b.at, source: { kind: 'bucket', at: b.at, start: s, end } };
+        upgradeJobs.push({
+          name: UPGRADE_BATCH_JOB_NAME,
+          data,
+          opts: { jobId: upgradeBatchJobId(data), delay: realDelay(ctx, b.at), removeOnComplete: { age: 7 * 86_400, count: 10_000 }, removeOnFail: { age: 30 * 86_400 } },
+        });
+      } else {
+        const data: NotifyBatchJob = { v: 1, appId, version, at: b.at, start: s, end };
+        notifyJobs.push({
+          name: NOTIFY_BATCH_JOB_NAME,
+          data,
+          opts: {
+            jobId: notifyBatchJobId(data),
+            delay: realDelay(ctx, b.at),
+            attempts: ctx.settings.notifyAttempts,
+            backoff: { type: 'exponential', delay: ctx.settings.notifyBackoffMs },
+            removeOnComplete: { age: 7 * 86_400, count: 10_000 },
+            removeOnFail: { age: 30 * 86_400 },
+          },
+        });
+      }
+    }
+  }
+  for (let i = 0; i < upgradeJobs.length; i += 500) await ctx.queues.rollout.addBulk(upgradeJobs.slice(i, i + 500));
+  for (let i = 0; i < notifyJobs.length; i += 500) await ctx.queues.notify.addBulk(notifyJobs.slice(i, i + 500));
+  const s = summary.summary();
+  const batches = upgradeJobs.length + notifyJobs.length;
+  const status = await ctx.rollouts.finishPlanning(appId, version, s, batches, record.approval === 'manual' ? 'awaiting-approval' : 'scheduled', ctx.clock.now());
+  await onProgress?.(100);
+  ctx.logger.info({ event: 'rollout:planned', appId, version, status, batches, ...s }, `planned ${appId}@${version}: ${s.upgrades} upgrades, ${s.notifies} notices in ${batches} batches`);
+  return { appId, version, status, summary: s, batches };
+}
+
+/**
+ * Puts the running job back to the delayed set until `realMs` from now and tells the worker so
+ * (BullMQ's documented pattern: `moveToDelayed` then throw `DelayedError`).
+ */
+export async function delayJob(job: Job, token: string | undefined, realMs: number): Promise<never> {
+  await job.moveToDelayed(Date.now() + Math.max(1, realMs), token);
+  throw new DelayedError();
+}
+
+/** Result of an upgrade batch. */
+export interface UpgradeBatchResult {
+  considered: number;
+  moved: number;
+  skipped?: 'halted';
+  progressPercent: number;
+}
+
+/**
+ * Applies one batch at `clock.now()`: each installation goes to the newest version it may have
+ * (`decideTarget`), through the compare-and-set; a paused rollout's batch waits, a halted one's
+ * does nothing, an early one goes back to sleep until due.
+ */
+export async function applyUpgradeBatch(ctx: RolloutContext, job: Job, token: string | undefined): Promise<UpgradeBatchResult> {
+  const data = parseJobData(UpgradeBatchJob, job);
+  const { appId, version } = data;
+  const status = await ctx.rollouts.status(appId, version);
+  if (status === 'halted') return { considered: 0, moved: 0, skipped: 'halted', progressPercent: await progress(ctx, appId, version) };
+  if (status === 'paused') return delayJob(job, token, ctx.settings.pauseRecheckMs);
+  const now = ctx.clock.now();
+  if (now < data.dueAt) return delayJob(job, token, realDelay(ctx, data.dueAt));
+  const ids = data.source.kind === 'ids' ? data.source.ids : await ctx.rollouts.bucketRange(appId, version, 'upgrade', data.source.at, data.source.start, data.source.end);
+  const { versions: current, approved } = await ctx.installs.readStates(appId, ids);
+  const ladder = new VersionLadder((await ctx.versions.listVersions(appId)).map(toPlannedVersion));
+  const moves: VersionMove[] = [];
+  for (let k = 0; k < ids.length; k++) {
+    const cur = current[k];
+    if (!cur) continue;
+    const d = decideTarget(ladder, cur, approved[k] ?? null, now);
+    if (d.target !== null) moves.push({ id: ids[k]!, expected: cur, target: d.target, cause: d.approvedBetween.length > 0 ? 'approval' : 'automatic' });
+  }
+  const moved = await ctx.installs.compareAndSetVersions(appId, moves, now);
+  if (moved > 0) {
+    const approvals = moves.filter((m) => m.cause === 'approval').length;
+    ctx.metrics.upgrades.inc({ app: appId, cause: approvals ? 'approval' : 'automatic' }, moved);
+  }
+  const progressPercent = await progress(ctx, appId, version);
+  await job.updateProgress(progressPercent);
+  ctx.logger.debug({ event: 'rollout:batch:applied', appId, version, considered: ids.length, moved, progressPercent }, 'upgrade batch applied');
+  return { considered: ids.length, moved, progressPercent };
+}
+
+async function progress(ctx: RolloutContext, appId: string, version: string): Promise<number> {
+  const r = await ctx.rollouts.get(appId, version);
+  if (!r) return 0;
+  return (await ctx.rollouts.view(r)).progressPercent;
+}
+
+/** The `rollout` queue's processor: dispatches by job name. */
+export function rolloutProcessor(ctx: RolloutContext) {
+  return async (job: Job, token?: string): Promise<unknown> => {
+    try {
+      if (job.name === UPGRADE_BATCH_JOB_NAME) return await applyUpgradeBatch(ctx, job, token);
+      if (job.name === PLAN_ROLLOUT_JOB_NAME) {
+        const data = parseJobData(PlanRolloutJob, job);
+        return await planVersionRollout(ctx, data, (p) => job.updateProgress(p));
+      }
+      throw new UnrecoverableError(`${ErrorCode.PAYLOAD_INVALID}: unknown job name '${job.name}' on queue ${job.queueName}`);
+    } catch (err) {
+      throw translateError(err);
+    }
+  };
+}
