@@ -1,3 +1,152 @@
+/**
+ * Poll benchmark (issue 3): 10,000 Connect apps served by a local HTTP server on 127.0.0.1, nine
+ * in ten answering 304 to their conditional request, the tenth serving a changed descriptor
+ * (classified against a seeded 1.0.0 and stored as 1.0.1). One full cycle through the real queue
+ * path: scheduler tick → poll queue → poll workers (undici, safety checks) → versioning queue →
+ * versioning worker → rollout plan job. Baseline, same run: a bare undici loop over the same URLs
+ * with the same conditional headers at the same concurrency. Prints descriptors/s and the ratio.
+ * Target: cycle ≤ 20 s, ratio ≥ 0.5. Needs Redis at REDIS_URL or 127.0.0.1:6379.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { Agent, request } from 'undici';
+import { ManualClock } from '../src/lib/clock.js';
+import { silentLogger } from '../src/lib/logger.js';
+import { parseAllowList } from '../src/poller/address-policy.js';
+import { parseDescriptor } from '../src/versioning/index.js';
+import { createDaemonContext } from '../src/workers/daemon-context.js';
+import { startDetectionWorkers } from '../src/workers/start-workers.js';
+import { schedulerTick } from '../src/workers/scheduler.js';
+import type { VersionRecord } from '../src/store/types.js';
+
+const APPS = Number(process.env.BENCH_APPS ?? 10_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
+
+const descriptor = (i: number, rev: number) =>
+  JSON.stringify({
+    key: `bench-app-${i}`,
+    name: `Bench app ${i}`,
+    baseUrl: `https://bench-${i}.example.com`,
+    authentication: { type: 'jwt' },
+    scopes: ['READ'],
+    modules: { generalPages: [{ key: 'page', name: { value: `rev ${rev}` }, url: '/page' }] },
+  });
+const changed = (i: number) => i % 10 === 0;
+
+async function startServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const bodies = Array.from({ length: APPS }, (_, i) => descriptor(i, changed(i) ? 1 : 0));
+  const server = http.createServer((req, res) => {
+    const i = Number((req.url ?? '').slice('/app-'.length));
+    const etag = `"r${changed(i) ? 1 : 0}"`;
+    if (req.headers['if-none-match'] === etag) return void res.writeHead(304, { etag }).end();
+    res.writeHead(200, { 'content-type': 'application/json', etag }).end(bodies[i]);
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
+}
+
+async function bareLoop(port: number): Promise<number> {
+  const agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 10_000 });
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      for (let i = next++; i < APPS; i = next++) {
+        const res = await request(`http://127.0.0.1:${port}/app-${i}`, { dispatcher: agent, headers: { 'if-none-match': '"r0"' } });
+        await res.body.text();
+      }
+    }),
+  );
+  const ms = performance.now() - t0;
+  await agent.close();
+  return ms;
+}
+
 export async function run(): Promise<void> {
-  console.log("(not written yet)");
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const connection = new Redis(url, { maxRetriesPerRequest: null });
+  const prefix = `bench-${process.pid}-${Date.now()}`;
+  const server = await startServer();
+  const clock = new ManualClock(Date.parse('2025-01-01T00:00:00Z'));
+  const ctx = createDaemonContext(
+    { connection, clock, logger: silentLogger, prefix },
+    {
+      settings: { pollConcurrency: CONCURRENCY, versionConcurrency: 16, pollAttempts: 1 },
+      fetchPolicy: { allowList: parseAllowList(['127.0.0.1/32']).list, allowedPorts: [80, 443, 8080, server.port] },
+    },
+  );
+  try {
+    // Seed: every app registered, due now, holding the ETag of rev 0 and a 1.0.0 of rev 0.
+    const seedStart = performance.now();
+    const rev0 = parseDescriptor(descriptor(0, 0), { source: 'seed', kind: 'connect' });
+    for (let start = 0; start < APPS; start += 1_000) {
+      const pipe = connection.pipeline();
+      for (let i = start; i < Math.min(APPS, start + 1_000); i++) {
+        const id = `bench-app-${i}`;
+        const d = i === 0 ? rev0 : parseDescriptor(descriptor(i, 0), { source: 'seed', kind: 'connect' });
+        pipe.hset(ctx.keys.app(id), {
+          id,
+          kind: 'connect',
+          descriptorUrl: `http://127.0.0.1:${server.port}/app-${i}`,
+          status: 'active',
+          createdAt: clock.now(),
+          consecutiveFailures: 0,
+          totalFailures: 0,
+          etag: '"r0"',
+          lastSeenHash: d.hash,
+        });
+        pipe.sadd(ctx.keys.apps(), id);
+        pipe.zadd(ctx.keys.pollSchedule(), clock.now(), id);
+        const rec: VersionRecord = {
+          appId: id, kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', reasons: [], warnings: [],
+          descriptorHash: d.hash, source: 'poll', detectedAt: clock.now(),
+        };
+        pipe.set(ctx.keys.descriptor(id, d.hash), d.canonical);
+        pipe.hset(ctx.keys.versions(id), '1.0.0', JSON.stringify(rec));
+        pipe.rpush(ctx.keys.versionOrder(id), '1.0.0');
+      }
+      await pipe.exec();
+    }
+    console.log(`seeded ${APPS} apps in ${((performance.now() - seedStart) / 1000).toFixed(1)} s; concurrency ${CONCURRENCY}`);
+
+    const bareMs = await bareLoop(server.port);
+
+    const workers = await startDetectionWorkers(ctx);
+    const t0 = performance.now();
+    const { due } = await schedulerTick(ctx);
+    for (;;) {
+      const counts = await Promise.all([ctx.queues.poll, ctx.queues.version].map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+      if (counts.every((c) => Object.values(c).every((n) => n === 0))) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const cycleMs = performance.now() - t0;
+    await workers.close();
+
+    const polls = await ctx.queues.poll.getJobCountByTypes('completed');
+    const failed = await ctx.queues.poll.getJobCountByTypes('failed');
+    let v101 = 0;
+    for (let i = 0; i < APPS; i += 10) if ((await connection.hexists(ctx.keys.versions(`bench-app-${i}`), '1.0.1')) === 1) v101++;
+    const ours = (APPS / cycleMs) * 1000;
+    const bare = (APPS / bareMs) * 1000;
+    console.log(`cycle: ${due} due, ${polls} polls completed, ${failed} failed, ${v101} new versions (expected ${Math.ceil(APPS / 10)})`);
+    console.log(`full cycle (queue path):  ${(cycleMs / 1000).toFixed(2)} s  ${ours.toFixed(0)} descriptors/s   (target ≤ 20 s)`);
+    console.log(`bare undici loop:         ${(bareMs / 1000).toFixed(2)} s  ${bare.toFixed(0)} descriptors/s`);
+    console.log(`ratio (queue path / bare): ${(ours / bare).toFixed(2)}   (target ≥ 0.5)`);
+  } finally {
+    for (const q of Object.values(ctx.queues)) await q.obliterate({ force: true }).catch(() => {});
+    await ctx.close();
+    let cursor = '0';
+    do {
+      const [nextCursor, keys] = await connection.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
+      cursor = nextCursor;
+      if (keys.length) await connection.unlink(...keys);
+    } while (cursor !== '0');
+    await connection.quit();
+    await server.close();
+  }
 }
