@@ -47,8 +47,8 @@ export function checkBulkUpgrade(input: BulkUpgradeInput): BulkUpgradeVerdict {
   const tv = semver.parse(target.version);
   if (!sv || !tv) reasons.push({ code: 'version', detail: `versions must be major.minor.patch (got ${source.version} -> ${target.version})` });
   else if (tv.major <= sv.major) reasons.push({ code: 'version', detail: `target major version ${tv.major} is not greater than source major version ${sv.major}` });
-  const s = source.manifest.document;
-  const t = target.manifest.document;
+  const s = source.manifest.normalized as Record<string, unknown>;
+  const t = target.manifest.normalized as Record<string, unknown>;
   const held = forgeScopes(s);
   const newScopes = [...forgeScopes(t)].filter((x) => !held.has(x)).sort();
   if (newScopes.length) reasons.push({ code: 'scopes', detail: `target adds scopes: ${newScopes.join(', ')}` });

@@ -35,29 +35,71 @@ export function isKeyedArray(a: readonly unknown[]): a is Array<{ key: string }>
 const primitiveSortKey = (v: unknown): string => (typeof v === 'string' ? `s${v}` : `j${JSON.stringify(v)}`);
 
 /**
+ * Canonical JSON of every object and array built by `normalize`, kept beside it so that the diff
+ * can skip equal subtrees with one string comparison instead of walking them.
+ */
+// A symbol-keyed member: invisible to JSON.stringify and Object.keys, and cheaper than a WeakMap.
+const CANON: unique symbol = Symbol('canonical-json');
+type WithCanon = { [CANON]?: string };
+
+function setCanon<T extends object>(o: T, c: string): T {
+  (o as WithCanon)[CANON] = c;
+  return o;
+}
+
+/** Canonical JSON of a normalised value (cached on values built by `normalize`). */
+export function canonOf(v: Json): string {
+  if (typeof v === 'object' && v !== null) {
+    let c = (v as WithCanon)[CANON];
+    if (c === undefined) {
+      c = JSON.stringify(v);
+      setCanon(v, c);
+    }
+    return c;
+  }
+  return JSON.stringify(v);
+}
+
+function allStrings(a: readonly unknown[]): a is string[] {
+  for (const v of a) if (typeof v !== 'string') return false;
+  return true;
+}
+
+/**
  * Returns the normalised copy of `value` (see the module comment). `undefined` members are dropped,
  * as JSON.stringify would. Pure; does not modify its input.
  */
 export function normalize(value: unknown): Json {
   if (Array.isArray(value)) {
+    if (allStrings(value)) {
+      const out = Array.from(new Set(value)).sort();
+      return setCanon(out, JSON.stringify(out));
+    }
     if (isPrimitiveArray(value)) {
       const byKey = new Map<string, Json>();
       for (const v of value) byKey.set(primitiveSortKey(v), (v === undefined ? null : v) as Json);
-      return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
+      const out = [...byKey.keys()].sort().map((k) => byKey.get(k)!);
+      return setCanon(out, JSON.stringify(out));
     }
     const items = value.map(normalize);
     if (isKeyedArray(items)) {
-      return (items as Array<{ key: string } & Json>).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      (items as Array<{ key: string } & Json>).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     }
-    return items;
+    let c = '[';
+    for (let i = 0; i < items.length; i++) c += (i ? ',' : '') + canonOf(items[i]!);
+    return setCanon(items, c + ']');
   }
   if (isPlainObject(value)) {
     const out: Record<string, Json> = {};
+    let c = '{';
     for (const k of Object.keys(value).sort()) {
       const v = value[k];
-      if (v !== undefined) out[k] = normalize(v);
+      if (v === undefined) continue;
+      const n = normalize(v);
+      out[k] = n;
+      c += (c.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + canonOf(n);
     }
-    return out;
+    return setCanon(out, c + '}');
   }
   if (typeof value === 'number' && !Number.isFinite(value)) return null;
   return (value ?? null) as Json;
@@ -65,7 +107,7 @@ export function normalize(value: unknown): Json {
 
 /** Canonical JSON text of `value`: `JSON.stringify(normalize(value))`. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(normalize(value));
+  return canonOf(normalize(value));
 }
 
 /** `sha256:` + lowercase hex sha256 of the UTF-8 bytes of `canonical`. */

@@ -7,7 +7,7 @@
  * falls to the `other` rule. The bump is the largest bump of any reason; the approval is manual
  * when any reason is manual.
  */
-import { canonicalJson, normalize, type Json } from './canonical.js';
+import { canonOf, type Json } from './canonical.js';
 import { diffDocuments } from './diff.js';
 import { egressEntries, forgeScopes } from './forge-permissions.js';
 import { defaultPolicy, type ConnectPolicy, type ForgePolicy, type RuleOutcome, type VersioningPolicy } from './policy.js';
@@ -131,7 +131,7 @@ function forgeEgressRules(a: Doc, b: Doc, p: ForgePolicy): RuleHit {
 }
 
 function forgeWholeValueRule(rule: string, outcome: RuleOutcome, path: string, what: string, va: unknown, vb: unknown): RuleHit {
-  if (!outcome.enabled || canonicalJson(va ?? null) === canonicalJson(vb ?? null)) return NO_HIT;
+  if (!outcome.enabled || canonOf((va ?? null) as Json) === canonOf((vb ?? null) as Json)) return NO_HIT;
   return { reasons: [reason(rule, outcome, path, `${what} changed: ${show(va)} -> ${show(vb)}`)], explains: [path] };
 }
 
@@ -168,7 +168,7 @@ function forgeRemotes(a: Doc, b: Doc, p: ForgePolicy): RuleHit {
       if (!p.remoteAdded.enabled) continue;
       hit.reasons.push(reason('forge.remote-added', p.remoteAdded, `remotes[key=${k}]`, `remote added: ${k}`));
       hit.explains.push(`remotes[key=${k}]`);
-    } else if (p.remoteBaseUrl.enabled && canonicalJson(old.baseUrl ?? null) !== canonicalJson(cur.baseUrl ?? null)) {
+    } else if (p.remoteBaseUrl.enabled && canonOf((old.baseUrl ?? null) as Json) !== canonOf((cur.baseUrl ?? null) as Json)) {
       const path = `remotes[key=${k}].baseUrl`;
       hit.reasons.push(reason('forge.remote-base-url', p.remoteBaseUrl, path, `remote ${k} baseUrl changed: ${show(old.baseUrl)} -> ${show(cur.baseUrl)}`));
       hit.explains.push(path);
@@ -249,9 +249,11 @@ export function classifyChange(before: ParsedDescriptor, after: ParsedDescriptor
   if (before.kind !== after.kind) throw new Error(`cannot compare a ${before.kind} descriptor with a ${after.kind} one`);
   const kind = after.kind;
   if (before.hash === after.hash) return summarize(kind, [], [], []);
-  const a = before.document;
-  const b = after.document;
-  const changes = diffDocuments(normalize(a) as Json, normalize(b) as Json);
+  // Rules read the normalised documents: same members as written, sets sorted, and each
+  // subtree's canonical JSON already cached (canonOf), so comparisons cost one string compare.
+  const a = before.normalized as Doc;
+  const b = after.normalized as Doc;
+  const changes = diffDocuments(before.normalized as Json, after.normalized as Json);
   const warnings = appKeyWarning(before, after);
   let hits: RuleHit[];
   let other: { rule: string; outcome: RuleOutcome };
@@ -259,7 +261,7 @@ export function classifyChange(before: ParsedDescriptor, after: ParsedDescriptor
     const p = policy.connect;
     hits = [connectApiVersion(a, b, p), connectScopeIncrease(a, b, p), connectFreeToPaid(a, b, p), connectBaseUrl(a, b, p)];
     other = { rule: 'connect.other', outcome: p.other };
-    if (apiVersionOf(a) === apiVersionOf(b) && canonicalJson(a.apiVersion ?? null) !== canonicalJson(b.apiVersion ?? null)) {
+    if (apiVersionOf(a) === apiVersionOf(b) && canonOf((a.apiVersion ?? null) as Json) !== canonOf((b.apiVersion ?? null) as Json)) {
       warnings.push({
         code: 'api-version-spelling',
         path: 'apiVersion',

@@ -6,7 +6,7 @@
  * `modules.webPanels[key=panel-1]` for keyed arrays, `scopes` with kind added/removed and the
  * element as after/before for sets of primitives, `[3]` for positional arrays.
  */
-import { isKeyedArray, isPrimitiveArray, type Json } from './canonical.js';
+import { canonOf, isKeyedArray, isPrimitiveArray, type Json } from './canonical.js';
 import type { DescriptorChange } from './types.js';
 
 const IDENT = /^[A-Za-z_$][\w$:-]*$/;
@@ -56,6 +56,7 @@ function diffInto(a: Json | undefined, b: Json | undefined, path: string, out: D
     out.push({ path, kind: 'removed', before: a });
     return;
   }
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && canonOf(a) === canonOf(b)) return;
   if (isObj(a) && isObj(b)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
     for (const k of [...keys].sort()) diffInto(a[k], b[k], joinPath(path, k), out);

@@ -1,7 +1,8 @@
 /**
  * Readers of a Forge manifest's permissions, shared by classification and bulk-upgrade checks.
+ * They take the normalised document (`ParsedDescriptor.normalized`).
  */
-import { canonicalJson } from './canonical.js';
+import { canonOf, type Json } from './canonical.js';
 
 const get = (o: unknown, k: string): unknown => (typeof o === 'object' && o !== null && !Array.isArray(o) ? (o as Record<string, unknown>)[k] : undefined);
 
@@ -9,7 +10,7 @@ const get = (o: unknown, k: string): unknown => (typeof o === 'object' && o !== 
 export function forgeScopes(d: Record<string, unknown>): Set<string> {
   const s = get(d.permissions, 'scopes');
   const items: unknown[] = Array.isArray(s) ? s : typeof s === 'object' && s !== null ? Object.values(s).flat() : [];
-  return new Set(items.map((x) => (typeof x === 'string' ? x : canonicalJson(x))));
+  return new Set(items.map((x) => (typeof x === 'string' ? x : canonOf(x as Json))));
 }
 
 /**
@@ -22,7 +23,7 @@ function egressEntry(x: unknown): string {
   const o = x as { address?: unknown; remote?: unknown } | null;
   if (o && typeof o.address === 'string') return o.address;
   if (o && typeof o.remote === 'string') return `remote:${o.remote}`;
-  return canonicalJson(x);
+  return canonOf(x as Json);
 }
 
 /**

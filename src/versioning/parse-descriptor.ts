@@ -8,7 +8,7 @@ import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../lib/errors.js';
-import { canonicalJson, hashCanonical } from './canonical.js';
+import { canonOf, hashCanonical, normalize } from './canonical.js';
 import type { AppKind, ParsedDescriptor } from './types.js';
 
 /** `ari:cloud:ecosystem::app/<uuid>` (seed 002: "register a Forge app ID … under the forgeAppId key"). */
@@ -84,6 +84,12 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
 }
 
 function readConnect(text: string, source: string): unknown {
+  // Fast path: most descriptors are strict JSON; only the others pay for the JSONC parser.
+  try {
+    return JSON.parse(text);
+  } catch {
+    // fall through to the lenient parser, which also gives the error position
+  }
   const errors: ParseError[] = [];
   const value: unknown = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false, allowEmptyContent: false });
   if (errors.length > 0) {
@@ -140,6 +146,7 @@ export function parseDescriptor(text: string, opts: ParseOptions): ParsedDescrip
   }
   const document = value as Record<string, unknown>;
   const appKey = kind === 'connect' ? (document.key as string | undefined) : ((document.app as { id?: string } | null | undefined)?.id ?? undefined);
-  const canonical = canonicalJson(document);
-  return { kind, source, document, appKey, canonical, hash: hashCanonical(canonical) };
+  const normalized = normalize(document);
+  const canonical = canonOf(normalized);
+  return { kind, source, document, appKey, normalized, canonical, hash: hashCanonical(canonical) };
 }

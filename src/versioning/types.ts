@@ -58,6 +58,8 @@ export interface ParsedDescriptor {
   document: Record<string, unknown>;
   /** Connect `key` or Forge `app.id`, when present. */
   appKey: string | undefined;
+  /** The document in canonical form (keys sorted, sets sorted: see canonical.ts), computed once. */
+  normalized: unknown;
   /** Canonical JSON: keys sorted, no whitespace. Whitespace and key order are no change. */
   canonical: string;
   /** `sha256:` + hex sha256 of `canonical`. */
