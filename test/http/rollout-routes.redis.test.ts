@@ -1,0 +1,91 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { DAY, HOUR, ManualClock } from '../../src/lib/clock.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { installErrorHandler } from '../../src/http/error-handler.js';
+import { registerRolloutRoutes } from '../../src/http/routes/rollout-routes.js';
+import { createRolloutContext, type RolloutContext } from '../../src/workers/rollout-context.js';
+import { planVersionRollout } from '../../src/workers/rollout.worker.js';
+import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
+import { MemoryVersions } from '../rollout/helpers.js';
+
+const T0 = Date.parse('2025-03-03T00:00:00Z');
+
+describe('rollout HTTP API (inject, real Redis)', () => {
+  let redis: Redis;
+  let prefix: string;
+  let app: FastifyInstance;
+  let ctx: RolloutContext;
+  const versions = new MemoryVersions();
+  versions.add({ appId: 'h', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
+  versions.add({ appId: 'h', kind: 'connect', version: '1.1.0', bump: 'minor', approval: 'manual', detectedAt: T0 });
+
+  beforeEach(async () => {
+    redis = await connectTestRedis();
+    prefix = testPrefix();
+    const deps = { connection: redis, clock: new ManualClock(T0 + HOUR), logger: silentLogger, prefix, versions };
+    app = Fastify();
+    installErrorHandler(app);
+    await registerRolloutRoutes(app, deps);
+    ctx = createRolloutContext(deps);
+  });
+  afterEach(async () => {
+    await app.close();
+    for (const q of Object.values(ctx.queues)) await q.obliterate({ force: true }).catch(() => {});
+    await ctx.close();
+    await deleteKeysWithPrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('registers, validates (all or nothing), shows, lists and reports the distribution', async () => {
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/v1/installations',
+      payload: [
+        { id: 'i1', appId: 'h', site: 's1', version: '1.0.0' },
+        { id: 'i2', appId: 'h', site: 's2', version: 'one', maintenance: { timeZone: 'Mars/Olympus', weekly: [] } },
+      ],
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe('input-invalid');
+    expect(bad.json().error.message).toMatch(/body\[1\].*version.*timeZone/s);
+    expect((await app.inject({ url: '/v1/installations/i1' })).statusCode).toBe(404);
+
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/v1/installations',
+      payload: [
+        { id: 'i1', appId: 'h', site: 's1', products: ['jira'], version: '1.0.0', checkTime: '02:00' },
+        { id: 'i2', appId: 'h', site: 's2', version: '1.0.0', maintenance: { timeZone: 'Europe/Berlin', weekly: [{ day: 1, start: '00:00', minutes: 240 }] } },
+      ],
+    });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toEqual({ created: 2, updated: 0 });
+    const one = (await app.inject({ url: '/v1/installations/i1' })).json();
+    expect(one).toMatchObject({ id: 'i1', appId: 'h', version: '1.0.0', checkOffsetMs: 2 * HOUR, history: [{ kind: 'registered', version: '1.0.0' }] });
+    expect((await app.inject({ url: '/v1/apps/h/installations?limit=1' })).json()).toMatchObject({ total: 2, installations: [{ id: 'i1' }] });
+    expect((await app.inject({ url: '/v1/apps/h/installations?limit=0' })).statusCode).toBe(400);
+    expect((await app.inject({ url: '/v1/apps/h/distribution' })).json()).toEqual({ appId: 'h', total: 2, versions: [{ version: '1.0.0', count: 2, percent: 100 }] });
+  });
+
+  it('rollouts: list, show, pause / resume / halt; approvals', async () => {
+    await app.inject({ method: 'POST', url: '/v1/installations', payload: { id: 'i1', appId: 'h', site: 's1', version: '1.0.0' } });
+    await planVersionRollout(ctx, { v: 1, appId: 'h', version: '1.1.0' });
+    const list = (await app.inject({ url: '/v1/rollouts?app=h' })).json();
+    expect(list.rollouts).toMatchObject([{ id: 'h@1.1.0', status: 'awaiting-approval', progressPercent: 0 }]);
+    expect((await app.inject({ url: '/v1/rollouts/h/1.1.0' })).json()).toMatchObject({ summary: { notifies: 1 }, buckets: [{ kind: 'notify', size: 1 }] });
+    expect((await app.inject({ url: '/v1/rollouts/h/9.9.9' })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/pause' })).json().status).toBe('paused');
+    expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/resume' })).json().status).toBe('awaiting-approval');
+    expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/explode' })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/halt' })).json().status).toBe('halted');
+    expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/resume' })).statusCode).toBe(409);
+
+    const appr = await app.inject({ method: 'POST', url: '/v1/installations/i1/approve', payload: { version: '1.1.0' } });
+    expect(appr.statusCode).toBe(202);
+    expect(appr.json()).toMatchObject({ installationId: 'i1', approvedUpTo: '1.1.0', approvedVersions: ['1.1.0'], target: '1.1.0', upgradeAt: T0 + HOUR });
+    expect((await app.inject({ method: 'POST', url: '/v1/installations/nope/approve' })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'POST', url: '/v1/installations/i1/approve', payload: { version: '7.0.0' } })).statusCode).toBe(404);
+  });
+});
