@@ -26,7 +26,7 @@ export class PollScheduleStore {
     await this.redis.zadd(this.keys.pollSchedule(), ...args);
   }
 
-  /** Moves `appId` to `dueAt` only if it is still due at `previousDueAt` or earlier (GT: never back). */
+  /** Moves `appId` forward to `dueAt` (ZADD GT: never back, so a slower daemon cannot re-arm a slot already enqueued). */
   async reschedule(appId: string, dueAt: number): Promise<void> {
     await this.redis.zadd(this.keys.pollSchedule(), 'GT', dueAt, appId);
   }
