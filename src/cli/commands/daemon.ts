@@ -9,6 +9,7 @@ import { registerAppsCommands } from './apps.js';
 export function registerDaemonCommands(program: Command): void {
   program
     .command('daemon')
+    .summary('run the daemon: poll scheduler, HTTP API and workers')
     .description(
       'run the scheduler, the HTTP API (deploy intake, /metrics, /healthz, /admin/queues) and the workers\n' +
         '(poll, versioning, rollout) in one process; stops gracefully on SIGTERM/SIGINT.\n' +
