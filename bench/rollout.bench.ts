@@ -1,3 +1,136 @@
+/**
+ * Rollout benchmark (issue 4): one Forge app with 1,000,000 installations and an automatic minor
+ * version: time from publication (plan job enqueued) to every installation upgraded, upgrades/s
+ * and peak RSS of this process (planner + workers run here); then, in the same run, a baseline of
+ * one BullMQ job per installation on 100,000 installations, and the ratio of the rates.
+ * Targets on the 2-core machine: 1M ≤ 60 s, ≥ 10× the baseline rate, peak RSS ≤ 500 MB.
+ *
+ * Set-up that is not timed: the populations are generated and stored first. The Forge spread is
+ * set to 0 and the population has no maintenance windows, so the figure is throughput (with the
+ * default 5-minute spread the same rollout takes 5 minutes by design; windows defer up to 4 h).
+ * Env: REDIS_URL, BENCH_ROLLOUT_N (default 1,000,000), BENCH_BASELINE_N (default 100,000).
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Worker, type Job } from 'bullmq';
+import { systemClock } from '../src/lib/clock.js';
+import { silentLogger } from '../src/lib/logger.js';
+import type { VersionReader, VersionRecord } from '../src/store/types.js';
+import { VersionLadder, decideTarget } from '../src/rollout/version-ladder.js';
+import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId, type PlanRolloutJob } from '../src/workers/queues.js';
+import { createRolloutContext, toPlannedVersion } from '../src/workers/rollout-context.js';
+import { generatePopulation } from '../src/workers/rollout-service.js';
+import { startRolloutWorkers } from '../src/workers/start-rollout-workers.js';
+
+class Versions implements VersionReader {
+  readonly list: VersionRecord[] = [];
+  async getVersion(appId: string, version: string) {
+    return this.list.find((v) => v.appId === appId && v.version === version) ?? null;
+  }
+  async listVersions(appId: string) {
+    return this.list.filter((v) => v.appId === appId);
+  }
+  add(appId: string, version: string, bump: VersionRecord['bump'], detectedAt: number): void {
+    this.list.push({ appId, kind: 'forge', version, bump, approval: 'automatic', reasons: [], warnings: [], descriptorHash: 'sha256:' + '0'.repeat(64), source: 'deploy', detectedAt });
+  }
+}
+
+const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function cleanup(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 5000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
 export async function run(): Promise<void> {
-  console.log("(not written yet)");
+  const N = Number(process.env.BENCH_ROLLOUT_N ?? 1_000_000);
+  const BASE_N = Number(process.env.BENCH_BASELINE_N ?? 100_000);
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = new Redis(url, { maxRetriesPerRequest: null });
+  const prefix = `bench-${randomUUID()}`;
+  const versions = new Versions();
+  const deps = {
+    connection: redis,
+    clock: systemClock,
+    logger: silentLogger,
+    prefix,
+    versions,
+    rolloutPolicy: { forgeSpreadMs: 0 },
+    rolloutSettings: { batchSize: 2000, planChunkSize: 5000, upgradeConcurrency: 4 },
+  };
+  try {
+    // ── set-up (not timed) ───────────────────────────────────────────────────────────────────
+    const setup = createRolloutContext(deps);
+    versions.add('bench-forge', '2.0.0', 'initial', Date.now() - 86_400_000);
+    versions.add('bench-baseline', '2.0.0', 'initial', Date.now() - 86_400_000);
+    let t = Date.now();
+    await generatePopulation(setup, { appId: 'bench-forge', count: N, seed: 1, version: '2.0.0', maintenanceWindows: false });
+    await generatePopulation(setup, { appId: 'bench-baseline', count: BASE_N, seed: 2, version: '2.0.0', maintenanceWindows: false });
+    console.log(`set-up: ${fmt(N)} + ${fmt(BASE_N)} installations stored in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    await setup.close();
+
+    // ── batched rollout ──────────────────────────────────────────────────────────────────────
+    const rw = await startRolloutWorkers(deps);
+    const published = Date.now();
+    versions.add('bench-forge', '2.1.0', 'minor', published);
+    const job: PlanRolloutJob = { v: 1, appId: 'bench-forge', version: '2.1.0' };
+    await rw.ctx.queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, job, { jobId: planRolloutJobId(job) });
+    const distKey = rw.ctx.keys.versionDistribution('bench-forge');
+    await waitUntil(async () => Number(await redis.hget(distKey, '2.1.0')) >= N, 600_000);
+    const elapsed = Date.now() - published;
+    const rollout = await rw.ctx.rollouts.get('bench-forge', '2.1.0');
+    const rate = N / (elapsed / 1000);
+    const rss = process.resourceUsage().maxRSS;
+    await rw.close();
+    console.log(`batched rollout: ${fmt(N)} installations upgraded in ${(elapsed / 1000).toFixed(1)} s (publication → all upgraded; plan ${rollout?.batches} batch jobs)`);
+    console.log(`  ${fmt(rate)} upgrades/s, peak RSS ${mb(rss)}`);
+
+    // ── baseline: one BullMQ job per installation ────────────────────────────────────────────
+    const ctx = createRolloutContext(deps);
+    versions.add('bench-baseline', '2.1.0', 'minor', Date.now());
+    const ladder = new VersionLadder((await versions.listVersions('bench-baseline')).map(toPlannedVersion));
+    const queue = ctx.queues.rollout;
+    const worker = new Worker(
+      queue.name,
+      async (j: Job<{ id: string }>) => {
+        const { versions: cur, approved } = await ctx.installs.readStates('bench-baseline', [j.data.id]);
+        const d = decideTarget(ladder, cur[0]!, approved[0] ?? null, Date.now());
+        if (d.target) await ctx.installs.compareAndSetVersions('bench-baseline', [{ id: j.data.id, expected: cur[0]!, target: d.target, cause: 'automatic' }], Date.now());
+      },
+      { connection: redis, prefix, concurrency: 50 },
+    );
+    t = Date.now();
+    for (let off = 0; off < BASE_N; off += 5000) {
+      const ids = await redis.lrange(ctx.keys.installationIds('bench-baseline'), off, off + 4999);
+      await queue.addBulk(ids.map((id) => ({ name: 'upgrade-one', data: { id }, opts: { jobId: `one__${id}`, removeOnComplete: true } })));
+    }
+    const baseKey = ctx.keys.versionDistribution('bench-baseline');
+    await waitUntil(async () => Number(await redis.hget(baseKey, '2.1.0')) >= BASE_N, 600_000);
+    const baseElapsed = Date.now() - t;
+    const baseRate = BASE_N / (baseElapsed / 1000);
+    await worker.close();
+    await queue.obliterate({ force: true });
+    await ctx.close();
+    console.log(`baseline (one BullMQ job per installation, concurrency 50): ${fmt(BASE_N)} in ${(baseElapsed / 1000).toFixed(1)} s, ${fmt(baseRate)} upgrades/s`);
+    console.log(`ratio: batched ${(rate / baseRate).toFixed(1)}× the per-installation rate`);
+    console.log(
+      `targets: 1M ≤ 60 s ${elapsed <= 60_000 ? 'MET' : 'MISSED'}, ≥ 10× baseline ${rate / baseRate >= 10 ? 'MET' : 'MISSED'}, peak RSS ≤ 500 MB ${rss / 1024 <= 500 ? 'MET' : 'MISSED'}`,
+    );
+  } finally {
+    await cleanup(redis, prefix);
+    await redis.quit();
+  }
 }

@@ -49,6 +49,8 @@ export interface GenerateOptions {
   now?: number;
   /** Product sets to pick from. @defaultValue [['jira'], ['confluence'], ['jira', 'confluence']] */
   products?: string[][];
+  /** False: nobody has maintenance windows (throughput benchmarks). @defaultValue true */
+  maintenanceWindows?: boolean;
 }
 
 /**
@@ -62,8 +64,8 @@ export function* generateInstallations(opts: GenerateOptions): Generator<Install
   const profiles = Array.from({ length: 24 }, () => windowProfile(rand));
   for (let n = 0; n < opts.count; n++) {
     const base = profiles[Math.floor(rand() * profiles.length)] ?? null;
-    let maintenance = base;
-    if (rand() < 0.05) {
+    let maintenance = opts.maintenanceWindows === false ? null : base;
+    if (rand() < 0.05 && opts.maintenanceWindows !== false) {
       const start = now + Math.floor(rand() * 3 * DAY / MINUTE) * MINUTE;
       const adHoc = [{ start, end: start + (1 + Math.floor(rand() * 6)) * HOUR }];
       maintenance = base ? { ...base, adHoc } : { timeZone: 'UTC', weekly: [], adHoc };

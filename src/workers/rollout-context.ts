@@ -38,6 +38,13 @@ export interface RolloutSettings {
   notifyAttempts: number;
   /** @defaultValue 1000 */
   notifyBackoffMs: number;
+  /**
+   * BullMQ lock of an active job, real ms: a worker that dies (SIGKILL) holds its batch this long
+   * before another worker takes it over. @defaultValue 30000 (BullMQ's default)
+   */
+  lockDurationMs: number;
+  /** How often workers look for stalled jobs, real ms. @defaultValue 30000 (BullMQ's default) */
+  stalledIntervalMs: number;
 }
 
 export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze({
@@ -49,6 +56,8 @@ export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze
   pauseRecheckMs: 2000,
   notifyAttempts: 5,
   notifyBackoffMs: 1000,
+  lockDurationMs: 30_000,
+  stalledIntervalMs: 30_000,
 });
 
 /**

@@ -20,7 +20,14 @@ export interface RolloutWorkers extends Closable {
 /** Starts both workers. `close()` lets in-flight batches finish, then closes queues. */
 export async function startRolloutWorkers(deps: RolloutDeps): Promise<RolloutWorkers> {
   const ctx = createRolloutContext(deps);
-  const opts = { connection: deps.connection, prefix: deps.prefix };
+  const opts = {
+    connection: deps.connection,
+    prefix: deps.prefix,
+    lockDuration: ctx.settings.lockDurationMs,
+    stalledInterval: ctx.settings.stalledIntervalMs,
+    // a batch redelivered after its worker died is harmless (compare-and-set), so let it retry
+    maxStalledCount: 10,
+  };
   const rollout = new Worker(QueueName.rollout, rolloutProcessor(ctx), { ...opts, concurrency: ctx.settings.upgradeConcurrency });
   const notify = new Worker(QueueName.notify, notifyProcessor(ctx), { ...opts, concurrency: ctx.settings.notifyConcurrency });
   for (const w of [rollout, notify]) {
