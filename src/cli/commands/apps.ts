@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { request } from 'undici';
 import { openContext } from '../../main.js';
 import { systemClock } from '../../lib/clock.js';
 import { AppError, ErrorCode } from '../../lib/errors.js';
@@ -14,7 +13,8 @@ import { parseDescriptor } from '../../versioning/index.js';
 import { pollApp } from '../../poller/poll-app.js';
 import { recordVersion, type RecordVersionResult } from '../../poller/record-version.js';
 import { registerConnectApp, registerForgeApp } from '../../poller/register-app.js';
-import { signDeployEvent, SIGNATURE_HEADER, TIMESTAMP_HEADER, type DeployEvent } from '../../poller/deploy-event.js';
+import type { DeployEvent } from '../../poller/deploy-event.js';
+import { sendDeployEvent } from '../../http/deploy-client.js';
 import type { AppRecord } from '../../store/app-store.js';
 import type { VersionRecord } from '../../store/types.js';
 import type { DaemonContext } from '../../workers/daemon-context.js';
@@ -197,25 +197,9 @@ export function registerAppsCommands(program: Command): void {
             manifest,
             deployedAt: new Date(now).toISOString(),
           };
-          const body = JSON.stringify(event);
-          const timestamp = String(Math.floor(now / 1000));
           const base = opts.url ?? `http://127.0.0.1:${env.port}`;
-          let res;
-          try {
-            res = await request(new URL('/v1/forge/deployments', base), {
-              method: 'POST',
-              headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signDeployEvent(env.secret, timestamp, body) },
-              body,
-            });
-          } catch (err) {
-            throw new AppError(ErrorCode.STORE_UNAVAILABLE, `no daemon answers at ${base}: start one with 'mpu daemon' (${(err as Error).message})`);
-          }
-          const answer = (await res.body.json().catch(() => ({}))) as Record<string, unknown> & { error?: { code: string; message: string } };
-          if (res.statusCode >= 400) {
-            const code = (answer.error?.code ?? ErrorCode.PAYLOAD_INVALID) as (typeof ErrorCode)[keyof typeof ErrorCode];
-            throw new AppError(Object.values(ErrorCode).includes(code) ? code : ErrorCode.PAYLOAD_INVALID, `daemon refused the event (HTTP ${res.statusCode}): ${answer.error?.message ?? ''}`);
-          }
-          if (opts.json) out(JSON.stringify({ httpStatus: res.statusCode, ...answer, deploymentId: event.deploymentId }));
+          const { httpStatus, body: answer } = await sendDeployEvent(base, env.secret, event, now);
+          if (opts.json) out(JSON.stringify({ httpStatus, ...answer, deploymentId: event.deploymentId }));
           else out(`deployment ${event.deploymentId} of ${opts.app} to ${opts.env}: ${String(answer.status)}`);
         });
       }),
