@@ -13,7 +13,8 @@ import { createDaemonContext, type DaemonContext } from './workers/daemon-contex
 import { startDetectionWorkers } from './workers/start-workers.js';
 import { startRolloutWorkers } from './workers/start-rollout-workers.js';
 import { startScheduler } from './workers/scheduler.js';
-import type { Closable } from './workers/runtime.js';
+import type { Closable, RuntimeDeps } from './workers/runtime.js';
+import type { RolloutDeps } from './workers/rollout-context.js';
 
 /** Reads the configuration from `process.env`. @throws AppError config-invalid */
 export function configFromEnv(env: Record<string, string | undefined> = process.env): Config {
@@ -90,7 +91,13 @@ export interface RunningDaemon extends Closable {
 export async function startDaemon(
   config: Config,
   parts: DaemonParts,
-  opts: { clock?: Clock; logger?: Logger; connection?: Redis } = {},
+  opts: {
+    clock?: Clock;
+    logger?: Logger;
+    connection?: Redis;
+    /** Rollout options (policy, notifier, settings such as `timeScale` for a scaled clock). */
+    rollout?: Omit<RolloutDeps, keyof RuntimeDeps | 'versions' | 'metrics'>;
+  } = {},
 ): Promise<RunningDaemon> {
   if (parts.http && !config.webhookSecret) {
     throw new AppError(ErrorCode.CONFIG_INVALID, 'MPU_WEBHOOK_SECRET (≥ 16 characters) is required to run the HTTP API (or run with --no-http)');
@@ -104,7 +111,8 @@ export async function startDaemon(
   try {
     if (parts.workers) {
       parts_.push(await startDetectionWorkers(ctx));
-      parts_.push(await startRolloutWorkers(deps));
+      // The daemon's version store and metrics registry: rollout gauges appear on /metrics too.
+      parts_.push(await startRolloutWorkers({ ...deps, ...opts.rollout, versions: ctx.versions, metrics: ctx.metrics }));
     }
     if (parts.scheduler) parts_.push(startScheduler(ctx, config.schedulerCron));
     if (parts.http) {
