@@ -174,6 +174,14 @@ export class RolloutStore {
     return (await this.redis.hget(this.keys.rollout(appId, version), 'status')) as RolloutStatus | null;
   }
 
+  /** Statuses of the rollouts of `versions` of one app (null where none exists). */
+  async statuses(appId: string, versions: readonly string[]): Promise<(RolloutStatus | null)[]> {
+    if (versions.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const v of versions) pipe.hget(this.keys.rollout(appId, v), 'status');
+    return execAll<RolloutStatus | null>(pipe);
+  }
+
   /**
    * Status transition: `pause`, `resume` or `halt`.
    * @throws AppError `rollout-not-found`; `rollout-conflict` when resuming or pausing a halted rollout

@@ -7,6 +7,7 @@ import { Queue } from 'bullmq';
 import type { Registry } from 'prom-client';
 import { resolveRolloutPolicy } from '../rollout/policy.js';
 import type { PlannedVersion, RolloutPolicy } from '../rollout/types.js';
+import { VersionLadder } from '../rollout/version-ladder.js';
 import { createKeys, type Keys } from '../store/keys.js';
 import { InstallationStore } from '../store/installation-store.js';
 import { RolloutStore } from '../store/rollout-store.js';
@@ -120,6 +121,21 @@ export function createRolloutContext(deps: RolloutDeps): RolloutContext {
 /** The planner's view of a stored version (publication = detection time). */
 export function toPlannedVersion(r: VersionRecord): PlannedVersion {
   return { appId: r.appId, kind: r.kind, version: r.version, bump: r.bump, approval: r.approval, publishedAt: r.detectedAt };
+}
+
+/**
+ * The versions installations may move to, as a ladder: every stored version except those whose
+ * rollout an operator paused or halted, so that an older rollout's batch (which takes an
+ * installation to the newest version it may have) does not carry installations past a pause or
+ * a halt. A halted manual version no longer blocks later ones.
+ */
+export async function loadLadder(ctx: Pick<RolloutContext, 'versions' | 'rollouts'>, appId: string): Promise<VersionLadder> {
+  const records = await ctx.versions.listVersions(appId);
+  const statuses = await ctx.rollouts.statuses(
+    appId,
+    records.map((r) => r.version),
+  );
+  return new VersionLadder(records.filter((_, i) => statuses[i] !== 'halted' && statuses[i] !== 'paused').map(toPlannedVersion));
 }
 
 /** Real-time BullMQ delay for clock time `at`. */

@@ -7,13 +7,13 @@ import semver from 'semver';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import { parseInstallationInput } from '../rollout/installation-input.js';
 import { generateInstallations, type GenerateOptions } from '../rollout/generate-population.js';
-import { VersionLadder, decideTarget } from '../rollout/version-ladder.js';
+import { decideTarget } from '../rollout/version-ladder.js';
 import { deferForMaintenance } from '../rollout/windows.js';
 import type { Installation } from '../rollout/types.js';
 import type { InstallationView } from '../store/installation-store.js';
 import type { RolloutRecord, RolloutView } from '../store/rollout-store.js';
 import { UPGRADE_BATCH_JOB_NAME, upgradeBatchJobId, type UpgradeBatchJob } from './queues.js';
-import { realDelay, toPlannedVersion, type RolloutContext } from './rollout-context.js';
+import { loadLadder, realDelay, type RolloutContext } from './rollout-context.js';
 
 /** Outcome of an approval. Times epoch ms. */
 export interface ApprovalResult {
@@ -83,7 +83,7 @@ export async function approveInstallation(ctx: RolloutContext, installationId: s
   const appId = await ctx.installs.appOf(installationId);
   if (!appId) throw new AppError(ErrorCode.INSTALLATION_NOT_FOUND, `no installation '${installationId}' (see 'mpu installations list --app APP')`);
   const now = ctx.clock.now();
-  const ladder = new VersionLadder((await ctx.versions.listVersions(appId)).map(toPlannedVersion));
+  const ladder = await loadLadder(ctx, appId);
   const chosen = version ?? ladder.latestPublished(now)?.version;
   const rec = chosen === undefined ? undefined : ladder.versions.find((v) => v.version === chosen);
   if (!chosen || !rec || rec.publishedAt > now) {

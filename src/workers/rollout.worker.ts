@@ -11,7 +11,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import { PlanContext, PlanSummaryBuilder, planChunk, type PlanSummary } from '../rollout/plan-rollout.js';
-import { VersionLadder, decideTarget } from '../rollout/version-ladder.js';
+import { decideTarget } from '../rollout/version-ladder.js';
 import type { VersionMove } from '../store/installation-store.js';
 import {
   NOTIFY_BATCH_JOB_NAME,
@@ -23,7 +23,7 @@ import {
   notifyBatchJobId,
   upgradeBatchJobId,
 } from './queues.js';
-import { realDelay, toPlannedVersion, type RolloutContext } from './rollout-context.js';
+import { loadLadder, realDelay, toPlannedVersion, type RolloutContext } from './rollout-context.js';
 
 /** Parses job data at the start of a processor; bad data ends retries. */
 export function parseJobData<T>(schema: { safeParse(d: unknown): { success: true; data: T } | { success: false; error: { message: string } } }, job: Job): T {
@@ -164,7 +164,7 @@ export async function applyUpgradeBatch(ctx: RolloutContext, job: Job, token: st
   if (now < data.dueAt) return delayJob(job, token, realDelay(ctx, data.dueAt));
   const ids = data.source.kind === 'ids' ? data.source.ids : await ctx.rollouts.bucketRange(appId, version, 'upgrade', data.source.at, data.source.start, data.source.end);
   const { versions: current, approved } = await ctx.installs.readStates(appId, ids);
-  const ladder = new VersionLadder((await ctx.versions.listVersions(appId)).map(toPlannedVersion));
+  const ladder = await loadLadder(ctx, appId);
   const moves: VersionMove[] = [];
   for (let k = 0; k < ids.length; k++) {
     const cur = current[k];

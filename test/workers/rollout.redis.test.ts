@@ -125,6 +125,20 @@ describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
     expect(direct).toBeGreaterThan(250); // most had not taken 2.1.0 yet when 2.2.0 came
   });
 
+  it('halting a newer version stops older batches from carrying installations to it', async () => {
+    versions.add({ appId: 'g', kind: 'forge', version: '2.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
+    await generatePopulation(rw.ctx, { appId: 'g', count: 400, seed: 8, version: '2.0.0', maintenanceWindows: false });
+    versions.add({ appId: 'g', kind: 'forge', version: '2.1.0', bump: 'minor', approval: 'automatic', detectedAt: T0 });
+    await plan('g', '2.1.0');
+    versions.add({ appId: 'g', kind: 'forge', version: '2.2.0', bump: 'minor', approval: 'automatic', detectedAt: T0 });
+    await plan('g', '2.2.0');
+    await controlRollout(rw.ctx, 'g', '2.2.0', 'halt');
+    await runFor(HOUR, 10 * MINUTE);
+    const d = await versionDistribution(rw.ctx, 'g');
+    expect(d.versions.find((v) => v.version === '2.2.0')?.count ?? 0).toBeLessThan(40); // only the bucket due at once
+    expect(d.versions.find((v) => v.version === '2.1.0')!.count).toBeGreaterThan(360);
+  });
+
   it('manual: notify at the next check, nobody upgraded; blocks later automatic versions; approval takes it to the newest, in its window', async () => {
     versions.add({ appId: 'm', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
     await registerInstallations(rw.ctx, [
