@@ -77,7 +77,8 @@ export async function generatePopulation(ctx: RolloutContext, opts: GenerateOpti
  * approval covers every manual version up to it (recorded in its history), and it is upgraded
  * to the newest version it may now have, at once or at the end of its maintenance window
  * (≤ 4 h) [seed 003].
- * @throws AppError installation-not-found, version-not-found (unknown or not yet published)
+ * @throws AppError installation-not-found, version-not-found (unknown or not yet published),
+ *   rollout-conflict (that version's rollout is paused or halted)
  */
 export async function approveInstallation(ctx: RolloutContext, installationId: string, version?: string): Promise<ApprovalResult> {
   const appId = await ctx.installs.appOf(installationId);
@@ -86,6 +87,12 @@ export async function approveInstallation(ctx: RolloutContext, installationId: s
   const ladder = await loadLadder(ctx, appId);
   const chosen = version ?? ladder.latestPublished(now)?.version;
   const rec = chosen === undefined ? undefined : ladder.versions.find((v) => v.version === chosen);
+  if (version && !rec) {
+    const st = await ctx.rollouts.status(appId, version);
+    if (st === 'halted' || st === 'paused') {
+      throw new AppError(ErrorCode.ROLLOUT_CONFLICT, `the rollout of ${appId}@${version} is ${st}: it cannot be approved${st === 'paused' ? ' until resumed' : ''}`);
+    }
+  }
   if (!chosen || !rec || rec.publishedAt > now) {
     throw new AppError(ErrorCode.VERSION_NOT_FOUND, version ? `app ${appId} has no published version ${version}` : `app ${appId} has no published version yet`, {
       details: { appId, known: ladder.versions.map((v) => v.version) },

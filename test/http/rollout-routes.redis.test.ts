@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import { DAY, HOUR, ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
@@ -17,6 +18,7 @@ describe('rollout HTTP API (inject, real Redis)', () => {
   let prefix: string;
   let app: FastifyInstance;
   let ctx: RolloutContext;
+  let registry: Registry;
   const versions = new MemoryVersions();
   versions.add({ appId: 'h', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
   versions.add({ appId: 'h', kind: 'connect', version: '1.1.0', bump: 'minor', approval: 'manual', detectedAt: T0 });
@@ -24,7 +26,8 @@ describe('rollout HTTP API (inject, real Redis)', () => {
   beforeEach(async () => {
     redis = await connectTestRedis();
     prefix = testPrefix();
-    const deps = { connection: redis, clock: new ManualClock(T0 + HOUR), logger: silentLogger, prefix, versions };
+    registry = new Registry();
+    const deps = { connection: redis, clock: new ManualClock(T0 + HOUR), logger: silentLogger, prefix, versions, metrics: { registry } };
     app = Fastify();
     installErrorHandler(app);
     await registerRolloutRoutes(app, deps);
@@ -76,16 +79,22 @@ describe('rollout HTTP API (inject, real Redis)', () => {
     expect(list.rollouts).toMatchObject([{ id: 'h@1.1.0', status: 'awaiting-approval', progressPercent: 0 }]);
     expect((await app.inject({ url: '/v1/rollouts/h/1.1.0' })).json()).toMatchObject({ summary: { notifies: 1 }, buckets: [{ kind: 'notify', size: 1 }] });
     expect((await app.inject({ url: '/v1/rollouts/h/9.9.9' })).statusCode).toBe(404);
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('mpu_rollout_progress_percent{app="h",version="1.1.0",status="awaiting-approval"} 0');
+    expect(metrics).toContain('mpu_installations{app="h",version="1.0.0"} 1');
     expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/pause' })).json().status).toBe('paused');
     expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/resume' })).json().status).toBe('awaiting-approval');
     expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/explode' })).statusCode).toBe(400);
-    expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/halt' })).json().status).toBe('halted');
-    expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/resume' })).statusCode).toBe(409);
-
     const appr = await app.inject({ method: 'POST', url: '/v1/installations/i1/approve', payload: { version: '1.1.0' } });
     expect(appr.statusCode).toBe(202);
     expect(appr.json()).toMatchObject({ installationId: 'i1', approvedUpTo: '1.1.0', approvedVersions: ['1.1.0'], target: '1.1.0', upgradeAt: T0 + HOUR });
     expect((await app.inject({ method: 'POST', url: '/v1/installations/nope/approve' })).statusCode).toBe(404);
     expect((await app.inject({ method: 'POST', url: '/v1/installations/i1/approve', payload: { version: '7.0.0' } })).statusCode).toBe(404);
+
+    expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/halt' })).json().status).toBe('halted');
+    expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/resume' })).statusCode).toBe(409);
+    const late = await app.inject({ method: 'POST', url: '/v1/installations/i1/approve', payload: { version: '1.1.0' } });
+    expect(late.statusCode).toBe(409);
+    expect(late.json().error.message).toMatch(/halted/);
   });
 });
