@@ -95,7 +95,8 @@ export async function run(): Promise<void> {
     const rate = N / (elapsed / 1000);
     const rss = process.resourceUsage().maxRSS;
     await rw.close();
-    console.log(`batched rollout: ${fmt(N)} installations upgraded in ${(elapsed / 1000).toFixed(1)} s (publication → all upgraded; plan ${rollout?.batches} batch jobs)`);
+    const planS = rollout?.plannedAt ? ((rollout.plannedAt - published) / 1000).toFixed(1) : '?';
+    console.log(`batched rollout: ${fmt(N)} installations upgraded in ${(elapsed / 1000).toFixed(1)} s (publication → all upgraded; planning ${planS} s, ${rollout?.batches} batch jobs)`);
     console.log(`  ${fmt(rate)} upgrades/s, peak RSS ${mb(rss)}`);
 
     // ── baseline: one BullMQ job per installation ────────────────────────────────────────────

@@ -3,10 +3,11 @@
  * each payload carries `v` and is parsed at the start of its processor. BullMQ job ids may not
  * contain `:` and may not be integers: build them with `jobIdPart`.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 export const QueueName = {
-  /** Connect descriptor polls: one job per app per due slot. */
+  /** Connect descriptor polls: a job per chunk of due apps (scheduler), per retry or manual poll. */
   poll: 'descriptor-poll',
   /** Classify a detected descriptor/manifest and allocate its version. */
   version: 'versioning',
@@ -38,16 +39,42 @@ export const planRolloutJobId = (j: PlanRolloutJob): string => `plan__${jobIdPar
 
 // ── detection and versioning (issue 3: daemon) ─────────────────────────────────────────────
 
-/** Poll one Connect app's descriptor. `slot` is the poll slot number (scheduler) or `manual-<ms>` (`mpu poll`). */
+/**
+ * Poll one Connect app's descriptor. `slot` is the poll slot number, or `manual-<ms>` (`mpu poll`).
+ * `claim`: the retry of a scheduled poll that failed inside a batch, holding that slot's claim
+ * (the app's `pollClaim`, see AppStore.claimPolls) under this job's id; absent for manual polls.
+ */
 export const PollJob = z.object({
   v: z.literal(1),
   appId: z.string().min(1),
   slot: z.union([z.number().int(), z.string().min(1)]),
+  claim: z.string().min(1).optional(),
 });
 export type PollJob = z.infer<typeof PollJob>;
 export const POLL_JOB_NAME = 'poll-descriptor';
 /** One poll per app per slot, whichever daemon enqueues it. */
-export const pollJobId = (j: PollJob): string => `poll__${jobIdPart(j.appId)}__${jobIdPart(String(j.slot))}`;
+export const pollJobId = (j: Pick<PollJob, 'appId' | 'slot'>): string => `poll__${jobIdPart(j.appId)}__${jobIdPart(String(j.slot))}`;
+
+/**
+ * The scheduled polls of one tick, in chunks (`pollBatchSize` apps per job): per-job queue cost
+ * is paid once per chunk instead of once per app. Each app's poll of its slot is still claimed
+ * on its own record before it is fetched, so two daemons' overlapping chunks poll it once.
+ */
+export const PollBatchJob = z.object({
+  v: z.literal(1),
+  polls: z.array(z.object({ appId: z.string().min(1), slot: z.number().int() })).min(1).max(10_000),
+});
+export type PollBatchJob = z.infer<typeof PollBatchJob>;
+export const POLL_BATCH_JOB_NAME = 'poll-descriptors';
+/**
+ * Deterministic id from the chunk's content (app ids and slots, in order): two daemons that
+ * read the same due apps enqueue the same job, and the second enqueue is a no-op.
+ */
+export const pollBatchJobId = (j: PollBatchJob): string => {
+  const h = createHash('sha256');
+  for (const p of j.polls) h.update(`${p.appId}\n${p.slot}\n`);
+  return `polls__${j.polls.length}__${h.digest('hex').slice(0, 40)}`;
+};
 
 /**
  * Classify a detected descriptor (stored content-addressed under `descriptorHash`) against the
@@ -99,10 +126,14 @@ export const UpgradeBatchJob = z.object({
 });
 export type UpgradeBatchJob = z.infer<typeof UpgradeBatchJob>;
 export const UPGRADE_BATCH_JOB_NAME = 'upgrade-batch';
-/** One job per bucket range; an approval: one per installation and approved version. */
+/**
+ * One job per bucket range (start and end: a plan restarted after a crash may cut ranges
+ * differently, and every new range must get its job); an approval: one per installation and
+ * target version.
+ */
 export const upgradeBatchJobId = (j: UpgradeBatchJob): string =>
   j.source.kind === 'bucket'
-    ? `upgrade__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.source.at}__${j.source.start}`
+    ? `upgrade__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.source.at}__${j.source.start}-${j.source.end}`
     : `approve__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${jobIdPart(j.source.ids[0]!)}__${j.source.ids.length}`;
 
 /** Shows "update available" and notifies admins of one range of a manual version's notify bucket. */
@@ -117,4 +148,4 @@ export const NotifyBatchJob = z.object({
 });
 export type NotifyBatchJob = z.infer<typeof NotifyBatchJob>;
 export const NOTIFY_BATCH_JOB_NAME = 'notify-admins';
-export const notifyBatchJobId = (j: NotifyBatchJob): string => `notify__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.at}__${j.start}`;
+export const notifyBatchJobId = (j: NotifyBatchJob): string => `notify__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.at}__${j.start}-${j.end}`;

@@ -46,6 +46,11 @@ export interface RolloutSettings {
   lockDurationMs: number;
   /** How often workers look for stalled jobs, real ms. @defaultValue 30000 (BullMQ's default) */
   stalledIntervalMs: number;
+  /**
+   * Rate limit of the rollout worker in jobs (batches) per second across all processes (BullMQ
+   * limiter), e.g. 5 with batches of 2,000 caps upgrades at 10,000/s; 0 for none. @defaultValue 0
+   */
+  maxBatchesPerSecond: number;
 }
 
 export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze({
@@ -59,6 +64,7 @@ export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze
   notifyBackoffMs: 1000,
   lockDurationMs: 30_000,
   stalledIntervalMs: 30_000,
+  maxBatchesPerSecond: 0,
 });
 
 /**

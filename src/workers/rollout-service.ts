@@ -14,6 +14,7 @@ import type { InstallationView } from '../store/installation-store.js';
 import type { RolloutRecord, RolloutView } from '../store/rollout-store.js';
 import { UPGRADE_BATCH_JOB_NAME, upgradeBatchJobId, type UpgradeBatchJob } from './queues.js';
 import { loadLadder, realDelay, type RolloutContext } from './rollout-context.js';
+import { UPGRADE_JOB_OPTS } from './rollout.worker.js';
 
 /** Outcome of an approval. Times epoch ms. */
 export interface ApprovalResult {
@@ -115,8 +116,7 @@ export async function approveInstallation(ctx: RolloutContext, installationId: s
       await ctx.queues.rollout.add(UPGRADE_BATCH_JOB_NAME, data, {
         jobId: upgradeBatchJobId(data),
         delay: realDelay(ctx, upgradeAt),
-        removeOnComplete: { age: 86_400, count: 10_000 },
-        removeOnFail: { age: 30 * 86_400 },
+        ...UPGRADE_JOB_OPTS,
       });
     }
     ctx.logger.info({ event: 'rollout:approved', appId, installationId, approvedUpTo: next, target: d.target, upgradeAt }, `installation ${installationId} approved ${next}`);

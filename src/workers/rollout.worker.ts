@@ -38,6 +38,17 @@ export function translateError(err: unknown): unknown {
   return err;
 }
 
+/**
+ * Options of every upgrade batch job: retried on failure (Redis hiccup) with backoff, since a
+ * redelivered batch is harmless (compare-and-set); kept a while for dashboards.
+ */
+export const UPGRADE_JOB_OPTS = Object.freeze({
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { age: 7 * 86_400, count: 10_000 },
+  removeOnFail: { age: 30 * 86_400 },
+});
+
 /** Result of a plan job (also its BullMQ return value). */
 export interface PlanResult {
   appId: string;
@@ -85,47 +96,65 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
   const summary = new PlanSummaryBuilder(planned.publishedAt);
   const total = await ctx.installs.count(appId);
   const chunk = ctx.settings.planChunkSize;
-  for (let start = 0; ; start += chunk) {
-    const inputs = await ctx.installs.readPlanChunk(appId, start, chunk);
-    if (inputs.length === 0 && start >= total) break;
-    await ctx.rollouts.pushBuckets(appId, version, planChunk(plan, inputs, summary));
-    await onProgress?.(total === 0 ? 100 : Math.min(99, Math.floor(((start + inputs.length) / total) * 100)));
-  }
-  const buckets = await ctx.rollouts.listBuckets(appId, version);
-  const upgradeJobs: { name: string; data: UpgradeBatchJob; opts: { jobId: string; delay: number; removeOnComplete: { age: number; count: number }; removeOnFail: { age: number } } }[] = [];
-  const notifyJobs: { name: string; data: NotifyBatchJob; opts: Record<string, unknown> }[] = [];
   const bs = ctx.settings.batchSize;
-  for (const b of buckets) {
-    for (let s = 0; s < b.size; s += bs) {
-      const end = Math.min(b.size, s + bs) - 1;
-      if (b.kind === 'upgrade') {
-        const data: UpgradeBatchJob = { v: 1, appId, version, dueAt: b.at, source: { kind: 'bucket', at: b.at, start: s, end } };
-        upgradeJobs.push({
-          name: UPGRADE_BATCH_JOB_NAME,
-          data,
-          opts: { jobId: upgradeBatchJobId(data), delay: realDelay(ctx, b.at), removeOnComplete: { age: 7 * 86_400, count: 10_000 }, removeOnFail: { age: 30 * 86_400 } },
-        });
-      } else {
-        const data: NotifyBatchJob = { v: 1, appId, version, at: b.at, start: s, end };
-        notifyJobs.push({
-          name: NOTIFY_BATCH_JOB_NAME,
-          data,
-          opts: {
-            jobId: notifyBatchJobId(data),
-            delay: realDelay(ctx, b.at),
-            attempts: ctx.settings.notifyAttempts,
-            backoff: { type: 'exponential', delay: ctx.settings.notifyBackoffMs },
-            removeOnComplete: { age: 7 * 86_400, count: 10_000 },
-            removeOnFail: { age: 30 * 86_400 },
-          },
-        });
+  // Jobs are enqueued while planning goes on, as soon as a bucket has a full batch past what was
+  // already enqueued (RPUSH only appends, so a range once written never changes): upgrades due
+  // now start while the rest of a million installations is still being planned.
+  const open = new Map<string, { kind: 'upgrade' | 'notify'; at: number; length: number; flushed: number }>();
+  let batches = 0;
+  const flush = async (final: boolean) => {
+    const upgradeJobs: { name: string; data: UpgradeBatchJob; opts: Record<string, unknown> }[] = [];
+    const notifyJobs: { name: string; data: NotifyBatchJob; opts: Record<string, unknown> }[] = [];
+    for (const b of open.values()) {
+      while (b.length - b.flushed >= bs || (final && b.length > b.flushed)) {
+        const start = b.flushed;
+        const end = Math.min(b.length, start + bs) - 1;
+        b.flushed = end + 1;
+        if (b.kind === 'upgrade') {
+          const data: UpgradeBatchJob = { v: 1, appId, version, dueAt: b.at, source: { kind: 'bucket', at: b.at, start, end } };
+          upgradeJobs.push({ name: UPGRADE_BATCH_JOB_NAME, data, opts: { jobId: upgradeBatchJobId(data), delay: realDelay(ctx, b.at), ...UPGRADE_JOB_OPTS } });
+        } else {
+          const data: NotifyBatchJob = { v: 1, appId, version, at: b.at, start, end };
+          notifyJobs.push({
+            name: NOTIFY_BATCH_JOB_NAME,
+            data,
+            opts: {
+              jobId: notifyBatchJobId(data),
+              delay: realDelay(ctx, b.at),
+              attempts: ctx.settings.notifyAttempts,
+              backoff: { type: 'exponential', delay: ctx.settings.notifyBackoffMs },
+              removeOnComplete: { age: 7 * 86_400, count: 10_000 },
+              removeOnFail: { age: 30 * 86_400 },
+            },
+          });
+        }
       }
     }
+    for (let i = 0; i < upgradeJobs.length; i += 500) await ctx.queues.rollout.addBulk(upgradeJobs.slice(i, i + 500));
+    for (let i = 0; i < notifyJobs.length; i += 500) await ctx.queues.notify.addBulk(notifyJobs.slice(i, i + 500));
+    batches += upgradeJobs.length + notifyJobs.length;
+  };
+  // Read the next chunk while this one is planned and written.
+  let next = ctx.installs.readPlanChunk(appId, 0, chunk);
+  next.catch(() => {}); // a failure surfaces at its await, never as an unhandled rejection
+  for (let start = 0; ; start += chunk) {
+    const inputs = await next;
+    if (inputs.length === 0 && start >= total) break;
+    next = ctx.installs.readPlanChunk(appId, start + chunk, chunk);
+    next.catch(() => {});
+    const buckets = planChunk(plan, inputs, summary);
+    await ctx.rollouts.pushBuckets(appId, version, buckets);
+    for (const b of buckets) {
+      const key = `${b.kind}:${b.at}`;
+      const o = open.get(key) ?? { kind: b.kind, at: b.at, length: 0, flushed: 0 };
+      o.length += b.ids.length;
+      open.set(key, o);
+    }
+    await flush(false);
+    await onProgress?.(total === 0 ? 100 : Math.min(99, Math.floor(((start + inputs.length) / total) * 100)));
   }
-  for (let i = 0; i < upgradeJobs.length; i += 500) await ctx.queues.rollout.addBulk(upgradeJobs.slice(i, i + 500));
-  for (let i = 0; i < notifyJobs.length; i += 500) await ctx.queues.notify.addBulk(notifyJobs.slice(i, i + 500));
+  await flush(true);
   const s = summary.summary();
-  const batches = upgradeJobs.length + notifyJobs.length;
   const status = await ctx.rollouts.finishPlanning(appId, version, s, batches, record.approval === 'manual' ? 'awaiting-approval' : 'scheduled', ctx.clock.now());
   await onProgress?.(100);
   ctx.logger.info({ event: 'rollout:planned', appId, version, status, batches, ...s }, `planned ${appId}@${version}: ${s.upgrades} upgrades, ${s.notifies} notices in ${batches} batches`);

@@ -28,7 +28,8 @@ export async function startRolloutWorkers(deps: RolloutDeps): Promise<RolloutWor
     // a batch redelivered after its worker died is harmless (compare-and-set), so let it retry
     maxStalledCount: 10,
   };
-  const rollout = new Worker(QueueName.rollout, rolloutProcessor(ctx), { ...opts, concurrency: ctx.settings.upgradeConcurrency });
+  const limiter = ctx.settings.maxBatchesPerSecond > 0 ? { limiter: { max: ctx.settings.maxBatchesPerSecond, duration: 1000 } } : {};
+  const rollout = new Worker(QueueName.rollout, rolloutProcessor(ctx), { ...opts, ...limiter, concurrency: ctx.settings.upgradeConcurrency });
   const notify = new Worker(QueueName.notify, notifyProcessor(ctx), { ...opts, concurrency: ctx.settings.notifyConcurrency });
   for (const w of [rollout, notify]) {
     w.on('failed', (job, err) => ctx.logger.warn({ event: 'rollout:job:failed', queue: w.name, jobId: job?.id, name: job?.name, err }, 'rollout job failed'));
