@@ -214,15 +214,23 @@ export class RolloutStore {
     await execAll(pipe);
   }
 
-  /** Appends planned buckets (one pipeline). */
-  async pushBuckets(appId: string, version: string, buckets: readonly PlanBucket[]): Promise<void> {
-    if (buckets.length === 0) return;
-    const pipe = this.redis.pipeline();
+  /**
+   * Appends planned buckets and moves the plan cursor to `cursor` (installations planned so far),
+   * in one MULTI: a planner that dies mid-chunk leaves either all of the chunk or none of it.
+   */
+  async pushBuckets(appId: string, version: string, buckets: readonly PlanBucket[], cursor: number): Promise<void> {
+    const tx = this.redis.multi();
     for (const b of buckets) {
-      pipe.rpush(this.keys.rolloutBucket(appId, version, b.kind, b.at), ...b.ids);
-      pipe.hincrby(this.keys.rolloutBuckets(appId, version), `${b.kind}:${b.at}`, b.ids.length);
+      tx.rpush(this.keys.rolloutBucket(appId, version, b.kind, b.at), ...b.ids);
+      tx.hincrby(this.keys.rolloutBuckets(appId, version), `${b.kind}:${b.at}`, b.ids.length);
     }
-    await execAll(pipe);
+    tx.hset(this.keys.rollout(appId, version), 'planCursor', String(cursor));
+    await execAll(tx);
+  }
+
+  /** Installations planned so far (0 before planning starts). */
+  async planCursor(appId: string, version: string): Promise<number> {
+    return Number((await this.redis.hget(this.keys.rollout(appId, version), 'planCursor')) ?? 0);
   }
 
   /** Planned buckets: kind, time and size, by time. */

@@ -61,8 +61,8 @@ export interface PlanResult {
 
 /**
  * Plans the rollout of one version: idempotent (a planned rollout is not planned again; an
- * interrupted planning restarts from scratch: no batch job exists until the plan is complete,
- * and batch job ids are deterministic).
+ * interrupted one resumes at its cursor; batch job ids are deterministic, so re-enqueueing a
+ * range is a no-op).
  * @throws AppError version-not-found (non-retryable)
  */
 export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJob, onProgress?: (percent: number) => Promise<void>): Promise<PlanResult> {
@@ -90,7 +90,6 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
   }
   ctx.logger.info({ event: 'rollout:plan', appId, version }, `planning rollout of ${appId}@${version}`);
   await ctx.rollouts.markSuperseded(appId, version);
-  await ctx.rollouts.clearBuckets(appId, version);
   const all = (await ctx.versions.listVersions(appId)).map(toPlannedVersion);
   const plan = new PlanContext(planned, all, ctx.policy);
   const summary = new PlanSummaryBuilder(planned.publishedAt);
@@ -134,16 +133,27 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
     for (let i = 0; i < notifyJobs.length; i += 500) await ctx.queues.notify.addBulk(notifyJobs.slice(i, i + 500));
     batches += upgradeJobs.length + notifyJobs.length;
   };
+  // An interrupted plan resumes at its cursor (buckets and cursor move together, atomically).
+  // Its summary is recomputed over the part already planned, and the full ranges already cut
+  // are enqueued again (same job ids: no-ops), so nothing is lost and nothing is rebuilt under
+  // batches that may already be running.
+  const resumeAt = await ctx.rollouts.planCursor(appId, version);
+  if (resumeAt > 0) {
+    for (let start = 0; start < resumeAt; start += chunk) planChunk(plan, await ctx.installs.readPlanChunk(appId, start, Math.min(chunk, resumeAt - start)), summary);
+    for (const b of await ctx.rollouts.listBuckets(appId, version)) open.set(`${b.kind}:${b.at}`, { kind: b.kind, at: b.at, length: b.size, flushed: 0 });
+    await flush(false);
+    ctx.logger.info({ event: 'rollout:plan:resumed', appId, version, resumeAt }, `resuming the plan of ${appId}@${version} at installation ${resumeAt}`);
+  }
   // Read the next chunk while this one is planned and written.
-  let next = ctx.installs.readPlanChunk(appId, 0, chunk);
+  let next = ctx.installs.readPlanChunk(appId, resumeAt, chunk);
   next.catch(() => {}); // a failure surfaces at its await, never as an unhandled rejection
-  for (let start = 0; ; start += chunk) {
+  for (let start = resumeAt; ; start += chunk) {
     const inputs = await next;
     if (inputs.length === 0 && start >= total) break;
     next = ctx.installs.readPlanChunk(appId, start + chunk, chunk);
     next.catch(() => {});
     const buckets = planChunk(plan, inputs, summary);
-    await ctx.rollouts.pushBuckets(appId, version, buckets);
+    await ctx.rollouts.pushBuckets(appId, version, buckets, start + inputs.length);
     for (const b of buckets) {
       const key = `${b.kind}:${b.at}`;
       const o = open.get(key) ?? { kind: b.kind, at: b.at, length: 0, flushed: 0 };

@@ -1,0 +1,76 @@
+/**
+ * A planner that dies mid-plan (here: its 3rd bucket write fails) is resumed by the next plan
+ * job at its cursor: every installation lands in exactly one bucket, and the enqueued batch
+ * ranges cover every bucket.
+ */
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { DAY, ManualClock } from '../../src/lib/clock.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { createRolloutContext, type RolloutContext } from '../../src/workers/rollout-context.js';
+import { planVersionRollout } from '../../src/workers/rollout.worker.js';
+import { generatePopulation } from '../../src/workers/rollout-service.js';
+import type { UpgradeBatchJob } from '../../src/workers/queues.js';
+import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
+import { MemoryVersions } from '../rollout/helpers.js';
+
+const T0 = Date.parse('2025-03-03T00:00:00Z');
+let redis: Redis;
+let prefix: string;
+let ctx: RolloutContext;
+const versions = new MemoryVersions();
+
+beforeEach(async () => {
+  redis = await connectTestRedis();
+  prefix = testPrefix();
+  ctx = createRolloutContext({ connection: redis, clock: new ManualClock(T0), logger: silentLogger, prefix, versions, rolloutSettings: { planChunkSize: 1000, batchSize: 300 } });
+});
+afterEach(async () => {
+  for (const q of Object.values(ctx.queues)) await q.obliterate({ force: true }).catch(() => {});
+  await ctx.close();
+  await deleteKeysWithPrefix(redis, prefix);
+  await redis.quit();
+});
+
+it('resumes an interrupted plan at its cursor: each installation planned once, every range enqueued', async () => {
+  const N = 5500;
+  versions.add({ appId: 'r', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
+  versions.add({ appId: 'r', kind: 'connect', version: '1.0.1', bump: 'micro', approval: 'automatic', detectedAt: T0 });
+  await generatePopulation(ctx, { appId: 'r', count: N, seed: 3, version: '1.0.0' });
+
+  const real = ctx.rollouts.pushBuckets.bind(ctx.rollouts);
+  let calls = 0;
+  ctx.rollouts.pushBuckets = async (...args) => {
+    if (++calls === 3) throw new Error('killed');
+    return real(...args);
+  };
+  await expect(planVersionRollout(ctx, { v: 1, appId: 'r', version: '1.0.1' })).rejects.toThrow('killed');
+  expect(await ctx.rollouts.planCursor('r', '1.0.1')).toBe(2000);
+  ctx.rollouts.pushBuckets = real;
+
+  const res = await planVersionRollout(ctx, { v: 1, appId: 'r', version: '1.0.1' });
+  expect(res.summary).toMatchObject({ total: N, upgrades: N });
+  expect((await planVersionRollout(ctx, { v: 1, appId: 'r', version: '1.0.1' })).alreadyPlanned).toBe(true);
+
+  const buckets = await ctx.rollouts.listBuckets('r', '1.0.1');
+  const seen = new Set<string>();
+  for (const b of buckets) for (const id of await ctx.rollouts.bucketRange('r', '1.0.1', b.kind, b.at, 0, -1)) {
+    expect(seen.has(id)).toBe(false);
+    seen.add(id);
+  }
+  expect(seen.size).toBe(N);
+
+  const jobs = await ctx.queues.rollout.getJobs(['delayed', 'waiting']);
+  const covered = new Map<number, boolean[]>();
+  for (const j of jobs) {
+    const src = (j.data as UpgradeBatchJob).source;
+    if (src.kind !== 'bucket') continue;
+    const c = covered.get(src.at) ?? [];
+    for (let i = src.start; i <= src.end; i++) c[i] = true;
+    covered.set(src.at, c);
+  }
+  for (const b of buckets) {
+    const c = covered.get(b.at) ?? [];
+    expect(c.filter(Boolean).length).toBe(b.size);
+  }
+});
