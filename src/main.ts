@@ -95,6 +95,8 @@ export async function startDaemon(
     clock?: Clock;
     logger?: Logger;
     connection?: Redis;
+    /** Clock for deploy-event signature freshness, when `clock` is not real time (the demo). */
+    transportClock?: Clock;
     /** Rollout options (policy, notifier, settings such as `timeScale` for a scaled clock). */
     rollout?: Omit<RolloutDeps, keyof RuntimeDeps | 'versions' | 'metrics'>;
   } = {},
@@ -116,7 +118,7 @@ export async function startDaemon(
     }
     if (parts.scheduler) parts_.push(startScheduler(ctx, config.schedulerCron));
     if (parts.http) {
-      const app = await buildApp({ ctx, webhookSecret: config.webhookSecret!, adminToken: config.adminToken, webhookBodyLimit: config.webhookBodyLimit });
+      const app = await buildApp({ ctx, webhookSecret: config.webhookSecret!, adminToken: config.adminToken, webhookBodyLimit: config.webhookBodyLimit, transportClock: opts.transportClock });
       url = await app.listen({ host: config.host, port: config.port });
       parts_.push({ close: () => app.close() });
     }

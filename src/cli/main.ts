@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { registerVersioningCommands } from './commands/versioning.js';
 import { registerDaemonCommands } from './commands/daemon.js';
 import { registerRolloutCommands } from './commands/rollout.js';
+import { registerDemoCommand } from './commands/demo.js';
 
 export function buildProgram(): Command {
   const program = new Command('mpu')
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerVersioningCommands(program);
   registerDaemonCommands(program);
   registerRolloutCommands(program);
+  registerDemoCommand(program);
   return program;
 }
 

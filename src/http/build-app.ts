@@ -7,6 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { DaemonContext } from '../workers/daemon-context.js';
 import { registerRolloutRoutes } from './routes/rollout-routes.js';
 import { installErrorHandler } from './error-handler.js';
+import type { Clock } from '../lib/clock.js';
 import { registerForgeDeploymentRoutes } from './routes/forge-deployment-routes.js';
 import { registerOpsRoutes } from './routes/ops-routes.js';
 import { registerAppRoutes } from './routes/app-routes.js';
@@ -17,6 +18,8 @@ export interface BuildAppOptions {
   ctx: DaemonContext;
   /** HMAC secret of deploy events (required: intake refuses everything without it). */
   webhookSecret: string;
+  /** Clock for deploy-event signature freshness (see DeploymentRouteOptions). @defaultValue ctx.clock */
+  transportClock?: Clock;
   /** bull-board token; bull-board is not mounted without one. */
   adminToken?: string;
   /** Deploy event body limit, bytes. @defaultValue 1 MiB */
@@ -30,7 +33,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   installErrorHandler(app);
   await registerOpsRoutes(app, ctx);
   await registerAppRoutes(app, ctx);
-  await registerForgeDeploymentRoutes(app, { ctx, secret: opts.webhookSecret, bodyLimit: opts.webhookBodyLimit ?? 1_048_576 });
+  await registerForgeDeploymentRoutes(app, { ctx, secret: opts.webhookSecret, bodyLimit: opts.webhookBodyLimit ?? 1_048_576, transportClock: opts.transportClock });
   if (opts.adminToken) await registerAdminBoard(app, Object.values(ctx.queues), opts.adminToken);
   await registerRolloutRoutes(app, ctx);
   return app;

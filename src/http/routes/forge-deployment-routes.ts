@@ -5,6 +5,7 @@
  * 202 `{ status: 'accepted' | 'duplicate' | 'non-production', … }`.
  */
 import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../../lib/clock.js';
 import { AppError, ErrorCode } from '../../lib/errors.js';
 import { acceptDeployment } from '../../poller/accept-deployment.js';
 import { checkSignature, DeployEvent, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_MS, TIMESTAMP_HEADER } from '../../poller/deploy-event.js';
@@ -17,10 +18,17 @@ export interface DeploymentRouteOptions {
   secret: string;
   /** Body limit, bytes. @defaultValue 1 MiB */
   bodyLimit: number;
+  /**
+   * Clock the signature timestamp is checked against (±5 minutes). Freshness is a transport
+   * matter, in real time; only a daemon on a scaled clock (the demo) needs it apart from
+   * `ctx.clock`. @defaultValue ctx.clock
+   */
+  transportClock?: Clock;
 }
 
 export async function registerForgeDeploymentRoutes(app: FastifyInstance, opts: DeploymentRouteOptions): Promise<void> {
   const { ctx, secret, bodyLimit } = opts;
+  const transportClock = opts.transportClock ?? ctx.clock;
   await app.register(async (scope) => {
     // Keep the raw text: the signature covers the exact bytes sent.
     scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
@@ -30,7 +38,7 @@ export async function registerForgeDeploymentRoutes(app: FastifyInstance, opts: 
         const v = req.headers[name];
         return typeof v === 'string' ? v : undefined;
       };
-      const problem = checkSignature(secret, { signature: header(SIGNATURE_HEADER), timestamp: header(TIMESTAMP_HEADER) }, raw, ctx.clock.now());
+      const problem = checkSignature(secret, { signature: header(SIGNATURE_HEADER), timestamp: header(TIMESTAMP_HEADER) }, raw, transportClock.now());
       if (problem) {
         ctx.metrics.deployEvents.inc({ result: 'rejected' });
         throw new AppError(ErrorCode.WEBHOOK_SIGNATURE_INVALID, `deploy event refused: ${problem}`);
