@@ -50,9 +50,10 @@ async function startServer(): Promise<{ port: number; close(): Promise<void> }> 
   };
 }
 
-async function bareLoop(port: number): Promise<number> {
+async function bareLoop(port: number): Promise<{ ms: number; cpuS: number }> {
   const agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 10_000 });
   let next = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -63,8 +64,38 @@ async function bareLoop(port: number): Promise<number> {
     }),
   );
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   await agent.close();
-  return ms;
+  return { ms, cpuS: (cpu.user + cpu.system) / 1e6 };
+}
+
+/** With BENCH_CPU_PROF=file: a V8 CPU profile of the cycle alone (open in Chrome DevTools). */
+async function startProfile(): Promise<{ stop(): Promise<void> } | undefined> {
+  const file = process.env.BENCH_CPU_PROF;
+  if (!file) return undefined;
+  const { Session } = await import('node:inspector/promises');
+  const { writeFile } = await import('node:fs/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      await writeFile(file, JSON.stringify(profile));
+      session.disconnect();
+      console.log(`CPU profile of the cycle: ${file}`);
+    },
+  };
+}
+
+/** Server-wide command counts and CPU seconds (INFO commandstats / cpu), to attribute the cycle's cost. */
+async function redisStats(redis: Redis): Promise<{ calls: Map<string, number>; cpuS: number }> {
+  const [stats, cpu] = await Promise.all([redis.info('commandstats'), redis.info('cpu')]);
+  const calls = new Map<string, number>();
+  for (const m of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(m[1]!, Number(m[2]));
+  const num = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(cpu)?.[1] ?? 0);
+  return { calls, cpuS: num('used_cpu_user') + num('used_cpu_sys') };
 }
 
 export async function run(): Promise<void> {
@@ -114,9 +145,13 @@ export async function run(): Promise<void> {
     }
     console.log(`seeded ${APPS} apps in ${((performance.now() - seedStart) / 1000).toFixed(1)} s; concurrency ${CONCURRENCY}`);
 
-    const bareMs = await bareLoop(server.port);
+    const bare0 = await bareLoop(server.port);
+    const bareMs = bare0.ms;
 
     const workers = await startDetectionWorkers(ctx);
+    const profiler = await startProfile();
+    const stats0 = await redisStats(connection);
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const { due } = await schedulerTick(ctx);
     for (;;) {
@@ -125,6 +160,9 @@ export async function run(): Promise<void> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const cycleMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    await profiler?.stop();
+    const stats1 = await redisStats(connection);
     await workers.close();
 
     const polls = await ctx.queues.poll.getJobCountByTypes('completed');
@@ -136,6 +174,14 @@ export async function run(): Promise<void> {
     console.log(`cycle: ${due} due, ${polls} polls completed, ${failed} failed, ${v101} new versions (expected ${Math.ceil(APPS / 10)})`);
     console.log(`full cycle (queue path):  ${(cycleMs / 1000).toFixed(2)} s  ${ours.toFixed(0)} descriptors/s   (target ≤ 20 s)`);
     console.log(`bare undici loop:         ${(bareMs / 1000).toFixed(2)} s  ${bare.toFixed(0)} descriptors/s`);
+    const calls = [...stats1.calls].map(([cmd, n]) => [cmd, n - (stats0.calls.get(cmd) ?? 0)] as const).filter(([, n]) => n > 0).sort((x, y) => y[1] - x[1]);
+    const totalCalls = calls.reduce((s, [, n]) => s + n, 0);
+    console.log(
+      `cycle cost: node CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, Redis CPU ${(stats1.cpuS - stats0.cpuS).toFixed(1)} s, ` +
+        `${totalCalls} Redis commands (${(totalCalls / APPS).toFixed(1)}/app; server-wide, so others' traffic counts too)`,
+    );
+    console.log(`bare loop cost: node CPU ${bare0.cpuS.toFixed(1)} s (the local server's share included, as in the cycle's)`);
+    console.log(`  top: ${calls.slice(0, 8).map(([c, n]) => `${c} ${n}`).join(', ')}`);
     console.log(`ratio (queue path / bare): ${(ours / bare).toFixed(2)}   (target ≥ 0.5)`);
   } finally {
     for (const q of Object.values(ctx.queues)) await q.obliterate({ force: true }).catch(() => {});

@@ -8,6 +8,7 @@
 import { parseDescriptor } from '../versioning/index.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { VersionJob } from '../workers/queues.js';
+import type { AppRecord, PollClaim } from '../store/app-store.js';
 import type { DetectionDeps } from './detection-deps.js';
 import type { ConditionalHeaders, FetchResult } from './descriptor-fetcher.js';
 
@@ -34,29 +35,48 @@ export interface PollAppResult {
  *   fails the schema. Every failure is first recorded on the app (`lastError`, counters).
  */
 export async function pollApp(deps: DetectionDeps & { fetcher: FetchesDescriptors }, appId: string): Promise<PollAppResult> {
-  const app = await deps.apps.requireApp(appId);
+  return pollLoadedApp(deps, await deps.apps.requireApp(appId));
+}
+
+/**
+ * The claim a scheduled poll holds on its app's slot (AppStore.claimPolls): a success or a
+ * permanent failure marks the slot done; a retryable failure passes the claim to `retryOwner`
+ * (the retry job's id) when a retry follows, else marks it done too.
+ */
+export interface HeldClaim extends PollClaim {
+  retryOwner?: string;
+}
+
+/**
+ * Polls `app` as read from the store (by `pollApp`, or by the claim of a batch). Same outcome
+ * and errors as `pollApp`; with `claim`, the result also settles the slot's claim, in the same
+ * Redis round trip as the poll's record.
+ */
+export async function pollLoadedApp(deps: DetectionDeps & { fetcher: FetchesDescriptors }, app: AppRecord, claim?: HeldClaim): Promise<PollAppResult> {
+  const appId = app.id;
   if (app.kind !== 'connect' || !app.descriptorUrl) {
     throw new AppError(ErrorCode.INPUT_INVALID, `app '${appId}' is a Forge app: it is versioned by deploy events, not polled`);
   }
   const url = app.descriptorUrl;
-  const log = deps.logger.child({ appId });
-  log.debug({ url }, 'poll:fetch');
+  // No child logger per poll: debug lines cost nothing at the daemon's info level this way.
+  const log = deps.logger;
+  log.debug({ appId, url }, 'poll:fetch');
   try {
     const res = await deps.fetcher.fetch(url, { etag: app.etag, lastModified: app.lastModified });
     const at = deps.clock.now();
     if (res.status === 'not-modified') {
-      await deps.apps.recordPollSuccess(appId, { at, outcome: 'not-modified', httpStatus: 304 });
+      await deps.apps.recordPollSuccess(appId, { at, outcome: 'not-modified', httpStatus: 304 }, claim);
       deps.metrics?.polls.inc({ outcome: 'not-modified' });
-      log.debug('poll:fetched not-modified');
+      log.debug({ appId }, 'poll:fetched not-modified');
       return { appId, outcome: 'not-modified', httpStatus: 304 };
     }
     const parsed = parseDescriptor(res.body, { source: url, kind: 'connect' });
     const latest = await deps.versions.latestVersion(appId);
     const validators = { etag: res.etag, lastModified: res.lastModified };
     if (latest && latest.descriptorHash === parsed.hash) {
-      await deps.apps.recordPollSuccess(appId, { at, outcome: 'unchanged', httpStatus: 200, hash: parsed.hash, ...validators });
+      await deps.apps.recordPollSuccess(appId, { at, outcome: 'unchanged', httpStatus: 200, hash: parsed.hash, ...validators }, claim);
       deps.metrics?.polls.inc({ outcome: 'unchanged' });
-      log.debug({ version: latest.version }, 'poll:fetched unchanged');
+      log.debug({ appId, version: latest.version }, 'poll:fetched unchanged');
       return { appId, outcome: 'unchanged', httpStatus: 200, hash: parsed.hash };
     }
     await deps.descriptors.saveDescriptor(appId, parsed);
@@ -71,9 +91,9 @@ export async function pollApp(deps: DetectionDeps & { fetcher: FetchesDescriptor
     await deps.enqueueVersion(versionJob);
     // Validators are kept only once the change is safely handed on, so a crash before this
     // point re-fetches the full body next time instead of seeing a 304.
-    await deps.apps.recordPollSuccess(appId, { at, outcome: 'changed', httpStatus: 200, hash: parsed.hash, ...validators });
+    await deps.apps.recordPollSuccess(appId, { at, outcome: 'changed', httpStatus: 200, hash: parsed.hash, ...validators }, claim);
     deps.metrics?.polls.inc({ outcome: 'changed' });
-    log.info({ hash: parsed.hash, baseVersion: latest?.version ?? null }, 'poll:fetched changed');
+    log.info({ appId, hash: parsed.hash, baseVersion: latest?.version ?? null }, 'poll:fetched changed');
     return { appId, outcome: 'changed', httpStatus: 200, hash: parsed.hash, versionJob };
   } catch (err) {
     const e =
@@ -81,10 +101,11 @@ export async function pollApp(deps: DetectionDeps & { fetcher: FetchesDescriptor
         ? err
         : new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `poll of '${appId}' failed: ${String(err)}`, { retryable: true, cause: err });
     const httpStatus = typeof e.details?.httpStatus === 'number' ? e.details.httpStatus : undefined;
-    await deps.apps.recordPollFailure(appId, { at: deps.clock.now(), error: `${e.code}: ${e.message}`, httpStatus });
+    const settle = claim && { slot: claim.slot, owner: claim.owner, handOffTo: e.retryable ? claim.retryOwner : undefined };
+    await deps.apps.recordPollFailure(appId, { at: deps.clock.now(), error: `${e.code}: ${e.message}`, httpStatus }, settle);
     deps.metrics?.polls.inc({ outcome: 'failed' });
     deps.metrics?.pollFailures.inc({ code: e.code });
-    log.warn({ code: e.code, retryable: e.retryable, err: e.message }, 'poll:failed');
+    log.warn({ appId, code: e.code, retryable: e.retryable, err: e.message }, 'poll:failed');
     throw e;
   }
 }

@@ -38,7 +38,64 @@ export interface AppRecord {
   lastSeenHash?: string;
   /** Forge: environments that sent deploy events, with the last deployment time. */
   environments?: Record<string, number>;
+  /** Poll slot most recently claimed (see `claimPolls`). */
+  pollSlot?: number;
+  /** Who holds the claim on `pollSlot`: a poll job id; `''` once that poll is done. */
+  pollClaim?: string;
 }
+
+/** A scheduled poll's claim: the app's slot number and the job id that polls it. */
+export interface PollClaim {
+  slot: number;
+  owner: string;
+}
+
+/** What `claimPolls` found for one app. */
+export type ClaimResult =
+  /** The caller polls it: the app record as it was when claimed. */
+  | { status: 'claimed'; app: AppRecord }
+  /** Another job polls (or polled) this slot, or a later slot was claimed already: skip it. `owner`: who holds the app's claim now (`''` = done). */
+  | { status: 'taken'; owner: string }
+  /** Not registered (any more): skip it. */
+  | { status: 'gone' };
+
+// KEYS: app hash. ARGV: slot, owner.
+// One poll per app per slot: the first job to claim the slot polls it; the same job may claim it
+// again (a redelivered batch, a retry), any other job is told `taken`; an older slot is `taken`.
+const CLAIM_POLL_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
+local cur = redis.call('HMGET', KEYS[1], 'pollSlot', 'pollClaim')
+local held = tonumber(cur[1])
+local slot = tonumber(ARGV[1])
+if held and (held > slot or (held == slot and cur[2] ~= ARGV[2])) then return {'taken', cur[2] or ''} end
+redis.call('HSET', KEYS[1], 'pollSlot', ARGV[1], 'pollClaim', ARGV[2])
+return {'claimed', redis.call('HGETALL', KEYS[1])}
+`;
+
+// KEYS: app hash. ARGV: claimed slot ('' = none), claim owner, claim after this poll (''= done),
+//   fields to delete (comma-separated, '' = none), '1' to count a failure, then field/value pairs.
+// One round trip per poll result; never resurrects a deleted app; moves the claim only when the
+// caller still holds it.
+const RECORD_POLL_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+if ARGV[4] ~= '' then
+  for f in string.gmatch(ARGV[4], '[^,]+') do redis.call('HDEL', KEYS[1], f) end
+end
+if ARGV[5] == '1' then
+  redis.call('HINCRBY', KEYS[1], 'consecutiveFailures', 1)
+  redis.call('HINCRBY', KEYS[1], 'totalFailures', 1)
+end
+if ARGV[1] ~= '' then
+  local cur = redis.call('HMGET', KEYS[1], 'pollSlot', 'pollClaim')
+  if cur[1] == ARGV[1] and cur[2] == ARGV[2] then redis.call('HSET', KEYS[1], 'pollClaim', ARGV[3]) end
+end
+return 1
+`;
+
+type WithPollScripts = Redis & {
+  mpuRecordPoll(key: string, ...argv: string[]): Promise<number>;
+};
 
 /** Ids are used inside Redis hash tags and URLs: no braces, no whitespace, ≤ 200 chars. */
 const APP_ID = /^[A-Za-z0-9._:/@+-]{1,200}$/;
@@ -54,7 +111,14 @@ export function assertAppId(id: string): void {
   }
 }
 
-const NUMERIC: (keyof AppRecord)[] = ['createdAt', 'lastPollAt', 'lastHttpStatus', 'consecutiveFailures', 'totalFailures', 'lastErrorAt'];
+const NUMERIC: (keyof AppRecord)[] = ['createdAt', 'lastPollAt', 'lastHttpStatus', 'consecutiveFailures', 'totalFailures', 'lastErrorAt', 'pollSlot'];
+
+/** HGETALL's flat `[field, value, …]` reply as an object. */
+function pairs(flat: string[]): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+  return h;
+}
 
 function decode(h: Record<string, string>): AppRecord | null {
   if (!h.id || !h.kind) return null;
@@ -68,10 +132,15 @@ function decode(h: Record<string, string>): AppRecord | null {
 
 /** Redis-backed app registry. */
 export class AppStore {
+  private readonly redis: WithPollScripts;
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly keys: Keys,
-  ) {}
+  ) {
+    if (!('mpuClaimPoll' in redis)) redis.defineCommand('mpuClaimPoll', { numberOfKeys: 1, lua: CLAIM_POLL_LUA });
+    if (!('mpuRecordPoll' in redis)) redis.defineCommand('mpuRecordPoll', { numberOfKeys: 1, lua: RECORD_POLL_LUA });
+    this.redis = redis as WithPollScripts;
+  }
 
   /**
    * Registers a Connect app polled at `descriptorUrl`.
@@ -155,50 +224,78 @@ export class AppStore {
   }
 
   /**
+   * Claims the poll of each app's slot for `owner` (a poll job id) and reads the app, one Lua
+   * script per app (per-app keys: Redis Cluster friendly), all in one pipeline. A second job
+   * with the same app and slot (another daemon's batch) is told `taken`, so each app is polled
+   * once per slot; the same owner may claim again (a redelivered job polls what it had not done).
+   */
+  async claimPolls(claims: readonly (PollClaim & { appId: string })[]): Promise<ClaimResult[]> {
+    if (claims.length === 0) return [];
+    const pipe = this.redis.pipeline() as unknown as { mpuClaimPoll(key: string, slot: string, owner: string): void; exec(): Promise<[Error | null, unknown][] | null> };
+    for (const c of claims) pipe.mpuClaimPoll(this.keys.app(c.appId), String(c.slot), c.owner);
+    const res = (await pipe.exec()) ?? [];
+    return res.map(([err, reply]): ClaimResult => {
+      if (err) throw err;
+      const [status, rest] = reply as [string, (string[] | string)?];
+      if (status === 'claimed') {
+        const app = decode(pairs(Array.isArray(rest) ? rest : []));
+        return app ? { status: 'claimed', app } : { status: 'gone' };
+      }
+      return status === 'taken' ? { status: 'taken', owner: typeof rest === 'string' ? rest : '' } : { status: 'gone' };
+    });
+  }
+
+  /**
    * Records a successful poll: resets the failure streak, keeps the validators for the next
-   * conditional request.
+   * conditional request. With `claim`, marks that slot's poll done (when the caller still holds it).
    */
   async recordPollSuccess(
     appId: string,
     r: { at: number; outcome: Exclude<PollOutcome, 'failed'>; httpStatus: number; etag?: string; lastModified?: string; hash?: string },
+    claim?: PollClaim,
   ): Promise<void> {
-    const key = this.keys.app(appId);
-    const fields: Record<string, string> = {
-      status: 'active',
-      lastPollAt: String(r.at),
-      lastPollOutcome: r.outcome,
-      lastHttpStatus: String(r.httpStatus),
-      consecutiveFailures: '0',
-    };
-    if (r.etag !== undefined) fields.etag = r.etag;
-    if (r.lastModified !== undefined) fields.lastModified = r.lastModified;
-    if (r.hash !== undefined) fields.lastSeenHash = r.hash;
-    // Never resurrect a deleted app: only write when the record still exists.
-    if (!(await this.redis.exists(key))) return;
-    const m = this.redis.multi().hset(key, fields);
+    const fields: string[] = [
+      'status', 'active',
+      'lastPollAt', String(r.at),
+      'lastPollOutcome', r.outcome,
+      'lastHttpStatus', String(r.httpStatus),
+      'consecutiveFailures', '0',
+    ];
+    if (r.etag !== undefined) fields.push('etag', r.etag);
+    if (r.lastModified !== undefined) fields.push('lastModified', r.lastModified);
+    if (r.hash !== undefined) fields.push('lastSeenHash', r.hash);
     // A 200 without validators forgets the old ones; a 304 keeps them.
+    const forget: string[] = [];
     if (r.outcome !== 'not-modified') {
-      if (r.etag === undefined) m.hdel(key, 'etag');
-      if (r.lastModified === undefined) m.hdel(key, 'lastModified');
+      if (r.etag === undefined) forget.push('etag');
+      if (r.lastModified === undefined) forget.push('lastModified');
     }
-    await m.exec();
+    // Never resurrects a deleted app: the script writes only when the record still exists.
+    await this.redis.mpuRecordPoll(this.keys.app(appId), claim ? String(claim.slot) : '', claim?.owner ?? '', '', forget.join(','), '0', ...fields);
   }
 
-  /** Records a failed poll attempt with its reason (`<code>: <message>`). */
-  async recordPollFailure(appId: string, r: { at: number; error: string; httpStatus?: number }): Promise<void> {
-    const key = this.keys.app(appId);
-    if (!(await this.redis.exists(key))) return;
-    const fields: Record<string, string> = {
-      status: 'failing',
-      lastPollAt: String(r.at),
-      lastPollOutcome: 'failed',
-      lastError: r.error.slice(0, 500),
-      lastErrorAt: String(r.at),
-    };
-    const m = this.redis.multi().hset(key, fields).hincrby(key, 'consecutiveFailures', 1).hincrby(key, 'totalFailures', 1);
-    if (r.httpStatus !== undefined) m.hset(key, 'lastHttpStatus', String(r.httpStatus));
-    else m.hdel(key, 'lastHttpStatus');
-    await m.exec();
+  /**
+   * Records a failed poll attempt with its reason (`<code>: <message>`). With `claim`, the slot's
+   * claim passes to `handOffTo` (the retry job's id) or, without one, the poll is done.
+   */
+  async recordPollFailure(appId: string, r: { at: number; error: string; httpStatus?: number }, claim?: PollClaim & { handOffTo?: string }): Promise<void> {
+    const fields: string[] = [
+      'status', 'failing',
+      'lastPollAt', String(r.at),
+      'lastPollOutcome', 'failed',
+      'lastError', r.error.slice(0, 500),
+      'lastErrorAt', String(r.at),
+    ];
+    if (r.httpStatus !== undefined) fields.push('lastHttpStatus', String(r.httpStatus));
+    await this.redis.mpuRecordPoll(
+      this.keys.app(appId),
+      claim ? String(claim.slot) : '',
+      claim?.owner ?? '',
+      claim?.handOffTo ?? '',
+      r.httpStatus === undefined ? 'lastHttpStatus' : '',
+      '1',
+      ...fields,
+    );
   }
 
   /** Records that a Forge environment sent a deploy event at `at` (epoch ms). */

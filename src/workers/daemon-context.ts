@@ -2,7 +2,7 @@
  * Everything the detection side of the daemon shares: stores, queues, fetcher, metrics and
  * settings, built once from `RuntimeDeps` by the composition root (src/main.ts) or a test.
  */
-import { Queue } from 'bullmq';
+import { Queue, type JobsOptions } from 'bullmq';
 import { createKeys, type Keys } from '../store/keys.js';
 import { AppStore } from '../store/app-store.js';
 import { DescriptorStore } from '../store/descriptor-store.js';
@@ -12,6 +12,7 @@ import { DescriptorFetcher, type FetchPolicy } from '../poller/descriptor-fetche
 import { createDaemonMetrics, type DaemonMetrics } from '../poller/metrics.js';
 import type { DetectionDeps } from '../poller/detection-deps.js';
 import type { FetchesDescriptors } from '../poller/poll-app.js';
+import { createLimiter, type Limiter } from '../poller/limiter.js';
 import {
   PLAN_ROLLOUT_JOB_NAME,
   POLL_JOB_NAME,
@@ -28,8 +29,10 @@ import type { Closable, RuntimeDeps } from './runtime.js';
 export interface DetectionSettings {
   /** @defaultValue 5 h (seed 003) */
   pollIntervalMs: number;
-  /** @defaultValue 50 */
+  /** Fetches in flight per process, single polls and chunks together. @defaultValue 50 */
   pollConcurrency: number;
+  /** Apps per scheduled poll job (a chunk of one tick's due apps). @defaultValue 100 */
+  pollBatchSize: number;
   /** Attempts per poll (retryable failures only). @defaultValue 4 */
   pollAttempts: number;
   /** First retry delay, doubled each attempt. @defaultValue 30 s */
@@ -41,6 +44,7 @@ export interface DetectionSettings {
 export const DEFAULT_DETECTION_SETTINGS: DetectionSettings = Object.freeze({
   pollIntervalMs: 5 * 3_600_000,
   pollConcurrency: 50,
+  pollBatchSize: 100,
   pollAttempts: 4,
   pollBackoffMs: 30_000,
   versionConcurrency: 4,
@@ -53,8 +57,16 @@ export interface DaemonContext extends DetectionDeps, RuntimeDeps, Closable {
   fetcher: FetchesDescriptors & { close?(): Promise<void> };
   metrics: DaemonMetrics;
   queues: { poll: Queue; version: Queue; rollout: Queue };
-  /** Enqueues a poll (deterministic id: a second enqueue of the same slot is a no-op). */
-  enqueuePoll(job: PollJob): Promise<void>;
+  /** Bounds the process's fetches in flight to `settings.pollConcurrency`. */
+  pollLimiter: Limiter;
+  /**
+   * Enqueues a poll (deterministic id: a second enqueue of the same slot is a no-op). `retry`: the
+   * retry of a scheduled poll whose first attempt failed in a chunk: it waits `pollBackoffMs`, has
+   * the attempts left and continues the exponential backoff (so 30 s, 60 s, 120 s as before).
+   */
+  enqueuePoll(job: PollJob, retry?: { firstAttemptDone: true }): Promise<void>;
+  /** Job options of a scheduled chunk of polls (scheduler). */
+  pollBatchJobOptions(): JobsOptions;
 }
 
 /**
@@ -82,6 +94,14 @@ export function createDaemonContext(
       for (const q of Object.values(queues)) out[q.name] = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
       return out;
     });
+  const pollJobOptions: JobsOptions = {
+    attempts: settings.pollAttempts,
+    backoff: { type: 'exponential', delay: settings.pollBackoffMs },
+    // Completed poll jobs are kept for one interval so that a late second daemon's enqueue of
+    // the same slot (or chunk) stays a no-op.
+    removeOnComplete: { age: Math.ceil(settings.pollIntervalMs / 1000), count: 100_000 },
+    removeOnFail: { age: 7 * 86_400 },
+  };
   return {
     ...deps,
     keys,
@@ -93,17 +113,21 @@ export function createDaemonContext(
     versions: new VersionStore(deps.connection, keys),
     descriptors: new DescriptorStore(deps.connection, keys),
     schedule: new PollScheduleStore(deps.connection, keys),
-    async enqueuePoll(job) {
+    pollLimiter: createLimiter(settings.pollConcurrency),
+    async enqueuePoll(job, retry) {
       await queues.poll.add(POLL_JOB_NAME, job, {
+        ...pollJobOptions,
         jobId: pollJobId(job),
-        attempts: settings.pollAttempts,
-        backoff: { type: 'exponential', delay: settings.pollBackoffMs },
-        // Completed poll jobs are kept for one interval so that a late second daemon's enqueue
-        // of the same slot stays a no-op.
-        removeOnComplete: { age: Math.ceil(settings.pollIntervalMs / 1000), count: 100_000 },
-        removeOnFail: { age: 7 * 86_400 },
+        ...(retry
+          ? {
+              delay: settings.pollBackoffMs,
+              attempts: Math.max(1, settings.pollAttempts - 1),
+              backoff: { type: 'exponential', delay: 2 * settings.pollBackoffMs },
+            }
+          : {}),
       });
     },
+    pollBatchJobOptions: () => ({ ...pollJobOptions }),
     async enqueueVersion(job) {
       await queues.version.add(VERSION_JOB_NAME, job, {
         jobId: versionJobId(job),

@@ -1,12 +1,17 @@
 /**
- * BullMQ adapter of `pollApp` (queue `descriptor-poll`). Retryable failures are retried with
- * exponential backoff (job options set at enqueue); permanent ones end as `UnrecoverableError`.
+ * BullMQ adapter of the poller (queue `descriptor-poll`): chunks of scheduled polls
+ * (`pollBatch`), and single polls (`pollApp`: retries of a chunk's failed polls, manual polls).
+ * A single poll's retryable failures are retried with exponential backoff (job options set at
+ * enqueue); permanent ones end as `UnrecoverableError`. A chunk's per-app failures are recorded
+ * on the apps and retried as single polls; the chunk itself fails only on errors that are not
+ * poll outcomes (Redis), and is then retried as a whole.
  */
-import { UnrecoverableError, Worker } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { AppError } from '../lib/errors.js';
-import { pollApp, type PollAppResult } from '../poller/poll-app.js';
+import { pollApp, pollLoadedApp, type PollAppResult } from '../poller/poll-app.js';
+import { pollBatch, type PollBatchResult } from '../poller/poll-batch.js';
 import type { DaemonContext } from './daemon-context.js';
-import { PollJob, QueueName } from './queues.js';
+import { POLL_BATCH_JOB_NAME, PollBatchJob, PollJob, QueueName, pollJobId } from './queues.js';
 
 /** Translates an error for BullMQ once (STYLE.md, "Error model"). */
 export function toWorkerError(err: unknown): Error {
@@ -14,19 +19,41 @@ export function toWorkerError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-/** Starts the poll worker on `ctx` (concurrency `ctx.settings.pollConcurrency`). */
-export function createPollWorker(ctx: DaemonContext): Worker<PollJob, PollAppResult> {
-  return new Worker<PollJob, PollAppResult>(
+/** A single poll: a manual one, or the retry of a chunk's poll (holding that slot's claim). */
+async function pollOne(ctx: DaemonContext, job: Job, data: PollJob): Promise<PollAppResult | { appId: string; skipped: 'taken' | 'gone' }> {
+  if (data.claim === undefined || typeof data.slot !== 'number') return ctx.pollLimiter.run(() => pollApp(ctx, data.appId));
+  const [c] = await ctx.apps.claimPolls([{ appId: data.appId, slot: data.slot, owner: data.claim }]);
+  if (c!.status !== 'claimed') return { appId: data.appId, skipped: c!.status };
+  // Keep the claim while BullMQ has attempts left for this job; the last attempt ends the slot.
+  const retryOwner = job.attemptsMade + 1 < (job.opts.attempts ?? 1) ? data.claim : undefined;
+  return ctx.pollLimiter.run(() => pollLoadedApp(ctx, c!.app, { slot: data.slot as number, owner: data.claim!, retryOwner }));
+}
+
+/** Starts the poll worker on `ctx`; fetches in flight are bounded by `ctx.pollLimiter`. */
+export function createPollWorker(ctx: DaemonContext): Worker<unknown, PollAppResult | PollBatchResult | { appId: string; skipped: string }> {
+  const batchDeps = {
+    ...ctx,
+    limiter: ctx.pollLimiter,
+    retryJobId: (p: { appId: string; slot: number }) => (ctx.settings.pollAttempts > 1 ? pollJobId(p) : undefined),
+    enqueueRetry: (p: { appId: string; slot: number }, jobId: string) => ctx.enqueuePoll({ v: 1, appId: p.appId, slot: p.slot, claim: jobId }, { firstAttemptDone: true }),
+  };
+  return new Worker(
     QueueName.poll,
     async (job) => {
+      if (job.name === POLL_BATCH_JOB_NAME) {
+        const parsed = PollBatchJob.safeParse(job.data);
+        if (!parsed.success) throw new UnrecoverableError(`payload-invalid: ${parsed.error.message}`);
+        return pollBatch(batchDeps, parsed.data.polls, job.id!);
+      }
       const parsed = PollJob.safeParse(job.data);
       if (!parsed.success) throw new UnrecoverableError(`payload-invalid: ${parsed.error.message}`);
       try {
-        return await pollApp(ctx, parsed.data.appId);
+        return await pollOne(ctx, job, parsed.data);
       } catch (err) {
         throw toWorkerError(err);
       }
     },
+    // Chunks wait on the limiter, not on worker slots: enough slots for single polls and chunks.
     { connection: ctx.connection, prefix: ctx.prefix, concurrency: ctx.settings.pollConcurrency },
   );
 }

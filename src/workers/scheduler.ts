@@ -1,11 +1,13 @@
 /**
- * The poll scheduler: each tick (node-cron in the daemon, called directly in tests) enqueues a
- * poll for every Connect app whose slot is due and moves the app to its next slot. Job ids name
- * the slot, so two daemons ticking at once enqueue each poll once.
+ * The poll scheduler: each tick (node-cron in the daemon, called directly in tests) enqueues the
+ * polls of every Connect app whose slot is due, in chunks of `pollBatchSize` apps per job, and
+ * moves the apps to their next slot. Chunk job ids name their apps and slots, so two daemons
+ * ticking at once enqueue each chunk once; should their chunks differ, each app's slot is claimed
+ * on its record when polled (AppStore.claimPolls), so it is still polled once.
  */
 import cron from 'node-cron';
 import { pollSlot } from '../poller/poll-schedule.js';
-import { POLL_JOB_NAME, pollJobId, type PollJob } from './queues.js';
+import { POLL_BATCH_JOB_NAME, pollBatchJobId, type PollBatchJob } from './queues.js';
 import type { DaemonContext } from './daemon-context.js';
 import type { Closable } from './runtime.js';
 
@@ -26,22 +28,13 @@ export async function schedulerTick(ctx: DaemonContext): Promise<TickResult> {
     if (due.length === 0) break;
     total += due.length;
     const slots = due.map((appId) => ({ appId, slot: pollSlot(appId, now, ctx.settings.pollIntervalMs) }));
-    await ctx.queues.poll.addBulk(
-      slots.map(({ appId, slot }) => {
-        const data: PollJob = { v: 1, appId, slot: slot.slot };
-        return {
-          name: POLL_JOB_NAME,
-          data,
-          opts: {
-            jobId: pollJobId(data),
-            attempts: ctx.settings.pollAttempts,
-            backoff: { type: 'exponential', delay: ctx.settings.pollBackoffMs },
-            removeOnComplete: { age: Math.ceil(ctx.settings.pollIntervalMs / 1000), count: 100_000 },
-            removeOnFail: { age: 7 * 86_400 },
-          },
-        };
-      }),
-    );
+    // One job per chunk of apps (queues.ts PollBatchJob): each app's slot is claimed when polled.
+    const jobs = [];
+    for (let i = 0; i < slots.length; i += ctx.settings.pollBatchSize) {
+      const data: PollBatchJob = { v: 1, polls: slots.slice(i, i + ctx.settings.pollBatchSize).map(({ appId, slot }) => ({ appId, slot: slot.slot })) };
+      jobs.push({ name: POLL_BATCH_JOB_NAME, data, opts: { ...ctx.pollBatchJobOptions(), jobId: pollBatchJobId(data) } });
+    }
+    await ctx.queues.poll.addBulk(jobs);
     const pipe = ctx.connection.pipeline();
     // GT: a slower daemon's tick never moves an app back to a slot already enqueued.
     for (const { appId, slot } of slots) pipe.zadd(ctx.keys.pollSchedule(), 'GT', slot.nextDueAt, appId);

@@ -22,9 +22,13 @@ describe('two daemons, one Redis', () => {
   let b: Harness;
   let server: LocalServer;
   let rev = 0;
+  /** Descriptor requests per app: one poll per app per slot. */
+  const hits = new Map<string, number>();
   beforeEach(async () => {
+    hits.clear();
     server = await startLocalServer((req, res) => {
       const key = (req.url ?? '/').slice(1);
+      hits.set(key, (hits.get(key) ?? 0) + 1);
       res.writeHead(200, { 'content-type': 'application/json' }).end(descriptor(key, rev));
     });
     a = await createHarness({ workers: true, fetchPolicy: localFetchPolicy(server.port), settings: { pollIntervalMs: 5 * HOUR, pollConcurrency: 8 } });
@@ -48,7 +52,10 @@ describe('two daemons, one Redis', () => {
       const versions = await a.ctx.versions.listVersions(id);
       expect(versions.map((v) => v.version), id).toEqual(['1.0.0', '1.0.1', '1.0.2']);
     }
-    expect(await a.ctx.queues.poll.getJobCountByTypes('completed')).toBe(APPS.length * 3);
+    // One poll per app per slot, whichever daemon's chunk ran it (polls are chunked, see PollBatchJob).
+    for (const id of APPS) expect(hits.get(id), id).toBe(3);
+    expect((await a.ctx.metrics.polls.get()).values.reduce((n, v) => n + v.value, 0) + (await b.ctx.metrics.polls.get()).values.reduce((n, v) => n + v.value, 0)).toBe(APPS.length * 3);
+    expect(await a.ctx.queues.poll.getJobCountByTypes('failed')).toBe(0);
   });
 
   it('racing versioning steps on the same change store one version', async () => {

@@ -1,0 +1,101 @@
+/**
+ * Polls a chunk of scheduled Connect apps (one BullMQ job per chunk, see queues.ts
+ * `PollBatchJob`): the queue's per-job cost (enqueue, fetch, lock, completion: a dozen Redis
+ * commands and several round trips) is paid once per chunk instead of once per app, which was
+ * most of a poll cycle's CPU (bench/poll.bench.ts).
+ *
+ * Each app keeps the guarantees of a job of its own: its slot is claimed on its record first
+ * (AppStore.claimPolls, one Lua call per app, pipelined), so an app in two daemons' overlapping
+ * chunks is polled once per slot and a redelivered chunk skips the polls it finished; every
+ * failure is recorded on the app; a retryable failure is retried on its own, with backoff, by a
+ * single-app job that takes over the claim (`retryJob`).
+ */
+import { AppError } from '../lib/errors.js';
+import type { DetectionDeps } from './detection-deps.js';
+import type { Limiter } from './limiter.js';
+import { pollLoadedApp, type FetchesDescriptors, type PollAppResult } from './poll-app.js';
+
+/** One scheduled poll: an app and its slot number (poll-schedule.ts). */
+export interface ScheduledPoll {
+  appId: string;
+  slot: number;
+}
+
+/** What a chunk did, per app. */
+export interface PollBatchResult {
+  polled: number;
+  notModified: number;
+  unchanged: number;
+  changed: number;
+  /** Failed polls (recorded on the app); those with a retry are counted in `retrying` too. */
+  failed: number;
+  retrying: number;
+  /** Claimed by another job (another daemon's chunk), polled for a later slot already, or not a pollable app. */
+  skipped: number;
+  /** No longer registered. */
+  gone: number;
+}
+
+export interface PollBatchDeps extends DetectionDeps {
+  fetcher: FetchesDescriptors;
+  /** Shared by every poll of the process: bounds fetches in flight. */
+  limiter: Limiter;
+  /**
+   * Id of the single-app job that retries a retryable failure of `poll` (it takes over the
+   * claim), or undefined when no retry is configured.
+   */
+  retryJobId(poll: ScheduledPoll): string | undefined;
+  /** Enqueues that retry (deterministic id: a second enqueue is a no-op). */
+  enqueueRetry(poll: ScheduledPoll, jobId: string): Promise<void>;
+}
+
+/**
+ * Polls `polls` under `owner` (the chunk's job id).
+ * @throws the first error that is not a poll outcome (Redis unreachable…), after every poll has
+ *   settled: the job is then retried and, owning the same claims, polls only what it had not done.
+ */
+export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPoll[], owner: string): Promise<PollBatchResult> {
+  const out: PollBatchResult = { polled: 0, notModified: 0, unchanged: 0, changed: 0, failed: 0, retrying: 0, skipped: 0, gone: 0 };
+  const claims = await deps.apps.claimPolls(polls.map((p) => ({ appId: p.appId, slot: p.slot, owner })));
+  let infraError: unknown;
+  await Promise.all(
+    claims.map(async (c, i) => {
+      const poll = polls[i]!;
+      if (c.status === 'gone') return void out.gone++;
+      if (c.status === 'taken') {
+        out.skipped++;
+        // Handed to a retry that may not have been enqueued (a crash, a Redis error in between):
+        // enqueue it again; its id is deterministic, so this is a no-op when it exists.
+        const retryId = deps.retryJobId(poll);
+        if (retryId !== undefined && c.owner === retryId) await deps.enqueueRetry(poll, retryId).catch((e: unknown) => (infraError ??= e));
+        return;
+      }
+      if (c.app.kind !== 'connect' || !c.app.descriptorUrl) return void out.skipped++;
+      const retryOwner = deps.retryJobId(poll);
+      let res: PollAppResult;
+      try {
+        res = await deps.limiter.run(() => pollLoadedApp(deps, c.app, { slot: poll.slot, owner, retryOwner }));
+      } catch (err) {
+        if (!(err instanceof AppError)) return void (infraError ??= err);
+        out.polled++;
+        out.failed++;
+        if (err.retryable && retryOwner !== undefined) {
+          // The claim is already the retry's (recorded with the failure): enqueue it now.
+          try {
+            await deps.enqueueRetry(poll, retryOwner);
+            out.retrying++;
+          } catch (e) {
+            infraError ??= e;
+          }
+        }
+        return;
+      }
+      out.polled++;
+      if (res.outcome === 'not-modified') out.notModified++;
+      else if (res.outcome === 'unchanged') out.unchanged++;
+      else out.changed++;
+    }),
+  );
+  if (infraError !== undefined) throw infraError;
+  return out;
+}
