@@ -83,6 +83,25 @@ describe('mpu replay FOLDER and mpu diff', () => {
     expect(bad.error!.message).toMatch(/invalid YAML/);
   });
 
+  it('--installations simulates each version\'s rollout: automatic within 33 h of the change, manual never without approval', async () => {
+    type Out = { rollouts: Array<{ approval: string; reached: number; population: number; changedAt: number; p50At: number | null; p100At: number | null }> };
+    const auto = await mpu(['replay', path.join(fixtures, 'connect', 'BrandNameSoftware__agile-smells'), '--installations', '2000', '--json']);
+    expect(auto.code).toBe(0);
+    const a = (JSON.parse(auto.stdout) as Out).rollouts;
+    expect(a.length).toBeGreaterThan(3);
+    for (const x of a.slice(1)) {
+      expect(x).toMatchObject({ approval: 'automatic', reached: 2000, population: 2000 });
+      expect(x.p100At! - x.changedAt).toBeLessThanOrEqual(33 * 3_600_000);
+      expect(x.p50At!).toBeLessThan(x.p100At!);
+    }
+    const manual = await mpu(['replay', path.join(fixtures, 'connect', 'jmigueprieto__ticket-linter'), '--installations', '500', '--json']);
+    const m = (JSON.parse(manual.stdout) as Out).rollouts;
+    const firstManual = m.findIndex((x, i) => i > 0 && x.approval === 'manual');
+    expect(firstManual).toBe(1);
+    // Nobody approves in a simulation: the manual version and every later one reach no installation.
+    expect(m.slice(firstManual).map((x) => x.reached)).toEqual(m.slice(firstManual).map(() => 0));
+  });
+
   it('mpu diff prints the bump, approval, next version and reasons in words', async () => {
     const dir = path.join(fixtures, 'connect', 'jmigueprieto__ticket-linter');
     const files = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();

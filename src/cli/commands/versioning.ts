@@ -2,7 +2,7 @@
  * `mpu diff` and `mpu replay` (issue 2): the versioning engine on files, no Redis.
  */
 import { readFile } from 'node:fs/promises';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { AppError, ErrorCode } from '../../lib/errors.js';
 import { classifyChange, detectKind, nextVersion, parseDescriptor, replayHistory, type AppKind, type Classification, type Replay } from '../../versioning/index.js';
 import { isDirectory, readFolderHistory, readGitHistory } from '../../replay/read-history.js';
@@ -10,6 +10,7 @@ import { loadPolicyFile } from '../policy-file.js';
 import { runAction } from '../run-action.js';
 import { formatClassification, formatReplay } from '../format-versioning.js';
 import { createProgress } from '../progress.js';
+import { simulateReplayRollout } from '../../replay/simulate-replay.js';
 
 async function readText(file: string): Promise<string> {
   try {
@@ -68,13 +69,19 @@ export function registerVersioningCommands(program: Command): void {
     .option('--file <path>', 'the descriptor path inside --git (e.g. atlassian-connect.json or manifest.yml)')
     .addOption(kindOption())
     .option('--policy <file>', 'a versioning policy override (JSON or YAML)')
+    .option('--installations <n>', 'also simulate each version\'s rollout to N generated installations (no Redis)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0 || n > 1_000_000) throw new InvalidArgumentError('--installations must be a whole number from 1 to 1,000,000');
+      return n;
+    })
+    .option('--seed <n>', 'seed of the generated installations', (v) => Number(v), 1)
     .option('--json', 'print the timeline and summary as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  mpu replay ../shared/fixtures/real/connect/jmigueprieto__ticket-linter\n  mpu replay --git ~/src/my-app --file atlassian-connect.json --json\n\nExit status: 0 replayed (unparseable versions are reported in the timeline); 65 bad input.',
+      '\nExamples:\n  mpu replay ../shared/fixtures/real/connect/jmigueprieto__ticket-linter\n  mpu replay ../shared/fixtures/real/connect/ZenUml__confluence-plugin-cloud --installations 10000\n  mpu replay --git ~/src/my-app --file atlassian-connect.json --json\n\nExit status: 0 replayed (unparseable versions are reported in the timeline); 65 bad input.',
     )
     .action(
-      runAction(async (source: string | undefined, opts: { git?: string; file?: string; kind?: AppKind; policy?: string; json?: boolean }) => {
+      runAction(async (source: string | undefined, opts: { git?: string; file?: string; kind?: AppKind; policy?: string; json?: boolean; installations?: number; seed: number }) => {
         const policy = await loadPolicyFile(opts.policy);
         let items;
         if (opts.git) {
@@ -94,8 +101,9 @@ export function registerVersioningCommands(program: Command): void {
         } finally {
           progress.done();
         }
-        if (opts.json) process.stdout.write(JSON.stringify(replay, null, 2) + '\n');
-        else process.stdout.write(formatReplay(replay) + '\n');
+        const rollouts = opts.installations ? simulateReplayRollout(replay, { installations: opts.installations, seed: opts.seed }) : undefined;
+        if (opts.json) process.stdout.write(JSON.stringify(rollouts ? { ...replay, rollouts } : replay, null, 2) + '\n');
+        else process.stdout.write(formatReplay(replay, rollouts) + '\n');
       }),
     );
 }
