@@ -68,14 +68,14 @@ for v, n in pairs(dist) do redis.call('HINCRBY', KEYS[4], v, n) end
 return created
 `;
 
-// KEYS: version, distribution, history. ARGV: at, then id, expected, target, cause quads.
+// KEYS: version, distribution, history. ARGV: at, moves packed as lines `id\texpected\ttarget\tcause`
+// (one argument: thousands of arguments cost the client more than the script costs Redis).
 // The compare-and-set: an installation moves only from the version the caller read.
 const CAS_LUA = `
 local at = ARGV[1]
 local moved = 0
 local dist = {}
-for i = 2, #ARGV, 4 do
-  local id, expected, target, cause = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+for id, expected, target, cause in string.gmatch(ARGV[2], '([^\\t\\n]+)\\t([^\\t\\n]+)\\t([^\\t\\n]+)\\t([^\\t\\n]+)') do
   if redis.call('HGET', KEYS[1], id) == expected then
     redis.call('HSET', KEYS[1], id, target)
     dist[expected] = (dist[expected] or 0) - 1
@@ -91,6 +91,24 @@ for v, n in pairs(dist) do
   if n ~= 0 then redis.call('HINCRBY', KEYS[2], v, n) end
 end
 return moved
+`;
+
+// KEYS: a list of ids (plan bucket), version, approved. ARGV: start, stop. An upgrade batch's
+// read: ids, current versions and approvals in one call, ids never sent.
+const READ_RANGE_STATES_LUA = `
+local ids = redis.call('LRANGE', KEYS[1], ARGV[1], ARGV[2])
+local ver, appr = {}, {}
+local hasAppr = redis.call('EXISTS', KEYS[3]) == 1
+for i = 1, #ids, 1000 do
+  local part = {unpack(ids, i, math.min(i + 999, #ids))}
+  local v = redis.call('HMGET', KEYS[2], unpack(part))
+  local a = hasAppr and redis.call('HMGET', KEYS[3], unpack(part)) or nil
+  for k = 1, #part do
+    ver[#ver + 1] = v[k] or ''
+    appr[#appr + 1] = a and a[k] or ''
+  end
+end
+return {ids, ver, appr}
 `;
 
 // KEYS: approved, history. ARGV: id, expected ('' = none), new, at, versions approved (comma list).
@@ -124,9 +142,32 @@ end
 return n
 `;
 
+// KEYS: ids, data, version, approved. ARGV: start, stop (inclusive). The planner's read of one
+// chunk in one call: ids never travel to Redis (sending 15,000 arguments per chunk cost more
+// client CPU than the planning itself).
+const READ_CHUNK_LUA = `
+local ids = redis.call('LRANGE', KEYS[1], ARGV[1], ARGV[2])
+local data, ver, appr = {}, {}, {}
+local hasAppr = redis.call('EXISTS', KEYS[4]) == 1
+for i = 1, #ids, 1000 do
+  local part = {unpack(ids, i, math.min(i + 999, #ids))}
+  local d = redis.call('HMGET', KEYS[2], unpack(part))
+  local v = redis.call('HMGET', KEYS[3], unpack(part))
+  local a = hasAppr and redis.call('HMGET', KEYS[4], unpack(part)) or nil
+  for k = 1, #part do
+    data[#data + 1] = d[k] or ''
+    ver[#ver + 1] = v[k] or ''
+    appr[#appr + 1] = a and a[k] or ''
+  end
+end
+return {ids, data, ver, appr}
+`;
+
 type Scripted = Redis & {
+  mpuInstReadChunk(...args: (string | number)[]): Promise<[string[], string[], string[], string[]]>;
   mpuInstRegister(...args: (string | number)[]): Promise<number>;
   mpuInstCas(...args: (string | number)[]): Promise<number>;
+  mpuInstReadRangeStates(...args: (string | number)[]): Promise<[string[], string[], string[]]>;
   mpuInstApprove(...args: (string | number)[]): Promise<number>;
   mpuInstAvailable(...args: (string | number)[]): Promise<number>;
 };
@@ -175,6 +216,8 @@ export class InstallationStore {
       redis.defineCommand('mpuInstCas', { numberOfKeys: 3, lua: CAS_LUA });
       redis.defineCommand('mpuInstApprove', { numberOfKeys: 2, lua: APPROVE_LUA });
       redis.defineCommand('mpuInstAvailable', { numberOfKeys: 2, lua: AVAILABLE_LUA });
+      redis.defineCommand('mpuInstReadChunk', { numberOfKeys: 4, lua: READ_CHUNK_LUA });
+      redis.defineCommand('mpuInstReadRangeStates', { numberOfKeys: 3, lua: READ_RANGE_STATES_LUA });
     }
     this.redis = redis as Scripted;
   }
@@ -278,16 +321,16 @@ export class InstallationStore {
     return this.redis.lrange(key, start, end);
   }
 
-  /** The planner's view of installations `start … start+count-1` (one pipeline). */
+  /** The planner's view of installations `start … start+count-1` (one Lua call). */
   async readPlanChunk(appId: string, start: number, count: number): Promise<PlanInput[]> {
-    const ids = await this.redis.lrange(this.keys.installationIds(appId), start, start + count - 1);
-    if (ids.length === 0) return [];
-    const [data = [], versions = [], approved = []] = await execAll<(string | null)[]>(
-      this.redis
-        .pipeline()
-        .hmget(this.keys.installationData(appId), ...ids)
-        .hmget(this.keys.installationVersion(appId), ...ids)
-        .hmget(this.keys.installationApproved(appId), ...ids),
+    if (count <= 0) return [];
+    const [ids, data, versions, approved] = await this.redis.mpuInstReadChunk(
+      this.keys.installationIds(appId),
+      this.keys.installationData(appId),
+      this.keys.installationVersion(appId),
+      this.keys.installationApproved(appId),
+      start,
+      start + count - 1,
     );
     const out: PlanInput[] = [];
     for (let k = 0; k < ids.length; k++) {
@@ -295,7 +338,7 @@ export class InstallationStore {
       const version = versions[k];
       if (!json || !version) continue;
       const r = JSON.parse(json) as StoredRecord;
-      out.push({ id: ids[k]!, version, checkOffsetMs: r.c, maintenance: r.m, approvedUpTo: approved[k] ?? null });
+      out.push({ id: ids[k]!, version, checkOffsetMs: r.c, maintenance: r.m, approvedUpTo: approved[k] || null });
     }
     return out;
   }
@@ -307,6 +350,15 @@ export class InstallationStore {
       this.redis.pipeline().hmget(this.keys.installationVersion(appId), ...ids).hmget(this.keys.installationApproved(appId), ...ids),
     );
     return { versions, approved };
+  }
+
+  /**
+   * Ids `start … stop` of the list at `listKey` (a plan bucket) with their current versions and
+   * approvals (null where absent), in one call.
+   */
+  async readRangeStates(appId: string, listKey: string, start: number, stop: number): Promise<{ ids: string[]; versions: (string | null)[]; approved: (string | null)[] }> {
+    const [ids, v, a] = await this.redis.mpuInstReadRangeStates(listKey, this.keys.installationVersion(appId), this.keys.installationApproved(appId), start, stop);
+    return { ids, versions: v.map((x) => x || null), approved: a.map((x) => x || null) };
   }
 
   /** Sites of `ids` (null for unknown). */
@@ -326,7 +378,9 @@ export class InstallationStore {
     let moved = 0;
     for (let i = 0; i < moves.length; i += 2000) {
       const args: (string | number)[] = [this.keys.installationVersion(appId), this.keys.versionDistribution(appId), this.keys.installationHistory(appId), at];
-      for (const m of moves.slice(i, i + 2000)) args.push(m.id, m.expected, m.target, m.cause === 'approval' ? 'p' : 'a');
+      let packed = '';
+      for (const m of moves.slice(i, i + 2000)) packed += `${m.id}\t${m.expected}\t${m.target}\t${m.cause === 'approval' ? 'p' : 'a'}\n`;
+      args.push(packed);
       moved += Number(await this.redis.mpuInstCas(...args));
     }
     return moved;

@@ -132,7 +132,34 @@ end
 return {'bad', st}
 `;
 
-type Scripted = Redis & { mpuRolloutTransition(...args: string[]): Promise<[string, string]> };
+// KEYS: buckets hash, rollout hash, then one list per bucket. ARGV: cursor, then per bucket its
+// field (`kind:at`) and its ids joined by newlines.
+const PUSH_LUA = `
+for i = 3, #KEYS do
+  local n = 0
+  local ids = {}
+  for id in string.gmatch(ARGV[(i - 3) * 2 + 3], '[^\\n]+') do
+    ids[#ids + 1] = id
+    if #ids == 1000 then
+      redis.call('RPUSH', KEYS[i], unpack(ids))
+      n = n + #ids
+      ids = {}
+    end
+  end
+  if #ids > 0 then
+    redis.call('RPUSH', KEYS[i], unpack(ids))
+    n = n + #ids
+  end
+  redis.call('HINCRBY', KEYS[1], ARGV[(i - 3) * 2 + 2], n)
+end
+redis.call('HSET', KEYS[2], 'planCursor', ARGV[1])
+return 1
+`;
+
+type Scripted = Redis & {
+  mpuRolloutTransition(...args: string[]): Promise<[string, string]>;
+  mpuRolloutPush(numKeys: number, ...args: string[]): Promise<number>;
+};
 
 /** Redis rollout store. */
 export class RolloutStore {
@@ -141,7 +168,11 @@ export class RolloutStore {
     redis: Redis,
     readonly keys: Keys,
   ) {
-    if (!(redis as unknown as Record<string, unknown>).mpuRolloutTransition) redis.defineCommand('mpuRolloutTransition', { numberOfKeys: 1, lua: TRANSITION_LUA });
+    if (!(redis as unknown as Record<string, unknown>).mpuRolloutTransition) {
+      redis.defineCommand('mpuRolloutTransition', { numberOfKeys: 1, lua: TRANSITION_LUA });
+      // numberOfKeys varies (one list per bucket): the caller passes it first
+      redis.defineCommand('mpuRolloutPush', { lua: PUSH_LUA });
+    }
     this.redis = redis as Scripted;
   }
 
@@ -216,16 +247,17 @@ export class RolloutStore {
 
   /**
    * Appends planned buckets and moves the plan cursor to `cursor` (installations planned so far),
-   * in one MULTI: a planner that dies mid-chunk leaves either all of the chunk or none of it.
+   * in one Lua call (atomic): a planner that dies mid-chunk leaves either all of the chunk or
+   * none of it. Ids travel joined by newlines (installation ids contain no whitespace).
    */
   async pushBuckets(appId: string, version: string, buckets: readonly PlanBucket[], cursor: number): Promise<void> {
-    const tx = this.redis.multi();
+    const keys = [this.keys.rolloutBuckets(appId, version), this.keys.rollout(appId, version)];
+    const args: string[] = [String(cursor)];
     for (const b of buckets) {
-      tx.rpush(this.keys.rolloutBucket(appId, version, b.kind, b.at), ...b.ids);
-      tx.hincrby(this.keys.rolloutBuckets(appId, version), `${b.kind}:${b.at}`, b.ids.length);
+      keys.push(this.keys.rolloutBucket(appId, version, b.kind, b.at));
+      args.push(`${b.kind}:${b.at}`, b.ids.join('\n'));
     }
-    tx.hset(this.keys.rollout(appId, version), 'planCursor', String(cursor));
-    await execAll(tx);
+    await this.redis.mpuRolloutPush(keys.length, ...keys, ...args);
   }
 
   /** Installations planned so far (0 before planning starts). */

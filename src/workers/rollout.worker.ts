@@ -201,8 +201,10 @@ export async function applyUpgradeBatch(ctx: RolloutContext, job: Job, token: st
   if (status === 'paused') return delayJob(job, token, ctx.settings.pauseRecheckMs);
   const now = ctx.clock.now();
   if (now < data.dueAt) return delayJob(job, token, realDelay(ctx, data.dueAt));
-  const ids = data.source.kind === 'ids' ? data.source.ids : await ctx.rollouts.bucketRange(appId, version, 'upgrade', data.source.at, data.source.start, data.source.end);
-  const { versions: current, approved } = await ctx.installs.readStates(appId, ids);
+  const { ids, versions: current, approved } =
+    data.source.kind === 'ids'
+      ? { ids: data.source.ids, ...(await ctx.installs.readStates(appId, data.source.ids)) }
+      : await ctx.installs.readRangeStates(appId, ctx.keys.rolloutBucket(appId, version, 'upgrade', data.source.at), data.source.start, data.source.end);
   const ladder = await loadLadder(ctx, appId);
   const moves: VersionMove[] = [];
   for (let k = 0; k < ids.length; k++) {
