@@ -170,3 +170,36 @@ export async function versionDistribution(ctx: RolloutContext, appId: string): P
     .map(([version, count]) => ({ version, count, percent: total ? Math.round((count / total) * 10_000) / 100 : 0 }));
   return { appId, total, versions };
 }
+
+/** Observed delays of one version's rollout, from the installations' histories. Times in ms. */
+export interface ObservedDelays {
+  appId: string;
+  version: string;
+  publishedAt: number;
+  /** Installations whose history shows a move to this version or a newer one. */
+  upgraded: number;
+  /** Delay from publication to that move: p50, p99 and max (null when none moved). */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+}
+
+/**
+ * Scans the app's installation histories (HSCAN, batches of 5,000) for the first move of each
+ * installation to `version` or newer after its publication: what the demo shows as "the 33-hour
+ * bound held" (DESIGN.md "Rollout rules": ≤ 5 h detection + 24 h + 4 h). For populations up to
+ * a few hundred thousand (it holds one number per installation).
+ * @throws AppError version-not-found
+ */
+export async function observedDelays(ctx: RolloutContext, appId: string, version: string): Promise<ObservedDelays> {
+  const rec = await ctx.versions.getVersion(appId, version);
+  if (!rec) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `no version ${version} of app ${appId}`);
+  const delays: number[] = [];
+  for await (const [, history] of ctx.installs.scanHistory(appId)) {
+    const move = history.find((e) => e.kind === 'upgraded' && e.at >= rec.detectedAt && semver.valid(e.to) && semver.gte(e.to, version));
+    if (move) delays.push(move.at - rec.detectedAt);
+  }
+  delays.sort((a, b) => a - b);
+  const at = (p: number) => (delays.length ? delays[Math.max(0, Math.ceil(p * delays.length) - 1)]! : null);
+  return { appId, version, publishedAt: rec.detectedAt, upgraded: delays.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) };
+}

@@ -4,7 +4,16 @@ import { DAY, HOUR, MINUTE, ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId, type PlanRolloutJob } from '../../src/workers/queues.js';
 import { startRolloutWorkers, type RolloutWorkers } from '../../src/workers/start-rollout-workers.js';
-import { approveInstallation, controlRollout, generatePopulation, listRollouts, registerInstallations, showRollout, versionDistribution } from '../../src/workers/rollout-service.js';
+import {
+  approveInstallation,
+  controlRollout,
+  generatePopulation,
+  listRollouts,
+  observedDelays,
+  registerInstallations,
+  showRollout,
+  versionDistribution,
+} from '../../src/workers/rollout-service.js';
 import type { Notifier, UpdateAvailableNotice } from '../../src/workers/notify-adapters.js';
 import type { HistoryEntry } from '../../src/store/installation-store.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
@@ -88,6 +97,10 @@ describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
     const done = await showRollout(rw.ctx, 'c', '1.0.1');
     expect(done.complete).toBe(true);
     expect(await versionDistribution(rw.ctx, 'c')).toMatchObject({ total: N, versions: [{ version: '1.0.1', count: N, percent: 100 }] });
+    const observed = await observedDelays(rw.ctx, 'c', '1.0.1');
+    expect(observed.upgraded).toBe(N);
+    expect(observed.maxMs!).toBeLessThanOrEqual(29 * HOUR);
+    expect(observed.p50Ms!).toBeLessThanOrEqual(observed.p99Ms!);
     const h = await histories('c');
     expect(h.size).toBe(N);
     for (const [, entries] of h) {
