@@ -59,6 +59,7 @@ export function registerRolloutCommands(program: Command): void {
     .command('approve')
     .argument('<installation>', 'installation id (clientKey)')
     .argument('[version]', 'version to approve (default: the newest published); approves every manual version up to it')
+    .summary('approve a version for an installation (admin approval of a manual update)')
     .description('approve a version for an installation, as its admin would: it is upgraded to the newest version it may now have,\nat once or at the end of its maintenance window (at most 4 h); the daemon applies the upgrade')
     .option('--json', 'machine-readable output')
     .action(runAction((installation: string, version: string | undefined, opts: { json?: boolean }) => approveCommand(installation, version, opts)));
