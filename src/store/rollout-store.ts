@@ -284,6 +284,17 @@ export class RolloutStore {
     await this.redis.unlink(this.keys.rolloutBuckets(appId, version));
   }
 
+  /** Lets the plan's bucket lists expire in `seconds` (a completed rollout). Idempotent. */
+  async expireBuckets(appId: string, version: string, seconds: number): Promise<void> {
+    const key = this.keys.rolloutBuckets(appId, version);
+    if ((await this.redis.ttl(key)) >= 0) return; // already expiring
+    const buckets = await this.listBuckets(appId, version);
+    const pipe = this.redis.pipeline();
+    for (const b of buckets) pipe.expire(this.keys.rolloutBucket(appId, version, b.kind, b.at), seconds);
+    pipe.expire(key, seconds);
+    await execAll(pipe);
+  }
+
   /** Ids `start … end` (inclusive) of one bucket. */
   bucketRange(appId: string, version: string, kind: string, at: number, start: number, end: number): Promise<string[]> {
     return this.redis.lrange(this.keys.rolloutBucket(appId, version, kind, at), start, end);

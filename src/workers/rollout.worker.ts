@@ -218,7 +218,12 @@ export async function applyUpgradeBatch(ctx: RolloutContext, job: Job, token: st
     const approvals = moves.filter((m) => m.cause === 'approval').length;
     ctx.metrics.upgrades.inc({ app: appId, cause: approvals ? 'approval' : 'automatic' }, moved);
   }
-  const progressPercent = await progress(ctx, appId, version);
+  const r = await ctx.rollouts.get(appId, version);
+  const view = r ? await ctx.rollouts.view(r) : null;
+  const progressPercent = view?.progressPercent ?? 0;
+  // Once every installation runs this version or newer, no batch of it has anything left to do:
+  // its bucket lists (a million ids weigh ~40 MB) expire after a day instead of staying forever.
+  if (view?.complete && view.plannedAt !== null) await ctx.rollouts.expireBuckets(appId, version, 86_400);
   await job.updateProgress(progressPercent);
   ctx.logger.debug({ event: 'rollout:batch:applied', appId, version, considered: ids.length, moved, progressPercent }, 'upgrade batch applied');
   return { considered: ids.length, moved, progressPercent };

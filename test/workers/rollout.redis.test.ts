@@ -97,6 +97,8 @@ describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
     const done = await showRollout(rw.ctx, 'c', '1.0.1');
     expect(done.complete).toBe(true);
     expect(await versionDistribution(rw.ctx, 'c')).toMatchObject({ total: N, versions: [{ version: '1.0.1', count: N, percent: 100 }] });
+    // a completed rollout's bucket lists expire (a day) instead of staying forever
+    expect(await redis.ttl(rw.ctx.keys.rolloutBuckets('c', '1.0.1'))).toBeGreaterThan(0);
     const observed = await observedDelays(rw.ctx, 'c', '1.0.1');
     expect(observed.upgraded).toBe(N);
     expect(observed.maxMs!).toBeLessThanOrEqual(29 * HOUR);
