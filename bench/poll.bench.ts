@@ -154,9 +154,13 @@ export async function run(): Promise<void> {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const { due } = await schedulerTick(ctx);
+    const enqueuedMs = performance.now() - t0;
+    let pollsDoneMs = 0;
     for (;;) {
       const counts = await Promise.all([ctx.queues.poll, ctx.queues.version].map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
-      if (counts.every((c) => Object.values(c).every((n) => n === 0))) break;
+      const idle = counts.map((c) => Object.values(c).every((n) => n === 0));
+      if (idle[0] && !pollsDoneMs) pollsDoneMs = performance.now() - t0;
+      if (idle.every(Boolean)) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     const cycleMs = performance.now() - t0;
@@ -165,14 +169,22 @@ export async function run(): Promise<void> {
     const stats1 = await redisStats(connection);
     await workers.close();
 
-    const polls = await ctx.queues.poll.getJobCountByTypes('completed');
-    const failed = await ctx.queues.poll.getJobCountByTypes('failed');
+    // Per-app poll outcomes (polls run in chunks: one job per pollBatchSize apps).
+    const outcomes = Object.fromEntries((await ctx.metrics.polls.get()).values.map((v) => [String(v.labels.outcome), v.value]));
+    const polls = Object.values(outcomes).reduce((n, v) => n + v, 0);
+    const failed = outcomes.failed ?? 0;
+    const jobs = await ctx.queues.poll.getJobCountByTypes('completed');
+    const failedJobs = await ctx.queues.poll.getJobCountByTypes('failed');
     let v101 = 0;
     for (let i = 0; i < APPS; i += 10) if ((await connection.hexists(ctx.keys.versions(`bench-app-${i}`), '1.0.1')) === 1) v101++;
     const ours = (APPS / cycleMs) * 1000;
     const bare = (APPS / bareMs) * 1000;
-    console.log(`cycle: ${due} due, ${polls} polls completed, ${failed} failed, ${v101} new versions (expected ${Math.ceil(APPS / 10)})`);
+    console.log(
+      `cycle: ${due} due, ${polls} polls (${JSON.stringify(outcomes)}), ${failed} failed, ${v101} new versions (expected ${Math.ceil(APPS / 10)}); ` +
+        `${jobs} poll jobs completed, ${failedJobs} failed`,
+    );
     console.log(`full cycle (queue path):  ${(cycleMs / 1000).toFixed(2)} s  ${ours.toFixed(0)} descriptors/s   (target ≤ 20 s)`);
+    console.log(`  stages: enqueued at ${(enqueuedMs / 1000).toFixed(2)} s, polls done at ${(pollsDoneMs / 1000).toFixed(2)} s, versioning done at ${(cycleMs / 1000).toFixed(2)} s`);
     console.log(`bare undici loop:         ${(bareMs / 1000).toFixed(2)} s  ${bare.toFixed(0)} descriptors/s`);
     const calls = [...stats1.calls].map(([cmd, n]) => [cmd, n - (stats0.calls.get(cmd) ?? 0)] as const).filter(([, n]) => n > 0).sort((x, y) => y[1] - x[1]);
     const totalCalls = calls.reduce((s, [, n]) => s + n, 0);

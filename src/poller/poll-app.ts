@@ -8,7 +8,7 @@
 import { parseDescriptor } from '../versioning/index.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { VersionJob } from '../workers/queues.js';
-import type { AppRecord, PollClaim } from '../store/app-store.js';
+import type { PollClaim, PollTarget } from '../store/app-store.js';
 import type { DetectionDeps } from './detection-deps.js';
 import type { ConditionalHeaders, FetchResult } from './descriptor-fetcher.js';
 
@@ -52,7 +52,7 @@ export interface HeldClaim extends PollClaim {
  * and errors as `pollApp`; with `claim`, the result also settles the slot's claim, in the same
  * Redis round trip as the poll's record.
  */
-export async function pollLoadedApp(deps: DetectionDeps & { fetcher: FetchesDescriptors }, app: AppRecord, claim?: HeldClaim): Promise<PollAppResult> {
+export async function pollLoadedApp(deps: DetectionDeps & { fetcher: FetchesDescriptors }, app: PollTarget, claim?: HeldClaim): Promise<PollAppResult> {
   const appId = app.id;
   if (app.kind !== 'connect' || !app.descriptorUrl) {
     throw new AppError(ErrorCode.INPUT_INVALID, `app '${appId}' is a Forge app: it is versioned by deploy events, not polled`);

@@ -38,7 +38,7 @@ export interface PollBatchResult {
 
 export interface PollBatchDeps extends DetectionDeps {
   fetcher: FetchesDescriptors;
-  /** Shared by every poll of the process: bounds fetches in flight. */
+  /** Shared by every poll of the process: bounds fetches in flight (the fetch alone). */
   limiter: Limiter;
   /**
    * Id of the single-app job that retries a retryable failure of `poll` (it takes over the
@@ -56,6 +56,10 @@ export interface PollBatchDeps extends DetectionDeps {
  */
 export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPoll[], owner: string): Promise<PollBatchResult> {
   const out: PollBatchResult = { polled: 0, notModified: 0, unchanged: 0, changed: 0, failed: 0, retrying: 0, skipped: 0, gone: 0 };
+  // Only the fetches wait for a place: the Redis writes of a finished poll do not hold one, so
+  // `pollConcurrency` requests stay in flight.
+  const fetcher: FetchesDescriptors = { fetch: (url, cond) => deps.limiter.run(() => deps.fetcher.fetch(url, cond)) };
+  const pollDeps = { ...deps, fetcher };
   const claims = await deps.apps.claimPolls(polls.map((p) => ({ appId: p.appId, slot: p.slot, owner })));
   let infraError: unknown;
   await Promise.all(
@@ -74,7 +78,7 @@ export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPo
       const retryOwner = deps.retryJobId(poll);
       let res: PollAppResult;
       try {
-        res = await deps.limiter.run(() => pollLoadedApp(deps, c.app, { slot: poll.slot, owner, retryOwner }));
+        res = await pollLoadedApp(pollDeps, c.app, { slot: poll.slot, owner, retryOwner });
       } catch (err) {
         if (!(err instanceof AppError)) return void (infraError ??= err);
         out.polled++;
