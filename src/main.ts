@@ -15,6 +15,7 @@ import { startRolloutWorkers } from './workers/start-rollout-workers.js';
 import { startScheduler } from './workers/scheduler.js';
 import type { Closable, RuntimeDeps } from './workers/runtime.js';
 import type { RolloutDeps } from './workers/rollout-context.js';
+import { WebhookNotifier } from './workers/notify-adapters.js';
 
 /** Reads the configuration from `process.env`. @throws AppError config-invalid */
 export function configFromEnv(env: Record<string, string | undefined> = process.env): Config {
@@ -114,7 +115,8 @@ export async function startDaemon(
     if (parts.workers) {
       parts_.push(await startDetectionWorkers(ctx));
       // The daemon's version store and metrics registry: rollout gauges appear on /metrics too.
-      parts_.push(await startRolloutWorkers({ ...deps, ...opts.rollout, versions: ctx.versions, metrics: ctx.metrics }));
+      const notifier = config.notifyWebhookUrl ? new WebhookNotifier({ url: config.notifyWebhookUrl }) : undefined;
+      parts_.push(await startRolloutWorkers({ ...deps, notifier, ...opts.rollout, versions: ctx.versions, metrics: ctx.metrics }));
     }
     if (parts.scheduler) parts_.push(startScheduler(ctx, config.schedulerCron));
     if (parts.http) {

@@ -54,6 +54,8 @@ const Env = z.object({
   MPU_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   /** Bearer token of /admin/queues; bull-board is off without one. */
   MPU_ADMIN_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  /** Where "update available" notices for manual versions are POSTed; unset: they are logged. */
+  MPU_NOTIFY_WEBHOOK_URL: z.string().url().refine((u) => /^https?:/.test(u), 'must be an http(s) URL').optional(),
   /** Deploy event body limit, bytes. */
   MPU_WEBHOOK_BODY_LIMIT: int(1_048_576),
   MPU_POLL_INTERVAL: duration('5h'),
@@ -84,6 +86,8 @@ export interface Config {
   logLevel: string;
   webhookSecret: string | undefined;
   adminToken: string | undefined;
+  /** Admin notification webhook (manual versions); undefined: notices are logged. */
+  notifyWebhookUrl: string | undefined;
   webhookBodyLimit: number;
   pollIntervalMs: number;
   schedulerCron: string;
@@ -135,6 +139,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: d.LOG_LEVEL,
     webhookSecret: d.MPU_WEBHOOK_SECRET,
     adminToken: d.MPU_ADMIN_TOKEN,
+    notifyWebhookUrl: d.MPU_NOTIFY_WEBHOOK_URL,
     webhookBodyLimit: d.MPU_WEBHOOK_BODY_LIMIT,
     pollIntervalMs: d.MPU_POLL_INTERVAL,
     schedulerCron: d.MPU_SCHEDULER_CRON,

@@ -75,14 +75,16 @@ describe('config', () => {
     expect(c).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', prefix: 'mpu', port: 3000, pollIntervalMs: 5 * HOUR });
     expect(c.fetch.allowedPorts).toEqual([80, 443, 8080]);
     expect(Object.isFrozen(c)).toBe(true);
+    expect(c.notifyWebhookUrl).toBeUndefined();
+    expect(loadConfig({ MPU_NOTIFY_WEBHOOK_URL: 'https://hooks.example.com/mpu' }).notifyWebhookUrl).toBe('https://hooks.example.com/mpu');
   });
   it('reports every problem at once', () => {
     try {
-      loadConfig({ PORT: 'x', MPU_POLL_INTERVAL: 'often', MPU_FETCH_ALLOW_NETWORKS: '127.0.0.1/32,bogus', MPU_PREFIX: 'a:b' });
+      loadConfig({ PORT: 'x', MPU_POLL_INTERVAL: 'often', MPU_FETCH_ALLOW_NETWORKS: '127.0.0.1/32,bogus', MPU_PREFIX: 'a:b', MPU_NOTIFY_WEBHOOK_URL: 'ftp://hooks.example.com' });
       expect.unreachable();
     } catch (err) {
       const issues = (err as { details: { issues: { variable: string }[] } }).details.issues.map((i) => i.variable).sort();
-      expect(issues).toEqual(['MPU_FETCH_ALLOW_NETWORKS', 'MPU_POLL_INTERVAL', 'MPU_PREFIX', 'PORT']);
+      expect(issues).toEqual(['MPU_FETCH_ALLOW_NETWORKS', 'MPU_NOTIFY_WEBHOOK_URL', 'MPU_POLL_INTERVAL', 'MPU_PREFIX', 'PORT']);
     }
   });
   it('durations', () => {

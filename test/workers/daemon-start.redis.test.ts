@@ -58,6 +58,11 @@ describe('mpu daemon (startDaemon)', () => {
       expect(await res.body.json()).toEqual({ status: 'ok' });
       const shown = await request(`${daemon.url}/v1/apps/boot-app`);
       expect(await shown.body.json()).toMatchObject({ app: { id: 'boot-app', lastPollOutcome: 'changed' }, latestVersion: '1.0.0' });
+      // One registry: detection and rollout metrics side by side on /metrics.
+      const metrics = await (await request(`${daemon.url}/metrics`)).body.text();
+      expect(metrics).toMatch(/^mpu_versions_total\{kind="connect",bump="initial",approval="automatic"\} 1$/m);
+      expect(metrics).toMatch(/^# TYPE mpu_upgrades_total counter$/m);
+      expect(metrics).toMatch(/^# TYPE mpu_rollout_progress_percent gauge$/m);
     } finally {
       await daemon.close();
       const cleanup = createDaemonContext({ connection: redis, clock, logger: silentLogger, prefix });
