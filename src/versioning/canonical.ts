@@ -60,6 +60,17 @@ export function canonOf(v: Json): string {
   return JSON.stringify(v);
 }
 
+// Descriptor keys repeat (key, url, name, location…): quote each once.
+const QUOTED = new Map<string, string>();
+function quoteKey(k: string): string {
+  let q = QUOTED.get(k);
+  if (q === undefined) {
+    q = JSON.stringify(k);
+    if (QUOTED.size < 10_000) QUOTED.set(k, q);
+  }
+  return q;
+}
+
 function allStrings(a: readonly unknown[]): a is string[] {
   for (const v of a) if (typeof v !== 'string') return false;
   return true;
@@ -97,7 +108,7 @@ export function normalize(value: unknown): Json {
       if (v === undefined) continue;
       const n = normalize(v);
       out[k] = n;
-      c += (c.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + canonOf(n);
+      c += (c.length > 1 ? ',' : '') + quoteKey(k) + ':' + canonOf(n);
     }
     return setCanon(out, c + '}');
   }
