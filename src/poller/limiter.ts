@@ -4,8 +4,11 @@
  * together keep at most `pollConcurrency` fetches in flight, the concurrency the issue measures.
  */
 export interface Limiter {
-  /** Runs `task` when a place is free; settles as it does. */
-  run<T>(task: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `task` when a place is free; settles as it does. When `signal` aborts before a place
+   * is free, the task never runs and the promise rejects with `signal.reason`.
+   */
+  run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T>;
 }
 
 /** @param max places, ≥ 1 */
@@ -18,11 +21,31 @@ export function createLimiter(max: number): Limiter {
     if (next) next();
     else active--;
   };
+  const place = (signal?: AbortSignal): Promise<void> | undefined => {
+    signal?.throwIfAborted();
+    if (active < max) {
+      active++;
+      return undefined;
+    }
+    // The place is handed over by `release` without being given back in between.
+    return new Promise<void>((resolve, reject) => {
+      const granted = () => {
+        signal?.removeEventListener('abort', aborted);
+        resolve();
+      };
+      const aborted = () => {
+        const i = waiting.indexOf(granted);
+        if (i >= 0) waiting.splice(i, 1);
+        reject(signal!.reason);
+      };
+      waiting.push(granted);
+      signal?.addEventListener('abort', aborted, { once: true });
+    });
+  };
   return {
-    async run<T>(task: () => Promise<T>): Promise<T> {
-      if (active < max) active++;
-      // The place is handed over by `release` without being given back in between.
-      else await new Promise<void>((resolve) => waiting.push(resolve));
+    async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+      const wait = place(signal);
+      if (wait) await wait;
       try {
         return await task();
       } finally {

@@ -6,7 +6,7 @@
  * on the apps and retried as single polls; the chunk itself fails only on errors that are not
  * poll outcomes (Redis), and is then retried as a whole.
  */
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { AppError } from '../lib/errors.js';
 import { pollApp, pollLoadedApp, type FetchesDescriptors, type PollAppResult } from '../poller/poll-app.js';
 import { pollBatch, type PollBatchResult } from '../poller/poll-batch.js';
@@ -19,6 +19,9 @@ export function toWorkerError(err: unknown): Error {
   if (err instanceof AppError && !err.retryable) return new UnrecoverableError(`${err.code}: ${err.message}`);
   return err instanceof Error ? err : new Error(String(err));
 }
+
+/** Why a chunk waiting for its turn stops: the worker is closing. */
+const HAND_BACK = new Error('poll worker closing: chunk handed back');
 
 /** A single poll: a manual one, or the retry of a chunk's poll (holding that slot's claim). */
 async function pollOne(ctx: DaemonContext, job: Job, data: PollJob): Promise<PollAppResult | { appId: string; skipped: 'taken' | 'gone' }> {
@@ -48,14 +51,23 @@ export function createPollWorker(ctx: DaemonContext): Worker<unknown, PollAppRes
   // chunk finishes its slowest polls. The others wait before claiming their apps, so claims
   // stay close to their fetches and the process holds a few chunks' polls, not a whole tick's
   // (holding all of them was a tenth of the cycle's CPU in garbage collection).
+  // On shutdown the chunks still waiting are handed back (to the queue's wait list, for this or
+  // another daemon), not polled: `close()` waits for the chunks in progress only.
   const chunks = createLimiter(Math.ceil(ctx.settings.pollConcurrency / ctx.settings.pollBatchSize) + 1);
-  return new Worker(
+  const closing = new AbortController();
+  const worker = new Worker(
     QueueName.poll,
-    async (job) => {
+    async (job, token) => {
       if (job.name === POLL_BATCH_JOB_NAME) {
         const parsed = PollBatchJob.safeParse(job.data);
         if (!parsed.success) throw new UnrecoverableError(`payload-invalid: ${parsed.error.message}`);
-        return chunks.run(() => pollBatch(batchDeps, parsed.data.polls, job.id!));
+        try {
+          return await chunks.run(() => pollBatch(batchDeps, parsed.data.polls, job.id!), closing.signal);
+        } catch (err) {
+          if (err !== HAND_BACK) throw err;
+          await job.moveToWait(token);
+          throw new WaitingError();
+        }
       }
       const parsed = PollJob.safeParse(job.data);
       if (!parsed.success) throw new UnrecoverableError(`payload-invalid: ${parsed.error.message}`);
@@ -65,7 +77,9 @@ export function createPollWorker(ctx: DaemonContext): Worker<unknown, PollAppRes
         throw toWorkerError(err);
       }
     },
-    // Chunks wait on the limiter, not on worker slots: enough slots for single polls and chunks.
+    // Chunks wait on their limiter, not on worker slots: enough slots for single polls and chunks.
     { connection: ctx.connection, prefix: ctx.prefix, concurrency: ctx.settings.pollConcurrency },
   );
+  worker.on('closing', () => closing.abort(HAND_BACK));
+  return worker;
 }

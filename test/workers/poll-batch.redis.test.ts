@@ -12,6 +12,7 @@ import { pollSlot } from '../../src/poller/poll-schedule.js';
 import { registerConnectApp } from '../../src/poller/register-app.js';
 import { POLL_BATCH_JOB_NAME, pollBatchJobId, pollJobId, type PollBatchJob } from '../../src/workers/queues.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
+import { startDetectionWorkers } from '../../src/workers/start-workers.js';
 import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from './daemon-harness.js';
 
 const descriptor = (key: string, rev: number) =>
@@ -33,6 +34,7 @@ describe('chunked polls', () => {
     server = await startLocalServer((req, res) => {
       const key = (req.url ?? '/').slice(1);
       hits.set(key, (hits.get(key) ?? 0) + 1);
+      if (key.startsWith('slow-')) return void setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(descriptor(key, rev)), 150);
       const n = failNext.get(key) ?? 0;
       if (n > 0) return void (failNext.set(key, n - 1), res.writeHead(500).end('boom'));
       res.writeHead(200, { 'content-type': 'application/json' }).end(descriptor(key, rev));
@@ -137,5 +139,26 @@ describe('chunked polls', () => {
     await h.drain();
     expect(hits.get('lost-retry')).toBe(1); // polled once, by the retry job
     expect(await h.ctx.apps.requireApp('lost-retry')).toMatchObject({ status: 'active', consecutiveFailures: 0, totalFailures: 1, pollClaim: '' });
+  });
+
+  it('on shutdown, chunks waiting for their turn are handed back to the queue, not polled; the next worker polls them once', async () => {
+    // 4 worker slots, 2 chunks of 4 polls in progress at once: 2 more chunks wait in the worker.
+    const h = await harness({ workers: true, settings: { pollBatchSize: 4, pollConcurrency: 4 } });
+    const ids = Array.from({ length: 24 }, (_, i) => `slow-${i}`);
+    for (const id of ids) await registerConnectApp(h.ctx, id, server.url(`/${id}`));
+    await schedulerTick(h.ctx);
+    while (hits.size === 0) await new Promise((r) => setTimeout(r, 10));
+    await h.workers!.close();
+    // Only the chunks in progress were finished (at most 2 × 4 polls); the waiting ones went back.
+    expect(hits.size).toBeLessThanOrEqual(8);
+    expect(await h.ctx.queues.poll.getJobCountByTypes('wait')).toBeGreaterThanOrEqual(4);
+    expect(await h.ctx.queues.poll.getJobCountByTypes('failed')).toBe(0);
+    const next = await startDetectionWorkers(h.ctx);
+    try {
+      await h.drain();
+    } finally {
+      await next.close();
+    }
+    for (const id of ids) expect(hits.get(id), id).toBe(1);
   });
 });
