@@ -2,10 +2,13 @@
  * Poll benchmark (issue 3): 10,000 Connect apps served by a local HTTP server on 127.0.0.1, nine
  * in ten answering 304 to their conditional request, the tenth serving a changed descriptor
  * (classified against a seeded 1.0.0 and stored as 1.0.1). One full cycle through the real queue
- * path: scheduler tick → poll queue → poll workers (undici, safety checks) → versioning queue →
- * versioning worker → rollout plan job. Baseline, same run: a bare undici loop over the same URLs
- * with the same conditional headers at the same concurrency. Prints descriptors/s and the ratio.
- * Target: cycle ≤ 20 s, ratio ≥ 0.5. Needs Redis at REDIS_URL or 127.0.0.1:6379.
+ * path: scheduler tick → poll queue (chunks of `pollBatchSize` apps) → poll workers (per-app slot
+ * claim, undici, safety checks, poll record) → versioning queue → versioning worker → rollout plan
+ * job. Baseline, same run: a bare undici loop over the same URLs with the same conditional headers
+ * at the same concurrency. Prints descriptors/s and the ratio, the stages' times, and the cycle's
+ * cost (node CPU, Redis CPU and command counts from INFO, server-wide). BENCH_CPU_PROF=file writes
+ * a V8 CPU profile of the cycle alone. Target: cycle ≤ 20 s, ratio ≥ 0.5. Needs Redis at REDIS_URL
+ * or 127.0.0.1:6379. Machines are shared: compare CPU seconds as well as wall times.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
