@@ -8,6 +8,7 @@ import { loadConfig, type Config } from './config/config.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { AppError, ErrorCode } from './lib/errors.js';
 import { createLogger, type Logger } from './lib/logger.js';
+import { logErrors } from './lib/log-errors.js';
 import { buildApp } from './http/build-app.js';
 import { createDaemonContext, type DaemonContext } from './workers/daemon-context.js';
 import { startDetectionWorkers } from './workers/start-workers.js';
@@ -109,6 +110,7 @@ export async function startDaemon(
   const connection = opts.connection ?? (await connectRedis(config.redisUrl));
   const deps = { connection, clock: opts.clock ?? systemClock, logger, prefix: config.prefix };
   const ctx = createDaemonContext(deps, { settings: config, fetchPolicy: { ...config.fetch } });
+  for (const [name, q] of Object.entries(ctx.queues)) logErrors(q, logger, { queue: name });
   const parts_: Closable[] = [];
   let url: string | undefined;
   try {

@@ -15,6 +15,7 @@ import type { VersionReader, VersionRecord } from '../store/types.js';
 import { VersionStore } from '../store/version-store.js';
 import { LogNotifier, type Notifier } from './notify-adapters.js';
 import { QueueName } from './queues.js';
+import { logErrors } from '../lib/log-errors.js';
 import type { RuntimeDeps } from './runtime.js';
 import { createRolloutMetrics, type RolloutMetrics } from './rollout-metrics.js';
 
@@ -102,6 +103,7 @@ export function createRolloutContext(deps: RolloutDeps): RolloutContext {
   const keys = createKeys(deps.prefix);
   const qopts = { connection: deps.connection, prefix: deps.prefix };
   const queues = { rollout: new Queue(QueueName.rollout, qopts), notify: new Queue(QueueName.notify, qopts) };
+  for (const [name, q] of Object.entries(queues)) logErrors(q, deps.logger, { queue: name });
   const installs = new InstallationStore(deps.connection, keys);
   const rollouts = new RolloutStore(deps.connection, keys);
   return {

@@ -5,13 +5,27 @@
 import type { FastifyInstance } from 'fastify';
 import type { DaemonContext } from '../../workers/daemon-context.js';
 
+/** How long /healthz waits for Redis to answer PING, ms. */
+const HEALTH_TIMEOUT_MS = 1_000;
+
 export async function registerOpsRoutes(app: FastifyInstance, ctx: DaemonContext): Promise<void> {
   app.get('/healthz', async (_req, reply) => {
+    // Answer at once during an outage: commands queue (BullMQ's connections retry forever),
+    // so a ping without a deadline would hang the probe.
+    if (ctx.connection.status !== 'ready') {
+      return reply.status(503).send({ status: 'unavailable', problem: `redis: connection ${ctx.connection.status}` });
+    }
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await ctx.connection.ping();
+      await Promise.race([
+        ctx.connection.ping(),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no PING answer within ${HEALTH_TIMEOUT_MS} ms`)), HEALTH_TIMEOUT_MS))),
+      ]);
       return { status: 'ok' };
     } catch (err) {
-      return reply.status(503).send({ status: 'unavailable', problem: `redis: ${String(err)}` });
+      return reply.status(503).send({ status: 'unavailable', problem: `redis: ${err instanceof Error ? err.message : String(err)}` });
+    } finally {
+      clearTimeout(timer);
     }
   });
   app.get('/metrics', async (_req, reply) => {
