@@ -7,12 +7,16 @@ export interface Progress {
   done(): void;
 }
 
-/** Creates a progress bar labelled `label` for `total` steps on `stream` (usually stderr). */
-export function createProgress(stream: NodeJS.WriteStream, label: string, total: number, minTotal = 20): Progress {
-  if (!stream.isTTY || total < minTotal) return { update: () => {}, done: () => {} };
+/**
+ * Creates a progress bar labelled `label` on `stream` (usually stderr), shown only on a terminal
+ * and only for work of at least `minTotal` steps (the total each `update` reports).
+ */
+export function createProgress(stream: NodeJS.WriteStream, label: string, minTotal = 20): Progress {
+  if (!stream.isTTY) return { update: () => {}, done: () => {} };
   let last = -1;
   return {
     update(done, t) {
+      if (t < minTotal) return;
       const pct = Math.floor((done / t) * 100);
       if (pct === last) return;
       last = pct;

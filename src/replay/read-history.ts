@@ -56,10 +56,11 @@ async function git(repo: string, args: string[]): Promise<string> {
 
 /**
  * The committed versions of `file` in the git repository `repo`, oldest first, following renames
- * (`git log --follow`); commits that delete the file are skipped.
+ * (`git log --follow`); commits that delete the file are skipped. `onProgress(done, total)` is
+ * called after each commit's file is read (one `git show` each).
  * @throws AppError `input-invalid` when `repo` is not a git repository or the file has no history.
  */
-export async function readGitHistory(repo: string, file: string): Promise<HistoryItem[]> {
+export async function readGitHistory(repo: string, file: string, onProgress?: (done: number, total: number) => void): Promise<HistoryItem[]> {
   const log = await git(repo, ['log', '--follow', '--format=@@%H%x09%cI', '--name-status', '--', file]);
   const commits: Array<{ sha: string; date: string; path: string }> = [];
   let cur: { sha: string; date: string } | null = null;
@@ -83,6 +84,7 @@ export async function readGitHistory(repo: string, file: string): Promise<Histor
   const items: HistoryItem[] = [];
   for (const c of commits) {
     items.push({ label: c.sha.slice(0, 8), commit: c.sha, date: c.date, text: await git(repo, ['show', `${c.sha}:${c.path}`]) });
+    onProgress?.(items.length, commits.length);
   }
   return items;
 }

@@ -86,7 +86,12 @@ export function registerVersioningCommands(program: Command): void {
         let items;
         if (opts.git) {
           if (!opts.file) throw new AppError(ErrorCode.INPUT_INVALID, '--git needs --file: the descriptor path inside the repository');
-          items = await readGitHistory(opts.git, opts.file);
+          const reading = createProgress(process.stderr, 'reading git history');
+          try {
+            items = await readGitHistory(opts.git, opts.file, reading.update);
+          } finally {
+            reading.done();
+          }
         } else {
           if (!source) throw new AppError(ErrorCode.INPUT_INVALID, 'give a folder of descriptor versions, or --git REPO --file PATH');
           if (!(await isDirectory(source))) throw new AppError(ErrorCode.INPUT_INVALID, `${source} is not a folder`);
@@ -94,7 +99,7 @@ export function registerVersioningCommands(program: Command): void {
         }
         const first = items[0]!;
         const kind = opts.kind ?? detectKind(first.text, opts.file ?? first.label);
-        const progress = createProgress(process.stderr, 'replaying', items.length);
+        const progress = createProgress(process.stderr, 'replaying');
         let replay: Replay;
         try {
           replay = replayHistory(items, kind, policy, progress.update);
