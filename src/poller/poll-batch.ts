@@ -11,6 +11,7 @@
  * single-app job that takes over the claim (`retryJob`).
  */
 import { AppError } from '../lib/errors.js';
+import type { VersionJob } from '../workers/queues.js';
 import type { DetectionDeps } from './detection-deps.js';
 import type { Limiter } from './limiter.js';
 import { pollLoadedApp, type FetchesDescriptors, type PollAppResult } from './poll-app.js';
@@ -47,6 +48,58 @@ export interface PollBatchDeps extends DetectionDeps {
   retryJobId(poll: ScheduledPoll): string | undefined;
   /** Enqueues that retry (deterministic id: a second enqueue is a no-op). */
   enqueueRetry(poll: ScheduledPoll, jobId: string): Promise<void>;
+  /**
+   * Hands the chunk's detected changes to the versioning step together (one job for the chunk
+   * instead of one per change). Absent: each change is handed on by `enqueueVersion`.
+   */
+  enqueueVersionBatch?(jobs: readonly VersionJob[]): Promise<void>;
+}
+
+/**
+ * Coalesces the hand-offs of a group of tasks: each task `begin`s, may `handOff` items (awaiting
+ * their delivery) and `end`s; the items go out in one `send` once every task still running is
+ * waiting on a hand-off, so a group's items travel together while each task still awaits its own
+ * delivery before going on (a poll records its validators only once its change is handed on).
+ */
+export interface HandOff<T> {
+  begin(): void;
+  end(): void;
+  handOff(item: T): Promise<void>;
+}
+
+export function createHandOff<T>(send: (items: T[]) => Promise<void>): HandOff<T> {
+  let running = 0;
+  let pending: { item: T; resolve(): void; reject(err: unknown): void }[] = [];
+  const flush = (): void => {
+    if (running > 0 || pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const settle = (fn: (p: (typeof batch)[number]) => void) => {
+      // The tasks run again from here on (counted before any of them can hand off or end).
+      running += batch.length;
+      batch.forEach(fn);
+    };
+    // Never throws here (a synchronous throw would strand the other waiters).
+    Promise.resolve(batch.map((p) => p.item))
+      .then(send)
+      .then(
+        () => settle((p) => p.resolve()),
+        (err: unknown) => settle((p) => p.reject(err)),
+      );
+  };
+  return {
+    begin: () => void running++,
+    end() {
+      running--;
+      flush();
+    },
+    handOff: (item) =>
+      new Promise<void>((resolve, reject) => {
+        pending.push({ item, resolve, reject });
+        running--;
+        flush();
+      }),
+  };
 }
 
 /**
@@ -59,7 +112,10 @@ export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPo
   // Only the fetches wait for a place: the Redis writes of a finished poll do not hold one, so
   // `pollConcurrency` requests stay in flight.
   const fetcher: FetchesDescriptors = { fetch: (url, cond) => deps.limiter.run(() => deps.fetcher.fetch(url, cond)) };
-  const pollDeps = { ...deps, fetcher };
+  // The chunk's changes go to the versioning step as one job, once every poll has settled or
+  // is waiting for its change to be handed on.
+  const versions = deps.enqueueVersionBatch ? createHandOff<VersionJob>((jobs) => deps.enqueueVersionBatch!(jobs)) : undefined;
+  const pollDeps = { ...deps, fetcher, ...(versions ? { enqueueVersion: (job: VersionJob) => versions.handOff(job) } : {}) };
   const claims = await deps.apps.claimPolls(polls.map((p) => ({ appId: p.appId, slot: p.slot, owner })));
   let infraError: unknown;
   await Promise.all(
@@ -77,8 +133,9 @@ export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPo
       if (c.app.kind !== 'connect' || !c.app.descriptorUrl) return void out.skipped++;
       const retryOwner = deps.retryJobId(poll);
       let res: PollAppResult;
+      versions?.begin();
       try {
-        res = await pollLoadedApp(pollDeps, c.app, { slot: poll.slot, owner, retryOwner });
+        res = await pollLoadedApp(pollDeps, c.app, { slot: poll.slot, owner, retryOwner }).finally(() => versions?.end());
       } catch (err) {
         if (!(err instanceof AppError)) return void (infraError ??= err);
         out.polled++;

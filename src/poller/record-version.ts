@@ -9,8 +9,9 @@ import { classifyChange, classifyDeploy, nextVersion } from '../versioning/index
 import type { Classification } from '../versioning/index.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { VersionRecord } from '../store/types.js';
-import type { VersionJob } from '../workers/queues.js';
+import type { PlanRolloutJob, VersionJob } from '../workers/queues.js';
 import type { DetectionDeps } from './detection-deps.js';
+import { createHandOff } from './poll-batch.js';
 
 /** What the versioning step did. */
 export type RecordVersionResult =
@@ -40,6 +41,16 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob): Promi
       }
     }
     const latest = await deps.versions.latestVersion(job.appId);
+    // A redelivered change (a versioning batch run again, a late second daemon) whose descriptor
+    // was versioned after its base, and other versions since: it is not new, and classifying it
+    // against the newer latest would append an old descriptor out of order.
+    if (job.deploymentId === undefined && latest && latest.version !== job.baseVersion && latest.descriptorHash !== job.descriptorHash) {
+      const since = await versionedSince(deps, job);
+      if (since !== null) {
+        deps.logger.debug({ appId: job.appId, version: since, latest: latest.version }, 'version:already-versioned');
+        return { status: 'exists', version: since };
+      }
+    }
     const before = latest ? await deps.descriptors.getDescriptor(job.appId, latest.descriptorHash, app.kind) : null;
 
     // No previous version: this descriptor is the initial version, nothing to classify against.
@@ -90,4 +101,71 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob): Promi
     retryable: true,
     details: { appId: job.appId },
   });
+}
+
+/** The version after `job.baseVersion` (any, when null) that holds `job.descriptorHash`, or null. */
+async function versionedSince(deps: DetectionDeps, job: VersionJob): Promise<string | null> {
+  const all = await deps.versions.listVersions(job.appId);
+  const from = job.baseVersion === null ? 0 : all.findIndex((v) => v.version === job.baseVersion) + 1;
+  return all.slice(from).find((v) => v.descriptorHash === job.descriptorHash)?.version ?? null;
+}
+
+/** What a batch of versioning steps did (`recordVersionBatch`). */
+export interface RecordVersionBatchResult {
+  created: number;
+  exists: number;
+  unchanged: number;
+  /** Failed here and handed to a versioning job of their own (retried with backoff). */
+  handedOff: number;
+}
+
+export interface RecordVersionBatchDeps extends DetectionDeps {
+  /** Enqueues several rollout plans at once (deterministic ids). */
+  enqueuePlanRollouts(jobs: readonly PlanRolloutJob[]): Promise<void>;
+}
+
+/**
+ * Runs the versioning step for several changes (a poll chunk's, queues.ts `VersionBatchJob`):
+ * each with `recordVersion`, so each is classified, guarded by the store's compare-and-append and
+ * idempotent on its own; an app's changes in order, different apps concurrently (their Redis
+ * commands then share round trips on an auto-pipelined connection) and their rollout plans
+ * enqueued together. A change that fails is handed, with the app's later changes, to a
+ * versioning job of its own (`deps.enqueueVersion`, deterministic id), which retries it with
+ * backoff or fails visibly.
+ * @throws an error only when such a hand-off cannot be enqueued (Redis): the batch is then
+ *   retried, and the changes it had versioned are found versioned (idempotent).
+ */
+export async function recordVersionBatch(deps: RecordVersionBatchDeps, changes: readonly VersionJob[]): Promise<RecordVersionBatchResult> {
+  const out: RecordVersionBatchResult = { created: 0, exists: 0, unchanged: 0, handedOff: 0 };
+  const byApp = new Map<string, VersionJob[]>();
+  for (const c of changes) byApp.set(c.appId, [...(byApp.get(c.appId) ?? []), c]);
+  const plans = createHandOff<PlanRolloutJob>((jobs) => deps.enqueuePlanRollouts(jobs));
+  const stepDeps: DetectionDeps = { ...deps, enqueuePlanRollout: (job) => plans.handOff(job) };
+  let infraError: unknown;
+  await Promise.all(
+    [...byApp.values()].map(async (jobs) => {
+      plans.begin();
+      try {
+        for (let i = 0; i < jobs.length; i++) {
+          try {
+            out[(await recordVersion(stepDeps, jobs[i]!)).status]++;
+          } catch (err) {
+            const later = jobs.slice(i);
+            deps.logger.warn({ appId: jobs[i]!.appId, err: err instanceof Error ? err.message : String(err), handedOff: later.length }, 'version:handed-off');
+            try {
+              for (const j of later) await deps.enqueueVersion(j);
+              out.handedOff += later.length;
+            } catch (e) {
+              infraError ??= e;
+            }
+            return;
+          }
+        }
+      } finally {
+        plans.end();
+      }
+    }),
+  );
+  if (infraError !== undefined) throw infraError;
+  return out;
 }

@@ -17,11 +17,15 @@ import {
   PLAN_ROLLOUT_JOB_NAME,
   POLL_JOB_NAME,
   QueueName,
+  VERSION_BATCH_JOB_NAME,
   VERSION_JOB_NAME,
   planRolloutJobId,
   pollJobId,
+  versionBatchJobId,
   versionJobId,
+  type PlanRolloutJob,
   type PollJob,
+  type VersionJob,
 } from './queues.js';
 import type { Closable, RuntimeDeps } from './runtime.js';
 
@@ -67,6 +71,13 @@ export interface DaemonContext extends DetectionDeps, RuntimeDeps, Closable {
   enqueuePoll(job: PollJob, retry?: { firstAttemptDone: true }): Promise<void>;
   /** Job options of a scheduled chunk of polls (scheduler). */
   pollBatchJobOptions(): JobsOptions;
+  /**
+   * Hands several detected changes (a poll chunk's) to the versioning step as one job
+   * (`VersionBatchJob`, deterministic id); a single change goes as a `VersionJob`.
+   */
+  enqueueVersionBatch(jobs: readonly VersionJob[]): Promise<void>;
+  /** Enqueues several rollout plans in one round trip (`addBulk`, deterministic ids). */
+  enqueuePlanRollouts(jobs: readonly PlanRolloutJob[]): Promise<void>;
 }
 
 /**
@@ -102,6 +113,16 @@ export function createDaemonContext(
     removeOnComplete: { age: Math.ceil(settings.pollIntervalMs / 1000), count: 100_000 },
     removeOnFail: { age: 7 * 86_400 },
   };
+  const versionJobOptions: JobsOptions = {
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 1_000 },
+    removeOnComplete: { age: 30 * 86_400 },
+    removeOnFail: { age: 30 * 86_400 },
+  };
+  const planJobOptions: JobsOptions = { attempts: 5, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: { age: 30 * 86_400 } };
+  const enqueueVersion = async (job: VersionJob): Promise<void> => {
+    await queues.version.add(VERSION_JOB_NAME, job, { ...versionJobOptions, jobId: versionJobId(job) });
+  };
   return {
     ...deps,
     keys,
@@ -128,22 +149,20 @@ export function createDaemonContext(
       });
     },
     pollBatchJobOptions: () => ({ ...pollJobOptions }),
-    async enqueueVersion(job) {
-      await queues.version.add(VERSION_JOB_NAME, job, {
-        jobId: versionJobId(job),
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 1_000 },
-        removeOnComplete: { age: 30 * 86_400 },
-        removeOnFail: { age: 30 * 86_400 },
-      });
+    enqueueVersion,
+    async enqueueVersionBatch(jobs) {
+      if (jobs.length === 0) return;
+      if (jobs.length === 1) return enqueueVersion(jobs[0]!);
+      const data = { v: 1 as const, changes: [...jobs] };
+      await queues.version.add(VERSION_BATCH_JOB_NAME, data, { ...versionJobOptions, jobId: versionBatchJobId(data) });
     },
     async enqueuePlanRollout(job) {
-      await queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, job, {
-        jobId: planRolloutJobId(job),
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 1_000 },
-        removeOnComplete: { age: 30 * 86_400 },
-      });
+      await queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, job, { ...planJobOptions, jobId: planRolloutJobId(job) });
+    },
+    async enqueuePlanRollouts(jobs) {
+      const byId = new Map(jobs.map((j) => [planRolloutJobId(j), j]));
+      if (byId.size === 0) return;
+      await queues.rollout.addBulk([...byId].map(([jobId, data]) => ({ name: PLAN_ROLLOUT_JOB_NAME, data, opts: { ...planJobOptions, jobId } })));
     },
     async close() {
       await Promise.all(Object.values(queues).map((q) => q.close()));

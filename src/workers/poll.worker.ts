@@ -46,6 +46,7 @@ export function createPollWorker(ctx: DaemonContext): Worker<unknown, PollAppRes
     limiter: ctx.pollLimiter,
     retryJobId: (p: { appId: string; slot: number }) => (ctx.settings.pollAttempts > 1 ? pollJobId(p) : undefined),
     enqueueRetry: (p: { appId: string; slot: number }, jobId: string) => ctx.enqueuePoll({ v: 1, appId: p.appId, slot: p.slot, claim: jobId }, { firstAttemptDone: true }),
+    enqueueVersionBatch: ctx.enqueueVersionBatch,
   };
   // Chunks in progress at once: enough to keep `pollConcurrency` fetches in flight while one
   // chunk finishes its slowest polls. The others wait before claiming their apps, so claims

@@ -100,6 +100,25 @@ export const versionJobId = (j: VersionJob): string =>
     ? `version__${jobIdPart(j.appId)}__deploy__${jobIdPart(j.deploymentId)}`
     : `version__${jobIdPart(j.appId)}__${jobIdPart(j.baseVersion ?? 'initial')}__${j.descriptorHash.slice('sha256:'.length)}`;
 
+/**
+ * The changes one poll chunk detected, versioned by one job (per-job queue cost paid once per
+ * chunk). Each change is a `VersionJob` (hashes, not descriptor bodies) and is versioned on its
+ * own and idempotently, an app's changes in order; a change that fails is handed to a single
+ * `VersionJob` of its own (`versionJobId`), retried with backoff.
+ */
+export const VersionBatchJob = z.object({
+  v: z.literal(1),
+  changes: z.array(VersionJob).min(1).max(10_000),
+});
+export type VersionBatchJob = z.infer<typeof VersionBatchJob>;
+export const VERSION_BATCH_JOB_NAME = 'classify-versions';
+/** Deterministic id from the changes (their single-job ids, in order): a second enqueue is a no-op. */
+export const versionBatchJobId = (j: VersionBatchJob): string => {
+  const h = createHash('sha256');
+  for (const c of j.changes) h.update(`${versionJobId(c)}\n`);
+  return `versions__${j.changes.length}__${h.digest('hex').slice(0, 40)}`;
+};
+
 // ── rollout: upgrade batches, notifications (issue 4) ─────────────────────────────────────────
 
 /**

@@ -1,0 +1,130 @@
+/**
+ * A poll chunk's changes are versioned by one job (queues.ts VersionBatchJob,
+ * record-version.ts recordVersionBatch) with the guarantees of a job per change: one version
+ * per change with two daemons and redeliveries, an app's versions in order, a rollout plan per
+ * new version, nothing for a descriptor that is not stored (that change is handed to a job of
+ * its own).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HOUR } from '../../src/lib/clock.js';
+import { createLimiter } from '../../src/poller/limiter.js';
+import { pollBatch, type PollBatchDeps } from '../../src/poller/poll-batch.js';
+import { pollSlot } from '../../src/poller/poll-schedule.js';
+import { recordVersion, recordVersionBatch } from '../../src/poller/record-version.js';
+import { registerConnectApp } from '../../src/poller/register-app.js';
+import { parseDescriptor } from '../../src/versioning/index.js';
+import { VERSION_BATCH_JOB_NAME, VersionBatchJob, planRolloutJobId, versionJobId, type VersionJob } from '../../src/workers/queues.js';
+import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from './daemon-harness.js';
+
+const descriptor = (key: string, rev: number) =>
+  JSON.stringify({ key, baseUrl: 'https://example.com', authentication: { type: 'jwt' }, scopes: ['READ'], modules: { generalPages: [{ key: `p${rev}`, name: { value: `rev ${rev}` }, url: '/p' }] } });
+
+describe('versioning a chunk of changes in one job', () => {
+  let server: LocalServer;
+  let rev = 0;
+  const harnesses: Harness[] = [];
+  beforeEach(async () => {
+    rev = 0;
+    server = await startLocalServer((req, res) => {
+      const key = (req.url ?? '/').slice(1);
+      res.writeHead(200, { 'content-type': 'application/json', etag: `"r${rev}"` }).end(descriptor(key, rev));
+    });
+  });
+  afterEach(async () => {
+    for (const h of harnesses.splice(0).reverse()) await h.close();
+    await server.close();
+  });
+  const harness = async (opts: Parameters<typeof createHarness>[0] = {}) => {
+    const h = await createHarness({ fetchPolicy: localFetchPolicy(server.port), ...opts, settings: { pollIntervalMs: 5 * HOUR, ...opts.settings } });
+    harnesses.push(h);
+    return h;
+  };
+  /** Stores `rev` of `id`'s descriptor; @returns its change (against `base`). */
+  const change = async (h: Harness, id: string, r: number, base: string | null): Promise<VersionJob> => {
+    const parsed = parseDescriptor(descriptor(id, r), { source: 'test', kind: 'connect' });
+    await h.ctx.descriptors.saveDescriptor(id, parsed);
+    return { v: 1, appId: id, source: 'poll', descriptorHash: parsed.hash, baseVersion: base, detectedAt: h.clock.now() };
+  };
+  const hashOf = (id: string, r: number) => parseDescriptor(descriptor(id, r), { source: 'test', kind: 'connect' }).hash;
+
+  it('two daemons and a redelivery running the same batch at once: one version per change, in order, a plan for each', async () => {
+    const a = await harness();
+    const b = await harness({ prefix: a.prefix, clock: a.clock, cleanup: false });
+    const ids = Array.from({ length: 8 }, (_, i) => `batch-app-${i}`);
+    for (const id of ids) {
+      await registerConnectApp(a.ctx, id, server.url(`/${id}`));
+      await recordVersion(a.ctx, await change(a, id, 0, null));
+    }
+    // Every app changed once; the first two twice, both changes in this batch (in order).
+    const changes: VersionJob[] = [];
+    for (const [i, id] of ids.entries()) {
+      changes.push(await change(a, id, 1, '1.0.0'));
+      if (i < 2) changes.push(await change(a, id, 2, '1.0.0'));
+    }
+    const runs = await Promise.all([recordVersionBatch(a.ctx, changes), recordVersionBatch(b.ctx, changes), recordVersionBatch(a.ctx, changes)]);
+    expect(runs.reduce((n, r) => n + r.created, 0)).toBe(ids.length + 2);
+    expect(runs.reduce((n, r) => n + r.handedOff, 0)).toBe(0);
+    // Later still: a redelivery finds every change versioned and appends nothing out of order.
+    expect(await recordVersionBatch(b.ctx, changes)).toMatchObject({ created: 0, handedOff: 0 });
+    for (const [i, id] of ids.entries()) {
+      const versions = await a.ctx.versions.listVersions(id);
+      const revs = i < 2 ? [0, 1, 2] : [0, 1];
+      expect(versions.map((v) => v.descriptorHash), id).toEqual(revs.map((r) => hashOf(id, r)));
+      for (const v of versions.slice(1)) expect(await a.ctx.queues.rollout.getJob(planRolloutJobId({ v: 1, appId: id, version: v.version })), `${id} ${v.version}`).toBeDefined();
+    }
+  });
+
+  it("an app's changes in one batch are versioned in order, even when the first one's reads are slower", async () => {
+    const h = await harness();
+    await registerConnectApp(h.ctx, 'order-app', server.url('/order-app'));
+    await recordVersion(h.ctx, await change(h, 'order-app', 0, null));
+    const first = await change(h, 'order-app', 1, '1.0.0');
+    const second = await change(h, 'order-app', 2, '1.0.0');
+    // Reading the first change's descriptor takes a while (a busy Redis, a GC pause).
+    const descriptors = Object.create(h.ctx.descriptors) as typeof h.ctx.descriptors;
+    descriptors.getDescriptor = async (appId, hash, kind) => {
+      if (hash === first.descriptorHash) await new Promise((r) => setTimeout(r, 50));
+      return h.ctx.descriptors.getDescriptor(appId, hash, kind);
+    };
+    expect(await recordVersionBatch({ ...h.ctx, descriptors }, [first, second])).toMatchObject({ created: 2 });
+    expect((await h.ctx.versions.listVersions('order-app')).map((v) => v.descriptorHash)).toEqual([0, 1, 2].map((r) => hashOf('order-app', r)));
+  });
+
+  it('a change whose descriptor is not stored creates no version and is handed to a job of its own; the others are versioned', async () => {
+    const h = await harness();
+    for (const id of ['ok-app', 'bad-app']) {
+      await registerConnectApp(h.ctx, id, server.url(`/${id}`));
+      await recordVersion(h.ctx, await change(h, id, 0, null));
+    }
+    const good = await change(h, 'ok-app', 1, '1.0.0');
+    const bad: VersionJob = { ...good, appId: 'bad-app', descriptorHash: `sha256:${'0'.repeat(64)}` };
+    expect(await recordVersionBatch(h.ctx, [bad, good])).toEqual({ created: 1, exists: 0, unchanged: 0, handedOff: 1 });
+    expect((await h.ctx.versions.listVersions('bad-app')).map((v) => v.version)).toEqual(['1.0.0']);
+    expect((await h.ctx.versions.listVersions('ok-app')).map((v) => v.version)).toEqual(['1.0.0', '1.0.1']);
+    expect(await h.ctx.queues.version.getJob(versionJobId(bad))).toBeDefined();
+  });
+
+  it("a poll chunk hands its changes on as one job, and keeps an app's validators only once its change is handed on", async () => {
+    const h = await harness();
+    const ids = Array.from({ length: 6 }, (_, i) => `chunk-ver-${i}`);
+    for (const id of ids) await registerConnectApp(h.ctx, id, server.url(`/${id}`));
+    const polls = ids.map((appId) => ({ appId, slot: pollSlot(appId, h.clock.now(), h.ctx.settings.pollIntervalMs).slot }));
+    const deps: PollBatchDeps = { ...h.ctx, limiter: createLimiter(3), retryJobId: () => undefined, enqueueRetry: async () => {} };
+
+    // The hand-off fails (Redis): every change is a failed poll, no validator is kept.
+    const failing = await pollBatch({ ...deps, enqueueVersionBatch: () => Promise.reject(new Error('redis down')) }, polls, 'chunk-fail');
+    expect(failing).toMatchObject({ polled: 6, failed: 6 });
+    for (const id of ids) expect((await h.ctx.apps.getApp(id))?.etag, id).toBeUndefined();
+
+    h.clock.advance(5 * HOUR);
+    const next = ids.map((appId) => ({ appId, slot: pollSlot(appId, h.clock.now(), h.ctx.settings.pollIntervalMs).slot }));
+    expect(await pollBatch(deps, next, 'chunk-ok')).toMatchObject({ polled: 6, changed: 6 });
+    const jobs = await h.ctx.queues.version.getJobs(['waiting', 'prioritized', 'delayed']);
+    expect(jobs.map((j) => j.name)).toEqual([VERSION_BATCH_JOB_NAME]);
+    const data = VersionBatchJob.parse(jobs[0]!.data);
+    expect(data.changes.map((c) => c.appId).sort()).toEqual([...ids].sort());
+    for (const id of ids) expect((await h.ctx.apps.getApp(id))?.etag, id).toBe('"r0"');
+    expect(await recordVersionBatch(h.ctx, data.changes)).toMatchObject({ created: 6 });
+    for (const id of ids) expect((await h.ctx.versions.listVersions(id)).map((v) => v.version), id).toEqual(['1.0.0']);
+  });
+});
