@@ -127,9 +127,8 @@ export interface RecordVersionBatchDeps extends DetectionDeps {
 /**
  * Runs the versioning step for several changes (a poll chunk's, queues.ts `VersionBatchJob`):
  * each with `recordVersion`, so each is classified, guarded by the store's compare-and-append and
- * idempotent on its own; an app's changes in order, different apps concurrently (their Redis
- * commands then share round trips on an auto-pipelined connection) and their rollout plans
- * enqueued together. A change that fails is handed, with the app's later changes, to a
+ * idempotent on its own; an app's changes in order, different apps concurrently, and their
+ * rollout plans enqueued together (one `addBulk`). A change that fails is handed, with the app's later changes, to a
  * versioning job of its own (`deps.enqueueVersion`, deterministic id), which retries it with
  * backoff or fails visibly.
  * @throws an error only when such a hand-off cannot be enqueued (Redis): the batch is then
