@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../lib/errors.js';
-import { DEFAULT_ALLOWED_PORTS, parseAllowList, type AllowList } from '../poller/address-policy.js';
+import { DEFAULT_ALLOWED_PORTS, parseAllowList } from '../poller/address-policy.js';
+import type { FetchPolicy } from '../poller/descriptor-fetcher.js';
 
 /** `5h`, `30m`, `45s`, `250ms` or a bare number of ms → ms. */
 export function parseDuration(text: string): number | null {
@@ -95,17 +96,8 @@ export interface Config {
   pollAttempts: number;
   pollBackoffMs: number;
   versionConcurrency: number;
-  fetch: {
-    allowList: AllowList;
-    allowNetworks: string[];
-    allowedPorts: number[];
-    maxBytes: number;
-    maxRedirects: number;
-    connectTimeoutMs: number;
-    headersTimeoutMs: number;
-    bodyTimeoutMs: number;
-    totalTimeoutMs: number;
-  };
+  /** The fetcher's policy (see FetchPolicy), plus the allow-list as written. */
+  fetch: Omit<FetchPolicy, 'userAgent' | 'allowedPorts'> & { allowedPorts: number[]; allowNetworks: string[] };
 }
 
 /**
