@@ -1,7 +1,8 @@
 /**
  * Polls one Connect app's descriptor (issue 3, "Connect poller"; DESIGN.md "Detection rules").
- * A 304 or a descriptor equal (canonically) to the latest version's is no change; a different
- * one is stored content-addressed and handed to the versioning step. A failed poll never
+ * A 304, or a descriptor equal (canonically) to the latest version's and to the last one polled,
+ * is no change; any other is stored content-addressed and handed to the versioning step, which
+ * decides against the latest version then (a descriptor equal to it creates nothing). A failed poll never
  * creates a version: the failure is counted and shown on the app, and the error is rethrown
  * so the worker retries the retryable ones with backoff.
  */
@@ -71,9 +72,16 @@ export async function pollLoadedApp(deps: DetectionDeps & { fetcher: FetchesDesc
       return { appId, outcome: 'not-modified', httpStatus: 304 };
     }
     const parsed = parseDescriptor(res.body, { source: url, kind: 'connect' });
-    const latest = await deps.versions.latestVersion(appId);
+    // The latest version as the claim read it (kept on the app record by the version store);
+    // from the history for records older than that field.
+    const latest =
+      app.latestHash !== undefined && app.latestVersion !== undefined
+        ? { version: app.latestVersion, descriptorHash: app.latestHash }
+        : await deps.versions.latestVersion(appId);
     const validators = { etag: res.etag, lastModified: res.lastModified };
-    if (latest && latest.descriptorHash === parsed.hash) {
+    // Unchanged: the latest version's descriptor, and the one this app's last poll saw (when a
+    // poll saw another descriptor whose versioning is still queued, this one is a change back).
+    if (latest && latest.descriptorHash === parsed.hash && (app.lastSeenHash === undefined || app.lastSeenHash === parsed.hash)) {
       await deps.apps.recordPollSuccess(appId, { at, outcome: 'unchanged', httpStatus: 200, hash: parsed.hash, ...validators }, claim);
       deps.metrics?.polls.inc({ outcome: 'unchanged' });
       log.debug({ appId, version: latest.version }, 'poll:fetched unchanged');

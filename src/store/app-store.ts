@@ -38,6 +38,12 @@ export interface AppRecord {
   lastSeenHash?: string;
   /** Forge: environments that sent deploy events, with the last deployment time. */
   environments?: Record<string, number>;
+  /**
+   * The latest version and its descriptor hash, kept by the version store's append (so a poll
+   * reads them with its claim). Absent on records written before they existed: read the history.
+   */
+  latestVersion?: string;
+  latestHash?: string;
   /** Poll slot most recently claimed (see `claimPolls`). */
   pollSlot?: number;
   /** Who holds the claim on `pollSlot`: a poll job id; `''` once that poll is done. */
@@ -45,8 +51,8 @@ export interface AppRecord {
 }
 
 /** The fields of an app a poll reads. */
-export type PollTarget = Pick<AppRecord, 'id' | 'kind' | 'descriptorUrl' | 'etag' | 'lastModified'>;
-const POLL_TARGET_FIELDS = ['id', 'kind', 'descriptorUrl', 'etag', 'lastModified'] as const;
+export type PollTarget = Pick<AppRecord, 'id' | 'kind' | 'descriptorUrl' | 'etag' | 'lastModified' | 'lastSeenHash' | 'latestVersion' | 'latestHash'>;
+const POLL_TARGET_FIELDS = ['id', 'kind', 'descriptorUrl', 'etag', 'lastModified', 'lastSeenHash', 'latestVersion', 'latestHash'] as const;
 
 /** A scheduled poll's claim: the app's slot number and the job id that polls it. */
 export interface PollClaim {
@@ -63,43 +69,83 @@ export type ClaimResult =
   /** Not registered (any more): skip it. */
   | { status: 'gone' };
 
-// KEYS: app hash. ARGV: slot, owner.
+// Poll claims and poll records are written by one Lua script per batch of apps (up to
+// SCRIPT_BATCH): per-command client cost (ioredis builds, writes and parses each command) was
+// most of a 304 poll's Redis cost in bench/poll.bench.ts. Each app's keys still carry its own
+// hash tag: on a Redis Cluster connection the batches hold one app each (a script's keys must
+// share a slot), which is the per-app script of before.
+const SCRIPT_BATCH = 500;
+
+// KEYS: app hashes. ARGV: slot and owner of each key in turn (ARGV[2i-1], ARGV[2i]).
 // One poll per app per slot: the first job to claim the slot polls it; the same job may claim it
 // again (a redelivered batch, a retry), any other job is told `taken`; an older slot is `taken`.
-const CLAIM_POLL_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
-local cur = redis.call('HMGET', KEYS[1], 'pollSlot', 'pollClaim')
-local held = tonumber(cur[1])
-local slot = tonumber(ARGV[1])
-if held and (held > slot or (held == slot and cur[2] ~= ARGV[2])) then return {'taken', cur[2] or ''} end
-redis.call('HSET', KEYS[1], 'pollSlot', ARGV[1], 'pollClaim', ARGV[2])
-return {'claimed', redis.call('HMGET', KEYS[1], 'id', 'kind', 'descriptorUrl', 'etag', 'lastModified')}
+// Returns, per key: {'gone'} | {'taken', owner} | {'claimed', {POLL_TARGET_FIELDS values}}.
+const CLAIM_POLLS_LUA = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local slotArg, owner = ARGV[2 * i - 1], ARGV[2 * i]
+  if redis.call('EXISTS', key) == 0 then
+    out[i] = {'gone'}
+  else
+    local cur = redis.call('HMGET', key, 'pollSlot', 'pollClaim')
+    local held = tonumber(cur[1])
+    local slot = tonumber(slotArg)
+    if held and (held > slot or (held == slot and cur[2] ~= owner)) then
+      out[i] = {'taken', cur[2] or ''}
+    else
+      redis.call('HSET', key, 'pollSlot', slotArg, 'pollClaim', owner)
+      out[i] = {'claimed', redis.call('HMGET', key, 'id', 'kind', 'descriptorUrl', 'etag', 'lastModified', 'lastSeenHash', 'latestVersion', 'latestHash')}
+    end
+  end
+end
+return out
 `;
 
-// KEYS: app hash. ARGV: claimed slot ('' = none), claim owner, claim after this poll (''= done),
-//   fields to delete (comma-separated, '' = none), '1' to count a failure, then field/value pairs.
-// One round trip per poll result; never resurrects a deleted app; moves the claim only when the
-// caller still holds it.
-const RECORD_POLL_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
-if ARGV[4] ~= '' then
-  for f in string.gmatch(ARGV[4], '[^,]+') do redis.call('HDEL', KEYS[1], f) end
+// KEYS: app hashes. ARGV, for each key in turn: the count n of its arguments, then n arguments:
+//   claimed slot ('' = none), claim owner, claim after this poll ('' = done), fields to delete
+//   (comma-separated, '' = none), '1' to count a failure, then field/value pairs.
+// Never resurrects a deleted app; moves the claim only when the caller still holds it.
+// Returns, per key, 1 when recorded, 0 when the app is gone.
+const RECORD_POLLS_LUA = `
+local out = {}
+local at = 1
+for i, key in ipairs(KEYS) do
+  local n = tonumber(ARGV[at])
+  local a = at + 1
+  at = a + n
+  if redis.call('EXISTS', key) == 0 then
+    out[i] = 0
+  else
+    redis.call('HSET', key, unpack(ARGV, a + 5, a + n - 1))
+    if ARGV[a + 3] ~= '' then
+      for f in string.gmatch(ARGV[a + 3], '[^,]+') do redis.call('HDEL', key, f) end
+    end
+    if ARGV[a + 4] == '1' then
+      redis.call('HINCRBY', key, 'consecutiveFailures', 1)
+      redis.call('HINCRBY', key, 'totalFailures', 1)
+    end
+    if ARGV[a] ~= '' then
+      local cur = redis.call('HMGET', key, 'pollSlot', 'pollClaim')
+      if cur[1] == ARGV[a] and cur[2] == ARGV[a + 1] then redis.call('HSET', key, 'pollClaim', ARGV[a + 2]) end
+    end
+    out[i] = 1
+  end
 end
-if ARGV[5] == '1' then
-  redis.call('HINCRBY', KEYS[1], 'consecutiveFailures', 1)
-  redis.call('HINCRBY', KEYS[1], 'totalFailures', 1)
-end
-if ARGV[1] ~= '' then
-  local cur = redis.call('HMGET', KEYS[1], 'pollSlot', 'pollClaim')
-  if cur[1] == ARGV[1] and cur[2] == ARGV[2] then redis.call('HSET', KEYS[1], 'pollClaim', ARGV[3]) end
-end
-return 1
+return out
 `;
 
 type WithPollScripts = Redis & {
-  mpuRecordPoll(key: string, ...argv: string[]): Promise<number>;
+  mpuClaimPolls(numKeys: number, ...keysAndArgs: string[]): Promise<[string, ((string | null)[] | string)?][]>;
+  mpuRecordPolls(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
 };
+
+/** `items` in batches for one script each: SCRIPT_BATCH apps, or one app on a Cluster connection. */
+function scriptBatches<T>(redis: Redis, items: readonly T[]): T[][] {
+  const size = (redis as { isCluster?: boolean }).isCluster ? 1 : SCRIPT_BATCH;
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
 
 /** Ids are used inside Redis hash tags and URLs: no braces, no whitespace, ≤ 200 chars. */
 const APP_ID = /^[A-Za-z0-9._:/@+-]{1,200}$/;
@@ -134,8 +180,9 @@ export class AppStore {
     redis: Redis,
     private readonly keys: Keys,
   ) {
-    if (!('mpuClaimPoll' in redis)) redis.defineCommand('mpuClaimPoll', { numberOfKeys: 1, lua: CLAIM_POLL_LUA });
-    if (!('mpuRecordPoll' in redis)) redis.defineCommand('mpuRecordPoll', { numberOfKeys: 1, lua: RECORD_POLL_LUA });
+    // Key counts vary per call (the first argument).
+    if (!('mpuClaimPolls' in redis)) redis.defineCommand('mpuClaimPolls', { lua: CLAIM_POLLS_LUA });
+    if (!('mpuRecordPolls' in redis)) redis.defineCommand('mpuRecordPolls', { lua: RECORD_POLLS_LUA });
     this.redis = redis as WithPollScripts;
   }
 
@@ -143,10 +190,11 @@ export class AppStore {
   private pendingRecords: { argv: string[]; resolve(): void; reject(err: unknown): void }[] = [];
 
   /**
-   * Runs RECORD_POLL_LUA. Records asked for in the same turn of the event loop (the polls of a
-   * chunk finish close together) go out in one pipeline: one socket write instead of one per
-   * poll, which was most of a record's CPU cost (profile of bench/poll.bench.ts). Each caller
-   * still gets its own result or error.
+   * Runs RECORD_POLLS_LUA for one app (`argv`: its key, then its arguments). Records asked for
+   * in the same turn of the event loop (the polls of a chunk finish close together) go out
+   * together, in one script per batch of apps: one command instead of one per poll, which was
+   * most of a record's CPU cost (profile of bench/poll.bench.ts). Each caller still gets its own
+   * result or error.
    */
   private recordPoll(argv: string[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -155,24 +203,20 @@ export class AppStore {
   }
 
   private async flushRecords(): Promise<void> {
-    const batch = this.pendingRecords;
+    const pending = this.pendingRecords;
     this.pendingRecords = [];
-    if (batch.length === 1) {
-      const [one] = batch;
-      return this.redis.mpuRecordPoll(one!.argv[0]!, ...one!.argv.slice(1)).then(() => one!.resolve(), one!.reject);
-    }
-    const pipe = this.redis.pipeline() as unknown as { mpuRecordPoll(key: string, ...argv: string[]): void; exec(): Promise<[Error | null, unknown][] | null> };
-    for (const r of batch) pipe.mpuRecordPoll(r.argv[0]!, ...r.argv.slice(1));
-    try {
-      const res = (await pipe.exec()) ?? [];
-      batch.forEach((r, i) => {
-        const err = res[i]?.[0];
-        if (err) r.reject(err);
-        else r.resolve();
-      });
-    } catch (err) {
-      for (const r of batch) r.reject(err);
-    }
+    await Promise.all(
+      scriptBatches(this.redis, pending).map(async (batch) => {
+        const args: string[] = batch.map((r) => r.argv[0]!);
+        for (const r of batch) args.push(String(r.argv.length - 1), ...r.argv.slice(1));
+        try {
+          await this.redis.mpuRecordPolls(batch.length, ...args);
+          for (const r of batch) r.resolve();
+        } catch (err) {
+          for (const r of batch) r.reject(err);
+        }
+      }),
+    );
   }
 
   /**
@@ -257,19 +301,21 @@ export class AppStore {
   }
 
   /**
-   * Claims the poll of each app's slot for `owner` (a poll job id) and reads the app, one Lua
-   * script per app (per-app keys: Redis Cluster friendly), all in one pipeline. A second job
+   * Claims the poll of each app's slot for `owner` (a poll job id) and reads the app: one Lua
+   * script per batch of apps (see SCRIPT_BATCH), the batches sent together. A second job
    * with the same app and slot (another daemon's batch) is told `taken`, so each app is polled
    * once per slot; the same owner may claim again (a redelivered job polls what it had not done).
    */
   async claimPolls(claims: readonly (PollClaim & { appId: string })[]): Promise<ClaimResult[]> {
     if (claims.length === 0) return [];
-    const pipe = this.redis.pipeline() as unknown as { mpuClaimPoll(key: string, slot: string, owner: string): void; exec(): Promise<[Error | null, unknown][] | null> };
-    for (const c of claims) pipe.mpuClaimPoll(this.keys.app(c.appId), String(c.slot), c.owner);
-    const res = (await pipe.exec()) ?? [];
-    return res.map(([err, reply]): ClaimResult => {
-      if (err) throw err;
-      const [status, rest] = reply as [string, ((string | null)[] | string)?];
+    const replies = await Promise.all(
+      scriptBatches(this.redis, claims).map((batch) => {
+        const args: string[] = batch.map((c) => this.keys.app(c.appId));
+        for (const c of batch) args.push(String(c.slot), c.owner);
+        return this.redis.mpuClaimPolls(batch.length, ...args);
+      }),
+    );
+    return replies.flat().map(([status, rest]): ClaimResult => {
       if (status === 'claimed' && Array.isArray(rest)) {
         const app: Record<string, string> = {};
         POLL_TARGET_FIELDS.forEach((f, j) => {

@@ -17,8 +17,11 @@ export type StoreVersionResult =
   /** The latest version is not the one classified against: re-read and classify again. */
   | { status: 'conflict'; latest: string | null };
 
-// KEYS: versions hash, version-order list, deployments hash, descriptor key
-// ARGV: expected latest ('' = none), version, record JSON, deployment id ('' = none), canonical descriptor ('' = skip)
+// KEYS: versions hash, version-order list, deployments hash, descriptor key, app hash
+// ARGV: expected latest ('' = none), version, record JSON, deployment id ('' = none), canonical
+//   descriptor ('' = skip), descriptor hash
+// The app hash's `latestVersion` / `latestHash` follow the history in the same script (a poll
+// reads them with its claim, no round trip of its own), and only while the app exists.
 const STORE_VERSION_LUA = `
 if ARGV[4] ~= '' then
   local existing = redis.call('HGET', KEYS[3], ARGV[4])
@@ -31,11 +34,12 @@ if ARGV[5] ~= '' then redis.call('SET', KEYS[4], ARGV[5], 'NX') end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('RPUSH', KEYS[2], ARGV[2])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[4], ARGV[2]) end
+if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('HSET', KEYS[5], 'latestVersion', ARGV[2], 'latestHash', ARGV[6]) end
 return {'created', ARGV[2]}
 `;
 
 type WithStoreVersion = Redis & {
-  mpuStoreVersion(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<[string, string]>;
+  mpuStoreVersion(k1: string, k2: string, k3: string, k4: string, k5: string, ...argv: string[]): Promise<[string, string]>;
 };
 
 /** Redis-backed version history; implements the rollout's `VersionReader`. */
@@ -45,7 +49,7 @@ export class VersionStore implements VersionReader {
     redis: Redis,
     private readonly keys: Keys,
   ) {
-    if (!('mpuStoreVersion' in redis)) redis.defineCommand('mpuStoreVersion', { numberOfKeys: 4, lua: STORE_VERSION_LUA });
+    if (!('mpuStoreVersion' in redis)) redis.defineCommand('mpuStoreVersion', { numberOfKeys: 5, lua: STORE_VERSION_LUA });
     this.redis = redis as WithStoreVersion;
   }
 
@@ -83,7 +87,8 @@ export class VersionStore implements VersionReader {
   /**
    * Atomically appends `record` as the app's new latest version, provided the latest version is
    * still `expectedLatest` (null = the app has none) and, for deploys, the deployment id has no
-   * version yet. The descriptor `canonical` text is stored write-once in the same script.
+   * version yet. The descriptor `canonical` text is stored write-once in the same script, and
+   * the app record's `latestVersion` / `latestHash` are set to the new version.
    */
   async storeVersion(record: VersionRecord, expectedLatest: string | null, canonical?: string): Promise<StoreVersionResult> {
     const { appId } = record;
@@ -92,11 +97,13 @@ export class VersionStore implements VersionReader {
       this.keys.versionOrder(appId),
       this.keys.deployments(appId),
       this.keys.descriptor(appId, record.descriptorHash),
+      this.keys.app(appId),
       expectedLatest ?? '',
       record.version,
       JSON.stringify(record),
       record.deploymentId ?? '',
       canonical ?? '',
+      record.descriptorHash,
     );
     if (status === 'created') return { status, version: v };
     if (status === 'exists') return { status, version: v };

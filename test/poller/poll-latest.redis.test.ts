@@ -1,0 +1,112 @@
+/**
+ * What a poll knows of the app's latest version comes with its claim (the version store keeps
+ * `latestVersion` / `latestHash` on the app record): equal descriptors create nothing, a change
+ * back to the latest version's descriptor while an earlier change still waits for versioning is
+ * handed on (not lost), records written before those fields existed fall back to the history,
+ * and the batch scripts answer per app, in order, without resurrecting a removed app.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pollApp } from '../../src/poller/poll-app.js';
+import { recordVersion } from '../../src/poller/record-version.js';
+import { registerConnectApp } from '../../src/poller/register-app.js';
+import type { VersionJob } from '../../src/workers/queues.js';
+import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../workers/daemon-harness.js';
+
+const descriptor = (rev: number) =>
+  JSON.stringify({ key: 'latest-app', baseUrl: 'https://example.com', authentication: { type: 'jwt' }, scopes: rev === 2 ? ['READ', 'WRITE'] : ['READ'], modules: {} });
+
+describe('the latest version as a poll sees it', () => {
+  let h: Harness;
+  let server: LocalServer;
+  /** Revision served per path (no validators: every poll gets a 200). */
+  const served = new Map<string, number>();
+  beforeAll(async () => {
+    server = await startLocalServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(descriptor(served.get(req.url ?? '') ?? 1));
+    });
+    h = await createHarness({ fetchPolicy: localFetchPolicy(server.port) });
+  });
+  afterAll(async () => {
+    await h.close();
+    await server.close();
+  });
+
+  /** Polls `id`, keeping the versioning jobs it hands on in `queued` (not run). */
+  const poll = (id: string, queued: VersionJob[]) => pollApp({ ...h.ctx, enqueueVersion: async (j) => void queued.push(j) }, id);
+  const versionAll = async (queued: VersionJob[]) => {
+    for (const j of queued.splice(0)) await recordVersion(h.ctx, j);
+  };
+
+  it('keeps the latest version and its hash on the app record; an equal descriptor is unchanged', async () => {
+    await registerConnectApp(h.ctx, 'eq-app', server.url('/eq'));
+    const queued: VersionJob[] = [];
+    expect((await poll('eq-app', queued)).outcome).toBe('changed');
+    await versionAll(queued);
+    const [v1] = await h.ctx.versions.listVersions('eq-app');
+    const app = await h.ctx.apps.requireApp('eq-app');
+    expect({ version: app.latestVersion, hash: app.latestHash }).toEqual({ version: '1.0.0', hash: v1!.descriptorHash });
+    expect((await poll('eq-app', queued)).outcome).toBe('unchanged');
+    expect(queued).toEqual([]);
+  });
+
+  it('a change back while the earlier change waits for versioning is handed on, and versioned after it', async () => {
+    await registerConnectApp(h.ctx, 'back-app', server.url('/back'));
+    const queued: VersionJob[] = [];
+    await poll('back-app', queued);
+    await versionAll(queued);
+    served.set('/back', 2);
+    expect((await poll('back-app', queued)).outcome).toBe('changed');
+    // The vendor reverts before the versioning worker got to revision 2.
+    served.set('/back', 1);
+    expect((await poll('back-app', queued)).outcome).toBe('changed');
+    expect(queued).toHaveLength(2);
+    await versionAll(queued);
+    // Revision 2 adds a scope, the revert removes it: two versions, the last one revision 1 again.
+    const all = await h.ctx.versions.listVersions('back-app');
+    expect(all.map((v) => v.bump)).toEqual(['initial', 'minor', 'micro']);
+    expect(all[2]!.descriptorHash).toBe(all[0]!.descriptorHash);
+    expect((await poll('back-app', queued)).outcome).toBe('unchanged');
+  });
+
+  it('an app record without the latest fields (written by an older release) reads the history', async () => {
+    await registerConnectApp(h.ctx, 'old-app', server.url('/old'));
+    const queued: VersionJob[] = [];
+    await poll('old-app', queued);
+    await versionAll(queued);
+    await h.connection.hdel(h.ctx.keys.app('old-app'), 'latestVersion', 'latestHash');
+    expect((await poll('old-app', queued)).outcome).toBe('unchanged');
+    served.set('/old', 2);
+    expect((await poll('old-app', queued)).outcome).toBe('changed');
+    expect(queued.map((j) => j.baseVersion)).toEqual(['1.0.0']);
+  });
+
+  it('claims a batch per app, in order: gone, taken by another job, claimed', async () => {
+    await registerConnectApp(h.ctx, 'claim-a', server.url('/a'));
+    await registerConnectApp(h.ctx, 'claim-b', server.url('/b'));
+    await h.ctx.apps.claimPolls([{ appId: 'claim-a', slot: 7, owner: 'job-1' }]);
+    const res = await h.ctx.apps.claimPolls([
+      { appId: 'no-such-app', slot: 7, owner: 'job-2' },
+      { appId: 'claim-a', slot: 7, owner: 'job-2' },
+      { appId: 'claim-b', slot: 7, owner: 'job-2' },
+    ]);
+    expect(res.map((r) => r.status)).toEqual(['gone', 'taken', 'claimed']);
+    expect(res[1]).toEqual({ status: 'taken', owner: 'job-1' });
+    expect(res[2]).toMatchObject({ status: 'claimed', app: { id: 'claim-b', kind: 'connect', descriptorUrl: server.url('/b') } });
+  });
+
+  it('records a batch of polls without resurrecting an app removed in between', async () => {
+    await registerConnectApp(h.ctx, 'rec-a', server.url('/ra'));
+    await registerConnectApp(h.ctx, 'rec-b', server.url('/rb'));
+    await h.connection.del(h.ctx.keys.app('rec-a'));
+    // Asked for in the same turn: written by one script.
+    await Promise.all([
+      h.ctx.apps.recordPollSuccess('rec-a', { at: 1, outcome: 'not-modified', httpStatus: 304 }),
+      h.ctx.apps.recordPollFailure('rec-b', { at: 2, error: 'descriptor-fetch-failed: boom', httpStatus: 500 }),
+    ]);
+    expect(await h.connection.exists(h.ctx.keys.app('rec-a'))).toBe(0);
+    const b = await h.ctx.apps.requireApp('rec-b');
+    expect(b).toMatchObject({ status: 'failing', lastPollOutcome: 'failed', lastHttpStatus: 500, consecutiveFailures: 1, totalFailures: 1 });
+    await h.ctx.apps.recordPollSuccess('rec-b', { at: 3, outcome: 'not-modified', httpStatus: 304 });
+    expect(await h.ctx.apps.requireApp('rec-b')).toMatchObject({ status: 'active', consecutiveFailures: 0, totalFailures: 1, lastPollAt: 3 });
+  });
+});
