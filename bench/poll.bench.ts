@@ -5,10 +5,13 @@
  * path: scheduler tick → poll queue (chunks of `pollBatchSize` apps) → poll workers (per-app slot
  * claim, undici, safety checks, poll record) → versioning queue → versioning worker → rollout plan
  * job. Baseline, same run: a bare undici loop over the same URLs with the same conditional headers
- * at the same concurrency. Prints descriptors/s and the ratio, the stages' times, and the cycle's
- * cost (node CPU, Redis CPU and command counts from INFO, server-wide). BENCH_CPU_PROF=file writes
- * a V8 CPU profile of the cycle alone. Target: cycle ≤ 20 s, ratio ≥ 0.5. Needs Redis at REDIS_URL
- * or 127.0.0.1:6379. Machines are shared: compare CPU seconds as well as wall times.
+ * at the same concurrency, run before and after the cycle (the ratio uses their mean). Prints
+ * descriptors/s and the ratio, the stages' times, the mean fetches in flight, and the cycle's cost
+ * (node CPU, Redis CPU and command counts from INFO, server-wide). BENCH_CPU_PROF=file writes a V8
+ * CPU profile of the cycle alone. Knobs: BENCH_APPS (10,000), BENCH_CONCURRENCY (100),
+ * BENCH_BATCH_SIZE (apps per poll job, 100), BENCH_CHANGE_EVERY (10; 0 = no changes). Target:
+ * cycle ≤ 20 s, ratio ≥ 0.5. Needs Redis at REDIS_URL or 127.0.0.1:6379. Machines are shared:
+ * compare CPU seconds as well as wall times, and several runs.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +32,13 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
 const CHANGE_EVERY = Number(process.env.BENCH_CHANGE_EVERY ?? 10);
 /** Apps per poll job (the daemon's MPU_POLL_BATCH_SIZE). */
 const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 100);
+/**
+ * Apps of a warm-up cycle (and a warm-up bare loop over them) before the measured ones: both
+ * sides are then measured with their code compiled, as in a daemon that has been running.
+ */
+const WARMUP = Number(process.env.BENCH_WARMUP_APPS ?? 2_000);
+/** The measured apps are 0 … APPS-1; the warm-up apps follow. */
+const TOTAL = APPS + WARMUP;
 
 const descriptor = (i: number, rev: number) =>
   JSON.stringify({
@@ -42,7 +52,7 @@ const descriptor = (i: number, rev: number) =>
 const changed = (i: number) => CHANGE_EVERY > 0 && i % CHANGE_EVERY === 0;
 
 async function startServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const bodies = Array.from({ length: APPS }, (_, i) => descriptor(i, changed(i) ? 1 : 0));
+  const bodies = Array.from({ length: TOTAL }, (_, i) => descriptor(i, changed(i) ? 1 : 0));
   const server = http.createServer((req, res) => {
     const i = Number((req.url ?? '').slice('/app-'.length));
     const etag = `"r${changed(i) ? 1 : 0}"`;
@@ -57,14 +67,15 @@ async function startServer(): Promise<{ port: number; close(): Promise<void> }> 
   };
 }
 
-async function bareLoop(port: number): Promise<{ ms: number; cpuS: number }> {
+/** GETs apps `from` … `to`-1 with `CONCURRENCY` requests in flight. */
+async function bareLoop(port: number, from = 0, to = APPS): Promise<{ ms: number; cpuS: number }> {
   const agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 10_000 });
-  let next = 0;
+  let next = from;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      for (let i = next++; i < APPS; i = next++) {
+      for (let i = next++; i < to; i = next++) {
         const res = await request(`http://127.0.0.1:${port}/app-${i}`, { dispatcher: agent, headers: { 'if-none-match': '"r0"' } });
         await res.body.text();
       }
@@ -119,12 +130,15 @@ export async function run(): Promise<void> {
     },
   );
   try {
-    // Seed: every app registered, due now, holding the ETag of rev 0 and a 1.0.0 of rev 0.
+    // Seed: every app registered, holding the ETag of rev 0 and a 1.0.0 of rev 0; the warm-up
+    // apps due now, the measured ones a second later.
     const seedStart = performance.now();
+    const warmAt = clock.now();
+    const measuredAt = warmAt + 1_000;
     const rev0 = parseDescriptor(descriptor(0, 0), { source: 'seed', kind: 'connect' });
-    for (let start = 0; start < APPS; start += 1_000) {
+    for (let start = 0; start < TOTAL; start += 1_000) {
       const pipe = connection.pipeline();
-      for (let i = start; i < Math.min(APPS, start + 1_000); i++) {
+      for (let i = start; i < Math.min(TOTAL, start + 1_000); i++) {
         const id = `bench-app-${i}`;
         const d = i === 0 ? rev0 : parseDescriptor(descriptor(i, 0), { source: 'seed', kind: 'connect' });
         pipe.hset(ctx.keys.app(id), {
@@ -141,7 +155,7 @@ export async function run(): Promise<void> {
           latestHash: d.hash,
         });
         pipe.sadd(ctx.keys.apps(), id);
-        pipe.zadd(ctx.keys.pollSchedule(), clock.now(), id);
+        pipe.zadd(ctx.keys.pollSchedule(), i < APPS ? measuredAt : warmAt, id);
         const rec: VersionRecord = {
           appId: id, kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', reasons: [], warnings: [],
           descriptorHash: d.hash, source: 'poll', detectedAt: clock.now(),
@@ -152,10 +166,10 @@ export async function run(): Promise<void> {
       }
       await pipe.exec();
     }
-    console.log(`seeded ${APPS} apps in ${((performance.now() - seedStart) / 1000).toFixed(1)} s; concurrency ${CONCURRENCY}, ${BATCH_SIZE} apps per poll job`);
-
-    const bare0 = await bareLoop(server.port);
-    const bareMs = bare0.ms;
+    console.log(
+      `seeded ${APPS} apps (+${WARMUP} for the warm-up) in ${((performance.now() - seedStart) / 1000).toFixed(1)} s; ` +
+        `concurrency ${CONCURRENCY}, ${BATCH_SIZE} apps per poll job`,
+    );
 
     // Mean fetches in flight over the cycle: below the concurrency, the cycle waits on something
     // other than the descriptor servers (Redis round trips, the queue, the event loop).
@@ -182,6 +196,30 @@ export async function run(): Promise<void> {
         }, signal),
     };
     const workers = await startDetectionWorkers(ctx);
+    const waitIdle = async (since: number): Promise<{ pollsDoneMs: number }> => {
+      let pollsDoneMs = 0;
+      for (;;) {
+        const counts = await Promise.all([ctx.queues.poll, ctx.queues.version].map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+        const idle = counts.map((c) => Object.values(c).every((n) => n === 0));
+        if (idle[0] && !pollsDoneMs) pollsDoneMs = performance.now() - since;
+        if (idle.every(Boolean)) return { pollsDoneMs };
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    // Warm-up: a cycle of the warm-up apps and a bare loop over them, not measured.
+    if (WARMUP > 0) {
+      const warm = await schedulerTick(ctx);
+      await waitIdle(performance.now());
+      await bareLoop(server.port, APPS, TOTAL);
+      console.log(`warm-up: a cycle of ${warm.due} apps and a bare loop over them`);
+    }
+    ctx.metrics.polls.reset();
+    const jobs0 = await ctx.queues.poll.getJobCountByTypes('completed');
+    clock.set(measuredAt);
+
+    // The baseline runs before and after the cycle and the ratio uses their mean, so that a
+    // shared machine's load drifting during the run weighs on both sides alike.
+    const bare0 = await bareLoop(server.port);
     const profiler = await startProfile();
     const stats0 = await redisStats(connection);
     const cpu0 = process.cpuUsage();
@@ -189,26 +227,21 @@ export async function run(): Promise<void> {
     inFlightSince = t0;
     const { due } = await schedulerTick(ctx);
     const enqueuedMs = performance.now() - t0;
-    let pollsDoneMs = 0;
-    for (;;) {
-      const counts = await Promise.all([ctx.queues.poll, ctx.queues.version].map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
-      const idle = counts.map((c) => Object.values(c).every((n) => n === 0));
-      if (idle[0] && !pollsDoneMs) pollsDoneMs = performance.now() - t0;
-      if (idle.every(Boolean)) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const { pollsDoneMs } = await waitIdle(t0);
     const cycleMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     tally();
     await profiler?.stop();
     const stats1 = await redisStats(connection);
     await workers.close();
+    const bare1 = await bareLoop(server.port);
+    const bareMs = (bare0.ms + bare1.ms) / 2;
 
     // Per-app poll outcomes (polls run in chunks: one job per pollBatchSize apps).
     const outcomes = Object.fromEntries((await ctx.metrics.polls.get()).values.map((v) => [String(v.labels.outcome), v.value]));
     const polls = Object.values(outcomes).reduce((n, v) => n + v, 0);
     const failed = outcomes.failed ?? 0;
-    const jobs = await ctx.queues.poll.getJobCountByTypes('completed');
+    const jobs = (await ctx.queues.poll.getJobCountByTypes('completed')) - jobs0;
     const failedJobs = await ctx.queues.poll.getJobCountByTypes('failed');
     let v101 = 0;
     if (CHANGE_EVERY > 0) for (let i = 0; i < APPS; i += CHANGE_EVERY) if ((await connection.hexists(ctx.keys.versions(`bench-app-${i}`), '1.0.1')) === 1) v101++;
@@ -221,14 +254,16 @@ export async function run(): Promise<void> {
     console.log(`full cycle (queue path):  ${(cycleMs / 1000).toFixed(2)} s  ${ours.toFixed(0)} descriptors/s   (target ≤ 20 s)`);
     console.log(`  stages: enqueued at ${(enqueuedMs / 1000).toFixed(2)} s, polls done at ${(pollsDoneMs / 1000).toFixed(2)} s, versioning done at ${(cycleMs / 1000).toFixed(2)} s`);
     console.log(`  fetches in flight: ${(inFlightArea / cycleMs).toFixed(1)} on average over the cycle (of ${CONCURRENCY})`);
-    console.log(`bare undici loop:         ${(bareMs / 1000).toFixed(2)} s  ${bare.toFixed(0)} descriptors/s`);
+    console.log(
+      `bare undici loop:         ${(bareMs / 1000).toFixed(2)} s  ${bare.toFixed(0)} descriptors/s   (mean of ${(bare0.ms / 1000).toFixed(2)} s before the cycle and ${(bare1.ms / 1000).toFixed(2)} s after)`,
+    );
     const calls = [...stats1.calls].map(([cmd, n]) => [cmd, n - (stats0.calls.get(cmd) ?? 0)] as const).filter(([, n]) => n > 0).sort((x, y) => y[1] - x[1]);
     const totalCalls = calls.reduce((s, [, n]) => s + n, 0);
     console.log(
       `cycle cost: node CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, Redis CPU ${(stats1.cpuS - stats0.cpuS).toFixed(1)} s, ` +
         `${totalCalls} Redis commands (${(totalCalls / APPS).toFixed(1)}/app; server-wide, so others' traffic counts too)`,
     );
-    console.log(`bare loop cost: node CPU ${bare0.cpuS.toFixed(1)} s (the local server's share included, as in the cycle's)`);
+    console.log(`bare loop cost: node CPU ${((bare0.cpuS + bare1.cpuS) / 2).toFixed(1)} s (the local server's share included, as in the cycle's)`);
     console.log(`  top: ${calls.slice(0, 8).map(([c, n]) => `${c} ${n}`).join(', ')}`);
     console.log(`ratio (queue path / bare): ${(ours / bare).toFixed(2)}   (target ≥ 0.5)`);
   } finally {

@@ -8,6 +8,7 @@
 import { classifyChange, classifyDeploy, nextVersion } from '../versioning/index.js';
 import type { Classification } from '../versioning/index.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
+import { parseStoredDescriptor } from '../store/descriptor-store.js';
 import type { VersionRecord } from '../store/types.js';
 import type { PlanRolloutJob, VersionJob } from '../workers/queues.js';
 import type { DetectionDeps } from './detection-deps.js';
@@ -30,8 +31,13 @@ const MAX_CONFLICTS = 10;
  *   rollout-conflict (retryable) when the latest version kept moving under it.
  */
 export async function recordVersion(deps: DetectionDeps, job: VersionJob): Promise<RecordVersionResult> {
-  const app = await deps.apps.requireApp(job.appId);
-  const after = await deps.descriptors.getDescriptor(job.appId, job.descriptorHash, app.kind);
+  // Independent reads together (one round trip on the stores' auto-pipelined connection).
+  const [app, afterText, firstLatest] = await Promise.all([
+    deps.apps.requireApp(job.appId),
+    deps.descriptors.getDescriptorText(job.appId, job.descriptorHash),
+    deps.versions.latestVersion(job.appId),
+  ]);
+  const after = parseStoredDescriptor(job.appId, job.descriptorHash, afterText, app.kind);
   for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
     if (job.deploymentId !== undefined) {
       const existing = await deps.versions.deploymentVersion(job.appId, job.deploymentId);
@@ -40,7 +46,7 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob): Promi
         return { status: 'exists', version: existing };
       }
     }
-    const latest = await deps.versions.latestVersion(job.appId);
+    const latest = attempt === 0 ? firstLatest : await deps.versions.latestVersion(job.appId);
     // A redelivered change (a versioning batch run again, a late second daemon) whose descriptor
     // was versioned after its base, and other versions since: it is not new, and classifying it
     // against the newer latest would append an old descriptor out of order.

@@ -33,10 +33,18 @@ export class DescriptorStore {
    * @throws AppError version-not-found when nothing is stored under `hash` (never retryable).
    */
   async getDescriptor(appId: string, hash: string, kind: AppKind): Promise<ParsedDescriptor> {
-    const text = await this.getDescriptorText(appId, hash);
-    if (text === null) {
-      throw new AppError(ErrorCode.VERSION_NOT_FOUND, `descriptor ${hash} of app '${appId}' is not stored`, { details: { appId, hash } });
-    }
-    return parseDescriptor(text, { source: `store:${hash}`, kind });
+    return parseStoredDescriptor(appId, hash, await this.getDescriptorText(appId, hash), kind);
   }
+}
+
+/**
+ * Parses the canonical JSON `text` read from a descriptor key (`getDescriptorText`).
+ * @throws AppError version-not-found when `text` is null (nothing stored under `hash`; never
+ *   retryable); descriptor-invalid when it no longer parses (a policy or engine change).
+ */
+export function parseStoredDescriptor(appId: string, hash: string, text: string | null, kind: AppKind): ParsedDescriptor {
+  if (text === null) {
+    throw new AppError(ErrorCode.VERSION_NOT_FOUND, `descriptor ${hash} of app '${appId}' is not stored`, { details: { appId, hash } });
+  }
+  return parseDescriptor(text, { source: `store:${hash}`, kind });
 }

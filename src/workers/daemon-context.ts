@@ -81,8 +81,10 @@ export interface DaemonContext extends DetectionDeps, RuntimeDeps, Closable {
 }
 
 /**
- * Builds the context. Queues use `deps.connection` and BullMQ `prefix: deps.prefix`.
- * `close()` closes the queues and the fetcher (not the connection, which the caller owns).
+ * Builds the context. Queues use `deps.connection` and BullMQ `prefix: deps.prefix`; the stores
+ * use a duplicate of it with auto-pipelining, which the context owns.
+ * `close()` closes the queues, the stores' connection and the fetcher (not `deps.connection`,
+ * which the caller owns).
  */
 export function createDaemonContext(
   deps: RuntimeDeps,
@@ -120,6 +122,11 @@ export function createDaemonContext(
     removeOnFail: { age: 30 * 86_400 },
   };
   const planJobOptions: JobsOptions = { attempts: 5, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: { age: 30 * 86_400 } };
+  // The stores' connection pipelines automatically: the commands that concurrent polls and
+  // versioning steps issue in the same tick go out in one socket write. Socket writes were the
+  // largest single cost of a poll cycle's Redis traffic (bench/poll.bench.ts profile). BullMQ
+  // keeps `deps.connection`.
+  const storeConnection = deps.connection.duplicate({ enableAutoPipelining: true });
   const enqueueVersion = async (job: VersionJob): Promise<void> => {
     await queues.version.add(VERSION_JOB_NAME, job, { ...versionJobOptions, jobId: versionJobId(job) });
   };
@@ -130,10 +137,10 @@ export function createDaemonContext(
     fetcher,
     metrics,
     queues,
-    apps: new AppStore(deps.connection, keys),
-    versions: new VersionStore(deps.connection, keys),
-    descriptors: new DescriptorStore(deps.connection, keys),
-    schedule: new PollScheduleStore(deps.connection, keys),
+    apps: new AppStore(storeConnection, keys),
+    versions: new VersionStore(storeConnection, keys),
+    descriptors: new DescriptorStore(storeConnection, keys),
+    schedule: new PollScheduleStore(storeConnection, keys),
     pollLimiter: createLimiter(settings.pollConcurrency),
     async enqueuePoll(job, retry) {
       await queues.poll.add(POLL_JOB_NAME, job, {
@@ -167,6 +174,7 @@ export function createDaemonContext(
     async close() {
       await Promise.all(Object.values(queues).map((q) => q.close()));
       await ownFetcher?.close();
+      await storeConnection.quit().catch(() => storeConnection.disconnect());
     },
   };
 }

@@ -6,6 +6,7 @@
  * on the apps and retried as single polls; the chunk itself fails only on errors that are not
  * poll outcomes (Redis), and is then retried as a whole.
  */
+import { setMaxListeners } from 'node:events';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { AppError } from '../lib/errors.js';
 import { pollApp, pollLoadedApp, type FetchesDescriptors, type PollAppResult } from '../poller/poll-app.js';
@@ -56,6 +57,8 @@ export function createPollWorker(ctx: DaemonContext): Worker<unknown, PollAppRes
   // another daemon), not polled: `close()` waits for the chunks in progress only.
   const chunks = createLimiter(Math.ceil(ctx.settings.pollConcurrency / ctx.settings.pollBatchSize) + 1);
   const closing = new AbortController();
+  // Every chunk waiting for its turn listens for the worker closing: as many as a tick's chunks.
+  setMaxListeners(0, closing.signal);
   const worker = new Worker(
     QueueName.poll,
     async (job, token) => {
