@@ -87,7 +87,10 @@ async function bareLoop(port: number, from = 0, to = APPS): Promise<{ ms: number
   return { ms, cpuS: (cpu.user + cpu.system) / 1e6 };
 }
 
-/** With BENCH_CPU_PROF=file: a V8 CPU profile of the cycle alone (open in Chrome DevTools). */
+/**
+ * With BENCH_CPU_PROF=file: a V8 CPU profile of the cycle alone (open in Chrome DevTools); with
+ * BENCH_HEAP_PROF=1 too, a sampling heap profile (allocations) instead.
+ */
 async function startProfile(): Promise<{ stop(): Promise<void> } | undefined> {
   const file = process.env.BENCH_CPU_PROF;
   if (!file) return undefined;
@@ -95,11 +98,15 @@ async function startProfile(): Promise<{ stop(): Promise<void> } | undefined> {
   const { writeFile } = await import('node:fs/promises');
   const session = new Session();
   session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
+  const heap = process.env.BENCH_HEAP_PROF === '1';
+  if (heap) await session.post('HeapProfiler.startSampling', { samplingInterval: 4096 });
+  else {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
   return {
     async stop() {
-      const { profile } = await session.post('Profiler.stop');
+      const { profile } = heap ? await session.post('HeapProfiler.stopSampling') : await session.post('Profiler.stop');
       await writeFile(file, JSON.stringify(profile));
       session.disconnect();
       console.log(`CPU profile of the cycle: ${file}`);
