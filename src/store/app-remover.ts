@@ -2,8 +2,8 @@
  * Unregistering an app (`mpu apps remove`): deletes every key of the app (all under
  * `<p>:app:{<appId>}`, see keys.ts) and its entries in the cross-app structures (the apps SET,
  * the poll schedule, the installation index, the rollouts ZSET), without blocking Redis: SCAN
- * and ZSCAN pages, UNLINK (memory freed in the background, so a hash of a million installations
- * costs Redis nothing here), the installation index cleaned a page of ids at a time.
+ * and ZSCAN pages, UNLINK (a hash of a million installations leaves the keyspace at once and is
+ * freed by a background thread), the installation index cleaned a page of ids at a time.
  *
  * Safe against a daemon running meanwhile. The order is what makes it safe:
  * 1. the app leaves the apps SET and the poll schedule, and its record is deleted: nothing new is
