@@ -7,7 +7,7 @@
  * so the worker retries the retryable ones with backoff.
  */
 import { parseDescriptor } from '../versioning/index.js';
-import { AppError, ErrorCode } from '../lib/errors.js';
+import { AppError, ErrorCode, isAppError } from '../lib/errors.js';
 import type { VersionJob } from '../workers/queues.js';
 import type { PollClaim, PollTarget } from '../store/app-store.js';
 import type { DetectionDeps } from './detection-deps.js';
@@ -31,9 +31,10 @@ export interface PollAppResult {
 
 /**
  * Polls `appId` now.
- * @throws AppError app-not-found; input-invalid for a Forge app; descriptor-fetch-failed /
+ * @throws AppError app-not-found (also when the app is removed while it is polled: nothing is
+ *   stored or recorded then); input-invalid for a Forge app; descriptor-fetch-failed /
  *   descriptor-fetch-refused from the fetch; descriptor-invalid when the body does not parse or
- *   fails the schema. Every failure is first recorded on the app (`lastError`, counters).
+ *   fails the schema. Every other failure is first recorded on the app (`lastError`, counters).
  */
 export async function pollApp(deps: DetectionDeps & { fetcher: FetchesDescriptors }, appId: string): Promise<PollAppResult> {
   return pollLoadedApp(deps, await deps.apps.requireApp(appId));
@@ -104,6 +105,11 @@ export async function pollLoadedApp(deps: DetectionDeps & { fetcher: FetchesDesc
     log.info({ appId, hash: parsed.hash, baseVersion: latest?.version ?? null }, 'poll:fetched changed');
     return { appId, outcome: 'changed', httpStatus: 200, hash: parsed.hash, versionJob };
   } catch (err) {
+    if (isAppError(err, ErrorCode.APP_NOT_FOUND)) {
+      // Removed while this poll was in flight (`mpu apps remove`): nothing to record it on.
+      log.info({ appId }, 'poll:gone');
+      throw err;
+    }
     const e =
       err instanceof AppError
         ? err

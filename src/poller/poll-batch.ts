@@ -10,7 +10,7 @@
  * failure is recorded on the app; a retryable failure is retried on its own, with backoff, by a
  * single-app job that takes over the claim (`retryJob`).
  */
-import { AppError } from '../lib/errors.js';
+import { AppError, ErrorCode } from '../lib/errors.js';
 import type { VersionJob } from '../workers/queues.js';
 import type { DetectionDeps } from './detection-deps.js';
 import type { Limiter } from './limiter.js';
@@ -33,7 +33,7 @@ export interface PollBatchResult {
   retrying: number;
   /** Claimed by another job (another daemon's chunk), polled for a later slot already, or not a pollable app. */
   skipped: number;
-  /** No longer registered. */
+  /** No longer registered (when claimed, or removed while being polled). */
   gone: number;
 }
 
@@ -138,6 +138,7 @@ export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPo
         res = await pollLoadedApp(pollDeps, c.app, { slot: poll.slot, owner, retryOwner }).finally(() => versions?.end());
       } catch (err) {
         if (!(err instanceof AppError)) return void (infraError ??= err);
+        if (err.code === ErrorCode.APP_NOT_FOUND) return void out.gone++; // removed while polled
         out.polled++;
         out.failed++;
         if (err.retryable && retryOwner !== undefined) {

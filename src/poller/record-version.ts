@@ -7,7 +7,7 @@
  */
 import { classifyChange, classifyDeploy, nextVersion } from '../versioning/index.js';
 import type { Classification } from '../versioning/index.js';
-import { AppError, ErrorCode } from '../lib/errors.js';
+import { AppError, ErrorCode, isAppError } from '../lib/errors.js';
 import { parseStoredDescriptor } from '../store/descriptor-store.js';
 import type { VersionRecord } from '../store/types.js';
 import type { PlanRolloutJob, VersionJob } from '../workers/queues.js';
@@ -26,7 +26,8 @@ const MAX_CONFLICTS = 10;
 
 /**
  * Runs the versioning step for `job`.
- * @throws AppError app-not-found (unknown app), version-not-found (descriptor not stored),
+ * @throws AppError app-not-found (unknown app, or removed while this step ran: nothing is
+ *   stored then, see VersionStore.storeVersion), version-not-found (descriptor not stored),
  *   descriptor-invalid (a stored descriptor no longer parses: a policy/engine change),
  *   rollout-conflict (retryable) when the latest version kept moving under it.
  */
@@ -90,6 +91,9 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob): Promi
       ...(job.deploymentId !== undefined ? { deploymentId: job.deploymentId } : {}),
     };
     const stored = await deps.versions.storeVersion(record, latest?.version ?? null, after.canonical);
+    if (stored.status === 'gone') {
+      throw new AppError(ErrorCode.APP_NOT_FOUND, `app '${job.appId}' was removed while its change was being versioned: nothing stored`, { details: { appId: job.appId } });
+    }
     if (stored.status === 'conflict') {
       deps.logger.debug({ appId: job.appId, expected: latest?.version ?? null, latest: stored.latest }, 'version:conflict');
       continue;
@@ -123,6 +127,8 @@ export interface RecordVersionBatchResult {
   unchanged: number;
   /** Failed here and handed to a versioning job of their own (retried with backoff). */
   handedOff: number;
+  /** Changes of apps no longer registered (removed meanwhile): dropped, with a log line. */
+  gone: number;
 }
 
 export interface RecordVersionBatchDeps extends DetectionDeps {
@@ -136,12 +142,12 @@ export interface RecordVersionBatchDeps extends DetectionDeps {
  * idempotent on its own; an app's changes in order, different apps concurrently, and their
  * rollout plans enqueued together (one `addBulk`). A change that fails is handed, with the app's later changes, to a
  * versioning job of its own (`deps.enqueueVersion`, deterministic id), which retries it with
- * backoff or fails visibly.
+ * backoff or fails visibly; a change of an app that is no longer registered is dropped (`gone`).
  * @throws an error only when such a hand-off cannot be enqueued (Redis): the batch is then
  *   retried, and the changes it had versioned are found versioned (idempotent).
  */
 export async function recordVersionBatch(deps: RecordVersionBatchDeps, changes: readonly VersionJob[]): Promise<RecordVersionBatchResult> {
-  const out: RecordVersionBatchResult = { created: 0, exists: 0, unchanged: 0, handedOff: 0 };
+  const out: RecordVersionBatchResult = { created: 0, exists: 0, unchanged: 0, handedOff: 0, gone: 0 };
   const byApp = new Map<string, VersionJob[]>();
   for (const c of changes) byApp.set(c.appId, [...(byApp.get(c.appId) ?? []), c]);
   const plans = createHandOff<PlanRolloutJob>((jobs) => deps.enqueuePlanRollouts(jobs));
@@ -156,6 +162,12 @@ export async function recordVersionBatch(deps: RecordVersionBatchDeps, changes: 
             out[(await recordVersion(stepDeps, jobs[i]!)).status]++;
           } catch (err) {
             const later = jobs.slice(i);
+            if (isAppError(err, ErrorCode.APP_NOT_FOUND)) {
+              // Removed (`mpu apps remove`): a job of its own would only fail the same way.
+              deps.logger.info({ appId: jobs[i]!.appId, dropped: later.length }, 'version:app-gone');
+              out.gone += later.length;
+              return;
+            }
             deps.logger.warn({ appId: jobs[i]!.appId, err: err instanceof Error ? err.message : String(err), handedOff: later.length }, 'version:handed-off');
             try {
               for (const j of later) await deps.enqueueVersion(j);

@@ -380,10 +380,14 @@ export class AppStore {
     ]);
   }
 
-  /** Records that a Forge environment sent a deploy event at `at` (epoch ms). */
+  /**
+   * Records that a Forge environment sent a deploy event at `at` (epoch ms).
+   * @throws AppError app-not-found. An app removed after the read is not re-created (the write
+   *   goes through RECORD_POLL_LUA, which writes only to an existing record).
+   */
   async recordForgeDeployment(appId: string, environment: string, at: number): Promise<void> {
     const app = await this.requireApp(appId);
     const envs = { ...(app.environments ?? {}), [environment]: at };
-    await this.redis.hset(this.keys.app(appId), 'environments', JSON.stringify(envs));
+    await this.recordPoll([this.keys.app(appId), '', '', '', '', '0', 'environments', JSON.stringify(envs)]);
   }
 }

@@ -10,16 +10,37 @@ import { parseDescriptor } from '../versioning/index.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { Keys } from './keys.js';
 
+// KEYS: app hash, descriptor key. ARGV: canonical text. Write-once, and only for a registered app.
+const SAVE_DESCRIPTOR_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX') then return 1 end
+return 0
+`;
+
+type WithSaveDescriptor = Redis & { mpuSaveDescriptor(app: string, key: string, text: string): Promise<number> };
+
 /** Redis-backed descriptor store. */
 export class DescriptorStore {
+  private readonly redis: WithSaveDescriptor;
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly keys: Keys,
-  ) {}
+  ) {
+    if (!('mpuSaveDescriptor' in redis)) redis.defineCommand('mpuSaveDescriptor', { numberOfKeys: 2, lua: SAVE_DESCRIPTOR_LUA });
+    this.redis = redis as WithSaveDescriptor;
+  }
 
-  /** Stores `parsed.canonical` under its hash (SET NX: write-once). @returns the hash. */
+  /**
+   * Stores `parsed.canonical` under its hash (write-once) for a registered app.
+   * @returns the hash
+   * @throws AppError app-not-found when the app's record does not exist (never registered, or
+   *   removed while this poll or deploy was in flight): nothing is stored.
+   */
   async saveDescriptor(appId: string, parsed: ParsedDescriptor): Promise<string> {
-    await this.redis.set(this.keys.descriptor(appId, parsed.hash), parsed.canonical, 'NX');
+    const r = await this.redis.mpuSaveDescriptor(this.keys.app(appId), this.keys.descriptor(appId, parsed.hash), parsed.canonical);
+    if (Number(r) === -1) {
+      throw new AppError(ErrorCode.APP_NOT_FOUND, `app '${appId}' is not registered (removed?): its descriptor was not stored`, { details: { appId } });
+    }
     return parsed.hash;
   }
 

@@ -111,8 +111,11 @@ end
 return {ids, ver, appr}
 `;
 
-// KEYS: approved, history. ARGV: id, expected ('' = none), new, at, versions approved (comma list).
+// KEYS: approved, history, version. ARGV: id, expected ('' = none), new, at, versions approved
+// (comma list). Only a registered installation (one in the version hash) is written: one whose
+// app was removed meanwhile is not re-created.
 const APPROVE_LUA = `
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return 0 end
 local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if cur ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
@@ -125,12 +128,13 @@ if h then redis.call('HSET', KEYS[2], ARGV[1], h) end
 return 1
 `;
 
-// KEYS: available, history. ARGV: at, version, ids… Marks "update available" once per version.
+// KEYS: available, history, version. ARGV: at, version, ids… Marks "update available" once per
+// version, on registered installations only (one whose app was removed is not re-created).
 const AVAILABLE_LUA = `
 local n = 0
 for i = 3, #ARGV do
   local id = ARGV[i]
-  if redis.call('HGET', KEYS[1], id) ~= ARGV[2] then
+  if redis.call('HGET', KEYS[1], id) ~= ARGV[2] and redis.call('HEXISTS', KEYS[3], id) == 1 then
     redis.call('HSET', KEYS[1], id, ARGV[2])
     local e = ARGV[1] .. '|n|' .. ARGV[2]
     local h = redis.call('HGET', KEYS[2], id)
@@ -214,8 +218,8 @@ export class InstallationStore {
     if (!(redis as unknown as Record<string, unknown>).mpuInstRegister) {
       redis.defineCommand('mpuInstRegister', { numberOfKeys: 5, lua: REGISTER_LUA });
       redis.defineCommand('mpuInstCas', { numberOfKeys: 3, lua: CAS_LUA });
-      redis.defineCommand('mpuInstApprove', { numberOfKeys: 2, lua: APPROVE_LUA });
-      redis.defineCommand('mpuInstAvailable', { numberOfKeys: 2, lua: AVAILABLE_LUA });
+      redis.defineCommand('mpuInstApprove', { numberOfKeys: 3, lua: APPROVE_LUA });
+      redis.defineCommand('mpuInstAvailable', { numberOfKeys: 3, lua: AVAILABLE_LUA });
       redis.defineCommand('mpuInstReadChunk', { numberOfKeys: 4, lua: READ_CHUNK_LUA });
       redis.defineCommand('mpuInstReadRangeStates', { numberOfKeys: 3, lua: READ_RANGE_STATES_LUA });
     }
@@ -389,17 +393,32 @@ export class InstallationStore {
   /**
    * Records an approval: `approvedUpTo` becomes `next` only if it is still `expected`, and each
    * of `versions` gets an `approved` history entry.
-   * @returns false when another approval got there first (read again and retry)
+   * @returns false when another approval got there first (read again and retry), or the
+   *   installation is no longer registered (its app was removed: the re-read says so)
    */
   async setApproved(appId: string, id: string, expected: string | null, next: string, versions: readonly string[], at: number): Promise<boolean> {
-    const r = await this.redis.mpuInstApprove(this.keys.installationApproved(appId), this.keys.installationHistory(appId), id, expected ?? '', next, at, versions.join(','));
+    const r = await this.redis.mpuInstApprove(
+      this.keys.installationApproved(appId),
+      this.keys.installationHistory(appId),
+      this.keys.installationVersion(appId),
+      id,
+      expected ?? '',
+      next,
+      at,
+      versions.join(','),
+    );
     return Number(r) === 1;
   }
 
-  /** Marks "update available: `version`" on `ids` (once per version). @returns how many were new. */
+  /**
+   * Marks "update available: `version`" on `ids` (once per version; ids no longer registered are
+   * skipped). @returns how many were new.
+   */
   async markUpdateAvailable(appId: string, ids: readonly string[], version: string, at: number): Promise<number> {
     if (ids.length === 0) return 0;
-    return Number(await this.redis.mpuInstAvailable(this.keys.installationAvailable(appId), this.keys.installationHistory(appId), at, version, ...ids));
+    return Number(
+      await this.redis.mpuInstAvailable(this.keys.installationAvailable(appId), this.keys.installationHistory(appId), this.keys.installationVersion(appId), at, version, ...ids),
+    );
   }
 
   /** How many installations run each version: `{ '1.0.0': 12, '1.0.1': 988 }` (zero counts dropped). */

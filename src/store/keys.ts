@@ -4,6 +4,10 @@
  * Lua scripts and MULTI on one app stay in one slot. The prefix (default `mpu`) lets tests and
  * several deployments share a server.
  *
+ * `mpu apps remove` (app-remover.ts) deletes an app by SCAN over `<p>:app:{<appId>}*` plus the
+ * cross-app keys below (apps, poll-schedule, installations, rollouts): a new per-app key must
+ * start with `app(appId)`, and a new cross-app key needs its cleanup added there.
+ *
  * Layout (add new keys here, with a line of documentation each):
  * - `<p>:apps`                                   SET of app ids
  * ... (sections below)

@@ -26,9 +26,12 @@ export class PollScheduleStore {
     await this.redis.zadd(this.keys.pollSchedule(), ...args);
   }
 
-  /** Moves `appId` forward to `dueAt` (ZADD GT: never back, so a slower daemon cannot re-arm a slot already enqueued). */
+  /**
+   * Moves `appId` forward to `dueAt` (ZADD XX GT: never back, so a slower daemon cannot re-arm a
+   * slot already enqueued; never adds, so an app removed meanwhile is not scheduled again).
+   */
   async reschedule(appId: string, dueAt: number): Promise<void> {
-    await this.redis.zadd(this.keys.pollSchedule(), 'GT', dueAt, appId);
+    await this.redis.zadd(this.keys.pollSchedule(), 'XX', 'GT', dueAt, appId);
   }
 
   /** App ids due at or before `now` (epoch ms), at most `limit`. */

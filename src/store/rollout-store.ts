@@ -100,8 +100,9 @@ function fromHash(h: Record<string, string>): RolloutRecord | null {
   };
 }
 
-// KEYS: rollout hash. ARGV: action (pause|resume|halt). Atomic status transitions.
-// Returns {ok, status} or {err, status}.
+// KEYS: rollout hash. ARGV: action (pause|resume|halt|planned|superseded), then its arguments.
+// Atomic status transitions; every action writes only to an existing rollout (a rollout deleted
+// with its app is not re-created by a plan still running). Returns {ok, status} or {err, status}.
 const TRANSITION_LUA = `
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {'missing', ''} end
@@ -124,17 +125,23 @@ elseif a == 'halt' then
   redis.call('HSET', KEYS[1], 'status', 'halted', 'resumeTo', '')
   return {'ok', 'halted'}
 elseif a == 'planned' then
-  -- planning finished: keep a pause or halt that arrived meanwhile
+  -- planning finished (ARGV[3..]: summary fields): keep a pause or halt that arrived meanwhile
+  if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
   if st == 'planning' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) return {'ok', ARGV[2]} end
   if st == 'paused' then redis.call('HSET', KEYS[1], 'resumeTo', ARGV[2]) end
+  return {'ok', st}
+elseif a == 'superseded' then
+  redis.call('HSET', KEYS[1], 'supersededBy', ARGV[2])
   return {'ok', st}
 end
 return {'bad', st}
 `;
 
 // KEYS: buckets hash, rollout hash, then one list per bucket. ARGV: cursor, then per bucket its
-// field (`kind:at`) and its ids joined by newlines.
+// field (`kind:at`) and its ids joined by newlines. Writes nothing (returns 0) once the rollout
+// is deleted (its app removed).
 const PUSH_LUA = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 for i = 3, #KEYS do
   local n = 0
   local ids = {}
@@ -178,9 +185,10 @@ export class RolloutStore {
 
   /**
    * Creates the rollout if absent (idempotent: a second plan job of the same version finds it).
-   * @returns the stored record and whether this call created it
+   * @returns the stored record (null when it was deleted right after, with its app) and whether
+   *   this call created it
    */
-  async create(r: Omit<RolloutRecord, 'id'>): Promise<{ record: RolloutRecord; created: boolean }> {
+  async create(r: Omit<RolloutRecord, 'id'>): Promise<{ record: RolloutRecord | null; created: boolean }> {
     const key = this.keys.rollout(r.appId, r.version);
     const created = (await this.redis.hsetnx(key, 'appId', r.appId)) === 1;
     if (created) {
@@ -191,8 +199,17 @@ export class RolloutStore {
           .zadd(this.keys.rollouts(), r.publishedAt, rolloutId(r.appId, r.version)),
       );
     }
-    const record = await this.get(r.appId, r.version);
-    return { record: record!, created };
+    return { record: await this.get(r.appId, r.version), created };
+  }
+
+  /**
+   * Deletes one rollout: its hash, its plan buckets and its index entry. For a plan that finds
+   * its app removed just after creating the rollout (rollout.worker.ts); `mpu apps remove`
+   * deletes whole apps (app-remover.ts).
+   */
+  async discard(appId: string, version: string): Promise<void> {
+    await this.clearBuckets(appId, version);
+    await execAll(this.redis.pipeline().unlink(this.keys.rollout(appId, version)).zrem(this.keys.rollouts(), rolloutId(appId, version)));
   }
 
   /** The rollout record, or null. */
@@ -224,22 +241,26 @@ export class RolloutStore {
     return st as RolloutStatus;
   }
 
-  /** Stores the plan summary and ends planning (a pause or halt that came meanwhile wins). */
-  async finishPlanning(appId: string, version: string, summary: PlanSummary, batches: number, status: RolloutStatus, at: number): Promise<RolloutStatus> {
+  /**
+   * Stores the plan summary and ends planning (a pause or halt that came meanwhile wins), in one
+   * script. `at`: epoch ms.
+   * @returns the status now, or null when the rollout no longer exists (its app was removed):
+   *   nothing is written then.
+   */
+  async finishPlanning(appId: string, version: string, summary: PlanSummary, batches: number, status: RolloutStatus, at: number): Promise<RolloutStatus | null> {
     const key = this.keys.rollout(appId, version);
-    await this.redis.hset(key, { summary: JSON.stringify(summary), batches: String(batches), plannedAt: String(at) });
-    const [, st] = await this.redis.mpuRolloutTransition(key, 'planned', status);
-    return st as RolloutStatus;
+    const [res, st] = await this.redis.mpuRolloutTransition(key, 'planned', status, 'summary', JSON.stringify(summary), 'batches', String(batches), 'plannedAt', String(at));
+    return res === 'missing' ? null : (st as RolloutStatus);
   }
 
-  /** Marks `older` rollouts of the app as superseded by `version` (informational). */
+  /** Marks `older` rollouts of the app as superseded by `version` (informational; only rollouts that still exist). */
   async markSuperseded(appId: string, version: string): Promise<void> {
     const ids = await this.redis.zrange(this.keys.rollouts(), 0, -1);
     const pipe = this.redis.pipeline();
     for (const id of ids) {
       const r = parseRolloutId(id);
       if (r.appId === appId && semver.valid(r.version) && semver.lt(r.version, version)) {
-        pipe.hset(this.keys.rollout(appId, r.version), 'supersededBy', version);
+        (pipe as unknown as Scripted).mpuRolloutTransition(this.keys.rollout(appId, r.version), 'superseded', version);
       }
     }
     await execAll(pipe);
@@ -249,15 +270,16 @@ export class RolloutStore {
    * Appends planned buckets and moves the plan cursor to `cursor` (installations planned so far),
    * in one Lua call (atomic): a planner that dies mid-chunk leaves either all of the chunk or
    * none of it. Ids travel joined by newlines (installation ids contain no whitespace).
+   * @returns false when the rollout no longer exists (its app was removed): nothing is written.
    */
-  async pushBuckets(appId: string, version: string, buckets: readonly PlanBucket[], cursor: number): Promise<void> {
+  async pushBuckets(appId: string, version: string, buckets: readonly PlanBucket[], cursor: number): Promise<boolean> {
     const keys = [this.keys.rolloutBuckets(appId, version), this.keys.rollout(appId, version)];
     const args: string[] = [String(cursor)];
     for (const b of buckets) {
       keys.push(this.keys.rolloutBucket(appId, version, b.kind, b.at));
       args.push(`${b.kind}:${b.at}`, b.ids.join('\n'));
     }
-    await this.redis.mpuRolloutPush(keys.length, ...keys, ...args);
+    return Number(await this.redis.mpuRolloutPush(keys.length, ...keys, ...args)) === 1;
   }
 
   /** Installations planned so far (0 before planning starts). */

@@ -3,6 +3,8 @@
  * `descriptor`). A version, its place in the history, its descriptor and (for Forge) its
  * deployment id are written by one Lua script, guarded by the latest version the caller
  * classified against: two daemons detecting the same change produce one version (issue 3).
+ * Every write checks that the app is registered (its record exists), so a versioning step still
+ * running when the app is removed (`mpu apps remove`, app-remover.ts) writes nothing.
  */
 import type { Redis } from 'ioredis';
 import type { VersionReader, VersionRecord } from './types.js';
@@ -15,14 +17,17 @@ export type StoreVersionResult =
   /** The deployment id already has a version: nothing written. */
   | { status: 'exists'; version: string }
   /** The latest version is not the one classified against: re-read and classify again. */
-  | { status: 'conflict'; latest: string | null };
+  | { status: 'conflict'; latest: string | null }
+  /** The app is not registered (removed meanwhile): nothing written. */
+  | { status: 'gone' };
 
 // KEYS: versions hash, version-order list, deployments hash, descriptor key, app hash
 // ARGV: expected latest ('' = none), version, record JSON, deployment id ('' = none), canonical
 //   descriptor ('' = skip), descriptor hash
 // The app hash's `latestVersion` / `latestHash` follow the history in the same script (a poll
-// reads them with its claim, no round trip of its own), and only while the app exists.
+// reads them with its claim, no round trip of its own).
 const STORE_VERSION_LUA = `
+if redis.call('EXISTS', KEYS[5]) == 0 then return {'gone', ''} end
 if ARGV[4] ~= '' then
   local existing = redis.call('HGET', KEYS[3], ARGV[4])
   if existing and existing ~= '-' then return {'exists', existing} end
@@ -34,12 +39,19 @@ if ARGV[5] ~= '' then redis.call('SET', KEYS[4], ARGV[5], 'NX') end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('RPUSH', KEYS[2], ARGV[2])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[4], ARGV[2]) end
-if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('HSET', KEYS[5], 'latestVersion', ARGV[2], 'latestHash', ARGV[6]) end
+redis.call('HSET', KEYS[5], 'latestVersion', ARGV[2], 'latestHash', ARGV[6])
 return {'created', ARGV[2]}
+`;
+
+// KEYS: app hash, deployments hash. ARGV: deployment id. Never writes for an unregistered app.
+const RECORD_DEPLOYMENT_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+return redis.call('HSETNX', KEYS[2], ARGV[1], '-')
 `;
 
 type WithStoreVersion = Redis & {
   mpuStoreVersion(k1: string, k2: string, k3: string, k4: string, k5: string, ...argv: string[]): Promise<[string, string]>;
+  mpuRecordDeployment(app: string, deployments: string, deploymentId: string): Promise<number>;
 };
 
 /** Redis-backed version history; implements the rollout's `VersionReader`. */
@@ -50,6 +62,7 @@ export class VersionStore implements VersionReader {
     private readonly keys: Keys,
   ) {
     if (!('mpuStoreVersion' in redis)) redis.defineCommand('mpuStoreVersion', { numberOfKeys: 5, lua: STORE_VERSION_LUA });
+    if (!('mpuRecordDeployment' in redis)) redis.defineCommand('mpuRecordDeployment', { numberOfKeys: 2, lua: RECORD_DEPLOYMENT_LUA });
     this.redis = redis as WithStoreVersion;
   }
 
@@ -79,16 +92,21 @@ export class VersionStore implements VersionReader {
     return this.redis.hget(this.keys.deployments(appId), deploymentId);
   }
 
-  /** Records a deployment that creates no version (non-production): a repeat is then recognised. */
+  /**
+   * Records a deployment that creates no version (non-production): a repeat is then recognised.
+   * Writes nothing when the app is not registered (removed meanwhile).
+   */
   async recordDeploymentWithoutVersion(appId: string, deploymentId: string): Promise<void> {
-    await this.redis.hsetnx(this.keys.deployments(appId), deploymentId, '-');
+    await this.redis.mpuRecordDeployment(this.keys.app(appId), this.keys.deployments(appId), deploymentId);
   }
 
   /**
    * Atomically appends `record` as the app's new latest version, provided the latest version is
    * still `expectedLatest` (null = the app has none) and, for deploys, the deployment id has no
    * version yet. The descriptor `canonical` text is stored write-once in the same script, and
-   * the app record's `latestVersion` / `latestHash` are set to the new version.
+   * the app record's `latestVersion` / `latestHash` are set to the new version. Nothing is
+   * written (`gone`) when the app's record does not exist: a removed app is never given a
+   * version again by a step that was in flight when it was removed.
    */
   async storeVersion(record: VersionRecord, expectedLatest: string | null, canonical?: string): Promise<StoreVersionResult> {
     const { appId } = record;
@@ -107,6 +125,7 @@ export class VersionStore implements VersionReader {
     );
     if (status === 'created') return { status, version: v };
     if (status === 'exists') return { status, version: v };
+    if (status === 'gone') return { status };
     return { status: 'conflict', latest: v === '' ? null : v };
   }
 }

@@ -9,12 +9,13 @@ import type { Job } from 'bullmq';
 import { VersionLadder } from '../rollout/version-ladder.js';
 import { NotifyBatchJob } from './queues.js';
 import { realDelay, toPlannedVersion, type RolloutContext } from './rollout-context.js';
-import { delayJob, parseJobData, translateError } from './rollout.worker.js';
+import { delayJob, parseJobData, rolloutGone, translateError } from './rollout.worker.js';
 
 export interface NotifyBatchResult {
   considered: number;
   notified: number;
-  skipped?: 'halted';
+  /** `halted`: the rollout was halted; `gone`: the version no longer exists (its app was removed). */
+  skipped?: 'halted' | 'gone';
 }
 
 /** Notifies one batch; installations already on the version (or that approved it) are left out. */
@@ -24,6 +25,7 @@ export async function notifyBatch(ctx: RolloutContext, job: Job, token: string |
   const status = await ctx.rollouts.status(appId, version);
   if (status === 'halted') return { considered: 0, notified: 0, skipped: 'halted' };
   if (status === 'paused') return delayJob(job, token, ctx.settings.pauseRecheckMs);
+  if (await rolloutGone(ctx, job, appId, version, status)) return { considered: 0, notified: 0, skipped: 'gone' };
   const now = ctx.clock.now();
   if (now < data.at) return delayJob(job, token, realDelay(ctx, data.at));
   const ids = await ctx.rollouts.bucketRange(appId, version, 'notify', data.at, data.start, data.end);

@@ -8,7 +8,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import { AppError } from '../lib/errors.js';
+import { AppError, ErrorCode, isAppError } from '../lib/errors.js';
 import { pollApp, pollLoadedApp, type FetchesDescriptors, type PollAppResult } from '../poller/poll-app.js';
 import { pollBatch, type PollBatchResult } from '../poller/poll-batch.js';
 import { createLimiter } from '../poller/limiter.js';
@@ -32,7 +32,12 @@ async function pollOne(ctx: DaemonContext, job: Job, data: PollJob): Promise<Pol
   if (c!.status !== 'claimed') return { appId: data.appId, skipped: c!.status };
   // Keep the claim while BullMQ has attempts left for this job; the last attempt ends the slot.
   const retryOwner = job.attemptsMade + 1 < (job.opts.attempts ?? 1) ? data.claim : undefined;
-  return pollLoadedApp(deps, c!.app, { slot: data.slot as number, owner: data.claim!, retryOwner });
+  try {
+    return await pollLoadedApp(deps, c!.app, { slot: data.slot as number, owner: data.claim!, retryOwner });
+  } catch (err) {
+    if (isAppError(err, ErrorCode.APP_NOT_FOUND)) return { appId: data.appId, skipped: 'gone' }; // removed while polled
+    throw err;
+  }
 }
 
 /** The context's fetcher behind its limiter (the fetch alone waits for a place). */

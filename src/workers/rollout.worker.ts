@@ -53,24 +53,35 @@ export const UPGRADE_JOB_OPTS = Object.freeze({
 export interface PlanResult {
   appId: string;
   version: string;
+  /** The rollout's status; `gone` when the version or its rollout no longer exists (the app was removed): nothing planned. */
   status: string;
   summary: PlanSummary | null;
   batches: number;
   alreadyPlanned?: boolean;
 }
 
+/** A plan that stops because its app was removed (`mpu apps remove`): logged, not retried. */
+function planGone(ctx: RolloutContext, appId: string, version: string, batches: number, why: string): PlanResult {
+  ctx.logger.warn({ event: 'rollout:plan:gone', appId, version, batches }, `not planning ${appId}@${version}: ${why} (app removed?)`);
+  return { appId, version, status: 'gone', summary: null, batches };
+}
+
 /**
  * Plans the rollout of one version: idempotent (a planned rollout is not planned again; an
  * interrupted one resumes at its cursor; batch job ids are deterministic, so re-enqueueing a
  * range is a no-op).
- * @throws AppError version-not-found (non-retryable)
+ *
+ * An unknown version, or an app removed while this runs (`mpu apps remove`), ends the plan with
+ * status `gone` and a `rollout:plan:gone` warning, without re-creating the rollout: the store's
+ * writes check that the rollout still exists, and a rollout created just as its version
+ * disappeared is discarded again. Batches already enqueued then find nothing to do.
  */
 export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJob, onProgress?: (percent: number) => Promise<void>): Promise<PlanResult> {
   const { appId, version } = data;
   const record = await ctx.versions.getVersion(appId, version);
-  if (!record) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `no version ${version} of app ${appId} to roll out`);
+  if (!record) return planGone(ctx, appId, version, 0, 'the version is not stored');
   const planned = toPlannedVersion(record);
-  const { record: rollout } = await ctx.rollouts.create({
+  const { record: rollout, created } = await ctx.rollouts.create({
     appId,
     version,
     kind: record.kind,
@@ -85,6 +96,13 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
     batches: 0,
     supersededBy: null,
   });
+  // The app may have been removed between the read of its version and the rollout's creation:
+  // its removal may then have missed the new rollout, so take it back.
+  if (created && !(await ctx.versions.getVersion(appId, version))) {
+    await ctx.rollouts.discard(appId, version);
+    return planGone(ctx, appId, version, 0, 'the version was deleted as its rollout was created');
+  }
+  if (!rollout) return planGone(ctx, appId, version, 0, 'the rollout was deleted as it was created');
   if (rollout.plannedAt !== null || rollout.status === 'halted') {
     return { appId, version, status: rollout.status, summary: rollout.summary, batches: rollout.batches, alreadyPlanned: true };
   }
@@ -153,7 +171,7 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
     next = ctx.installs.readPlanChunk(appId, start + chunk, chunk);
     next.catch(() => {});
     const buckets = planChunk(plan, inputs, summary);
-    await ctx.rollouts.pushBuckets(appId, version, buckets, start + inputs.length);
+    if (!(await ctx.rollouts.pushBuckets(appId, version, buckets, start + inputs.length))) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
     for (const b of buckets) {
       const key = `${b.kind}:${b.at}`;
       const o = open.get(key) ?? { kind: b.kind, at: b.at, length: 0, flushed: 0 };
@@ -166,6 +184,7 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
   await flush(true);
   const s = summary.summary();
   const status = await ctx.rollouts.finishPlanning(appId, version, s, batches, record.approval === 'manual' ? 'awaiting-approval' : 'scheduled', ctx.clock.now());
+  if (status === null) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
   await onProgress?.(100);
   ctx.logger.info({ event: 'rollout:planned', appId, version, status, batches, ...s }, `planned ${appId}@${version}: ${s.upgrades} upgrades, ${s.notifies} notices in ${batches} batches`);
   return { appId, version, status, summary: s, batches };
@@ -184,8 +203,20 @@ export async function delayJob(job: Job, token: string | undefined, realMs: numb
 export interface UpgradeBatchResult {
   considered: number;
   moved: number;
-  skipped?: 'halted';
+  /** `halted`: the rollout was halted; `gone`: the version no longer exists (its app was removed). */
+  skipped?: 'halted' | 'gone';
   progressPercent: number;
+}
+
+/**
+ * True when a batch's rollout and version are both gone: the app was removed (`mpu apps
+ * remove`). Logged once per batch; the batch then ends doing nothing (its installations are gone
+ * too, and the store writes nothing for them anyway).
+ */
+export async function rolloutGone(ctx: RolloutContext, job: Job, appId: string, version: string, status: string | null): Promise<boolean> {
+  if (status !== null || (await ctx.versions.getVersion(appId, version))) return false;
+  ctx.logger.info({ event: 'rollout:batch:gone', appId, version, job: job.id }, `batch ${job.id} of ${appId}@${version} skipped: the version no longer exists (app removed?)`);
+  return true;
 }
 
 /**
@@ -199,6 +230,7 @@ export async function applyUpgradeBatch(ctx: RolloutContext, job: Job, token: st
   const status = await ctx.rollouts.status(appId, version);
   if (status === 'halted') return { considered: 0, moved: 0, skipped: 'halted', progressPercent: await progress(ctx, appId, version) };
   if (status === 'paused') return delayJob(job, token, ctx.settings.pauseRecheckMs);
+  if (await rolloutGone(ctx, job, appId, version, status)) return { considered: 0, moved: 0, skipped: 'gone', progressPercent: 0 };
   const now = ctx.clock.now();
   if (now < data.dueAt) return delayJob(job, token, realDelay(ctx, data.dueAt));
   const { ids, versions: current, approved } =

@@ -35,11 +35,12 @@ export async function schedulerTick(ctx: DaemonContext): Promise<TickResult> {
       jobs.push({ name: POLL_BATCH_JOB_NAME, data, opts: { ...ctx.pollBatchJobOptions(), jobId: pollBatchJobId(data) } });
     }
     await ctx.queues.poll.addBulk(jobs);
-    // GT: a slower daemon's tick never moves an app back to a slot already enqueued. One ZADD
-    // for the whole page (ZADD GT applies to each member on its own).
+    // GT: a slower daemon's tick never moves an app back to a slot already enqueued. XX: an app
+    // removed since it was read (`mpu apps remove`) is not put back. One ZADD for the whole page
+    // (ZADD XX GT applies to each member on its own).
     const args: (string | number)[] = [];
     for (const { appId, slot } of slots) args.push(slot.nextDueAt, appId);
-    await ctx.connection.zadd(ctx.keys.pollSchedule(), 'GT', ...args);
+    await ctx.connection.zadd(ctx.keys.pollSchedule(), 'XX', 'GT', ...args);
     if (due.length < BATCH) break;
   }
   if (total) ctx.logger.info({ due: total }, 'scheduler:enqueued');

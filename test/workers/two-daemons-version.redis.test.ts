@@ -78,6 +78,8 @@ describe('two daemons, one Redis', () => {
 
   it('the store refuses a second version allocated against a stale latest (compare-and-append)', async () => {
     const store = new VersionStore(a.connection, createKeys(a.prefix));
+    // Versions are stored for registered apps only (a removed app gets none).
+    await a.ctx.apps.addConnectApp({ id: 'cas-app', descriptorUrl: 'https://cas.example.com/atlassian-connect.json', now: 1 });
     const rec = (version: string, hash: string): VersionRecord => ({
       appId: 'cas-app', kind: 'connect', version, bump: 'micro', approval: 'automatic', reasons: [], warnings: [],
       descriptorHash: `sha256:${hash.repeat(64)}`, source: 'poll', detectedAt: 1,

@@ -1,10 +1,11 @@
 /**
  * `mpu apps add connect URL`, `mpu apps add forge ARI`, `mpu apps list`, `mpu apps show APP`,
- * `mpu versions APP`, `mpu poll APP`, `mpu forge deploy` (issue 3). Each opens the Redis context
+ * `mpu apps remove APP`, `mpu versions APP`, `mpu poll APP`, `mpu forge deploy` (issue 3). Each opens the Redis context
  * from the environment (REDIS_URL, MPU_PREFIX…) and closes it before returning.
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { openContext } from '../../main.js';
 import { systemClock } from '../../lib/clock.js';
@@ -13,6 +14,8 @@ import { parseDescriptor } from '../../versioning/index.js';
 import { pollApp } from '../../poller/poll-app.js';
 import { recordVersion, type RecordVersionResult } from '../../poller/record-version.js';
 import { registerConnectApp, registerForgeApp } from '../../poller/register-app.js';
+import { previewAppRemoval, removeApp, type RemoveAppDeps } from '../../poller/remove-app.js';
+import { AppRemover } from '../../store/app-remover.js';
 import type { DeployEvent } from '../../poller/deploy-event.js';
 import { sendDeployEvent } from '../../http/deploy-client.js';
 import type { AppRecord } from '../../store/app-store.js';
@@ -53,6 +56,63 @@ function describeVersion(v: VersionRecord): string {
   const head = `${v.version.padEnd(8)} ${v.bump.padEnd(7)} ${v.approval.padEnd(9)} ${v.source.padEnd(6)} ${iso(v.detectedAt)} ${v.descriptorHash.slice(0, 19)}`;
   const reasons = v.reasons.map((r) => `    - ${r.detail} [${r.rule}]`);
   return [head, ...reasons].join('\n');
+}
+
+/** How `mpu apps remove` asks for confirmation: injected, so tests need no terminal. */
+export interface ConfirmIo {
+  /** Whether a person can answer: stdin and stderr are terminals. */
+  interactive(): boolean;
+  /** Asks `question` (on stderr, so `--json` output stays clean) and resolves with the answer. */
+  ask(question: string): Promise<string>;
+}
+
+/** The terminal: reads the answer from stdin. */
+export const terminalConfirmIo: ConfirmIo = {
+  interactive: () => Boolean(process.stdin.isTTY && process.stderr.isTTY),
+  async ask(question) {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return await rl.question(question);
+    } finally {
+      rl.close();
+    }
+  },
+};
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * `mpu apps remove APP [--yes] [--json]`: unregisters an app and deletes its data
+ * (poller/remove-app.ts). Without `--yes` it asks on a terminal, naming the app and what would
+ * be deleted; a declined confirmation removes nothing and exits 1.
+ * @throws AppError app-not-found (exit 66); input-invalid (exit 65, the usage error of the
+ *   other commands) without `--yes` when stdin is not a terminal: nothing is removed.
+ */
+export async function removeAppCommand(appId: string, opts: { yes?: boolean; json?: boolean }, io: ConfirmIo = terminalConfirmIo): Promise<void> {
+  await withContext(async (ctx) => {
+    const deps: RemoveAppDeps = { apps: ctx.apps, remover: new AppRemover(ctx.connection, ctx.keys), logger: ctx.logger };
+    const { app, inventory } = await previewAppRemoval(deps, appId);
+    const what = `${plural(inventory.versions, 'version')}, ${plural(inventory.installations, 'installation')}, ${plural(inventory.rollouts, 'rollout')}`;
+    if (!opts.yes) {
+      if (!io.interactive()) {
+        throw new AppError(ErrorCode.INPUT_INVALID, `not removing ${app.kind} app ${appId} (${what}) without confirmation: stdin is not a terminal; pass --yes to remove it`, {
+          details: { ...inventory },
+        });
+      }
+      const answer = await io.ask(`Remove ${app.kind} app ${appId} and delete its data: ${what}? This cannot be undone. [y/N] `);
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        process.stderr.write(`app ${appId} not removed\n`);
+        process.exitCode = 1;
+        return;
+      }
+    }
+    const removed = await removeApp(deps, appId);
+    if (opts.json) return out(JSON.stringify({ removed }));
+    out(
+      `removed ${removed.kind} app ${appId}: ${plural(removed.versions, 'version')}, ${plural(removed.installations, 'installation')}, ` +
+        `${plural(removed.rollouts, 'rollout')} deleted (${plural(removed.keys, 'key')}); its polling has stopped`,
+    );
+  });
 }
 
 export function registerAppsCommands(program: Command): void {
@@ -132,6 +192,16 @@ export function registerAppsCommands(program: Command): void {
         });
       }),
     );
+
+  apps
+    .command('remove')
+    .argument('<app>', 'app id (Connect key or Forge ARI)')
+    .option('--yes', 'do not ask for confirmation (required when stdin is not a terminal)')
+    .option('--json', 'print what was removed as JSON')
+    .description(
+      'unregister an app: its polling stops at once and its record, schedule, versions, descriptors, deployments, installations and rollouts are deleted',
+    )
+    .action(runAction((appId: string, opts: { yes?: boolean; json?: boolean }) => removeAppCommand(appId, opts)));
 
   program
     .command('versions')

@@ -1,0 +1,180 @@
+/**
+ * Unregistering an app (`mpu apps remove`): deletes every key of the app (all under
+ * `<p>:app:{<appId>}`, see keys.ts) and its entries in the cross-app structures (the apps SET,
+ * the poll schedule, the installation index, the rollouts ZSET), without blocking Redis: SCAN
+ * and ZSCAN pages, UNLINK (a hash of a million installations leaves the keyspace at once and is
+ * freed by a background thread), the installation index cleaned a page of ids at a time.
+ *
+ * Safe against a daemon running meanwhile. The order is what makes it safe:
+ * 1. the app leaves the apps SET and the poll schedule, and its record is deleted: nothing new is
+ *    scheduled, and a poll claim or poll record already in flight finds the app `gone` (the
+ *    scheduler's ZADD is `XX GT`, so it cannot put the app back either);
+ * 2. the keys every other writer checks before writing are deleted next (the "guard" keys):
+ *    versions (a version store and a rollout plan read them), the installations' version hash
+ *    (the compare-and-set, approvals and "update available" write only where it has the id) and
+ *    the rollout hashes (plan buckets, the plan's end and "superseded" write only where it
+ *    exists). From then on no worker of this app creates a key (see those scripts);
+ * 3. the installation index entries, the rollouts ZSET entries, then every remaining key.
+ * Removing twice is harmless (the second run finds nothing). Re-registering the same id while a
+ * removal is still running is not supported: the removal may delete the new app's keys.
+ *
+ * Redis Cluster: all of an app's keys share one slot (hash tag), so the SCAN of step 3 must run
+ * on the node that owns that slot; with one Redis (the only deployment today) it simply runs.
+ */
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+import { execAll } from './installation-store.js';
+import { parseRolloutId } from './rollout-store.js';
+
+/**
+ * Escapes the Redis glob characters of `s` (`*`, `?`, `[`, `]` and `\`, see the KEYS/SCAN
+ * documentation), so that `escapeGlob(s)` as a MATCH pattern matches `s` and nothing else.
+ * Pure.
+ */
+export function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** What an app holds, as counted before a removal (for the confirmation and the report). */
+export interface AppInventory {
+  appId: string;
+  /** Versions in its history. */
+  versions: number;
+  /** Installations registered to it. */
+  installations: number;
+  /** Its rollouts (entries of the rollouts index). */
+  rollouts: number;
+}
+
+/** What `AppRemover.remove` deleted. */
+export interface RemovedAppData extends AppInventory {
+  /** Whether the app record (HASH `<p>:app:{<appId>}`) existed and was deleted by this call. */
+  recordDeleted: boolean;
+  /** Redis keys deleted, the app record included (each hash, list, string counts once). */
+  keys: number;
+  /** Entries of the global installation index deleted. */
+  installationIndexEntries: number;
+}
+
+/** Options of a removal. */
+export interface RemoveOptions {
+  /**
+   * Keys per SCAN page and UNLINK, installation ids per index-cleanup call, members per ZSCAN
+   * page: bounds how long any single Redis command runs. @defaultValue 1000
+   */
+  batchSize?: number;
+}
+
+// KEYS: installation index. ARGV: app id, then installation ids. Deletes the index entries of
+// the ids that still belong to that app (an id is never indexed to two apps: register refuses).
+const UNINDEX_LUA = `
+local n = 0
+for i = 2, #ARGV do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+return n
+`;
+
+type Scripted = Redis & { mpuUnindexInstallations(key: string, appId: string, ...ids: string[]): Promise<number> };
+
+/** Redis-backed removal of an app's data (see the module documentation for the order). */
+export class AppRemover {
+  private readonly redis: Scripted;
+  constructor(
+    redis: Redis,
+    private readonly keys: Keys,
+  ) {
+    if (!('mpuUnindexInstallations' in redis)) redis.defineCommand('mpuUnindexInstallations', { numberOfKeys: 1, lua: UNINDEX_LUA });
+    this.redis = redis as Scripted;
+  }
+
+  /** Counts what `appId` holds (zeros for an unknown app). Reads only. */
+  async inventory(appId: string, opts: RemoveOptions = {}): Promise<AppInventory> {
+    const [versions, installations] = await execAll<number>(
+      this.redis.pipeline().hlen(this.keys.versions(appId)).llen(this.keys.installationIds(appId)),
+    );
+    const rollouts = (await this.rolloutIds(appId, opts.batchSize ?? 1000)).length;
+    return { appId, versions: versions!, installations: installations!, rollouts };
+  }
+
+  /**
+   * Deletes everything of `appId` (whether or not it is registered: this is the store's part,
+   * the use case checks the app first). Idempotent.
+   * @returns what was deleted; counts of versions, installations and rollouts are those found
+   *   when the removal started.
+   * @throws the connection's errors (the removal can be run again to finish).
+   */
+  async remove(appId: string, opts: RemoveOptions = {}): Promise<RemovedAppData> {
+    const batch = Math.max(1, opts.batchSize ?? 1000);
+    const k = this.keys;
+    // 1. Nothing new is scheduled, and claims and poll records in flight find the app gone.
+    const [, , recordDeleted] = await execAll<number>(
+      this.redis.pipeline().srem(k.apps(), appId).zrem(k.pollSchedule(), appId).unlink(k.app(appId)),
+    );
+    let keys = recordDeleted!;
+
+    // 2. The guard keys: versions, the installations' versions, the rollout hashes.
+    const [versionList, installations] = await execAll<string[] | number>(
+      this.redis.pipeline().lrange(k.versionOrder(appId), 0, -1).llen(k.installationIds(appId)),
+    );
+    const versions = versionList as string[];
+    const indexed = await this.rolloutIds(appId, batch);
+    const rolloutVersions = new Set([...versions, ...indexed.map((id) => parseRolloutId(id).version)]);
+    const guards = [k.versions(appId), k.versionOrder(appId), k.deployments(appId), k.installationVersion(appId), ...[...rolloutVersions].map((v) => k.rollout(appId, v))];
+    for (let i = 0; i < guards.length; i += batch) keys += await this.redis.unlink(...guards.slice(i, i + batch));
+
+    // 3a. The installation index, a page of the app's ids at a time (the list is deleted below).
+    let installationIndexEntries = 0;
+    for (let start = 0; ; start += batch) {
+      const ids = await this.redis.lrange(k.installationIds(appId), start, start + batch - 1);
+      if (ids.length === 0) break;
+      installationIndexEntries += Number(await this.redis.mpuUnindexInstallations(k.installationIndex(), appId, ...ids));
+    }
+    // 3b. The rollouts index, scanned again: a plan that created its rollout meanwhile is in it.
+    const rollouts = await this.rolloutIds(appId, batch);
+    for (let i = 0; i < rollouts.length; i += batch) await this.redis.zrem(k.rollouts(), ...rollouts.slice(i, i + batch));
+    // 3c. Every remaining key of the app: descriptors, installation hashes, plan buckets…
+    const pattern = `${escapeGlob(k.app(appId))}*`;
+    let cursor = '0';
+    do {
+      const [next, found] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', batch);
+      cursor = next;
+      if (found.length > 0) keys += await this.redis.unlink(...found);
+    } while (cursor !== '0');
+
+    return {
+      appId,
+      recordDeleted: recordDeleted === 1,
+      keys,
+      versions: versions.length,
+      installations: installations as number,
+      rollouts: new Set([...indexed, ...rollouts]).size,
+      installationIndexEntries,
+    };
+  }
+
+  /** Members `<appId>@<version>` of the rollouts ZSET that belong to `appId` exactly (ZSCAN). */
+  private async rolloutIds(appId: string, count: number): Promise<string[]> {
+    const out = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.zscan(this.keys.rollouts(), cursor, 'MATCH', `${escapeGlob(appId)}@*`, 'COUNT', count);
+      cursor = next;
+      // ZSCAN returns member, score pairs; may repeat a member.
+      for (let i = 0; i < flat.length; i += 2) {
+        const id = flat[i]!;
+        // `a@*` also matches the rollouts of an app `a@b`: compare the parsed app id.
+        if (ownedBy(id, appId)) out.add(id);
+      }
+    } while (cursor !== '0');
+    return [...out];
+  }
+}
+
+function ownedBy(rolloutId: string, appId: string): boolean {
+  try {
+    return parseRolloutId(rolloutId).appId === appId;
+  } catch {
+    return false;
+  }
+}
