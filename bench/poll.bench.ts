@@ -3,8 +3,8 @@
  * in ten answering 304 to their conditional request, the tenth serving a changed descriptor
  * (classified against a seeded 1.0.0 and stored as 1.0.1). One full cycle through the real queue
  * path: scheduler tick → poll queue (chunks of `pollBatchSize` apps) → poll workers (per-app slot
- * claim, undici, safety checks, poll record) → versioning queue → versioning worker → rollout plan
- * job. Baseline, same run: a bare undici loop over the same URLs with the same conditional headers
+ * claim, undici, safety checks, poll record; the chunk's changes classified and stored as
+ * versions in the chunk's job) → rollout plan jobs. Baseline, same run: a bare undici loop over the same URLs with the same conditional headers
  * at the same concurrency, run before and after the cycle (the ratio uses their mean). Prints
  * descriptors/s and the ratio, the stages' times, the mean fetches in flight, and the cycle's cost
  * (node CPU, Redis CPU and command counts from INFO, server-wide). BENCH_CPU_PROF=file writes a V8
@@ -99,7 +99,7 @@ async function startProfile(): Promise<{ stop(): Promise<void> } | undefined> {
   const session = new Session();
   session.connect();
   const heap = process.env.BENCH_HEAP_PROF === '1';
-  if (heap) await session.post('HeapProfiler.startSampling', { samplingInterval: 4096 });
+  if (heap) await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
   else {
     await session.post('Profiler.enable');
     await session.post('Profiler.start');

@@ -9,7 +9,7 @@ import type { AppStore } from '../store/app-store.js';
 import type { DescriptorStore } from '../store/descriptor-store.js';
 import type { PollScheduleStore } from '../store/poll-schedule-store.js';
 import type { VersionStore } from '../store/version-store.js';
-import type { VersioningPolicy } from '../versioning/index.js';
+import type { ParsedDescriptor, VersioningPolicy } from '../versioning/index.js';
 import type { PlanRolloutJob, VersionJob } from '../workers/queues.js';
 import type { DaemonMetrics } from './metrics.js';
 
@@ -23,8 +23,12 @@ export interface DetectionDeps {
   metrics?: DaemonMetrics;
   /** Versioning policy; the engine's defaults when absent (DESIGN.md, "Versioning rules"). */
   policy?: VersioningPolicy;
-  /** Hands a detected descriptor to the versioning step (idempotent: deterministic job id). */
-  enqueueVersion(job: VersionJob): Promise<void>;
+  /**
+   * Hands a detected descriptor to the versioning step (idempotent: deterministic job id).
+   * `parsed`: the descriptor as the detection parsed it (stored under `job.descriptorHash`), for
+   * a step that runs in this process; a queued job reads it from the store.
+   */
+  enqueueVersion(job: VersionJob, parsed?: ParsedDescriptor): Promise<void>;
   /** Hands a stored version to the rollout planner (idempotent: `planRolloutJobId`). */
   enqueuePlanRollout(job: PlanRolloutJob): Promise<void>;
 }

@@ -12,6 +12,7 @@
  */
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { VersionJob } from '../workers/queues.js';
+import type { ParsedDescriptor } from '../versioning/index.js';
 import type { DetectionDeps } from './detection-deps.js';
 import type { Limiter } from './limiter.js';
 import { pollLoadedApp, type FetchesDescriptors, type PollAppResult } from './poll-app.js';
@@ -49,10 +50,13 @@ export interface PollBatchDeps extends DetectionDeps {
   /** Enqueues that retry (deterministic id: a second enqueue is a no-op). */
   enqueueRetry(poll: ScheduledPoll, jobId: string): Promise<void>;
   /**
-   * Hands the chunk's detected changes to the versioning step together (one job for the chunk
-   * instead of one per change). Absent: each change is handed on by `enqueueVersion`.
+   * Versions the chunk's detected changes together, in this process (the daemon runs
+   * `recordVersionBatch`: each change classified and appended on its own, idempotently, a
+   * failing one handed to a versioning job of its own), once every poll of the chunk has settled
+   * or is waiting for it. `parsed`: the polls' parsed descriptors by hash (not read again).
+   * Absent: each change is handed on by `enqueueVersion`.
    */
-  enqueueVersionBatch?(jobs: readonly VersionJob[]): Promise<void>;
+  versionChanges?(changes: readonly VersionJob[], parsed: ReadonlyMap<string, ParsedDescriptor>): Promise<void>;
 }
 
 /**
@@ -112,10 +116,21 @@ export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPo
   // Only the fetches wait for a place: the Redis writes of a finished poll do not hold one, so
   // `pollConcurrency` requests stay in flight.
   const fetcher: FetchesDescriptors = { fetch: (url, cond) => deps.limiter.run(() => deps.fetcher.fetch(url, cond)) };
-  // The chunk's changes go to the versioning step as one job, once every poll has settled or
-  // is waiting for its change to be handed on.
-  const versions = deps.enqueueVersionBatch ? createHandOff<VersionJob>((jobs) => deps.enqueueVersionBatch!(jobs)) : undefined;
-  const pollDeps = { ...deps, fetcher, ...(versions ? { enqueueVersion: (job: VersionJob) => versions.handOff(job) } : {}) };
+  // The chunk's changes are versioned together, once every poll has settled or is waiting for
+  // its change to be handed on: a poll keeps its validators only once its change is versioned
+  // (or handed to a versioning job of its own), so a crash before re-fetches the change.
+  const versionChanges = deps.versionChanges;
+  const versions = versionChanges
+    ? createHandOff<{ job: VersionJob; parsed?: ParsedDescriptor }>((items) => {
+        const parsed = new Map<string, ParsedDescriptor>();
+        for (const i of items) if (i.parsed) parsed.set(i.parsed.hash, i.parsed);
+        return versionChanges(
+          items.map((i) => i.job),
+          parsed,
+        );
+      })
+    : undefined;
+  const pollDeps = { ...deps, fetcher, ...(versions ? { enqueueVersion: (job: VersionJob, parsed?: ParsedDescriptor) => versions.handOff({ job, parsed }) } : {}) };
   const claims = await deps.apps.claimPolls(polls.map((p) => ({ appId: p.appId, slot: p.slot, owner })));
   let infraError: unknown;
   await Promise.all(

@@ -6,7 +6,7 @@
  * deployment id for Forge).
  */
 import { classifyChange, classifyDeploy, nextVersion } from '../versioning/index.js';
-import type { Classification } from '../versioning/index.js';
+import type { Classification, ParsedDescriptor } from '../versioning/index.js';
 import { AppError, ErrorCode, isAppError } from '../lib/errors.js';
 import { parseStoredDescriptor } from '../store/descriptor-store.js';
 import type { VersionRecord } from '../store/types.js';
@@ -25,20 +25,22 @@ export type RecordVersionResult =
 const MAX_CONFLICTS = 10;
 
 /**
- * Runs the versioning step for `job`.
+ * Runs the versioning step for `job`. `parsed`: the descriptor under `job.descriptorHash`
+ * already parsed (by the poll that detected it), so it is not read and parsed again.
  * @throws AppError app-not-found (unknown app, or removed while this step ran: nothing is
  *   stored then, see VersionStore.storeVersion), version-not-found (descriptor not stored),
  *   descriptor-invalid (a stored descriptor no longer parses: a policy/engine change),
  *   rollout-conflict (retryable) when the latest version kept moving under it.
  */
-export async function recordVersion(deps: DetectionDeps, job: VersionJob): Promise<RecordVersionResult> {
+export async function recordVersion(deps: DetectionDeps, job: VersionJob, parsed?: ParsedDescriptor): Promise<RecordVersionResult> {
+  const known = parsed?.hash === job.descriptorHash ? parsed : undefined;
   // Independent reads together (one round trip on the stores' auto-pipelined connection).
   const [app, afterText, firstLatest] = await Promise.all([
     deps.apps.requireApp(job.appId),
-    deps.descriptors.getDescriptorText(job.appId, job.descriptorHash),
+    known ? null : deps.descriptors.getDescriptorText(job.appId, job.descriptorHash),
     deps.versions.latestVersion(job.appId),
   ]);
-  const after = parseStoredDescriptor(job.appId, job.descriptorHash, afterText, app.kind);
+  const after = known?.kind === app.kind ? known : parseStoredDescriptor(job.appId, job.descriptorHash, afterText ?? (await deps.descriptors.getDescriptorText(job.appId, job.descriptorHash)), app.kind);
   for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
     if (job.deploymentId !== undefined) {
       const existing = await deps.versions.deploymentVersion(job.appId, job.deploymentId);
@@ -137,7 +139,9 @@ export interface RecordVersionBatchDeps extends DetectionDeps {
 }
 
 /**
- * Runs the versioning step for several changes (a poll chunk's, queues.ts `VersionBatchJob`):
+ * Runs the versioning step for several changes (a poll chunk's, inside the poll job; or a
+ * queues.ts `VersionBatchJob` queued by a release that versioned chunks in a job of their own),
+ * `parsed` holding those already parsed, by hash:
  * each with `recordVersion`, so each is classified, guarded by the store's compare-and-append and
  * idempotent on its own; an app's changes in order, different apps concurrently, and their
  * rollout plans enqueued together (one `addBulk`). A change that fails is handed, with the app's later changes, to a
@@ -146,7 +150,11 @@ export interface RecordVersionBatchDeps extends DetectionDeps {
  * @throws an error only when such a hand-off cannot be enqueued (Redis): the batch is then
  *   retried, and the changes it had versioned are found versioned (idempotent).
  */
-export async function recordVersionBatch(deps: RecordVersionBatchDeps, changes: readonly VersionJob[]): Promise<RecordVersionBatchResult> {
+export async function recordVersionBatch(
+  deps: RecordVersionBatchDeps,
+  changes: readonly VersionJob[],
+  parsed: ReadonlyMap<string, ParsedDescriptor> = new Map(),
+): Promise<RecordVersionBatchResult> {
   const out: RecordVersionBatchResult = { created: 0, exists: 0, unchanged: 0, handedOff: 0, gone: 0 };
   const byApp = new Map<string, VersionJob[]>();
   for (const c of changes) byApp.set(c.appId, [...(byApp.get(c.appId) ?? []), c]);
@@ -159,7 +167,7 @@ export async function recordVersionBatch(deps: RecordVersionBatchDeps, changes: 
       try {
         for (let i = 0; i < jobs.length; i++) {
           try {
-            out[(await recordVersion(stepDeps, jobs[i]!)).status]++;
+            out[(await recordVersion(stepDeps, jobs[i]!, parsed.get(jobs[i]!.descriptorHash))).status]++;
           } catch (err) {
             const later = jobs.slice(i);
             if (isAppError(err, ErrorCode.APP_NOT_FOUND)) {

@@ -17,11 +17,9 @@ import {
   PLAN_ROLLOUT_JOB_NAME,
   POLL_JOB_NAME,
   QueueName,
-  VERSION_BATCH_JOB_NAME,
   VERSION_JOB_NAME,
   planRolloutJobId,
   pollJobId,
-  versionBatchJobId,
   versionJobId,
   type PlanRolloutJob,
   type PollJob,
@@ -71,11 +69,6 @@ export interface DaemonContext extends DetectionDeps, RuntimeDeps, Closable {
   enqueuePoll(job: PollJob, retry?: { firstAttemptDone: true }): Promise<void>;
   /** Job options of a scheduled chunk of polls (scheduler). */
   pollBatchJobOptions(): JobsOptions;
-  /**
-   * Hands several detected changes (a poll chunk's) to the versioning step as one job
-   * (`VersionBatchJob`, deterministic id); a single change goes as a `VersionJob`.
-   */
-  enqueueVersionBatch(jobs: readonly VersionJob[]): Promise<void>;
   /** Enqueues several rollout plans in one round trip (`addBulk`, deterministic ids). */
   enqueuePlanRollouts(jobs: readonly PlanRolloutJob[]): Promise<void>;
 }
@@ -157,12 +150,6 @@ export function createDaemonContext(
     },
     pollBatchJobOptions: () => ({ ...pollJobOptions }),
     enqueueVersion,
-    async enqueueVersionBatch(jobs) {
-      if (jobs.length === 0) return;
-      if (jobs.length === 1) return enqueueVersion(jobs[0]!);
-      const data = { v: 1 as const, changes: [...jobs] };
-      await queues.version.add(VERSION_BATCH_JOB_NAME, data, { ...versionJobOptions, jobId: versionBatchJobId(data) });
-    },
     async enqueuePlanRollout(job) {
       await queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, job, { ...planJobOptions, jobId: planRolloutJobId(job) });
     },

@@ -12,8 +12,10 @@ import { AppError, ErrorCode, isAppError } from '../lib/errors.js';
 import { pollApp, pollLoadedApp, type FetchesDescriptors, type PollAppResult } from '../poller/poll-app.js';
 import { pollBatch, type PollBatchResult } from '../poller/poll-batch.js';
 import { createLimiter } from '../poller/limiter.js';
+import { recordVersionBatch } from '../poller/record-version.js';
+import type { ParsedDescriptor } from '../versioning/index.js';
 import type { DaemonContext } from './daemon-context.js';
-import { POLL_BATCH_JOB_NAME, PollBatchJob, PollJob, QueueName, pollJobId } from './queues.js';
+import { POLL_BATCH_JOB_NAME, PollBatchJob, PollJob, QueueName, pollJobId, type VersionJob } from './queues.js';
 
 /** Translates an error for BullMQ once (STYLE.md, "Error model"). */
 export function toWorkerError(err: unknown): Error {
@@ -52,7 +54,9 @@ export function createPollWorker(ctx: DaemonContext): Worker<unknown, PollAppRes
     limiter: ctx.pollLimiter,
     retryJobId: (p: { appId: string; slot: number }) => (ctx.settings.pollAttempts > 1 ? pollJobId(p) : undefined),
     enqueueRetry: (p: { appId: string; slot: number }, jobId: string) => ctx.enqueuePoll({ v: 1, appId: p.appId, slot: p.slot, claim: jobId }, { firstAttemptDone: true }),
-    enqueueVersionBatch: ctx.enqueueVersionBatch,
+    // A chunk's changes are versioned in the chunk's job: the queue's per-job cost and reading
+    // and parsing each descriptor again were a third of a change's cost (bench/poll.bench.ts).
+    versionChanges: async (changes: readonly VersionJob[], parsed: ReadonlyMap<string, ParsedDescriptor>) => void (await recordVersionBatch(ctx, changes, parsed)),
   };
   // Chunks in progress at once: enough to keep `pollConcurrency` fetches in flight while one
   // chunk finishes its slowest polls. The others wait before claiming their apps, so claims

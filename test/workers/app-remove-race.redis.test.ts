@@ -73,7 +73,7 @@ describe('removing an app while the daemon runs', () => {
     limiter: createLimiter(4),
     retryJobId: () => undefined,
     enqueueRetry: async () => {},
-    enqueueVersionBatch: async () => {},
+    versionChanges: async () => {},
     ...extra,
   });
   const slotOf = (h: Harness, appId: string) => ({ appId, slot: pollSlot(appId, h.clock.now(), h.ctx.settings.pollIntervalMs).slot });
@@ -121,7 +121,7 @@ describe('removing an app while the daemon runs', () => {
       if (appId === 'inflight-app') await remove(h, appId);
     });
     const res = await pollBatch(
-      batchDeps(h, fetcher, { enqueueVersionBatch: async (jobs) => void handedOn.push([...jobs]) }),
+      batchDeps(h, fetcher, { versionChanges: async (jobs) => void handedOn.push([...jobs]) }),
       [slotOf(h, 'inflight-app'), slotOf(h, 'other-app')],
       'chunk-1',
     );

@@ -1,9 +1,9 @@
 /**
- * A poll chunk's changes are versioned by one job (queues.ts VersionBatchJob,
- * record-version.ts recordVersionBatch) with the guarantees of a job per change: one version
- * per change with two daemons and redeliveries, an app's versions in order, a rollout plan per
- * new version, nothing for a descriptor that is not stored (that change is handed to a job of
- * its own).
+ * A poll chunk's changes are versioned together, in the chunk's job (record-version.ts
+ * recordVersionBatch; queues.ts VersionBatchJob for batches queued by an earlier release), with
+ * the guarantees of a job per change: one version per change with two daemons and
+ * redeliveries, an app's versions in order, a rollout plan per new version, nothing for a
+ * descriptor that is not stored (that change is handed to a job of its own).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HOUR } from '../../src/lib/clock.js';
@@ -13,7 +13,7 @@ import { pollSlot } from '../../src/poller/poll-schedule.js';
 import { recordVersion, recordVersionBatch } from '../../src/poller/record-version.js';
 import { registerConnectApp } from '../../src/poller/register-app.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
-import { VERSION_BATCH_JOB_NAME, VersionBatchJob, planRolloutJobId, versionJobId, type VersionJob } from '../../src/workers/queues.js';
+import { VERSION_BATCH_JOB_NAME, planRolloutJobId, versionBatchJobId, versionJobId, type VersionBatchJob, type VersionJob } from '../../src/workers/queues.js';
 import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from './daemon-harness.js';
 
 const descriptor = (key: string, rev: number) =>
@@ -82,9 +82,9 @@ describe('versioning a chunk of changes in one job', () => {
     const second = await change(h, 'order-app', 2, '1.0.0');
     // Reading the first change's descriptor takes a while (a busy Redis, a GC pause).
     const descriptors = Object.create(h.ctx.descriptors) as typeof h.ctx.descriptors;
-    descriptors.getDescriptor = async (appId, hash, kind) => {
+    descriptors.getDescriptorText = async (appId, hash) => {
       if (hash === first.descriptorHash) await new Promise((r) => setTimeout(r, 50));
-      return h.ctx.descriptors.getDescriptor(appId, hash, kind);
+      return h.ctx.descriptors.getDescriptorText(appId, hash);
     };
     expect(await recordVersionBatch({ ...h.ctx, descriptors }, [first, second])).toMatchObject({ created: 2 });
     expect((await h.ctx.versions.listVersions('order-app')).map((v) => v.descriptorHash)).toEqual([0, 1, 2].map((r) => hashOf('order-app', r)));
@@ -104,27 +104,46 @@ describe('versioning a chunk of changes in one job', () => {
     expect(await h.ctx.queues.version.getJob(versionJobId(bad))).toBeDefined();
   });
 
-  it("a poll chunk hands its changes on as one job, and keeps an app's validators only once its change is handed on", async () => {
+  it("a poll chunk versions its changes together, without reading the descriptors again, and keeps an app's validators only once its change is versioned", async () => {
     const h = await harness();
     const ids = Array.from({ length: 6 }, (_, i) => `chunk-ver-${i}`);
     for (const id of ids) await registerConnectApp(h.ctx, id, server.url(`/${id}`));
     const polls = ids.map((appId) => ({ appId, slot: pollSlot(appId, h.clock.now(), h.ctx.settings.pollIntervalMs).slot }));
     const deps: PollBatchDeps = { ...h.ctx, limiter: createLimiter(3), retryJobId: () => undefined, enqueueRetry: async () => {} };
 
-    // The hand-off fails (Redis): every change is a failed poll, no validator is kept.
-    const failing = await pollBatch({ ...deps, enqueueVersionBatch: () => Promise.reject(new Error('redis down')) }, polls, 'chunk-fail');
+    // Versioning fails (Redis): every change is a failed poll, no validator is kept.
+    const failing = await pollBatch({ ...deps, versionChanges: () => Promise.reject(new Error('redis down')) }, polls, 'chunk-fail');
     expect(failing).toMatchObject({ polled: 6, failed: 6 });
     for (const id of ids) expect((await h.ctx.apps.getApp(id))?.etag, id).toBeUndefined();
 
     h.clock.advance(5 * HOUR);
     const next = ids.map((appId) => ({ appId, slot: pollSlot(appId, h.clock.now(), h.ctx.settings.pollIntervalMs).slot }));
-    expect(await pollBatch(deps, next, 'chunk-ok')).toMatchObject({ polled: 6, changed: 6 });
-    const jobs = await h.ctx.queues.version.getJobs(['waiting', 'prioritized', 'delayed']);
-    expect(jobs.map((j) => j.name)).toEqual([VERSION_BATCH_JOB_NAME]);
-    const data = VersionBatchJob.parse(jobs[0]!.data);
-    expect(data.changes.map((c) => c.appId).sort()).toEqual([...ids].sort());
-    for (const id of ids) expect((await h.ctx.apps.getApp(id))?.etag, id).toBe('"r0"');
-    expect(await recordVersionBatch(h.ctx, data.changes)).toMatchObject({ created: 6 });
-    for (const id of ids) expect((await h.ctx.versions.listVersions(id)).map((v) => v.version), id).toEqual(['1.0.0']);
+    const batches: { changes: VersionJob[]; parsed: number }[] = [];
+    // The stored descriptors are not read: the polls' parses are used.
+    const descriptors = Object.create(h.ctx.descriptors) as typeof h.ctx.descriptors;
+    descriptors.getDescriptorText = () => Promise.reject(new Error('read again'));
+    const versionChanges: PollBatchDeps['versionChanges'] = async (changes, parsed) => {
+      batches.push({ changes: [...changes], parsed: parsed.size });
+      // Validators are not kept before the change is versioned.
+      for (const c of changes) expect((await h.ctx.apps.getApp(c.appId))?.etag, c.appId).toBeUndefined();
+      expect(await recordVersionBatch({ ...h.ctx, descriptors }, changes, parsed)).toMatchObject({ created: 6, handedOff: 0 });
+    };
+    expect(await pollBatch({ ...deps, versionChanges }, next, 'chunk-ok')).toMatchObject({ polled: 6, changed: 6 });
+    expect(batches.map((b) => [b.changes.length, b.parsed])).toEqual([[6, 6]]);
+    for (const id of ids) {
+      expect((await h.ctx.apps.getApp(id))?.etag, id).toBe('"r0"');
+      expect((await h.ctx.versions.listVersions(id)).map((v) => v.version), id).toEqual(['1.0.0']);
+    }
+    expect(await h.ctx.queues.version.getJobCounts('waiting', 'prioritized', 'delayed')).toEqual({ waiting: 0, prioritized: 0, delayed: 0 });
+  });
+
+  it('a batch queued by an earlier release (VersionBatchJob) is still versioned by the worker', async () => {
+    const h = await harness({ workers: true });
+    await registerConnectApp(h.ctx, 'queued-app', server.url('/queued-app'));
+    await recordVersion(h.ctx, await change(h, 'queued-app', 0, null));
+    const data: VersionBatchJob = { v: 1, changes: [await change(h, 'queued-app', 1, '1.0.0')] };
+    await h.ctx.queues.version.add(VERSION_BATCH_JOB_NAME, data, { jobId: versionBatchJobId(data) });
+    await h.drain();
+    expect((await h.ctx.versions.listVersions('queued-app')).map((v) => v.version)).toEqual(['1.0.0', '1.0.1']);
   });
 });
