@@ -14,6 +14,7 @@
  * compare CPU seconds as well as wall times, and several runs.
  */
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
@@ -230,13 +231,16 @@ export async function run(): Promise<void> {
     const profiler = await startProfile();
     const stats0 = await redisStats(connection);
     const cpu0 = process.cpuUsage();
+    const elu0 = performance.eventLoopUtilization();
     const t0 = performance.now();
     inFlightSince = t0;
+    inFlightArea = 0;
     const { due } = await schedulerTick(ctx);
     const enqueuedMs = performance.now() - t0;
     const { pollsDoneMs } = await waitIdle(t0);
     const cycleMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    const elu = performance.eventLoopUtilization(elu0).utilization;
     tally();
     await profiler?.stop();
     const stats1 = await redisStats(connection);
@@ -260,7 +264,9 @@ export async function run(): Promise<void> {
     );
     console.log(`full cycle (queue path):  ${(cycleMs / 1000).toFixed(2)} s  ${ours.toFixed(0)} descriptors/s   (target ≤ 20 s)`);
     console.log(`  stages: enqueued at ${(enqueuedMs / 1000).toFixed(2)} s, polls done at ${(pollsDoneMs / 1000).toFixed(2)} s, versioning done at ${(cycleMs / 1000).toFixed(2)} s`);
-    console.log(`  fetches in flight: ${(inFlightArea / cycleMs).toFixed(1)} on average over the cycle (of ${CONCURRENCY})`);
+    console.log(
+      `  fetches in flight: ${(inFlightArea / cycleMs).toFixed(1)} on average over the cycle (of ${CONCURRENCY}); event loop busy ${(elu * 100).toFixed(0)} % of the cycle`,
+    );
     console.log(
       `bare undici loop:         ${(bareMs / 1000).toFixed(2)} s  ${bare.toFixed(0)} descriptors/s   (mean of ${(bare0.ms / 1000).toFixed(2)} s before the cycle and ${(bare1.ms / 1000).toFixed(2)} s after)`,
     );

@@ -25,10 +25,24 @@ export interface DetectionDeps {
   policy?: VersioningPolicy;
   /**
    * Hands a detected descriptor to the versioning step (idempotent: deterministic job id).
-   * `parsed`: the descriptor as the detection parsed it (stored under `job.descriptorHash`), for
-   * a step that runs in this process; a queued job reads it from the store.
+   * `known`: what the detection already read, for a step that runs in this process; a queued
+   * job reads it from the store.
    */
-  enqueueVersion(job: VersionJob, parsed?: ParsedDescriptor): Promise<void>;
+  enqueueVersion(job: VersionJob, known?: KnownState): Promise<void>;
   /** Hands a stored version to the rollout planner (idempotent: `planRolloutJobId`). */
   enqueuePlanRollout(job: PlanRolloutJob): Promise<void>;
+}
+
+/**
+ * What the detection of a change already knows, handed to a versioning step in the same process
+ * so that it is not read and parsed again (record-version.ts `recordVersion`).
+ */
+export interface KnownState {
+  /** The descriptor stored under the job's `descriptorHash`, parsed. */
+  after?: ParsedDescriptor;
+  /**
+   * The app's latest version as read when the change was detected (null: none yet). A stale
+   * one costs a retry, never a wrong version: the store appends only onto the latest version.
+   */
+  latest?: { version: string; descriptorHash: string } | null;
 }

@@ -97,7 +97,7 @@ export async function pollLoadedApp(deps: DetectionDeps & { fetcher: FetchesDesc
       baseVersion: latest?.version ?? null,
       detectedAt: at,
     };
-    await deps.enqueueVersion(versionJob, parsed);
+    await deps.enqueueVersion(versionJob, { after: parsed, latest: latest ? { version: latest.version, descriptorHash: latest.descriptorHash } : null });
     // Validators are kept only once the change is safely handed on, so a crash before this
     // point re-fetches the full body next time instead of seeing a 304.
     await deps.apps.recordPollSuccess(appId, { at, outcome: 'changed', httpStatus: 200, hash: parsed.hash, ...validators }, claim);

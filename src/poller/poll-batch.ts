@@ -12,8 +12,7 @@
  */
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { VersionJob } from '../workers/queues.js';
-import type { ParsedDescriptor } from '../versioning/index.js';
-import type { DetectionDeps } from './detection-deps.js';
+import type { DetectionDeps, KnownState } from './detection-deps.js';
 import type { Limiter } from './limiter.js';
 import { pollLoadedApp, type FetchesDescriptors, type PollAppResult } from './poll-app.js';
 
@@ -53,10 +52,10 @@ export interface PollBatchDeps extends DetectionDeps {
    * Versions the chunk's detected changes together, in this process (the daemon runs
    * `recordVersionBatch`: each change classified and appended on its own, idempotently, a
    * failing one handed to a versioning job of its own), once every poll of the chunk has settled
-   * or is waiting for it. `parsed`: the polls' parsed descriptors by hash (not read again).
-   * Absent: each change is handed on by `enqueueVersion`.
+   * or is waiting for it. `known`: what each change's poll read (its parsed descriptor, the
+   * latest version), not read again. Absent: each change is handed on by `enqueueVersion`.
    */
-  versionChanges?(changes: readonly VersionJob[], parsed: ReadonlyMap<string, ParsedDescriptor>): Promise<void>;
+  versionChanges?(changes: readonly VersionJob[], known: ReadonlyMap<VersionJob, KnownState>): Promise<void>;
 }
 
 /**
@@ -121,16 +120,16 @@ export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPo
   // (or handed to a versioning job of its own), so a crash before re-fetches the change.
   const versionChanges = deps.versionChanges;
   const versions = versionChanges
-    ? createHandOff<{ job: VersionJob; parsed?: ParsedDescriptor }>((items) => {
-        const parsed = new Map<string, ParsedDescriptor>();
-        for (const i of items) if (i.parsed) parsed.set(i.parsed.hash, i.parsed);
+    ? createHandOff<{ job: VersionJob; known?: KnownState }>((items) => {
+        const known = new Map<VersionJob, KnownState>();
+        for (const i of items) if (i.known) known.set(i.job, i.known);
         return versionChanges(
           items.map((i) => i.job),
-          parsed,
+          known,
         );
       })
     : undefined;
-  const pollDeps = { ...deps, fetcher, ...(versions ? { enqueueVersion: (job: VersionJob, parsed?: ParsedDescriptor) => versions.handOff({ job, parsed }) } : {}) };
+  const pollDeps = { ...deps, fetcher, ...(versions ? { enqueueVersion: (job: VersionJob, known?: KnownState) => versions.handOff({ job, known }) } : {}) };
   const claims = await deps.apps.claimPolls(polls.map((p) => ({ appId: p.appId, slot: p.slot, owner })));
   let infraError: unknown;
   await Promise.all(

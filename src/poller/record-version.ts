@@ -6,12 +6,12 @@
  * deployment id for Forge).
  */
 import { classifyChange, classifyDeploy, nextVersion } from '../versioning/index.js';
-import type { Classification, ParsedDescriptor } from '../versioning/index.js';
+import type { Classification } from '../versioning/index.js';
 import { AppError, ErrorCode, isAppError } from '../lib/errors.js';
 import { parseStoredDescriptor } from '../store/descriptor-store.js';
 import type { VersionRecord } from '../store/types.js';
 import type { PlanRolloutJob, VersionJob } from '../workers/queues.js';
-import type { DetectionDeps } from './detection-deps.js';
+import type { DetectionDeps, KnownState } from './detection-deps.js';
 import { createHandOff } from './poll-batch.js';
 
 /** What the versioning step did. */
@@ -25,22 +25,23 @@ export type RecordVersionResult =
 const MAX_CONFLICTS = 10;
 
 /**
- * Runs the versioning step for `job`. `parsed`: the descriptor under `job.descriptorHash`
- * already parsed (by the poll that detected it), so it is not read and parsed again.
+ * Runs the versioning step for `job`. `known`: what the poll that detected the change read (its
+ * parsed descriptor, the latest version then), so the step does not read and parse it again;
+ * the app's existence is then checked by the store's append.
  * @throws AppError app-not-found (unknown app, or removed while this step ran: nothing is
  *   stored then, see VersionStore.storeVersion), version-not-found (descriptor not stored),
  *   descriptor-invalid (a stored descriptor no longer parses: a policy/engine change),
  *   rollout-conflict (retryable) when the latest version kept moving under it.
  */
-export async function recordVersion(deps: DetectionDeps, job: VersionJob, parsed?: ParsedDescriptor): Promise<RecordVersionResult> {
-  const known = parsed?.hash === job.descriptorHash ? parsed : undefined;
+export async function recordVersion(deps: DetectionDeps, job: VersionJob, known: KnownState = {}): Promise<RecordVersionResult> {
+  const knownAfter = known.after?.hash === job.descriptorHash ? known.after : undefined;
   // Independent reads together (one round trip on the stores' auto-pipelined connection).
-  const [app, afterText, firstLatest] = await Promise.all([
-    deps.apps.requireApp(job.appId),
-    known ? null : deps.descriptors.getDescriptorText(job.appId, job.descriptorHash),
-    deps.versions.latestVersion(job.appId),
+  const [kind, afterText, firstLatest] = await Promise.all([
+    knownAfter ? knownAfter.kind : deps.apps.requireApp(job.appId).then((a) => a.kind),
+    knownAfter ? null : deps.descriptors.getDescriptorText(job.appId, job.descriptorHash),
+    known.latest !== undefined ? known.latest : deps.versions.latestVersion(job.appId),
   ]);
-  const after = known?.kind === app.kind ? known : parseStoredDescriptor(job.appId, job.descriptorHash, afterText ?? (await deps.descriptors.getDescriptorText(job.appId, job.descriptorHash)), app.kind);
+  const after = knownAfter ?? parseStoredDescriptor(job.appId, job.descriptorHash, afterText, kind);
   for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
     if (job.deploymentId !== undefined) {
       const existing = await deps.versions.deploymentVersion(job.appId, job.deploymentId);
@@ -60,7 +61,7 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob, parsed
         return { status: 'exists', version: since };
       }
     }
-    const before = latest ? await deps.descriptors.getDescriptor(job.appId, latest.descriptorHash, app.kind) : null;
+    const before = latest ? await deps.descriptors.getDescriptor(job.appId, latest.descriptorHash, kind) : null;
 
     // No previous version: this descriptor is the initial version, nothing to classify against.
     const cls: Classification | null = before
@@ -77,10 +78,10 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob, parsed
       deps.logger.info({ appId: job.appId, latest: latest?.version ?? null }, 'version:unchanged');
       return { status: 'unchanged', latest: latest?.version ?? null };
     }
-    const version = nextVersion(app.kind, latest?.version ?? null, cls?.bump ?? 'major');
+    const version = nextVersion(kind, latest?.version ?? null, cls?.bump ?? 'major');
     const record: VersionRecord = {
       appId: job.appId,
-      kind: app.kind,
+      kind,
       version,
       bump: latest ? cls!.bump : 'initial',
       // The first version has nothing to approve: it is what installations install.
@@ -102,7 +103,7 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob, parsed
     }
     await deps.enqueuePlanRollout({ v: 1, appId: job.appId, version: stored.version });
     if (stored.status === 'exists') return { status: 'exists', version: stored.version };
-    deps.metrics?.versions.inc({ kind: app.kind, bump: record.bump, approval: record.approval });
+    deps.metrics?.versions.inc({ kind, bump: record.bump, approval: record.approval });
     deps.logger.info(
       { appId: job.appId, version, bump: record.bump, approval: record.approval, source: job.source, reasons: record.reasons.map((r) => r.detail) },
       'version:created',
@@ -141,7 +142,7 @@ export interface RecordVersionBatchDeps extends DetectionDeps {
 /**
  * Runs the versioning step for several changes (a poll chunk's, inside the poll job; or a
  * queues.ts `VersionBatchJob` queued by a release that versioned chunks in a job of their own),
- * `parsed` holding those already parsed, by hash:
+ * `known` holding what each change's poll read:
  * each with `recordVersion`, so each is classified, guarded by the store's compare-and-append and
  * idempotent on its own; an app's changes in order, different apps concurrently, and their
  * rollout plans enqueued together (one `addBulk`). A change that fails is handed, with the app's later changes, to a
@@ -153,7 +154,7 @@ export interface RecordVersionBatchDeps extends DetectionDeps {
 export async function recordVersionBatch(
   deps: RecordVersionBatchDeps,
   changes: readonly VersionJob[],
-  parsed: ReadonlyMap<string, ParsedDescriptor> = new Map(),
+  known: ReadonlyMap<VersionJob, KnownState> = new Map(),
 ): Promise<RecordVersionBatchResult> {
   const out: RecordVersionBatchResult = { created: 0, exists: 0, unchanged: 0, handedOff: 0, gone: 0 };
   const byApp = new Map<string, VersionJob[]>();
@@ -167,7 +168,9 @@ export async function recordVersionBatch(
       try {
         for (let i = 0; i < jobs.length; i++) {
           try {
-            out[(await recordVersion(stepDeps, jobs[i]!, parsed.get(jobs[i]!.descriptorHash))).status]++;
+            // What the poll knew of the latest version holds for an app's first change only.
+            const k = known.get(jobs[i]!);
+            out[(await recordVersion(stepDeps, jobs[i]!, i === 0 ? k : k && { after: k.after })).status]++;
           } catch (err) {
             const later = jobs.slice(i);
             if (isAppError(err, ErrorCode.APP_NOT_FOUND)) {

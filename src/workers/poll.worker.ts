@@ -13,7 +13,7 @@ import { pollApp, pollLoadedApp, type FetchesDescriptors, type PollAppResult } f
 import { pollBatch, type PollBatchResult } from '../poller/poll-batch.js';
 import { createLimiter } from '../poller/limiter.js';
 import { recordVersionBatch } from '../poller/record-version.js';
-import type { ParsedDescriptor } from '../versioning/index.js';
+import type { KnownState } from '../poller/detection-deps.js';
 import type { DaemonContext } from './daemon-context.js';
 import { POLL_BATCH_JOB_NAME, PollBatchJob, PollJob, QueueName, pollJobId, type VersionJob } from './queues.js';
 
@@ -56,7 +56,7 @@ export function createPollWorker(ctx: DaemonContext): Worker<unknown, PollAppRes
     enqueueRetry: (p: { appId: string; slot: number }, jobId: string) => ctx.enqueuePoll({ v: 1, appId: p.appId, slot: p.slot, claim: jobId }, { firstAttemptDone: true }),
     // A chunk's changes are versioned in the chunk's job: the queue's per-job cost and reading
     // and parsing each descriptor again were a third of a change's cost (bench/poll.bench.ts).
-    versionChanges: async (changes: readonly VersionJob[], parsed: ReadonlyMap<string, ParsedDescriptor>) => void (await recordVersionBatch(ctx, changes, parsed)),
+    versionChanges: async (changes: readonly VersionJob[], known: ReadonlyMap<VersionJob, KnownState>) => void (await recordVersionBatch(ctx, changes, known)),
   };
   // Chunks in progress at once: enough to keep `pollConcurrency` fetches in flight while one
   // chunk finishes its slowest polls. The others wait before claiming their apps, so claims
@@ -64,7 +64,7 @@ export function createPollWorker(ctx: DaemonContext): Worker<unknown, PollAppRes
   // (holding all of them was a tenth of the cycle's CPU in garbage collection).
   // On shutdown the chunks still waiting are handed back (to the queue's wait list, for this or
   // another daemon), not polled: `close()` waits for the chunks in progress only.
-  const chunks = createLimiter(Math.ceil(ctx.settings.pollConcurrency / ctx.settings.pollBatchSize) + 1);
+  const chunks = createLimiter(Math.ceil(ctx.settings.pollConcurrency / ctx.settings.pollBatchSize) + Number(process.env.HACK_EXTRA ?? 1));
   const closing = new AbortController();
   // Every chunk waiting for its turn listens for the worker closing: as many as a tick's chunks.
   setMaxListeners(0, closing.signal);

@@ -118,23 +118,39 @@ describe('versioning a chunk of changes in one job', () => {
 
     h.clock.advance(5 * HOUR);
     const next = ids.map((appId) => ({ appId, slot: pollSlot(appId, h.clock.now(), h.ctx.settings.pollIntervalMs).slot }));
-    const batches: { changes: VersionJob[]; parsed: number }[] = [];
+    const batches: { changes: VersionJob[]; known: number }[] = [];
     // The stored descriptors are not read: the polls' parses are used.
     const descriptors = Object.create(h.ctx.descriptors) as typeof h.ctx.descriptors;
     descriptors.getDescriptorText = () => Promise.reject(new Error('read again'));
-    const versionChanges: PollBatchDeps['versionChanges'] = async (changes, parsed) => {
-      batches.push({ changes: [...changes], parsed: parsed.size });
+    const versionChanges: PollBatchDeps['versionChanges'] = async (changes, known) => {
+      batches.push({ changes: [...changes], known: [...known.values()].filter((k) => k.after).length });
       // Validators are not kept before the change is versioned.
       for (const c of changes) expect((await h.ctx.apps.getApp(c.appId))?.etag, c.appId).toBeUndefined();
-      expect(await recordVersionBatch({ ...h.ctx, descriptors }, changes, parsed)).toMatchObject({ created: 6, handedOff: 0 });
+      expect(await recordVersionBatch({ ...h.ctx, descriptors }, changes, known)).toMatchObject({ created: 6, handedOff: 0 });
     };
     expect(await pollBatch({ ...deps, versionChanges }, next, 'chunk-ok')).toMatchObject({ polled: 6, changed: 6 });
-    expect(batches.map((b) => [b.changes.length, b.parsed])).toEqual([[6, 6]]);
+    expect(batches.map((b) => [b.changes.length, b.known])).toEqual([[6, 6]]);
     for (const id of ids) {
       expect((await h.ctx.apps.getApp(id))?.etag, id).toBe('"r0"');
       expect((await h.ctx.versions.listVersions(id)).map((v) => v.version), id).toEqual(['1.0.0']);
     }
     expect(await h.ctx.queues.version.getJobCounts('waiting', 'prioritized', 'delayed')).toEqual({ waiting: 0, prioritized: 0, delayed: 0 });
+  });
+
+  it('a latest version the poll read that has moved on since costs a retry, not a version out of order', async () => {
+    const h = await harness();
+    await registerConnectApp(h.ctx, 'stale-app', server.url('/stale-app'));
+    await recordVersion(h.ctx, await change(h, 'stale-app', 0, null));
+    // Another step appends revision 1 after the poll of revision 2 read 1.0.0 as the latest.
+    await recordVersion(h.ctx, await change(h, 'stale-app', 1, '1.0.0'));
+    const rev2 = await change(h, 'stale-app', 2, '1.0.0');
+    const parsed2 = parseDescriptor(descriptor('stale-app', 2), { source: 'test', kind: 'connect' });
+    const res = await recordVersion(h.ctx, rev2, { after: parsed2, latest: { version: '1.0.0', descriptorHash: hashOf('stale-app', 0) } });
+    expect(res).toMatchObject({ status: 'created', version: '1.0.2' });
+    const versions = await h.ctx.versions.listVersions('stale-app');
+    expect(versions.map((v) => v.descriptorHash)).toEqual([0, 1, 2].map((r) => hashOf('stale-app', r)));
+    // Classified against revision 1 (a page key renamed p1 → p2), not revision 0.
+    expect(JSON.stringify(versions[2]!.reasons)).toMatch(/p1/);
   });
 
   it('a batch queued by an earlier release (VersionBatchJob) is still versioned by the worker', async () => {
