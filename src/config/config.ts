@@ -63,6 +63,8 @@ const Env = z.object({
   /** node-cron pattern of scheduler ticks (each tick enqueues the polls that are due). */
   MPU_SCHEDULER_CRON: z.string().default('*/30 * * * * *'),
   MPU_POLL_CONCURRENCY: int(50),
+  /** Apps per scheduled poll job (a chunk of a tick's due apps, claimed and versioned together). */
+  MPU_POLL_BATCH_SIZE: int(100),
   MPU_POLL_ATTEMPTS: int(4),
   MPU_POLL_BACKOFF: duration('30s'),
   MPU_VERSION_CONCURRENCY: int(4),
@@ -93,6 +95,7 @@ export interface Config {
   pollIntervalMs: number;
   schedulerCron: string;
   pollConcurrency: number;
+  pollBatchSize: number;
   pollAttempts: number;
   pollBackoffMs: number;
   versionConcurrency: number;
@@ -136,6 +139,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     pollIntervalMs: d.MPU_POLL_INTERVAL,
     schedulerCron: d.MPU_SCHEDULER_CRON,
     pollConcurrency: d.MPU_POLL_CONCURRENCY,
+    pollBatchSize: d.MPU_POLL_BATCH_SIZE,
     pollAttempts: d.MPU_POLL_ATTEMPTS,
     pollBackoffMs: d.MPU_POLL_BACKOFF,
     versionConcurrency: d.MPU_VERSION_CONCURRENCY,

@@ -58,13 +58,14 @@ export function createPollWorker(ctx: DaemonContext): Worker<unknown, PollAppRes
     // and parsing each descriptor again were a third of a change's cost (bench/poll.bench.ts).
     versionChanges: async (changes: readonly VersionJob[], known: ReadonlyMap<VersionJob, KnownState>) => void (await recordVersionBatch(ctx, changes, known)),
   };
-  // Chunks in progress at once: enough to keep `pollConcurrency` fetches in flight while one
-  // chunk finishes its slowest polls. The others wait before claiming their apps, so claims
+  // Chunks in progress at once: enough to keep `pollConcurrency` fetches in flight while three
+  // more are in their tails (slowest polls, versioning their changes, recording; with one, the
+  // event loop waited on Redis a fifth of a cycle in bench/poll.bench.ts). The others wait before claiming their apps, so claims
   // stay close to their fetches and the process holds a few chunks' polls, not a whole tick's
   // (holding all of them was a tenth of the cycle's CPU in garbage collection).
   // On shutdown the chunks still waiting are handed back (to the queue's wait list, for this or
   // another daemon), not polled: `close()` waits for the chunks in progress only.
-  const chunks = createLimiter(Math.ceil(ctx.settings.pollConcurrency / ctx.settings.pollBatchSize) + Number(process.env.HACK_EXTRA ?? 1));
+  const chunks = createLimiter(Math.ceil(ctx.settings.pollConcurrency / ctx.settings.pollBatchSize) + 3);
   const closing = new AbortController();
   // Every chunk waiting for its turn listens for the worker closing: as many as a tick's chunks.
   setMaxListeners(0, closing.signal);
