@@ -9,7 +9,7 @@
  * descriptors/s and the ratio, the stages' times, the mean fetches in flight, and the cycle's cost
  * (node CPU, Redis CPU and command counts from INFO, server-wide). BENCH_CPU_PROF=file writes a V8
  * CPU profile of the cycle alone. Knobs: BENCH_APPS (10,000), BENCH_CONCURRENCY (100),
- * BENCH_BATCH_SIZE (apps per poll job, 100), BENCH_CHANGE_EVERY (10; 0 = no changes). Target:
+ * BENCH_BATCH_SIZE (apps per poll job, the daemon's default), BENCH_CHANGE_EVERY (10; 0 = no changes). Target:
  * cycle ≤ 20 s, ratio ≥ 0.5. Needs Redis at REDIS_URL or 127.0.0.1:6379. Machines are shared:
  * compare CPU seconds as well as wall times, and several runs.
  */
@@ -22,7 +22,7 @@ import { ManualClock } from '../src/lib/clock.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { parseAllowList } from '../src/poller/address-policy.js';
 import { parseDescriptor } from '../src/versioning/index.js';
-import { createDaemonContext } from '../src/workers/daemon-context.js';
+import { DEFAULT_DETECTION_SETTINGS, createDaemonContext } from '../src/workers/daemon-context.js';
 import { startDetectionWorkers } from '../src/workers/start-workers.js';
 import { schedulerTick } from '../src/workers/scheduler.js';
 import type { VersionRecord } from '../src/store/types.js';
@@ -31,8 +31,8 @@ const APPS = Number(process.env.BENCH_APPS ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
 /** One app in BENCH_CHANGE_EVERY serves a changed descriptor (0: none, to price the changes). */
 const CHANGE_EVERY = Number(process.env.BENCH_CHANGE_EVERY ?? 10);
-/** Apps per poll job (the daemon's MPU_POLL_BATCH_SIZE). */
-const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 100);
+/** Apps per poll job (the daemon's MPU_POLL_BATCH_SIZE; its default unless set). */
+const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? DEFAULT_DETECTION_SETTINGS.pollBatchSize);
 /**
  * Apps of a warm-up cycle (and a warm-up bare loop over them) before the measured ones: both
  * sides are then measured with their code compiled, as in a daemon that has been running.

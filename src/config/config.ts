@@ -64,7 +64,7 @@ const Env = z.object({
   MPU_SCHEDULER_CRON: z.string().default('*/30 * * * * *'),
   MPU_POLL_CONCURRENCY: int(50),
   /** Apps per scheduled poll job (a chunk of a tick's due apps, claimed and versioned together). */
-  MPU_POLL_BATCH_SIZE: int(100),
+  MPU_POLL_BATCH_SIZE: int(250),
   MPU_POLL_ATTEMPTS: int(4),
   MPU_POLL_BACKOFF: duration('30s'),
   MPU_VERSION_CONCURRENCY: int(4),

@@ -33,7 +33,11 @@ export interface DetectionSettings {
   pollIntervalMs: number;
   /** Fetches in flight per process, single polls and chunks together. @defaultValue 50 */
   pollConcurrency: number;
-  /** Apps per scheduled poll job (a chunk of one tick's due apps). @defaultValue 100 */
+  /**
+   * Apps per scheduled poll job (a chunk of one tick's due apps, claimed and versioned
+   * together). @defaultValue 250 (bench/poll.bench.ts: 100 left the fetches under-filled, 500
+   * held too much at once)
+   */
   pollBatchSize: number;
   /** Attempts per poll (retryable failures only). @defaultValue 4 */
   pollAttempts: number;
@@ -46,7 +50,7 @@ export interface DetectionSettings {
 export const DEFAULT_DETECTION_SETTINGS: DetectionSettings = Object.freeze({
   pollIntervalMs: 5 * 3_600_000,
   pollConcurrency: 50,
-  pollBatchSize: 100,
+  pollBatchSize: 250,
   pollAttempts: 4,
   pollBackoffMs: 30_000,
   versionConcurrency: 4,

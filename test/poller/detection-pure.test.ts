@@ -72,7 +72,7 @@ describe('deploy event signature', () => {
 describe('config', () => {
   it('defaults', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', prefix: 'mpu', port: 3000, pollIntervalMs: 5 * HOUR, pollBatchSize: 100 });
+    expect(c).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', prefix: 'mpu', port: 3000, pollIntervalMs: 5 * HOUR, pollBatchSize: 250 });
     expect(loadConfig({ MPU_POLL_BATCH_SIZE: '500' }).pollBatchSize).toBe(500);
     expect(() => loadConfig({ MPU_POLL_BATCH_SIZE: '0' })).toThrow(/MPU_POLL_BATCH_SIZE/);
     expect(c.fetch.allowedPorts).toEqual([80, 443, 8080]);

@@ -14,7 +14,7 @@ export function registerDaemonCommands(program: Command): void {
       'run the scheduler, the HTTP API (deploy intake, /metrics, /healthz, /admin/queues) and the workers\n' +
         '(poll, versioning, rollout) in one process; stops gracefully on SIGTERM/SIGINT.\n' +
         'Config from the environment: REDIS_URL, PORT, HOST, MPU_PREFIX, MPU_WEBHOOK_SECRET, MPU_ADMIN_TOKEN,\n' +
-        'MPU_POLL_INTERVAL (5h), MPU_SCHEDULER_CRON, MPU_POLL_CONCURRENCY (50), MPU_POLL_BATCH_SIZE (100), MPU_FETCH_ALLOW_NETWORKS (CIDRs), MPU_FETCH_EXTRA_PORTS, MPU_NOTIFY_WEBHOOK_URL, LOG_LEVEL…',
+        'MPU_POLL_INTERVAL (5h), MPU_SCHEDULER_CRON, MPU_POLL_CONCURRENCY (50), MPU_POLL_BATCH_SIZE (250), MPU_FETCH_ALLOW_NETWORKS (CIDRs), MPU_FETCH_EXTRA_PORTS, MPU_NOTIFY_WEBHOOK_URL, LOG_LEVEL…',
     )
     .option('--no-scheduler', 'do not run the poll scheduler')
     .option('--no-http', 'do not run the HTTP API')
