@@ -17,7 +17,10 @@ export interface NotifyBatchResult {
   skipped?: 'halted';
 }
 
-/** Notifies one batch; installations already on the version (or that approved it) are left out. */
+/**
+ * Notifies one batch (a range of the plan's notify bucket, or the ids of late installations);
+ * installations already on the version (or that approved it) are left out.
+ */
 export async function notifyBatch(ctx: RolloutContext, job: Job, token: string | undefined): Promise<NotifyBatchResult> {
   const data = parseJobData(NotifyBatchJob, job);
   const { appId, version } = data;
@@ -26,7 +29,7 @@ export async function notifyBatch(ctx: RolloutContext, job: Job, token: string |
   if (status === 'paused') return delayJob(job, token, ctx.settings.pauseRecheckMs);
   const now = ctx.clock.now();
   if (now < data.at) return delayJob(job, token, realDelay(ctx, data.at));
-  const ids = await ctx.rollouts.bucketRange(appId, version, 'notify', data.at, data.start, data.end);
+  const ids = data.ids ?? (await ctx.rollouts.bucketRange(appId, version, 'notify', data.at, data.start, data.end));
   const { versions, approved } = await ctx.installs.readStates(appId, ids);
   const ladder = new VersionLadder((await ctx.versions.listVersions(appId)).map(toPlannedVersion));
   const target = ladder.rank(version);
