@@ -7,3 +7,4 @@ export * from './plan-rollout.js';
 export * from './generate-population.js';
 export * from './simulate-rollout.js';
 export * from './installation-input.js';
+export * from './plan-late.js';

@@ -47,12 +47,15 @@ interface StoredRecord {
   m: MaintenanceWindows | null;
 }
 
-// KEYS: ids, data, version, distribution, history. ARGV: at, then id, json, version triples.
-// New installations are appended to the id list with their version; known ones only get their
-// data updated (their version is the store's, moved only by upgrades).
+// KEYS: ids, data, version, distribution, history, registration log. ARGV: at, then id, json,
+// version triples. New installations are appended to the id list with their version; known ones
+// only get their data updated (their version is the store's, moved only by upgrades). The new
+// ones take consecutive positions (the script is atomic), logged as one `start|end|at` entry for
+// the late planner in the same call, so no registration can miss it.
 const REGISTER_LUA = `
 local at = ARGV[1]
 local created = 0
+local first = redis.call('LLEN', KEYS[1])
 local dist = {}
 for i = 2, #ARGV, 3 do
   local id, json, ver = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -65,7 +68,17 @@ for i = 2, #ARGV, 3 do
   end
 end
 for v, n in pairs(dist) do redis.call('HINCRBY', KEYS[4], v, n) end
+if created > 0 then redis.call('RPUSH', KEYS[6], first .. '|' .. (first + created - 1) .. '|' .. at) end
 return created
+`;
+
+// KEYS: registration log. ARGV: expected first entry, count. Drops the first `count` entries when
+// the first is still the one the caller handled (entries are unique: their start positions are),
+// so two late planners racing on the same entries drop them once.
+const ACK_LOG_LUA = `
+if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[1] then return 0 end
+redis.call('LTRIM', KEYS[1], tonumber(ARGV[2]), -1)
+return 1
 `;
 
 // KEYS: version, distribution, history. ARGV: at, moves packed as lines `id\texpected\ttarget\tcause`
@@ -168,6 +181,7 @@ return {ids, data, ver, appr}
 `;
 
 type Scripted = Redis & {
+  mpuInstAckLog(...args: (string | number)[]): Promise<number>;
   mpuInstReadChunk(...args: (string | number)[]): Promise<[string[], string[], string[], string[]]>;
   mpuInstRegister(...args: (string | number)[]): Promise<number>;
   mpuInstCas(...args: (string | number)[]): Promise<number>;
@@ -175,6 +189,24 @@ type Scripted = Redis & {
   mpuInstApprove(...args: (string | number)[]): Promise<number>;
   mpuInstAvailable(...args: (string | number)[]): Promise<number>;
 };
+
+/**
+ * One registration call the late planner has not handled yet: installations at positions
+ * `start … end` (inclusive) of the app's registration list, registered at `at` (epoch ms).
+ * `entry` is the raw log entry (`ackRegistrations` compares it).
+ */
+export interface PendingRegistration {
+  start: number;
+  end: number;
+  at: number;
+  entry: string;
+}
+
+/** The planner's view of installations read by position; `read` counts the positions read (ids without a record are skipped). */
+export interface PlanChunk<T extends PlanInput = PlanInput> {
+  read: number;
+  inputs: T[];
+}
 
 /** Parses a history field. Unknown entries are skipped (forward compatible). */
 export function parseHistory(s: string | null | undefined): HistoryEntry[] {
@@ -216,7 +248,8 @@ export class InstallationStore {
     readonly keys: Keys,
   ) {
     if (!(redis as unknown as Record<string, unknown>).mpuInstRegister) {
-      redis.defineCommand('mpuInstRegister', { numberOfKeys: 5, lua: REGISTER_LUA });
+      redis.defineCommand('mpuInstRegister', { numberOfKeys: 6, lua: REGISTER_LUA });
+      redis.defineCommand('mpuInstAckLog', { numberOfKeys: 1, lua: ACK_LOG_LUA });
       redis.defineCommand('mpuInstCas', { numberOfKeys: 3, lua: CAS_LUA });
       redis.defineCommand('mpuInstApprove', { numberOfKeys: 3, lua: APPROVE_LUA });
       redis.defineCommand('mpuInstAvailable', { numberOfKeys: 3, lua: AVAILABLE_LUA });
@@ -229,8 +262,10 @@ export class InstallationStore {
   /**
    * Registers a batch (upsert): new installations are stored with their version; known ones get
    * their site, products, check time and windows updated but keep the version the store has (it
-   * only moves forward through upgrades). Batches of any size are split into Lua calls of 2,000.
-   * @param at registration time, epoch ms (history)
+   * only moves forward through upgrades). Batches of any size are split into Lua calls of 2,000;
+   * each call appends its new installations' positions to the app's registration log
+   * (`pendingRegistrations`) in the same atomic step, for the late planner.
+   * @param at registration time, epoch ms (history; the late planner's window starts here)
    * @returns how many were new
    * @throws AppError `input-invalid` when an id is already registered to another app (nothing of
    *   that batch is written)
@@ -261,6 +296,7 @@ export class InstallationStore {
           this.keys.installationVersion(appId),
           this.keys.versionDistribution(appId),
           this.keys.installationHistory(appId),
+          this.keys.installationLog(appId),
           at,
         ];
         const index: string[] = [];
@@ -285,7 +321,7 @@ export class InstallationStore {
     return this.redis.hget(this.keys.installationIndex(), id);
   }
 
-  /** Number of installations of `appId`. */
+  /** Number of installations of `appId` (= the length of its registration list, which only grows). */
   count(appId: string): Promise<number> {
     return this.redis.llen(this.keys.installationIds(appId));
   }
@@ -327,7 +363,16 @@ export class InstallationStore {
 
   /** The planner's view of installations `start … start+count-1` (one Lua call). */
   async readPlanChunk(appId: string, start: number, count: number): Promise<PlanInput[]> {
-    if (count <= 0) return [];
+    return (await this.readChunk(appId, start, count)).inputs;
+  }
+
+  /**
+   * The planner's view of installations `start … start+count-1` with their positions, and how
+   * many positions were read (one Lua call): a cursor advances by `read`, so an id without a
+   * record can never stall it.
+   */
+  async readChunk(appId: string, start: number, count: number): Promise<PlanChunk<PlanInput & { position: number }>> {
+    if (count <= 0) return { read: 0, inputs: [] };
     const [ids, data, versions, approved] = await this.redis.mpuInstReadChunk(
       this.keys.installationIds(appId),
       this.keys.installationData(appId),
@@ -336,15 +381,37 @@ export class InstallationStore {
       start,
       start + count - 1,
     );
-    const out: PlanInput[] = [];
+    const out: (PlanInput & { position: number })[] = [];
     for (let k = 0; k < ids.length; k++) {
       const json = data[k];
       const version = versions[k];
       if (!json || !version) continue;
       const r = JSON.parse(json) as StoredRecord;
-      out.push({ id: ids[k]!, version, checkOffsetMs: r.c, maintenance: r.m, approvedUpTo: approved[k] || null });
+      out.push({ id: ids[k]!, version, checkOffsetMs: r.c, maintenance: r.m, approvedUpTo: approved[k] || null, position: start + k });
     }
-    return out;
+    return { read: ids.length, inputs: out };
+  }
+
+  /**
+   * The first `max` registrations not yet handed to the late planner, oldest first (see
+   * `PendingRegistration`); malformed entries are returned with `end < start` so they are
+   * acknowledged and skipped.
+   */
+  async pendingRegistrations(appId: string, max: number): Promise<PendingRegistration[]> {
+    const raw = await this.redis.lrange(this.keys.installationLog(appId), 0, max - 1);
+    return raw.map((entry) => {
+      const [start, end, at] = entry.split('|').map(Number);
+      return Number.isInteger(start) && Number.isInteger(end) && Number.isFinite(at) ? { start: start!, end: end!, at: at!, entry } : { start: 0, end: -1, at: 0, entry };
+    });
+  }
+
+  /**
+   * Drops the first `count` pending registrations once they are planned, if `first` (the entry
+   * the caller read first) is still first.
+   * @returns false when another late planner dropped them already
+   */
+  async ackRegistrations(appId: string, first: string, count: number): Promise<boolean> {
+    return Number(await this.redis.mpuInstAckLog(this.keys.installationLog(appId), first, count)) === 1;
   }
 
   /** Current versions and approvals of `ids` (null version for unknown ids). */

@@ -50,6 +50,12 @@ export interface Keys {
   installationHistory(appId: string): string;
   /** HASH `<p>:app:{<appId>}:inst:distribution`: version → number of installations running it. */
   versionDistribution(appId: string): string;
+  /**
+   * LIST `<p>:app:{<appId>}:inst:late`: registrations not yet handed to the late planner, one entry
+   * `<start>|<end>|<at>` per registration call (positions in `installationIds`, inclusive; epoch
+   * ms), appended atomically with the registration and trimmed by the late planner.
+   */
+  installationLog(appId: string): string;
   /** ZSET `<p>:rollouts`: rollout ids (`<appId>@<version>`) scored by publication time (epoch ms). */
   rollouts(): string;
   /** HASH `<p>:app:{<appId>}:rollout:<version>`: rollout state (status, plan summary, counts). */
@@ -82,6 +88,7 @@ export function createKeys(prefix = 'mpu'): Keys {
     installationAvailable: (appId) => `${prefix}:app:{${appId}}:inst:available`,
     installationHistory: (appId) => `${prefix}:app:{${appId}}:inst:history`,
     versionDistribution: (appId) => `${prefix}:app:{${appId}}:inst:distribution`,
+    installationLog: (appId) => `${prefix}:app:{${appId}}:inst:late`,
     rollouts: () => `${prefix}:rollouts`,
     rollout: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}`,
     rolloutBuckets: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}:buckets`,

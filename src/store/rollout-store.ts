@@ -100,7 +100,7 @@ function fromHash(h: Record<string, string>): RolloutRecord | null {
   };
 }
 
-// KEYS: rollout hash. ARGV: action (pause|resume|halt|planned|superseded), then its arguments.
+// KEYS: rollout hash. ARGV: action (pause|resume|halt|superseded), then its arguments.
 // Atomic status transitions; every action writes only to an existing rollout (a rollout deleted
 // with its app is not re-created by a plan still running). Returns {ok, status} or {err, status}.
 const TRANSITION_LUA = `
@@ -124,12 +124,6 @@ elseif a == 'resume' then
 elseif a == 'halt' then
   redis.call('HSET', KEYS[1], 'status', 'halted', 'resumeTo', '')
   return {'ok', 'halted'}
-elseif a == 'planned' then
-  -- planning finished (ARGV[3..]: summary fields): keep a pause or halt that arrived meanwhile
-  if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
-  if st == 'planning' then redis.call('HSET', KEYS[1], 'status', ARGV[2]) return {'ok', ARGV[2]} end
-  if st == 'paused' then redis.call('HSET', KEYS[1], 'resumeTo', ARGV[2]) end
-  return {'ok', st}
 elseif a == 'superseded' then
   redis.call('HSET', KEYS[1], 'supersededBy', ARGV[2])
   return {'ok', st}
@@ -137,15 +131,35 @@ end
 return {'bad', st}
 `;
 
-// KEYS: buckets hash, rollout hash, then one list per bucket. ARGV: cursor, then per bucket its
-// field (`kind:at`) and its ids joined by newlines. Writes nothing (returns 0) once the rollout
-// is deleted (its app removed).
+// KEYS: rollout hash, installation id list. ARGV: summary JSON, batches, plannedAt, status.
+// Ends planning only when the plan's cursor has reached the end of the installation list: an
+// installation registered after the plan's last read makes it read again ('behind'). So a plan
+// covers exactly the positions below its final cursor, and every installation registered later
+// is the late planner's (see rollout/plan-late.ts). A pause or halt that came meanwhile wins.
+// Writes nothing ('missing') once the rollout is deleted (its app removed).
+const FINISH_LUA = `
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return {'missing', ''} end
+local cursor = tonumber(redis.call('HGET', KEYS[1], 'planCursor') or '0')
+if redis.call('LLEN', KEYS[2]) > cursor then return {'behind', ''} end
+redis.call('HSET', KEYS[1], 'summary', ARGV[1], 'batches', ARGV[2], 'plannedAt', ARGV[3])
+if st == 'planning' then redis.call('HSET', KEYS[1], 'status', ARGV[4]) return {'ok', ARGV[4]} end
+if st == 'paused' then redis.call('HSET', KEYS[1], 'resumeTo', ARGV[4]) end
+return {'ok', st}
+`;
+
+// KEYS: buckets hash, rollout hash, then one list per bucket. ARGV: cursor, expected cursor ('' =
+// any), then per bucket its field (`kind:at`) and its ids joined by newlines. Writes nothing and
+// returns 0 once the rollout is deleted (its app removed); returns -1 when the stored cursor is
+// not the expected one: a second planner of the same version (a stalled job taken over while the
+// first still runs) cannot append the same installations twice.
 const PUSH_LUA = `
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+if ARGV[2] ~= '' and (redis.call('HGET', KEYS[2], 'planCursor') or '0') ~= ARGV[2] then return -1 end
 for i = 3, #KEYS do
   local n = 0
   local ids = {}
-  for id in string.gmatch(ARGV[(i - 3) * 2 + 3], '[^\\n]+') do
+  for id in string.gmatch(ARGV[(i - 3) * 2 + 4], '[^\\n]+') do
     ids[#ids + 1] = id
     if #ids == 1000 then
       redis.call('RPUSH', KEYS[i], unpack(ids))
@@ -157,7 +171,7 @@ for i = 3, #KEYS do
     redis.call('RPUSH', KEYS[i], unpack(ids))
     n = n + #ids
   end
-  redis.call('HINCRBY', KEYS[1], ARGV[(i - 3) * 2 + 2], n)
+  redis.call('HINCRBY', KEYS[1], ARGV[(i - 3) * 2 + 3], n)
 end
 redis.call('HSET', KEYS[2], 'planCursor', ARGV[1])
 return 1
@@ -165,6 +179,7 @@ return 1
 
 type Scripted = Redis & {
   mpuRolloutTransition(...args: string[]): Promise<[string, string]>;
+  mpuRolloutFinish(...args: string[]): Promise<[string, string]>;
   mpuRolloutPush(numKeys: number, ...args: string[]): Promise<number>;
 };
 
@@ -177,6 +192,7 @@ export class RolloutStore {
   ) {
     if (!(redis as unknown as Record<string, unknown>).mpuRolloutTransition) {
       redis.defineCommand('mpuRolloutTransition', { numberOfKeys: 1, lua: TRANSITION_LUA });
+      redis.defineCommand('mpuRolloutFinish', { numberOfKeys: 2, lua: FINISH_LUA });
       // numberOfKeys varies (one list per bucket): the caller passes it first
       redis.defineCommand('mpuRolloutPush', { lua: PUSH_LUA });
     }
@@ -242,15 +258,34 @@ export class RolloutStore {
   }
 
   /**
-   * Stores the plan summary and ends planning (a pause or halt that came meanwhile wins), in one
-   * script. `at`: epoch ms.
-   * @returns the status now, or null when the rollout no longer exists (its app was removed):
-   *   nothing is written then.
+   * Stores the plan summary and ends planning, atomically, if the plan's cursor has reached the
+   * end of the app's installation list (a pause or halt that came meanwhile wins).
+   * @param at end of planning, epoch ms
+   * @returns the status; `behind` when installations were registered since the plan's last read
+   *   (plan them, then call again); null when the rollout no longer exists (its app was removed):
+   *   nothing is written then
    */
-  async finishPlanning(appId: string, version: string, summary: PlanSummary, batches: number, status: RolloutStatus, at: number): Promise<RolloutStatus | null> {
-    const key = this.keys.rollout(appId, version);
-    const [res, st] = await this.redis.mpuRolloutTransition(key, 'planned', status, 'summary', JSON.stringify(summary), 'batches', String(batches), 'plannedAt', String(at));
-    return res === 'missing' ? null : (st as RolloutStatus);
+  async finishPlanning(appId: string, version: string, summary: PlanSummary, batches: number, status: RolloutStatus, at: number): Promise<RolloutStatus | 'behind' | null> {
+    const [res, st] = await this.redis.mpuRolloutFinish(this.keys.rollout(appId, version), this.keys.installationIds(appId), JSON.stringify(summary), String(batches), String(at), status);
+    if (res === 'behind') return 'behind';
+    if (res === 'missing') return null;
+    return st as RolloutStatus;
+  }
+
+  /**
+   * What the late planner needs of the rollouts of `versions` (one app): status, whether the plan
+   * finished (`plannedAt`, epoch ms) and its cursor (`planCursor`: installations `0 … planCursor-1`
+   * of the registration list are planned; final once `plannedAt` is set). Nulls where no rollout
+   * exists.
+   */
+  async planStates(appId: string, versions: readonly string[]): Promise<({ status: RolloutStatus; plannedAt: number | null; planCursor: number } | null)[]> {
+    if (versions.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const v of versions) pipe.hmget(this.keys.rollout(appId, v), 'status', 'plannedAt', 'planCursor');
+    const rows = await execAll<(string | null)[]>(pipe);
+    return rows.map(([status, plannedAt, cursor]) =>
+      status ? { status: status as RolloutStatus, plannedAt: plannedAt ? Number(plannedAt) : null, planCursor: Number(cursor ?? 0) } : null,
+    );
   }
 
   /** Marks `older` rollouts of the app as superseded by `version` (informational; only rollouts that still exist). */
@@ -270,16 +305,23 @@ export class RolloutStore {
    * Appends planned buckets and moves the plan cursor to `cursor` (installations planned so far),
    * in one Lua call (atomic): a planner that dies mid-chunk leaves either all of the chunk or
    * none of it. Ids travel joined by newlines (installation ids contain no whitespace).
-   * @returns false when the rollout no longer exists (its app was removed): nothing is written.
+   * @param expected the cursor the caller planned from; when given and the stored cursor differs
+   *   (another planner of this version moved it), nothing is written
+   * @returns false when the rollout no longer exists (its app was removed): nothing is written
+   * @throws AppError rollout-conflict (retryable) when `expected` does not match
    */
-  async pushBuckets(appId: string, version: string, buckets: readonly PlanBucket[], cursor: number): Promise<boolean> {
+  async pushBuckets(appId: string, version: string, buckets: readonly PlanBucket[], cursor: number, expected?: number): Promise<boolean> {
     const keys = [this.keys.rolloutBuckets(appId, version), this.keys.rollout(appId, version)];
-    const args: string[] = [String(cursor)];
+    const args: string[] = [String(cursor), expected === undefined ? '' : String(expected)];
     for (const b of buckets) {
       keys.push(this.keys.rolloutBucket(appId, version, b.kind, b.at));
       args.push(`${b.kind}:${b.at}`, b.ids.join('\n'));
     }
-    return Number(await this.redis.mpuRolloutPush(keys.length, ...keys, ...args)) === 1;
+    const res = Number(await this.redis.mpuRolloutPush(keys.length, ...keys, ...args));
+    if (res === -1) {
+      throw new AppError(ErrorCode.ROLLOUT_CONFLICT, `the plan of ${rolloutId(appId, version)} moved past ${expected} meanwhile (another planner); it resumes at its cursor`, { retryable: true });
+    }
+    return res === 1;
   }
 
   /** Installations planned so far (0 before planning starts). */

@@ -18,7 +18,10 @@ export interface NotifyBatchResult {
   skipped?: 'halted' | 'gone';
 }
 
-/** Notifies one batch; installations already on the version (or that approved it) are left out. */
+/**
+ * Notifies one batch (a range of the plan's notify bucket, or the ids of late installations);
+ * installations already on the version (or that approved it) are left out.
+ */
 export async function notifyBatch(ctx: RolloutContext, job: Job, token: string | undefined): Promise<NotifyBatchResult> {
   const data = parseJobData(NotifyBatchJob, job);
   const { appId, version } = data;
@@ -28,7 +31,7 @@ export async function notifyBatch(ctx: RolloutContext, job: Job, token: string |
   if (await rolloutGone(ctx, job, appId, version, status)) return { considered: 0, notified: 0, skipped: 'gone' };
   const now = ctx.clock.now();
   if (now < data.at) return delayJob(job, token, realDelay(ctx, data.at));
-  const ids = await ctx.rollouts.bucketRange(appId, version, 'notify', data.at, data.start, data.end);
+  const ids = data.ids ?? (await ctx.rollouts.bucketRange(appId, version, 'notify', data.at, data.start, data.end));
   const { versions, approved } = await ctx.installs.readStates(appId, ids);
   const ladder = new VersionLadder((await ctx.versions.listVersions(appId)).map(toPlannedVersion));
   const target = ladder.rank(version);

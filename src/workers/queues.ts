@@ -122,12 +122,27 @@ export const versionBatchJobId = (j: VersionBatchJob): string => {
 // ── rollout: upgrade batches, notifications (issue 4) ─────────────────────────────────────────
 
 /**
+ * Options of every upgrade batch job: retried on failure (Redis hiccup) with backoff, since a
+ * redelivered batch is harmless (compare-and-set); kept a while for dashboards.
+ */
+export const UPGRADE_JOB_OPTS = Object.freeze({
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { age: 7 * 86_400, count: 10_000 },
+  removeOnFail: { age: 30 * 86_400 },
+});
+
+/**
  * Where an upgrade batch finds its installations: a range of one planned bucket (a Redis list
- * written by the planner, so the job stays small), or explicit ids (an admin's approval).
+ * written by the planner, so the job stays small), explicit ids (an admin's approval), or the
+ * ids of late installations (registered after the version's plan; see rollout/plan-late.ts:
+ * such a batch stands in for every older version the installations missed, so it still runs
+ * when its version is halted, and applies what it can while it is paused).
  */
 export const UpgradeBatchSource = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('bucket'), at: z.number().int(), start: z.number().int().min(0), end: z.number().int().min(0) }),
   z.object({ kind: z.literal('ids'), ids: z.array(z.string().min(1)).min(1).max(5000) }),
+  z.object({ kind: z.literal('late'), ids: z.array(z.string().min(1)).min(1).max(5000) }),
 ]);
 
 /**
@@ -145,15 +160,21 @@ export const UpgradeBatchJob = z.object({
 });
 export type UpgradeBatchJob = z.infer<typeof UpgradeBatchJob>;
 export const UPGRADE_BATCH_JOB_NAME = 'upgrade-batch';
+/** A short digest of a list of ids (job ids of batches that carry their ids). */
+export const idsDigest = (ids: readonly string[]): string => createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 32);
+
 /**
  * One job per bucket range (start and end: a plan restarted after a crash may cut ranges
  * differently, and every new range must get its job); an approval: one per installation and
- * target version.
+ * target version; late installations: one per version, time and set of ids (a late planner that
+ * runs twice on the same installations enqueues the same jobs; on different ones, new jobs).
  */
 export const upgradeBatchJobId = (j: UpgradeBatchJob): string =>
   j.source.kind === 'bucket'
     ? `upgrade__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.source.at}__${j.source.start}-${j.source.end}`
-    : `approve__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${jobIdPart(j.source.ids[0]!)}__${j.source.ids.length}`;
+    : j.source.kind === 'late'
+      ? `late-upgrade__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.dueAt}__${j.source.ids.length}__${idsDigest(j.source.ids)}`
+      : `approve__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${jobIdPart(j.source.ids[0]!)}__${j.source.ids.length}`;
 
 /** Shows "update available" and notifies admins of one range of a manual version's notify bucket. */
 export const NotifyBatchJob = z.object({
@@ -164,7 +185,32 @@ export const NotifyBatchJob = z.object({
   at: z.number().int(),
   start: z.number().int().min(0),
   end: z.number().int().min(0),
+  /** Late installations (rollout/plan-late.ts): these ids instead of the bucket range. */
+  ids: z.array(z.string().min(1)).min(1).max(5000).optional(),
 });
 export type NotifyBatchJob = z.infer<typeof NotifyBatchJob>;
 export const NOTIFY_BATCH_JOB_NAME = 'notify-admins';
-export const notifyBatchJobId = (j: NotifyBatchJob): string => `notify__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.at}__${j.start}-${j.end}`;
+export const notifyBatchJobId = (j: NotifyBatchJob): string =>
+  j.ids
+    ? `late-notify__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.at}__${j.ids.length}__${idsDigest(j.ids)}`
+    : `notify__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.at}__${j.start}-${j.end}`;
+
+/**
+ * Plans the app's late installations (registered after a version's plan read the installation
+ * list; rollout/plan-late.ts): reads the app's registration log from its head, so one job
+ * handles every registration logged before it runs. Enqueued after each registration call (and
+ * at the end of each plan, for a registration whose enqueue was lost), delayed a little so that
+ * a burst of registrations (an import) is planned in one go.
+ */
+export const LatePlanJob = z.object({
+  v: z.literal(1),
+  appId: z.string().min(1),
+});
+export type LatePlanJob = z.infer<typeof LatePlanJob>;
+export const LATE_PLAN_JOB_NAME = 'plan-late-installations';
+/**
+ * `registered` is the length of the app's registration list when the job was enqueued: a job
+ * with this id can only have been enqueued once every registration below it was logged, so a
+ * second enqueue with the same id (a no-op) loses nothing.
+ */
+export const latePlanJobId = (appId: string, registered: number): string => `late-plan__${jobIdPart(appId)}__${registered}`;

@@ -52,6 +52,14 @@ export interface RolloutSettings {
    * limiter), e.g. 5 with batches of 2,000 caps upgrades at 10,000/s; 0 for none. @defaultValue 0
    */
   maxBatchesPerSecond: number;
+  /**
+   * How long after a registration call its late installations are planned, clock ms (the BullMQ
+   * delay follows `timeScale`): the calls of a burst (an import's batches) that land within it
+   * are planned by one job, into shared batches. @defaultValue 1000
+   */
+  latePlanDelayMs: number;
+  /** Most installations one late-planning round holds in memory (it loops until the log is empty). @defaultValue 50000 */
+  latePlanRoundSize: number;
 }
 
 export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze({
@@ -66,6 +74,8 @@ export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze
   lockDurationMs: 30_000,
   stalledIntervalMs: 30_000,
   maxBatchesPerSecond: 0,
+  latePlanDelayMs: 1000,
+  latePlanRoundSize: 50_000,
 });
 
 /**
@@ -144,6 +154,16 @@ export async function loadLadder(ctx: Pick<RolloutContext, 'versions' | 'rollout
     records.map((r) => r.version),
   );
   return new VersionLadder(records.filter((_, i) => statuses[i] !== 'halted' && statuses[i] !== 'paused').map(toPlannedVersion));
+}
+
+/** Options of a notify batch job: retried with exponential backoff (a failed delivery is retried, see notify.worker.ts). */
+export function notifyJobOptions(settings: Pick<RolloutSettings, 'notifyAttempts' | 'notifyBackoffMs'>) {
+  return {
+    attempts: settings.notifyAttempts,
+    backoff: { type: 'exponential', delay: settings.notifyBackoffMs },
+    removeOnComplete: { age: 7 * 86_400, count: 10_000 },
+    removeOnFail: { age: 30 * 86_400 },
+  };
 }
 
 /** Real-time BullMQ delay for clock time `at`. */

@@ -12,9 +12,9 @@ import { deferForMaintenance } from '../rollout/windows.js';
 import type { Installation } from '../rollout/types.js';
 import type { InstallationView } from '../store/installation-store.js';
 import type { RolloutRecord, RolloutView } from '../store/rollout-store.js';
-import { UPGRADE_BATCH_JOB_NAME, upgradeBatchJobId, type UpgradeBatchJob } from './queues.js';
+import { UPGRADE_BATCH_JOB_NAME, UPGRADE_JOB_OPTS, upgradeBatchJobId, type UpgradeBatchJob } from './queues.js';
 import { loadLadder, realDelay, type RolloutContext } from './rollout-context.js';
-import { UPGRADE_JOB_OPTS } from './rollout.worker.js';
+import { scheduleLatePlanning } from './late-installations.js';
 
 /** Outcome of an approval. Times epoch ms. */
 export interface ApprovalResult {
@@ -31,7 +31,14 @@ export interface ApprovalResult {
   upgradeAt: number | null;
 }
 
-/** Registers installations: validates all first (nothing is stored if one is bad). */
+/**
+ * Registers installations: validates all first (nothing is stored if one is bad). New ones are
+ * then planned into the rollouts whose plans had already read the installation list
+ * (late-installations.ts): an installation registered on an older version while a rollout is in
+ * flight is upgraded within its window, measured from now (DESIGN.md "Rollout rules").
+ * Registering a known installation again changes nothing but its data (site, check, windows).
+ * @throws AppError input-invalid (every problem in `details.problems`)
+ */
 export async function registerInstallations(ctx: RolloutContext, raw: readonly unknown[], where: (i: number) => string = (i) => `installation[${i}]`): Promise<{ created: number; updated: number }> {
   const parsed: Installation[] = [];
   const problems: string[] = [];
@@ -47,12 +54,14 @@ export async function registerInstallations(ctx: RolloutContext, raw: readonly u
       details: { problems: problems.slice(0, 100) },
     });
   }
-  return ctx.installs.register(parsed, ctx.clock.now());
+  const r = await ctx.installs.register(parsed, ctx.clock.now());
+  if (r.created > 0) await scheduleLatePlanning(ctx, parsed.map((i) => i.appId));
+  return r;
 }
 
 /**
  * Stores a generated population (`generateInstallations`) in batches of 5,000, without holding
- * it in memory. For the demo and the benchmark.
+ * it in memory, then enqueues its late planning once. For the demo and the benchmark.
  * @returns how many were new
  */
 export async function generatePopulation(ctx: RolloutContext, opts: GenerateOptions, onProgress?: (done: number) => void): Promise<{ created: number; updated: number }> {
@@ -65,11 +74,16 @@ export async function generatePopulation(ctx: RolloutContext, opts: GenerateOpti
     batch = [];
     onProgress?.(total.created + total.updated);
   };
-  for (const inst of generateInstallations({ now: ctx.clock.now(), ...opts })) {
-    batch.push(inst);
-    if (batch.length >= 5000) await flush();
+  try {
+    for (const inst of generateInstallations({ now: ctx.clock.now(), ...opts })) {
+      batch.push(inst);
+      if (batch.length >= 5000) await flush();
+    }
+    if (batch.length) await flush();
+  } finally {
+    // Once for the whole population (every batch is logged): its late installations are planned together.
+    if (total.created > 0) await scheduleLatePlanning(ctx, [opts.appId]);
   }
-  if (batch.length) await flush();
   return total;
 }
 

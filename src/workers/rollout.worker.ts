@@ -6,24 +6,31 @@
  *   versions): never one job per installation.
  * - `upgrade-batch`: when due, recomputes each installation's target from the store and
  *   `clock.now()` (`decideTarget`) and applies it with the store's atomic compare-and-set.
+ * - `plan-late-installations`: plans installations registered after a plan read the
+ *   installation list (late-installations.ts, rollout/plan-late.ts).
  * Every job is idempotent: redelivery, early or late wake-ups change nothing.
  */
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import semver from 'semver';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import { PlanContext, PlanSummaryBuilder, planChunk, type PlanSummary } from '../rollout/plan-rollout.js';
 import { decideTarget } from '../rollout/version-ladder.js';
 import type { VersionMove } from '../store/installation-store.js';
 import {
+  LATE_PLAN_JOB_NAME,
+  LatePlanJob,
   NOTIFY_BATCH_JOB_NAME,
   NotifyBatchJob,
   PLAN_ROLLOUT_JOB_NAME,
   PlanRolloutJob,
   UPGRADE_BATCH_JOB_NAME,
+  UPGRADE_JOB_OPTS,
   UpgradeBatchJob,
   notifyBatchJobId,
   upgradeBatchJobId,
 } from './queues.js';
-import { loadLadder, realDelay, toPlannedVersion, type RolloutContext } from './rollout-context.js';
+import { loadLadder, notifyJobOptions, realDelay, toPlannedVersion, type RolloutContext } from './rollout-context.js';
+import { planLateInstallations, scheduleLatePlanning } from './late-installations.js';
 
 /** Parses job data at the start of a processor; bad data ends retries. */
 export function parseJobData<T>(schema: { safeParse(d: unknown): { success: true; data: T } | { success: false; error: { message: string } } }, job: Job): T {
@@ -38,16 +45,8 @@ export function translateError(err: unknown): unknown {
   return err;
 }
 
-/**
- * Options of every upgrade batch job: retried on failure (Redis hiccup) with backoff, since a
- * redelivered batch is harmless (compare-and-set); kept a while for dashboards.
- */
-export const UPGRADE_JOB_OPTS = Object.freeze({
-  attempts: 10,
-  backoff: { type: 'exponential', delay: 1000 },
-  removeOnComplete: { age: 7 * 86_400, count: 10_000 },
-  removeOnFail: { age: 30 * 86_400 },
-});
+/** Options of every upgrade batch job (defined with the payloads in queues.ts; re-exported). */
+export { UPGRADE_JOB_OPTS };
 
 /** Result of a plan job (also its BullMQ return value). */
 export interface PlanResult {
@@ -132,18 +131,7 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
           upgradeJobs.push({ name: UPGRADE_BATCH_JOB_NAME, data, opts: { jobId: upgradeBatchJobId(data), delay: realDelay(ctx, b.at), ...UPGRADE_JOB_OPTS } });
         } else {
           const data: NotifyBatchJob = { v: 1, appId, version, at: b.at, start, end };
-          notifyJobs.push({
-            name: NOTIFY_BATCH_JOB_NAME,
-            data,
-            opts: {
-              jobId: notifyBatchJobId(data),
-              delay: realDelay(ctx, b.at),
-              attempts: ctx.settings.notifyAttempts,
-              backoff: { type: 'exponential', delay: ctx.settings.notifyBackoffMs },
-              removeOnComplete: { age: 7 * 86_400, count: 10_000 },
-              removeOnFail: { age: 30 * 86_400 },
-            },
-          });
+          notifyJobs.push({ name: NOTIFY_BATCH_JOB_NAME, data, opts: { jobId: notifyBatchJobId(data), delay: realDelay(ctx, b.at), ...notifyJobOptions(ctx.settings) } });
         }
       }
     }
@@ -162,16 +150,34 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
     await flush(false);
     ctx.logger.info({ event: 'rollout:plan:resumed', appId, version, resumeAt }, `resuming the plan of ${appId}@${version} at installation ${resumeAt}`);
   }
-  // Read the next chunk while this one is planned and written.
-  let next = ctx.installs.readPlanChunk(appId, resumeAt, chunk);
-  next.catch(() => {}); // a failure surfaces at its await, never as an unhandled rejection
-  for (let start = resumeAt; ; start += chunk) {
-    const inputs = await next;
-    if (inputs.length === 0 && start >= total) break;
-    next = ctx.installs.readPlanChunk(appId, start + chunk, chunk);
-    next.catch(() => {});
-    const buckets = planChunk(plan, inputs, summary);
-    if (!(await ctx.rollouts.pushBuckets(appId, version, buckets, start + inputs.length))) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
+  // Read the next chunk while this one is planned and written. The cursor advances by the
+  // positions read, and planning ends only when it has reached the end of the installation list
+  // (atomically, in finishPlanning): an installation registered while the plan runs is read by
+  // it; one registered after is the late planner's (late-installations.ts). Never both, never neither.
+  const read = (from: number) => {
+    const p = ctx.installs.readChunk(appId, from, chunk);
+    p.catch(() => {}); // a failure surfaces at its await, never as an unhandled rejection
+    return p;
+  };
+  let next = read(resumeAt);
+  let status: string;
+  for (let start = resumeAt; ; ) {
+    const got = await next;
+    if (got.read === 0) {
+      await flush(true);
+      const st = await ctx.rollouts.finishPlanning(appId, version, summary.summary(), batches, record.approval === 'manual' ? 'awaiting-approval' : 'scheduled', ctx.clock.now());
+      if (st === null) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
+      if (st !== 'behind') {
+        status = st;
+        break;
+      }
+      next = read(start); // registered since the last read: plan them too
+      continue;
+    }
+    next = read(start + got.read);
+    const buckets = planChunk(plan, got.inputs, summary);
+    if (!(await ctx.rollouts.pushBuckets(appId, version, buckets, start + got.read, start))) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
+    start += got.read;
     for (const b of buckets) {
       const key = `${b.kind}:${b.at}`;
       const o = open.get(key) ?? { kind: b.kind, at: b.at, length: 0, flushed: 0 };
@@ -179,12 +185,12 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
       open.set(key, o);
     }
     await flush(false);
-    await onProgress?.(total === 0 ? 100 : Math.min(99, Math.floor(((start + inputs.length) / total) * 100)));
+    await onProgress?.(total === 0 ? 100 : Math.min(99, Math.floor((start / total) * 100)));
   }
-  await flush(true);
   const s = summary.summary();
-  const status = await ctx.rollouts.finishPlanning(appId, version, s, batches, record.approval === 'manual' ? 'awaiting-approval' : 'scheduled', ctx.clock.now());
-  if (status === null) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
+  // A registration whose own late-planning job was never enqueued (its process died right after
+  // registering) is logged all the same: this picks it up.
+  await scheduleLatePlanning(ctx, [appId]);
   await onProgress?.(100);
   ctx.logger.info({ event: 'rollout:planned', appId, version, status, batches, ...s }, `planned ${appId}@${version}: ${s.upgrades} upgrades, ${s.notifies} notices in ${batches} batches`);
   return { appId, version, status, summary: s, batches };
@@ -222,19 +228,23 @@ export async function rolloutGone(ctx: RolloutContext, job: Job, appId: string, 
 /**
  * Applies one batch at `clock.now()`: each installation goes to the newest version it may have
  * (`decideTarget`), through the compare-and-set; a paused rollout's batch waits, a halted one's
- * does nothing, an early one goes back to sleep until due.
+ * does nothing, an early one goes back to sleep until due. A batch of late installations
+ * (source `late`, rollout/plan-late.ts) stands in for the older versions they missed too: when
+ * its version is halted it still applies (`loadLadder` leaves the halted version out), and when
+ * it is paused it applies what it can and waits for the resume while any of them is below it.
  */
 export async function applyUpgradeBatch(ctx: RolloutContext, job: Job, token: string | undefined): Promise<UpgradeBatchResult> {
   const data = parseJobData(UpgradeBatchJob, job);
   const { appId, version } = data;
+  const late = data.source.kind === 'late';
   const status = await ctx.rollouts.status(appId, version);
-  if (status === 'halted') return { considered: 0, moved: 0, skipped: 'halted', progressPercent: await progress(ctx, appId, version) };
-  if (status === 'paused') return delayJob(job, token, ctx.settings.pauseRecheckMs);
+  if (status === 'halted' && !late) return { considered: 0, moved: 0, skipped: 'halted', progressPercent: await progress(ctx, appId, version) };
+  if (status === 'paused' && !late) return delayJob(job, token, ctx.settings.pauseRecheckMs);
   if (await rolloutGone(ctx, job, appId, version, status)) return { considered: 0, moved: 0, skipped: 'gone', progressPercent: 0 };
   const now = ctx.clock.now();
   if (now < data.dueAt) return delayJob(job, token, realDelay(ctx, data.dueAt));
   const { ids, versions: current, approved } =
-    data.source.kind === 'ids'
+    data.source.kind !== 'bucket'
       ? { ids: data.source.ids, ...(await ctx.installs.readStates(appId, data.source.ids)) }
       : await ctx.installs.readRangeStates(appId, ctx.keys.rolloutBucket(appId, version, 'upgrade', data.source.at), data.source.start, data.source.end);
   const ladder = await loadLadder(ctx, appId);
@@ -258,6 +268,14 @@ export async function applyUpgradeBatch(ctx: RolloutContext, job: Job, token: st
   if (view?.complete && view.plannedAt !== null) await ctx.rollouts.expireBuckets(appId, version, 86_400);
   await job.updateProgress(progressPercent);
   ctx.logger.debug({ event: 'rollout:batch:applied', appId, version, considered: ids.length, moved, progressPercent }, 'upgrade batch applied');
+  if (late && status === 'paused') {
+    const after = new Map(moves.map((m) => [m.id, m.target]));
+    const waiting = ids.some((id, k) => {
+      const v = after.get(id) ?? current[k];
+      return v !== null && v !== undefined && semver.valid(v) !== null && semver.lt(v, version);
+    });
+    if (waiting) return delayJob(job, token, ctx.settings.pauseRecheckMs);
+  }
   return { considered: ids.length, moved, progressPercent };
 }
 
@@ -276,6 +294,7 @@ export function rolloutProcessor(ctx: RolloutContext) {
         const data = parseJobData(PlanRolloutJob, job);
         return await planVersionRollout(ctx, data, (p) => job.updateProgress(p));
       }
+      if (job.name === LATE_PLAN_JOB_NAME) return await planLateInstallations(ctx, parseJobData(LatePlanJob, job));
       throw new UnrecoverableError(`${ErrorCode.PAYLOAD_INVALID}: unknown job name '${job.name}' on queue ${job.queueName}`);
     } catch (err) {
       throw translateError(err);

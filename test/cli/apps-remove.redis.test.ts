@@ -129,8 +129,9 @@ describe('mpu apps remove', () => {
     expect(run.exitCode).toBe(0);
     const { removed } = JSON.parse(run.stdout) as { removed: Record<string, unknown> };
     expect(removed).toMatchObject({ appId: 'cli-app-2', kind: 'connect', recordDeleted: true, versions: 1, installations: 5, rollouts: 0, installationIndexEntries: 5 });
-    // record, versions, version order, 1 descriptor, installation ids, data, versions, history, distribution
-    expect(removed.keys).toBe(9);
+    // record, versions, version order, 1 descriptor, installation ids, data, versions, history,
+    // distribution, registration log
+    expect(removed.keys).toBe(10);
     expect(await h.connection.exists(h.ctx.keys.installationIndex())).toBe(0);
   });
 });

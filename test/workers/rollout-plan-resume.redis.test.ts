@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { createRolloutContext, type RolloutContext } from '../../src/workers/rollout-context.js';
 import { planVersionRollout } from '../../src/workers/rollout.worker.js';
 import { generatePopulation } from '../../src/workers/rollout-service.js';
-import type { UpgradeBatchJob } from '../../src/workers/queues.js';
+import { UPGRADE_BATCH_JOB_NAME, type UpgradeBatchJob } from '../../src/workers/queues.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { MemoryVersions } from '../rollout/helpers.js';
 
@@ -63,6 +63,7 @@ it('resumes an interrupted plan at its cursor: each installation planned once, e
   const jobs = await ctx.queues.rollout.getJobs(['delayed', 'waiting']);
   const covered = new Map<number, boolean[]>();
   for (const j of jobs) {
+    if (j.name !== UPGRADE_BATCH_JOB_NAME) continue; // the late-planning jobs share the queue
     const src = (j.data as UpgradeBatchJob).source;
     if (src.kind !== 'bucket') continue;
     const c = covered.get(src.at) ?? [];

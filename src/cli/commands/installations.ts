@@ -13,6 +13,7 @@ import { parseInstallationInput } from '../../rollout/installation-input.js';
 import type { Installation } from '../../rollout/types.js';
 import { parseRolloutId, type RolloutView } from '../../store/rollout-store.js';
 import { createRolloutContext, type RolloutContext } from '../../workers/rollout-context.js';
+import { scheduleLatePlanning } from '../../workers/late-installations.js';
 import {
   approveInstallation,
   controlRollout,
@@ -84,18 +85,26 @@ export async function importInstallations(file: string, opts: { json?: boolean }
   }
   const res = await withRolloutContext(async (ctx) => {
     const total = { created: 0, updated: 0 };
+    const apps = new Set<string>();
     let batch: Installation[] = [];
     const flush = async () => {
       const r = await ctx.installs.register(batch, ctx.clock.now());
       total.created += r.created;
       total.updated += r.updated;
+      if (r.created > 0) for (const i of batch) apps.add(i.appId);
       batch = [];
     };
-    for await (const l of jsonLines(file)) {
-      batch.push(parseInstallationInput(l.value, `line ${l.line}`));
-      if (batch.length >= 5000) await flush();
+    try {
+      for await (const l of jsonLines(file)) {
+        batch.push(parseInstallationInput(l.value, `line ${l.line}`));
+        if (batch.length >= 5000) await flush();
+      }
+      if (batch.length) await flush();
+    } finally {
+      // Once per app for the whole file (every batch is logged as it is stored), so the daemon
+      // plans an import made during a rollout in shared batches, not batch by batch.
+      await scheduleLatePlanning(ctx, apps);
     }
-    if (batch.length) await flush();
     return total;
   });
   out(opts.json ? JSON.stringify({ file, ...res }) : `${file}: ${res.created} installation(s) registered, ${res.updated} updated`);

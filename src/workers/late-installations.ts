@@ -1,0 +1,180 @@
+/**
+ * Late installations, the I/O around the pure `LatePlanContext` (rollout/plan-late.ts; DESIGN.md
+ * "Rollout rules": every installation gets an automatic version within its window, manual ones
+ * on approval, "impossible to make lose an update"). An installation registered after a
+ * version's plan read the installation list would otherwise never be planned for that version.
+ *
+ * How each installation is planned exactly once, by the plan or here, never zero times:
+ * 1. Registration (`InstallationStore.register`, one Lua call per 2,000) appends the new ids to
+ *    the app's registration list and, in the same atomic call, logs their positions and the
+ *    registration time in the app's registration log. A logged registration cannot be lost.
+ * 2. A plan covers exactly the positions below its final cursor: it ends (atomically, in
+ *    `RolloutStore.finishPlanning`) only when its cursor has reached the end of the list, and
+ *    otherwise reads on. An installation registered while a plan runs is read by that plan.
+ * 3. This planner reads the log from its head. Then, per version: a plan that had not finished
+ *    when its state was read will cover every position that exists (they were logged before, so
+ *    the list was already that long); a finished plan covered the positions below its cursor,
+ *    and only the positions at or above it are planned here. Each position is thus on exactly one
+ *    side. The handled entries are then dropped from the log with a compare-and-set on its head.
+ * 4. Batches carry their ids and have job ids derived from version, time and ids: a retry, a
+ *    second job or a second daemon that handles the same entries enqueues the same jobs (no-ops).
+ *    Only when an installation's state changed in between (it was upgraded, approved) can a
+ *    second run plan it differently; its batches' compare-and-set still moves it at most once.
+ * Registering an installation again creates nothing: no log entry, no job (it keeps its plan).
+ *
+ * Batching: one job plans every registration logged before it runs (an import of 100,000
+ * installations is a few jobs, see `latePlanDelayMs`), grouped like the planner's buckets: one
+ * batch job per version, kind and bucket time, of at most `batchSize` installations.
+ */
+import { LatePlanContext, type FinishedPlan, type LateStep } from '../rollout/plan-late.js';
+import type { PlannedVersion } from '../rollout/types.js';
+import type { PendingRegistration } from '../store/installation-store.js';
+import {
+  LATE_PLAN_JOB_NAME,
+  NOTIFY_BATCH_JOB_NAME,
+  UPGRADE_BATCH_JOB_NAME,
+  UPGRADE_JOB_OPTS,
+  latePlanJobId,
+  notifyBatchJobId,
+  upgradeBatchJobId,
+  type LatePlanJob,
+  type NotifyBatchJob,
+  type UpgradeBatchJob,
+} from './queues.js';
+import { notifyJobOptions, realDelay, toPlannedVersion, type RolloutContext } from './rollout-context.js';
+
+/** Result of one late-planning job (also its BullMQ return value, shown on dashboards). */
+export interface LatePlanResult {
+  appId: string;
+  /** Registration calls (log entries) handled. */
+  registrations: number;
+  /** Installations read: those not planned by every finished plan. */
+  considered: number;
+  /** Installations given a late upgrade / a late "update available" notice. */
+  upgrades: number;
+  notifies: number;
+  /** Upgrade and notify batch jobs enqueued (a job already there counts too: enqueueing it again is a no-op). */
+  batches: number;
+}
+
+/** Log entries read per round (each is one registration call of at most 2,000 installations). */
+const LOG_ENTRIES_PER_ROUND = 256;
+
+/**
+ * Enqueues the late planning of `appIds` (after a registration call, or at the end of a plan),
+ * `latePlanDelayMs` from now. Idempotent: the job id names the app's registration count (see
+ * `latePlanJobId`), so calling it twice with nothing registered in between adds nothing.
+ */
+export async function scheduleLatePlanning(ctx: RolloutContext, appIds: Iterable<string>): Promise<void> {
+  const now = ctx.clock.now();
+  const jobs: { name: string; data: LatePlanJob; opts: Record<string, unknown> }[] = [];
+  for (const appId of new Set(appIds)) {
+    const registered = await ctx.installs.count(appId);
+    if (registered === 0) continue;
+    jobs.push({
+      name: LATE_PLAN_JOB_NAME,
+      data: { v: 1, appId },
+      opts: {
+        jobId: latePlanJobId(appId, registered),
+        delay: realDelay(ctx, now + ctx.settings.latePlanDelayMs),
+        attempts: 10,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: { age: 86_400, count: 1000 },
+        removeOnFail: { age: 30 * 86_400 },
+      },
+    });
+  }
+  if (jobs.length) await ctx.queues.rollout.addBulk(jobs);
+}
+
+/** The late planner's view of one app: versions (halted ones left out) and the finished plans. */
+export async function loadLatePlan(ctx: Pick<RolloutContext, 'versions' | 'rollouts' | 'policy'>, appId: string): Promise<LatePlanContext> {
+  const records = await ctx.versions.listVersions(appId);
+  const states = await ctx.rollouts.planStates(
+    appId,
+    records.map((r) => r.version),
+  );
+  const versions: PlannedVersion[] = [];
+  const finished: FinishedPlan[] = [];
+  records.forEach((r, i) => {
+    const st = states[i];
+    if (st?.status === 'halted') return; // a halted version is nobody's target and blocks nothing (as in loadLadder)
+    versions.push(toPlannedVersion(r));
+    if (st && st.plannedAt !== null) finished.push({ version: r.version, planEnd: st.planCursor });
+  });
+  return new LatePlanContext(versions, finished, ctx.policy);
+}
+
+/**
+ * Plans the app's late installations: every registration in its log, round by round (at most
+ * `latePlanRoundSize` installations in memory), then drops the handled entries. See the module
+ * documentation for why each installation is planned exactly once.
+ */
+export async function planLateInstallations(ctx: RolloutContext, data: LatePlanJob): Promise<LatePlanResult> {
+  const { appId } = data;
+  const res: LatePlanResult = { appId, registrations: 0, considered: 0, upgrades: 0, notifies: 0, batches: 0 };
+  for (;;) {
+    const pending = await ctx.installs.pendingRegistrations(appId, LOG_ENTRIES_PER_ROUND);
+    if (pending.length === 0) break;
+    let take = 0;
+    let size = 0;
+    while (take < pending.length && (take === 0 || size + span(pending[take]!) <= ctx.settings.latePlanRoundSize)) size += span(pending[take++]!);
+    const round = pending.slice(0, take);
+    // Plan states are read after the log: a plan not finished now will read every logged position.
+    const plan = await loadLatePlan(ctx, appId);
+    const groups = new Map<string, { kind: LateStep['kind']; version: string; at: number; ids: string[] }>();
+    for (const r of round) {
+      // Positions below every finished plan's end were planned by all of them: nothing to read.
+      for (let s = Math.max(r.start, plan.minPlanEnd); s <= r.end; ) {
+        const { read, inputs } = await ctx.installs.readChunk(appId, s, Math.min(ctx.settings.planChunkSize, r.end - s + 1));
+        if (read === 0) break;
+        s += read;
+        res.considered += inputs.length;
+        for (const inst of inputs) {
+          for (const step of plan.steps({ ...inst, knownAt: r.at })) {
+            const key = `${step.kind}\n${step.version}\n${step.at}`;
+            let g = groups.get(key);
+            if (!g) groups.set(key, (g = { kind: step.kind, version: step.version, at: step.at, ids: [] }));
+            g.ids.push(inst.id);
+            if (step.kind === 'upgrade') res.upgrades++;
+            else res.notifies++;
+          }
+        }
+      }
+    }
+    res.batches += await enqueueLateBatches(ctx, appId, [...groups.values()]);
+    res.registrations += take;
+    // False when a concurrent late planner dropped them first: it enqueued the same jobs.
+    await ctx.installs.ackRegistrations(appId, round[0]!.entry, take);
+  }
+  if (res.registrations > 0) {
+    ctx.logger.info({ event: 'rollout:late:planned', ...res }, `late installations of ${appId}: ${res.upgrades} upgrade(s), ${res.notifies} notice(s) in ${res.batches} batch(es)`);
+  }
+  return res;
+}
+
+function span(r: PendingRegistration): number {
+  return Math.max(0, r.end - r.start + 1);
+}
+
+/** Enqueues one job per group part of at most `batchSize` ids. @returns how many. */
+async function enqueueLateBatches(ctx: RolloutContext, appId: string, groups: { kind: LateStep['kind']; version: string; at: number; ids: string[] }[]): Promise<number> {
+  const bs = Math.max(1, Math.min(5000, ctx.settings.batchSize));
+  const upgrades: { name: string; data: UpgradeBatchJob; opts: Record<string, unknown> }[] = [];
+  const notifies: { name: string; data: NotifyBatchJob; opts: Record<string, unknown> }[] = [];
+  for (const g of groups.sort((a, b) => a.at - b.at)) {
+    for (let i = 0; i < g.ids.length; i += bs) {
+      const ids = g.ids.slice(i, i + bs);
+      if (g.kind === 'upgrade') {
+        const data: UpgradeBatchJob = { v: 1, appId, version: g.version, dueAt: g.at, source: { kind: 'late', ids } };
+        upgrades.push({ name: UPGRADE_BATCH_JOB_NAME, data, opts: { jobId: upgradeBatchJobId(data), delay: realDelay(ctx, g.at), ...UPGRADE_JOB_OPTS } });
+      } else {
+        const data: NotifyBatchJob = { v: 1, appId, version: g.version, at: g.at, start: 0, end: ids.length - 1, ids };
+        notifies.push({ name: NOTIFY_BATCH_JOB_NAME, data, opts: { jobId: notifyBatchJobId(data), delay: realDelay(ctx, g.at), ...notifyJobOptions(ctx.settings) } });
+      }
+    }
+  }
+  for (let i = 0; i < upgrades.length; i += 500) await ctx.queues.rollout.addBulk(upgrades.slice(i, i + 500));
+  for (let i = 0; i < notifies.length; i += 500) await ctx.queues.notify.addBulk(notifies.slice(i, i + 500));
+  return upgrades.length + notifies.length;
+}
