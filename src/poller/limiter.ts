@@ -9,6 +9,8 @@ export interface Limiter {
    * is free, the task never runs and the promise rejects with `signal.reason`.
    */
   run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** Places taken now (tasks running), for metrics and the poll benchmark. */
+  inUse(): number;
 }
 
 /** @param max places, ≥ 1 */
@@ -43,6 +45,7 @@ export function createLimiter(max: number): Limiter {
     });
   };
   return {
+    inUse: () => active,
     async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
       const wait = place(signal);
       if (wait) await wait;

@@ -17,13 +17,15 @@ export interface DaemonMetrics {
   readonly deployEvents: Counter<'result'>;
   /** `mpu_queue_jobs{queue,state}`: queue depths, collected at scrape time. */
   readonly queueJobs: Gauge<'queue' | 'state'>;
+  /** `mpu_poll_fetches_in_flight`: descriptor fetches in flight in this process, at scrape time. */
+  readonly fetchesInFlight: Gauge;
 }
 
 /**
  * Creates the metrics on a fresh registry. `collectQueueDepths` is called at each scrape and
- * returns `{ queue: { state: count } }`.
+ * returns `{ queue: { state: count } }`; `fetchesInFlight` too (the poll limiter's places taken).
  */
-export function createDaemonMetrics(collectQueueDepths?: () => Promise<Record<string, Record<string, number>>>): DaemonMetrics {
+export function createDaemonMetrics(collectQueueDepths?: () => Promise<Record<string, Record<string, number>>>, fetchesInFlight?: () => number): DaemonMetrics {
   const registry = new Registry();
   const queueJobs = new Gauge({
     name: 'mpu_queue_jobs',
@@ -50,5 +52,13 @@ export function createDaemonMetrics(collectQueueDepths?: () => Promise<Record<st
     }),
     deployEvents: new Counter({ name: 'mpu_deploy_events_total', help: 'Forge deploy events by result', labelNames: ['result'] as const, registers: [registry] }),
     queueJobs,
+    fetchesInFlight: new Gauge({
+      name: 'mpu_poll_fetches_in_flight',
+      help: 'Descriptor fetches in flight in this process (at most MPU_POLL_CONCURRENCY)',
+      registers: [registry],
+      collect() {
+        if (fetchesInFlight) this.set(fetchesInFlight());
+      },
+    }),
   };
 }

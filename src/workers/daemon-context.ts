@@ -97,13 +97,17 @@ export function createDaemonContext(
   };
   const ownFetcher = opts.fetcher ? undefined : new DescriptorFetcher(opts.fetchPolicy);
   const fetcher = opts.fetcher ?? ownFetcher!;
+  const pollLimiter = createLimiter(settings.pollConcurrency);
   const metrics =
     opts.metrics ??
-    createDaemonMetrics(async () => {
-      const out: Record<string, Record<string, number>> = {};
-      for (const q of Object.values(queues)) out[q.name] = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
-      return out;
-    });
+    createDaemonMetrics(
+      async () => {
+        const out: Record<string, Record<string, number>> = {};
+        for (const q of Object.values(queues)) out[q.name] = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+        return out;
+      },
+      () => pollLimiter.inUse(),
+    );
   const pollJobOptions: JobsOptions = {
     attempts: settings.pollAttempts,
     backoff: { type: 'exponential', delay: settings.pollBackoffMs },
@@ -138,7 +142,7 @@ export function createDaemonContext(
     versions: new VersionStore(storeConnection, keys),
     descriptors: new DescriptorStore(storeConnection, keys),
     schedule: new PollScheduleStore(storeConnection, keys),
-    pollLimiter: createLimiter(settings.pollConcurrency),
+    pollLimiter,
     async enqueuePoll(job, retry) {
       await queues.poll.add(POLL_JOB_NAME, job, {
         ...pollJobOptions,

@@ -140,6 +140,7 @@ describe('POST /v1/forge/deployments', () => {
     expect(metrics).toMatch(/mpu_versions_total\{kind="forge",bump="initial",approval="automatic"\} 1/);
     expect(metrics).toMatch(/mpu_deploy_events_total\{result="accepted"\} 1/);
     expect(metrics).toMatch(/mpu_queue_jobs\{queue="rollout",state="waiting"\} 1/);
+    expect(metrics).toMatch(/^mpu_poll_fetches_in_flight 0$/m);
     expect((await app.inject('/admin/queues')).statusCode).toBe(401);
     const ok = await app.inject({ url: '/admin/queues', headers: { authorization: `Bearer ${ADMIN}` } });
     expect(ok.statusCode).toBe(200);
