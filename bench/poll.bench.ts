@@ -90,17 +90,17 @@ async function bareLoop(port: number, from = 0, to = APPS): Promise<{ ms: number
 
 /**
  * With BENCH_CPU_PROF=file: a V8 CPU profile of the cycle alone (open in Chrome DevTools); with
- * BENCH_HEAP_PROF=1 too, a sampling heap profile (allocations) instead.
+ * BENCH_HEAP_PROF=1 too, a sampling heap profile (allocations) instead. BENCH_CPU_PROF_BARE=file
+ * profiles the bare loop run after the cycle, to compare the two profiles.
  */
-async function startProfile(): Promise<{ stop(): Promise<void> } | undefined> {
-  const file = process.env.BENCH_CPU_PROF;
+async function startProfile(file: string | undefined): Promise<{ stop(): Promise<void> } | undefined> {
   if (!file) return undefined;
   const { Session } = await import('node:inspector/promises');
   const { writeFile } = await import('node:fs/promises');
   const session = new Session();
   session.connect();
   const heap = process.env.BENCH_HEAP_PROF === '1';
-  if (heap) await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+  if (heap) await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.BENCH_HEAP_MINOR !== "0" } as never);
   else {
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
@@ -110,7 +110,7 @@ async function startProfile(): Promise<{ stop(): Promise<void> } | undefined> {
       const { profile } = heap ? await session.post('HeapProfiler.stopSampling') : await session.post('Profiler.stop');
       await writeFile(file, JSON.stringify(profile));
       session.disconnect();
-      console.log(`CPU profile of the cycle: ${file}`);
+      console.log(`${heap ? 'heap' : 'CPU'} profile: ${file}`);
     },
   };
 }
@@ -208,7 +208,7 @@ export async function run(): Promise<void> {
     // The baseline runs before and after the cycle and the ratio uses their mean, so that a
     // shared machine's load drifting during the run weighs on both sides alike.
     const bare0 = await bareLoop(server.port);
-    const profiler = await startProfile();
+    const profiler = await startProfile(process.env.BENCH_CPU_PROF);
     const stats0 = await redisStats(connection);
     const cpu0 = process.cpuUsage();
     const elu0 = performance.eventLoopUtilization();
@@ -227,7 +227,9 @@ export async function run(): Promise<void> {
     await profiler?.stop();
     const stats1 = await redisStats(connection);
     await workers.close();
+    const bareProfiler = await startProfile(process.env.BENCH_CPU_PROF_BARE);
     const bare1 = await bareLoop(server.port);
+    await bareProfiler?.stop();
     const bareMs = (bare0.ms + bare1.ms) / 2;
 
     // Per-app poll outcomes (polls run in chunks: one job per pollBatchSize apps).
