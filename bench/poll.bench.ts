@@ -1,11 +1,14 @@
 /**
  * Poll benchmark (issue 3): 10,000 Connect apps served by a local HTTP server on 127.0.0.1, nine
  * in ten answering 304 to their conditional request, the tenth serving a changed descriptor
- * (classified against a seeded 1.0.0 and stored as 1.0.1). One full cycle through the real queue
+ * (classified against the latest version and stored as the next micro). A full cycle through the real queue
  * path: scheduler tick → poll queue (chunks of `pollBatchSize` apps) → poll workers (per-app slot
  * claim, undici, safety checks, poll record; the chunk's changes classified and stored as
- * versions in the chunk's job) → rollout plan jobs. Baseline, same run: a bare undici loop over the same URLs with the same conditional headers
- * at the same concurrency, run before and after the cycle (the ratio uses their mean). Prints
+ * versions in the chunk's job) → rollout plan jobs. Baseline, same run: a bare undici loop over
+ * the same URLs with the same conditional headers at the same concurrency, run before and after
+ * the cycle (the ratio uses their mean). Rounds of both run one poll interval apart on the bench's
+ * clock, the changing apps serving a new revision each round: BENCH_WARMUP_ROUNDS (1) not
+ * counted, then BENCH_ROUNDS (3) whose medians are reported. Prints
  * descriptors/s and the ratio, the stages' times, the mean fetches in flight, and the cycle's cost
  * (node CPU, Redis CPU and command counts from INFO, server-wide). BENCH_CPU_PROF=file writes a V8
  * CPU profile of the cycle alone. Knobs: BENCH_APPS (10,000), BENCH_CONCURRENCY (100),
@@ -34,12 +37,12 @@ const CHANGE_EVERY = Number(process.env.BENCH_CHANGE_EVERY ?? 10);
 /** Apps per poll job (the daemon's MPU_POLL_BATCH_SIZE; its default unless set). */
 const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? DEFAULT_DETECTION_SETTINGS.pollBatchSize);
 /**
- * Apps of a warm-up cycle (and a warm-up bare loop over them) before the measured ones: both
- * sides are then measured with their code compiled, as in a daemon that has been running.
+ * Rounds (a cycle and its bare loops) run first and not counted: both sides are then measured
+ * with their code compiled and their heaps grown, as in a daemon that has been running.
  */
-const WARMUP = Number(process.env.BENCH_WARMUP_APPS ?? 2_000);
-/** The measured apps are 0 … APPS-1; the warm-up apps follow. */
-const TOTAL = APPS + WARMUP;
+const WARMUP_ROUNDS = Math.max(0, Number(process.env.BENCH_WARMUP_ROUNDS ?? 1));
+/** Measured rounds; the medians are reported (a shared machine's noise). */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 
 const descriptor = (i: number, rev: number) =>
   JSON.stringify({
@@ -52,11 +55,21 @@ const descriptor = (i: number, rev: number) =>
   });
 const changed = (i: number) => CHANGE_EVERY > 0 && i % CHANGE_EVERY === 0;
 
-async function startServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const bodies = Array.from({ length: TOTAL }, (_, i) => descriptor(i, changed(i) ? 1 : 0));
+/**
+ * The descriptor servers: in round `r` (`setRound`), a changing app serves revision r (ETag
+ * `"r<r>"`), every other app revision 0 (`"r0"`); a matching If-None-Match gets a 304.
+ */
+async function startServer(): Promise<{ port: number; setRound(r: number): void; close(): Promise<void> }> {
+  let round = 0;
+  let bodies: string[] = [];
+  const setRound = (r: number) => {
+    round = r;
+    bodies = Array.from({ length: APPS }, (_, i) => descriptor(i, changed(i) ? r : 0));
+  };
+  setRound(0);
   const server = http.createServer((req, res) => {
     const i = Number((req.url ?? '').slice('/app-'.length));
-    const etag = `"r${changed(i) ? 1 : 0}"`;
+    const etag = `"r${changed(i) ? round : 0}"`;
     if (req.headers['if-none-match'] === etag) return void res.writeHead(304, { etag }).end();
     res.writeHead(200, { 'content-type': 'application/json', etag }).end(bodies[i]);
   });
@@ -64,12 +77,17 @@ async function startServer(): Promise<{ port: number; close(): Promise<void> }> 
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,
+    setRound,
     close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
   };
 }
 
-/** GETs apps `from` … `to`-1 with `CONCURRENCY` requests in flight. */
-async function bareLoop(port: number, from = 0, to = APPS): Promise<{ ms: number; cpuS: number }> {
+/**
+ * GETs apps `from` … `to`-1 with `CONCURRENCY` requests in flight, with the validators the
+ * daemon holds in round `round` (a changing app's of the round before), so that the same apps
+ * answer 304 and 200 as in that round's cycle.
+ */
+async function bareLoop(port: number, round: number, from = 0, to = APPS): Promise<{ ms: number; cpuS: number }> {
   const agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 10_000 });
   let next = from;
   const cpu0 = process.cpuUsage();
@@ -77,7 +95,7 @@ async function bareLoop(port: number, from = 0, to = APPS): Promise<{ ms: number
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       for (let i = next++; i < to; i = next++) {
-        const res = await request(`http://127.0.0.1:${port}/app-${i}`, { dispatcher: agent, headers: { 'if-none-match': '"r0"' } });
+        const res = await request(`http://127.0.0.1:${port}/app-${i}`, { dispatcher: agent, headers: { 'if-none-match': `"r${changed(i) ? round - 1 : 0}"` } });
         await res.body.text();
       }
     }),
@@ -91,7 +109,8 @@ async function bareLoop(port: number, from = 0, to = APPS): Promise<{ ms: number
 /**
  * With BENCH_CPU_PROF=file: a V8 CPU profile of the cycle alone (open in Chrome DevTools); with
  * BENCH_HEAP_PROF=1 too, a sampling heap profile (allocations) instead. BENCH_CPU_PROF_BARE=file
- * profiles the bare loop run after the cycle, to compare the two profiles.
+ * profiles the bare loop run after the cycle, to compare the two profiles. Both cover round
+ * BENCH_PROF_ROUND (the first counted one unless set).
  */
 async function startProfile(file: string | undefined): Promise<{ stop(): Promise<void> } | undefined> {
   if (!file) return undefined;
@@ -138,15 +157,14 @@ export async function run(): Promise<void> {
     },
   );
   try {
-    // Seed: every app registered, holding the ETag of rev 0 and a 1.0.0 of rev 0; the warm-up
-    // apps due now, the measured ones a second later.
+    // Seed: every app registered, holding the ETag of rev 0 and a 1.0.0 of rev 0, due at the
+    // first round.
     const seedStart = performance.now();
-    const warmAt = clock.now();
-    const measuredAt = warmAt + 1_000;
+    const firstAt = clock.now();
     const rev0 = parseDescriptor(descriptor(0, 0), { source: 'seed', kind: 'connect' });
-    for (let start = 0; start < TOTAL; start += 1_000) {
+    for (let start = 0; start < APPS; start += 1_000) {
       const pipe = connection.pipeline();
-      for (let i = start; i < Math.min(TOTAL, start + 1_000); i++) {
+      for (let i = start; i < Math.min(APPS, start + 1_000); i++) {
         const id = `bench-app-${i}`;
         const d = i === 0 ? rev0 : parseDescriptor(descriptor(i, 0), { source: 'seed', kind: 'connect' });
         pipe.hset(ctx.keys.app(id), {
@@ -163,7 +181,7 @@ export async function run(): Promise<void> {
           latestHash: d.hash,
         });
         pipe.sadd(ctx.keys.apps(), id);
-        pipe.zadd(ctx.keys.pollSchedule(), i < APPS ? measuredAt : warmAt, id);
+        pipe.zadd(ctx.keys.pollSchedule(), firstAt, id);
         const rec: VersionRecord = {
           appId: id, kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', reasons: [], warnings: [],
           descriptorHash: d.hash, source: 'poll', detectedAt: clock.now(),
@@ -175,7 +193,7 @@ export async function run(): Promise<void> {
       await pipe.exec();
     }
     console.log(
-      `seeded ${APPS} apps (+${WARMUP} for the warm-up) in ${((performance.now() - seedStart) / 1000).toFixed(1)} s; ` +
+      `seeded ${APPS} apps in ${((performance.now() - seedStart) / 1000).toFixed(1)} s; ` +
         `concurrency ${CONCURRENCY}, ${BATCH_SIZE} apps per poll job`,
     );
 
@@ -194,75 +212,113 @@ export async function run(): Promise<void> {
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    // Warm-up: a cycle of the warm-up apps and a bare loop over them, not measured.
-    if (WARMUP > 0) {
-      const warm = await schedulerTick(ctx);
-      await waitIdle(performance.now());
-      await bareLoop(server.port, APPS, TOTAL);
-      console.log(`warm-up: a cycle of ${warm.due} apps and a bare loop over them`);
+    interface Round {
+      cycleMs: number;
+      bareMs: number;
+      ratio: number;
+      cpuS: number;
+      bareCpuS: number;
+      redisCpuS: number;
+      calls: [string, number][];
+      inFlight: number;
+      elu: number;
+      enqueuedMs: number;
+      pollsDoneMs: number;
     }
-    ctx.metrics.polls.reset();
-    const jobs0 = await ctx.queues.poll.getJobCountByTypes('completed');
-    clock.set(measuredAt);
+    const rounds: Round[] = [];
+    /** The round the profiles cover (BENCH_PROF_ROUND, else the first counted one). */
+    const profRound = Number(process.env.BENCH_PROF_ROUND ?? WARMUP_ROUNDS + 1);
+    for (let round = 1; round <= WARMUP_ROUNDS + ROUNDS; round++) {
+      const warmUp = round <= WARMUP_ROUNDS;
+      server.setRound(round);
+      ctx.metrics.polls.reset();
+      const jobs0 = await ctx.queues.poll.getJobCountByTypes('completed');
+      clock.set(firstAt + (round - 1) * ctx.settings.pollIntervalMs);
 
-    // The baseline runs before and after the cycle and the ratio uses their mean, so that a
-    // shared machine's load drifting during the run weighs on both sides alike.
-    const bare0 = await bareLoop(server.port);
-    const profiler = await startProfile(process.env.BENCH_CPU_PROF);
-    const stats0 = await redisStats(connection);
-    const cpu0 = process.cpuUsage();
-    const elu0 = performance.eventLoopUtilization();
-    const t0 = performance.now();
-    const sampler = setInterval(() => {
-      samples++;
-      inFlightSum += ctx.pollLimiter.inUse();
-    }, 5);
-    const { due } = await schedulerTick(ctx);
-    const enqueuedMs = performance.now() - t0;
-    const { pollsDoneMs } = await waitIdle(t0);
-    const cycleMs = performance.now() - t0;
-    const cpu = process.cpuUsage(cpu0);
-    const elu = performance.eventLoopUtilization(elu0).utilization;
-    clearInterval(sampler);
-    await profiler?.stop();
-    const stats1 = await redisStats(connection);
+      // The baseline runs before and after the cycle and the ratio uses their mean, so that a
+      // shared machine's load drifting during the round weighs on both sides alike.
+      const bare0 = await bareLoop(server.port, round);
+      const profiler = round === profRound ? await startProfile(process.env.BENCH_CPU_PROF) : undefined;
+      const stats0 = await redisStats(connection);
+      samples = 0;
+      inFlightSum = 0;
+      const cpu0 = process.cpuUsage();
+      const elu0 = performance.eventLoopUtilization();
+      const t0 = performance.now();
+      const sampler = setInterval(() => {
+        samples++;
+        inFlightSum += ctx.pollLimiter.inUse();
+      }, 5);
+      const { due } = await schedulerTick(ctx);
+      const enqueuedMs = performance.now() - t0;
+      const { pollsDoneMs } = await waitIdle(t0);
+      const cycleMs = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const elu = performance.eventLoopUtilization(elu0).utilization;
+      clearInterval(sampler);
+      await profiler?.stop();
+      const stats1 = await redisStats(connection);
+      const bareProfiler = round === profRound ? await startProfile(process.env.BENCH_CPU_PROF_BARE) : undefined;
+      const bare1 = await bareLoop(server.port, round);
+      await bareProfiler?.stop();
+      const bareMs = (bare0.ms + bare1.ms) / 2;
+
+      // Per-app poll outcomes (polls run in chunks: one job per pollBatchSize apps), and the
+      // versions the round had to create (1.0.<round> for each changing app).
+      const outcomes = Object.fromEntries((await ctx.metrics.polls.get()).values.map((v) => [String(v.labels.outcome), v.value]));
+      const polls = Object.values(outcomes).reduce((n, v) => n + v, 0);
+      const jobs = (await ctx.queues.poll.getJobCountByTypes('completed')) - jobs0;
+      const failedJobs = await ctx.queues.poll.getJobCountByTypes('failed');
+      const version = `1.0.${round}`;
+      let created = 0;
+      if (CHANGE_EVERY > 0) for (let i = 0; i < APPS; i += CHANGE_EVERY) if ((await connection.hexists(ctx.keys.versions(`bench-app-${i}`), version)) === 1) created++;
+      const expected = CHANGE_EVERY > 0 ? Math.ceil(APPS / CHANGE_EVERY) : 0;
+      const calls = [...stats1.calls].map(([cmd, n]) => [cmd, n - (stats0.calls.get(cmd) ?? 0)] as [string, number]).filter(([, n]) => n > 0).sort((x, y) => y[1] - x[1]);
+      const r: Round = {
+        cycleMs,
+        bareMs,
+        ratio: bareMs / cycleMs,
+        cpuS: (cpu.user + cpu.system) / 1e6,
+        bareCpuS: (bare0.cpuS + bare1.cpuS) / 2,
+        redisCpuS: stats1.cpuS - stats0.cpuS,
+        calls,
+        inFlight: inFlightSum / Math.max(1, samples),
+        elu,
+        enqueuedMs,
+        pollsDoneMs,
+      };
+      if (!warmUp) rounds.push(r);
+      console.log(
+        `round ${round}${warmUp ? ' (warm-up, not counted)' : ''}: ${due} due, ${polls} polls (${JSON.stringify(outcomes)}), ${outcomes.failed ?? 0} failed, ${created} versions ${version} (expected ${expected}), ` +
+          `${jobs} poll jobs completed, ${failedJobs} failed`,
+      );
+      console.log(
+        `  cycle ${(cycleMs / 1000).toFixed(2)} s (enqueued at ${(enqueuedMs / 1000).toFixed(2)} s, polls done at ${(pollsDoneMs / 1000).toFixed(2)} s), ` +
+          `bare loop ${(bareMs / 1000).toFixed(2)} s (${(bare0.ms / 1000).toFixed(2)} s before, ${(bare1.ms / 1000).toFixed(2)} s after): ratio ${r.ratio.toFixed(2)}; ` +
+          `node CPU ${r.cpuS.toFixed(1)} s vs ${r.bareCpuS.toFixed(1)} s, fetches in flight ${r.inFlight.toFixed(1)}, event loop busy ${(elu * 100).toFixed(0)} %`,
+      );
+      if (polls !== APPS || created !== expected || failedJobs > 0) throw new Error(`round ${round} did not do the expected work (see above)`);
+    }
+
+    const median = (xs: number[]) => {
+      const s = [...xs].sort((x, y) => x - y);
+      return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+    };
+    const cycleMs = median(rounds.map((r) => r.cycleMs));
+    const bareMs = median(rounds.map((r) => r.bareMs));
+    const ratio = median(rounds.map((r) => r.ratio));
+    const mid = [...rounds].sort((x, y) => x.ratio - y.ratio)[(rounds.length - 1) >> 1]!;
+    const totalCalls = mid.calls.reduce((n, [, c]) => n + c, 0);
+    console.log(`medians of ${rounds.length} rounds:`);
+    console.log(`full cycle (queue path):  ${(cycleMs / 1000).toFixed(2)} s  ${((APPS / cycleMs) * 1000).toFixed(0)} descriptors/s   (target ≤ 20 s)`);
+    console.log(`bare undici loop:         ${(bareMs / 1000).toFixed(2)} s  ${((APPS / bareMs) * 1000).toFixed(0)} descriptors/s`);
+    console.log(
+      `cycle cost (median round): node CPU ${mid.cpuS.toFixed(1)} s (bare loop ${mid.bareCpuS.toFixed(1)} s, the local server's share included in both), ` +
+        `Redis CPU ${mid.redisCpuS.toFixed(1)} s, ${totalCalls} Redis commands (${(totalCalls / APPS).toFixed(1)}/app; server-wide, so others' traffic counts too)`,
+    );
+    console.log(`  top: ${mid.calls.slice(0, 8).map(([c, n]) => `${c} ${n}`).join(', ')}`);
+    console.log(`ratio (queue path / bare): ${ratio.toFixed(2)}   (target ≥ 0.5; rounds: ${rounds.map((r) => r.ratio.toFixed(2)).join(', ')})`);
     await workers.close();
-    const bareProfiler = await startProfile(process.env.BENCH_CPU_PROF_BARE);
-    const bare1 = await bareLoop(server.port);
-    await bareProfiler?.stop();
-    const bareMs = (bare0.ms + bare1.ms) / 2;
-
-    // Per-app poll outcomes (polls run in chunks: one job per pollBatchSize apps).
-    const outcomes = Object.fromEntries((await ctx.metrics.polls.get()).values.map((v) => [String(v.labels.outcome), v.value]));
-    const polls = Object.values(outcomes).reduce((n, v) => n + v, 0);
-    const failed = outcomes.failed ?? 0;
-    const jobs = (await ctx.queues.poll.getJobCountByTypes('completed')) - jobs0;
-    const failedJobs = await ctx.queues.poll.getJobCountByTypes('failed');
-    let v101 = 0;
-    if (CHANGE_EVERY > 0) for (let i = 0; i < APPS; i += CHANGE_EVERY) if ((await connection.hexists(ctx.keys.versions(`bench-app-${i}`), '1.0.1')) === 1) v101++;
-    const ours = (APPS / cycleMs) * 1000;
-    const bare = (APPS / bareMs) * 1000;
-    console.log(
-      `cycle: ${due} due, ${polls} polls (${JSON.stringify(outcomes)}), ${failed} failed, ${v101} new versions (expected ${CHANGE_EVERY > 0 ? Math.ceil(APPS / CHANGE_EVERY) : 0}); ` +
-        `${jobs} poll jobs completed, ${failedJobs} failed`,
-    );
-    console.log(`full cycle (queue path):  ${(cycleMs / 1000).toFixed(2)} s  ${ours.toFixed(0)} descriptors/s   (target ≤ 20 s)`);
-    console.log(`  stages: enqueued at ${(enqueuedMs / 1000).toFixed(2)} s, polls done at ${(pollsDoneMs / 1000).toFixed(2)} s, versioning done at ${(cycleMs / 1000).toFixed(2)} s`);
-    console.log(
-      `  fetches in flight: ${(inFlightSum / Math.max(1, samples)).toFixed(1)} on average over the cycle (of ${CONCURRENCY}); event loop busy ${(elu * 100).toFixed(0)} % of the cycle`,
-    );
-    console.log(
-      `bare undici loop:         ${(bareMs / 1000).toFixed(2)} s  ${bare.toFixed(0)} descriptors/s   (mean of ${(bare0.ms / 1000).toFixed(2)} s before the cycle and ${(bare1.ms / 1000).toFixed(2)} s after)`,
-    );
-    const calls = [...stats1.calls].map(([cmd, n]) => [cmd, n - (stats0.calls.get(cmd) ?? 0)] as const).filter(([, n]) => n > 0).sort((x, y) => y[1] - x[1]);
-    const totalCalls = calls.reduce((s, [, n]) => s + n, 0);
-    console.log(
-      `cycle cost: node CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, Redis CPU ${(stats1.cpuS - stats0.cpuS).toFixed(1)} s, ` +
-        `${totalCalls} Redis commands (${(totalCalls / APPS).toFixed(1)}/app; server-wide, so others' traffic counts too)`,
-    );
-    console.log(`bare loop cost: node CPU ${((bare0.cpuS + bare1.cpuS) / 2).toFixed(1)} s (the local server's share included, as in the cycle's)`);
-    console.log(`  top: ${calls.slice(0, 8).map(([c, n]) => `${c} ${n}`).join(', ')}`);
-    console.log(`ratio (queue path / bare): ${(ours / bare).toFixed(2)}   (target ≥ 0.5)`);
   } finally {
     for (const q of Object.values(ctx.queues)) await q.obliterate({ force: true }).catch(() => {});
     await ctx.close();

@@ -4,11 +4,12 @@
  * and time is cut into numbered slots; a slot number names a poll, so every daemon that finds
  * the same app due enqueues the same job id.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Stable offset of `appId` inside the interval, in ms: `[0, intervalMs)`. */
 export function pollOffset(appId: string, intervalMs: number): number {
-  const h = createHash('sha256').update(appId).digest();
+  // One-shot `hash` (Node ≥ 20.12): the scheduler computes this for every due app each tick.
+  const h = hash('sha256', appId, 'buffer');
   // 48 bits are plenty to spread apps evenly and stay exact in a double.
   return h.readUIntBE(0, 6) % intervalMs;
 }

@@ -7,7 +7,7 @@
  * - an array of objects that each carry a distinct string `key` is keyed: sorted by `key`;
  * - any other array keeps its order.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** JSON value as read from a descriptor. */
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -123,5 +123,5 @@ export function canonicalJson(value: unknown): string {
 
 /** `sha256:` + lowercase hex sha256 of the UTF-8 bytes of `canonical`. */
 export function hashCanonical(canonical: string): string {
-  return `sha256:${createHash('sha256').update(canonical, 'utf8').digest('hex')}`;
+  return `sha256:${hash('sha256', canonical, 'hex')}`;
 }
