@@ -207,8 +207,14 @@ export class AppStore {
     this.pendingRecords = [];
     await Promise.all(
       scriptBatches(this.redis, pending).map(async (batch) => {
-        const args: string[] = batch.map((r) => r.argv[0]!);
-        for (const r of batch) args.push(String(r.argv.length - 1), ...r.argv.slice(1));
+        // KEYS (each record's first element), then each record's count and arguments, copied
+        // once into a single array (no per-record slices).
+        const args: string[] = new Array<string>(batch.length);
+        for (let i = 0; i < batch.length; i++) args[i] = batch[i]!.argv[0]!;
+        for (const { argv } of batch) {
+          args.push(String(argv.length - 1));
+          for (let j = 1; j < argv.length; j++) args.push(argv[j]!);
+        }
         try {
           await this.redis.mpuRecordPolls(batch.length, ...args);
           for (const r of batch) r.resolve();
@@ -336,24 +342,27 @@ export class AppStore {
     r: { at: number; outcome: Exclude<PollOutcome, 'failed'>; httpStatus: number; etag?: string; lastModified?: string; hash?: string },
     claim?: PollClaim,
   ): Promise<void> {
-    const fields: string[] = [
+    // A 200 without validators forgets the old ones; a 304 keeps them.
+    let forget = '';
+    if (r.outcome !== 'not-modified') {
+      if (r.etag === undefined) forget = 'etag';
+      if (r.lastModified === undefined) forget = forget ? `${forget},lastModified` : 'lastModified';
+    }
+    // RECORD_POLLS_LUA's arguments, built in one array: key, claim, fields to delete, no
+    // failure, then the fields.
+    const argv: string[] = [
+      this.keys.app(appId), claim ? String(claim.slot) : '', claim?.owner ?? '', '', forget, '0',
       'status', 'active',
       'lastPollAt', String(r.at),
       'lastPollOutcome', r.outcome,
       'lastHttpStatus', String(r.httpStatus),
       'consecutiveFailures', '0',
     ];
-    if (r.etag !== undefined) fields.push('etag', r.etag);
-    if (r.lastModified !== undefined) fields.push('lastModified', r.lastModified);
-    if (r.hash !== undefined) fields.push('lastSeenHash', r.hash);
-    // A 200 without validators forgets the old ones; a 304 keeps them.
-    const forget: string[] = [];
-    if (r.outcome !== 'not-modified') {
-      if (r.etag === undefined) forget.push('etag');
-      if (r.lastModified === undefined) forget.push('lastModified');
-    }
+    if (r.etag !== undefined) argv.push('etag', r.etag);
+    if (r.lastModified !== undefined) argv.push('lastModified', r.lastModified);
+    if (r.hash !== undefined) argv.push('lastSeenHash', r.hash);
     // Never resurrects a deleted app: the script writes only when the record still exists.
-    await this.recordPoll([this.keys.app(appId), claim ? String(claim.slot) : '', claim?.owner ?? '', '', forget.join(','), '0', ...fields]);
+    await this.recordPoll(argv);
   }
 
   /**
