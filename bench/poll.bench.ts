@@ -301,7 +301,7 @@ export async function run(): Promise<void> {
       console.log(
         `  cycle ${(cycleMs / 1000).toFixed(2)} s (enqueued at ${(enqueuedMs / 1000).toFixed(2)} s, polls done at ${(pollsDoneMs / 1000).toFixed(2)} s), ` +
           `bare loop ${(bareMs / 1000).toFixed(2)} s (${(bare0.ms / 1000).toFixed(2)} s before, ${(bare1.ms / 1000).toFixed(2)} s after): ratio ${r.ratio.toFixed(2)}; ` +
-          `node CPU ${r.cpuS.toFixed(1)} s vs ${r.bareCpuS.toFixed(1)} s, fetches in flight ${r.inFlight.toFixed(1)}, event loop busy ${(elu * 100).toFixed(0)} %`,
+          `node CPU ${r.cpuS.toFixed(2)} s vs ${r.bareCpuS.toFixed(2)} s, fetches in flight ${r.inFlight.toFixed(1)}, event loop busy ${(elu * 100).toFixed(0)} %`,
       );
       if (polls !== APPS || created !== expected || failedJobs > 0) throw new Error(`round ${round} did not do the expected work (see above)`);
     }

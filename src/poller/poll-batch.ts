@@ -130,7 +130,7 @@ export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPo
       })
     : undefined;
   const pollDeps = { ...deps, fetcher, ...(versions ? { enqueueVersion: (job: VersionJob, known?: KnownState) => versions.handOff({ job, known }) } : {}) };
-  const claims = await deps.apps.claimPolls(polls.map((p) => ({ appId: p.appId, slot: p.slot, owner })));
+  const claims = await deps.apps.claimPolls(owner, polls);
   let infraError: unknown;
   await Promise.all(
     claims.map(async (c, i) => {

@@ -76,14 +76,14 @@ export type ClaimResult =
 // share a slot), which is the per-app script of before.
 const SCRIPT_BATCH = 500;
 
-// KEYS: app hashes. ARGV: slot and owner of each key in turn (ARGV[2i-1], ARGV[2i]).
+// KEYS: app hashes. ARGV[1]: the owner (the claiming job's id); ARGV[i + 1]: the slot of KEYS[i].
 // One poll per app per slot: the first job to claim the slot polls it; the same job may claim it
 // again (a redelivered batch, a retry), any other job is told `taken`; an older slot is `taken`.
 // Returns, per key: {'gone'} | {'taken', owner} | {'claimed', {POLL_TARGET_FIELDS values}}.
 const CLAIM_POLLS_LUA = `
 local out = {}
 for i, key in ipairs(KEYS) do
-  local slotArg, owner = ARGV[2 * i - 1], ARGV[2 * i]
+  local slotArg, owner = ARGV[i + 1], ARGV[1]
   if redis.call('EXISTS', key) == 0 then
     out[i] = {'gone'}
   else
@@ -101,38 +101,52 @@ end
 return out
 `;
 
-// KEYS: app hashes. ARGV, for each key in turn: the count n of its arguments, then n arguments:
-//   claimed slot ('' = none), claim owner, claim after this poll ('' = done), fields to delete
-//   (comma-separated, '' = none), '1' to count a failure, then field/value pairs.
+// KEYS: app hashes. ARGV[i]: the arguments for KEYS[i], joined by NUL (one argument per app:
+// ioredis copies and encodes every argument of a command, which was most of a batch's client
+// cost with a dozen per app): claimed slot ('' = none), claim owner, claim after this poll
+// ('' = done), fields to delete (comma-separated, '' = none), '1' to count a failure, then
+// field/value pairs. Values never hold NUL (AppStore replaces it).
 // Never resurrects a deleted app; moves the claim only when the caller still holds it.
 // Returns, per key, 1 when recorded, 0 when the app is gone.
 const RECORD_POLLS_LUA = `
+local function split(s)
+  local t, p = {}, 1
+  while true do
+    local q = string.find(s, '\\0', p, true)
+    if not q then
+      t[#t + 1] = string.sub(s, p)
+      return t
+    end
+    t[#t + 1] = string.sub(s, p, q - 1)
+    p = q + 1
+  end
+end
 local out = {}
-local at = 1
 for i, key in ipairs(KEYS) do
-  local n = tonumber(ARGV[at])
-  local a = at + 1
-  at = a + n
   if redis.call('EXISTS', key) == 0 then
     out[i] = 0
   else
-    redis.call('HSET', key, unpack(ARGV, a + 5, a + n - 1))
-    if ARGV[a + 3] ~= '' then
-      for f in string.gmatch(ARGV[a + 3], '[^,]+') do redis.call('HDEL', key, f) end
+    local a = split(ARGV[i])
+    redis.call('HSET', key, unpack(a, 6, #a))
+    if a[4] ~= '' then
+      for f in string.gmatch(a[4], '[^,]+') do redis.call('HDEL', key, f) end
     end
-    if ARGV[a + 4] == '1' then
+    if a[5] == '1' then
       redis.call('HINCRBY', key, 'consecutiveFailures', 1)
       redis.call('HINCRBY', key, 'totalFailures', 1)
     end
-    if ARGV[a] ~= '' then
+    if a[1] ~= '' then
       local cur = redis.call('HMGET', key, 'pollSlot', 'pollClaim')
-      if cur[1] == ARGV[a] and cur[2] == ARGV[a + 1] then redis.call('HSET', key, 'pollClaim', ARGV[a + 2]) end
+      if cur[1] == a[1] and cur[2] == a[2] then redis.call('HSET', key, 'pollClaim', a[3]) end
     end
     out[i] = 1
   end
 end
 return out
 `;
+
+/** A value for RECORD_POLLS_LUA's NUL-joined arguments: NUL (never in an HTTP header value) becomes U+FFFD. */
+const noNul = (v: string): string => (v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v);
 
 type WithPollScripts = Redis & {
   mpuClaimPolls(numKeys: number, ...keysAndArgs: string[]): Promise<[string, ((string | null)[] | string)?][]>;
@@ -186,19 +200,19 @@ export class AppStore {
     this.redis = redis as WithPollScripts;
   }
 
-  /** Poll records waiting for the next flush (`recordPoll`). */
-  private pendingRecords: { argv: string[]; resolve(): void; reject(err: unknown): void }[] = [];
+  /** Poll records waiting for the next flush (`recordPoll`): the app's key, its NUL-joined arguments. */
+  private pendingRecords: { key: string; packed: string; resolve(): void; reject(err: unknown): void }[] = [];
 
   /**
-   * Runs RECORD_POLLS_LUA for one app (`argv`: its key, then its arguments). Records asked for
-   * in the same turn of the event loop (the polls of a chunk finish close together) go out
-   * together, in one script per batch of apps: one command instead of one per poll, which was
-   * most of a record's CPU cost (profile of bench/poll.bench.ts). Each caller still gets its own
-   * result or error.
+   * Runs RECORD_POLLS_LUA for the app at `key` with `args` (none holding NUL: see `noNul`).
+   * Records asked for in the same turn of the event loop (the polls of a chunk finish close
+   * together) go out together, in one script per batch of apps: one command instead of one per
+   * poll, which was most of a record's CPU cost (profile of bench/poll.bench.ts). Each caller
+   * still gets its own result or error.
    */
-  private recordPoll(argv: string[]): Promise<void> {
+  private recordPoll(key: string, args: string[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (this.pendingRecords.push({ argv, resolve, reject }) === 1) setImmediate(() => void this.flushRecords());
+      if (this.pendingRecords.push({ key, packed: args.join('\0'), resolve, reject }) === 1) setImmediate(() => void this.flushRecords());
     });
   }
 
@@ -207,13 +221,10 @@ export class AppStore {
     this.pendingRecords = [];
     await Promise.all(
       scriptBatches(this.redis, pending).map(async (batch) => {
-        // KEYS (each record's first element), then each record's count and arguments, copied
-        // once into a single array (no per-record slices).
-        const args: string[] = new Array<string>(batch.length);
-        for (let i = 0; i < batch.length; i++) args[i] = batch[i]!.argv[0]!;
-        for (const { argv } of batch) {
-          args.push(String(argv.length - 1));
-          for (let j = 1; j < argv.length; j++) args.push(argv[j]!);
+        const args: string[] = new Array<string>(2 * batch.length);
+        for (let i = 0; i < batch.length; i++) {
+          args[i] = batch[i]!.key;
+          args[batch.length + i] = batch[i]!.packed;
         }
         try {
           await this.redis.mpuRecordPolls(batch.length, ...args);
@@ -307,17 +318,18 @@ export class AppStore {
   }
 
   /**
-   * Claims the poll of each app's slot for `owner` (a poll job id) and reads the app: one Lua
+   * Claims the poll of each app's `slot` for `owner` (a poll job id) and reads the app: one Lua
    * script per batch of apps (see SCRIPT_BATCH), the batches sent together. A second job
    * with the same app and slot (another daemon's batch) is told `taken`, so each app is polled
    * once per slot; the same owner may claim again (a redelivered job polls what it had not done).
    */
-  async claimPolls(claims: readonly (PollClaim & { appId: string })[]): Promise<ClaimResult[]> {
+  async claimPolls(owner: string, claims: readonly { appId: string; slot: number }[]): Promise<ClaimResult[]> {
     if (claims.length === 0) return [];
     const replies = await Promise.all(
       scriptBatches(this.redis, claims).map((batch) => {
         const args: string[] = batch.map((c) => this.keys.app(c.appId));
-        for (const c of batch) args.push(String(c.slot), c.owner);
+        args.push(owner);
+        for (const c of batch) args.push(String(c.slot));
         return this.redis.mpuClaimPolls(batch.length, ...args);
       }),
     );
@@ -348,21 +360,20 @@ export class AppStore {
       if (r.etag === undefined) forget = 'etag';
       if (r.lastModified === undefined) forget = forget ? `${forget},lastModified` : 'lastModified';
     }
-    // RECORD_POLLS_LUA's arguments, built in one array: key, claim, fields to delete, no
-    // failure, then the fields.
-    const argv: string[] = [
-      this.keys.app(appId), claim ? String(claim.slot) : '', claim?.owner ?? '', '', forget, '0',
+    // RECORD_POLLS_LUA's arguments: claim, fields to delete, no failure, then the fields.
+    const args: string[] = [
+      claim ? String(claim.slot) : '', claim?.owner ?? '', '', forget, '0',
       'status', 'active',
       'lastPollAt', String(r.at),
       'lastPollOutcome', r.outcome,
       'lastHttpStatus', String(r.httpStatus),
       'consecutiveFailures', '0',
     ];
-    if (r.etag !== undefined) argv.push('etag', r.etag);
-    if (r.lastModified !== undefined) argv.push('lastModified', r.lastModified);
-    if (r.hash !== undefined) argv.push('lastSeenHash', r.hash);
+    if (r.etag !== undefined) args.push('etag', noNul(r.etag));
+    if (r.lastModified !== undefined) args.push('lastModified', noNul(r.lastModified));
+    if (r.hash !== undefined) args.push('lastSeenHash', r.hash);
     // Never resurrects a deleted app: the script writes only when the record still exists.
-    await this.recordPoll(argv);
+    await this.recordPoll(this.keys.app(appId), args);
   }
 
   /**
@@ -374,12 +385,11 @@ export class AppStore {
       'status', 'failing',
       'lastPollAt', String(r.at),
       'lastPollOutcome', 'failed',
-      'lastError', r.error.slice(0, 500),
+      'lastError', noNul(r.error.slice(0, 500)),
       'lastErrorAt', String(r.at),
     ];
     if (r.httpStatus !== undefined) fields.push('lastHttpStatus', String(r.httpStatus));
-    await this.recordPoll([
-      this.keys.app(appId),
+    await this.recordPoll(this.keys.app(appId), [
       claim ? String(claim.slot) : '',
       claim?.owner ?? '',
       claim?.handOffTo ?? '',
@@ -397,6 +407,6 @@ export class AppStore {
   async recordForgeDeployment(appId: string, environment: string, at: number): Promise<void> {
     const app = await this.requireApp(appId);
     const envs = { ...(app.environments ?? {}), [environment]: at };
-    await this.recordPoll([this.keys.app(appId), '', '', '', '', '0', 'environments', JSON.stringify(envs)]);
+    await this.recordPoll(this.keys.app(appId), ['', '', '', '', '0', 'environments', JSON.stringify(envs)]);
   }
 }

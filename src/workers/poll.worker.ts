@@ -30,7 +30,7 @@ const HAND_BACK = new Error('poll worker closing: chunk handed back');
 async function pollOne(ctx: DaemonContext, job: Job, data: PollJob): Promise<PollAppResult | { appId: string; skipped: 'taken' | 'gone' }> {
   const deps = { ...ctx, fetcher: limitedFetcher(ctx) };
   if (data.claim === undefined || typeof data.slot !== 'number') return pollApp(deps, data.appId);
-  const [c] = await ctx.apps.claimPolls([{ appId: data.appId, slot: data.slot, owner: data.claim }]);
+  const [c] = await ctx.apps.claimPolls(data.claim, [{ appId: data.appId, slot: data.slot }]);
   if (c!.status !== 'claimed') return { appId: data.appId, skipped: c!.status };
   // Keep the claim while BullMQ has attempts left for this job; the last attempt ends the slot.
   const retryOwner = job.attemptsMade + 1 < (job.opts.attempts ?? 1) ? data.claim : undefined;

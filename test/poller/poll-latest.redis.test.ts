@@ -83,11 +83,11 @@ describe('the latest version as a poll sees it', () => {
   it('claims a batch per app, in order: gone, taken by another job, claimed', async () => {
     await registerConnectApp(h.ctx, 'claim-a', server.url('/a'));
     await registerConnectApp(h.ctx, 'claim-b', server.url('/b'));
-    await h.ctx.apps.claimPolls([{ appId: 'claim-a', slot: 7, owner: 'job-1' }]);
-    const res = await h.ctx.apps.claimPolls([
-      { appId: 'no-such-app', slot: 7, owner: 'job-2' },
-      { appId: 'claim-a', slot: 7, owner: 'job-2' },
-      { appId: 'claim-b', slot: 7, owner: 'job-2' },
+    await h.ctx.apps.claimPolls('job-1', [{ appId: 'claim-a', slot: 7 }]);
+    const res = await h.ctx.apps.claimPolls('job-2', [
+      { appId: 'no-such-app', slot: 7 },
+      { appId: 'claim-a', slot: 7 },
+      { appId: 'claim-b', slot: 7 },
     ]);
     expect(res.map((r) => r.status)).toEqual(['gone', 'taken', 'claimed']);
     expect(res[1]).toEqual({ status: 'taken', owner: 'job-1' });
@@ -108,5 +108,20 @@ describe('the latest version as a poll sees it', () => {
     expect(b).toMatchObject({ status: 'failing', lastPollOutcome: 'failed', lastHttpStatus: 500, consecutiveFailures: 1, totalFailures: 1 });
     await h.ctx.apps.recordPollSuccess('rec-b', { at: 3, outcome: 'not-modified', httpStatus: 304 });
     expect(await h.ctx.apps.requireApp('rec-b')).toMatchObject({ status: 'active', consecutiveFailures: 0, totalFailures: 1, lastPollAt: 3 });
+  });
+
+  it('records values as written, whatever they hold (a NUL, which cannot reach Redis in one argument, becomes U+FFFD)', async () => {
+    await registerConnectApp(h.ctx, 'rec-odd', server.url('/odd'));
+    const error = 'descriptor-invalid: key "a,b" at line 2,\n  column 3: éü 😀 \u0000 end';
+    await h.ctx.apps.recordPollFailure('rec-odd', { at: 5, error });
+    expect((await h.ctx.apps.requireApp('rec-odd')).lastError).toBe(error.replace('\u0000', '\uFFFD'));
+    // A 200 whose validators hold separators of every kind keeps them exactly; a missing
+    // Last-Modified is forgotten, the failure streak reset.
+    const etag = 'W/"x,y\tz"';
+    await h.ctx.apps.recordPollSuccess('rec-odd', { at: 6, outcome: 'changed', httpStatus: 200, etag, hash: 'sha256:00' });
+    const app = await h.ctx.apps.requireApp('rec-odd');
+    expect(app).toMatchObject({ etag, lastSeenHash: 'sha256:00', status: 'active', consecutiveFailures: 0, totalFailures: 1, lastPollAt: 6 });
+    expect(app.lastModified).toBeUndefined();
+    expect(app.lastError).toBe(error.replace('\u0000', '\uFFFD'));
   });
 });

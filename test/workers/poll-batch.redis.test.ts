@@ -132,7 +132,7 @@ describe('chunked polls', () => {
     const [poll] = scheduled(h, ['lost-retry']);
     const owner = pollBatchJobId({ v: 1, polls: [poll!] });
     // The chunk's attempt failed and handed the claim to the retry job, then the process died.
-    await h.ctx.apps.claimPolls([{ ...poll!, owner }]);
+    await h.ctx.apps.claimPolls(owner, [poll!]);
     await h.ctx.apps.recordPollFailure('lost-retry', { at: h.clock.now(), error: 'descriptor-fetch-failed: boom', httpStatus: 500 }, { ...poll!, owner, handOffTo: pollJobId(poll!) });
     const data: PollBatchJob = { v: 1, polls: [poll!] };
     await h.ctx.queues.poll.add(POLL_BATCH_JOB_NAME, data, { ...h.ctx.pollBatchJobOptions(), jobId: owner });
