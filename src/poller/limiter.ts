@@ -44,16 +44,35 @@ export function createLimiter(max: number): Limiter {
       signal?.addEventListener('abort', aborted, { once: true });
     });
   };
+  // Shared settle handlers: a task with a free place costs one promise (`then`), no async frame.
+  const released = <T>(v: T): T => {
+    release();
+    return v;
+  };
+  const failed = (err: unknown): never => {
+    release();
+    throw err;
+  };
+  const start = <T>(task: () => Promise<T>): Promise<T> => {
+    let p: Promise<T>;
+    try {
+      p = task();
+    } catch (err) {
+      release();
+      return Promise.reject(err as Error);
+    }
+    return p.then(released, failed);
+  };
   return {
     inUse: () => active,
-    async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-      const wait = place(signal);
-      if (wait) await wait;
+    run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+      let wait: Promise<void> | undefined;
       try {
-        return await task();
-      } finally {
-        release();
+        wait = place(signal);
+      } catch (err) {
+        return Promise.reject(err as Error);
       }
+      return wait ? wait.then(() => start(task)) : start(task);
     },
   };
 }
