@@ -79,22 +79,29 @@ const SCRIPT_BATCH = 500;
 // KEYS: app hashes. ARGV[1]: the owner (the claiming job's id); ARGV[i + 1]: the slot of KEYS[i].
 // One poll per app per slot: the first job to claim the slot polls it; the same job may claim it
 // again (a redelivered batch, a retry), any other job is told `taken`; an older slot is `taken`.
-// Returns, per key: {'gone'} | {'taken', owner} | {'claimed', {POLL_TARGET_FIELDS values}}.
+// Returns one string per key (a bulk string each: the client decodes one, not ten): 'G' (gone:
+// no record), 'T' .. owner (taken; owner '' = done), or 'C' .. the POLL_TARGET_FIELDS values
+// joined by NUL, each '' when absent, else '=' .. value (claimed).
 const CLAIM_POLLS_LUA = `
 local out = {}
+local owner = ARGV[1]
 for i, key in ipairs(KEYS) do
-  local slotArg, owner = ARGV[i + 1], ARGV[1]
-  if redis.call('EXISTS', key) == 0 then
-    out[i] = {'gone'}
+  local slotArg = ARGV[i + 1]
+  local cur = redis.call('HMGET', key, 'pollSlot', 'pollClaim', 'id', 'kind', 'descriptorUrl', 'etag', 'lastModified', 'lastSeenHash', 'latestVersion', 'latestHash')
+  if not cur[3] then
+    out[i] = 'G'
   else
-    local cur = redis.call('HMGET', key, 'pollSlot', 'pollClaim')
     local held = tonumber(cur[1])
     local slot = tonumber(slotArg)
     if held and (held > slot or (held == slot and cur[2] ~= owner)) then
-      out[i] = {'taken', cur[2] or ''}
+      out[i] = 'T' .. (cur[2] or '')
     else
       redis.call('HSET', key, 'pollSlot', slotArg, 'pollClaim', owner)
-      out[i] = {'claimed', redis.call('HMGET', key, 'id', 'kind', 'descriptorUrl', 'etag', 'lastModified', 'lastSeenHash', 'latestVersion', 'latestHash')}
+      local f = {}
+      for j = 3, 10 do
+        if cur[j] then f[j - 2] = '=' .. cur[j] else f[j - 2] = '' end
+      end
+      out[i] = 'C' .. table.concat(f, '\\0')
     end
   end
 end
@@ -149,7 +156,7 @@ return out
 const noNul = (v: string): string => (v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v);
 
 type WithPollScripts = Redis & {
-  mpuClaimPolls(numKeys: number, ...keysAndArgs: string[]): Promise<[string, ((string | null)[] | string)?][]>;
+  mpuClaimPolls(numKeys: number, ...keysAndArgs: string[]): Promise<string[]>;
   mpuRecordPolls(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
 };
 
@@ -185,6 +192,11 @@ function decode(h: Record<string, string>): AppRecord | null {
   rec.totalFailures = Number(h.totalFailures ?? 0);
   if (h.environments) rec.environments = JSON.parse(h.environments) as Record<string, number>;
   return rec as unknown as AppRecord;
+}
+
+/** A claimed app's fields as read (`claimPolls`): gone when they are not those of a registered app. */
+function claimedApp(app: Record<string, string>): ClaimResult {
+  return app.id && app.kind ? { status: 'claimed', app: app as unknown as PollTarget } : { status: 'gone' };
 }
 
 /** Redis-backed app registry. */
@@ -333,16 +345,26 @@ export class AppStore {
         return this.redis.mpuClaimPolls(batch.length, ...args);
       }),
     );
-    return replies.flat().map(([status, rest]): ClaimResult => {
-      if (status === 'claimed' && Array.isArray(rest)) {
-        const app: Record<string, string> = {};
-        POLL_TARGET_FIELDS.forEach((f, j) => {
-          if (rest[j] !== null && rest[j] !== undefined) app[f] = rest[j];
-        });
-        return app.id && app.kind ? { status: 'claimed', app: app as unknown as PollTarget } : { status: 'gone' };
-      }
-      return status === 'taken' ? { status: 'taken', owner: typeof rest === 'string' ? rest : '' } : { status: 'gone' };
+    const out = replies.flat().map((reply): ClaimResult | undefined => {
+      if (reply[0] === 'T') return { status: 'taken', owner: reply.slice(1) };
+      if (reply[0] !== 'C') return { status: 'gone' };
+      const values = reply.slice(1).split('\0');
+      // A NUL inside a value (never written by this store) would shift the fields: read the app.
+      if (values.length !== POLL_TARGET_FIELDS.length) return undefined;
+      const app: Record<string, string> = {};
+      for (let j = 0; j < values.length; j++) if (values[j] !== '') app[POLL_TARGET_FIELDS[j]!] = values[j]!.slice(1);
+      return claimedApp(app);
     });
+    for (let i = 0; i < out.length; i++) {
+      if (out[i] !== undefined) continue;
+      const fields = await this.redis.hmget(this.keys.app(claims[i]!.appId), ...POLL_TARGET_FIELDS);
+      const app: Record<string, string> = {};
+      fields.forEach((v, j) => {
+        if (v !== null) app[POLL_TARGET_FIELDS[j]!] = v;
+      });
+      out[i] = claimedApp(app);
+    }
+    return out as ClaimResult[];
   }
 
   /**

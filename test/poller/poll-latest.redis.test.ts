@@ -94,6 +94,24 @@ describe('the latest version as a poll sees it', () => {
     expect(res[2]).toMatchObject({ status: 'claimed', app: { id: 'claim-b', kind: 'connect', descriptorUrl: server.url('/b') } });
   });
 
+  it('claims an app whatever its fields hold (absent, empty, a NUL written by another tool)', async () => {
+    await registerConnectApp(h.ctx, 'claim-odd', server.url('/odd'));
+    await registerConnectApp(h.ctx, 'claim-nul', server.url('/nul'));
+    await h.connection.hset(h.ctx.keys.app('claim-odd'), 'etag', '', 'lastModified', 'Mon, 01 Jan 2024 00:00:00 GMT');
+    await h.connection.hset(h.ctx.keys.app('claim-nul'), 'etag', 'W/"a\u0000b"');
+    const [odd, nul] = await h.ctx.apps.claimPolls('job-odd', [
+      { appId: 'claim-odd', slot: 3 },
+      { appId: 'claim-nul', slot: 3 },
+    ]);
+    expect(odd).toEqual({
+      status: 'claimed',
+      app: { id: 'claim-odd', kind: 'connect', descriptorUrl: server.url('/odd'), etag: '', lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' },
+    });
+    expect(nul).toEqual({ status: 'claimed', app: { id: 'claim-nul', kind: 'connect', descriptorUrl: server.url('/nul'), etag: 'W/"a\u0000b"' } });
+    // Both claims were written: another job is told who holds them.
+    expect(await h.ctx.apps.claimPolls('job-other', [{ appId: 'claim-nul', slot: 3 }])).toEqual([{ status: 'taken', owner: 'job-odd' }]);
+  });
+
   it('records a batch of polls without resurrecting an app removed in between', async () => {
     await registerConnectApp(h.ctx, 'rec-a', server.url('/ra'));
     await registerConnectApp(h.ctx, 'rec-b', server.url('/rb'));
