@@ -5,7 +5,7 @@
  * most of a poll cycle's CPU (bench/poll.bench.ts).
  *
  * Each app keeps the guarantees of a job of its own: its slot is claimed on its record first
- * (AppStore.claimPolls, one Lua call per app, pipelined), so an app in two daemons' overlapping
+ * (AppStore.claimPolls, one Lua script per batch of apps), so an app in two daemons' overlapping
  * chunks is polled once per slot and a redelivered chunk skips the polls it finished; every
  * failure is recorded on the app; a retryable failure is retried on its own, with backoff, by a
  * single-app job that takes over the claim (`retryJob`).
