@@ -83,18 +83,18 @@ async function startServer(): Promise<{ port: number; setRound(r: number): void;
 }
 
 /**
- * GETs apps `from` … `to`-1 with `CONCURRENCY` requests in flight, with the validators the
- * daemon holds in round `round` (a changing app's of the round before), so that the same apps
- * answer 304 and 200 as in that round's cycle.
+ * GETs every app with `CONCURRENCY` requests in flight, with the validators the daemon holds in
+ * round `round` (a changing app's of the round before), so that the same apps answer 304 and
+ * 200 as in that round's cycle.
  */
-async function bareLoop(port: number, round: number, from = 0, to = APPS): Promise<{ ms: number; cpuS: number }> {
+async function bareLoop(port: number, round: number): Promise<{ ms: number; cpuS: number }> {
   const agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 10_000 });
-  let next = from;
+  let next = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      for (let i = next++; i < to; i = next++) {
+      for (let i = next++; i < APPS; i = next++) {
         const res = await request(`http://127.0.0.1:${port}/app-${i}`, { dispatcher: agent, headers: { 'if-none-match': `"r${changed(i) ? round - 1 : 0}"` } });
         await res.body.text();
       }
@@ -119,7 +119,7 @@ async function startProfile(file: string | undefined): Promise<{ stop(): Promise
   const session = new Session();
   session.connect();
   const heap = process.env.BENCH_HEAP_PROF === '1';
-  if (heap) await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.BENCH_HEAP_MINOR !== "0" } as never);
+  if (heap) await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.BENCH_HEAP_MINOR !== '0' } as never);
   else {
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
@@ -156,6 +156,7 @@ export async function run(): Promise<void> {
       fetchPolicy: { allowList: parseAllowList(['127.0.0.1/32']).list, allowedPorts: [80, 443, 8080, server.port] },
     },
   );
+  let workers: Awaited<ReturnType<typeof startDetectionWorkers>> | undefined;
   try {
     // Seed: every app registered, holding the ETag of rev 0 and a 1.0.0 of rev 0, due at the
     // first round.
@@ -201,7 +202,7 @@ export async function run(): Promise<void> {
     // below the concurrency, the cycle waits on something other than the descriptor servers.
     let samples = 0;
     let inFlightSum = 0;
-    const workers = await startDetectionWorkers(ctx);
+    workers = await startDetectionWorkers(ctx);
     // The cycle ends when its last poll or versioning job completes (the workers' own events,
     // no Redis traffic); the queues' counts, read every 50 ms, only confirm that nothing is left.
     let lastDone = 0;
@@ -324,8 +325,9 @@ export async function run(): Promise<void> {
     );
     console.log(`  top: ${mid.calls.slice(0, 8).map(([c, n]) => `${c} ${n}`).join(', ')}`);
     console.log(`ratio (queue path / bare): ${ratio.toFixed(2)}   (target ≥ 0.5; rounds: ${rounds.map((r) => r.ratio.toFixed(2)).join(', ')})`);
-    await workers.close();
   } finally {
+    // Closed here too when a round fails: an open worker would keep the process alive.
+    await workers?.close();
     for (const q of Object.values(ctx.queues)) await q.obliterate({ force: true }).catch(() => {});
     await ctx.close();
     let cursor = '0';

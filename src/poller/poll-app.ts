@@ -60,8 +60,8 @@ export async function pollLoadedApp(deps: DetectionDeps & { fetcher: FetchesDesc
     throw new AppError(ErrorCode.INPUT_INVALID, `app '${appId}' is a Forge app: it is versioned by deploy events, not polled`);
   }
   const url = app.descriptorUrl;
-  // No child logger per poll, and debug lines only built when they are written: at the daemon's
-  // info level they cost nothing (their objects were a tenth of a 304 poll's allocations).
+  // No child logger per poll, and debug lines' objects only built when they are written: at the
+  // daemon's info level they cost nothing.
   const log = deps.logger;
   const debug = log.isLevelEnabled('debug');
   if (debug) log.debug({ appId, url }, 'poll:fetch');

@@ -109,8 +109,8 @@ return out
 `;
 
 // KEYS: app hashes. ARGV[i]: the arguments for KEYS[i], joined by NUL (one argument per app:
-// ioredis copies and encodes every argument of a command, which was most of a batch's client
-// cost with a dozen per app): claimed slot ('' = none), claim owner, claim after this poll
+// ioredis flattens, copies and encodes every argument of a command, and its Command constructor
+// was its largest item in a profile of bench/poll.bench.ts with a dozen per app): claimed slot ('' = none), claim owner, claim after this poll
 // ('' = done), fields to delete (comma-separated, '' = none), '1' to count a failure, then
 // field/value pairs. Values never hold NUL (AppStore replaces it).
 // Never resurrects a deleted app; moves the claim only when the caller still holds it.
