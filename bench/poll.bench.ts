@@ -24,6 +24,8 @@ import { Agent, request } from 'undici';
 import { ManualClock } from '../src/lib/clock.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { parseAllowList } from '../src/poller/address-policy.js';
+import type { FetchResult } from '../src/poller/descriptor-fetcher.js';
+import type { FetchesDescriptors } from '../src/poller/poll-app.js';
 import { parseDescriptor } from '../src/versioning/index.js';
 import { DEFAULT_DETECTION_SETTINGS, createDaemonContext } from '../src/workers/daemon-context.js';
 import { startDetectionWorkers } from '../src/workers/start-workers.js';
@@ -43,6 +45,9 @@ const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? DEFAULT_DETECTION_SETT
 const WARMUP_ROUNDS = Math.max(0, Number(process.env.BENCH_WARMUP_ROUNDS ?? 1));
 /** Measured rounds; the medians are reported (a shared machine's noise). */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+/** BENCH_TIMELINE=1: prints each round's fetches in flight per 50 ms (where the cycle waits). */
+const TIMELINE = process.env.BENCH_TIMELINE === '1';
+const FAKE_FETCH = process.env.BENCH_FAKE_FETCH === '1';
 
 const descriptor = (i: number, rev: number) =>
   JSON.stringify({
@@ -59,7 +64,7 @@ const changed = (i: number) => CHANGE_EVERY > 0 && i % CHANGE_EVERY === 0;
  * The descriptor servers: in round `r` (`setRound`), a changing app serves revision r (ETag
  * `"r<r>"`), every other app revision 0 (`"r0"`); a matching If-None-Match gets a 304.
  */
-async function startServer(): Promise<{ port: number; setRound(r: number): void; close(): Promise<void> }> {
+async function startServer(): Promise<{ port: number; setRound(r: number): void; answer(url: string, ifNoneMatch?: string): { etag: string; body?: string }; close(): Promise<void> }> {
   let round = 0;
   let bodies: string[] = [];
   const setRound = (r: number) => {
@@ -67,17 +72,23 @@ async function startServer(): Promise<{ port: number; setRound(r: number): void;
     bodies = Array.from({ length: APPS }, (_, i) => descriptor(i, changed(i) ? r : 0));
   };
   setRound(0);
-  const server = http.createServer((req, res) => {
-    const i = Number((req.url ?? '').slice('/app-'.length));
+  /** What app `url`'s server answers a request holding `ifNoneMatch`: a body (200) or none (304). */
+  const answer = (url: string, ifNoneMatch: string | undefined): { etag: string; body?: string } => {
+    const i = Number(url.slice(url.lastIndexOf('/app-') + '/app-'.length));
     const etag = `"r${changed(i) ? round : 0}"`;
-    if (req.headers['if-none-match'] === etag) return void res.writeHead(304, { etag }).end();
-    res.writeHead(200, { 'content-type': 'application/json', etag }).end(bodies[i]);
+    return ifNoneMatch === etag ? { etag } : { etag, body: bodies[i] };
+  };
+  const server = http.createServer((req, res) => {
+    const { etag, body } = answer(req.url ?? '', req.headers['if-none-match']);
+    if (body === undefined) return void res.writeHead(304, { etag }).end();
+    res.writeHead(200, { 'content-type': 'application/json', etag }).end(body);
   });
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,
     setRound,
+    answer,
     close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
   };
 }
@@ -149,9 +160,23 @@ export async function run(): Promise<void> {
   const prefix = `bench-${process.pid}-${Date.now()}`;
   const server = await startServer();
   const clock = new ManualClock(Date.parse('2025-01-01T00:00:00Z'));
+  // BENCH_FAKE_FETCH=1: the fetch is answered in-process (what the server would answer, one
+  // macrotask later), so node CPU is the queue path's alone; the ratio then means nothing.
+  const fakeFetcher: FetchesDescriptors | undefined = FAKE_FETCH
+    ? {
+        fetch: (href, cond) =>
+          new Promise<FetchResult>((resolve) =>
+            setImmediate(() => {
+              const r = server.answer(href, cond?.etag);
+              resolve(r.body === undefined ? { status: 'not-modified', httpStatus: 304, finalUrl: href } : { status: 'ok', httpStatus: 200, body: r.body, etag: r.etag, finalUrl: href });
+            }),
+          ),
+      }
+    : undefined;
   const ctx = createDaemonContext(
     { connection, clock, logger: silentLogger, prefix },
     {
+      ...(fakeFetcher ? { fetcher: fakeFetcher } : {}),
       settings: { pollConcurrency: CONCURRENCY, pollBatchSize: BATCH_SIZE, versionConcurrency: 16, pollAttempts: 1 },
       fetchPolicy: { allowList: parseAllowList(['127.0.0.1/32']).list, allowedPorts: [80, 443, 8080, server.port] },
     },
@@ -253,9 +278,12 @@ export async function run(): Promise<void> {
       const cpu0 = process.cpuUsage();
       const elu0 = performance.eventLoopUtilization();
       const t0 = performance.now();
+      const timeline: number[] = [];
       const sampler = setInterval(() => {
         samples++;
-        inFlightSum += ctx.pollLimiter.inUse();
+        const n = ctx.pollLimiter.inUse();
+        inFlightSum += n;
+        if (TIMELINE) timeline.push(performance.now() - t0, n);
       }, 5);
       const { due } = await schedulerTick(ctx);
       const enqueuedMs = performance.now() - t0;
@@ -304,6 +332,12 @@ export async function run(): Promise<void> {
           `bare loop ${(bareMs / 1000).toFixed(2)} s (${(bare0.ms / 1000).toFixed(2)} s before, ${(bare1.ms / 1000).toFixed(2)} s after): ratio ${r.ratio.toFixed(2)}; ` +
           `node CPU ${r.cpuS.toFixed(2)} s vs ${r.bareCpuS.toFixed(2)} s, fetches in flight ${r.inFlight.toFixed(1)}, event loop busy ${(elu * 100).toFixed(0)} %`,
       );
+      if (TIMELINE) {
+        // Mean of the samples taken in each 50 ms (a busy event loop samples less often than every 5 ms).
+        const sums: [number, number][] = [];
+        for (let i = 0; i < timeline.length; i += 2) ((sums[Math.floor(timeline[i]! / 50)] ??= [0, 0])[0] += timeline[i + 1]!), sums[Math.floor(timeline[i]! / 50)]![1]++;
+        console.log(`  fetches in flight per 50 ms: ${Array.from(sums, (s) => (s ? Math.round(s[0] / s[1]) : '-')).join(' ')}`);
+      }
       if (polls !== APPS || created !== expected || failedJobs > 0) throw new Error(`round ${round} did not do the expected work (see above)`);
     }
 
