@@ -335,7 +335,11 @@ export async function run(): Promise<void> {
       if (TIMELINE) {
         // Mean of the samples taken in each 50 ms (a busy event loop samples less often than every 5 ms).
         const sums: [number, number][] = [];
-        for (let i = 0; i < timeline.length; i += 2) ((sums[Math.floor(timeline[i]! / 50)] ??= [0, 0])[0] += timeline[i + 1]!), sums[Math.floor(timeline[i]! / 50)]![1]++;
+        for (let i = 0; i < timeline.length; i += 2) {
+          const bucket = (sums[Math.floor(timeline[i]! / 50)] ??= [0, 0]);
+          bucket[0] += timeline[i + 1]!;
+          bucket[1]++;
+        }
         console.log(`  fetches in flight per 50 ms: ${Array.from(sums, (s) => (s ? Math.round(s[0] / s[1]) : '-')).join(' ')}`);
       }
       if (polls !== APPS || created !== expected || failedJobs > 0) throw new Error(`round ${round} did not do the expected work (see above)`);

@@ -29,6 +29,19 @@ export interface PollAppResult {
   versionJob?: VersionJob;
 }
 
+/** What a poll is given: the detection ports and a fetcher. */
+export interface PollDeps extends DetectionDeps {
+  fetcher: FetchesDescriptors;
+  /**
+   * The version hand-off (`enqueueVersion`) runs the versioning step in this process with the
+   * parsed descriptor (`KnownState.after`), and that step stores the descriptor with its
+   * version, or before handing the change to a job of its own (record-version.ts
+   * `recordVersionBatch`): the poll then does not store it first. Otherwise (a queued job reads
+   * it from the store) the poll stores it before the hand-off.
+   */
+  handOffStoresDescriptor?: boolean;
+}
+
 /**
  * Polls `appId` now.
  * @throws AppError app-not-found (also when the app is removed while it is polled: nothing is
@@ -36,7 +49,7 @@ export interface PollAppResult {
  *   descriptor-fetch-refused from the fetch; descriptor-invalid when the body does not parse or
  *   fails the schema. Every other failure is first recorded on the app (`lastError`, counters).
  */
-export async function pollApp(deps: DetectionDeps & { fetcher: FetchesDescriptors }, appId: string): Promise<PollAppResult> {
+export async function pollApp(deps: PollDeps, appId: string): Promise<PollAppResult> {
   return pollLoadedApp(deps, await deps.apps.requireApp(appId));
 }
 
@@ -54,7 +67,7 @@ export interface HeldClaim extends PollClaim {
  * and errors as `pollApp`; with `claim`, the result also settles the slot's claim, in the same
  * Redis round trip as the poll's record.
  */
-export async function pollLoadedApp(deps: DetectionDeps & { fetcher: FetchesDescriptors }, app: PollTarget, claim?: HeldClaim): Promise<PollAppResult> {
+export async function pollLoadedApp(deps: PollDeps, app: PollTarget, claim?: HeldClaim): Promise<PollAppResult> {
   const appId = app.id;
   if (app.kind !== 'connect' || !app.descriptorUrl) {
     throw new AppError(ErrorCode.INPUT_INVALID, `app '${appId}' is a Forge app: it is versioned by deploy events, not polled`);
@@ -91,7 +104,7 @@ export async function pollLoadedApp(deps: DetectionDeps & { fetcher: FetchesDesc
       if (debug) log.debug({ appId, version: latest.version }, 'poll:fetched unchanged');
       return { appId, outcome: 'unchanged', httpStatus: 200, hash: parsed.hash };
     }
-    await deps.descriptors.saveDescriptor(appId, parsed);
+    if (!deps.handOffStoresDescriptor) await deps.descriptors.saveDescriptor(appId, parsed);
     const versionJob: VersionJob = {
       v: 1,
       appId,

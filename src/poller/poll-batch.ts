@@ -14,7 +14,7 @@ import { AppError, ErrorCode } from '../lib/errors.js';
 import type { VersionJob } from '../workers/queues.js';
 import type { DetectionDeps, KnownState } from './detection-deps.js';
 import type { Limiter } from './limiter.js';
-import { pollLoadedApp, type FetchesDescriptors, type PollAppResult } from './poll-app.js';
+import { pollLoadedApp, type FetchesDescriptors, type PollAppResult, type PollDeps } from './poll-app.js';
 
 /** One scheduled poll: an app and its slot number (poll-schedule.ts). */
 export interface ScheduledPoll {
@@ -53,7 +53,9 @@ export interface PollBatchDeps extends DetectionDeps {
    * `recordVersionBatch`: each change classified and appended on its own, idempotently, a
    * failing one handed to a versioning job of its own), once every poll of the chunk has settled
    * or is waiting for it. `known`: what each change's poll read (its parsed descriptor, the
-   * latest version), not read again. Absent: each change is handed on by `enqueueVersion`.
+   * latest version), not read again; the polls do not store the descriptors, so this must
+   * (`recordVersionBatch` does, with each version or before a hand-off). Absent: each change is
+   * handed on by `enqueueVersion`, its descriptor stored by the poll first.
    */
   versionChanges?(changes: readonly VersionJob[], known: ReadonlyMap<VersionJob, KnownState>): Promise<void>;
 }
@@ -129,7 +131,13 @@ export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPo
         );
       })
     : undefined;
-  const pollDeps = { ...deps, fetcher, ...(versions ? { enqueueVersion: (job: VersionJob, known?: KnownState) => versions.handOff({ job, known }) } : {}) };
+  // In-process versioning stores each change's descriptor with its version (one script), or
+  // before handing it to a job of its own: the poll does not store it first.
+  const pollDeps: PollDeps = {
+    ...deps,
+    fetcher,
+    ...(versions ? { enqueueVersion: (job: VersionJob, known?: KnownState) => versions.handOff({ job, known }), handOffStoresDescriptor: true } : {}),
+  };
   const claims = await deps.apps.claimPolls(owner, polls);
   let infraError: unknown;
   await Promise.all(

@@ -146,8 +146,10 @@ export interface RecordVersionBatchDeps extends DetectionDeps {
  * each with `recordVersion`, so each is classified, guarded by the store's compare-and-append and
  * idempotent on its own; an app's changes in order, different apps concurrently, and their
  * rollout plans enqueued together (one `addBulk`). A change that fails is handed, with the app's later changes, to a
- * versioning job of its own (`deps.enqueueVersion`, deterministic id), which retries it with
- * backoff or fails visibly; a change of an app that is no longer registered is dropped (`gone`).
+ * versioning job of its own (`deps.enqueueVersion`, deterministic id; its descriptor, when
+ * `known`, stored first), which retries it with backoff or fails visibly; a change of an app that
+ * is no longer registered is dropped (`gone`). A change's descriptor given in `known` is stored
+ * with its version (or before such a hand-off): the caller need not have stored it.
  * @throws an error only when such a hand-off cannot be enqueued (Redis): the batch is then
  *   retried, and the changes it had versioned are found versioned (idempotent).
  */
@@ -181,9 +183,20 @@ export async function recordVersionBatch(
             }
             deps.logger.warn({ appId: jobs[i]!.appId, err: err instanceof Error ? err.message : String(err), handedOff: later.length }, 'version:handed-off');
             try {
-              for (const j of later) await deps.enqueueVersion(j);
+              for (const j of later) {
+                // A queued job reads its descriptor from the store: a poll that handed its change
+                // to this batch (`known.after`) left storing it to the version (PollDeps).
+                const after = known.get(j)?.after;
+                if (after?.hash === j.descriptorHash) await deps.descriptors.saveDescriptor(j.appId, after);
+                await deps.enqueueVersion(j);
+              }
               out.handedOff += later.length;
             } catch (e) {
+              if (isAppError(e, ErrorCode.APP_NOT_FOUND)) {
+                deps.logger.info({ appId: jobs[i]!.appId, dropped: later.length }, 'version:app-gone');
+                out.gone += later.length;
+                return;
+              }
               infraError ??= e;
             }
             return;

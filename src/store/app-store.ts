@@ -213,7 +213,7 @@ export class AppStore {
   }
 
   /** Poll records waiting for the next flush (`recordPoll`): the app's key, its NUL-joined arguments. */
-  private pendingRecords: { key: string; packed: string; resolve(): void; reject(err: unknown): void }[] = [];
+  private pendingRecords: { key: string; packed: string; resolve(recorded: boolean): void; reject(err: unknown): void }[] = [];
 
   /**
    * Runs RECORD_POLLS_LUA for the app at `key` with `args` (none holding NUL: see `noNul`).
@@ -221,9 +221,10 @@ export class AppStore {
    * together) go out together, in one script per batch of apps: one command instead of one per
    * poll, which was most of a record's CPU cost (profile of bench/poll.bench.ts). Each caller
    * still gets its own result or error.
+   * @returns false when the app's record does not exist (removed): nothing written.
    */
-  private recordPoll(key: string, args: string[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  private recordPoll(key: string, args: string[]): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
       if (this.pendingRecords.push({ key, packed: args.join('\0'), resolve, reject }) === 1) setImmediate(() => void this.flushRecords());
     });
   }
@@ -239,8 +240,8 @@ export class AppStore {
           args[batch.length + i] = batch[i]!.packed;
         }
         try {
-          await this.redis.mpuRecordPolls(batch.length, ...args);
-          for (const r of batch) r.resolve();
+          const recorded = await this.redis.mpuRecordPolls(batch.length, ...args);
+          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(Number(recorded[i]) === 1);
         } catch (err) {
           for (const r of batch) r.reject(err);
         }
@@ -370,6 +371,8 @@ export class AppStore {
   /**
    * Records a successful poll: resets the failure streak, keeps the validators for the next
    * conditional request. With `claim`, marks that slot's poll done (when the caller still holds it).
+   * @throws AppError app-not-found when the app's record does not exist (removed while polled):
+   *   nothing is written.
    */
   async recordPollSuccess(
     appId: string,
@@ -395,7 +398,9 @@ export class AppStore {
     if (r.lastModified !== undefined) args.push('lastModified', noNul(r.lastModified));
     if (r.hash !== undefined) args.push('lastSeenHash', r.hash);
     // Never resurrects a deleted app: the script writes only when the record still exists.
-    await this.recordPoll(this.keys.app(appId), args);
+    if (!(await this.recordPoll(this.keys.app(appId), args))) {
+      throw new AppError(ErrorCode.APP_NOT_FOUND, `app '${appId}' is not registered (removed?): its poll was not recorded`, { details: { appId } });
+    }
   }
 
   /**

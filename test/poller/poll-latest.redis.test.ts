@@ -116,11 +116,12 @@ describe('the latest version as a poll sees it', () => {
     await registerConnectApp(h.ctx, 'rec-a', server.url('/ra'));
     await registerConnectApp(h.ctx, 'rec-b', server.url('/rb'));
     await h.connection.del(h.ctx.keys.app('rec-a'));
-    // Asked for in the same turn: written by one script.
-    await Promise.all([
+    // Asked for in the same turn: written by one script; the removed app's record says so.
+    const [a] = await Promise.allSettled([
       h.ctx.apps.recordPollSuccess('rec-a', { at: 1, outcome: 'not-modified', httpStatus: 304 }),
       h.ctx.apps.recordPollFailure('rec-b', { at: 2, error: 'descriptor-fetch-failed: boom', httpStatus: 500 }),
     ]);
+    expect(a).toMatchObject({ status: 'rejected', reason: { code: 'app-not-found' } });
     expect(await h.connection.exists(h.ctx.keys.app('rec-a'))).toBe(0);
     const b = await h.ctx.apps.requireApp('rec-b');
     expect(b).toMatchObject({ status: 'failing', lastPollOutcome: 'failed', lastHttpStatus: 500, consecutiveFailures: 1, totalFailures: 1 });

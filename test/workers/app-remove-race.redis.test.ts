@@ -106,29 +106,26 @@ describe('removing an app while the daemon runs', () => {
     const res = await pollBatch(batchDeps(h, fetcherOf(0)), [slotOf(h, 'gone-app'), slotOf(h, 'kept-app')], 'chunk-1');
     expect(res).toMatchObject({ gone: 1, polled: 1, changed: 1, failed: 0 });
     // A late record of a poll (a job that claimed it before the removal) writes nothing either.
-    await h.ctx.apps.recordPollSuccess('gone-app', { at: h.clock.now(), outcome: 'not-modified', httpStatus: 304 });
+    await expect(h.ctx.apps.recordPollSuccess('gone-app', { at: h.clock.now(), outcome: 'not-modified', httpStatus: 304 })).rejects.toMatchObject({ code: 'app-not-found' });
     await h.ctx.apps.recordPollFailure('gone-app', { at: h.clock.now(), error: 'descriptor-fetch-failed: boom' });
     expect(await appKeys(h, 'gone-app')).toEqual([]);
     expect((await h.ctx.apps.listApps()).map((a) => a.id)).toEqual(['kept-app']);
   });
 
-  it('removed while its poll is in flight: the fetched change is neither stored nor handed on, the chunk reports it gone', async () => {
+  it('removed while its poll is in flight: nothing of the fetched change is stored, the chunk reports it gone', async () => {
     const h = await harness();
     await registerConnectApp(h.ctx, 'inflight-app', url('inflight-app'));
     await registerConnectApp(h.ctx, 'other-app', url('other-app'));
-    const handedOn: VersionJob[][] = [];
     const fetcher = fetcherOf(0, async (appId) => {
       if (appId === 'inflight-app') await remove(h, appId);
     });
-    const res = await pollBatch(
-      batchDeps(h, fetcher, { versionChanges: async (jobs) => void handedOn.push([...jobs]) }),
-      [slotOf(h, 'inflight-app'), slotOf(h, 'other-app')],
-      'chunk-1',
-    );
+    // The daemon's in-process versioning (it stores each descriptor with its version).
+    const versionChanges: PollBatchDeps['versionChanges'] = async (jobs, known) => void (await recordVersionBatch({ ...h.ctx, enqueuePlanRollouts: async () => {} }, jobs, known));
+    const res = await pollBatch(batchDeps(h, fetcher, { versionChanges }), [slotOf(h, 'inflight-app'), slotOf(h, 'other-app')], 'chunk-1');
     expect(res).toMatchObject({ gone: 1, polled: 1, changed: 1, failed: 0 });
-    expect(handedOn.flat().map((j) => j.appId)).toEqual(['other-app']);
     expect(await appKeys(h, 'inflight-app')).toEqual([]);
     expect(await h.ctx.schedule.nextDue('inflight-app')).toBeNull();
+    expect((await h.ctx.versions.listVersions('other-app')).map((v) => v.version)).toEqual(['1.0.0']);
   });
 
   it('a versioning step of a removed app stores nothing: alone it fails app-not-found, in a batch it is dropped (gone) without a hand-off', async () => {

@@ -137,6 +137,32 @@ describe('versioning a chunk of changes in one job', () => {
     expect(await h.ctx.queues.version.getJobCounts('waiting', 'prioritized', 'delayed')).toEqual({ waiting: 0, prioritized: 0, delayed: 0 });
   });
 
+  it("a poll chunk's change whose versioning fails goes to a job of its own with its descriptor stored (the polls leave storing it to the version)", async () => {
+    const h = await harness();
+    const ids = ['handoff-ok', 'handoff-bad'];
+    for (const id of ids) await registerConnectApp(h.ctx, id, server.url(`/${id}`));
+    const polls = ids.map((appId) => ({ appId, slot: pollSlot(appId, h.clock.now(), h.ctx.settings.pollIntervalMs).slot }));
+    // One app's append fails (a Redis error): its change is handed on.
+    const versions = Object.create(h.ctx.versions) as typeof h.ctx.versions;
+    versions.storeVersion = (record, ...rest) => (record.appId === 'handoff-bad' ? Promise.reject(new Error('append failed')) : h.ctx.versions.storeVersion(record, ...rest));
+    const deps: PollBatchDeps = {
+      ...h.ctx,
+      limiter: createLimiter(2),
+      retryJobId: () => undefined,
+      enqueueRetry: async () => {},
+      versionChanges: async (changes, known) => void (await recordVersionBatch({ ...h.ctx, versions }, changes, known)),
+    };
+    expect(await pollBatch(deps, polls, 'chunk-handoff')).toMatchObject({ polled: 2, changed: 2, failed: 0 });
+    expect((await h.ctx.versions.listVersions('handoff-ok')).map((v) => v.version)).toEqual(['1.0.0']);
+    expect(await h.ctx.versions.listVersions('handoff-bad')).toEqual([]);
+    const hash = hashOf('handoff-bad', 0);
+    expect(await h.ctx.descriptors.getDescriptorText('handoff-bad', hash)).not.toBeNull();
+    const job = await h.ctx.queues.version.getJob(versionJobId({ v: 1, appId: 'handoff-bad', source: 'poll', descriptorHash: hash, baseVersion: null, detectedAt: h.clock.now() }));
+    expect(job?.data).toMatchObject({ appId: 'handoff-bad', descriptorHash: hash });
+    // The queued job, run as the version worker runs it, finds its descriptor and versions it.
+    expect(await recordVersion(h.ctx, job!.data as VersionJob)).toMatchObject({ status: 'created', version: '1.0.0' });
+  });
+
   it('a latest version the poll read that has moved on since costs a retry, not a version out of order', async () => {
     const h = await harness();
     await registerConnectApp(h.ctx, 'stale-app', server.url('/stale-app'));
