@@ -48,6 +48,8 @@ const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 /** BENCH_TIMELINE=1: prints each round's fetches in flight per 50 ms (where the cycle waits). */
 const TIMELINE = process.env.BENCH_TIMELINE === '1';
 const FAKE_FETCH = process.env.BENCH_FAKE_FETCH === '1';
+/** BENCH_BARE_DISPATCH=1: also a bare loop on undici's dispatch API (the fetcher's), for comparison. */
+const BARE_DISPATCH = process.env.BENCH_BARE_DISPATCH === '1';
 
 const descriptor = (i: number, rev: number) =>
   JSON.stringify({
@@ -93,21 +95,41 @@ async function startServer(): Promise<{ port: number; setRound(r: number): void;
   };
 }
 
+/** One GET through undici's `dispatch` API (the fetcher's own way), its body as a string. */
+function dispatchGet(agent: Agent, origin: string, path: string, headers: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    agent.dispatch(
+      { origin, path, method: 'GET', headers },
+      {
+        onRequestStart() {},
+        onResponseStart() {},
+        onResponseData: (_c, chunk) => void chunks.push(chunk),
+        onResponseEnd: () => resolve(Buffer.concat(chunks).toString('utf8')),
+        onResponseError: (_c, err) => reject(err),
+      },
+    );
+  });
+}
+
 /**
  * GETs every app with `CONCURRENCY` requests in flight, with the validators the daemon holds in
  * round `round` (a changing app's of the round before), so that the same apps answer 304 and
- * 200 as in that round's cycle.
+ * 200 as in that round's cycle. `api`: undici's `request()` (the bare loop the issue names), or its
+ * `dispatch()` (what the fetcher uses: BENCH_BARE_DISPATCH=1 prints that loop too).
  */
-async function bareLoop(port: number, round: number): Promise<{ ms: number; cpuS: number }> {
+async function bareLoop(port: number, round: number, api: 'request' | 'dispatch' = 'request'): Promise<{ ms: number; cpuS: number }> {
   const agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 10_000 });
+  const origin = `http://127.0.0.1:${port}`;
   let next = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       for (let i = next++; i < APPS; i = next++) {
-        const res = await request(`http://127.0.0.1:${port}/app-${i}`, { dispatcher: agent, headers: { 'if-none-match': `"r${changed(i) ? round - 1 : 0}"` } });
-        await res.body.text();
+        const headers = { 'if-none-match': `"r${changed(i) ? round - 1 : 0}"` };
+        if (api === 'dispatch') await dispatchGet(agent, origin, `/app-${i}`, headers);
+        else await (await request(`${origin}/app-${i}`, { dispatcher: agent, headers })).body.text();
       }
     }),
   );
@@ -296,6 +318,7 @@ export async function run(): Promise<void> {
       const bareProfiler = round === profRound ? await startProfile(process.env.BENCH_CPU_PROF_BARE) : undefined;
       const bare1 = await bareLoop(server.port, round);
       await bareProfiler?.stop();
+      const bareDispatch = BARE_DISPATCH ? await bareLoop(server.port, round, 'dispatch') : undefined;
       const bareMs = (bare0.ms + bare1.ms) / 2;
 
       // Per-app poll outcomes (polls run in chunks: one job per pollBatchSize apps), and the
@@ -332,6 +355,9 @@ export async function run(): Promise<void> {
           `bare loop ${(bareMs / 1000).toFixed(2)} s (${(bare0.ms / 1000).toFixed(2)} s before, ${(bare1.ms / 1000).toFixed(2)} s after): ratio ${r.ratio.toFixed(2)}; ` +
           `node CPU ${r.cpuS.toFixed(2)} s vs ${r.bareCpuS.toFixed(2)} s, fetches in flight ${r.inFlight.toFixed(1)}, event loop busy ${(elu * 100).toFixed(0)} %`,
       );
+      if (bareDispatch) {
+        console.log(`  bare dispatch() loop ${(bareDispatch.ms / 1000).toFixed(2)} s, node CPU ${bareDispatch.cpuS.toFixed(2)} s: ratio to it ${(bareDispatch.ms / cycleMs).toFixed(2)}`);
+      }
       if (TIMELINE) {
         // Mean of the samples taken in each 50 ms (a busy event loop samples less often than every 5 ms).
         const sums: [number, number][] = [];
