@@ -12,7 +12,10 @@
  * descriptors/s and the ratio, the stages' times, the mean fetches in flight, and the cycle's cost
  * (node CPU, Redis CPU and command counts from INFO, server-wide). BENCH_CPU_PROF=file writes a V8
  * CPU profile of the cycle alone. Knobs: BENCH_APPS (10,000), BENCH_CONCURRENCY (100),
- * BENCH_BATCH_SIZE (apps per poll job, the daemon's default), BENCH_CHANGE_EVERY (10; 0 = no changes). Target:
+ * BENCH_BATCH_SIZE (apps per poll job, the daemon's default), BENCH_CHANGE_EVERY (10; 0 = no changes),
+ * BENCH_TIMELINE=1 (fetches in flight per 50 ms), BENCH_FAKE_FETCH=1 (fetches answered in-process:
+ * the queue path's CPU alone), BENCH_BARE_DISPATCH=1 (a second bare loop on undici's dispatch API,
+ * which the fetcher uses; the baseline the issue names is the `request()` loop). Target:
  * cycle ≤ 20 s, ratio ≥ 0.5. Needs Redis at REDIS_URL or 127.0.0.1:6379. Machines are shared:
  * compare CPU seconds as well as wall times, and several runs.
  */
