@@ -190,11 +190,7 @@ export class DescriptorFetcher {
           details: { url, hop: hop.href, httpStatus: statusCode },
         });
       }
-      const header = (name: string): string | undefined => {
-        const v = res.headers[name];
-        return typeof v === 'string' ? v : undefined;
-      };
-      return { status: 'ok', httpStatus: 200, body: res.body!, etag: header('etag'), lastModified: header('last-modified'), finalUrl: hop.href };
+      return { status: 'ok', httpStatus: 200, body: res.body!, etag: headerValue(res, 'etag'), lastModified: headerValue(res, 'last-modified'), finalUrl: hop.href };
     }
   }
 
@@ -248,6 +244,12 @@ export class DescriptorFetcher {
   async close(): Promise<void> {
     await this.agent.close();
   }
+}
+
+/** A response header given once, else undefined. */
+function headerValue(res: HopResponse, name: string): string | undefined {
+  const v = res.headers[name];
+  return typeof v === 'string' ? v : undefined;
 }
 
 /** What one hop answered: its status, headers and, for a 200, its body (UTF-8). */

@@ -13,66 +13,90 @@ export interface Limiter {
   inUse(): number;
 }
 
-/** @param max places, ≥ 1 */
-export function createLimiter(max: number): Limiter {
-  if (!Number.isInteger(max) || max < 1) throw new RangeError(`limiter size must be a positive integer, got ${max}`);
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  const release = () => {
-    const next = waiting.shift();
-    if (next) next();
-    else active--;
-  };
-  const place = (signal?: AbortSignal): Promise<void> | undefined => {
-    signal?.throwIfAborted();
-    if (active < max) {
-      active++;
-      return undefined;
+/** A task waiting for a place, with what settles its caller's promise. */
+class Waiter {
+  /** Set when the caller gave a signal: removes the waiter and rejects with the signal's reason. */
+  onAbort: (() => void) | undefined;
+  constructor(
+    readonly task: () => Promise<unknown>,
+    readonly resolve: (v: unknown) => void,
+    readonly reject: (err: unknown) => void,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+}
+
+/**
+ * The FIFO limiter. A task with a free place costs one promise (`then` with the shared settle
+ * handlers); a waiting task one promise and a `Waiter`, and no closures unless it has a signal
+ * (tsx, the launcher, names every closure it creates: a property write each, which showed in
+ * profiles of bench/poll.bench.ts where most of a cycle's polls wait here).
+ */
+class FifoLimiter implements Limiter {
+  private active = 0;
+  private readonly waiting: Waiter[] = [];
+
+  constructor(private readonly max: number) {}
+
+  inUse(): number {
+    return this.active;
+  }
+
+  run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    if (this.active < this.max) {
+      this.active++;
+      return this.start(task);
     }
-    // The place is handed over by `release` without being given back in between.
-    return new Promise<void>((resolve, reject) => {
-      const granted = () => {
-        signal?.removeEventListener('abort', aborted);
-        resolve();
-      };
-      const aborted = () => {
-        const i = waiting.indexOf(granted);
-        if (i >= 0) waiting.splice(i, 1);
-        reject(signal!.reason);
-      };
-      waiting.push(granted);
-      signal?.addEventListener('abort', aborted, { once: true });
+    return new Promise<T>((resolve, reject) => {
+      const w = new Waiter(task, resolve as (v: unknown) => void, reject, signal);
+      this.waiting.push(w);
+      if (signal) {
+        w.onAbort = () => {
+          const i = this.waiting.indexOf(w);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
     });
-  };
-  // Shared settle handlers: a task with a free place costs one promise (`then`), no async frame.
-  const released = <T>(v: T): T => {
-    release();
-    return v;
-  };
-  const failed = (err: unknown): never => {
-    release();
-    throw err;
-  };
-  const start = <T>(task: () => Promise<T>): Promise<T> => {
+  }
+
+  private start<T>(task: () => Promise<T>): Promise<T> {
     let p: Promise<T>;
     try {
       p = task();
     } catch (err) {
-      release();
+      this.release();
       return Promise.reject(err as Error);
     }
-    return p.then(released, failed);
+    return p.then(this.released, this.failed);
+  }
+
+  /** Hands the place to the next waiter (never given back in between), or frees it. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next === undefined) {
+      this.active--;
+      return;
+    }
+    if (next.onAbort) next.signal!.removeEventListener('abort', next.onAbort);
+    // The caller's promise follows the task's.
+    next.resolve(this.start(next.task));
+  }
+
+  private readonly released = <T>(v: T): T => {
+    this.release();
+    return v;
   };
-  return {
-    inUse: () => active,
-    run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-      let wait: Promise<void> | undefined;
-      try {
-        wait = place(signal);
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-      return wait ? wait.then(() => start(task)) : start(task);
-    },
+
+  private readonly failed = (err: unknown): never => {
+    this.release();
+    throw err;
   };
+}
+
+/** @param max places, ≥ 1 */
+export function createLimiter(max: number): Limiter {
+  if (!Number.isInteger(max) || max < 1) throw new RangeError(`limiter size must be a positive integer, got ${max}`);
+  return new FifoLimiter(max);
 }

@@ -54,6 +54,46 @@ describe('limiter', () => {
     expect(limiter.inUse()).toBe(0);
   });
 
+  it('a failing task (rejected or thrown) gives its place to the next waiter, in FIFO order', async () => {
+    const limiter = createLimiter(1);
+    const order: number[] = [];
+    const first = gate();
+    const runs: Promise<unknown>[] = [limiter.run(first.task)];
+    runs.push(limiter.run(() => Promise.reject(new Error('rejected'))));
+    runs.push(
+      limiter.run(() => {
+        throw new Error('thrown');
+      }),
+    );
+    for (let i = 0; i < 5; i++) runs.push(limiter.run(async () => void order.push(i)));
+    first.open();
+    const settled = await Promise.allSettled(runs);
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    expect((settled[2] as PromiseRejectedResult).reason).toMatchObject({ message: 'thrown' });
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+    expect(limiter.inUse()).toBe(0);
+  });
+
+  it('an already aborted signal refuses at once; an abort after the task started changes nothing', async () => {
+    const limiter = createLimiter(1);
+    const aborted = AbortSignal.abort(new Error('closed'));
+    const never = gate();
+    await expect(limiter.run(never.task, aborted)).rejects.toThrow('closed');
+    expect(never.started).toBe(false);
+    expect(limiter.inUse()).toBe(0);
+    const abort = new AbortController();
+    const g = gate();
+    const run = limiter.run(async () => {
+      await g.task();
+      return 'done';
+    }, abort.signal);
+    await tick();
+    abort.abort(new Error('late'));
+    g.open();
+    await expect(run).resolves.toBe('done');
+    expect(limiter.inUse()).toBe(0);
+  });
+
   it('refuses a size that is not a positive integer', () => {
     expect(() => createLimiter(0)).toThrow(RangeError);
     expect(() => createLimiter(1.5)).toThrow(RangeError);
