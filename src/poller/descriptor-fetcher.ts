@@ -313,7 +313,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.size += chunk.length;
     if (this.chunks === undefined) {
-      if (this.size > DISCARD_LIMIT) this.stop(this.fetcher.timedOut(this.url, this.hop));
+      if (this.size > DISCARD_LIMIT) this.drop();
       return;
     }
     const max = this.fetcher.policy.maxBytes;
@@ -331,22 +331,27 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
     if (!this.settle()) return;
-    if (this.capped && (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT') return this.reject(this.fetcher.timedOut(this.url, this.hop, err));
+    if (this.capped && (err as { code?: string } | undefined)?.code === 'UND_ERR_HEADERS_TIMEOUT') return this.reject(this.fetcher.timedOut(this.url, this.hop, err));
     this.reject(this.fetcher.translate(err, this.url, this.hop));
   }
 
+  /** At the deadline: a 200 body fails as a timeout; another status's body is dropped. */
   private static expire(ex: Exchange): void {
     ex.timer = undefined;
-    ex.stop(ex.fetcher.timedOut(ex.url, ex.hop));
+    if (ex.chunks === undefined) ex.drop();
+    else ex.stop(ex.fetcher.timedOut(ex.url, ex.hop));
   }
 
-  /** Ends the exchange: a 200 fails with `why`; another status is still the answer (its body is dropped anyway). */
+  /** Fails the exchange with `why` and aborts the request (its connection is closed). */
   private stop(why: AppError): void {
-    if (this.settle()) {
-      if (this.chunks === undefined) this.resolve({ statusCode: this.statusCode, headers: this.headers });
-      else this.reject(why);
-    }
+    if (this.settle()) this.reject(why);
     this.controller?.abort(why);
+  }
+
+  /** A non-200 answer whose body is not worth reading on: the status is the answer; the connection goes. */
+  private drop(): void {
+    if (this.settle()) this.resolve({ statusCode: this.statusCode, headers: this.headers });
+    this.controller?.abort(new Error('response body dropped'));
   }
 
   /** @returns false when already settled; else marks it settled and clears the deadline timer. */
