@@ -13,6 +13,8 @@ export interface DaemonMetrics {
   readonly pollFailures: Counter<'code'>;
   /** `mpu_versions_total{kind,bump,approval}`: versions created. */
   readonly versions: Counter<'kind' | 'bump' | 'approval'>;
+  /** `mpu_versions_superseded_total`: queued poll changes dropped because a later poll of the app saw another descriptor. */
+  readonly versionsSuperseded: Counter;
   /** `mpu_deploy_events_total{result}`: deploy events by result (accepted, duplicate, non-production, rejected). */
   readonly deployEvents: Counter<'result'>;
   /** `mpu_queue_jobs{queue,state}`: queue depths, collected at scrape time. */
@@ -48,6 +50,11 @@ export function createDaemonMetrics(collectQueueDepths?: () => Promise<Record<st
       name: 'mpu_versions_total',
       help: 'Versions created by kind, bump and approval',
       labelNames: ['kind', 'bump', 'approval'] as const,
+      registers: [registry],
+    }),
+    versionsSuperseded: new Counter({
+      name: 'mpu_versions_superseded_total',
+      help: 'Queued poll changes not versioned because a later poll of the app saw another descriptor',
       registers: [registry],
     }),
     deployEvents: new Counter({ name: 'mpu_deploy_events_total', help: 'Forge deploy events by result', labelNames: ['result'] as const, registers: [registry] }),

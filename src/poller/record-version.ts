@@ -3,7 +3,8 @@
  * the app's latest version, allocates the next version number and stores it atomically with its
  * reasons, then hands it to the rollout planner. Idempotent: running it twice, or in two daemons
  * at once, stores one version (the store's compare-and-append on the latest version, and the
- * deployment id for Forge).
+ * deployment id for Forge). Polled changes are versioned in detection order: one retried after a
+ * later polled change of the app was decided is `superseded`, not appended after it.
  */
 import { classifyChange, classifyDeploy, nextVersion } from '../versioning/index.js';
 import type { Classification } from '../versioning/index.js';
@@ -20,7 +21,13 @@ export type RecordVersionResult =
   /** Already versioned (same deployment, or a redelivered job): nothing new. */
   | { status: 'exists'; version: string }
   /** The descriptor makes no difference to the latest version (bump none): no version. */
-  | { status: 'unchanged'; latest: string | null };
+  | { status: 'unchanged'; latest: string | null }
+  /**
+   * A polled change detected before a later polled change of the app was decided (a failed job
+   * retried late, say): no version, or a descriptor the vendor no longer serves would become the
+   * latest version after it, and the next poll's 304 would keep it so (VersionStore.storeVersion).
+   */
+  | { status: 'superseded'; versionedAt: number };
 
 const MAX_CONFLICTS = 10;
 
@@ -28,6 +35,8 @@ const MAX_CONFLICTS = 10;
  * Runs the versioning step for `job`. `known`: what the poll that detected the change read (its
  * parsed descriptor, the latest version then), so the step does not read and parse it again;
  * the app's existence is then checked by the store's append.
+ * @returns created / exists / unchanged, or superseded for a polled change detected before the
+ *   app's latest decided polled change (VersionStore.storeVersion): nothing stored.
  * @throws AppError app-not-found (unknown app, or removed while this step ran: nothing is
  *   stored then, see VersionStore.storeVersion), version-not-found (descriptor not stored),
  *   descriptor-invalid (a stored descriptor no longer parses: a policy/engine change),
@@ -75,6 +84,8 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob, known:
       if (latest && latest.descriptorHash === job.descriptorHash) {
         await deps.enqueuePlanRollout({ v: 1, appId: job.appId, version: latest.version });
       }
+      // Decided too: an older polled change retried after this one must not follow it.
+      if (job.source === 'poll') await deps.versions.markDecided(job.appId, job.detectedAt);
       deps.logger.info({ appId: job.appId, latest: latest?.version ?? null }, 'version:unchanged');
       return { status: 'unchanged', latest: latest?.version ?? null };
     }
@@ -96,6 +107,14 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob, known:
     const stored = await deps.versions.storeVersion(record, latest?.version ?? null, after.canonical);
     if (stored.status === 'gone') {
       throw new AppError(ErrorCode.APP_NOT_FOUND, `app '${job.appId}' was removed while its change was being versioned: nothing stored`, { details: { appId: job.appId } });
+    }
+    if (stored.status === 'superseded') {
+      deps.metrics?.versionsSuperseded.inc();
+      deps.logger.warn(
+        { appId: job.appId, descriptorHash: job.descriptorHash, detectedAt: job.detectedAt, versionedAt: stored.versionedAt },
+        'version:superseded: a later poll of this app was versioned already; this older change is not appended',
+      );
+      return { status: 'superseded', versionedAt: stored.versionedAt };
     }
     if (stored.status === 'conflict') {
       deps.logger.debug({ appId: job.appId, expected: latest?.version ?? null, latest: stored.latest }, 'version:conflict');
@@ -128,6 +147,8 @@ export interface RecordVersionBatchResult {
   created: number;
   exists: number;
   unchanged: number;
+  /** Queued changes a later poll overtook (`recordVersion`'s `superseded`). */
+  superseded: number;
   /** Failed here and handed to a versioning job of their own (retried with backoff). */
   handedOff: number;
   /** Changes of apps no longer registered (removed meanwhile): dropped, with a log line. */
@@ -158,7 +179,7 @@ export async function recordVersionBatch(
   changes: readonly VersionJob[],
   known: ReadonlyMap<VersionJob, KnownState> = new Map(),
 ): Promise<RecordVersionBatchResult> {
-  const out: RecordVersionBatchResult = { created: 0, exists: 0, unchanged: 0, handedOff: 0, gone: 0 };
+  const out: RecordVersionBatchResult = { created: 0, exists: 0, unchanged: 0, superseded: 0, handedOff: 0, gone: 0 };
   const byApp = new Map<string, VersionJob[]>();
   for (const c of changes) byApp.set(c.appId, [...(byApp.get(c.appId) ?? []), c]);
   const plans = createHandOff<PlanRolloutJob>((jobs) => deps.enqueuePlanRollouts(jobs));

@@ -44,6 +44,12 @@ export interface AppRecord {
    */
   latestVersion?: string;
   latestHash?: string;
+  /**
+   * Detection time (epoch ms) of the latest polled change the versioning step decided (a version
+   * created, or none needed), kept by the version store: a polled change detected before it is
+   * stale and is not appended (VersionStore.storeVersion, `superseded`).
+   */
+  versionedAt?: number;
   /** Poll slot most recently claimed (see `claimPolls`). */
   pollSlot?: number;
   /** Who holds the claim on `pollSlot`: a poll job id; `''` once that poll is done. */
@@ -182,7 +188,7 @@ export function assertAppId(id: string): void {
   }
 }
 
-const NUMERIC: (keyof AppRecord)[] = ['createdAt', 'lastPollAt', 'lastHttpStatus', 'consecutiveFailures', 'totalFailures', 'lastErrorAt', 'pollSlot'];
+const NUMERIC: (keyof AppRecord)[] = ['createdAt', 'lastPollAt', 'lastHttpStatus', 'consecutiveFailures', 'totalFailures', 'lastErrorAt', 'pollSlot', 'versionedAt'];
 
 function decode(h: Record<string, string>): AppRecord | null {
   if (!h.id || !h.kind) return null;

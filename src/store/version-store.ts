@@ -19,18 +19,28 @@ export type StoreVersionResult =
   /** The latest version is not the one classified against: re-read and classify again. */
   | { status: 'conflict'; latest: string | null }
   /** The app is not registered (removed meanwhile): nothing written. */
-  | { status: 'gone' };
+  | { status: 'gone' }
+  /**
+   * A polled change detected before the latest polled change already decided (`versionedAt`,
+   * epoch ms): stale, nothing written.
+   */
+  | { status: 'superseded'; versionedAt: number };
 
 // KEYS: versions hash, version-order list, deployments hash, descriptor key, app hash
 // ARGV: expected latest ('' = none), version, record JSON, deployment id ('' = none), canonical
-//   descriptor ('' = skip), descriptor hash
+//   descriptor ('' = skip), descriptor hash, detection time of a polled change ('' = not polled)
 // The app hash's `latestVersion` / `latestHash` follow the history in the same script (a poll
-// reads them with its claim, no round trip of its own).
+// reads them with its claim, no round trip of its own), and `versionedAt` the detection time of
+// the latest polled change appended: an older one is refused (a late retry must not follow it).
 const STORE_VERSION_LUA = `
 if redis.call('EXISTS', KEYS[5]) == 0 then return {'gone', ''} end
 if ARGV[4] ~= '' then
   local existing = redis.call('HGET', KEYS[3], ARGV[4])
   if existing and existing ~= '-' then return {'exists', existing} end
+end
+if ARGV[7] ~= '' then
+  local decided = redis.call('HGET', KEYS[5], 'versionedAt')
+  if decided and tonumber(decided) > tonumber(ARGV[7]) then return {'superseded', decided} end
 end
 local latest = redis.call('LINDEX', KEYS[2], -1)
 if not latest then latest = '' end
@@ -40,7 +50,18 @@ redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('RPUSH', KEYS[2], ARGV[2])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[4], ARGV[2]) end
 redis.call('HSET', KEYS[5], 'latestVersion', ARGV[2], 'latestHash', ARGV[6])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[5], 'versionedAt', ARGV[7]) end
 return {'created', ARGV[2]}
+`;
+
+// KEYS: app hash. ARGV: detection time (ms) of a polled change that needed no version. Raises
+// the app's versionedAt to it (never lowers it); never creates the record.
+const MARK_DECIDED_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local decided = redis.call('HGET', KEYS[1], 'versionedAt')
+if decided and tonumber(decided) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'versionedAt', ARGV[1])
+return 1
 `;
 
 // KEYS: app hash, deployments hash. ARGV: deployment id. Never writes for an unregistered app.
@@ -52,6 +73,7 @@ return redis.call('HSETNX', KEYS[2], ARGV[1], '-')
 type WithStoreVersion = Redis & {
   mpuStoreVersion(k1: string, k2: string, k3: string, k4: string, k5: string, ...argv: string[]): Promise<[string, string]>;
   mpuRecordDeployment(app: string, deployments: string, deploymentId: string): Promise<number>;
+  mpuMarkDecided(app: string, detectedAt: string): Promise<number>;
 };
 
 /** Redis-backed version history; implements the rollout's `VersionReader`. */
@@ -63,6 +85,7 @@ export class VersionStore implements VersionReader {
   ) {
     if (!('mpuStoreVersion' in redis)) redis.defineCommand('mpuStoreVersion', { numberOfKeys: 5, lua: STORE_VERSION_LUA });
     if (!('mpuRecordDeployment' in redis)) redis.defineCommand('mpuRecordDeployment', { numberOfKeys: 2, lua: RECORD_DEPLOYMENT_LUA });
+    if (!('mpuMarkDecided' in redis)) redis.defineCommand('mpuMarkDecided', { numberOfKeys: 1, lua: MARK_DECIDED_LUA });
     this.redis = redis as WithStoreVersion;
   }
 
@@ -101,12 +124,24 @@ export class VersionStore implements VersionReader {
   }
 
   /**
+   * Records that a polled change detected at `detectedAt` (epoch ms) needed no version: the app's
+   * `versionedAt` rises to it (never falls), so an older polled change retried later is refused
+   * by `storeVersion`. Writes nothing for an app that is not registered.
+   */
+  async markDecided(appId: string, detectedAt: number): Promise<void> {
+    await this.redis.mpuMarkDecided(this.keys.app(appId), String(detectedAt));
+  }
+
+  /**
    * Atomically appends `record` as the app's new latest version, provided the latest version is
    * still `expectedLatest` (null = the app has none) and, for deploys, the deployment id has no
    * version yet. The descriptor `canonical` text is stored write-once in the same script, and
    * the app record's `latestVersion` / `latestHash` are set to the new version. Nothing is
    * written (`gone`) when the app's record does not exist: a removed app is never given a
-   * version again by a step that was in flight when it was removed.
+   * version again by a step that was in flight when it was removed. A polled change (`source`
+   * poll) detected before the app's `versionedAt` is refused (`superseded`): a later poll's change
+   * was decided already, and appending this one after it would make a descriptor the vendor no
+   * longer serves the latest version; an appended one moves `versionedAt` to its `detectedAt`.
    */
   async storeVersion(record: VersionRecord, expectedLatest: string | null, canonical?: string): Promise<StoreVersionResult> {
     const { appId } = record;
@@ -122,8 +157,10 @@ export class VersionStore implements VersionReader {
       record.deploymentId ?? '',
       canonical ?? '',
       record.descriptorHash,
+      record.source === 'poll' ? String(record.detectedAt) : '',
     );
     if (status === 'created') return { status, version: v };
+    if (status === 'superseded') return { status, versionedAt: Number(v) };
     if (status === 'exists') return { status, version: v };
     if (status === 'gone') return { status };
     return { status: 'conflict', latest: v === '' ? null : v };

@@ -2,10 +2,12 @@
  * What a poll knows of the app's latest version comes with its claim (the version store keeps
  * `latestVersion` / `latestHash` on the app record): equal descriptors create nothing, a change
  * back to the latest version's descriptor while an earlier change still waits for versioning is
- * handed on (not lost), records written before those fields existed fall back to the history,
+ * handed on (not lost), a polled change retried after a later one was decided is superseded
+ * (not appended after it), records written before those fields existed fall back to the history,
  * and the batch scripts answer per app, in order, without resurrecting a removed app.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOUR } from '../../src/lib/clock.js';
 import { pollApp } from '../../src/poller/poll-app.js';
 import { recordVersion } from '../../src/poller/record-version.js';
 import { registerConnectApp } from '../../src/poller/register-app.js';
@@ -13,7 +15,13 @@ import type { VersionJob } from '../../src/workers/queues.js';
 import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../workers/daemon-harness.js';
 
 const descriptor = (rev: number) =>
-  JSON.stringify({ key: 'latest-app', baseUrl: 'https://example.com', authentication: { type: 'jwt' }, scopes: rev === 2 ? ['READ', 'WRITE'] : ['READ'], modules: {} });
+  JSON.stringify({
+    key: 'latest-app',
+    baseUrl: 'https://example.com',
+    authentication: { type: 'jwt' },
+    scopes: rev === 2 ? ['READ', 'WRITE'] : ['READ'],
+    modules: rev === 3 ? { generalPages: [{ key: 'p3', name: { value: 'Page 3' }, url: '/p3' }] } : {},
+  });
 
 describe('the latest version as a poll sees it', () => {
   let h: Harness;
@@ -66,6 +74,75 @@ describe('the latest version as a poll sees it', () => {
     expect(all.map((v) => v.bump)).toEqual(['initial', 'minor', 'micro']);
     expect(all[2]!.descriptorHash).toBe(all[0]!.descriptorHash);
     expect((await poll('back-app', queued)).outcome).toBe('unchanged');
+  });
+
+  it('a polled change retried after a later one was decided is superseded: a revert, or a newer change, stays the latest', async () => {
+    const queued: VersionJob[] = [];
+    // Revert: rev 2 seen, its job fails and is retried only after the poll that saw rev 1 again.
+    await registerConnectApp(h.ctx, 'late-revert', server.url('/late-revert'));
+    await poll('late-revert', queued);
+    await versionAll(queued);
+    served.set('/late-revert', 2);
+    h.clock.advance(5 * HOUR);
+    await poll('late-revert', queued);
+    const stale = queued.splice(0);
+    served.set('/late-revert', 1);
+    h.clock.advance(5 * HOUR);
+    expect((await poll('late-revert', queued)).outcome).toBe('changed');
+    expect(await recordVersion(h.ctx, queued.shift()!)).toMatchObject({ status: 'unchanged' });
+    expect(await recordVersion(h.ctx, stale[0]!)).toEqual({ status: 'superseded', versionedAt: h.clock.now() });
+    let all = await h.ctx.versions.listVersions('late-revert');
+    expect(all.map((v) => v.version)).toEqual(['1.0.0']);
+    // The next poll agrees with the history: nothing to do.
+    h.clock.advance(5 * HOUR);
+    expect((await poll('late-revert', queued)).outcome).toBe('unchanged');
+
+    // Newer change: rev 2 seen and retried late, after the poll that saw rev 3 was versioned.
+    await registerConnectApp(h.ctx, 'late-newer', server.url('/late-newer'));
+    await poll('late-newer', queued);
+    await versionAll(queued);
+    served.set('/late-newer', 2);
+    h.clock.advance(5 * HOUR);
+    await poll('late-newer', queued);
+    const older = queued.splice(0);
+    served.set('/late-newer', 3);
+    h.clock.advance(5 * HOUR);
+    await poll('late-newer', queued);
+    await versionAll(queued);
+    expect(await recordVersion(h.ctx, older[0]!)).toMatchObject({ status: 'superseded' });
+    all = await h.ctx.versions.listVersions('late-newer');
+    expect(all).toHaveLength(2);
+    expect(all[1]!.descriptorHash).toBe((await h.ctx.apps.requireApp('late-newer')).lastSeenHash);
+    expect((await h.ctx.metrics.versionsSuperseded.get()).values[0]!.value).toBe(2);
+  });
+
+  it('polled changes versioned in detection order all count, and deploys are never superseded', async () => {
+    const queued: VersionJob[] = [];
+    await registerConnectApp(h.ctx, 'in-order', server.url('/in-order'));
+    await poll('in-order', queued);
+    served.set('/in-order', 2);
+    h.clock.advance(5 * HOUR);
+    await poll('in-order', queued);
+    served.set('/in-order', 3);
+    h.clock.advance(5 * HOUR);
+    await poll('in-order', queued);
+    await versionAll(queued);
+    const hashes = (await h.ctx.versions.listVersions('in-order')).map((v) => v.descriptorHash);
+    expect(hashes).toHaveLength(3);
+    expect(hashes[2]).toBe((await h.ctx.apps.requireApp('in-order')).lastSeenHash);
+    expect((await h.ctx.apps.requireApp('in-order')).versionedAt).toBe(h.clock.now());
+    // The store's own guard: a polled record older than versionedAt is refused, a deploy's is not.
+    const rec = (source: 'poll' | 'deploy', version: string, detectedAt: number) => ({
+      appId: 'in-order', kind: 'connect' as const, version, bump: 'micro' as const, approval: 'automatic' as const, reasons: [], warnings: [],
+      descriptorHash: `sha256:${'1'.repeat(64)}`, source, detectedAt,
+    });
+    const latest = (await h.ctx.apps.requireApp('in-order')).latestVersion!;
+    expect(await h.ctx.versions.storeVersion(rec('poll', '9.0.0', h.clock.now() - 1), latest)).toEqual({ status: 'superseded', versionedAt: h.clock.now() });
+    expect(await h.ctx.versions.storeVersion(rec('deploy', '9.0.0', h.clock.now() - 1), latest)).toMatchObject({ status: 'created' });
+    expect((await h.ctx.apps.requireApp('in-order')).versionedAt).toBe(h.clock.now());
+    // markDecided only raises it.
+    await h.ctx.versions.markDecided('in-order', h.clock.now() - HOUR);
+    expect((await h.ctx.apps.requireApp('in-order')).versionedAt).toBe(h.clock.now());
   });
 
   it('an app record without the latest fields (written by an older release) reads the history', async () => {

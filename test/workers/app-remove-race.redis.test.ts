@@ -156,7 +156,7 @@ describe('removing an app while the daemon runs', () => {
     const enqueueVersion = vi.fn(async () => {});
     const enqueuePlanRollouts = vi.fn(async () => {});
     const res = await recordVersionBatch({ ...h.ctx, descriptors: removingDescriptors('ver-b'), enqueueVersion, enqueuePlanRollouts }, [job('ver-b')]);
-    expect(res).toEqual({ created: 0, exists: 0, unchanged: 0, handedOff: 0, gone: 1 });
+    expect(res).toEqual({ created: 0, exists: 0, unchanged: 0, superseded: 0, handedOff: 0, gone: 1 });
     expect(enqueueVersion).not.toHaveBeenCalled();
     expect(enqueuePlanRollouts).not.toHaveBeenCalled();
     expect(await appKeys(h, 'ver-b')).toEqual([]);

@@ -98,7 +98,7 @@ describe('versioning a chunk of changes in one job', () => {
     }
     const good = await change(h, 'ok-app', 1, '1.0.0');
     const bad: VersionJob = { ...good, appId: 'bad-app', descriptorHash: `sha256:${'0'.repeat(64)}` };
-    expect(await recordVersionBatch(h.ctx, [bad, good])).toEqual({ created: 1, exists: 0, unchanged: 0, handedOff: 1, gone: 0 });
+    expect(await recordVersionBatch(h.ctx, [bad, good])).toEqual({ created: 1, exists: 0, unchanged: 0, superseded: 0, handedOff: 1, gone: 0 });
     expect((await h.ctx.versions.listVersions('bad-app')).map((v) => v.version)).toEqual(['1.0.0']);
     expect((await h.ctx.versions.listVersions('ok-app')).map((v) => v.version)).toEqual(['1.0.0', '1.0.1']);
     expect(await h.ctx.queues.version.getJob(versionJobId(bad))).toBeDefined();
