@@ -80,12 +80,19 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob, known:
       : null;
 
     if (cls && cls.bump === 'none') {
+      // Decided too: an older polled change retried after this one must not follow it. Only while
+      // `latest` is still the latest version: one appended meanwhile is classified against.
+      if (job.source === 'poll' && latest) {
+        const marked = await deps.versions.markDecided(job.appId, job.detectedAt, latest.version);
+        if (marked === 'conflict') continue;
+        if (marked === 'gone') {
+          throw new AppError(ErrorCode.APP_NOT_FOUND, `app '${job.appId}' was removed while its change was being versioned: nothing stored`, { details: { appId: job.appId } });
+        }
+      }
       // A redelivered job whose version was stored before a crash: make sure the plan is queued.
       if (latest && latest.descriptorHash === job.descriptorHash) {
         await deps.enqueuePlanRollout({ v: 1, appId: job.appId, version: latest.version });
       }
-      // Decided too: an older polled change retried after this one must not follow it.
-      if (job.source === 'poll') await deps.versions.markDecided(job.appId, job.detectedAt);
       deps.logger.info({ appId: job.appId, latest: latest?.version ?? null }, 'version:unchanged');
       return { status: 'unchanged', latest: latest?.version ?? null };
     }

@@ -54,14 +54,15 @@ if ARGV[7] ~= '' then redis.call('HSET', KEYS[5], 'versionedAt', ARGV[7]) end
 return {'created', ARGV[2]}
 `;
 
-// KEYS: app hash. ARGV: detection time (ms) of a polled change that needed no version. Raises
-// the app's versionedAt to it (never lowers it); never creates the record.
+// KEYS: app hash, version-order list. ARGV: detection time (ms) of a polled change that needed
+// no version, the latest version it was compared with. Raises the app's versionedAt to it (never
+// lowers it) while that is still the latest version; never creates the record.
 const MARK_DECIDED_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone' end
+if redis.call('LINDEX', KEYS[2], -1) ~= ARGV[2] then return 'conflict' end
 local decided = redis.call('HGET', KEYS[1], 'versionedAt')
-if decided and tonumber(decided) >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'versionedAt', ARGV[1])
-return 1
+if not decided or tonumber(decided) < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'versionedAt', ARGV[1]) end
+return 'ok'
 `;
 
 // KEYS: app hash, deployments hash. ARGV: deployment id. Never writes for an unregistered app.
@@ -73,7 +74,7 @@ return redis.call('HSETNX', KEYS[2], ARGV[1], '-')
 type WithStoreVersion = Redis & {
   mpuStoreVersion(k1: string, k2: string, k3: string, k4: string, k5: string, ...argv: string[]): Promise<[string, string]>;
   mpuRecordDeployment(app: string, deployments: string, deploymentId: string): Promise<number>;
-  mpuMarkDecided(app: string, detectedAt: string): Promise<number>;
+  mpuMarkDecided(app: string, order: string, detectedAt: string, latest: string): Promise<'ok' | 'conflict' | 'gone'>;
 };
 
 /** Redis-backed version history; implements the rollout's `VersionReader`. */
@@ -85,7 +86,7 @@ export class VersionStore implements VersionReader {
   ) {
     if (!('mpuStoreVersion' in redis)) redis.defineCommand('mpuStoreVersion', { numberOfKeys: 5, lua: STORE_VERSION_LUA });
     if (!('mpuRecordDeployment' in redis)) redis.defineCommand('mpuRecordDeployment', { numberOfKeys: 2, lua: RECORD_DEPLOYMENT_LUA });
-    if (!('mpuMarkDecided' in redis)) redis.defineCommand('mpuMarkDecided', { numberOfKeys: 1, lua: MARK_DECIDED_LUA });
+    if (!('mpuMarkDecided' in redis)) redis.defineCommand('mpuMarkDecided', { numberOfKeys: 2, lua: MARK_DECIDED_LUA });
     this.redis = redis as WithStoreVersion;
   }
 
@@ -124,12 +125,14 @@ export class VersionStore implements VersionReader {
   }
 
   /**
-   * Records that a polled change detected at `detectedAt` (epoch ms) needed no version: the app's
-   * `versionedAt` rises to it (never falls), so an older polled change retried later is refused
-   * by `storeVersion`. Writes nothing for an app that is not registered.
+   * Records that a polled change detected at `detectedAt` (epoch ms) needed no version against
+   * `latest`: the app's `versionedAt` rises to it (never falls), so an older polled change
+   * retried later is refused by `storeVersion`.
+   * @returns `conflict` when `latest` is no longer the latest version (classify again), `gone`
+   *   when the app is not registered; nothing written then.
    */
-  async markDecided(appId: string, detectedAt: number): Promise<void> {
-    await this.redis.mpuMarkDecided(this.keys.app(appId), String(detectedAt));
+  async markDecided(appId: string, detectedAt: number, latest: string): Promise<'ok' | 'conflict' | 'gone'> {
+    return this.redis.mpuMarkDecided(this.keys.app(appId), this.keys.versionOrder(appId), String(detectedAt), latest);
   }
 
   /**

@@ -140,9 +140,44 @@ describe('the latest version as a poll sees it', () => {
     expect(await h.ctx.versions.storeVersion(rec('poll', '9.0.0', h.clock.now() - 1), latest)).toEqual({ status: 'superseded', versionedAt: h.clock.now() });
     expect(await h.ctx.versions.storeVersion(rec('deploy', '9.0.0', h.clock.now() - 1), latest)).toMatchObject({ status: 'created' });
     expect((await h.ctx.apps.requireApp('in-order')).versionedAt).toBe(h.clock.now());
-    // markDecided only raises it.
-    await h.ctx.versions.markDecided('in-order', h.clock.now() - HOUR);
+    // markDecided only raises it, and only while the version it compared with is the latest.
+    expect(await h.ctx.versions.markDecided('in-order', h.clock.now() - HOUR, '9.0.0')).toBe('ok');
     expect((await h.ctx.apps.requireApp('in-order')).versionedAt).toBe(h.clock.now());
+    expect(await h.ctx.versions.markDecided('in-order', h.clock.now() + HOUR, latest)).toBe('conflict');
+    expect((await h.ctx.apps.requireApp('in-order')).versionedAt).toBe(h.clock.now());
+    expect(await h.ctx.versions.markDecided('in-order', h.clock.now() + HOUR, '9.0.0')).toBe('ok');
+    expect((await h.ctx.apps.requireApp('in-order')).versionedAt).toBe(h.clock.now() + HOUR);
+  });
+
+  it('a change found equal to the latest version while an older one is appended is classified again, so the older one does not stay the latest', async () => {
+    const queued: VersionJob[] = [];
+    await registerConnectApp(h.ctx, 'race-app', server.url('/race-app'));
+    await poll('race-app', queued);
+    await versionAll(queued);
+    served.set('/race-app', 2);
+    h.clock.advance(5 * HOUR);
+    await poll('race-app', queued);
+    const older = queued.splice(0);
+    served.set('/race-app', 1);
+    h.clock.advance(5 * HOUR);
+    await poll('race-app', queued);
+    const revert = queued.shift()!;
+    // The revert's step reads the latest version (1.0.0, equal to it); the older change is
+    // appended just then, before the revert's step records its decision.
+    const versions = Object.create(h.ctx.versions) as typeof h.ctx.versions;
+    let raced = false;
+    versions.markDecided = async (...args) => {
+      if (!raced) {
+        raced = true;
+        expect(await recordVersion(h.ctx, older[0]!)).toMatchObject({ status: 'created' });
+      }
+      return h.ctx.versions.markDecided(...args);
+    };
+    expect(await recordVersion({ ...h.ctx, versions }, revert)).toMatchObject({ status: 'created' });
+    const all = await h.ctx.versions.listVersions('race-app');
+    expect(all).toHaveLength(3);
+    // The latest version is what the vendor serves (revision 1), not the older change.
+    expect(all[2]!.descriptorHash).toBe(all[0]!.descriptorHash);
   });
 
   it('an app record without the latest fields (written by an older release) reads the history', async () => {
