@@ -76,41 +76,38 @@ describe('the latest version as a poll sees it', () => {
     expect((await poll('back-app', queued)).outcome).toBe('unchanged');
   });
 
-  it('a polled change retried after a later one was decided is superseded: a revert, or a newer change, stays the latest', async () => {
+  /**
+   * Registers `id` (revision 1, versioned), then polls revision 2 and, 5 hours later, `laterRev`.
+   * @returns both polls' changes, neither versioned yet.
+   */
+  const overtaken = async (id: string, laterRev: number): Promise<{ older: VersionJob; later: VersionJob }> => {
     const queued: VersionJob[] = [];
-    // Revert: rev 2 seen, its job fails and is retried only after the poll that saw rev 1 again.
-    await registerConnectApp(h.ctx, 'late-revert', server.url('/late-revert'));
-    await poll('late-revert', queued);
+    await registerConnectApp(h.ctx, id, server.url(`/${id}`));
+    await poll(id, queued);
     await versionAll(queued);
-    served.set('/late-revert', 2);
-    h.clock.advance(5 * HOUR);
-    await poll('late-revert', queued);
-    const stale = queued.splice(0);
-    served.set('/late-revert', 1);
-    h.clock.advance(5 * HOUR);
-    expect((await poll('late-revert', queued)).outcome).toBe('changed');
-    expect(await recordVersion(h.ctx, queued.shift()!)).toMatchObject({ status: 'unchanged' });
-    expect(await recordVersion(h.ctx, stale[0]!)).toEqual({ status: 'superseded', versionedAt: h.clock.now() });
-    let all = await h.ctx.versions.listVersions('late-revert');
-    expect(all.map((v) => v.version)).toEqual(['1.0.0']);
+    for (const rev of [2, laterRev]) {
+      served.set(`/${id}`, rev);
+      h.clock.advance(5 * HOUR);
+      expect((await poll(id, queued)).outcome).toBe('changed');
+    }
+    return { older: queued[0]!, later: queued[1]! };
+  };
+
+  it('a polled change retried after a later one was decided is superseded: a revert, or a newer change, stays the latest', async () => {
+    // Revert: revision 2's job fails and is retried only after the revert to 1 was decided.
+    const revert = await overtaken('late-revert', 1);
+    expect(await recordVersion(h.ctx, revert.later)).toMatchObject({ status: 'unchanged' });
+    expect(await recordVersion(h.ctx, revert.older)).toEqual({ status: 'superseded', versionedAt: h.clock.now() });
+    expect((await h.ctx.versions.listVersions('late-revert')).map((v) => v.version)).toEqual(['1.0.0']);
     // The next poll agrees with the history: nothing to do.
     h.clock.advance(5 * HOUR);
-    expect((await poll('late-revert', queued)).outcome).toBe('unchanged');
+    expect((await poll('late-revert', [])).outcome).toBe('unchanged');
 
-    // Newer change: rev 2 seen and retried late, after the poll that saw rev 3 was versioned.
-    await registerConnectApp(h.ctx, 'late-newer', server.url('/late-newer'));
-    await poll('late-newer', queued);
-    await versionAll(queued);
-    served.set('/late-newer', 2);
-    h.clock.advance(5 * HOUR);
-    await poll('late-newer', queued);
-    const older = queued.splice(0);
-    served.set('/late-newer', 3);
-    h.clock.advance(5 * HOUR);
-    await poll('late-newer', queued);
-    await versionAll(queued);
-    expect(await recordVersion(h.ctx, older[0]!)).toMatchObject({ status: 'superseded' });
-    all = await h.ctx.versions.listVersions('late-newer');
+    // Newer change: revision 2's job is retried after revision 3's version was created.
+    const newer = await overtaken('late-newer', 3);
+    expect(await recordVersion(h.ctx, newer.later)).toMatchObject({ status: 'created' });
+    expect(await recordVersion(h.ctx, newer.older)).toMatchObject({ status: 'superseded' });
+    const all = await h.ctx.versions.listVersions('late-newer');
     expect(all).toHaveLength(2);
     expect(all[1]!.descriptorHash).toBe((await h.ctx.apps.requireApp('late-newer')).lastSeenHash);
     expect((await h.ctx.metrics.versionsSuperseded.get()).values[0]!.value).toBe(2);
@@ -150,18 +147,7 @@ describe('the latest version as a poll sees it', () => {
   });
 
   it('a change found equal to the latest version while an older one is appended is classified again, so the older one does not stay the latest', async () => {
-    const queued: VersionJob[] = [];
-    await registerConnectApp(h.ctx, 'race-app', server.url('/race-app'));
-    await poll('race-app', queued);
-    await versionAll(queued);
-    served.set('/race-app', 2);
-    h.clock.advance(5 * HOUR);
-    await poll('race-app', queued);
-    const older = queued.splice(0);
-    served.set('/race-app', 1);
-    h.clock.advance(5 * HOUR);
-    await poll('race-app', queued);
-    const revert = queued.shift()!;
+    const { older, later: revert } = await overtaken('race-app', 1);
     // The revert's step reads the latest version (1.0.0, equal to it); the older change is
     // appended just then, before the revert's step records its decision.
     const versions = Object.create(h.ctx.versions) as typeof h.ctx.versions;
@@ -169,7 +155,7 @@ describe('the latest version as a poll sees it', () => {
     versions.markDecided = async (...args) => {
       if (!raced) {
         raced = true;
-        expect(await recordVersion(h.ctx, older[0]!)).toMatchObject({ status: 'created' });
+        expect(await recordVersion(h.ctx, older)).toMatchObject({ status: 'created' });
       }
       return h.ctx.versions.markDecided(...args);
     };
