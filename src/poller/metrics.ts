@@ -13,7 +13,7 @@ export interface DaemonMetrics {
   readonly pollFailures: Counter<'code'>;
   /** `mpu_versions_total{kind,bump,approval}`: versions created. */
   readonly versions: Counter<'kind' | 'bump' | 'approval'>;
-  /** `mpu_versions_superseded_total`: queued poll changes dropped because a later poll of the app saw another descriptor. */
+  /** `mpu_versions_superseded_total`: polled changes not versioned because a later polled change of the app was decided already (a late retry). */
   readonly versionsSuperseded: Counter;
   /** `mpu_deploy_events_total{result}`: deploy events by result (accepted, duplicate, non-production, rejected). */
   readonly deployEvents: Counter<'result'>;
@@ -54,7 +54,7 @@ export function createDaemonMetrics(collectQueueDepths?: () => Promise<Record<st
     }),
     versionsSuperseded: new Counter({
       name: 'mpu_versions_superseded_total',
-      help: 'Queued poll changes not versioned because a later poll of the app saw another descriptor',
+      help: 'Polled changes not versioned because a later polled change of the app was decided already',
       registers: [registry],
     }),
     deployEvents: new Counter({ name: 'mpu_deploy_events_total', help: 'Forge deploy events by result', labelNames: ['result'] as const, registers: [registry] }),

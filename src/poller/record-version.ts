@@ -31,6 +31,10 @@ export type RecordVersionResult =
 
 const MAX_CONFLICTS = 10;
 
+/** The app was removed (`mpu apps remove`) while its change was being versioned. */
+const removedWhileVersioning = (appId: string): AppError =>
+  new AppError(ErrorCode.APP_NOT_FOUND, `app '${appId}' was removed while its change was being versioned: nothing stored`, { details: { appId } });
+
 /**
  * Runs the versioning step for `job`. `known`: what the poll that detected the change read (its
  * parsed descriptor, the latest version then), so the step does not read and parse it again;
@@ -86,7 +90,7 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob, known:
         const marked = await deps.versions.markDecided(job.appId, job.detectedAt, latest.version);
         if (marked === 'conflict') continue;
         if (marked === 'gone') {
-          throw new AppError(ErrorCode.APP_NOT_FOUND, `app '${job.appId}' was removed while its change was being versioned: nothing stored`, { details: { appId: job.appId } });
+          throw removedWhileVersioning(job.appId);
         }
       }
       // A redelivered job whose version was stored before a crash: make sure the plan is queued.
@@ -113,7 +117,7 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob, known:
     };
     const stored = await deps.versions.storeVersion(record, latest?.version ?? null, after.canonical);
     if (stored.status === 'gone') {
-      throw new AppError(ErrorCode.APP_NOT_FOUND, `app '${job.appId}' was removed while its change was being versioned: nothing stored`, { details: { appId: job.appId } });
+      throw removedWhileVersioning(job.appId);
     }
     if (stored.status === 'superseded') {
       deps.metrics?.versionsSuperseded.inc();
@@ -154,7 +158,7 @@ export interface RecordVersionBatchResult {
   created: number;
   exists: number;
   unchanged: number;
-  /** Queued changes a later poll overtook (`recordVersion`'s `superseded`). */
+  /** Changes a later polled change of the app had overtaken (`recordVersion`'s `superseded`). */
   superseded: number;
   /** Failed here and handed to a versioning job of their own (retried with backoff). */
   handedOff: number;
