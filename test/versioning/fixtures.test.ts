@@ -1,13 +1,11 @@
 /**
  * Every consecutive pair of the real descriptor histories (../shared/fixtures/real/expected.jsonl,
- * 511 pairs from public repositories) classifies as labelled.
+ * 511 pairs from public repositories) classifies as labelled, with the engine's default policy.
  *
- * Known disagreement: the labels call a Forge change that only REMOVES scopes or egress entries a
- * minor, automatic update. DESIGN.md's Forge table says `permissions.scopes` changed "(added or
- * removed)" and `permissions.external` changed are major and need approval (and Atlassian's
- * "Connect to OAuth2 scope equivalences" page: "any changes to the set of scopes … will trigger
- * an admin-approved update"). The engine follows DESIGN.md by default; the policy
- * `{ forge: { scopeRemoved, egressRemoved: minor/automatic } }` reproduces every label.
+ * The labels follow DESIGN.md's Forge table: a change of `permissions.scopes` (added or removed)
+ * or of `permissions.external` is major and needs approval, so the 16 pairs that only remove
+ * scopes or egress entries are major/manual (Atlassian, "Connect to OAuth2 scope equivalences":
+ * "any changes to the set of scopes … will trigger an admin-approved update").
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -55,10 +53,11 @@ function classify(e: Expected, policy = parsePolicy({})): { bump: string; approv
   return { bump: c.bump, approval: c.approval, rules: c.reasons.filter((r) => r.approval === 'manual').map((r) => r.rule) };
 }
 
-/** Removals only: every manual reason is a scope or egress removal. */
+/** Pairs whose only manual reasons are scope or egress removals. */
 const REMOVAL_RULES = new Set(['forge.scope-removed', 'forge.egress-removed']);
-const labelsAsPolicy = parsePolicy({
-  forge: { scopeRemoved: { bump: 'minor', approval: 'automatic' }, egressRemoved: { bump: 'minor', approval: 'automatic' } },
+const removalOnly = pairs.filter((e) => {
+  const g = classify(e);
+  return e.kind === 'forge' && g.rules.length > 0 && g.rules.every((r) => REMOVAL_RULES.has(r));
 });
 
 describe('real descriptor histories (expected.jsonl)', () => {
@@ -67,30 +66,17 @@ describe('real descriptor histories (expected.jsonl)', () => {
   });
 
   it.each(pairs.map((p) => [p.to_file, p] as const))('%s', (_name, e) => {
-    const got = classify(e);
-    const disagreement = e.kind === 'forge' && e.bump === 'minor' && got.bump === 'major' && got.rules.every((r) => REMOVAL_RULES.has(r));
-    if (disagreement) {
-      // DESIGN.md rule (see the file comment); the label's reading is one policy away.
-      expect(got.approval).toBe('manual');
-      const asLabelled = classify(e, labelsAsPolicy);
-      expect([asLabelled.bump, asLabelled.approval]).toEqual([e.bump, e.approval]);
-    } else {
-      expect([got.bump, got.approval]).toEqual([e.bump, e.approval]);
-    }
+    expect(Object.values(classify(e)).slice(0, 2)).toEqual([e.bump, e.approval]);
   });
 
-  it('disagrees with the labels only on the 16 removal-only Forge pairs', () => {
+  it('labels the 16 Forge pairs that only remove scopes or egress entries major/manual, as the default policy does', () => {
+    expect(removalOnly).toHaveLength(16);
+    for (const e of removalOnly) expect([e.bump, e.approval]).toEqual(['major', 'manual']);
+  });
+
+  it('reproduces every one of the 511 labels with the default policy', () => {
     const differing = pairs.filter((e) => {
       const g = classify(e);
-      return g.bump !== e.bump || g.approval !== e.approval;
-    });
-    expect(differing.map((e) => e.to_file)).toHaveLength(16);
-    expect(differing.every((e) => e.reasons.some((r) => /^(scope|egress) removed/.test(r)))).toBe(true);
-  });
-
-  it('with removals as automatic minors (a policy), every one of the 511 labels is reproduced', () => {
-    const differing = pairs.filter((e) => {
-      const g = classify(e, labelsAsPolicy);
       return g.bump !== e.bump || g.approval !== e.approval;
     });
     expect(differing.map((e) => e.to_file)).toEqual([]);
