@@ -28,7 +28,7 @@ import { ManualClock } from '../src/lib/clock.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { parseAllowList } from '../src/poller/address-policy.js';
 import type { FetchResult } from '../src/poller/descriptor-fetcher.js';
-import type { FetchesDescriptors } from '../src/poller/poll-app.js';
+import type { FetchesDescriptors } from '../src/app/detection/poll-app.js';
 import { parseDescriptor } from '../src/versioning/index.js';
 import { DEFAULT_DETECTION_SETTINGS, createDaemonContext } from '../src/workers/daemon-context.js';
 import { startDetectionWorkers } from '../src/workers/start-workers.js';

@@ -17,9 +17,9 @@ import { systemClock } from '../src/lib/clock.js';
 import { silentLogger } from '../src/lib/logger.js';
 import type { VersionReader, VersionRecord } from '../src/store/types.js';
 import { VersionLadder, decideTarget } from '../src/rollout/version-ladder.js';
-import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId, type PlanRolloutJob } from '../src/workers/queues.js';
+import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId, type PlanRolloutJob } from '../src/jobs/queues.js';
 import { createRolloutContext, toPlannedVersion } from '../src/workers/rollout-context.js';
-import { generatePopulation } from '../src/workers/rollout-service.js';
+import { generatePopulation } from '../src/app/rollout/installations.js';
 import { startRolloutWorkers } from '../src/workers/start-rollout-workers.js';
 
 class Versions implements VersionReader {

@@ -18,10 +18,10 @@ import { HOUR, MINUTE, ScaledClock, systemClock, type Clock } from '../lib/clock
 import { AppError, ErrorCode } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { connectRedis, startDaemon, type RunningDaemon } from '../main.js';
-import { registerConnectApp, registerForgeApp } from '../poller/register-app.js';
+import { registerConnectApp, registerForgeApp } from '../app/detection/register-app.js';
 import { schedulerTick } from '../workers/scheduler.js';
 import { createRolloutContext, type RolloutContext } from '../workers/rollout-context.js';
-import { approveInstallation, generatePopulation, listRollouts } from '../workers/rollout-service.js';
+import { approveInstallation, generatePopulation, listRollouts } from '../app/rollout/installations.js';
 import type { VersionRecord } from '../store/types.js';
 import type { HistoryEntry } from '../store/installation-store.js';
 import { startFixtureServer, type FixtureServer, type ServedHistory } from './fixture-server.js';

@@ -10,9 +10,9 @@ import { PollScheduleStore } from '../store/poll-schedule-store.js';
 import { VersionStore } from '../store/version-store.js';
 import { DescriptorFetcher, type FetchPolicy } from '../poller/descriptor-fetcher.js';
 import { createDaemonMetrics, type DaemonMetrics } from '../poller/metrics.js';
-import type { DetectionDeps } from '../poller/detection-deps.js';
-import type { FetchesDescriptors } from '../poller/poll-app.js';
-import { createLimiter, type Limiter } from '../poller/limiter.js';
+import type { DetectionDeps } from '../app/detection/detection-deps.js';
+import type { FetchesDescriptors } from '../app/detection/poll-app.js';
+import { createLimiter, type Limiter } from '../lib/limiter.js';
 import {
   PLAN_ROLLOUT_JOB_NAME,
   POLL_JOB_NAME,
@@ -24,7 +24,7 @@ import {
   type PlanRolloutJob,
   type PollJob,
   type VersionJob,
-} from './queues.js';
+} from '../jobs/queues.js';
 import type { Closable, RuntimeDeps } from './runtime.js';
 
 /** Detection settings. Times in ms. */

@@ -7,7 +7,7 @@
  */
 import type { Job } from 'bullmq';
 import { VersionLadder } from '../rollout/version-ladder.js';
-import { NotifyBatchJob } from './queues.js';
+import { NotifyBatchJob } from '../jobs/queues.js';
 import { realDelay, toPlannedVersion, type RolloutContext } from './rollout-context.js';
 import { delayJob, parseJobData, rolloutGone, translateError } from './rollout.worker.js';
 

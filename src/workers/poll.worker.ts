@@ -9,13 +9,13 @@
 import { setMaxListeners } from 'node:events';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { AppError, ErrorCode, isAppError } from '../lib/errors.js';
-import { pollApp, pollLoadedApp, type FetchesDescriptors, type PollAppResult } from '../poller/poll-app.js';
-import { pollBatch, type PollBatchResult } from '../poller/poll-batch.js';
-import { createLimiter } from '../poller/limiter.js';
-import { recordVersionBatch } from '../poller/record-version.js';
-import type { KnownState } from '../poller/detection-deps.js';
+import { pollApp, pollLoadedApp, type FetchesDescriptors, type PollAppResult } from '../app/detection/poll-app.js';
+import { pollBatch, type PollBatchResult } from '../app/detection/poll-batch.js';
+import { createLimiter } from '../lib/limiter.js';
+import { recordVersionBatch } from '../app/detection/record-version.js';
+import type { KnownState } from '../app/detection/detection-deps.js';
 import type { DaemonContext } from './daemon-context.js';
-import { POLL_BATCH_JOB_NAME, PollBatchJob, PollJob, QueueName, pollJobId, type VersionJob } from './queues.js';
+import { POLL_BATCH_JOB_NAME, PollBatchJob, PollJob, QueueName, pollJobId, type VersionJob } from '../jobs/queues.js';
 
 /** Translates an error for BullMQ once (STYLE.md, "Error model"). */
 export function toWorkerError(err: unknown): Error {

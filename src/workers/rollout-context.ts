@@ -14,7 +14,7 @@ import { RolloutStore } from '../store/rollout-store.js';
 import type { VersionReader, VersionRecord } from '../store/types.js';
 import { VersionStore } from '../store/version-store.js';
 import { LogNotifier, type Notifier } from './notify-adapters.js';
-import { QueueName } from './queues.js';
+import { QueueName } from '../jobs/queues.js';
 import { logErrors } from '../lib/log-errors.js';
 import type { RuntimeDeps } from './runtime.js';
 import { createRolloutMetrics, type RolloutMetrics } from './rollout-metrics.js';

@@ -28,9 +28,9 @@ import {
   UpgradeBatchJob,
   notifyBatchJobId,
   upgradeBatchJobId,
-} from './queues.js';
+} from '../jobs/queues.js';
 import { loadLadder, notifyJobOptions, realDelay, toPlannedVersion, type RolloutContext } from './rollout-context.js';
-import { planLateInstallations, scheduleLatePlanning } from './late-installations.js';
+import { planLateInstallations, scheduleLatePlanning } from '../app/rollout/late-installations.js';
 
 /** Parses job data at the start of a processor; bad data ends retries. */
 export function parseJobData<T>(schema: { safeParse(d: unknown): { success: true; data: T } | { success: false; error: { message: string } } }, job: Job): T {

@@ -7,7 +7,7 @@
  */
 import cron from 'node-cron';
 import { pollSlot } from '../poller/poll-schedule.js';
-import { POLL_BATCH_JOB_NAME, pollBatchJobId, type PollBatchJob } from './queues.js';
+import { POLL_BATCH_JOB_NAME, pollBatchJobId, type PollBatchJob } from '../jobs/queues.js';
 import type { DaemonContext } from './daemon-context.js';
 import type { Closable } from './runtime.js';
 

@@ -6,7 +6,7 @@
  */
 import { Worker } from 'bullmq';
 import type { Closable } from './runtime.js';
-import { QueueName } from './queues.js';
+import { QueueName } from '../jobs/queues.js';
 import { createRolloutContext, type RolloutContext, type RolloutDeps } from './rollout-context.js';
 import { rolloutProcessor } from './rollout.worker.js';
 import { notifyProcessor } from './notify.worker.js';

@@ -4,10 +4,10 @@
  * chunk's changes (`VersionBatchJob`, `recordVersionBatch`).
  */
 import { UnrecoverableError, Worker } from 'bullmq';
-import { recordVersion, recordVersionBatch, type RecordVersionBatchDeps, type RecordVersionBatchResult, type RecordVersionResult } from '../poller/record-version.js';
+import { recordVersion, recordVersionBatch, type RecordVersionBatchDeps, type RecordVersionBatchResult, type RecordVersionResult } from '../app/detection/record-version.js';
 import type { DaemonContext } from './daemon-context.js';
 import { toWorkerError } from './poll.worker.js';
-import { QueueName, VERSION_BATCH_JOB_NAME, VersionBatchJob, VersionJob } from './queues.js';
+import { QueueName, VERSION_BATCH_JOB_NAME, VersionBatchJob, VersionJob } from '../jobs/queues.js';
 
 /** Starts the versioning worker on `ctx`. */
 export function createVersionWorker(ctx: DaemonContext): Worker<unknown, RecordVersionResult | RecordVersionBatchResult> {

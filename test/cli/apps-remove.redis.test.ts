@@ -8,11 +8,11 @@ import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerAppsCommands, removeAppCommand, type ConfirmIo } from '../../src/cli/commands/apps.js';
 import { exitCodeFor } from '../../src/lib/errors.js';
-import { recordVersion } from '../../src/poller/record-version.js';
-import { registerConnectApp } from '../../src/poller/register-app.js';
+import { recordVersion } from '../../src/app/detection/record-version.js';
+import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
 import { createRolloutContext } from '../../src/workers/rollout-context.js';
-import { generatePopulation } from '../../src/workers/rollout-service.js';
+import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { createHarness, type Harness } from '../workers/daemon-harness.js';
 

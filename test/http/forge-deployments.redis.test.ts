@@ -11,8 +11,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/http/build-app.js';
 import { signDeployEvent } from '../../src/poller/deploy-event.js';
-import { registerForgeApp } from '../../src/poller/register-app.js';
-import { planRolloutJobId } from '../../src/workers/queues.js';
+import { registerForgeApp } from '../../src/app/detection/register-app.js';
+import { planRolloutJobId } from '../../src/jobs/queues.js';
 import { requireFixtures } from '../helpers/fixtures.js';
 import { createHarness, type Harness } from '../workers/daemon-harness.js';
 

@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pollApp } from '../../src/poller/poll-app.js';
+import { pollApp } from '../../src/app/detection/poll-app.js';
 import { DescriptorFetcher } from '../../src/poller/descriptor-fetcher.js';
-import { registerConnectApp } from '../../src/poller/register-app.js';
-import { recordVersion } from '../../src/poller/record-version.js';
+import { registerConnectApp } from '../../src/app/detection/register-app.js';
+import { recordVersion } from '../../src/app/detection/record-version.js';
 import { isAppError } from '../../src/lib/errors.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
 import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../workers/daemon-harness.js';

@@ -8,10 +8,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOUR } from '../../src/lib/clock.js';
-import { pollApp } from '../../src/poller/poll-app.js';
-import { recordVersion } from '../../src/poller/record-version.js';
-import { registerConnectApp } from '../../src/poller/register-app.js';
-import type { VersionJob } from '../../src/workers/queues.js';
+import { pollApp } from '../../src/app/detection/poll-app.js';
+import { recordVersion } from '../../src/app/detection/record-version.js';
+import { registerConnectApp } from '../../src/app/detection/register-app.js';
+import type { VersionJob } from '../../src/jobs/queues.js';
 import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../workers/daemon-harness.js';
 
 const descriptor = (rev: number) =>

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createLogger } from '../../src/lib/logger.js';
-import { previewAppRemoval, removeApp } from '../../src/poller/remove-app.js';
+import { previewAppRemoval, removeApp } from '../../src/app/detection/remove-app.js';
 import type { PlanSummary } from '../../src/rollout/plan-rollout.js';
 import { AppRemover, escapeGlob } from '../../src/store/app-remover.js';
 import { AppStore } from '../../src/store/app-store.js';

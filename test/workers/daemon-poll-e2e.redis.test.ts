@@ -9,9 +9,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HOUR } from '../../src/lib/clock.js';
 import { nextVersion } from '../../src/versioning/index.js';
-import { registerConnectApp } from '../../src/poller/register-app.js';
+import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
-import { planRolloutJobId } from '../../src/workers/queues.js';
+import { planRolloutJobId } from '../../src/jobs/queues.js';
 import { requireFixtures } from '../helpers/fixtures.js';
 import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from './daemon-harness.js';
 

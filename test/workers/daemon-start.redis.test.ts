@@ -11,7 +11,7 @@ import { ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { startDaemon } from '../../src/main.js';
 import { createDaemonContext } from '../../src/workers/daemon-context.js';
-import { registerConnectApp } from '../../src/poller/register-app.js';
+import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { startLocalServer, T0, type LocalServer } from './daemon-harness.js';
 

@@ -6,11 +6,11 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HOUR } from '../../src/lib/clock.js';
-import { createLimiter } from '../../src/poller/limiter.js';
-import { pollBatch, type PollBatchDeps, type ScheduledPoll } from '../../src/poller/poll-batch.js';
+import { createLimiter } from '../../src/lib/limiter.js';
+import { pollBatch, type PollBatchDeps, type ScheduledPoll } from '../../src/app/detection/poll-batch.js';
 import { pollSlot } from '../../src/poller/poll-schedule.js';
-import { registerConnectApp } from '../../src/poller/register-app.js';
-import { POLL_BATCH_JOB_NAME, pollBatchJobId, pollJobId, type PollBatchJob } from '../../src/workers/queues.js';
+import { registerConnectApp } from '../../src/app/detection/register-app.js';
+import { POLL_BATCH_JOB_NAME, pollBatchJobId, pollJobId, type PollBatchJob } from '../../src/jobs/queues.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
 import { startDetectionWorkers } from '../../src/workers/start-workers.js';
 import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from './daemon-harness.js';

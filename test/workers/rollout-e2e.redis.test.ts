@@ -7,10 +7,10 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { HOUR } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import { registerConnectApp } from '../../src/poller/register-app.js';
+import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
 import { startRolloutWorkers, type RolloutWorkers } from '../../src/workers/start-rollout-workers.js';
-import { generatePopulation, listRollouts } from '../../src/workers/rollout-service.js';
+import { generatePopulation, listRollouts } from '../../src/app/rollout/installations.js';
 import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from './daemon-harness.js';
 import { promoteAndDrain } from '../rollout/helpers.js';
 

@@ -9,8 +9,8 @@ import { DAY, ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { createRolloutContext, type RolloutContext } from '../../src/workers/rollout-context.js';
 import { planVersionRollout } from '../../src/workers/rollout.worker.js';
-import { generatePopulation } from '../../src/workers/rollout-service.js';
-import { UPGRADE_BATCH_JOB_NAME, type UpgradeBatchJob } from '../../src/workers/queues.js';
+import { generatePopulation } from '../../src/app/rollout/installations.js';
+import { UPGRADE_BATCH_JOB_NAME, type UpgradeBatchJob } from '../../src/jobs/queues.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { MemoryVersions } from '../rollout/helpers.js';
 

@@ -7,9 +7,9 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { DAY, HOUR, ScaledClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId } from '../../src/workers/queues.js';
+import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId } from '../../src/jobs/queues.js';
 import { startRolloutWorkers, type RolloutWorkers } from '../../src/workers/start-rollout-workers.js';
-import { generatePopulation, showRollout } from '../../src/workers/rollout-service.js';
+import { generatePopulation, showRollout } from '../../src/app/rollout/installations.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { MemoryVersions } from '../rollout/helpers.js';
 

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { DAY, HOUR, MINUTE, ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId, type PlanRolloutJob } from '../../src/workers/queues.js';
+import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId, type PlanRolloutJob } from '../../src/jobs/queues.js';
 import { startRolloutWorkers, type RolloutWorkers } from '../../src/workers/start-rollout-workers.js';
 import {
   approveInstallation,
@@ -13,7 +13,7 @@ import {
   registerInstallations,
   showRollout,
   versionDistribution,
-} from '../../src/workers/rollout-service.js';
+} from '../../src/app/rollout/installations.js';
 import type { Notifier, UpdateAvailableNotice } from '../../src/workers/notify-adapters.js';
 import type { HistoryEntry } from '../../src/store/installation-store.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';

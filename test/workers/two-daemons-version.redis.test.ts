@@ -4,8 +4,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HOUR } from '../../src/lib/clock.js';
-import { registerConnectApp } from '../../src/poller/register-app.js';
-import { recordVersion } from '../../src/poller/record-version.js';
+import { registerConnectApp } from '../../src/app/detection/register-app.js';
+import { recordVersion } from '../../src/app/detection/record-version.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
 import { VersionStore } from '../../src/store/version-store.js';

@@ -10,8 +10,8 @@ import { Queue } from 'bullmq';
 import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { createRolloutContext, type RolloutContext } from '../../src/workers/rollout-context.js';
-import { generatePopulation } from '../../src/workers/rollout-service.js';
-import { PLAN_ROLLOUT_JOB_NAME, QueueName, planRolloutJobId } from '../../src/workers/queues.js';
+import { generatePopulation } from '../../src/app/rollout/installations.js';
+import { PLAN_ROLLOUT_JOB_NAME, QueueName, planRolloutJobId } from '../../src/jobs/queues.js';
 import { TEST_REDIS_URL, connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { MemoryVersions } from '../rollout/helpers.js';
 

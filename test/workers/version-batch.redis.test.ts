@@ -7,13 +7,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HOUR } from '../../src/lib/clock.js';
-import { createLimiter } from '../../src/poller/limiter.js';
-import { pollBatch, type PollBatchDeps } from '../../src/poller/poll-batch.js';
+import { createLimiter } from '../../src/lib/limiter.js';
+import { pollBatch, type PollBatchDeps } from '../../src/app/detection/poll-batch.js';
 import { pollSlot } from '../../src/poller/poll-schedule.js';
-import { recordVersion, recordVersionBatch } from '../../src/poller/record-version.js';
-import { registerConnectApp } from '../../src/poller/register-app.js';
+import { recordVersion, recordVersionBatch } from '../../src/app/detection/record-version.js';
+import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
-import { VERSION_BATCH_JOB_NAME, planRolloutJobId, versionBatchJobId, versionJobId, type VersionBatchJob, type VersionJob } from '../../src/workers/queues.js';
+import { VERSION_BATCH_JOB_NAME, planRolloutJobId, versionBatchJobId, versionJobId, type VersionBatchJob, type VersionJob } from '../../src/jobs/queues.js';
 import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from './daemon-harness.js';
 
 const descriptor = (key: string, rev: number) =>

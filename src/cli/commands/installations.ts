@@ -13,7 +13,7 @@ import { parseInstallationInput } from '../../rollout/installation-input.js';
 import type { Installation } from '../../rollout/types.js';
 import { parseRolloutId, type RolloutView } from '../../store/rollout-store.js';
 import { createRolloutContext, type RolloutContext } from '../../workers/rollout-context.js';
-import { scheduleLatePlanning } from '../../workers/late-installations.js';
+import { scheduleLatePlanning } from '../../app/rollout/late-installations.js';
 import {
   approveInstallation,
   controlRollout,
@@ -22,7 +22,7 @@ import {
   showInstallation,
   showRollout,
   versionDistribution,
-} from '../../workers/rollout-service.js';
+} from '../../app/rollout/installations.js';
 
 const out = (s: string): void => void process.stdout.write(s + '\n');
 const iso = (t: number | null | undefined) => (t === null || t === undefined ? '-' : new Date(t).toISOString());

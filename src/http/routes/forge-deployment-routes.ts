@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../lib/clock.js';
 import { AppError, ErrorCode } from '../../lib/errors.js';
-import { acceptDeployment } from '../../poller/accept-deployment.js';
+import { acceptDeployment } from '../../app/detection/accept-deployment.js';
 import { checkSignature, DeployEvent, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_MS, TIMESTAMP_HEADER } from '../../poller/deploy-event.js';
 import type { DaemonContext } from '../../workers/daemon-context.js';
 

@@ -21,7 +21,7 @@ import {
   showInstallation,
   showRollout,
   versionDistribution,
-} from '../../workers/rollout-service.js';
+} from '../../app/rollout/installations.js';
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);

@@ -6,12 +6,12 @@
  * creates a version: the failure is counted and shown on the app, and the error is rethrown
  * so the worker retries the retryable ones with backoff.
  */
-import { parseDescriptor } from '../versioning/index.js';
-import { AppError, ErrorCode, isAppError } from '../lib/errors.js';
-import type { VersionJob } from '../workers/queues.js';
-import type { PollClaim, PollTarget } from '../store/app-store.js';
+import { parseDescriptor } from '../../versioning/index.js';
+import { AppError, ErrorCode, isAppError } from '../../lib/errors.js';
+import type { VersionJob } from '../../jobs/queues.js';
+import type { PollClaim, PollTarget } from '../../store/app-store.js';
 import type { DetectionDeps } from './detection-deps.js';
-import type { ConditionalHeaders, FetchResult } from './descriptor-fetcher.js';
+import type { ConditionalHeaders, FetchResult } from '../../poller/descriptor-fetcher.js';
 
 /** The fetch port: `DescriptorFetcher` in production. */
 export interface FetchesDescriptors {

@@ -2,7 +2,7 @@
  * Registering apps (`mpu apps add`): a Connect app is stored and scheduled for a poll at once
  * (the next scheduler tick), then every interval at its stable offset.
  */
-import type { AppRecord } from '../store/app-store.js';
+import type { AppRecord } from '../../store/app-store.js';
 import type { DetectionDeps } from './detection-deps.js';
 
 /** Registers a Connect app and schedules its first poll now. @throws AppError app-conflict, input-invalid */

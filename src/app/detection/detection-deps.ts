@@ -3,15 +3,15 @@
  * clock, the logger, metrics and two enqueue ports, so the same code runs inside BullMQ workers,
  * inside the CLI (`mpu poll` versions inline) and in tests.
  */
-import type { Clock } from '../lib/clock.js';
-import type { Logger } from '../lib/logger.js';
-import type { AppStore } from '../store/app-store.js';
-import type { DescriptorStore } from '../store/descriptor-store.js';
-import type { PollScheduleStore } from '../store/poll-schedule-store.js';
-import type { VersionStore } from '../store/version-store.js';
-import type { ParsedDescriptor, VersioningPolicy } from '../versioning/index.js';
-import type { PlanRolloutJob, VersionJob } from '../workers/queues.js';
-import type { DaemonMetrics } from './metrics.js';
+import type { Clock } from '../../lib/clock.js';
+import type { Logger } from '../../lib/logger.js';
+import type { AppStore } from '../../store/app-store.js';
+import type { DescriptorStore } from '../../store/descriptor-store.js';
+import type { PollScheduleStore } from '../../store/poll-schedule-store.js';
+import type { VersionStore } from '../../store/version-store.js';
+import type { ParsedDescriptor, VersioningPolicy } from '../../versioning/index.js';
+import type { PlanRolloutJob, VersionJob } from '../../jobs/queues.js';
+import type { DaemonMetrics } from '../../poller/metrics.js';
 
 export interface DetectionDeps {
   apps: AppStore;

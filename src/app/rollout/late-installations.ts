@@ -26,9 +26,9 @@
  * installations is a few jobs, see `latePlanDelayMs`), grouped like the planner's buckets: one
  * batch job per version, kind and bucket time, of at most `batchSize` installations.
  */
-import { LatePlanContext, type FinishedPlan, type LateStep } from '../rollout/plan-late.js';
-import type { PlannedVersion } from '../rollout/types.js';
-import type { PendingRegistration } from '../store/installation-store.js';
+import { LatePlanContext, type FinishedPlan, type LateStep } from '../../rollout/plan-late.js';
+import type { PlannedVersion } from '../../rollout/types.js';
+import type { PendingRegistration } from '../../store/installation-store.js';
 import {
   LATE_PLAN_JOB_NAME,
   NOTIFY_BATCH_JOB_NAME,
@@ -40,8 +40,8 @@ import {
   type LatePlanJob,
   type NotifyBatchJob,
   type UpgradeBatchJob,
-} from './queues.js';
-import { notifyJobOptions, realDelay, toPlannedVersion, type RolloutContext } from './rollout-context.js';
+} from '../../jobs/queues.js';
+import { notifyJobOptions, realDelay, toPlannedVersion, type RolloutContext } from '../../workers/rollout-context.js';
 
 /** Result of one late-planning job (also its BullMQ return value, shown on dashboards). */
 export interface LatePlanResult {

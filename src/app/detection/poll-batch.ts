@@ -10,10 +10,10 @@
  * failure is recorded on the app; a retryable failure is retried on its own, with backoff, by a
  * single-app job that takes over the claim (`retryJob`).
  */
-import { AppError, ErrorCode } from '../lib/errors.js';
-import type { VersionJob } from '../workers/queues.js';
+import { AppError, ErrorCode } from '../../lib/errors.js';
+import type { VersionJob } from '../../jobs/queues.js';
 import type { DetectionDeps, KnownState } from './detection-deps.js';
-import type { Limiter } from './limiter.js';
+import type { Limiter } from '../../lib/limiter.js';
 import { pollLoadedApp, type FetchesDescriptors, type PollAppResult, type PollDeps } from './poll-app.js';
 
 /** One scheduled poll: an app and its slot number (poll-schedule.ts). */

@@ -4,16 +4,16 @@
  * distribution. Takes a `RolloutContext` (stores, queues, clock); throws AppError.
  */
 import semver from 'semver';
-import { AppError, ErrorCode } from '../lib/errors.js';
-import { parseInstallationInput } from '../rollout/installation-input.js';
-import { generateInstallations, type GenerateOptions } from '../rollout/generate-population.js';
-import { decideTarget } from '../rollout/version-ladder.js';
-import { deferForMaintenance } from '../rollout/windows.js';
-import type { Installation } from '../rollout/types.js';
-import type { InstallationView } from '../store/installation-store.js';
-import type { RolloutRecord, RolloutView } from '../store/rollout-store.js';
-import { UPGRADE_BATCH_JOB_NAME, UPGRADE_JOB_OPTS, upgradeBatchJobId, type UpgradeBatchJob } from './queues.js';
-import { loadLadder, realDelay, type RolloutContext } from './rollout-context.js';
+import { AppError, ErrorCode } from '../../lib/errors.js';
+import { parseInstallationInput } from '../../rollout/installation-input.js';
+import { generateInstallations, type GenerateOptions } from '../../rollout/generate-population.js';
+import { decideTarget } from '../../rollout/version-ladder.js';
+import { deferForMaintenance } from '../../rollout/windows.js';
+import type { Installation } from '../../rollout/types.js';
+import type { InstallationView } from '../../store/installation-store.js';
+import type { RolloutRecord, RolloutView } from '../../store/rollout-store.js';
+import { UPGRADE_BATCH_JOB_NAME, UPGRADE_JOB_OPTS, upgradeBatchJobId, type UpgradeBatchJob } from '../../jobs/queues.js';
+import { loadLadder, realDelay, type RolloutContext } from '../../workers/rollout-context.js';
 import { scheduleLatePlanning } from './late-installations.js';
 
 /** Outcome of an approval. Times epoch ms. */

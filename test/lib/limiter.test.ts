@@ -4,7 +4,7 @@
  * `mpu_poll_fetches_in_flight` gauge).
  */
 import { describe, expect, it } from 'vitest';
-import { createLimiter } from '../../src/poller/limiter.js';
+import { createLimiter } from '../../src/lib/limiter.js';
 
 /** A task that settles when told to. */
 function gate(): { task: () => Promise<void>; open(): void; started: boolean } {

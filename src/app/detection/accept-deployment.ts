@@ -3,11 +3,11 @@
  * create versions, every production deploy is a new version). The HTTP route and the CLI call it
  * with an already verified and validated event.
  */
-import { parseDescriptor } from '../versioning/index.js';
-import { AppError, ErrorCode } from '../lib/errors.js';
-import type { VersionJob } from '../workers/queues.js';
+import { parseDescriptor } from '../../versioning/index.js';
+import { AppError, ErrorCode } from '../../lib/errors.js';
+import type { VersionJob } from '../../jobs/queues.js';
 import type { DetectionDeps } from './detection-deps.js';
-import type { DeployEvent } from './deploy-event.js';
+import type { DeployEvent } from '../../poller/deploy-event.js';
 
 /** What the intake did with an event. */
 export type AcceptDeploymentResult =

@@ -5,10 +5,10 @@
  * The store does the deleting (store/app-remover.ts, which also says why a daemon running
  * meanwhile neither crashes nor re-creates anything); this module checks the app and logs.
  */
-import type { Logger } from '../lib/logger.js';
-import type { AppRecord, AppStore } from '../store/app-store.js';
-import type { AppInventory, AppRemover, RemovedAppData } from '../store/app-remover.js';
-import type { AppKind } from '../versioning/types.js';
+import type { Logger } from '../../lib/logger.js';
+import type { AppRecord, AppStore } from '../../store/app-store.js';
+import type { AppInventory, AppRemover, RemovedAppData } from '../../store/app-remover.js';
+import type { AppKind } from '../../versioning/types.js';
 
 /** What removing an app needs. */
 export interface RemoveAppDeps {

@@ -6,12 +6,12 @@
  * deployment id for Forge). Polled changes are versioned in detection order: one retried after a
  * later polled change of the app was decided is `superseded`, not appended after it.
  */
-import { classifyChange, classifyDeploy, nextVersion } from '../versioning/index.js';
-import type { Classification } from '../versioning/index.js';
-import { AppError, ErrorCode, isAppError } from '../lib/errors.js';
-import { parseStoredDescriptor } from '../store/descriptor-store.js';
-import type { VersionRecord } from '../store/types.js';
-import type { PlanRolloutJob, VersionJob } from '../workers/queues.js';
+import { classifyChange, classifyDeploy, nextVersion } from '../../versioning/index.js';
+import type { Classification } from '../../versioning/index.js';
+import { AppError, ErrorCode, isAppError } from '../../lib/errors.js';
+import { parseStoredDescriptor } from '../../store/descriptor-store.js';
+import type { VersionRecord } from '../../store/types.js';
+import type { PlanRolloutJob, VersionJob } from '../../jobs/queues.js';
 import type { DetectionDeps, KnownState } from './detection-deps.js';
 import { createHandOff } from './poll-batch.js';
 
