@@ -16,7 +16,7 @@ import { startRolloutWorkers } from './workers/start-rollout-workers.js';
 import { startScheduler } from './workers/scheduler.js';
 import type { Closable, RuntimeDeps } from './workers/runtime.js';
 import type { RolloutDeps } from './workers/rollout-context.js';
-import { WebhookNotifier } from './workers/notify-adapters.js';
+import { WebhookNotifier } from './notify/notifiers.js';
 
 /** Reads the configuration from `process.env`. @throws AppError config-invalid */
 export function configFromEnv(env: Record<string, string | undefined> = process.env): Config {

@@ -9,7 +9,7 @@ import { DescriptorStore } from '../store/descriptor-store.js';
 import { PollScheduleStore } from '../store/poll-schedule-store.js';
 import { VersionStore } from '../store/version-store.js';
 import { DescriptorFetcher, type FetchPolicy } from '../poller/descriptor-fetcher.js';
-import { createDaemonMetrics, type DaemonMetrics } from '../poller/metrics.js';
+import { createDaemonMetrics, type DaemonMetrics } from '../metrics/detection-metrics.js';
 import type { DetectionDeps } from '../app/detection/detection-deps.js';
 import type { FetchesDescriptors } from '../app/detection/poll-app.js';
 import { createLimiter, type Limiter } from '../lib/limiter.js';

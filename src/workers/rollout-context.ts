@@ -13,11 +13,11 @@ import { InstallationStore } from '../store/installation-store.js';
 import { RolloutStore } from '../store/rollout-store.js';
 import type { VersionReader, VersionRecord } from '../store/types.js';
 import { VersionStore } from '../store/version-store.js';
-import { LogNotifier, type Notifier } from './notify-adapters.js';
+import { LogNotifier, type Notifier } from '../notify/notifiers.js';
 import { QueueName } from '../jobs/queues.js';
 import { logErrors } from '../lib/log-errors.js';
 import type { RuntimeDeps } from './runtime.js';
-import { createRolloutMetrics, type RolloutMetrics } from './rollout-metrics.js';
+import { createRolloutMetrics, type RolloutMetrics } from '../metrics/rollout-metrics.js';
 
 /** Execution settings (times in real ms unless said otherwise). */
 export interface RolloutSettings {

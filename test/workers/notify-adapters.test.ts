@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebhookNotifier } from '../../src/workers/notify-adapters.js';
+import { WebhookNotifier } from '../../src/notify/notifiers.js';
 
 const notice = { appId: 'a', version: '1.1.0', at: 1, installations: [{ id: 'i1', site: 's1' }] };
 

@@ -16,7 +16,7 @@ import { PLAN_ROLLOUT_JOB_NAME, UPGRADE_BATCH_JOB_NAME, planRolloutJobId, type N
 import { planVersionRollout } from '../../src/workers/rollout.worker.js';
 import { approveInstallation, controlRollout, generatePopulation, registerInstallations, versionDistribution } from '../../src/app/rollout/installations.js';
 import { startRolloutWorkers, type RolloutWorkers } from '../../src/workers/start-rollout-workers.js';
-import type { Notifier, UpdateAvailableNotice } from '../../src/workers/notify-adapters.js';
+import type { Notifier, UpdateAvailableNotice } from '../../src/notify/notifiers.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { MemoryVersions, drain, promoteAndDrain } from '../rollout/helpers.js';
 

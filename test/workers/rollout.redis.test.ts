@@ -14,7 +14,7 @@ import {
   showRollout,
   versionDistribution,
 } from '../../src/app/rollout/installations.js';
-import type { Notifier, UpdateAvailableNotice } from '../../src/workers/notify-adapters.js';
+import type { Notifier, UpdateAvailableNotice } from '../../src/notify/notifiers.js';
 import type { HistoryEntry } from '../../src/store/installation-store.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { MemoryVersions, drain, promoteAndDrain } from '../rollout/helpers.js';

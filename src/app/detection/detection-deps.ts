@@ -11,7 +11,7 @@ import type { PollScheduleStore } from '../../store/poll-schedule-store.js';
 import type { VersionStore } from '../../store/version-store.js';
 import type { ParsedDescriptor, VersioningPolicy } from '../../versioning/index.js';
 import type { PlanRolloutJob, VersionJob } from '../../jobs/queues.js';
-import type { DaemonMetrics } from '../../poller/metrics.js';
+import type { DaemonMetrics } from '../../metrics/detection-metrics.js';
 
 export interface DetectionDeps {
   apps: AppStore;
