@@ -30,7 +30,8 @@ import { parseAllowList } from '../src/poller/address-policy.js';
 import type { FetchResult } from '../src/poller/descriptor-fetcher.js';
 import type { FetchesDescriptors } from '../src/app/detection/poll-app.js';
 import { parseDescriptor } from '../src/versioning/index.js';
-import { DEFAULT_DETECTION_SETTINGS, createDaemonContext } from '../src/workers/daemon-context.js';
+import { DEFAULT_DETECTION_SETTINGS } from '../src/app/settings.js';
+import { createAppContext } from '../src/context.js';
 import { startDetectionWorkers } from '../src/workers/start-workers.js';
 import { schedulerTick } from '../src/workers/scheduler.js';
 import type { VersionRecord } from '../src/store/types.js';
@@ -199,7 +200,7 @@ export async function run(): Promise<void> {
           ),
       }
     : undefined;
-  const ctx = createDaemonContext(
+  const ctx = createAppContext(
     { connection, clock, logger: silentLogger, prefix },
     {
       ...(fakeFetcher ? { fetcher: fakeFetcher } : {}),

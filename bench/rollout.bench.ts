@@ -18,9 +18,11 @@ import { silentLogger } from '../src/lib/logger.js';
 import type { VersionReader, VersionRecord } from '../src/store/types.js';
 import { VersionLadder, decideTarget } from '../src/rollout/version-ladder.js';
 import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId, type PlanRolloutJob } from '../src/jobs/queues.js';
-import { createRolloutContext, toPlannedVersion } from '../src/workers/rollout-context.js';
+import { toPlannedVersion } from '../src/app/rollout/ladder.js';
 import { generatePopulation } from '../src/app/rollout/installations.js';
-import { startRolloutWorkers } from '../src/workers/start-rollout-workers.js';
+import { createAppContext, type Runtime } from '../src/context.js';
+import type { VersionStore } from '../src/store/version-store.js';
+import { startRolloutWorkers } from '../src/workers/start-workers.js';
 
 class Versions implements VersionReader {
   readonly list: VersionRecord[] = [];
@@ -62,18 +64,18 @@ export async function run(): Promise<void> {
   const redis = new Redis(url, { maxRetriesPerRequest: null });
   const prefix = `bench-${randomUUID()}`;
   const versions = new Versions();
-  const deps = {
-    connection: redis,
-    clock: systemClock,
-    logger: silentLogger,
-    prefix,
-    versions,
-    rolloutPolicy: { forgeSpreadMs: 0 },
-    rolloutSettings: { batchSize: 2000, planChunkSize: 5000, upgradeConcurrency: 4 },
+  // The rollout only reads versions (`VersionReader`): the bench gives them from memory.
+  const createRolloutContext = (): Runtime => {
+    const ctx = createAppContext(
+      { connection: redis, clock: systemClock, logger: silentLogger, prefix },
+      { rolloutPolicy: { forgeSpreadMs: 0 }, settings: { batchSize: 2000, planChunkSize: 5000, upgradeConcurrency: 4 } },
+    );
+    ctx.versions = versions as unknown as VersionStore;
+    return ctx;
   };
   try {
     // ── set-up (not timed) ───────────────────────────────────────────────────────────────────
-    const setup = createRolloutContext(deps);
+    const setup = createRolloutContext();
     versions.add('bench-forge', '2.0.0', 'initial', Date.now() - 86_400_000);
     versions.add('bench-baseline', '2.0.0', 'initial', Date.now() - 86_400_000);
     let t = Date.now();
@@ -83,7 +85,15 @@ export async function run(): Promise<void> {
     await setup.close();
 
     // ── batched rollout ──────────────────────────────────────────────────────────────────────
-    const rw = await startRolloutWorkers(deps);
+    const rctx = createRolloutContext();
+    const workers = await startRolloutWorkers(rctx);
+    const rw = {
+      ctx: rctx,
+      close: async () => {
+        await workers.close();
+        await rctx.close();
+      },
+    };
     const published = Date.now();
     versions.add('bench-forge', '2.1.0', 'minor', published);
     const job: PlanRolloutJob = { v: 1, appId: 'bench-forge', version: '2.1.0' };
@@ -100,7 +110,7 @@ export async function run(): Promise<void> {
     console.log(`  ${fmt(rate)} upgrades/s, peak RSS ${mb(rss)}`);
 
     // ── baseline: one BullMQ job per installation ────────────────────────────────────────────
-    const ctx = createRolloutContext(deps);
+    const ctx = createRolloutContext();
     versions.add('bench-baseline', '2.1.0', 'minor', Date.now());
     const ladder = new VersionLadder((await versions.listVersions('bench-baseline')).map(toPlannedVersion));
     const queue = ctx.queues.rollout;

@@ -1,21 +1,20 @@
 /**
  * Composition root (STYLE.md): the only place that reads `process.env`, creates the Redis
- * connection and wires stores, queues, workers, scheduler and HTTP API into `mpu daemon`
- * (issue 3, "Running it"). CLI commands open the same context through `openContext`.
+ * connection and builds the process's one context (src/context.ts `createAppContext`), then
+ * hands it to workers, scheduler and HTTP API (`mpu daemon`), to CLI commands (`openContext`)
+ * and to the demo.
  */
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from './config/config.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { AppError, ErrorCode } from './lib/errors.js';
 import { createLogger, type Logger } from './lib/logger.js';
-import { logErrors } from './lib/log-errors.js';
 import { buildApp } from './http/build-app.js';
-import { createDaemonContext, type DaemonContext } from './workers/daemon-context.js';
-import { startDetectionWorkers } from './workers/start-workers.js';
-import { startRolloutWorkers } from './workers/start-rollout-workers.js';
+import { createAppContext, type AppContextOptions, type Runtime } from './context.js';
+import type { Closable } from './lib/closable.js';
+import type { Settings } from './app/settings.js';
+import { startWorkers } from './workers/start-workers.js';
 import { startScheduler } from './workers/scheduler.js';
-import type { Closable, RuntimeDeps } from './workers/runtime.js';
-import type { RolloutDeps } from './workers/rollout-context.js';
 import { WebhookNotifier } from './notify/notifiers.js';
 
 /** Reads the configuration from `process.env`. @throws AppError config-invalid */
@@ -49,18 +48,30 @@ export async function connectRedis(url: string, opts: { failFast?: boolean } = {
   return redis;
 }
 
+/** The context options the configuration gives (settings, fetch policy, notifier). */
+function contextOptions(config: Config, overrides: { settings?: Partial<Settings> } = {}): AppContextOptions {
+  return {
+    settings: { ...pickSettings(config), ...overrides.settings },
+    fetchPolicy: { ...config.fetch },
+    notifier: config.notifyWebhookUrl ? new WebhookNotifier({ url: config.notifyWebhookUrl }) : undefined,
+  };
+}
+
+/** The settings the configuration sets (the others keep their defaults). */
+function pickSettings(config: Config): Partial<Settings> {
+  const { pollIntervalMs, pollConcurrency, pollBatchSize, pollAttempts, pollBackoffMs, versionConcurrency } = config;
+  return { pollIntervalMs, pollConcurrency, pollBatchSize, pollAttempts, pollBackoffMs, versionConcurrency };
+}
+
 /** Context for one-shot CLI commands. `close()` closes queues and the connection. */
 export async function openContext(
   env: Record<string, string | undefined> = process.env,
   opts: { logger?: Logger; clock?: Clock } = {},
-): Promise<{ ctx: DaemonContext; config: Config; close(): Promise<void> }> {
+): Promise<{ ctx: Runtime; config: Config; close(): Promise<void> }> {
   const config = configFromEnv(env);
   const connection = await connectRedis(config.redisUrl, { failFast: true });
   const logger = opts.logger ?? createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
-  const ctx = createDaemonContext(
-    { connection, clock: opts.clock ?? systemClock, logger, prefix: config.prefix },
-    { settings: config, fetchPolicy: { ...config.fetch } },
-  );
+  const ctx = createAppContext({ connection, clock: opts.clock ?? systemClock, logger, prefix: config.prefix }, contextOptions(config));
   return {
     ctx,
     config,
@@ -80,7 +91,7 @@ export interface DaemonParts {
 
 /** A running daemon. */
 export interface RunningDaemon extends Closable {
-  ctx: DaemonContext;
+  ctx: Runtime;
   /** `http://host:port` when the HTTP API listens. */
   url?: string;
 }
@@ -99,8 +110,8 @@ export async function startDaemon(
     connection?: Redis;
     /** Clock for deploy-event signature freshness, when `clock` is not real time (the demo). */
     transportClock?: Clock;
-    /** Rollout options (policy, notifier, settings such as `timeScale` for a scaled clock). */
-    rollout?: Omit<RolloutDeps, keyof RuntimeDeps | 'versions' | 'metrics'>;
+    /** Settings beyond the configuration's, such as `timeScale` for a scaled clock (the demo). */
+    settings?: Partial<Settings>;
   } = {},
 ): Promise<RunningDaemon> {
   if (parts.http && !config.webhookSecret) {
@@ -109,17 +120,11 @@ export async function startDaemon(
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
   const connection = opts.connection ?? (await connectRedis(config.redisUrl));
   const deps = { connection, clock: opts.clock ?? systemClock, logger, prefix: config.prefix };
-  const ctx = createDaemonContext(deps, { settings: config, fetchPolicy: { ...config.fetch } });
-  for (const [name, q] of Object.entries(ctx.queues)) logErrors(q, logger, { queue: name });
+  const ctx = createAppContext(deps, contextOptions(config, { settings: opts.settings }));
   const parts_: Closable[] = [];
   let url: string | undefined;
   try {
-    if (parts.workers) {
-      parts_.push(await startDetectionWorkers(ctx));
-      // The daemon's version store and metrics registry: rollout gauges appear on /metrics too.
-      const notifier = config.notifyWebhookUrl ? new WebhookNotifier({ url: config.notifyWebhookUrl }) : undefined;
-      parts_.push(await startRolloutWorkers({ ...deps, notifier, ...opts.rollout, versions: ctx.versions, metrics: ctx.metrics }));
-    }
+    if (parts.workers) parts_.push(await startWorkers(ctx));
     if (parts.scheduler) parts_.push(startScheduler(ctx, config.schedulerCron));
     if (parts.http) {
       const app = await buildApp({ ctx, webhookSecret: config.webhookSecret!, adminToken: config.adminToken, webhookBodyLimit: config.webhookBodyLimit, transportClock: opts.transportClock });

@@ -1,5 +1,5 @@
 /**
- * `mpu demo` (issue 4, "Main job on real input"): the whole pipeline on the local Redis, on a
+ * `mpu demo`: the whole pipeline on the local Redis, on a
  * compressed clock. A local server plays the vendors' hosts, serving real Connect descriptor
  * histories (../shared/fixtures/real) that change on a schedule; real Forge manifests arrive as
  * signed deploy events; a generated population of installations (with maintenance windows) takes
@@ -20,8 +20,9 @@ import { silentLogger, type Logger } from '../lib/logger.js';
 import { connectRedis, startDaemon, type RunningDaemon } from '../main.js';
 import { registerConnectApp, registerForgeApp } from '../app/detection/register-app.js';
 import { schedulerTick } from '../workers/scheduler.js';
-import { createRolloutContext, type RolloutContext } from '../workers/rollout-context.js';
-import { approveInstallation, generatePopulation, listRollouts } from '../app/rollout/installations.js';
+import type { RolloutContext } from '../app/context.js';
+import { approveInstallation, generatePopulation } from '../app/rollout/installations.js';
+import { listRollouts } from '../app/rollout/rollouts.js';
 import type { VersionRecord } from '../store/types.js';
 import type { HistoryEntry } from '../store/installation-store.js';
 import { startFixtureServer, type FixtureServer, type ServedHistory } from './fixture-server.js';
@@ -165,11 +166,11 @@ async function deletePrefix(daemon: RunningDaemon, prefix: string): Promise<void
 }
 
 /** Approvals planned for a manual version: who approves, and when (simulated epoch ms). */
-async function planApprovals(rctx: RolloutContext, v: VersionRecord, share: number): Promise<Array<{ at: number; id: string; version: string }>> {
+async function planApprovals(ctx: RolloutContext, v: VersionRecord, share: number): Promise<Array<{ at: number; id: string; version: string }>> {
   const out: Array<{ at: number; id: string; version: string }> = [];
-  const count = await rctx.installs.count(v.appId);
+  const count = await ctx.installs.count(v.appId);
   for (let offset = 0; offset < count; offset += 5000) {
-    for (const inst of await rctx.installs.list(v.appId, offset, 5000)) {
+    for (const inst of await ctx.installs.list(v.appId, offset, 5000)) {
       const h = hashInt(`${inst.id}@${v.version}`);
       if ((h % 1000) / 1000 < share) out.push({ at: v.detectedAt + HOUR + (h % (23 * 60)) * MINUTE, id: inst.id, version: v.version });
     }
@@ -214,22 +215,19 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     MPU_FETCH_EXTRA_PORTS: String(server.port),
   });
   let daemon: RunningDaemon | undefined;
-  let rctx: RolloutContext | undefined;
   try {
     // The demo drives the scheduler itself (every 250 ms real, 15 simulated minutes at 1 h/s):
     // node-cron's one-second resolution would be a whole simulated hour.
-    const rolloutSettings = { timeScale: speed, pauseRecheckMs: 250 };
     daemon = await startDaemon(config, { scheduler: false, http: true, workers: true }, {
       clock,
       logger,
       connection: probe,
       // Signatures are fresh in real time; the pipeline runs on the scaled clock.
       transportClock: systemClock,
-      rollout: { rolloutSettings },
+      settings: { timeScale: speed, pauseRecheckMs: 250 },
     });
+    // One context: an approval's deferred upgrade is delayed on the daemon's time scale.
     const ctx = daemon.ctx;
-    // Same time scale as the daemon's: an approval's deferred upgrade is a BullMQ delay too.
-    rctx = createRolloutContext({ connection: probe, clock, logger, prefix, versions: ctx.versions, rolloutSettings });
     for (const a of apps) {
       if (a.kind === 'connect') await registerConnectApp(ctx, a.appId, server.url(a.name));
       else await registerForgeApp(ctx, a.appId);
@@ -267,22 +265,22 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
           knownVersions.set(key, v);
           if (!populated.has(a.appId)) {
             populated.add(a.appId);
-            await generatePopulation(rctx, { appId: a.appId, count: perApp, seed: hashInt(a.name), version: v.version, now });
+            await generatePopulation(ctx, { appId: a.appId, count: perApp, seed: hashInt(a.name), version: v.version, now });
           } else if (v.approval === 'manual') {
-            approvalsDue = [...approvalsDue, ...(await planApprovals(rctx, v, share))].sort((x, y) => x.at - y.at);
+            approvalsDue = [...approvalsDue, ...(await planApprovals(ctx, v, share))].sort((x, y) => x.at - y.at);
           }
         }
       }
       while (approvalsDue.length && approvalsDue[0]!.at <= now) {
         const a = approvalsDue.shift()!;
-        await approveInstallation(rctx, a.id, a.version).then(
+        await approveInstallation(ctx, a.id, a.version).then(
           () => approvals++,
           (err: unknown) => logger.debug({ err, installation: a.id }, 'demo:approval skipped'),
         );
       }
       if (now >= nextReport) {
         nextReport += 4 * HOUR;
-        const rollouts = await listRollouts(rctx, {});
+        const rollouts = await listRollouts(ctx, {});
         const inFlight = rollouts.filter((r) => !r.complete && r.approval === 'automatic' && r.status !== 'halted');
         const manual = rollouts.filter((r) => r.approval === 'manual' && !r.complete);
         say(
@@ -295,10 +293,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     }
     // Let the last upgrade batches land before reading the histories.
     await new Promise((r) => setTimeout(r, 1000));
-    return await buildReport(rctx, apps, server, prefix, hours, approvals, populated.size * perApp);
+    return await buildReport(ctx, apps, server, prefix, hours, approvals, populated.size * perApp);
   } finally {
     if (daemon && !opts.keep) await deletePrefix(daemon, prefix).catch(() => {});
-    await rctx?.close().catch(() => {});
     if (daemon) await daemon.close();
     await probe.quit().catch(() => probe.disconnect());
     await server.close();
@@ -306,7 +303,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
 }
 
 async function buildReport(
-  rctx: RolloutContext,
+  ctx: RolloutContext,
   apps: DemoApp[],
   server: FixtureServer,
   prefix: string,
@@ -315,12 +312,12 @@ async function buildReport(
   installations: number,
 ): Promise<DemoReport> {
   const versions: DemoVersion[] = [];
-  const views = new Map((await listRollouts(rctx, {})).map((r) => [`${r.appId}@${r.version}`, r]));
+  const views = new Map((await listRollouts(ctx, {})).map((r) => [`${r.appId}@${r.version}`, r]));
   for (const a of apps) {
-    const records = await rctx.versions.listVersions(a.appId);
+    const records = await ctx.versions.listVersions(a.appId);
     // Every installation's history, once.
     const histories: HistoryEntry[][] = [];
-    for await (const [, h] of rctx.installs.scanHistory(a.appId)) histories.push(h);
+    for await (const [, h] of ctx.installs.scanHistory(a.appId)) histories.push(h);
     for (const v of records) {
       // Which served descriptor (Connect) or deploy (Forge, by its deployment id) this version is.
       const idx = a.kind === 'connect' ? server.servedIndex(a.name, v.detectedAt) : Number(/-deploy-(\d+)$/.exec(v.deploymentId ?? '')?.[1] ?? 0);

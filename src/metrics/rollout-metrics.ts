@@ -3,7 +3,7 @@
  * version, read from Redis at scrape time (so every daemon reports the same numbers), and an
  * upgrade counter of this process.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { InstallationStore } from '../store/installation-store.js';
 import type { RolloutStore } from '../store/rollout-store.js';
 
@@ -17,17 +17,14 @@ export interface RolloutMetrics {
   readonly installations: Gauge<'app' | 'version'>;
 }
 
-function existing<T>(registry: Registry, name: string): T | undefined {
-  return registry.getSingleMetric(name) as T | undefined;
-}
-
-/** Creates (or reuses, on a shared registry) the rollout metrics. */
-export function createRolloutMetrics(registry: Registry = new Registry(), stores: { rollouts: RolloutStore; installs: InstallationStore }): RolloutMetrics {
+/**
+ * Creates the rollout metrics on `registry` (once per registry: prom-client refuses a second
+ * metric of the same name).
+ */
+export function createRolloutMetrics(registry: Registry, stores: { rollouts: RolloutStore; installs: InstallationStore }): RolloutMetrics {
   const upgrades =
-    existing<Counter<'app' | 'cause'>>(registry, 'mpu_upgrades_total') ??
     new Counter({ name: 'mpu_upgrades_total', help: 'Installations upgraded by this process', labelNames: ['app', 'cause'] as const, registers: [registry] });
   const progress =
-    existing<Gauge<'app' | 'version' | 'status'>>(registry, 'mpu_rollout_progress_percent') ??
     new Gauge({
       name: 'mpu_rollout_progress_percent',
       help: 'Installations running the rollout version or newer, percent',
@@ -42,7 +39,6 @@ export function createRolloutMetrics(registry: Registry = new Registry(), stores
       },
     });
   const installations =
-    existing<Gauge<'app' | 'version'>>(registry, 'mpu_installations') ??
     new Gauge({
       name: 'mpu_installations',
       help: 'Installations per app and version',

@@ -1,35 +1,11 @@
 /**
- * Admin notifications for versions that need approval (DESIGN.md "Rollout rules": "its admins
- * are emailed"). The notify worker hands each batch to a `Notifier`: the log notifier by default,
- * or the HTTP webhook adapter, which retries itself and then lets BullMQ retry the job.
+ * The HTTP adapter of the `Notifier` port (src/app/rollout/notifier.ts): "update available"
+ * notices POSTed to a webhook (DESIGN.md "Rollout rules": "its admins are emailed"). It retries
+ * itself, then lets BullMQ retry the notify job.
  */
 import { request } from 'undici';
 import { AppError, ErrorCode } from '../lib/errors.js';
-import type { Logger } from '../lib/logger.js';
-
-/** One batch of "update available" notices for one manual version. `at` is epoch ms. */
-export interface UpdateAvailableNotice {
-  appId: string;
-  version: string;
-  at: number;
-  installations: { id: string; site: string | null }[];
-}
-
-/** Delivers notices. Throws AppError (retryable or not) when it cannot. */
-export interface Notifier {
-  notify(notice: UpdateAvailableNotice): Promise<void>;
-}
-
-/** Logs one line per batch (the default). */
-export class LogNotifier implements Notifier {
-  constructor(private readonly logger: Logger) {}
-  async notify(n: UpdateAvailableNotice): Promise<void> {
-    this.logger.info(
-      { event: 'notify:update-available', appId: n.appId, version: n.version, count: n.installations.length, sample: n.installations.slice(0, 3).map((i) => i.id) },
-      `update ${n.version} of ${n.appId} needs approval: notified admins of ${n.installations.length} installation(s)`,
-    );
-  }
-}
+import type { Notifier, UpdateAvailableNotice } from '../app/rollout/notifier.js';
 
 /** Options of `WebhookNotifier`. */
 export interface WebhookNotifierOptions {

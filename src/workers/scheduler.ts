@@ -8,8 +8,8 @@
 import cron from 'node-cron';
 import { pollSlot } from '../poller/poll-schedule.js';
 import { POLL_BATCH_JOB_NAME, pollBatchJobId, type PollBatchJob } from '../jobs/queues.js';
-import type { DaemonContext } from './daemon-context.js';
-import type { Closable } from './runtime.js';
+import type { Closable } from '../lib/closable.js';
+import type { WorkerContext } from './worker-context.js';
 
 /** What one tick did. */
 export interface TickResult {
@@ -20,7 +20,7 @@ export interface TickResult {
 const BATCH = 1_000;
 
 /** Enqueues the polls due at `ctx.clock.now()`. Safe to run concurrently in several daemons. */
-export async function schedulerTick(ctx: DaemonContext): Promise<TickResult> {
+export async function schedulerTick(ctx: WorkerContext): Promise<TickResult> {
   const now = ctx.clock.now();
   let total = 0;
   for (;;) {
@@ -48,7 +48,7 @@ export async function schedulerTick(ctx: DaemonContext): Promise<TickResult> {
 }
 
 /** Runs `schedulerTick` on the node-cron `pattern` (and once at start). */
-export function startScheduler(ctx: DaemonContext, pattern: string): Closable {
+export function startScheduler(ctx: WorkerContext, pattern: string): Closable {
   const run = () =>
     schedulerTick(ctx).catch((err: unknown) => ctx.logger.error({ err }, 'scheduler:tick failed'));
   const task = cron.schedule(pattern, run, { name: 'mpu-poll-scheduler', noOverlap: true });

@@ -1,38 +1,26 @@
 /**
- * BullMQ adapter of `recordVersion` (queue `versioning`): classify, allocate, store, hand to the
- * rollout planner. Jobs: a single change (`VersionJob`: Forge deploys, CLI, retries) or a poll
- * chunk's changes (`VersionBatchJob`, `recordVersionBatch`).
+ * BullMQ adapter of the versioning step (queue `versioning`; src/app/detection/record-version.ts):
+ * classify, allocate, store, hand to the rollout planner. Jobs: a single change (`VersionJob`:
+ * Forge deploys, CLI, retries) or a poll chunk's changes (`VersionBatchJob`).
  */
-import { UnrecoverableError, Worker } from 'bullmq';
-import { recordVersion, recordVersionBatch, type RecordVersionBatchDeps, type RecordVersionBatchResult, type RecordVersionResult } from '../app/detection/record-version.js';
-import type { DaemonContext } from './daemon-context.js';
-import { toWorkerError } from './poll.worker.js';
+import { Worker } from 'bullmq';
+import { recordVersion, recordVersionBatch, type RecordVersionBatchResult, type RecordVersionResult } from '../app/detection/record-version.js';
 import { QueueName, VERSION_BATCH_JOB_NAME, VersionBatchJob, VersionJob } from '../jobs/queues.js';
+import { parseJobData, toWorkerError } from './boundary.js';
+import type { WorkerContext } from './worker-context.js';
 
 /** Starts the versioning worker on `ctx`. */
-export function createVersionWorker(ctx: DaemonContext): Worker<unknown, RecordVersionResult | RecordVersionBatchResult> {
-  const deps: RecordVersionBatchDeps = ctx;
-  const worker = new Worker<unknown, RecordVersionResult | RecordVersionBatchResult>(
+export function createVersionWorker(ctx: WorkerContext): Worker<unknown, RecordVersionResult | RecordVersionBatchResult> {
+  return new Worker<unknown, RecordVersionResult | RecordVersionBatchResult>(
     QueueName.version,
     async (job) => {
-      if (job.name === VERSION_BATCH_JOB_NAME) {
-        const parsed = VersionBatchJob.safeParse(job.data);
-        if (!parsed.success) throw new UnrecoverableError(`payload-invalid: ${parsed.error.message}`);
-        try {
-          return await recordVersionBatch(deps, parsed.data.changes);
-        } catch (err) {
-          throw toWorkerError(err);
-        }
-      }
-      const parsed = VersionJob.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`payload-invalid: ${parsed.error.message}`);
       try {
-        return await recordVersion(deps, parsed.data);
+        if (job.name === VERSION_BATCH_JOB_NAME) return await recordVersionBatch(ctx, parseJobData(VersionBatchJob, job).changes);
+        return await recordVersion(ctx, parseJobData(VersionJob, job));
       } catch (err) {
         throw toWorkerError(err);
       }
     },
     { connection: ctx.connection, prefix: ctx.prefix, concurrency: ctx.settings.versionConcurrency },
   );
-  return worker;
 }

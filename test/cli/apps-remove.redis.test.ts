@@ -11,7 +11,7 @@ import { exitCodeFor } from '../../src/lib/errors.js';
 import { recordVersion } from '../../src/app/detection/record-version.js';
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
-import { createRolloutContext } from '../../src/workers/rollout-context.js';
+import { createTestContext as createRolloutContext } from '../helpers/context.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { createHarness, type Harness } from '../workers/daemon-harness.js';

@@ -6,8 +6,9 @@ import { DAY, HOUR, ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { installErrorHandler } from '../../src/http/error-handler.js';
 import { registerRolloutRoutes } from '../../src/http/routes/rollout-routes.js';
-import { createRolloutContext, type RolloutContext } from '../../src/workers/rollout-context.js';
-import { planVersionRollout } from '../../src/workers/rollout.worker.js';
+import { createTestContext as createRolloutContext } from '../helpers/context.js';
+import type { Runtime as RolloutContext } from '../../src/context.js';
+import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { MemoryVersions } from '../rollout/helpers.js';
 
@@ -26,12 +27,11 @@ describe('rollout HTTP API (inject, real Redis)', () => {
   beforeEach(async () => {
     redis = await connectTestRedis();
     prefix = testPrefix();
-    registry = new Registry();
-    const deps = { connection: redis, clock: new ManualClock(T0 + HOUR), logger: silentLogger, prefix, versions, metrics: { registry } };
+    ctx = createRolloutContext({ connection: redis, clock: new ManualClock(T0 + HOUR), logger: silentLogger, prefix, versions });
+    registry = ctx.metrics.registry;
     app = Fastify();
     installErrorHandler(app);
-    await registerRolloutRoutes(app, deps);
-    ctx = createRolloutContext(deps);
+    await registerRolloutRoutes(app, ctx);
   });
   afterEach(async () => {
     await app.close();

@@ -6,7 +6,6 @@
  * by wrapping one store call; no sleeps, time is a ManualClock.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Job } from 'bullmq';
 import { HOUR } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { createLimiter } from '../../src/lib/limiter.js';
@@ -19,10 +18,12 @@ import { removeApp } from '../../src/app/detection/remove-app.js';
 import { AppRemover, escapeGlob } from '../../src/store/app-remover.js';
 import type { DescriptorStore } from '../../src/store/descriptor-store.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
-import { notifyBatch } from '../../src/workers/notify.worker.js';
-import { NOTIFY_BATCH_JOB_NAME, UPGRADE_BATCH_JOB_NAME, type VersionJob } from '../../src/jobs/queues.js';
-import { createRolloutContext, type RolloutContext } from '../../src/workers/rollout-context.js';
-import { applyUpgradeBatch, planVersionRollout } from '../../src/workers/rollout.worker.js';
+import { notifyBatch } from '../../src/app/rollout/notify-batch.js';
+import { UPGRADE_BATCH_JOB_NAME, type NotifyBatchJob, type UpgradeBatchJob, type VersionJob } from '../../src/jobs/queues.js';
+import { createTestContext as createRolloutContext } from '../helpers/context.js';
+import type { Runtime as RolloutContext } from '../../src/context.js';
+import { applyUpgradeBatch } from '../../src/app/rollout/upgrade-batch.js';
+import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
 import { createHarness, type Harness } from './daemon-harness.js';
@@ -225,9 +226,9 @@ describe('removing an app while the daemon runs', () => {
       expect(jobs.length).toBeGreaterThan(1);
       await remove(h, 'batches');
       h.clock.advance(48 * HOUR); // every batch is due
-      for (const job of jobs) expect(await applyUpgradeBatch(ctx, job, undefined)).toMatchObject({ skipped: 'gone', moved: 0 });
-      const notify = { id: 'notify-1', name: NOTIFY_BATCH_JOB_NAME, data: { v: 1, appId: 'batches', version: '1.0.1', at: h.clock.now(), start: 0, end: 9 } } as unknown as Job;
-      expect(await notifyBatch(ctx, notify, undefined)).toEqual({ considered: 0, notified: 0, skipped: 'gone' });
+      for (const job of jobs) expect(await applyUpgradeBatch(ctx, job.data as UpgradeBatchJob)).toMatchObject({ skipped: 'gone', moved: 0 });
+      const notify: NotifyBatchJob = { v: 1, appId: 'batches', version: '1.0.1', at: h.clock.now(), start: 0, end: 9 };
+      expect(await notifyBatch(ctx, notify)).toEqual({ considered: 0, notified: 0, skipped: 'gone' });
       await expectNothingLeft(h, ctx, 'batches');
       expect(await h.connection.hlen(h.ctx.keys.installationIndex())).toBe(0);
     });

@@ -10,14 +10,15 @@ import { ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { parseAllowList } from '../../src/poller/address-policy.js';
 import type { FetchPolicy } from '../../src/poller/descriptor-fetcher.js';
-import { createDaemonContext, type DaemonContext, type DetectionSettings } from '../../src/workers/daemon-context.js';
+import { createAppContext, type Runtime } from '../../src/context.js';
+import type { Settings } from '../../src/app/settings.js';
 import { startDetectionWorkers, type DetectionWorkers } from '../../src/workers/start-workers.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 
 export const T0 = Date.parse('2025-01-01T00:00:00Z');
 
 export interface Harness {
-  ctx: DaemonContext;
+  ctx: Runtime;
   clock: ManualClock;
   connection: Redis;
   prefix: string;
@@ -31,7 +32,7 @@ export interface HarnessOptions {
   prefix?: string;
   clock?: ManualClock;
   workers?: boolean;
-  settings?: Partial<DetectionSettings>;
+  settings?: Partial<Settings>;
   fetchPolicy?: Partial<FetchPolicy>;
   /** Whether close() deletes the prefix's keys (false for the second of two daemons). */
   cleanup?: boolean;
@@ -54,7 +55,7 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
   const connection = await connectTestRedis();
   const prefix = opts.prefix ?? testPrefix();
   const clock = opts.clock ?? new ManualClock(T0);
-  const ctx = createDaemonContext(
+  const ctx = createAppContext(
     { connection, clock, logger: silentLogger, prefix },
     { settings: { pollAttempts: 1, pollBackoffMs: 10, ...opts.settings }, fetchPolicy: opts.fetchPolicy },
   );

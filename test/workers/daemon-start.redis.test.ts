@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { startDaemon } from '../../src/main.js';
-import { createDaemonContext } from '../../src/workers/daemon-context.js';
+import { createAppContext } from '../../src/context.js';
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { startLocalServer, T0, type LocalServer } from './daemon-harness.js';
@@ -42,7 +42,7 @@ describe('mpu daemon (startDaemon)', () => {
       LOG_LEVEL: 'silent',
     });
     const clock = new ManualClock(T0);
-    const setup = createDaemonContext({ connection: redis, clock, logger: silentLogger, prefix });
+    const setup = createAppContext({ connection: redis, clock, logger: silentLogger, prefix });
     await registerConnectApp(setup, 'boot-app', server.url('/atlassian-connect.json'));
     await setup.close();
 
@@ -65,7 +65,7 @@ describe('mpu daemon (startDaemon)', () => {
       expect(metrics).toMatch(/^# TYPE mpu_rollout_progress_percent gauge$/m);
     } finally {
       await daemon.close();
-      const cleanup = createDaemonContext({ connection: redis, clock, logger: silentLogger, prefix });
+      const cleanup = createAppContext({ connection: redis, clock, logger: silentLogger, prefix });
       for (const q of Object.values(cleanup.queues)) await q.obliterate({ force: true });
       await cleanup.close();
     }

@@ -9,8 +9,9 @@ import { HOUR } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
-import { startRolloutWorkers, type RolloutWorkers } from '../../src/workers/start-rollout-workers.js';
-import { generatePopulation, listRollouts } from '../../src/app/rollout/installations.js';
+import { startTestRolloutWorkers as startRolloutWorkers, type TestRolloutWorkers as RolloutWorkers } from '../helpers/context.js';
+import { generatePopulation } from '../../src/app/rollout/installations.js';
+import { listRollouts } from '../../src/app/rollout/rollouts.js';
 import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from './daemon-harness.js';
 import { promoteAndDrain } from '../rollout/helpers.js';
 

@@ -13,10 +13,11 @@ import { maintenanceWindowEnd, nextCheckAt, type MaintenanceWindows } from '../.
 import type { HistoryEntry } from '../../src/store/installation-store.js';
 import { planLateInstallations } from '../../src/app/rollout/late-installations.js';
 import { PLAN_ROLLOUT_JOB_NAME, UPGRADE_BATCH_JOB_NAME, planRolloutJobId, type NotifyBatchJob, type PlanRolloutJob, type UpgradeBatchJob } from '../../src/jobs/queues.js';
-import { planVersionRollout } from '../../src/workers/rollout.worker.js';
-import { approveInstallation, controlRollout, generatePopulation, registerInstallations, versionDistribution } from '../../src/app/rollout/installations.js';
-import { startRolloutWorkers, type RolloutWorkers } from '../../src/workers/start-rollout-workers.js';
-import type { Notifier, UpdateAvailableNotice } from '../../src/notify/notifiers.js';
+import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
+import { approveInstallation, generatePopulation, registerInstallations } from '../../src/app/rollout/installations.js';
+import { controlRollout, versionDistribution } from '../../src/app/rollout/rollouts.js';
+import { startTestRolloutWorkers as startRolloutWorkers, type TestRolloutWorkers as RolloutWorkers } from '../helpers/context.js';
+import type { Notifier, UpdateAvailableNotice } from '../../src/app/rollout/notifier.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { MemoryVersions, drain, promoteAndDrain } from '../rollout/helpers.js';
 

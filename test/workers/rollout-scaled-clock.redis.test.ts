@@ -8,8 +8,9 @@ import type { Redis } from 'ioredis';
 import { DAY, HOUR, ScaledClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId } from '../../src/jobs/queues.js';
-import { startRolloutWorkers, type RolloutWorkers } from '../../src/workers/start-rollout-workers.js';
-import { generatePopulation, showRollout } from '../../src/app/rollout/installations.js';
+import { startTestRolloutWorkers as startRolloutWorkers, type TestRolloutWorkers as RolloutWorkers } from '../helpers/context.js';
+import { generatePopulation } from '../../src/app/rollout/installations.js';
+import { showRollout } from '../../src/app/rollout/rollouts.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { MemoryVersions } from '../rollout/helpers.js';
 

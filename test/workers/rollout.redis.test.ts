@@ -3,18 +3,10 @@ import type { Redis } from 'ioredis';
 import { DAY, HOUR, MINUTE, ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId, type PlanRolloutJob } from '../../src/jobs/queues.js';
-import { startRolloutWorkers, type RolloutWorkers } from '../../src/workers/start-rollout-workers.js';
-import {
-  approveInstallation,
-  controlRollout,
-  generatePopulation,
-  listRollouts,
-  observedDelays,
-  registerInstallations,
-  showRollout,
-  versionDistribution,
-} from '../../src/app/rollout/installations.js';
-import type { Notifier, UpdateAvailableNotice } from '../../src/notify/notifiers.js';
+import { startTestRolloutWorkers as startRolloutWorkers, type TestRolloutWorkers as RolloutWorkers } from '../helpers/context.js';
+import { approveInstallation, generatePopulation, registerInstallations } from '../../src/app/rollout/installations.js';
+import { controlRollout, listRollouts, observedDelays, showRollout, versionDistribution } from '../../src/app/rollout/rollouts.js';
+import type { Notifier, UpdateAvailableNotice } from '../../src/app/rollout/notifier.js';
 import type { HistoryEntry } from '../../src/store/installation-store.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { MemoryVersions, drain, promoteAndDrain } from '../rollout/helpers.js';

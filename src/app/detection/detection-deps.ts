@@ -12,6 +12,7 @@ import type { VersionStore } from '../../store/version-store.js';
 import type { ParsedDescriptor, VersioningPolicy } from '../../versioning/index.js';
 import type { PlanRolloutJob, VersionJob } from '../../jobs/queues.js';
 import type { DaemonMetrics } from '../../metrics/detection-metrics.js';
+import type { LifecycleEvents } from '../events.js';
 
 export interface DetectionDeps {
   apps: AppStore;
@@ -21,6 +22,8 @@ export interface DetectionDeps {
   clock: Clock;
   logger: Logger;
   metrics?: DaemonMetrics;
+  /** Lifecycle events (`poll:polled`, `version:created`); none emitted when absent. */
+  events?: LifecycleEvents;
   /** Versioning policy; the engine's defaults when absent (DESIGN.md, "Versioning rules"). */
   policy?: VersioningPolicy;
   /**

@@ -8,7 +8,7 @@
  */
 import { parseDescriptor } from '../../versioning/index.js';
 import { AppError, ErrorCode, isAppError } from '../../lib/errors.js';
-import type { VersionJob } from '../../jobs/queues.js';
+import type { PollJob, VersionJob } from '../../jobs/queues.js';
 import type { PollClaim, PollTarget } from '../../store/app-store.js';
 import type { DetectionDeps } from './detection-deps.js';
 import type { ConditionalHeaders, FetchResult } from '../../poller/descriptor-fetcher.js';
@@ -85,6 +85,7 @@ export async function pollLoadedApp(deps: PollDeps, app: PollTarget, claim?: Hel
     if (res.status === 'not-modified') {
       await deps.apps.recordPollSuccess(appId, { at, outcome: 'not-modified', httpStatus: 304 }, claim);
       deps.metrics?.polls.inc({ outcome: 'not-modified' });
+      deps.events?.emit('poll:polled', { appId, outcome: 'not-modified', at });
       if (debug) log.debug({ appId }, 'poll:fetched not-modified');
       return { appId, outcome: 'not-modified', httpStatus: 304 };
     }
@@ -101,6 +102,7 @@ export async function pollLoadedApp(deps: PollDeps, app: PollTarget, claim?: Hel
     if (latest && latest.descriptorHash === parsed.hash && (app.lastSeenHash === undefined || app.lastSeenHash === parsed.hash)) {
       await deps.apps.recordPollSuccess(appId, { at, outcome: 'unchanged', httpStatus: 200, hash: parsed.hash, ...validators }, claim);
       deps.metrics?.polls.inc({ outcome: 'unchanged' });
+      deps.events?.emit('poll:polled', { appId, outcome: 'unchanged', at });
       if (debug) log.debug({ appId, version: latest.version }, 'poll:fetched unchanged');
       return { appId, outcome: 'unchanged', httpStatus: 200, hash: parsed.hash };
     }
@@ -118,6 +120,7 @@ export async function pollLoadedApp(deps: PollDeps, app: PollTarget, claim?: Hel
     // point re-fetches the full body next time instead of seeing a 304.
     await deps.apps.recordPollSuccess(appId, { at, outcome: 'changed', httpStatus: 200, hash: parsed.hash, ...validators }, claim);
     deps.metrics?.polls.inc({ outcome: 'changed' });
+    deps.events?.emit('poll:polled', { appId, outcome: 'changed', at });
     log.info({ appId, hash: parsed.hash, baseVersion: latest?.version ?? null }, 'poll:fetched changed');
     return { appId, outcome: 'changed', httpStatus: 200, hash: parsed.hash, versionJob };
   } catch (err) {
@@ -134,8 +137,35 @@ export async function pollLoadedApp(deps: PollDeps, app: PollTarget, claim?: Hel
     const settle = claim && { slot: claim.slot, owner: claim.owner, handOffTo: e.retryable ? claim.retryOwner : undefined };
     await deps.apps.recordPollFailure(appId, { at: deps.clock.now(), error: `${e.code}: ${e.message}`, httpStatus }, settle);
     deps.metrics?.polls.inc({ outcome: 'failed' });
+    deps.events?.emit('poll:polled', { appId, outcome: 'failed', at: deps.clock.now() });
     deps.metrics?.pollFailures.inc({ code: e.code });
     log.warn({ appId, code: e.code, retryable: e.retryable, err: e.message }, 'poll:failed');
     throw e;
+  }
+}
+
+/**
+ * One single-app poll job (`PollJob`): a manual poll (`mpu poll`, no claim), or the retry of a
+ * chunk's scheduled poll, which holds that slot's claim under its own job id (`data.claim`). The
+ * retry keeps the claim while attempts are left (`lastAttempt` false), so a later attempt can
+ * still poll the slot; its last attempt ends the slot whatever happens.
+ * @returns the poll's result, or `skipped` when the slot is another's (`taken`) or the app is no
+ *   longer registered (`gone`, also when it is removed while polled).
+ * @throws AppError as `pollApp`.
+ */
+export async function pollSingle(
+  deps: PollDeps,
+  data: PollJob,
+  opts: { lastAttempt: boolean },
+): Promise<PollAppResult | { appId: string; skipped: 'taken' | 'gone' }> {
+  if (data.claim === undefined || typeof data.slot !== 'number') return pollApp(deps, data.appId);
+  const [c] = await deps.apps.claimPolls(data.claim, [{ appId: data.appId, slot: data.slot }]);
+  if (c!.status !== 'claimed') return { appId: data.appId, skipped: c!.status };
+  const retryOwner = opts.lastAttempt ? undefined : data.claim;
+  try {
+    return await pollLoadedApp(deps, c!.app, { slot: data.slot, owner: data.claim, retryOwner });
+  } catch (err) {
+    if (isAppError(err, ErrorCode.APP_NOT_FOUND)) return { appId: data.appId, skipped: 'gone' };
+    throw err;
   }
 }

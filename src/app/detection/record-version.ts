@@ -13,7 +13,7 @@ import { parseStoredDescriptor } from '../../store/descriptor-store.js';
 import type { VersionRecord } from '../../store/types.js';
 import type { PlanRolloutJob, VersionJob } from '../../jobs/queues.js';
 import type { DetectionDeps, KnownState } from './detection-deps.js';
-import { createHandOff } from './poll-batch.js';
+import { createHandOff } from '../../lib/hand-off.js';
 
 /** What the versioning step did. */
 export type RecordVersionResult =
@@ -134,6 +134,7 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob, known:
     await deps.enqueuePlanRollout({ v: 1, appId: job.appId, version: stored.version });
     if (stored.status === 'exists') return { status: 'exists', version: stored.version };
     deps.metrics?.versions.inc({ kind, bump: record.bump, approval: record.approval });
+    deps.events?.emit('version:created', { appId: job.appId, version, bump: record.bump, approval: record.approval });
     deps.logger.info(
       { appId: job.appId, version, bump: record.bump, approval: record.approval, source: job.source, reasons: record.reasons.map((r) => r.detail) },
       'version:created',

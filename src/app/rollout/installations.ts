@@ -1,7 +1,7 @@
 /**
- * Use cases of the rollout shared by the HTTP API, the CLI and the demo (issue 4): register and
- * inspect installations, approve, pause / resume / halt rollouts, read progress and the version
- * distribution. Takes a `RolloutContext` (stores, queues, clock); throws AppError.
+ * Installations (DESIGN.md "Rollout rules"): register them (validated first; new ones planned
+ * into rollouts in flight), generate a population (demo, benchmark), show one, and an admin's
+ * approval of a manual version. Throws AppError; the HTTP API, the CLI and the demo call these.
  */
 import semver from 'semver';
 import { AppError, ErrorCode } from '../../lib/errors.js';
@@ -11,9 +11,8 @@ import { decideTarget } from '../../rollout/version-ladder.js';
 import { deferForMaintenance } from '../../rollout/windows.js';
 import type { Installation } from '../../rollout/types.js';
 import type { InstallationView } from '../../store/installation-store.js';
-import type { RolloutRecord, RolloutView } from '../../store/rollout-store.js';
-import { UPGRADE_BATCH_JOB_NAME, UPGRADE_JOB_OPTS, upgradeBatchJobId, type UpgradeBatchJob } from '../../jobs/queues.js';
-import { loadLadder, realDelay, type RolloutContext } from '../../workers/rollout-context.js';
+import type { RolloutContext } from '../context.js';
+import { loadLadder } from './ladder.js';
 import { scheduleLatePlanning } from './late-installations.js';
 
 /** Outcome of an approval. Times epoch ms. */
@@ -125,13 +124,8 @@ export async function approveInstallation(ctx: RolloutContext, installationId: s
     const d = decideTarget(ladder, inst.version, next, now);
     let upgradeAt: number | null = null;
     if (d.target !== null) {
-      upgradeAt = deferForMaintenance(inst.maintenance, now, ctx.policy.maintenanceCapMs);
-      const data: UpgradeBatchJob = { v: 1, appId, version: d.target, dueAt: upgradeAt, source: { kind: 'ids', ids: [installationId] } };
-      await ctx.queues.rollout.add(UPGRADE_BATCH_JOB_NAME, data, {
-        jobId: upgradeBatchJobId(data),
-        delay: realDelay(ctx, upgradeAt),
-        ...UPGRADE_JOB_OPTS,
-      });
+      upgradeAt = deferForMaintenance(inst.maintenance, now, ctx.rolloutPolicy.maintenanceCapMs);
+      await ctx.enqueueUpgradeBatches([{ v: 1, appId, version: d.target, dueAt: upgradeAt, source: { kind: 'ids', ids: [installationId] } }]);
     }
     ctx.logger.info({ event: 'rollout:approved', appId, installationId, approvedUpTo: next, target: d.target, upgradeAt }, `installation ${installationId} approved ${next}`);
     return { appId, installationId, current: inst.version, approvedUpTo: next, approvedVersions: newly, target: d.target, upgradeAt };
@@ -142,78 +136,4 @@ export async function approveInstallation(ctx: RolloutContext, installationId: s
 /** One installation with history. @throws AppError installation-not-found */
 export function showInstallation(ctx: RolloutContext, id: string): Promise<InstallationView> {
   return ctx.installs.get(id);
-}
-
-/** Rollouts with live progress, newest first. */
-export async function listRollouts(ctx: RolloutContext, opts: { appId?: string; limit?: number } = {}): Promise<RolloutView[]> {
-  const records = await ctx.rollouts.list(opts);
-  return Promise.all(records.map((r) => ctx.rollouts.view(r)));
-}
-
-/** One rollout with progress and its buckets. @throws AppError rollout-not-found */
-export async function showRollout(ctx: RolloutContext, appId: string, version: string): Promise<RolloutView & { buckets: { kind: string; at: number; size: number }[] }> {
-  const r = await requireRollout(ctx, appId, version);
-  const [view, buckets] = await Promise.all([ctx.rollouts.view(r), ctx.rollouts.listBuckets(appId, version)]);
-  return { ...view, buckets };
-}
-
-async function requireRollout(ctx: RolloutContext, appId: string, version: string): Promise<RolloutRecord> {
-  const r = await ctx.rollouts.get(appId, version);
-  if (!r) throw new AppError(ErrorCode.ROLLOUT_NOT_FOUND, `no rollout of ${appId}@${version} (see 'mpu rollouts list')`);
-  return r;
-}
-
-/**
- * Pause (pending batches wait), resume, or halt (final: pending batches do nothing and the plan's
- * buckets are deleted; installations already upgraded stay upgraded — they never move back).
- * @throws AppError rollout-not-found; rollout-conflict (resume or pause a halted rollout)
- */
-export async function controlRollout(ctx: RolloutContext, appId: string, version: string, action: 'pause' | 'resume' | 'halt'): Promise<RolloutView> {
-  await ctx.rollouts.transition(appId, version, action);
-  if (action === 'halt') await ctx.rollouts.clearBuckets(appId, version);
-  ctx.logger.info({ event: `rollout:${action}`, appId, version }, `rollout ${appId}@${version}: ${action}`);
-  return ctx.rollouts.view((await requireRollout(ctx, appId, version))!);
-}
-
-/** How many installations run each version, newest version first. */
-export async function versionDistribution(ctx: RolloutContext, appId: string): Promise<{ appId: string; total: number; versions: { version: string; count: number; percent: number }[] }> {
-  const dist = await ctx.installs.distribution(appId);
-  const total = Object.values(dist).reduce((a, b) => a + b, 0);
-  const versions = Object.entries(dist)
-    .sort(([a], [b]) => (semver.valid(a) && semver.valid(b) ? semver.rcompare(a, b) : a < b ? 1 : -1))
-    .map(([version, count]) => ({ version, count, percent: total ? Math.round((count / total) * 10_000) / 100 : 0 }));
-  return { appId, total, versions };
-}
-
-/** Observed delays of one version's rollout, from the installations' histories. Times in ms. */
-export interface ObservedDelays {
-  appId: string;
-  version: string;
-  publishedAt: number;
-  /** Installations whose history shows a move to this version or a newer one. */
-  upgraded: number;
-  /** Delay from publication to that move: p50, p99 and max (null when none moved). */
-  p50Ms: number | null;
-  p99Ms: number | null;
-  maxMs: number | null;
-}
-
-/**
- * Scans the app's installation histories (HSCAN, batches of 5,000) for the first move of each
- * installation to `version` or newer after its publication: what the demo shows as "the 33-hour
- * bound held" (DESIGN.md "Rollout rules": ≤ 5 h detection + 24 h + 4 h). For populations up to
- * a few hundred thousand (it holds one number per installation).
- * @throws AppError version-not-found
- */
-export async function observedDelays(ctx: RolloutContext, appId: string, version: string): Promise<ObservedDelays> {
-  const rec = await ctx.versions.getVersion(appId, version);
-  if (!rec) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `no version ${version} of app ${appId}`);
-  const delays: number[] = [];
-  for await (const [, history] of ctx.installs.scanHistory(appId)) {
-    const move = history.find((e) => e.kind === 'upgraded' && e.at >= rec.detectedAt && semver.valid(e.to) && semver.gte(e.to, version));
-    if (move) delays.push(move.at - rec.detectedAt);
-  }
-  delays.sort((a, b) => a - b);
-  const at = (p: number) => (delays.length ? delays[Math.max(0, Math.ceil(p * delays.length) - 1)]! : null);
-  return { appId, version, publishedAt: rec.detectedAt, upgraded: delays.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) };
 }

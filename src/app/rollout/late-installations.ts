@@ -29,19 +29,9 @@
 import { LatePlanContext, type FinishedPlan, type LateStep } from '../../rollout/plan-late.js';
 import type { PlannedVersion } from '../../rollout/types.js';
 import type { PendingRegistration } from '../../store/installation-store.js';
-import {
-  LATE_PLAN_JOB_NAME,
-  NOTIFY_BATCH_JOB_NAME,
-  UPGRADE_BATCH_JOB_NAME,
-  UPGRADE_JOB_OPTS,
-  latePlanJobId,
-  notifyBatchJobId,
-  upgradeBatchJobId,
-  type LatePlanJob,
-  type NotifyBatchJob,
-  type UpgradeBatchJob,
-} from '../../jobs/queues.js';
-import { notifyJobOptions, realDelay, toPlannedVersion, type RolloutContext } from '../../workers/rollout-context.js';
+import type { LatePlanJob, NotifyBatchJob, UpgradeBatchJob } from '../../jobs/queues.js';
+import type { LatePlanRequest, RolloutContext } from '../context.js';
+import { toPlannedVersion } from './ladder.js';
 
 /** Result of one late-planning job (also its BullMQ return value, shown on dashboards). */
 export interface LatePlanResult {
@@ -65,30 +55,17 @@ const LOG_ENTRIES_PER_ROUND = 256;
  * `latePlanDelayMs` from now. Idempotent: the job id names the app's registration count (see
  * `latePlanJobId`), so calling it twice with nothing registered in between adds nothing.
  */
-export async function scheduleLatePlanning(ctx: RolloutContext, appIds: Iterable<string>): Promise<void> {
-  const now = ctx.clock.now();
-  const jobs: { name: string; data: LatePlanJob; opts: Record<string, unknown> }[] = [];
+export async function scheduleLatePlanning(ctx: Pick<RolloutContext, 'installs' | 'enqueueLatePlanning'>, appIds: Iterable<string>): Promise<void> {
+  const requests: LatePlanRequest[] = [];
   for (const appId of new Set(appIds)) {
     const registered = await ctx.installs.count(appId);
-    if (registered === 0) continue;
-    jobs.push({
-      name: LATE_PLAN_JOB_NAME,
-      data: { v: 1, appId },
-      opts: {
-        jobId: latePlanJobId(appId, registered),
-        delay: realDelay(ctx, now + ctx.settings.latePlanDelayMs),
-        attempts: 10,
-        backoff: { type: 'exponential', delay: 1000 },
-        removeOnComplete: { age: 86_400, count: 1000 },
-        removeOnFail: { age: 30 * 86_400 },
-      },
-    });
+    if (registered > 0) requests.push({ appId, registered });
   }
-  if (jobs.length) await ctx.queues.rollout.addBulk(jobs);
+  if (requests.length) await ctx.enqueueLatePlanning(requests);
 }
 
 /** The late planner's view of one app: versions (halted ones left out) and the finished plans. */
-export async function loadLatePlan(ctx: Pick<RolloutContext, 'versions' | 'rollouts' | 'policy'>, appId: string): Promise<LatePlanContext> {
+export async function loadLatePlan(ctx: Pick<RolloutContext, 'versions' | 'rollouts' | 'rolloutPolicy'>, appId: string): Promise<LatePlanContext> {
   const records = await ctx.versions.listVersions(appId);
   const states = await ctx.rollouts.planStates(
     appId,
@@ -102,7 +79,7 @@ export async function loadLatePlan(ctx: Pick<RolloutContext, 'versions' | 'rollo
     versions.push(toPlannedVersion(r));
     if (st && st.plannedAt !== null) finished.push({ version: r.version, planEnd: st.planCursor });
   });
-  return new LatePlanContext(versions, finished, ctx.policy);
+  return new LatePlanContext(versions, finished, ctx.rolloutPolicy);
 }
 
 /**
@@ -148,6 +125,8 @@ export async function planLateInstallations(ctx: RolloutContext, data: LatePlanJ
     await ctx.installs.ackRegistrations(appId, round[0]!.entry, take);
   }
   if (res.registrations > 0) {
+    const { registrations, upgrades, notifies } = res;
+    ctx.events.emit('rollout:late:planned', { appId, registrations, upgrades, notifies });
     ctx.logger.info({ event: 'rollout:late:planned', ...res }, `late installations of ${appId}: ${res.upgrades} upgrade(s), ${res.notifies} notice(s) in ${res.batches} batch(es)`);
   }
   return res;
@@ -158,23 +137,22 @@ function span(r: PendingRegistration): number {
 }
 
 /** Enqueues one job per group part of at most `batchSize` ids. @returns how many. */
-async function enqueueLateBatches(ctx: RolloutContext, appId: string, groups: { kind: LateStep['kind']; version: string; at: number; ids: string[] }[]): Promise<number> {
+async function enqueueLateBatches(
+  ctx: RolloutContext,
+  appId: string,
+  groups: { kind: LateStep['kind']; version: string; at: number; ids: string[] }[],
+): Promise<number> {
   const bs = Math.max(1, Math.min(5000, ctx.settings.batchSize));
-  const upgrades: { name: string; data: UpgradeBatchJob; opts: Record<string, unknown> }[] = [];
-  const notifies: { name: string; data: NotifyBatchJob; opts: Record<string, unknown> }[] = [];
+  const upgrades: UpgradeBatchJob[] = [];
+  const notifies: NotifyBatchJob[] = [];
   for (const g of groups.sort((a, b) => a.at - b.at)) {
     for (let i = 0; i < g.ids.length; i += bs) {
       const ids = g.ids.slice(i, i + bs);
-      if (g.kind === 'upgrade') {
-        const data: UpgradeBatchJob = { v: 1, appId, version: g.version, dueAt: g.at, source: { kind: 'late', ids } };
-        upgrades.push({ name: UPGRADE_BATCH_JOB_NAME, data, opts: { jobId: upgradeBatchJobId(data), delay: realDelay(ctx, g.at), ...UPGRADE_JOB_OPTS } });
-      } else {
-        const data: NotifyBatchJob = { v: 1, appId, version: g.version, at: g.at, start: 0, end: ids.length - 1, ids };
-        notifies.push({ name: NOTIFY_BATCH_JOB_NAME, data, opts: { jobId: notifyBatchJobId(data), delay: realDelay(ctx, g.at), ...notifyJobOptions(ctx.settings) } });
-      }
+      if (g.kind === 'upgrade') upgrades.push({ v: 1, appId, version: g.version, dueAt: g.at, source: { kind: 'late', ids } });
+      else notifies.push({ v: 1, appId, version: g.version, at: g.at, start: 0, end: ids.length - 1, ids });
     }
   }
-  for (let i = 0; i < upgrades.length; i += 500) await ctx.queues.rollout.addBulk(upgrades.slice(i, i + 500));
-  for (let i = 0; i < notifies.length; i += 500) await ctx.queues.notify.addBulk(notifies.slice(i, i + 500));
+  await ctx.enqueueUpgradeBatches(upgrades);
+  await ctx.enqueueNotifyBatches(notifies);
   return upgrades.length + notifies.length;
 }

@@ -1,6 +1,6 @@
 /**
  * `mpu apps add connect URL`, `mpu apps add forge ARI`, `mpu apps list`, `mpu apps show APP`,
- * `mpu apps remove APP`, `mpu versions APP`, `mpu poll APP`, `mpu forge deploy` (issue 3). Each opens the Redis context
+ * `mpu apps remove APP`, `mpu versions APP`, `mpu poll APP`, `mpu forge deploy`. Each opens the Redis context
  * from the environment (REDIS_URL, MPU_PREFIX…) and closes it before returning.
  */
 import { randomUUID } from 'node:crypto';
@@ -15,15 +15,14 @@ import { pollApp } from '../../app/detection/poll-app.js';
 import { recordVersion, type RecordVersionResult } from '../../app/detection/record-version.js';
 import { registerConnectApp, registerForgeApp } from '../../app/detection/register-app.js';
 import { previewAppRemoval, removeApp, type RemoveAppDeps } from '../../app/detection/remove-app.js';
-import { AppRemover } from '../../store/app-remover.js';
 import type { DeployEvent } from '../../poller/deploy-event.js';
 import { sendDeployEvent } from '../../http/deploy-client.js';
 import type { AppRecord } from '../../store/app-store.js';
 import type { VersionRecord } from '../../store/types.js';
-import type { DaemonContext } from '../../workers/daemon-context.js';
+import type { Runtime } from '../../context.js';
 import { runAction } from '../run-action.js';
 
-async function withContext<T>(fn: (ctx: DaemonContext, env: { port: number; secret?: string }) => Promise<T>): Promise<T> {
+async function withContext<T>(fn: (ctx: Runtime, env: { port: number; secret?: string }) => Promise<T>): Promise<T> {
   const { ctx, config, close } = await openContext();
   try {
     return await fn(ctx, { port: config.port, secret: config.webhookSecret });
@@ -90,7 +89,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
  */
 export async function removeAppCommand(appId: string, opts: { yes?: boolean; json?: boolean }, io: ConfirmIo = terminalConfirmIo): Promise<void> {
   await withContext(async (ctx) => {
-    const deps: RemoveAppDeps = { apps: ctx.apps, remover: new AppRemover(ctx.connection, ctx.keys), logger: ctx.logger };
+    const deps: RemoveAppDeps = ctx;
     const { app, inventory } = await previewAppRemoval(deps, appId);
     const what = `${plural(inventory.versions, 'version')}, ${plural(inventory.installations, 'installation')}, ${plural(inventory.rollouts, 'rollout')}`;
     if (!opts.yes) {

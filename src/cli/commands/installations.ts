@@ -1,5 +1,5 @@
 /**
- * Implementations of the rollout CLI (issue 4): installations import / generate / list / show,
+ * Implementations of the rollout CLI: installations import / generate / list / show,
  * approve, rollouts list / show / pause / resume / halt, distribution. Each opens the Redis
  * context from the environment (REDIS_URL, MPU_PREFIX…; `openContext` says how to start a Redis
  * when none answers) and closes it before returning.
@@ -12,30 +12,21 @@ import { AppError, ErrorCode } from '../../lib/errors.js';
 import { parseInstallationInput } from '../../rollout/installation-input.js';
 import type { Installation } from '../../rollout/types.js';
 import { parseRolloutId, type RolloutView } from '../../store/rollout-store.js';
-import { createRolloutContext, type RolloutContext } from '../../workers/rollout-context.js';
+import type { Runtime } from '../../context.js';
 import { scheduleLatePlanning } from '../../app/rollout/late-installations.js';
-import {
-  approveInstallation,
-  controlRollout,
-  generatePopulation,
-  listRollouts,
-  showInstallation,
-  showRollout,
-  versionDistribution,
-} from '../../app/rollout/installations.js';
+import { approveInstallation, generatePopulation, showInstallation } from '../../app/rollout/installations.js';
+import { controlRollout, listRollouts, showRollout, versionDistribution } from '../../app/rollout/rollouts.js';
 
 const out = (s: string): void => void process.stdout.write(s + '\n');
 const iso = (t: number | null | undefined) => (t === null || t === undefined ? '-' : new Date(t).toISOString());
 const hours = (ms: number) => `${(ms / 3_600_000).toFixed(2)} h`;
 
-/** Opens the Redis context, runs `fn`, closes. */
-export async function withRolloutContext<T>(fn: (ctx: RolloutContext) => Promise<T>): Promise<T> {
-  const { ctx: daemon, close } = await openContext();
-  const ctx = createRolloutContext(daemon);
+/** Opens the process's context from the environment, runs `fn`, closes. */
+export async function withRolloutContext<T>(fn: (ctx: Runtime) => Promise<T>): Promise<T> {
+  const { ctx, close } = await openContext();
   try {
     return await fn(ctx);
   } finally {
-    await ctx.close();
     await close();
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Operator API for installations, approvals and rollouts (issue 4), registered by buildApp:
+ * Operator API for installations, approvals and rollouts, registered by buildApp:
  * - `POST /v1/installations` (one object or an array, ≤ 10,000; all validated before any is
  *   stored) → `{ created, updated }`
  * - `GET /v1/installations/:id` → installation with approvals, "update available" and history
@@ -12,16 +12,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../../lib/errors.js';
-import { createRolloutContext, type RolloutDeps } from '../../workers/rollout-context.js';
-import {
-  approveInstallation,
-  controlRollout,
-  listRollouts,
-  registerInstallations,
-  showInstallation,
-  showRollout,
-  versionDistribution,
-} from '../../app/rollout/installations.js';
+import type { Runtime } from '../../context.js';
+import { approveInstallation, registerInstallations, showInstallation } from '../../app/rollout/installations.js';
+import { controlRollout, listRollouts, showRollout, versionDistribution } from '../../app/rollout/rollouts.js';
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);
@@ -36,11 +29,8 @@ const ApproveBody = z.object({ version: z.string().min(1).optional() }).nullish(
 const RolloutQuery = z.object({ app: z.string().min(1).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) });
 const Action = z.enum(['pause', 'resume', 'halt']);
 
-/** Registers the routes; the rollout context (queues) is closed with the app. */
-export async function registerRolloutRoutes(app: FastifyInstance, deps: RolloutDeps): Promise<void> {
-  const ctx = createRolloutContext(deps);
-  app.addHook('onClose', async () => ctx.close());
-
+/** Registers the routes on the process's context (its time scale, policy and queues). */
+export async function registerRolloutRoutes(app: FastifyInstance, ctx: Runtime): Promise<void> {
   app.post('/v1/installations', { bodyLimit: 50 * 1024 * 1024 }, async (req) => {
     const body = req.body;
     const list = Array.isArray(body) ? body : [body];

@@ -1,0 +1,28 @@
+/**
+ * The planner's view of an app's stored versions (src/rollout/version-ladder.ts), read through
+ * the store ports.
+ */
+import type { PlannedVersion } from '../../rollout/types.js';
+import { VersionLadder } from '../../rollout/version-ladder.js';
+import type { VersionRecord } from '../../store/types.js';
+import type { RolloutContext } from '../context.js';
+
+/** The planner's view of a stored version (publication = detection time). */
+export function toPlannedVersion(r: VersionRecord): PlannedVersion {
+  return { appId: r.appId, kind: r.kind, version: r.version, bump: r.bump, approval: r.approval, publishedAt: r.detectedAt };
+}
+
+/**
+ * The versions installations may move to, as a ladder: every stored version except those whose
+ * rollout an operator paused or halted, so that an older rollout's batch (which takes an
+ * installation to the newest version it may have) does not carry installations past a pause or
+ * a halt. A halted manual version no longer blocks later ones.
+ */
+export async function loadLadder(ctx: Pick<RolloutContext, 'versions' | 'rollouts'>, appId: string): Promise<VersionLadder> {
+  const records = await ctx.versions.listVersions(appId);
+  const statuses = await ctx.rollouts.statuses(
+    appId,
+    records.map((r) => r.version),
+  );
+  return new VersionLadder(records.filter((_, i) => statuses[i] !== 'halted' && statuses[i] !== 'paused').map(toPlannedVersion));
+}

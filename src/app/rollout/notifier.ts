@@ -1,0 +1,32 @@
+/**
+ * The notification port of the rollout (DESIGN.md "Rollout rules", manual approval: each
+ * installation "shows 'update available' at its next 24-hour check, and its admins are
+ * emailed"). The notify step hands each batch to a `Notifier`: `LogNotifier` by default, or the
+ * webhook adapter (src/notify/notifiers.ts).
+ */
+import type { Logger } from '../../lib/logger.js';
+
+/** One batch of "update available" notices for one manual version. `at` is epoch ms. */
+export interface UpdateAvailableNotice {
+  appId: string;
+  version: string;
+  at: number;
+  installations: { id: string; site: string | null }[];
+}
+
+/** Delivers notices. Throws AppError (retryable or not) when it cannot. */
+export interface Notifier {
+  notify(notice: UpdateAvailableNotice): Promise<void>;
+}
+
+/** Logs one line per batch (the default). */
+export class LogNotifier implements Notifier {
+  constructor(private readonly logger: Logger) {}
+  async notify(n: UpdateAvailableNotice): Promise<void> {
+    this.logger.info(
+      { event: 'notify:update-available', appId: n.appId, version: n.version, count: n.installations.length, sample: n.installations.slice(0, 3).map((i) => i.id) },
+      `update ${n.version} of ${n.appId} needs approval: notified admins of ${n.installations.length} installation(s)`,
+    );
+  }
+}
+

@@ -1,0 +1,156 @@
+/**
+ * Planning the rollout of one version (DESIGN.md "Rollout rules"): streams the app's
+ * installations through the pure planner (src/rollout/plan-rollout.ts), writes the plan's time
+ * buckets to the store, and hands one upgrade or notify batch per bucket range to the job ports
+ * (never one job per installation). Idempotent: a planned rollout is not planned again, an
+ * interrupted one resumes at its cursor, and batch job ids are deterministic.
+ */
+import { PlanContext, PlanSummaryBuilder, planChunk, type PlanSummary } from '../../rollout/plan-rollout.js';
+import type { NotifyBatchJob, PlanRolloutJob, UpgradeBatchJob } from '../../jobs/queues.js';
+import type { RolloutContext } from '../context.js';
+import { toPlannedVersion } from './ladder.js';
+import { scheduleLatePlanning } from './late-installations.js';
+
+/** Result of a plan (also the plan job's BullMQ return value, shown on dashboards). */
+export interface PlanResult {
+  appId: string;
+  version: string;
+  /** The rollout's status; `gone` when the version or its rollout no longer exists (the app was removed): nothing planned. */
+  status: string;
+  summary: PlanSummary | null;
+  batches: number;
+  alreadyPlanned?: boolean;
+}
+
+/** A plan that stops because its app was removed (`mpu apps remove`): logged, not retried. */
+function planGone(ctx: RolloutContext, appId: string, version: string, batches: number, why: string): PlanResult {
+  ctx.logger.warn({ event: 'rollout:plan:gone', appId, version, batches }, `not planning ${appId}@${version}: ${why} (app removed?)`);
+  return { appId, version, status: 'gone', summary: null, batches };
+}
+
+/**
+ * Plans the rollout of one version: idempotent (a planned rollout is not planned again; an
+ * interrupted one resumes at its cursor; batch job ids are deterministic, so re-enqueueing a
+ * range is a no-op).
+ *
+ * An unknown version, or an app removed while this runs (`mpu apps remove`), ends the plan with
+ * status `gone` and a `rollout:plan:gone` warning, without re-creating the rollout: the store's
+ * writes check that the rollout still exists, and a rollout created just as its version
+ * disappeared is discarded again. Batches already enqueued then find nothing to do.
+ */
+export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJob, onProgress?: (percent: number) => Promise<void>): Promise<PlanResult> {
+  const { appId, version } = data;
+  const record = await ctx.versions.getVersion(appId, version);
+  if (!record) return planGone(ctx, appId, version, 0, 'the version is not stored');
+  const planned = toPlannedVersion(record);
+  const { record: rollout, created } = await ctx.rollouts.create({
+    appId,
+    version,
+    kind: record.kind,
+    approval: record.approval,
+    bump: record.bump,
+    publishedAt: record.detectedAt,
+    status: 'planning',
+    resumeTo: null,
+    createdAt: ctx.clock.now(),
+    plannedAt: null,
+    summary: null,
+    batches: 0,
+    supersededBy: null,
+  });
+  // The app may have been removed between the read of its version and the rollout's creation:
+  // its removal may then have missed the new rollout, so take it back.
+  if (created && !(await ctx.versions.getVersion(appId, version))) {
+    await ctx.rollouts.discard(appId, version);
+    return planGone(ctx, appId, version, 0, 'the version was deleted as its rollout was created');
+  }
+  if (!rollout) return planGone(ctx, appId, version, 0, 'the rollout was deleted as it was created');
+  if (rollout.plannedAt !== null || rollout.status === 'halted') {
+    return { appId, version, status: rollout.status, summary: rollout.summary, batches: rollout.batches, alreadyPlanned: true };
+  }
+  ctx.logger.info({ event: 'rollout:plan', appId, version }, `planning rollout of ${appId}@${version}`);
+  await ctx.rollouts.markSuperseded(appId, version);
+  const all = (await ctx.versions.listVersions(appId)).map(toPlannedVersion);
+  const plan = new PlanContext(planned, all, ctx.rolloutPolicy);
+  const summary = new PlanSummaryBuilder(planned.publishedAt);
+  const total = await ctx.installs.count(appId);
+  const chunk = ctx.settings.planChunkSize;
+  const bs = ctx.settings.batchSize;
+  // Jobs are enqueued while planning goes on, as soon as a bucket has a full batch past what was
+  // already enqueued (RPUSH only appends, so a range once written never changes): upgrades due
+  // now start while the rest of a million installations is still being planned.
+  const open = new Map<string, { kind: 'upgrade' | 'notify'; at: number; length: number; flushed: number }>();
+  let batches = 0;
+  const flush = async (final: boolean) => {
+    const upgrades: UpgradeBatchJob[] = [];
+    const notifies: NotifyBatchJob[] = [];
+    for (const b of open.values()) {
+      while (b.length - b.flushed >= bs || (final && b.length > b.flushed)) {
+        const start = b.flushed;
+        const end = Math.min(b.length, start + bs) - 1;
+        b.flushed = end + 1;
+        if (b.kind === 'upgrade') upgrades.push({ v: 1, appId, version, dueAt: b.at, source: { kind: 'bucket', at: b.at, start, end } });
+        else notifies.push({ v: 1, appId, version, at: b.at, start, end });
+      }
+    }
+    await ctx.enqueueUpgradeBatches(upgrades);
+    await ctx.enqueueNotifyBatches(notifies);
+    batches += upgrades.length + notifies.length;
+  };
+  // An interrupted plan resumes at its cursor (buckets and cursor move together, atomically).
+  // Its summary is recomputed over the part already planned, and the full ranges already cut
+  // are enqueued again (same job ids: no-ops), so nothing is lost and nothing is rebuilt under
+  // batches that may already be running.
+  const resumeAt = await ctx.rollouts.planCursor(appId, version);
+  if (resumeAt > 0) {
+    for (let start = 0; start < resumeAt; start += chunk) planChunk(plan, await ctx.installs.readPlanChunk(appId, start, Math.min(chunk, resumeAt - start)), summary);
+    for (const b of await ctx.rollouts.listBuckets(appId, version)) open.set(`${b.kind}:${b.at}`, { kind: b.kind, at: b.at, length: b.size, flushed: 0 });
+    await flush(false);
+    ctx.logger.info({ event: 'rollout:plan:resumed', appId, version, resumeAt }, `resuming the plan of ${appId}@${version} at installation ${resumeAt}`);
+  }
+  // Read the next chunk while this one is planned and written. The cursor advances by the
+  // positions read, and planning ends only when it has reached the end of the installation list
+  // (atomically, in finishPlanning): an installation registered while the plan runs is read by
+  // it; one registered after is the late planner's (late-installations.ts). Never both, never neither.
+  const read = (from: number) => {
+    const p = ctx.installs.readChunk(appId, from, chunk);
+    p.catch(() => {}); // a failure surfaces at its await, never as an unhandled rejection
+    return p;
+  };
+  let next = read(resumeAt);
+  let status: string;
+  for (let start = resumeAt; ; ) {
+    const got = await next;
+    if (got.read === 0) {
+      await flush(true);
+      const st = await ctx.rollouts.finishPlanning(appId, version, summary.summary(), batches, record.approval === 'manual' ? 'awaiting-approval' : 'scheduled', ctx.clock.now());
+      if (st === null) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
+      if (st !== 'behind') {
+        status = st;
+        break;
+      }
+      next = read(start); // registered since the last read: plan them too
+      continue;
+    }
+    next = read(start + got.read);
+    const buckets = planChunk(plan, got.inputs, summary);
+    if (!(await ctx.rollouts.pushBuckets(appId, version, buckets, start + got.read, start))) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
+    start += got.read;
+    for (const b of buckets) {
+      const key = `${b.kind}:${b.at}`;
+      const o = open.get(key) ?? { kind: b.kind, at: b.at, length: 0, flushed: 0 };
+      o.length += b.ids.length;
+      open.set(key, o);
+    }
+    await flush(false);
+    await onProgress?.(total === 0 ? 100 : Math.min(99, Math.floor((start / total) * 100)));
+  }
+  const s = summary.summary();
+  // A registration whose own late-planning job was never enqueued (its process died right after
+  // registering) is logged all the same: this picks it up.
+  await scheduleLatePlanning(ctx, [appId]);
+  await onProgress?.(100);
+  ctx.events.emit('rollout:planned', { appId, version, status, batches });
+  ctx.logger.info({ event: 'rollout:planned', appId, version, status, batches, ...s }, `planned ${appId}@${version}: ${s.upgrades} upgrades, ${s.notifies} notices in ${batches} batches`);
+  return { appId, version, status, summary: s, batches };
+}

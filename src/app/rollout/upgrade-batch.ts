@@ -1,0 +1,103 @@
+/**
+ * An upgrade batch (DESIGN.md "Rollout rules"): when due, each installation of the batch goes to
+ * the newest version it may have (`decideTarget`, recomputed from the store and `clock.now()`)
+ * through the store's atomic compare-and-set, so early, late or repeated runs are harmless.
+ */
+import semver from 'semver';
+import { decideTarget } from '../../rollout/version-ladder.js';
+import type { UpgradeBatchJob } from '../../jobs/queues.js';
+import type { VersionMove } from '../../store/installation-store.js';
+import type { RolloutContext } from '../context.js';
+import { loadLadder } from './ladder.js';
+
+/** Result of an upgrade batch. */
+export interface UpgradeBatchResult {
+  considered: number;
+  moved: number;
+  /** `halted`: the rollout was halted; `gone`: the version no longer exists (its app was removed). */
+  skipped?: 'halted' | 'gone';
+  progressPercent: number;
+}
+
+/**
+ * A batch that finds nothing to do yet: `not-due` until `until` (clock ms), or `paused` (look
+ * again after `settings.pauseRecheckMs` real ms). `progressPercent` is set when the batch
+ * applied part of its work first. The worker adapter puts the job back to sleep.
+ */
+export type BatchWait = { kind: 'wait'; reason: 'not-due'; until: number } | { kind: 'wait'; reason: 'paused'; progressPercent?: number };
+
+/**
+ * True when a batch's rollout and version are both gone: the app was removed (`mpu apps
+ * remove`). Logged once per batch; the batch then ends doing nothing (its installations are gone
+ * too, and the store writes nothing for them anyway).
+ */
+export async function rolloutGone(
+  ctx: Pick<RolloutContext, 'versions' | 'logger'>,
+  appId: string,
+  version: string,
+  status: string | null,
+): Promise<boolean> {
+  if (status !== null || (await ctx.versions.getVersion(appId, version))) return false;
+  ctx.logger.info({ event: 'rollout:batch:gone', appId, version }, `batch of ${appId}@${version} skipped: the version no longer exists (app removed?)`);
+  return true;
+}
+
+/**
+ * Applies one batch at `clock.now()`: each installation goes to the newest version it may have
+ * (`decideTarget`), through the compare-and-set; a paused rollout's batch waits, a halted one's
+ * does nothing, an early one goes back to sleep until due. A batch of late installations
+ * (source `late`, rollout/plan-late.ts) stands in for the older versions they missed too: when
+ * its version is halted it still applies (`loadLadder` leaves the halted version out), and when
+ * it is paused it applies what it can and waits for the resume while any of them is below it.
+ */
+export async function applyUpgradeBatch(ctx: RolloutContext, data: UpgradeBatchJob): Promise<UpgradeBatchResult | BatchWait> {
+  const { appId, version } = data;
+  const late = data.source.kind === 'late';
+  const status = await ctx.rollouts.status(appId, version);
+  if (status === 'halted' && !late) return { considered: 0, moved: 0, skipped: 'halted', progressPercent: await progress(ctx, appId, version) };
+  if (status === 'paused' && !late) return { kind: 'wait', reason: 'paused' };
+  if (await rolloutGone(ctx, appId, version, status)) return { considered: 0, moved: 0, skipped: 'gone', progressPercent: 0 };
+  const now = ctx.clock.now();
+  if (now < data.dueAt) return { kind: 'wait', reason: 'not-due', until: data.dueAt };
+  const { ids, versions: current, approved } =
+    data.source.kind !== 'bucket'
+      ? { ids: data.source.ids, ...(await ctx.installs.readStates(appId, data.source.ids)) }
+      : await ctx.installs.readRangeStates(appId, ctx.keys.rolloutBucket(appId, version, 'upgrade', data.source.at), data.source.start, data.source.end);
+  const ladder = await loadLadder(ctx, appId);
+  const moves: VersionMove[] = [];
+  for (let k = 0; k < ids.length; k++) {
+    const cur = current[k];
+    if (!cur) continue;
+    const d = decideTarget(ladder, cur, approved[k] ?? null, now);
+    if (d.target !== null) moves.push({ id: ids[k]!, expected: cur, target: d.target, cause: d.approvedBetween.length > 0 ? 'approval' : 'automatic' });
+  }
+  const moved = await ctx.installs.compareAndSetVersions(appId, moves, now);
+  if (moved > 0) {
+    const approvals = moves.filter((m) => m.cause === 'approval').length;
+    ctx.metrics.upgrades.inc({ app: appId, cause: approvals ? 'approval' : 'automatic' }, moved);
+  }
+  const r = await ctx.rollouts.get(appId, version);
+  const view = r ? await ctx.rollouts.view(r) : null;
+  const progressPercent = view?.progressPercent ?? 0;
+  // Once every installation runs this version or newer, no batch of it has anything left to do:
+  // its bucket lists (a million ids weigh ~40 MB) expire after a day instead of staying forever.
+  if (view?.complete && view.plannedAt !== null) await ctx.rollouts.expireBuckets(appId, version, 86_400);
+  ctx.events.emit('rollout:batch:applied', { appId, version, moved, progressPercent });
+  if (view?.complete) ctx.events.emit('rollout:completed', { appId, version });
+  ctx.logger.debug({ event: 'rollout:batch:applied', appId, version, considered: ids.length, moved, progressPercent }, 'upgrade batch applied');
+  if (late && status === 'paused') {
+    const after = new Map(moves.map((m) => [m.id, m.target]));
+    const waiting = ids.some((id, k) => {
+      const v = after.get(id) ?? current[k];
+      return v !== null && v !== undefined && semver.valid(v) !== null && semver.lt(v, version);
+    });
+    if (waiting) return { kind: 'wait', reason: 'paused', progressPercent };
+  }
+  return { considered: ids.length, moved, progressPercent };
+}
+
+async function progress(ctx: RolloutContext, appId: string, version: string): Promise<number> {
+  const r = await ctx.rollouts.get(appId, version);
+  if (!r) return 0;
+  return (await ctx.rollouts.view(r)).progressPercent;
+}

@@ -1,0 +1,128 @@
+/**
+ * Builds the one context of a process (src/app/context.ts `AppContext`, plus the Redis
+ * connection and queues that only adapters touch): stores, the four queues, the job dispatcher,
+ * one metrics registry, the rollout policy, the settings, the notifier, the fetcher and the
+ * lifecycle events. In src/ only the composition root (src/main.ts) calls it; tests and
+ * benchmarks call it to build a process of their own.
+ */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { LifecycleEvents } from './app/events.js';
+import { LogNotifier, type Notifier } from './app/rollout/notifier.js';
+import { DEFAULT_SETTINGS, type Settings } from './app/settings.js';
+import type { FetchesDescriptors } from './app/detection/poll-app.js';
+import { QueueName } from './jobs/queues.js';
+import type { Clock } from './lib/clock.js';
+import { createLimiter } from './lib/limiter.js';
+import { logErrors } from './lib/log-errors.js';
+import type { Logger } from './lib/logger.js';
+import { createMetrics } from './metrics/metrics.js';
+import { DescriptorFetcher, type FetchPolicy } from './poller/descriptor-fetcher.js';
+import { resolveRolloutPolicy } from './rollout/policy.js';
+import type { RolloutPolicy } from './rollout/types.js';
+import { AppRemover } from './store/app-remover.js';
+import { AppStore } from './store/app-store.js';
+import { DescriptorStore } from './store/descriptor-store.js';
+import { InstallationStore } from './store/installation-store.js';
+import { createKeys } from './store/keys.js';
+import { PollScheduleStore } from './store/poll-schedule-store.js';
+import { RolloutStore } from './store/rollout-store.js';
+import { VersionStore } from './store/version-store.js';
+import type { VersioningPolicy } from './versioning/index.js';
+import { createJobDispatcher, type Queues } from './workers/job-dispatcher.js';
+import type { WorkerContext } from './workers/worker-context.js';
+import type { Closable } from './lib/closable.js';
+
+/** What the composition root gives every process: one connection, the clock, the logger, the prefix. */
+export interface RuntimeDeps {
+  /** ioredis connection created with `maxRetriesPerRequest: null` (BullMQ requires it). */
+  connection: Redis;
+  clock: Clock;
+  logger: Logger;
+  /** Prefix for store keys and for BullMQ's `prefix` option (default `mpu`). */
+  prefix: string;
+}
+
+/** Options of `createAppContext`; every field has a production default. */
+export interface AppContextOptions {
+  settings?: Partial<Settings>;
+  /** Descriptor fetcher policy (ports, address allow-list, limits). */
+  fetchPolicy?: Partial<FetchPolicy>;
+  /** Replaces the descriptor fetcher (benchmarks, tests). @defaultValue a `DescriptorFetcher` */
+  fetcher?: FetchesDescriptors & { close?(): Promise<void> };
+  /** Versioning policy. @defaultValue the engine's defaults (DESIGN.md "Versioning rules") */
+  versioningPolicy?: VersioningPolicy;
+  /** Planner policy overrides (`DEFAULT_ROLLOUT_POLICY`). @throws AppError policy-invalid */
+  rolloutPolicy?: Partial<RolloutPolicy>;
+  /** @defaultValue a `LogNotifier` on the logger */
+  notifier?: Notifier;
+}
+
+/** The process's context: the application ports plus what only adapters use. */
+export interface Runtime extends WorkerContext, RuntimeDeps, Closable {}
+
+/**
+ * Builds the process's context. Queues use `deps.connection` and BullMQ `prefix: deps.prefix`.
+ * The detection stores (apps, versions, descriptors, schedule) use a duplicate of the connection
+ * with auto-pipelining, which the context owns: the commands that concurrent polls and
+ * versioning steps issue in the same tick go out in one socket write (docs/performance.md).
+ * `close()` closes the queues, that connection and the fetcher, not `deps.connection`.
+ * @throws AppError policy-invalid
+ */
+export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}): Runtime {
+  const settings: Readonly<Settings> = Object.freeze({ ...DEFAULT_SETTINGS, ...opts.settings });
+  const rolloutPolicy = resolveRolloutPolicy(opts.rolloutPolicy);
+  const keys = createKeys(deps.prefix);
+  const qopts = { connection: deps.connection, prefix: deps.prefix };
+  const queues: Queues = {
+    poll: new Queue(QueueName.poll, qopts),
+    version: new Queue(QueueName.version, qopts),
+    rollout: new Queue(QueueName.rollout, qopts),
+    notify: new Queue(QueueName.notify, qopts),
+  };
+  for (const [name, q] of Object.entries(queues)) logErrors(q, deps.logger, { queue: name });
+  const ownFetcher = opts.fetcher ? undefined : new DescriptorFetcher(opts.fetchPolicy);
+  const fetcher = opts.fetcher ?? ownFetcher!;
+  const pollLimiter = createLimiter(settings.pollConcurrency);
+  const storeConnection = deps.connection.duplicate({ enableAutoPipelining: true });
+  const installs = new InstallationStore(deps.connection, keys);
+  const rollouts = new RolloutStore(deps.connection, keys);
+  const metrics = createMetrics({
+    async queueDepths() {
+      const out: Record<string, Record<string, number>> = {};
+      for (const q of Object.values(queues)) {
+        out[q.name] = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+      }
+      return out;
+    },
+    fetchesInFlight: () => pollLimiter.inUse(),
+    rollouts,
+    installs,
+  });
+  return {
+    ...deps,
+    ...createJobDispatcher(queues, deps.clock, settings),
+    keys,
+    settings,
+    queues,
+    fetcher,
+    pollLimiter,
+    apps: new AppStore(storeConnection, keys),
+    versions: new VersionStore(storeConnection, keys),
+    descriptors: new DescriptorStore(storeConnection, keys),
+    schedule: new PollScheduleStore(storeConnection, keys),
+    installs,
+    rollouts,
+    remover: new AppRemover(deps.connection, keys),
+    policy: opts.versioningPolicy,
+    rolloutPolicy,
+    notifier: opts.notifier ?? new LogNotifier(deps.logger),
+    metrics,
+    events: new LifecycleEvents(),
+    async close() {
+      await Promise.all(Object.values(queues).map((q) => q.close()));
+      await ownFetcher?.close();
+      await storeConnection.quit().catch(() => storeConnection.disconnect());
+    },
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * The process's one metrics registry (prom-client), exposed at `/metrics`: detection and
+ * versioning counters (detection-metrics.ts) and rollout gauges (rollout-metrics.ts), built once
+ * by the composition root.
+ */
+import type { InstallationStore } from '../store/installation-store.js';
+import type { RolloutStore } from '../store/rollout-store.js';
+import { createDaemonMetrics, type DaemonMetrics } from './detection-metrics.js';
+import { createRolloutMetrics, type RolloutMetrics } from './rollout-metrics.js';
+
+/** Every metric of the process, on one registry. */
+export type Metrics = DaemonMetrics & RolloutMetrics;
+
+/** What the scrape-time collectors read. */
+export interface MetricSources {
+  /** `{ queue: { state: count } }` for every queue of the process, read at each scrape. */
+  queueDepths?: () => Promise<Record<string, Record<string, number>>>;
+  /** Descriptor fetches in flight in this process. */
+  fetchesInFlight?: () => number;
+  rollouts: RolloutStore;
+  installs: InstallationStore;
+}
+
+/** Creates a fresh registry with every metric. */
+export function createMetrics(sources: MetricSources): Metrics {
+  const detection = createDaemonMetrics(sources.queueDepths, sources.fetchesInFlight);
+  return { ...detection, ...createRolloutMetrics(detection.registry, sources) };
+}
