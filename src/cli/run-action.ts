@@ -1,9 +1,11 @@
 import { AppError, exitCodeFor } from '../lib/errors.js';
 
 /**
- * Wraps a commander action: an AppError is printed as `mpu: <code>: <message>` (with its details
- * in --json mode) and becomes the exit status (see `exitCodeFor`); anything else is a bug and
- * prints its stack. Never lets a rejection escape as an unhandled crash.
+ * Wraps a commander action, the CLI boundary's one translation of errors (STYLE.md, "Error
+ * model"): an AppError is printed as `mpu: <code>: <message>` (with its details in --json mode)
+ * and its code's catalogue exit status becomes the process's (`exitCodeFor`, src/lib/errors.ts:
+ * 65 data, 66 not found, 69 unavailable, 75 temporary, 78 config, 1 other); anything else is a
+ * bug, prints its stack and exits 1. Never lets a rejection escape as an unhandled crash.
  */
 export function runAction<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
   return async (...args: A) => {

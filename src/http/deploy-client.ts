@@ -36,7 +36,7 @@ export async function sendDeployEvent(baseUrl: string, secret: string, event: De
   if (res.statusCode >= 400) {
     const code = answer.error?.code as ErrorCode | undefined;
     const known = code && (Object.values(ErrorCode) as string[]).includes(code) ? code : ErrorCode.PAYLOAD_INVALID;
-    throw new AppError(known, `daemon refused the event (HTTP ${res.statusCode}): ${answer.error?.message ?? ''}`, { details: { httpStatus: res.statusCode } });
+    throw new AppError(known, `daemon refused the event (HTTP ${res.statusCode}): ${answer.error?.message ?? ''}`, { retryable: false, details: { httpStatus: res.statusCode } });
   }
   return { httpStatus: res.statusCode, body: answer };
 }

@@ -1,36 +1,17 @@
 /**
- * The HTTP boundary's one translation of errors (STYLE.md, "Error model"): AppError codes to
- * statuses, Fastify's own errors (413 body too large, 415, 400) kept, anything else a 500 that
- * is logged. Body: `{ error: { code, message, details } }`.
+ * The HTTP boundary's one translation of errors (STYLE.md, "Error model"): an AppError answers
+ * its code's catalogue status (`httpStatusFor`, src/lib/errors.ts), Fastify's own errors (413
+ * body too large, 415, 400) keep theirs, anything else is a 500 that is logged.
+ * Body: `{ error: { code, message, details } }`.
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AppError, ErrorCode, type ErrorCode as Code } from '../lib/errors.js';
+import { AppError, httpStatusFor } from '../lib/errors.js';
 
-const STATUS: Partial<Record<Code, number>> = {
-  [ErrorCode.DESCRIPTOR_INVALID]: 422,
-  [ErrorCode.PAYLOAD_INVALID]: 400,
-  [ErrorCode.INPUT_INVALID]: 400,
-  [ErrorCode.WEBHOOK_SIGNATURE_INVALID]: 401,
-  [ErrorCode.WEBHOOK_REPLAYED]: 409,
-  [ErrorCode.APP_CONFLICT]: 409,
-  [ErrorCode.ROLLOUT_CONFLICT]: 409,
-  [ErrorCode.APP_NOT_FOUND]: 404,
-  [ErrorCode.VERSION_NOT_FOUND]: 404,
-  [ErrorCode.INSTALLATION_NOT_FOUND]: 404,
-  [ErrorCode.ROLLOUT_NOT_FOUND]: 404,
-  [ErrorCode.STORE_UNAVAILABLE]: 503,
-};
-
-/** HTTP status of an AppError code. */
-export function statusFor(code: Code): number {
-  return STATUS[code] ?? 500;
-}
-
-/** Installs the error handler on `app`. */
+/** Installs the error handler on `app`. 5xx answers are logged at error level with their code. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError | Error, req, reply) => {
     if (err instanceof AppError) {
-      const status = statusFor(err.code);
+      const status = httpStatusFor(err.code);
       if (status >= 500) req.log.error({ err, code: err.code }, 'request failed');
       return reply.status(status).send({ error: { code: err.code, message: err.message, details: err.details ?? {} } });
     }

@@ -1,7 +1,10 @@
 /**
- * One catalogue of coded errors (STYLE.md, "Error model"). Pure code returns results or throws
- * `AppError` with a code; each boundary translates once: workers (retryable or not), HTTP
- * (status), CLI (exit status).
+ * One catalogue of coded errors (STYLE.md, "Error model"; modelled on Fastify's `lib/errors.js`,
+ * where `createError(code, message, statusCode)` makes the status travel with the code). Pure
+ * code returns results; use cases throw `AppError` with a code; each boundary translates once,
+ * reading the code's entry in `ERROR_CATALOGUE`: workers (retry or not, `isRetryable`), HTTP
+ * (status, `httpStatusFor`), CLI (exit status, `exitCodeFor`). README.md "Errors" lists the
+ * catalogue; a test keeps the two equal.
  */
 export const ErrorCode = {
   /** Bad upstream data (malformed JSON/YAML, schema error): permanent. */
@@ -29,8 +32,167 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** What the catalogue says about one error code. */
+export interface ErrorSpec {
+  /** One line a user can read: what went wrong in general (the error's message says the specifics). */
+  readonly description: string;
+  /** HTTP status the API answers with when a request fails with this code. */
+  readonly httpStatus: number;
+  /** `mpu` exit status, sysexits(3) style: 65 data, 66 not found, 69 unavailable, 75 temporary, 78 config, 1 other. */
+  readonly exitCode: number;
+  /** Whether a worker retries it (BullMQ backoff), unless the thrower says otherwise (`AppErrorMeta.retryable`). */
+  readonly retryable: boolean;
+}
+
+/** sysexits(3) statuses used by the catalogue. */
+const EX = { FAILURE: 1, DATAERR: 65, NOINPUT: 66, UNAVAILABLE: 69, TEMPFAIL: 75, CONFIG: 78 } as const;
+
+// Who sees each status: 4xx blame the request, 5xx the daemon or what it depends on. The
+// exit statuses of the codes that had one before the catalogue are kept (scripts test them).
+const CATALOGUE = {
+  [ErrorCode.DESCRIPTOR_INVALID]: {
+    description: 'an app descriptor is malformed or breaks the descriptor schema',
+    httpStatus: 422,
+    exitCode: EX.DATAERR,
+    retryable: false,
+  },
+  // 502: the daemon is a gateway to the vendor's server, which failed. Retried: network errors,
+  // timeouts and 5xx pass; the fetcher marks an unexpected 4xx or a bad redirect permanent.
+  [ErrorCode.DESCRIPTOR_FETCH_FAILED]: {
+    description: "an app descriptor could not be fetched (network error, timeout or the server's error)",
+    httpStatus: 502,
+    exitCode: EX.UNAVAILABLE,
+    retryable: true,
+  },
+  // 422: the URL the client gave is well formed but not one the fetcher may follow.
+  [ErrorCode.DESCRIPTOR_FETCH_REFUSED]: {
+    description: 'the descriptor URL is not allowed (scheme, port, non-public address, too many redirects, too large)',
+    httpStatus: 422,
+    exitCode: EX.UNAVAILABLE,
+    retryable: false,
+  },
+  [ErrorCode.APP_NOT_FOUND]: {
+    description: 'no such app is registered',
+    httpStatus: 404,
+    exitCode: EX.NOINPUT,
+    retryable: false,
+  },
+  [ErrorCode.APP_CONFLICT]: {
+    description: 'an app with this id is already registered',
+    httpStatus: 409,
+    exitCode: EX.FAILURE,
+    retryable: false,
+  },
+  [ErrorCode.INSTALLATION_NOT_FOUND]: {
+    description: 'no such installation is registered',
+    httpStatus: 404,
+    exitCode: EX.NOINPUT,
+    retryable: false,
+  },
+  [ErrorCode.VERSION_NOT_FOUND]: {
+    description: 'no such version of the app is stored',
+    httpStatus: 404,
+    exitCode: EX.NOINPUT,
+    retryable: false,
+  },
+  [ErrorCode.ROLLOUT_NOT_FOUND]: {
+    description: 'no such rollout exists',
+    httpStatus: 404,
+    exitCode: EX.NOINPUT,
+    retryable: false,
+  },
+  // Not retried by default: a rollout in the wrong state stays so. Losers of an optimistic
+  // update (another writer moved it meanwhile) are thrown with `retryable: true`.
+  [ErrorCode.ROLLOUT_CONFLICT]: {
+    description: "the rollout's state does not allow this action, or it changed meanwhile",
+    httpStatus: 409,
+    exitCode: EX.FAILURE,
+    retryable: false,
+  },
+  [ErrorCode.BULK_UPGRADE_REFUSED]: {
+    description: 'a bulk upgrade was refused in the current state',
+    httpStatus: 409,
+    exitCode: EX.FAILURE,
+    retryable: false,
+  },
+  [ErrorCode.WEBHOOK_SIGNATURE_INVALID]: {
+    description: 'a deploy event is unsigned, wrongly signed or too old',
+    httpStatus: 401,
+    exitCode: EX.FAILURE,
+    retryable: false,
+  },
+  [ErrorCode.WEBHOOK_REPLAYED]: {
+    description: 'a deploy event with this id was already received',
+    httpStatus: 409,
+    exitCode: EX.FAILURE,
+    retryable: false,
+  },
+  [ErrorCode.PAYLOAD_INVALID]: {
+    description: 'a request body or job payload is not valid',
+    httpStatus: 400,
+    exitCode: EX.DATAERR,
+    retryable: false,
+  },
+  // 500: settings are the operator's, never a request's; a daemon with invalid settings does not
+  // start, so a client seeing this code means the daemon, not the request, is at fault.
+  [ErrorCode.CONFIG_INVALID]: {
+    description: 'a setting (environment variable or option) is missing or invalid',
+    httpStatus: 500,
+    exitCode: EX.CONFIG,
+    retryable: false,
+  },
+  // 422, like descriptor-invalid: a policy is a document checked against rules. The daemon checks
+  // its own policies at start, so over HTTP this code can only be about a policy the request sent.
+  [ErrorCode.POLICY_INVALID]: {
+    description: 'a versioning or rollout policy is invalid',
+    httpStatus: 422,
+    exitCode: EX.CONFIG,
+    retryable: false,
+  },
+  [ErrorCode.INPUT_INVALID]: {
+    description: 'an argument, file or request field is invalid',
+    httpStatus: 400,
+    exitCode: EX.DATAERR,
+    retryable: false,
+  },
+  [ErrorCode.STORE_UNAVAILABLE]: {
+    description: 'Redis (or the daemon, for a client command) does not answer',
+    httpStatus: 503,
+    exitCode: EX.UNAVAILABLE,
+    retryable: true,
+  },
+  // 502: the receiver of the notification failed, not the request.
+  [ErrorCode.NOTIFY_FAILED]: {
+    description: 'an admin notification could not be delivered',
+    httpStatus: 502,
+    exitCode: EX.TEMPFAIL,
+    retryable: true,
+  },
+} as const satisfies Record<ErrorCode, ErrorSpec>;
+
+/**
+ * Every error code with its description, HTTP status, exit status and retry default. Frozen.
+ * Source of truth for `httpStatusFor`, `exitCodeFor`, `AppError.retryable` and README.md "Errors".
+ */
+export const ERROR_CATALOGUE: Readonly<Record<ErrorCode, ErrorSpec>> = Object.freeze(CATALOGUE);
+for (const spec of Object.values(CATALOGUE)) Object.freeze(spec);
+
+/** What a code unknown to the catalogue (a string cast to ErrorCode) translates to: internal, not retried. */
+const UNKNOWN: ErrorSpec = Object.freeze({
+  description: 'internal error',
+  httpStatus: 500,
+  exitCode: EX.FAILURE,
+  retryable: false,
+});
+
+/** The catalogue entry of `code`; a code not in the catalogue gets an internal error's: 500, exit 1, not retried. */
+export function errorSpecFor(code: ErrorCode): ErrorSpec {
+  return Object.hasOwn(ERROR_CATALOGUE, code) ? ERROR_CATALOGUE[code] : UNKNOWN;
+}
+
 /** Metadata carried by an AppError. `details` is safe to show to users and to log. */
 export interface AppErrorMeta {
+  /** Overrides the code's catalogue default (`ErrorSpec.retryable`) for this one error. */
   retryable?: boolean;
   details?: Record<string, unknown>;
   cause?: unknown;
@@ -46,9 +208,11 @@ export class AppError extends Error {
     super(message, { cause: meta.cause });
     this.name = 'AppError';
   }
+  /** `meta.retryable` when the thrower set it, else the code's catalogue default. */
   get retryable(): boolean {
-    return this.meta.retryable ?? false;
+    return this.meta.retryable ?? errorSpecFor(this.code).retryable;
   }
+  /** `meta.details`: safe to show to users and to log. */
   get details(): Record<string, unknown> | undefined {
     return this.meta.details;
   }
@@ -59,27 +223,22 @@ export function isAppError(err: unknown, code?: ErrorCode): err is AppError {
   return err instanceof AppError && (code === undefined || err.code === code);
 }
 
-/** CLI exit statuses by error code (sysexits-style: 65 data error, 69 unavailable, 78 config). */
+/** HTTP status of an error code (catalogue `httpStatus`; 500 for a code not in the catalogue). */
+export function httpStatusFor(code: ErrorCode): number {
+  return errorSpecFor(code).httpStatus;
+}
+
+/** CLI exit status of an error: its code's catalogue `exitCode` for an AppError, 1 for anything else. */
 export function exitCodeFor(err: unknown): number {
-  if (!(err instanceof AppError)) return 1;
-  switch (err.code) {
-    case ErrorCode.DESCRIPTOR_INVALID:
-    case ErrorCode.PAYLOAD_INVALID:
-    case ErrorCode.INPUT_INVALID:
-      return 65;
-    case ErrorCode.DESCRIPTOR_FETCH_FAILED:
-    case ErrorCode.DESCRIPTOR_FETCH_REFUSED:
-    case ErrorCode.STORE_UNAVAILABLE:
-      return 69;
-    case ErrorCode.CONFIG_INVALID:
-    case ErrorCode.POLICY_INVALID:
-      return 78;
-    case ErrorCode.APP_NOT_FOUND:
-    case ErrorCode.INSTALLATION_NOT_FOUND:
-    case ErrorCode.VERSION_NOT_FOUND:
-    case ErrorCode.ROLLOUT_NOT_FOUND:
-      return 66;
-    default:
-      return 1;
-  }
+  return err instanceof AppError ? errorSpecFor(err.code).exitCode : EX.FAILURE;
+}
+
+/**
+ * Whether a worker should let BullMQ retry after `err` (the worker boundary's one question): an
+ * AppError's `retryable`; anything else `true`, since an unexpected error (a Redis hiccup, say)
+ * is retried with backoff until the job's attempts run out. BullMQ's own `UnrecoverableError`
+ * is not recognised here: it is the translation's output and ends retries by itself.
+ */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof AppError ? err.retryable : true;
 }

@@ -173,6 +173,7 @@ export class DescriptorFetcher {
         const location = res.headers.location;
         if (typeof location !== 'string' || location === '') {
           throw new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `${hop.href} answered ${statusCode} without a Location`, {
+            retryable: false,
             details: { url, hop: hop.href, httpStatus: statusCode },
           });
         }

@@ -130,7 +130,7 @@ export function registerAppsCommands(program: Command): void {
           let id = opts.id;
           if (!id) {
             const res = await ctx.fetcher.fetch(url);
-            if (res.status !== 'ok') throw new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `${url} answered 304 to an unconditional request`);
+            if (res.status !== 'ok') throw new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `${url} answered 304 to an unconditional request`, { retryable: false });
             const parsed = parseDescriptor(res.body, { source: url, kind: 'connect' });
             if (!parsed.appKey) throw new AppError(ErrorCode.INPUT_INVALID, `the descriptor at ${url} has no "key": pass --id`);
             id = parsed.appKey;
