@@ -8,7 +8,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { BatchWait } from '../app/rollout/upgrade-batch.js';
 import type { Settings } from '../app/settings.js';
 import type { Clock } from '../lib/clock.js';
-import { AppError, ErrorCode } from '../lib/errors.js';
+import { AppError, ErrorCode, isRetryable } from '../lib/errors.js';
 
 /** A zod schema (or anything with its `safeParse`). */
 export interface PayloadSchema<T> {
@@ -31,11 +31,12 @@ export function unknownJob(job: Pick<Job, 'name' | 'queueName'>): UnrecoverableE
 }
 
 /**
- * Translates an error for BullMQ once: a non-retryable AppError becomes an UnrecoverableError
- * (`<code>: <message>`), which ends the job's retries; anything else is retried with backoff.
+ * Translates an error for BullMQ once: an AppError whose code is not retried (src/lib/errors.ts,
+ * the catalogue) becomes an UnrecoverableError (`<code>: <message>`), which ends the job's
+ * retries; anything else (a Redis hiccup, a retryable code) is retried with backoff.
  */
 export function toWorkerError(err: unknown): Error {
-  if (err instanceof AppError && !err.retryable) return new UnrecoverableError(`${err.code}: ${err.message}`);
+  if (err instanceof AppError && !isRetryable(err)) return new UnrecoverableError(`${err.code}: ${err.message}`);
   return err instanceof Error ? err : new Error(String(err));
 }
 
