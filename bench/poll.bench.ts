@@ -1,5 +1,5 @@
 /**
- * Poll benchmark (issue 3): 10,000 Connect apps served by a local HTTP server on 127.0.0.1, nine
+ * Poll benchmark: 10,000 Connect apps served by a local HTTP server on 127.0.0.1, nine
  * in ten answering 304 to their conditional request, the tenth serving a changed descriptor
  * (classified against the latest version and stored as the next micro). A full cycle through the real queue
  * path: scheduler tick → poll queue (chunks of `pollBatchSize` apps) → poll workers (per-app slot

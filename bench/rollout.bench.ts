@@ -1,5 +1,5 @@
 /**
- * Rollout benchmark (issue 4): one Forge app with 1,000,000 installations and an automatic minor
+ * Rollout benchmark: one Forge app with 1,000,000 installations and an automatic minor
  * version: time from publication (plan job enqueued) to every installation upgraded, upgrades/s
  * and peak RSS of this process (planner + workers run here); then, in the same run, a baseline of
  * one BullMQ job per installation on 100,000 installations, and the ratio of the rates.

@@ -1,5 +1,5 @@
 /**
- * Versioning benchmark (issue 2): classifies every labelled fixture pair (../shared/fixtures/real,
+ * Versioning benchmark: classifies every labelled fixture pair (../shared/fixtures/real,
  * or MPU_FIXTURES_DIR) many times on one core and prints pairs/s and p99 latency, next to a
  * baseline measured in the same run: bare `JSON.parse` of both versions plus a generic deep diff
  * (microdiff) on the same pairs. Forge manifests are YAML: the baseline is given them already
@@ -115,5 +115,5 @@ export async function run(): Promise<void> {
       console.log(`  ${''.padEnd(15)} baseline ${fmt(b)}   mpu time / baseline time = ${(b.perSecond / o.perSecond).toFixed(2)}x`);
     }
   }
-  console.log('\ntargets (issue 2): >= 20,000 pairs/s on one core; mpu time within 3x of the baseline (baseline = JSON.parse + microdiff)');
+  console.log('\ntargets: >= 20,000 pairs/s on one core; mpu time within 3x of the baseline (baseline = JSON.parse + microdiff)');
 }

@@ -1,5 +1,5 @@
 /**
- * Daemon configuration from the environment (issue 3, "Running it"; STYLE.md "Config"): one zod
+ * Daemon configuration from the environment (STYLE.md "Config"): one zod
  * schema with its defaults; `loadConfig(env)` reports every problem at once as
  * `AppError('config-invalid')` and returns a frozen object. Only src/main.ts passes
  * `process.env`; tests pass plain objects.

@@ -37,7 +37,7 @@ export function jobIdPart(s: string): string {
 /** Deterministic id: a second daemon's or a retry's enqueue of the same plan is a no-op. */
 export const planRolloutJobId = (j: PlanRolloutJob): string => `plan__${jobIdPart(j.appId)}__${jobIdPart(j.version)}`;
 
-// ── detection and versioning (issue 3: daemon) ─────────────────────────────────────────────
+// ── detection and versioning ─────────────────────────────────────────────
 
 /**
  * Poll one Connect app's descriptor. `slot` is the poll slot number, or `manual-<ms>` (`mpu poll`).
@@ -119,7 +119,7 @@ export const versionBatchJobId = (j: VersionBatchJob): string => {
   return `versions__${j.changes.length}__${h.digest('hex').slice(0, 40)}`;
 };
 
-// ── rollout: upgrade batches, notifications (issue 4) ─────────────────────────────────────────
+// ── rollout: upgrade batches, notifications ─────────────────────────────────────────
 
 /**
  * Options of every upgrade batch job: retried on failure (Redis hiccup) with backoff, since a

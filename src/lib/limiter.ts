@@ -28,8 +28,8 @@ class Waiter {
 /**
  * The FIFO limiter. A task with a free place costs one promise (`then` with the shared settle
  * handlers); a waiting task one promise and a `Waiter`, and no closures unless it has a signal
- * (tsx, the launcher, names every closure it creates: a property write each, which showed in
- * profiles of bench/poll.bench.ts where most of a cycle's polls wait here).
+ * (tsx, the launcher, names every closure it creates: a property write each; most of a poll
+ * cycle's polls wait here, docs/performance.md).
  */
 class FifoLimiter implements Limiter {
   private active = 0;

@@ -1,5 +1,5 @@
 /**
- * The Forge deploy event (issue 3, "Forge deploy intake"), its zod schema and its signature.
+ * The Forge deploy event, its zod schema and its signature.
  * Signature: `x-mpu-signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>` with
  * `x-mpu-timestamp: <epoch seconds>`; accepted within 5 minutes of the server clock, compared in
  * constant time. `eventId` is unique per delivery (replays are refused); `deploymentId` names the

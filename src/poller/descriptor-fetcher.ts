@@ -1,5 +1,5 @@
 /**
- * Fetches Connect descriptors with `undici`, safely (issue 3, DESIGN.md "Detection rules"):
+ * Fetches Connect descriptors with `undici`, safely (DESIGN.md "Detection rules"):
  * connect/header/body timeouts and a total deadline, a body cap, at most N redirects followed by
  * hand, conditional requests (ETag / Last-Modified → 304), ports from an allow-list, and refusal
  * of non-public addresses on every hop, checked after DNS resolution inside the connector (so a
@@ -78,7 +78,7 @@ export class DescriptorFetcher {
   /**
    * Host → refused range of an IP literal (null = allowed, or a name: names are checked after
    * DNS, in the connector). A pure function of the host and this fetcher's fixed allow-list,
-   * memoised because parsing costs ~35 µs a hop; bounded.
+   * memoised (address parsing is a measurable share of a poll: docs/performance.md); bounded.
    */
   private readonly literalRanges = new Map<string, string | null>();
 
@@ -153,9 +153,9 @@ export class DescriptorFetcher {
     } catch {
       throw refused(`refused '${url}': not a URL`, { url });
     }
-    // The whole fetch's deadline, without an AbortSignal per fetch (undici's signal listeners
-    // were a fifth of a 304 poll's client CPU in bench/poll.bench.ts): each hop's wait for its
-    // headers is capped by the time left, and a body is destroyed when the time runs out.
+    // The whole fetch's deadline, without an AbortSignal per fetch (signal listeners are costly
+    // per request: docs/performance.md): each hop's wait for its headers is capped by the time
+    // left, and a body is destroyed when the time runs out.
     const deadline = performance.now() + this.policy.totalTimeoutMs;
     const headers: Record<string, string> = { 'user-agent': this.policy.userAgent, accept: 'application/json, */*;q=0.5' };
     if (cond.etag) headers['if-none-match'] = cond.etag;
@@ -262,10 +262,9 @@ interface HopResponse {
 
 /**
  * The handler of one request (undici's `DispatchHandler`): the body arrives as chunks, with no
- * response stream (`request()` builds a Readable, its async resource and a consumer per
- * response: about 20 µs of CPU more per request than this, measured against one local server at
- * concurrency 100). Methods, not closures made per request: tsx (the launcher) names every
- * closure it creates, a property write each. A 200 body is kept (at most `maxBytes`, cut off at
+ * response stream, which `request()` would build per response (docs/performance.md). Methods,
+ * not closures made per request: tsx (the launcher) names every closure it creates, a property
+ * write each. A 200 body is kept (at most `maxBytes`, cut off at
  * `deadline`, performance.now() ms); another status's body is dropped as it arrives, and its
  * connection too once that body outgrows `DISCARD_LIMIT` or outlives the deadline.
  */

@@ -1,5 +1,5 @@
 /**
- * `mpu replay --installations N` (issue 4): a simulated rollout of each replayed version to a
+ * `mpu replay --installations N`: a simulated rollout of each replayed version to a
  * generated population, on a virtual clock, with no Redis. Pure.
  *
  * Publication times: a Connect version is published at the app's first poll slot after the commit

@@ -1,4 +1,4 @@
-/** Pure rollout planning (issue 4): no Redis, no HTTP, no wall clock. */
+/** Pure rollout planning: no Redis, no HTTP, no wall clock. */
 export * from './types.js';
 export * from './policy.js';
 export * from './windows.js';

@@ -1,5 +1,5 @@
 /**
- * The rollout planner (DESIGN.md "Rollout rules" [seed 003]; issue 4 "Planner"). Pure: the
+ * The rollout planner (DESIGN.md "Rollout rules" [seed 003]). Pure: the
  * publication time and `now` are passed in. The plan of a version is a stream of time buckets of
  * installation ids (`PlanBucket`), produced chunk by chunk, never an array of a million objects;
  * `PlanSummary` gives counts and p50 / p99 / max delay.

@@ -59,8 +59,7 @@ export interface TargetDecision {
 }
 
 /**
- * Which version an installation may run at `now` [seed 003; issue 4 "Versions follow one
- * another"]: walking the versions newer than `current` and published by `now`, automatic ones
+ * Which version an installation may run at `now` [seed 003]: walking the versions newer than `current` and published by `now`, automatic ones
  * are taken, manual ones only when approved (`approvedUpTo` ≥ it); the first unapproved manual
  * version stops the walk, so no later automatic version passes it. The target is the newest
  * reached: a newer version supersedes an older one still rolling out, and an installation never

@@ -32,15 +32,15 @@ export function createPollWorker(ctx: WorkerContext): Worker<unknown, PollAppRes
     limiter: ctx.pollLimiter,
     retryJobId: (p: { appId: string; slot: number }) => (ctx.settings.pollAttempts > 1 ? pollJobId(p) : undefined),
     enqueueRetry: (p: { appId: string; slot: number }, jobId: string) => ctx.enqueuePoll({ v: 1, appId: p.appId, slot: p.slot, claim: jobId }, { firstAttemptDone: true }),
-    // A chunk's changes are versioned in the chunk's job: the queue's per-job cost and reading
-    // and parsing each descriptor again were a third of a change's cost (docs/performance.md).
+    // A chunk's changes are versioned in the chunk's job, not queued one job per change: no
+    // per-job queue cost, and no second read and parse of each descriptor (docs/performance.md).
     versionChanges: async (changes: readonly VersionJob[], known: ReadonlyMap<VersionJob, KnownState>) => void (await recordVersionBatch(ctx, changes, known)),
   };
   // Chunks in progress at once: enough to keep `pollConcurrency` fetches in flight while three
-  // more are in their tails (slowest polls, versioning their changes, recording; with one, the
-  // event loop waited on Redis a fifth of a cycle in bench/poll.bench.ts). The others wait before claiming their apps, so claims
-  // stay close to their fetches and the process holds a few chunks' polls, not a whole tick's
-  // (holding all of them was a tenth of the cycle's CPU in garbage collection).
+  // more are in their tails (slowest polls, versioning their changes, recording), so the event
+  // loop does not wait on Redis. The others wait before claiming their apps, so claims stay
+  // close to their fetches and the process holds a few chunks' polls, not a whole tick's, which
+  // keeps garbage collection low (docs/performance.md).
   // On shutdown the chunks still waiting are handed back (to the queue's wait list, for this or
   // another daemon), not polled: `close()` waits for the chunks in progress only.
   const chunks = createLimiter(Math.ceil(ctx.settings.pollConcurrency / ctx.settings.pollBatchSize) + 3);

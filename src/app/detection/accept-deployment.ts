@@ -1,5 +1,5 @@
 /**
- * Forge deploy intake use case (issue 3; DESIGN.md "Detection rules": only production deploys
+ * Forge deploy intake use case (DESIGN.md "Detection rules": only production deploys
  * create versions, every production deploy is a new version). The HTTP route and the CLI call it
  * with an already verified and validated event.
  */

@@ -1,5 +1,5 @@
 /**
- * Polls one Connect app's descriptor (issue 3, "Connect poller"; DESIGN.md "Detection rules").
+ * Polls one Connect app's descriptor (DESIGN.md "Detection rules").
  * A 304, or a descriptor equal (canonically) to the latest version's and to the last one polled,
  * is no change; any other is stored content-addressed and handed to the versioning step, which
  * decides against the latest version then (a descriptor equal to it creates nothing). A failed poll never

@@ -1,8 +1,8 @@
 /**
  * Polls a chunk of scheduled Connect apps (one BullMQ job per chunk, see queues.ts
  * `PollBatchJob`): the queue's per-job cost (enqueue, fetch, lock, completion: a dozen Redis
- * commands and several round trips) is paid once per chunk instead of once per app, which was
- * most of a poll cycle's CPU (bench/poll.bench.ts).
+ * commands and several round trips) is paid once per chunk instead of once per app
+ * (docs/performance.md).
  *
  * Each app keeps the guarantees of a job of its own: its slot is claimed on its record first
  * (AppStore.claimPolls, one Lua script per batch of apps), so an app in two daemons' overlapping

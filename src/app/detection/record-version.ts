@@ -1,5 +1,5 @@
 /**
- * The versioning step (issue 3, "Versioning worker"): classifies a detected descriptor against
+ * The versioning step: classifies a detected descriptor against
  * the app's latest version, allocates the next version number and stores it atomically with its
  * reasons, then hands it to the rollout planner. Idempotent: running it twice, or in two daemons
  * at once, stores one version (the store's compare-and-append on the latest version, and the

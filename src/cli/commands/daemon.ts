@@ -1,11 +1,11 @@
 /**
- * `mpu daemon` and the detection commands (issue 3): apps, versions, poll, forge deploy.
+ * `mpu daemon` and the detection commands: apps, versions, poll, forge deploy.
  */
 import type { Command } from 'commander';
 import { runAction } from '../run-action.js';
 import { registerAppsCommands } from './apps.js';
 
-/** daemon, apps, versions, poll, forge deploy (issue 3). */
+/** daemon, apps, versions, poll, forge deploy. */
 export function registerDaemonCommands(program: Command): void {
   program
     .command('daemon')

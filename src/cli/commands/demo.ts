@@ -1,5 +1,5 @@
 /**
- * `mpu demo`: the main job on real input (issue 4). See src/demo/run-demo.ts.
+ * `mpu demo`: the main job on real input. See src/demo/run-demo.ts.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

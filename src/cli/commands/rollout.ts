@@ -1,5 +1,5 @@
 /**
- * The rollout command group (issue 4): `installations import|generate|list|show`, `approve`,
+ * The rollout command group: `installations import|generate|list|show`, `approve`,
  * `rollouts list|show|pause|resume|halt`, `distribution`. Implementations in installations.ts.
  */
 import type { Command } from 'commander';
@@ -16,7 +16,7 @@ import {
   showRolloutCommand,
 } from './installations.js';
 
-/** installations, approve, rollouts, distribution (issue 4). `mpu demo` is wired by the lead. */
+/** installations, approve, rollouts, distribution. */
 export function registerRolloutCommands(program: Command): void {
   const inst = program.command('installations').description('register, generate and inspect installations of apps (Redis at REDIS_URL)');
   inst

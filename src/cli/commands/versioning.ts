@@ -1,5 +1,5 @@
 /**
- * `mpu diff` and `mpu replay` (issue 2): the versioning engine on files, no Redis.
+ * `mpu diff` and `mpu replay`: the versioning engine on files, no Redis.
  */
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';

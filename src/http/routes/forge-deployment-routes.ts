@@ -1,5 +1,5 @@
 /**
- * `POST /v1/forge/deployments` (issue 3, "Forge deploy intake"): HMAC-SHA256 over
+ * `POST /v1/forge/deployments`: HMAC-SHA256 over
  * `<timestamp>.<raw body>` (constant-time, 5-minute tolerance), replayed event ids refused
  * (409), body limit (413), zod validation (400), bad manifest (422), unknown app (404).
  * 202 `{ status: 'accepted' | 'duplicate' | 'non-production', … }`.
