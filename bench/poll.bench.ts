@@ -31,7 +31,7 @@ import type { FetchResult } from '../src/poller/descriptor-fetcher.js';
 import type { FetchesDescriptors } from '../src/app/detection/poll-app.js';
 import { parseDescriptor } from '../src/versioning/index.js';
 import { DEFAULT_DETECTION_SETTINGS } from '../src/app/settings.js';
-import { createAppContext } from '../src/context.js';
+import { createAppContext } from '../src/runtime.js';
 import { startDetectionWorkers } from '../src/workers/start-workers.js';
 import { schedulerTick } from '../src/workers/scheduler.js';
 import type { VersionRecord } from '../src/store/types.js';

@@ -20,7 +20,7 @@ import { VersionLadder, decideTarget } from '../src/rollout/version-ladder.js';
 import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId, type PlanRolloutJob } from '../src/jobs/queues.js';
 import { toPlannedVersion } from '../src/app/rollout/ladder.js';
 import { generatePopulation } from '../src/app/rollout/installations.js';
-import { createAppContext, type Runtime } from '../src/context.js';
+import { createAppContext, type Runtime } from '../src/runtime.js';
 import type { VersionStore } from '../src/store/version-store.js';
 import { startRolloutWorkers } from '../src/workers/start-workers.js';
 

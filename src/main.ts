@@ -1,6 +1,6 @@
 /**
  * Composition root (STYLE.md): the only place that reads `process.env`, creates the Redis
- * connection and builds the process's one context (src/context.ts `createAppContext`), then
+ * connection and builds the process's one context (src/runtime.ts `createAppContext`), then
  * hands it to workers, scheduler and HTTP API (`mpu daemon`), to CLI commands (`openContext`)
  * and to the demo.
  */
@@ -10,7 +10,7 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { AppError, ErrorCode } from './lib/errors.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { buildApp } from './http/build-app.js';
-import { createAppContext, type AppContextOptions, type Runtime } from './context.js';
+import { createAppContext, type AppContextOptions, type Runtime } from './runtime.js';
 import type { Closable } from './lib/closable.js';
 import type { Settings } from './app/settings.js';
 import { startWorkers } from './workers/start-workers.js';

@@ -1,6 +1,6 @@
 /**
  * The ports of the application layer: what every use case may be given. One `AppContext` is
- * built per process by the composition root (src/context.ts, called from src/main.ts) and handed
+ * built per process by the composition root (src/runtime.ts, called from src/main.ts) and handed
  * to workers, HTTP routes, CLI commands and the demo; each use case declares the slice it reads
  * (`Pick<AppContext, …>`), so tests build only that. Nothing here touches BullMQ or a Redis
  * connection: jobs go out through the enqueue ports, whose adapter (src/workers/job-dispatcher.ts)

@@ -4,7 +4,7 @@
  * configured) and the rollout engineer's routes.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Runtime } from '../context.js';
+import type { HttpContext } from './http-context.js';
 import { registerRolloutRoutes } from './routes/rollout-routes.js';
 import { installErrorHandler } from './error-handler.js';
 import type { Clock } from '../lib/clock.js';
@@ -15,7 +15,7 @@ import { registerAdminBoard } from './admin-board.js';
 
 /** Options of `buildApp`. */
 export interface BuildAppOptions {
-  ctx: Runtime;
+  ctx: HttpContext;
   /** HMAC secret of deploy events (required: intake refuses everything without it). */
   webhookSecret: string;
   /** Clock for deploy-event signature freshness (see DeploymentRouteOptions). @defaultValue ctx.clock */

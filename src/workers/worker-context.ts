@@ -1,6 +1,6 @@
 /**
  * What the BullMQ adapters are given: the application context, plus the Redis connection and
- * queues that only adapters touch (built by src/context.ts).
+ * queues that only adapters touch (built by src/runtime.ts).
  */
 import type { Redis } from 'ioredis';
 import type { AppContext } from '../app/context.js';

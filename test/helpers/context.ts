@@ -1,11 +1,11 @@
 /**
- * A process's context for tests (src/context.ts `createAppContext`), with what rollout suites
+ * A process's context for tests (src/runtime.ts `createAppContext`), with what rollout suites
  * inject: an in-memory version reader we own (test/rollout/helpers.ts `MemoryVersions`), a
  * notifier that records, settings.
  */
 import type { Notifier } from '../../src/app/rollout/notifier.js';
 import type { Settings } from '../../src/app/settings.js';
-import { createAppContext, type AppContextOptions, type Runtime, type RuntimeDeps } from '../../src/context.js';
+import { createAppContext, type AppContextOptions, type Runtime, type RuntimeDeps } from '../../src/runtime.js';
 import type { VersionReader } from '../../src/store/types.js';
 import type { VersionStore } from '../../src/store/version-store.js';
 import { startRolloutWorkers, type RolloutWorkers } from '../../src/workers/start-workers.js';

@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { installErrorHandler } from '../../src/http/error-handler.js';
 import { registerRolloutRoutes } from '../../src/http/routes/rollout-routes.js';
 import { createTestContext as createRolloutContext } from '../helpers/context.js';
-import type { Runtime as RolloutContext } from '../../src/context.js';
+import type { Runtime as RolloutContext } from '../../src/runtime.js';
 import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { MemoryVersions } from '../rollout/helpers.js';

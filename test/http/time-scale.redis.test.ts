@@ -8,7 +8,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
-import type { Runtime } from '../../src/context.js';
+import type { Runtime } from '../../src/runtime.js';
 import { buildApp } from '../../src/http/build-app.js';
 import { UPGRADE_BATCH_JOB_NAME, type UpgradeBatchJob } from '../../src/jobs/queues.js';
 import { DAY, HOUR, ManualClock } from '../../src/lib/clock.js';

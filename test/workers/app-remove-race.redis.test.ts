@@ -21,7 +21,7 @@ import { parseDescriptor } from '../../src/versioning/index.js';
 import { notifyBatch } from '../../src/app/rollout/notify-batch.js';
 import { UPGRADE_BATCH_JOB_NAME, type NotifyBatchJob, type UpgradeBatchJob, type VersionJob } from '../../src/jobs/queues.js';
 import { createTestContext as createRolloutContext } from '../helpers/context.js';
-import type { Runtime as RolloutContext } from '../../src/context.js';
+import type { Runtime as RolloutContext } from '../../src/runtime.js';
 import { applyUpgradeBatch } from '../../src/app/rollout/upgrade-batch.js';
 import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';

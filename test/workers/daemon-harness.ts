@@ -10,7 +10,7 @@ import { ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { parseAllowList } from '../../src/poller/address-policy.js';
 import type { FetchPolicy } from '../../src/poller/descriptor-fetcher.js';
-import { createAppContext, type Runtime } from '../../src/context.js';
+import { createAppContext, type Runtime } from '../../src/runtime.js';
 import type { Settings } from '../../src/app/settings.js';
 import { startDetectionWorkers, type DetectionWorkers } from '../../src/workers/start-workers.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';

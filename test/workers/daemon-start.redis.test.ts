@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { startDaemon } from '../../src/main.js';
-import { createAppContext } from '../../src/context.js';
+import { createAppContext } from '../../src/runtime.js';
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { startLocalServer, T0, type LocalServer } from './daemon-harness.js';

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { DAY, ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { createTestContext as createRolloutContext } from '../helpers/context.js';
-import type { Runtime as RolloutContext } from '../../src/context.js';
+import type { Runtime as RolloutContext } from '../../src/runtime.js';
 import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { UPGRADE_BATCH_JOB_NAME, type UpgradeBatchJob } from '../../src/jobs/queues.js';

@@ -10,7 +10,7 @@ import { Queue } from 'bullmq';
 import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { createTestContext as createRolloutContext } from '../helpers/context.js';
-import type { Runtime as RolloutContext } from '../../src/context.js';
+import type { Runtime as RolloutContext } from '../../src/runtime.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { PLAN_ROLLOUT_JOB_NAME, QueueName, planRolloutJobId } from '../../src/jobs/queues.js';
 import { TEST_REDIS_URL, connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';

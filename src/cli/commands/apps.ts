@@ -19,7 +19,7 @@ import type { DeployEvent } from '../../poller/deploy-event.js';
 import { sendDeployEvent } from '../../http/deploy-client.js';
 import type { AppRecord } from '../../store/app-store.js';
 import type { VersionRecord } from '../../store/types.js';
-import type { Runtime } from '../../context.js';
+import type { Runtime } from '../../runtime.js';
 import { runAction } from '../run-action.js';
 
 async function withContext<T>(fn: (ctx: Runtime, env: { port: number; secret?: string }) => Promise<T>): Promise<T> {

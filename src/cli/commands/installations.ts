@@ -12,7 +12,7 @@ import { AppError, ErrorCode } from '../../lib/errors.js';
 import { parseInstallationInput } from '../../rollout/installation-input.js';
 import type { Installation } from '../../rollout/types.js';
 import { parseRolloutId, type RolloutView } from '../../store/rollout-store.js';
-import type { Runtime } from '../../context.js';
+import type { Runtime } from '../../runtime.js';
 import { scheduleLatePlanning } from '../../app/rollout/late-installations.js';
 import { approveInstallation, generatePopulation, showInstallation } from '../../app/rollout/installations.js';
 import { controlRollout, listRollouts, showRollout, versionDistribution } from '../../app/rollout/rollouts.js';

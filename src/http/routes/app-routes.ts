@@ -3,9 +3,9 @@
  * `GET /v1/apps`, `GET /v1/apps/:appId`, `GET /v1/apps/:appId/versions` (appId URL-encoded).
  */
 import type { FastifyInstance } from 'fastify';
-import type { Runtime } from '../../context.js';
+import type { HttpContext } from '../http-context.js';
 
-export async function registerAppRoutes(app: FastifyInstance, ctx: Runtime): Promise<void> {
+export async function registerAppRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   app.get('/v1/apps', async () => ({ apps: await ctx.apps.listApps() }));
   app.get<{ Params: { appId: string } }>('/v1/apps/:appId', async (req) => {
     const found = await ctx.apps.requireApp(req.params.appId);

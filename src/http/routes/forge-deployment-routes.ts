@@ -9,11 +9,11 @@ import type { Clock } from '../../lib/clock.js';
 import { AppError, ErrorCode } from '../../lib/errors.js';
 import { acceptDeployment } from '../../app/detection/accept-deployment.js';
 import { checkSignature, DeployEvent, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_MS, TIMESTAMP_HEADER } from '../../poller/deploy-event.js';
-import type { Runtime } from '../../context.js';
+import type { HttpContext } from '../http-context.js';
 
 /** Options of the intake route. */
 export interface DeploymentRouteOptions {
-  ctx: Runtime;
+  ctx: HttpContext;
   /** HMAC secret shared with the deployer. */
   secret: string;
   /** Body limit, bytes. @defaultValue 1 MiB */

@@ -3,12 +3,12 @@
  * text from the daemon's registry; queue depths collected at scrape time).
  */
 import type { FastifyInstance } from 'fastify';
-import type { Runtime } from '../../context.js';
+import type { HttpContext } from '../http-context.js';
 
 /** How long /healthz waits for Redis to answer PING, ms. */
 const HEALTH_TIMEOUT_MS = 1_000;
 
-export async function registerOpsRoutes(app: FastifyInstance, ctx: Runtime): Promise<void> {
+export async function registerOpsRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   app.get('/healthz', async (_req, reply) => {
     // Answer at once during an outage: commands queue (BullMQ's connections retry forever),
     // so a ping without a deadline would hang the probe.

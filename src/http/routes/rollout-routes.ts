@@ -12,7 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../../lib/errors.js';
-import type { Runtime } from '../../context.js';
+import type { HttpContext } from '../http-context.js';
 import { approveInstallation, registerInstallations, showInstallation } from '../../app/rollout/installations.js';
 import { controlRollout, listRollouts, showRollout, versionDistribution } from '../../app/rollout/rollouts.js';
 
@@ -30,7 +30,7 @@ const RolloutQuery = z.object({ app: z.string().min(1).optional(), limit: z.coer
 const Action = z.enum(['pause', 'resume', 'halt']);
 
 /** Registers the routes on the process's context (its time scale, policy and queues). */
-export async function registerRolloutRoutes(app: FastifyInstance, ctx: Runtime): Promise<void> {
+export async function registerRolloutRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   app.post('/v1/installations', { bodyLimit: 50 * 1024 * 1024 }, async (req) => {
     const body = req.body;
     const list = Array.isArray(body) ? body : [body];
