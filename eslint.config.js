@@ -12,6 +12,22 @@ export default tseslint.config(
     },
   },
   {
+    // Lua scripts are defined on a connection in one place, src/store/scripts.ts, which loads
+    // them from src/store/commands/*.lua; script replies are decoded in script-results.ts.
+    files: ['src/**/*.ts'],
+    ignores: ['src/store/scripts.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "MemberExpression[property.name='defineCommand'], MemberExpression[property.value='defineCommand']",
+          message: 'Add a .lua file to src/store/commands/ and use defineScripts(redis) (src/store/scripts.ts).',
+        },
+      ],
+    },
+  },
+  {
     // Domain code is pure: no clock reads, no I/O (DESIGN.md, "The pipeline").
     files: ['src/versioning/**/*.ts', 'src/rollout/**/*.ts'],
     rules: {
