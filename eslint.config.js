@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 /**
  * The layers of src/, lowest first; a module may import its own layer and the layers below,
  * never one above (README, "Architecture"):
- *   lib → versioning, rollout (pure domain) → jobs, store, poller, metrics (data, I/O at the edges)
+ *   lib → versioning, rollout (pure domain) → jobs, store, poller, metrics, replay (data, I/O at the edges)
  *   → app (use cases) → workers, notify, http, config (adapters) → runtime.ts → main.ts → cli, demo
  */
 const above = {
@@ -23,6 +23,22 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-syntax': 'off',
+    },
+  },
+  {
+    // Lua scripts are defined on a connection in one place, src/store/scripts.ts, which loads
+    // them from src/store/commands/*.lua; script replies are decoded in script-results.ts.
+    files: ['src/**/*.ts'],
+    ignores: ['src/store/scripts.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "MemberExpression[property.name='defineCommand'], MemberExpression[property.value='defineCommand']",
+          message: 'Add a .lua file to src/store/commands/ and use defineScripts(redis) (src/store/scripts.ts).',
+        },
+      ],
     },
   },
   {
@@ -66,7 +82,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/jobs/**/*.ts', 'src/store/**/*.ts', 'src/poller/**/*.ts', 'src/metrics/**/*.ts'],
+    files: ['src/jobs/**/*.ts', 'src/store/**/*.ts', 'src/poller/**/*.ts', 'src/metrics/**/*.ts', 'src/replay/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/app/**', ...layer('app', 'adapters', 'top')], message }] }] },
   },
   {

@@ -8,3 +8,5 @@ export * from './generate-population.js';
 export * from './simulate-rollout.js';
 export * from './installation-input.js';
 export * from './plan-late.js';
+export * from './rollout-status.js';
+export * from './installation-history.js';

@@ -23,8 +23,10 @@
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
-import { execAll } from './installation-store.js';
+import { execAll } from '../lib/exec-all.js';
 import { parseRolloutId } from './rollout-store.js';
+import { countOf } from './script-results.js';
+import { defineScripts, type ScriptedRedis } from './scripts.js';
 
 /**
  * Escapes the Redis glob characters of `s` (`*`, `?`, `[`, `]` and `\`, see the KEYS/SCAN
@@ -65,27 +67,14 @@ export interface RemoveOptions {
   batchSize?: number;
 }
 
-// KEYS: installation index. ARGV: app id, then installation ids. Deletes the index entries of
-// the ids that still belong to that app (an id is never indexed to two apps: register refuses).
-const UNINDEX_LUA = `
-local n = 0
-for i = 2, #ARGV do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
-end
-return n
-`;
-
-type Scripted = Redis & { mpuUnindexInstallations(key: string, appId: string, ...ids: string[]): Promise<number> };
-
 /** Redis-backed removal of an app's data (see the module documentation for the order). */
 export class AppRemover {
-  private readonly redis: Scripted;
+  private readonly redis: ScriptedRedis;
   constructor(
     redis: Redis,
     private readonly keys: Keys,
   ) {
-    if (!('mpuUnindexInstallations' in redis)) redis.defineCommand('mpuUnindexInstallations', { numberOfKeys: 1, lua: UNINDEX_LUA });
-    this.redis = redis as Scripted;
+    this.redis = defineScripts(redis);
   }
 
   /** Counts what `appId` holds (zeros for an unknown app). Reads only. */
@@ -128,7 +117,9 @@ export class AppRemover {
     for (let start = 0; ; start += batch) {
       const ids = await this.redis.lrange(k.installationIds(appId), start, start + batch - 1);
       if (ids.length === 0) break;
-      installationIndexEntries += Number(await this.redis.mpuUnindexInstallations(k.installationIndex(), appId, ...ids));
+      // Only the entries that still name this app (commands/unindexInstallations-1.lua).
+      const reply = await this.redis.mpuUnindexInstallations(k.installationIndex(), appId, ...ids);
+      installationIndexEntries += countOf('unindexInstallations', reply);
     }
     // 3b. The rollouts index, scanned again: a plan that created its rollout meanwhile is in it.
     const rollouts = await this.rolloutIds(appId, batch);

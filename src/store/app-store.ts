@@ -6,6 +6,8 @@ import type { Redis } from 'ioredis';
 import type { AppKind } from '../versioning/types.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { Keys } from './keys.js';
+import { pollNotRecorded, pollsClaimed, recordedPerKey } from './script-results.js';
+import { defineScripts, type ScriptedRedis } from './scripts.js';
 
 /** Outcome of the last poll of a Connect app. */
 export type PollOutcome = 'changed' | 'unchanged' | 'not-modified' | 'failed';
@@ -76,95 +78,14 @@ export type ClaimResult =
   | { status: 'gone' };
 
 // Poll claims and poll records are written by one Lua script per batch of apps (up to
-// SCRIPT_BATCH): per-command client cost (ioredis builds, writes and parses each command) was
-// most of a 304 poll's Redis cost in bench/poll.bench.ts. Each app's keys still carry its own
-// hash tag: on a Redis Cluster connection the batches hold one app each (a script's keys must
-// share a slot), which is the per-app script of before.
+// SCRIPT_BATCH; commands/claimPolls.lua and commands/recordPolls.lua): per-command client cost
+// (ioredis builds, writes and parses each command) was most of a 304 poll's Redis cost in
+// bench/poll.bench.ts. Each app's keys still carry its own hash tag: on a Redis Cluster
+// connection the batches hold one app each (a script's keys must share a slot).
 const SCRIPT_BATCH = 500;
 
-// KEYS: app hashes. ARGV[1]: the owner (the claiming job's id); ARGV[i + 1]: the slot of KEYS[i].
-// One poll per app per slot: the first job to claim the slot polls it; the same job may claim it
-// again (a redelivered batch, a retry), any other job is told `taken`; an older slot is `taken`.
-// Returns one string per key (a bulk string each: the client decodes one, not ten): 'G' (gone:
-// no record), 'T' .. owner (taken; owner '' = done), or 'C' .. the POLL_TARGET_FIELDS values
-// joined by NUL, each '' when absent, else '=' .. value (claimed).
-const CLAIM_POLLS_LUA = `
-local out = {}
-local owner = ARGV[1]
-for i, key in ipairs(KEYS) do
-  local slotArg = ARGV[i + 1]
-  local cur = redis.call('HMGET', key, 'pollSlot', 'pollClaim', 'id', 'kind', 'descriptorUrl', 'etag', 'lastModified', 'lastSeenHash', 'latestVersion', 'latestHash')
-  if not cur[3] then
-    out[i] = 'G'
-  else
-    local held = tonumber(cur[1])
-    local slot = tonumber(slotArg)
-    if held and (held > slot or (held == slot and cur[2] ~= owner)) then
-      out[i] = 'T' .. (cur[2] or '')
-    else
-      redis.call('HSET', key, 'pollSlot', slotArg, 'pollClaim', owner)
-      local f = {}
-      for j = 3, 10 do
-        if cur[j] then f[j - 2] = '=' .. cur[j] else f[j - 2] = '' end
-      end
-      out[i] = 'C' .. table.concat(f, '\\0')
-    end
-  end
-end
-return out
-`;
-
-// KEYS: app hashes. ARGV[i]: the arguments for KEYS[i], joined by NUL (one argument per app:
-// ioredis flattens, copies and encodes every argument of a command, and its Command constructor
-// was its largest item in a profile of bench/poll.bench.ts with a dozen per app): claimed slot ('' = none), claim owner, claim after this poll
-// ('' = done), fields to delete (comma-separated, '' = none), '1' to count a failure, then
-// field/value pairs. Values never hold NUL (AppStore replaces it).
-// Never resurrects a deleted app; moves the claim only when the caller still holds it.
-// Returns, per key, 1 when recorded, 0 when the app is gone.
-const RECORD_POLLS_LUA = `
-local function split(s)
-  local t, p = {}, 1
-  while true do
-    local q = string.find(s, '\\0', p, true)
-    if not q then
-      t[#t + 1] = string.sub(s, p)
-      return t
-    end
-    t[#t + 1] = string.sub(s, p, q - 1)
-    p = q + 1
-  end
-end
-local out = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 0 then
-    out[i] = 0
-  else
-    local a = split(ARGV[i])
-    redis.call('HSET', key, unpack(a, 6, #a))
-    if a[4] ~= '' then
-      for f in string.gmatch(a[4], '[^,]+') do redis.call('HDEL', key, f) end
-    end
-    if a[5] == '1' then
-      redis.call('HINCRBY', key, 'consecutiveFailures', 1)
-      redis.call('HINCRBY', key, 'totalFailures', 1)
-    end
-    if a[1] ~= '' then
-      local cur = redis.call('HMGET', key, 'pollSlot', 'pollClaim')
-      if cur[1] == a[1] and cur[2] == a[2] then redis.call('HSET', key, 'pollClaim', a[3]) end
-    end
-    out[i] = 1
-  end
-end
-return out
-`;
-
-/** A value for RECORD_POLLS_LUA's NUL-joined arguments: NUL (never in an HTTP header value) becomes U+FFFD. */
+/** A value for recordPolls.lua's NUL-joined arguments: NUL (never in an HTTP header value) becomes U+FFFD. */
 const noNul = (v: string): string => (v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v);
-
-type WithPollScripts = Redis & {
-  mpuClaimPolls(numKeys: number, ...keysAndArgs: string[]): Promise<string[]>;
-  mpuRecordPolls(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
-};
 
 /** `items` in batches for one script each: SCRIPT_BATCH apps, or one app on a Cluster connection. */
 function scriptBatches<T>(redis: Redis, items: readonly T[]): T[][] {
@@ -207,22 +128,19 @@ function claimedApp(app: Record<string, string>): ClaimResult {
 
 /** Redis-backed app registry. */
 export class AppStore {
-  private readonly redis: WithPollScripts;
+  private readonly redis: ScriptedRedis;
   constructor(
     redis: Redis,
     private readonly keys: Keys,
   ) {
-    // Key counts vary per call (the first argument).
-    if (!('mpuClaimPolls' in redis)) redis.defineCommand('mpuClaimPolls', { lua: CLAIM_POLLS_LUA });
-    if (!('mpuRecordPolls' in redis)) redis.defineCommand('mpuRecordPolls', { lua: RECORD_POLLS_LUA });
-    this.redis = redis as WithPollScripts;
+    this.redis = defineScripts(redis);
   }
 
   /** Poll records waiting for the next flush (`recordPoll`): the app's key, its NUL-joined arguments. */
   private pendingRecords: { key: string; packed: string; resolve(recorded: boolean): void; reject(err: unknown): void }[] = [];
 
   /**
-   * Runs RECORD_POLLS_LUA for the app at `key` with `args` (none holding NUL: see `noNul`).
+   * Runs recordPolls.lua for the app at `key` with `args` (none holding NUL: see `noNul`).
    * Records asked for in the same turn of the event loop (the polls of a chunk finish close
    * together) go out together, in one script per batch of apps: one command instead of one per
    * poll, which was most of a record's CPU cost (profile of bench/poll.bench.ts). Each caller
@@ -246,8 +164,8 @@ export class AppStore {
           args[batch.length + i] = batch[i]!.packed;
         }
         try {
-          const recorded = await this.redis.mpuRecordPolls(batch.length, ...args);
-          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(Number(recorded[i]) === 1);
+          const recorded = recordedPerKey(await this.redis.mpuRecordPolls(batch.length, ...args), batch.length);
+          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(recorded[i]!);
         } catch (err) {
           for (const r of batch) r.reject(err);
         }
@@ -352,15 +270,12 @@ export class AppStore {
         return this.redis.mpuClaimPolls(batch.length, ...args);
       }),
     );
-    const out = replies.flat().map((reply): ClaimResult | undefined => {
-      if (reply[0] === 'T') return { status: 'taken', owner: reply.slice(1) };
-      if (reply[0] !== 'C') return { status: 'gone' };
-      const values = reply.slice(1).split('\0');
+    const decoded = replies.flatMap((reply) => pollsClaimed(reply, POLL_TARGET_FIELDS));
+    const out = decoded.map((r): ClaimResult | undefined => {
+      if (r.status === 'claimed') return claimedApp(r.fields);
       // A NUL inside a value (never written by this store) would shift the fields: read the app.
-      if (values.length !== POLL_TARGET_FIELDS.length) return undefined;
-      const app: Record<string, string> = {};
-      for (let j = 0; j < values.length; j++) if (values[j] !== '') app[POLL_TARGET_FIELDS[j]!] = values[j]!.slice(1);
-      return claimedApp(app);
+      if (r.status === 'unreadable') return undefined;
+      return r;
     });
     for (let i = 0; i < out.length; i++) {
       if (out[i] !== undefined) continue;
@@ -391,7 +306,7 @@ export class AppStore {
       if (r.etag === undefined) forget = 'etag';
       if (r.lastModified === undefined) forget = forget ? `${forget},lastModified` : 'lastModified';
     }
-    // RECORD_POLLS_LUA's arguments: claim, fields to delete, no failure, then the fields.
+    // recordPolls.lua's arguments: claim, fields to delete, no failure, then the fields.
     const args: string[] = [
       claim ? String(claim.slot) : '', claim?.owner ?? '', '', forget, '0',
       'status', 'active',
@@ -404,9 +319,7 @@ export class AppStore {
     if (r.lastModified !== undefined) args.push('lastModified', noNul(r.lastModified));
     if (r.hash !== undefined) args.push('lastSeenHash', r.hash);
     // Never resurrects a deleted app: the script writes only when the record still exists.
-    if (!(await this.recordPoll(this.keys.app(appId), args))) {
-      throw new AppError(ErrorCode.APP_NOT_FOUND, `app '${appId}' is not registered (removed?): its poll was not recorded`, { details: { appId } });
-    }
+    if (!(await this.recordPoll(this.keys.app(appId), args))) throw pollNotRecorded(appId);
   }
 
   /**
@@ -435,7 +348,7 @@ export class AppStore {
   /**
    * Records that a Forge environment sent a deploy event at `at` (epoch ms).
    * @throws AppError app-not-found. An app removed after the read is not re-created (the write
-   *   goes through RECORD_POLL_LUA, which writes only to an existing record).
+   *   goes through recordPolls.lua, which writes only to an existing record).
    */
   async recordForgeDeployment(appId: string, environment: string, at: number): Promise<void> {
     const app = await this.requireApp(appId);

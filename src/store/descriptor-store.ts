@@ -9,25 +9,17 @@ import type { AppKind, ParsedDescriptor } from '../versioning/types.js';
 import { parseDescriptor } from '../versioning/index.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { Keys } from './keys.js';
-
-// KEYS: app hash, descriptor key. ARGV: canonical text. Write-once, and only for a registered app.
-const SAVE_DESCRIPTOR_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX') then return 1 end
-return 0
-`;
-
-type WithSaveDescriptor = Redis & { mpuSaveDescriptor(app: string, key: string, text: string): Promise<number> };
+import { descriptorSaved } from './script-results.js';
+import { defineScripts, type ScriptedRedis } from './scripts.js';
 
 /** Redis-backed descriptor store. */
 export class DescriptorStore {
-  private readonly redis: WithSaveDescriptor;
+  private readonly redis: ScriptedRedis;
   constructor(
     redis: Redis,
     private readonly keys: Keys,
   ) {
-    if (!('mpuSaveDescriptor' in redis)) redis.defineCommand('mpuSaveDescriptor', { numberOfKeys: 2, lua: SAVE_DESCRIPTOR_LUA });
-    this.redis = redis as WithSaveDescriptor;
+    this.redis = defineScripts(redis);
   }
 
   /**
@@ -37,10 +29,9 @@ export class DescriptorStore {
    *   removed while this poll or deploy was in flight): nothing is stored.
    */
   async saveDescriptor(appId: string, parsed: ParsedDescriptor): Promise<string> {
-    const r = await this.redis.mpuSaveDescriptor(this.keys.app(appId), this.keys.descriptor(appId, parsed.hash), parsed.canonical);
-    if (Number(r) === -1) {
-      throw new AppError(ErrorCode.APP_NOT_FOUND, `app '${appId}' is not registered (removed?): its descriptor was not stored`, { details: { appId } });
-    }
+    // Write-once and only for a registered app (commands/saveDescriptor-2.lua).
+    const key = this.keys.descriptor(appId, parsed.hash);
+    descriptorSaved(await this.redis.mpuSaveDescriptor(this.keys.app(appId), key, parsed.canonical), appId);
     return parsed.hash;
   }
 

@@ -46,7 +46,7 @@ export interface Keys {
   installationApproved(appId: string): string;
   /** HASH `<p>:app:{<appId>}:inst:available`: id → newest version shown as "update available". */
   installationAvailable(appId: string): string;
-  /** HASH `<p>:app:{<appId>}:inst:history`: id → history entries (`;`-separated, see installation-store.ts). */
+  /** HASH `<p>:app:{<appId>}:inst:history`: id → `;`-separated entries (rollout/installation-history.ts). */
   installationHistory(appId: string): string;
   /** HASH `<p>:app:{<appId>}:inst:distribution`: version → number of installations running it. */
   versionDistribution(appId: string): string;

@@ -1,22 +1,45 @@
 /**
- * Redis store of rollouts (issue 4): one hash per app version with its status and plan summary,
- * the plan's buckets as Redis lists of installation ids (so upgrade jobs carry a range, not a
+ * Redis store of rollouts: one hash per app version with its status and plan summary, the
+ * plan's buckets as Redis lists of installation ids (so upgrade jobs carry a range, not a
  * million ids), and an index of rollouts by publication time. Layout in keys.ts.
+ *
+ * Status changes follow the pure state machine of src/rollout/rollout-status.ts: the store
+ * reads the status, computes the next one there and writes it with a compare-and-set script
+ * (commands/setRolloutStatus-1.lua, commands/finishPlanning-2.lua), reading again when the
+ * status moved in between.
  */
 import type { Redis } from 'ioredis';
 import semver from 'semver';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { PlanBucket, PlanSummary } from '../rollout/plan-rollout.js';
 import type { AppKind, Approval, Bump } from '../versioning/types.js';
+import {
+  completePlanning,
+  transitionRollout,
+  type RolloutAction,
+  type RolloutStatus,
+  type RolloutStatusState,
+} from '../rollout/rollout-status.js';
 import type { Keys } from './keys.js';
-import { execAll } from './installation-store.js';
+import { execAll } from '../lib/exec-all.js';
+import {
+  bucketsPushed,
+  flagOf,
+  planningFinished,
+  rolloutActionRefused,
+  rolloutNotFound,
+  rolloutStatusContended,
+  rolloutStatusSet,
+} from './script-results.js';
+import { defineScripts, scriptedPipeline, type ScriptedRedis } from './scripts.js';
+
+export type { RolloutStatus } from '../rollout/rollout-status.js';
 
 /**
- * Lifecycle: `planning` → `scheduled` (automatic) | `awaiting-approval` (manual); an operator may
- * `pause` (→ `paused`, remembering the status to resume to) or `halt` (final: pending batches do
- * nothing). "complete" is not stored: it is read off the version distribution (`progress`).
+ * How many times a status compare-and-set reads again after the status moved under it (an
+ * operator's action racing a plan's end): each retry follows a change, so a few suffice.
  */
-export type RolloutStatus = 'planning' | 'scheduled' | 'awaiting-approval' | 'paused' | 'halted';
+const STATUS_ATTEMPTS = 5;
 
 /** A rollout as stored. Times epoch ms. */
 export interface RolloutRecord {
@@ -100,103 +123,14 @@ function fromHash(h: Record<string, string>): RolloutRecord | null {
   };
 }
 
-// KEYS: rollout hash. ARGV: action (pause|resume|halt|superseded), then its arguments.
-// Atomic status transitions; every action writes only to an existing rollout (a rollout deleted
-// with its app is not re-created by a plan still running). Returns {ok, status} or {err, status}.
-const TRANSITION_LUA = `
-local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return {'missing', ''} end
-local a = ARGV[1]
-if a == 'pause' then
-  if st == 'paused' then return {'ok', st} end
-  if st == 'halted' then return {'conflict', st} end
-  redis.call('HSET', KEYS[1], 'status', 'paused', 'resumeTo', st)
-  return {'ok', 'paused'}
-elseif a == 'resume' then
-  if st ~= 'paused' then
-    if st == 'halted' then return {'conflict', st} end
-    return {'ok', st}
-  end
-  local to = redis.call('HGET', KEYS[1], 'resumeTo')
-  if not to or to == '' then to = 'scheduled' end
-  redis.call('HSET', KEYS[1], 'status', to, 'resumeTo', '')
-  return {'ok', to}
-elseif a == 'halt' then
-  redis.call('HSET', KEYS[1], 'status', 'halted', 'resumeTo', '')
-  return {'ok', 'halted'}
-elseif a == 'superseded' then
-  redis.call('HSET', KEYS[1], 'supersededBy', ARGV[2])
-  return {'ok', st}
-end
-return {'bad', st}
-`;
-
-// KEYS: rollout hash, installation id list. ARGV: summary JSON, batches, plannedAt, status.
-// Ends planning only when the plan's cursor has reached the end of the installation list: an
-// installation registered after the plan's last read makes it read again ('behind'). So a plan
-// covers exactly the positions below its final cursor, and every installation registered later
-// is the late planner's (see rollout/plan-late.ts). A pause or halt that came meanwhile wins.
-// Writes nothing ('missing') once the rollout is deleted (its app removed).
-const FINISH_LUA = `
-local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return {'missing', ''} end
-local cursor = tonumber(redis.call('HGET', KEYS[1], 'planCursor') or '0')
-if redis.call('LLEN', KEYS[2]) > cursor then return {'behind', ''} end
-redis.call('HSET', KEYS[1], 'summary', ARGV[1], 'batches', ARGV[2], 'plannedAt', ARGV[3])
-if st == 'planning' then redis.call('HSET', KEYS[1], 'status', ARGV[4]) return {'ok', ARGV[4]} end
-if st == 'paused' then redis.call('HSET', KEYS[1], 'resumeTo', ARGV[4]) end
-return {'ok', st}
-`;
-
-// KEYS: buckets hash, rollout hash, then one list per bucket. ARGV: cursor, expected cursor ('' =
-// any), then per bucket its field (`kind:at`) and its ids joined by newlines. Writes nothing and
-// returns 0 once the rollout is deleted (its app removed); returns -1 when the stored cursor is
-// not the expected one: a second planner of the same version (a stalled job taken over while the
-// first still runs) cannot append the same installations twice.
-const PUSH_LUA = `
-if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
-if ARGV[2] ~= '' and (redis.call('HGET', KEYS[2], 'planCursor') or '0') ~= ARGV[2] then return -1 end
-for i = 3, #KEYS do
-  local n = 0
-  local ids = {}
-  for id in string.gmatch(ARGV[(i - 3) * 2 + 4], '[^\\n]+') do
-    ids[#ids + 1] = id
-    if #ids == 1000 then
-      redis.call('RPUSH', KEYS[i], unpack(ids))
-      n = n + #ids
-      ids = {}
-    end
-  end
-  if #ids > 0 then
-    redis.call('RPUSH', KEYS[i], unpack(ids))
-    n = n + #ids
-  end
-  redis.call('HINCRBY', KEYS[1], ARGV[(i - 3) * 2 + 3], n)
-end
-redis.call('HSET', KEYS[2], 'planCursor', ARGV[1])
-return 1
-`;
-
-type Scripted = Redis & {
-  mpuRolloutTransition(...args: string[]): Promise<[string, string]>;
-  mpuRolloutFinish(...args: string[]): Promise<[string, string]>;
-  mpuRolloutPush(numKeys: number, ...args: string[]): Promise<number>;
-};
-
 /** Redis rollout store. */
 export class RolloutStore {
-  private readonly redis: Scripted;
+  private readonly redis: ScriptedRedis;
   constructor(
     redis: Redis,
     readonly keys: Keys,
   ) {
-    if (!(redis as unknown as Record<string, unknown>).mpuRolloutTransition) {
-      redis.defineCommand('mpuRolloutTransition', { numberOfKeys: 1, lua: TRANSITION_LUA });
-      redis.defineCommand('mpuRolloutFinish', { numberOfKeys: 2, lua: FINISH_LUA });
-      // numberOfKeys varies (one list per bucket): the caller passes it first
-      redis.defineCommand('mpuRolloutPush', { lua: PUSH_LUA });
-    }
-    this.redis = redis as Scripted;
+    this.redis = defineScripts(redis);
   }
 
   /**
@@ -247,29 +181,73 @@ export class RolloutStore {
   }
 
   /**
-   * Status transition: `pause`, `resume` or `halt`.
-   * @throws AppError `rollout-not-found`; `rollout-conflict` when resuming or pausing a halted rollout
+   * Status transition: `pause`, `resume` or `halt`, by the rule of `transitionRollout`
+   * (src/rollout/rollout-status.ts), applied as a compare-and-set of the status.
+   * @returns the status after the action
+   * @throws AppError `rollout-not-found`; `rollout-conflict` when resuming or pausing a halted
+   *   rollout, or (retryable) when the status kept moving under `STATUS_ATTEMPTS` attempts
    */
-  async transition(appId: string, version: string, action: 'pause' | 'resume' | 'halt'): Promise<RolloutStatus> {
-    const [res, st] = await this.redis.mpuRolloutTransition(this.keys.rollout(appId, version), action);
-    if (res === 'missing') throw new AppError(ErrorCode.ROLLOUT_NOT_FOUND, `no rollout ${rolloutId(appId, version)} (see 'mpu rollouts list')`);
-    if (res === 'conflict') throw new AppError(ErrorCode.ROLLOUT_CONFLICT, `rollout ${rolloutId(appId, version)} is ${st}: cannot ${action} it`);
-    return st as RolloutStatus;
+  async transition(appId: string, version: string, action: RolloutAction): Promise<RolloutStatus> {
+    const id = rolloutId(appId, version);
+    const key = this.keys.rollout(appId, version);
+    for (let attempt = 0; attempt < STATUS_ATTEMPTS; attempt++) {
+      const current = await this.readStatus(key);
+      if (!current) throw rolloutNotFound(id);
+      const t = transitionRollout(current, action);
+      if (!t.ok) throw rolloutActionRefused(id, t.status, action);
+      if (!t.changed) return t.next.status;
+      const res = rolloutStatusSet(await this.redis.mpuSetRolloutStatus(key, ...casArgs(current, t.next)));
+      if (res === 'ok') return t.next.status;
+      if (res === 'missing') throw rolloutNotFound(id);
+    }
+    throw rolloutStatusContended(id, STATUS_ATTEMPTS);
+  }
+
+  /** Status and `resumeTo` of the rollout hash at `key`, or null when it has no status (no rollout). */
+  private async readStatus(key: string): Promise<RolloutStatusState | null> {
+    const [status, resumeTo] = await this.redis.hmget(key, 'status', 'resumeTo');
+    return status ? { status: status as RolloutStatus, resumeTo: (resumeTo || null) as RolloutStatus | null } : null;
   }
 
   /**
    * Stores the plan summary and ends planning, atomically, if the plan's cursor has reached the
-   * end of the app's installation list (a pause or halt that came meanwhile wins).
+   * end of the app's installation list. The status becomes that of `completePlanning`
+   * (src/rollout/rollout-status.ts: a pause or halt that came meanwhile wins), written as a
+   * compare-and-set of the status.
    * @param at end of planning, epoch ms
    * @returns the status; `behind` when installations were registered since the plan's last read
    *   (plan them, then call again); null when the rollout no longer exists (its app was removed):
    *   nothing is written then
+   * @throws AppError `rollout-conflict` (retryable) when the status kept moving under
+   *   `STATUS_ATTEMPTS` attempts
    */
-  async finishPlanning(appId: string, version: string, summary: PlanSummary, batches: number, status: RolloutStatus, at: number): Promise<RolloutStatus | 'behind' | null> {
-    const [res, st] = await this.redis.mpuRolloutFinish(this.keys.rollout(appId, version), this.keys.installationIds(appId), JSON.stringify(summary), String(batches), String(at), status);
-    if (res === 'behind') return 'behind';
-    if (res === 'missing') return null;
-    return st as RolloutStatus;
+  async finishPlanning(
+    appId: string,
+    version: string,
+    summary: PlanSummary,
+    batches: number,
+    status: RolloutStatus,
+    at: number,
+  ): Promise<RolloutStatus | 'behind' | null> {
+    const key = this.keys.rollout(appId, version);
+    for (let attempt = 0; attempt < STATUS_ATTEMPTS; attempt++) {
+      const current = await this.readStatus(key);
+      if (!current) return null;
+      const next = completePlanning(current, status);
+      const reply = await this.redis.mpuFinishPlanning(
+        key,
+        this.keys.installationIds(appId),
+        JSON.stringify(summary),
+        batches,
+        at,
+        ...casArgs(current, next),
+      );
+      const res = planningFinished(reply);
+      if (res === 'ok') return next.status;
+      if (res === 'behind') return 'behind';
+      if (res === 'missing') return null;
+    }
+    throw rolloutStatusContended(rolloutId(appId, version), STATUS_ATTEMPTS);
   }
 
   /**
@@ -291,14 +269,15 @@ export class RolloutStore {
   /** Marks `older` rollouts of the app as superseded by `version` (informational; only rollouts that still exist). */
   async markSuperseded(appId: string, version: string): Promise<void> {
     const ids = await this.redis.zrange(this.keys.rollouts(), 0, -1);
-    const pipe = this.redis.pipeline();
+    const pipe = scriptedPipeline(this.redis);
     for (const id of ids) {
       const r = parseRolloutId(id);
       if (r.appId === appId && semver.valid(r.version) && semver.lt(r.version, version)) {
-        (pipe as unknown as Scripted).mpuRolloutTransition(this.keys.rollout(appId, r.version), 'superseded', version);
+        // Informational, and only where the rollout still exists (commands/markSuperseded-1.lua).
+        pipe.mpuMarkSuperseded(this.keys.rollout(appId, r.version), version);
       }
     }
-    await execAll(pipe);
+    for (const reply of await execAll(pipe)) flagOf('markSuperseded', reply);
   }
 
   /**
@@ -317,11 +296,8 @@ export class RolloutStore {
       keys.push(this.keys.rolloutBucket(appId, version, b.kind, b.at));
       args.push(`${b.kind}:${b.at}`, b.ids.join('\n'));
     }
-    const res = Number(await this.redis.mpuRolloutPush(keys.length, ...keys, ...args));
-    if (res === -1) {
-      throw new AppError(ErrorCode.ROLLOUT_CONFLICT, `the plan of ${rolloutId(appId, version)} moved past ${expected} meanwhile (another planner); it resumes at its cursor`, { retryable: true });
-    }
-    return res === 1;
+    const reply = await this.redis.mpuPushBuckets(keys.length, ...keys, ...args);
+    return bucketsPushed(reply, rolloutId(appId, version), expected);
   }
 
   /** Installations planned so far (0 before planning starts). */
@@ -382,6 +358,11 @@ export class RolloutStore {
     const dist = await this.redis.hgetall(this.keys.versionDistribution(record.appId));
     return progressOf(record, dist);
   }
+}
+
+/** The compare-and-set arguments: expected status and resumeTo, then the new ones ('' = no resumeTo). */
+function casArgs(current: RolloutStatusState, next: RolloutStatusState): [string, string, string, string] {
+  return [current.status, current.resumeTo ?? '', next.status, next.resumeTo ?? ''];
 }
 
 /** Progress of a rollout from a distribution (`version → count`). Pure. */

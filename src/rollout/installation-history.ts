@@ -1,0 +1,96 @@
+/**
+ * The installation history format, pure (no I/O): DESIGN.md "Rollout rules" keeps which
+ * installation ran which version when. The installation store keeps one installation's history
+ * in one hash field (keys.ts `installationHistory`), entries oldest first, separated by `;`:
+ *
+ * - `<at>|i|<version>`                  registered
+ * - `<at>|u|<from>|<to>|<a or p>`       upgraded (automatic, or by approval)
+ * - `<at>|a|<version>`                  approved
+ * - `<at>|n|<version>`                  update available shown / notified
+ *
+ * `at` is epoch ms. This module is the single definition of the format. Two store scripts build
+ * entries themselves, on hot paths where passing encoded entries would cost more client work
+ * (registerInstallations-6.lua: `registered`; compareAndSetVersions-3.lua: `upgraded`, 2,000
+ * moves per call); their header comments point here and test/rollout/installation-history.test.ts
+ * proves that what they write decodes here. Version strings and ids never hold `|`, `;`, tabs
+ * or newlines (semver and the installation id rules).
+ */
+
+/** One history entry (see the module documentation). `at` is epoch ms. */
+export type HistoryEntry =
+  | { at: number; kind: 'registered'; version: string }
+  | { at: number; kind: 'upgraded'; from: string; to: string; cause: UpgradeCause }
+  | { at: number; kind: 'approved'; version: string }
+  | { at: number; kind: 'update-available'; version: string };
+
+/** Why an installation was upgraded: automatically, or because its admins approved. */
+export type UpgradeCause = 'automatic' | 'approval';
+
+/** Separates the entries of one history field. */
+export const HISTORY_SEPARATOR = ';';
+
+/** Separates the fields of one entry. */
+const FIELD_SEPARATOR = '|';
+
+/** The one-letter code of each upgrade cause in an `upgraded` entry (the last field). */
+export const UPGRADE_CAUSE_CODE: Readonly<Record<UpgradeCause, string>> = { automatic: 'a', approval: 'p' };
+
+/** The one-letter code of each entry kind (the second field). */
+const KIND_CODE = { registered: 'i', upgraded: 'u', approved: 'a', 'update-available': 'n' } as const;
+
+/** Encodes one entry, e.g. `1735689600000|u|1.0.0|1.0.1|a`. Pure. */
+export function encodeHistoryEntry(e: HistoryEntry): string {
+  const head = `${e.at}${FIELD_SEPARATOR}${KIND_CODE[e.kind]}${FIELD_SEPARATOR}`;
+  if (e.kind === 'upgraded') {
+    return `${head}${e.from}${FIELD_SEPARATOR}${e.to}${FIELD_SEPARATOR}${UPGRADE_CAUSE_CODE[e.cause]}`;
+  }
+  return `${head}${e.version}`;
+}
+
+/**
+ * Decodes one entry.
+ * @returns the entry, or null for an unknown kind (forward compatible: a reader skips entries a
+ *   later writer added). An `upgraded` entry whose cause code is not `p` reads as automatic.
+ * Pure.
+ */
+export function decodeHistoryEntry(raw: string): HistoryEntry | null {
+  const f = raw.split(FIELD_SEPARATOR);
+  const at = Number(f[0]);
+  switch (f[1]) {
+    case KIND_CODE.registered:
+      return { at, kind: 'registered', version: f[2]! };
+    case KIND_CODE.upgraded:
+      return {
+        at,
+        kind: 'upgraded',
+        from: f[2]!,
+        to: f[3]!,
+        cause: f[4] === UPGRADE_CAUSE_CODE.approval ? 'approval' : 'automatic',
+      };
+    case KIND_CODE.approved:
+      return { at, kind: 'approved', version: f[2]! };
+    case KIND_CODE['update-available']:
+      return { at, kind: 'update-available', version: f[2]! };
+    default:
+      return null;
+  }
+}
+
+/** Encodes entries into one history field (or the part appended to one), oldest first. Pure. */
+export function encodeHistory(entries: readonly HistoryEntry[]): string {
+  return entries.map(encodeHistoryEntry).join(HISTORY_SEPARATOR);
+}
+
+/**
+ * Decodes a history field (null or '' = no history), oldest first; unknown entries are skipped
+ * (see `decodeHistoryEntry`). Pure.
+ */
+export function parseHistory(field: string | null | undefined): HistoryEntry[] {
+  if (!field) return [];
+  const out: HistoryEntry[] = [];
+  for (const raw of field.split(HISTORY_SEPARATOR)) {
+    const e = decodeHistoryEntry(raw);
+    if (e) out.push(e);
+  }
+  return out;
+}

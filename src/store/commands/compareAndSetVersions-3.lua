@@ -1,0 +1,44 @@
+--[[
+  The upgrade compare-and-set (InstallationStore.compareAndSetVersions): moves each installation
+  to its target version only if it still runs the version the caller read, so concurrent or
+  redelivered upgrade batches never upgrade one twice. The version distribution follows, and
+  each move is appended to the installation's history with its time.
+
+  Rules: DESIGN.md "Rollout rules" (an installation never moves backwards and never skips being
+  recorded; the caller only asks for forward moves).
+
+  The history entry is built here (up to 2,000 moves per call, on the rollout's hot path)
+  rather than passed in: its format is defined by encodeHistoryEntry in
+  src/rollout/installation-history.ts (`<at>|u|<from>|<to>|<cause code>`, cause code `a`
+  automatic or `p` by approval), and test/rollout/installation-history.test.ts proves this
+  script's entries decode there.
+
+  Input:
+    KEYS[1]  version hash (`installationVersion`: id → version)
+    KEYS[2]  distribution hash (`versionDistribution`: version → count)
+    KEYS[3]  history hash (`installationHistory`: id → `;`-separated entries)
+    ARGV[1]  upgrade time, epoch ms
+    ARGV[2]  the moves, one line each `<id>\t<expected>\t<target>\t<cause code>` (one argument:
+             thousands of arguments cost the client more than the script costs Redis)
+
+  Output: the number of installations moved (integer).
+]]
+local at = ARGV[1]
+local moved = 0
+local dist = {}
+for id, expected, target, cause in string.gmatch(ARGV[2], '([^\t\n]+)\t([^\t\n]+)\t([^\t\n]+)\t([^\t\n]+)') do
+  if redis.call('HGET', KEYS[1], id) == expected then
+    redis.call('HSET', KEYS[1], id, target)
+    dist[expected] = (dist[expected] or 0) - 1
+    dist[target] = (dist[target] or 0) + 1
+    local e = at .. '|u|' .. expected .. '|' .. target .. '|' .. cause
+    local h = redis.call('HGET', KEYS[3], id)
+    if h then e = h .. ';' .. e end
+    redis.call('HSET', KEYS[3], id, e)
+    moved = moved + 1
+  end
+end
+for v, n in pairs(dist) do
+  if n ~= 0 then redis.call('HINCRBY', KEYS[2], v, n) end
+end
+return moved

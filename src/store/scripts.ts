@@ -1,0 +1,176 @@
+/**
+ * The store's Lua scripts, loaded in one place (as BullMQ's `src/classes/scripts.ts` loads
+ * `src/commands/*.lua`). Each script is a file in `./commands/`, named `<name>-<numberOfKeys>.lua`,
+ * or `<name>.lua` when the number of keys varies (the caller passes numkeys first); each file's
+ * header comment says what it does and why, its KEYS and ARGV, and its replies. A script is
+ * defined on a connection as the command `mpu<Name>` (`storeVersion-5.lua` → `mpuStoreVersion`),
+ * and its replies are turned into typed results or AppErrors in script-results.ts.
+ *
+ * The .lua files are read at run time next to this module (`new URL('./commands/…',
+ * import.meta.url)`): a build into `dist/` must copy `src/store/commands/*.lua` beside the
+ * compiled `scripts.js`.
+ */
+import { readFileSync } from 'node:fs';
+import type { ChainableCommander, Redis } from 'ioredis';
+
+/** Every script file in `./commands/` (test/store/scripts.redis.test.ts checks the folder matches). */
+export const SCRIPT_FILES = [
+  'claimPolls.lua',
+  'recordPolls.lua',
+  'storeVersion-5.lua',
+  'markDecided-2.lua',
+  'recordDeployment-2.lua',
+  'saveDescriptor-2.lua',
+  'unindexInstallations-1.lua',
+  'setRolloutStatus-1.lua',
+  'markSuperseded-1.lua',
+  'finishPlanning-2.lua',
+  'pushBuckets.lua',
+  'registerInstallations-6.lua',
+  'ackRegistrations-1.lua',
+  'compareAndSetVersions-3.lua',
+  'readRangeStates-3.lua',
+  'readPlanChunk-4.lua',
+  'approveInstallation-3.lua',
+  'markUpdateAvailable-3.lua',
+] as const;
+
+/** A script argument: ioredis sends numbers as their decimal text. */
+type Arg = string | number;
+
+/**
+ * The commands `defineScripts` adds, with their raw replies (what the Lua returns; see each
+ * file's header). Keys come first, then the ARGV, in the files' order; scripts without a number
+ * in their file name take numkeys first. Replies are decoded by script-results.ts.
+ */
+export interface ScriptCommands {
+  /** claimPolls.lua: per app 'G', 'T' .. owner or 'C' .. NUL-joined fields. */
+  mpuClaimPolls(numKeys: number, ...keysAndArgs: string[]): Promise<string[]>;
+  /** recordPolls.lua: per app 1 recorded, 0 gone. */
+  mpuRecordPolls(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
+  /** storeVersion-5.lua: {status, value}. */
+  mpuStoreVersion(
+    versions: string, order: string, deployments: string, descriptor: string, app: string,
+    expectedLatest: string, version: string, recordJson: string, deploymentId: string, canonical: string,
+    descriptorHash: string, polledAt: string,
+  ): Promise<[string, string]>;
+  /** markDecided-2.lua: 'ok' | 'conflict' | 'gone'. */
+  mpuMarkDecided(app: string, order: string, detectedAt: Arg, latest: string): Promise<string>;
+  /** recordDeployment-2.lua: 1 recorded, 0 known, -1 gone. */
+  mpuRecordDeployment(app: string, deployments: string, deploymentId: string): Promise<number>;
+  /** saveDescriptor-2.lua: 1 stored, 0 stored already, -1 gone. */
+  mpuSaveDescriptor(app: string, descriptor: string, canonical: string): Promise<number>;
+  /** unindexInstallations-1.lua: index entries deleted. */
+  mpuUnindexInstallations(index: string, appId: string, ...ids: string[]): Promise<number>;
+  /** setRolloutStatus-1.lua: 'ok' | 'stale' | 'missing'. */
+  mpuSetRolloutStatus(
+    rollout: string, expectedStatus: string, expectedResumeTo: string, status: string, resumeTo: string,
+  ): Promise<string>;
+  /** markSuperseded-1.lua: 1 marked, 0 no rollout. */
+  mpuMarkSuperseded(rollout: string, newerVersion: string): Promise<number>;
+  /** finishPlanning-2.lua: 'ok' | 'behind' | 'stale' | 'missing'. */
+  mpuFinishPlanning(
+    rollout: string, installationIds: string, summaryJson: string, batches: Arg, plannedAt: Arg,
+    expectedStatus: string, expectedResumeTo: string, status: string, resumeTo: string,
+  ): Promise<string>;
+  /** pushBuckets.lua: 1 appended, 0 no rollout, -1 cursor moved. */
+  mpuPushBuckets(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  /** registerInstallations-6.lua: new installations. */
+  mpuRegisterInstallations(
+    ids: string, data: string, version: string, distribution: string, history: string, log: string,
+    at: Arg, ...idJsonVersion: Arg[]
+  ): Promise<number>;
+  /** ackRegistrations-1.lua: 1 dropped, 0 another planner did. */
+  mpuAckRegistrations(log: string, first: string, count: Arg): Promise<number>;
+  /** compareAndSetVersions-3.lua: installations moved. */
+  mpuCompareAndSetVersions(
+    version: string, distribution: string, history: string, at: Arg, moves: string,
+  ): Promise<number>;
+  /** readRangeStates-3.lua: {ids, versions, approved}. */
+  mpuReadRangeStates(
+    list: string, version: string, approved: string, start: Arg, stop: Arg,
+  ): Promise<[string[], string[], string[]]>;
+  /** readPlanChunk-4.lua: {ids, data, versions, approved}. */
+  mpuReadPlanChunk(
+    ids: string, data: string, version: string, approved: string, start: Arg, stop: Arg,
+  ): Promise<[string[], string[], string[], string[]]>;
+  /** approveInstallation-3.lua: 1 recorded, 0 not (stale or unregistered). */
+  mpuApproveInstallation(
+    approved: string, history: string, version: string, id: string, expected: string, next: string, entries: string,
+  ): Promise<number>;
+  /** markUpdateAvailable-3.lua: installations newly marked. */
+  mpuMarkUpdateAvailable(
+    available: string, history: string, version: string, entry: string, availableVersion: string, ...ids: string[]
+  ): Promise<number>;
+}
+
+/** The command name of a script file: `storeVersion-5.lua` → `mpuStoreVersion`. */
+type CommandName<F extends string> = F extends `${infer N}-${number}.lua`
+  ? `mpu${Capitalize<N>}`
+  : F extends `${infer N}.lua`
+    ? `mpu${Capitalize<N>}`
+    : never;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// Compile-time check: one typed command per script file, and no other.
+const _everyFileTyped: Same<keyof ScriptCommands, CommandName<(typeof SCRIPT_FILES)[number]>> = true;
+
+/** A connection with every script defined as a command (`defineScripts`). */
+export type ScriptedRedis = Redis & ScriptCommands;
+
+/** A pipeline of a `ScriptedRedis`: the scripts queue like any command (see `scriptedPipeline`). */
+export type ScriptedPipeline = ChainableCommander & {
+  [K in keyof ScriptCommands]: (...args: Parameters<ScriptCommands[K]>) => ScriptedPipeline;
+};
+
+/** One script as `defineCommand` takes it. */
+export interface ScriptDefinition {
+  /** The command name, `mpu<Name>`. */
+  name: keyof ScriptCommands;
+  /** The file in `./commands/`. */
+  file: (typeof SCRIPT_FILES)[number];
+  /** From the file name; undefined when it varies (the caller passes numkeys). */
+  numberOfKeys: number | undefined;
+  lua: string;
+}
+
+let sources: readonly ScriptDefinition[] | undefined;
+
+/**
+ * Every script, read from `./commands/` on the first call and kept for the process.
+ * @throws the file system's error when a .lua file is missing (e.g. a build that did not copy
+ *   them beside the compiled module).
+ */
+export function loadScripts(): readonly ScriptDefinition[] {
+  sources ??= SCRIPT_FILES.map((file) => {
+    const m = /^([A-Za-z]+)(?:-(\d+))?\.lua$/.exec(file)!;
+    const name = `mpu${m[1]![0]!.toUpperCase()}${m[1]!.slice(1)}` as keyof ScriptCommands;
+    const lua = readFileSync(new URL(`./commands/${file}`, import.meta.url), 'utf8');
+    return { name, file, numberOfKeys: m[2] === undefined ? undefined : Number(m[2]), lua };
+  });
+  return sources;
+}
+
+/** Connections the scripts are defined on already. */
+const defined = new WeakSet<Redis>();
+
+/**
+ * Defines every script on `redis` as a command (once per connection: later calls only return
+ * it) and returns the same connection, typed with the commands. Every store calls it in its
+ * constructor; nothing else in src/ calls `defineCommand` (eslint.config.js).
+ * @throws as `loadScripts` when a .lua file cannot be read.
+ */
+export function defineScripts(redis: Redis): ScriptedRedis {
+  if (!defined.has(redis)) {
+    for (const s of loadScripts()) {
+      const definition = s.numberOfKeys === undefined ? { lua: s.lua } : { numberOfKeys: s.numberOfKeys, lua: s.lua };
+      redis.defineCommand(s.name, definition);
+    }
+    defined.add(redis);
+  }
+  return redis as ScriptedRedis;
+}
+
+/** A pipeline of `redis` on which the scripts can be queued (ioredis copies them onto it). */
+export function scriptedPipeline(redis: ScriptedRedis): ScriptedPipeline {
+  return redis.pipeline() as ScriptedPipeline;
+}
