@@ -78,9 +78,9 @@ export type ClaimResult =
   | { status: 'gone' };
 
 // Poll claims and poll records are written by one Lua script per batch of apps (up to
-// SCRIPT_BATCH; commands/claimPolls.lua and commands/recordPolls.lua): per-command client cost
-// (ioredis builds, writes and parses each command) was most of a 304 poll's Redis cost in
-// bench/poll.bench.ts. Each app's keys still carry its own hash tag: on a Redis Cluster
+// SCRIPT_BATCH; commands/claimPolls.lua and commands/recordPolls.lua): ioredis builds, writes
+// and parses each command, a cost paid once per batch instead of once per poll
+// (docs/performance.md). Each app's keys still carry its own hash tag: on a Redis Cluster
 // connection the batches hold one app each (a script's keys must share a slot).
 const SCRIPT_BATCH = 500;
 
@@ -143,7 +143,7 @@ export class AppStore {
    * Runs recordPolls.lua for the app at `key` with `args` (none holding NUL: see `noNul`).
    * Records asked for in the same turn of the event loop (the polls of a chunk finish close
    * together) go out together, in one script per batch of apps: one command instead of one per
-   * poll, which was most of a record's CPU cost (profile of bench/poll.bench.ts). Each caller
+   * poll (docs/performance.md). Each caller
    * still gets its own result or error.
    * @returns false when the app's record does not exist (removed): nothing written.
    */

@@ -16,7 +16,7 @@ export interface Keys {
   readonly prefix: string;
   /** SET of every registered app id. */
   apps(): string;
-  // ── apps, descriptors, versions (issue 3: daemon) ──────────────────────────────────────
+  // ── apps, descriptors, versions ──────────────────────────────────────
   /** HASH `<p>:app:{<appId>}`: the app record (kind, descriptor URL, poll state, last error…). */
   app(appId: string): string;
   /** HASH `<p>:app:{<appId>}:versions`: version string → VersionRecord JSON. */
@@ -31,7 +31,7 @@ export interface Keys {
   pollSchedule(): string;
   /** STRING `<p>:webhook-event:<eventId>` with a TTL: deploy event ids already accepted (replay refusal). */
   webhookEvent(eventId: string): string;
-  // ── installations, rollouts (issue 4: rollout) ─────────────────────────────────────────
+  // ── installations, rollouts ─────────────────────────────────────────
   // One app's installations live in a few big hashes (not a key per installation): a million
   // installations are ~7 keys, read and written in batches by pipelines and Lua.
   /** HASH `<p>:installations`: installation id → app id (global index; the only cross-app key). */
@@ -71,7 +71,7 @@ export function createKeys(prefix = 'mpu'): Keys {
   return {
     prefix,
     apps: () => `${prefix}:apps`,
-    // ── apps, descriptors, versions (issue 3: daemon) ──────────────────────────────────────
+    // ── apps, descriptors, versions ──────────────────────────────────────
     app: (appId) => `${prefix}:app:{${appId}}`,
     versions: (appId) => `${prefix}:app:{${appId}}:versions`,
     versionOrder: (appId) => `${prefix}:app:{${appId}}:version-order`,
@@ -79,7 +79,7 @@ export function createKeys(prefix = 'mpu'): Keys {
     deployments: (appId) => `${prefix}:app:{${appId}}:deployments`,
     pollSchedule: () => `${prefix}:poll-schedule`,
     webhookEvent: (eventId) => `${prefix}:webhook-event:${eventId}`,
-    // ── installations, rollouts (issue 4: rollout) ─────────────────────────────────────────
+    // ── installations, rollouts ─────────────────────────────────────────
     installationIndex: () => `${prefix}:installations`,
     installationIds: (appId) => `${prefix}:app:{${appId}}:inst:ids`,
     installationData: (appId) => `${prefix}:app:{${appId}}:inst:data`,

@@ -5,8 +5,8 @@
   Rule (DESIGN.md "Detection rules": many daemons must not poll twice): one poll per app per
   slot. The first job to claim an app's slot polls it; the same job may claim it again (a
   redelivered batch, a retry); any other job is told `taken`, and so is a job whose slot is older
-  than the one claimed already. A batch of apps goes in one script because per-command client
-  cost was most of a 304 poll's Redis cost (bench/poll.bench.ts); on a Redis Cluster the caller
+  than the one claimed already. A batch of apps goes in one script to pay the per-command client
+  cost once per batch (docs/performance.md); on a Redis Cluster the caller
   sends one app per script (a script's keys must share a slot).
 
   The number of keys varies: the caller passes numkeys (the batch's size).

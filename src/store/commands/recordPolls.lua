@@ -12,8 +12,7 @@
   Input:
     KEYS[i]  app hash of the i-th app (`<p>:app:{<appId>}`)
     ARGV[i]  the arguments for KEYS[i], joined by NUL into one argument per app (ioredis copies
-             and encodes every argument, and a dozen per app was its largest cost in a profile
-             of bench/poll.bench.ts). The parts, in order:
+             and encodes every argument: docs/performance.md). The parts, in order:
                1  claimed slot ('' = no claim)
                2  claim owner
                3  owner after this poll ('' = the poll is done)
