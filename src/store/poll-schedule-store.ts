@@ -34,6 +34,14 @@ export class PollScheduleStore {
     await this.redis.zadd(this.keys.pollSchedule(), 'XX', 'GT', dueAt, appId);
   }
 
+  /** Moves many apps forward at once (one ZADD XX GT: each member on its own, as `reschedule`). */
+  async rescheduleMany(entries: readonly { appId: string; dueAt: number }[]): Promise<void> {
+    if (entries.length === 0) return;
+    const args: (string | number)[] = [];
+    for (const e of entries) args.push(e.dueAt, e.appId);
+    await this.redis.zadd(this.keys.pollSchedule(), 'XX', 'GT', ...args);
+  }
+
   /** App ids due at or before `now` (epoch ms), at most `limit`. */
   async due(now: number, limit = 10_000): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys.pollSchedule(), '-inf', now, 'LIMIT', 0, limit);

@@ -25,6 +25,20 @@ export class VersionStore implements VersionReader {
     this.redis = defineScripts(redis);
   }
 
+  /**
+   * Remembers a deploy event id for `ttlMs` (ms) unless it is remembered already (SET NX PX):
+   * replay protection of the deploy intake.
+   * @returns true when the event is new, false when it was received within `ttlMs`.
+   */
+  async claimDeployEvent(eventId: string, at: number, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.webhookEvent(eventId), String(at), 'PX', ttlMs, 'NX')) !== null;
+  }
+
+  /** Forgets a claimed deploy event id, so that the sender may send the same event again. */
+  async releaseDeployEvent(eventId: string): Promise<void> {
+    await this.redis.del(this.keys.webhookEvent(eventId));
+  }
+
   /** @returns the record, or null when the app or version is unknown. */
   async getVersion(appId: string, version: string): Promise<VersionRecord | null> {
     const json = await this.redis.hget(this.keys.versions(appId), version);

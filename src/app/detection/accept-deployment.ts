@@ -54,3 +54,22 @@ export async function acceptDeployment(deps: DetectionDeps, event: DeployEvent):
   deps.logger.info({ appId: event.appId, deploymentId: event.deploymentId }, 'deploy:accepted');
   return { status: 'accepted', versionJob };
 }
+
+/**
+ * Receives one verified deploy event exactly once: its id is remembered for `replayWindowMs` (ms)
+ * before it is accepted (`acceptDeployment`); an event whose acceptance fails is forgotten again,
+ * so the sender may retry the same event once the problem is fixed.
+ * @throws AppError webhook-replayed (the id was received within the window), and
+ *   `acceptDeployment`'s errors.
+ */
+export async function receiveDeployEvent(deps: DetectionDeps, event: DeployEvent, replayWindowMs: number): Promise<AcceptDeploymentResult> {
+  if (!(await deps.versions.claimDeployEvent(event.eventId, deps.clock.now(), replayWindowMs))) {
+    throw new AppError(ErrorCode.WEBHOOK_REPLAYED, `deploy event '${event.eventId}' was already received`, { details: { eventId: event.eventId } });
+  }
+  try {
+    return await acceptDeployment(deps, event);
+  } catch (err) {
+    await deps.versions.releaseDeployEvent(event.eventId);
+    throw err;
+  }
+}

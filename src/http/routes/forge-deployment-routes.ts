@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../lib/clock.js';
 import { AppError, ErrorCode } from '../../lib/errors.js';
-import { acceptDeployment } from '../../app/detection/accept-deployment.js';
+import { receiveDeployEvent } from '../../app/detection/accept-deployment.js';
 import { checkSignature, DeployEvent, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_MS, TIMESTAMP_HEADER } from '../../poller/deploy-event.js';
 import type { HttpContext } from '../http-context.js';
 
@@ -58,21 +58,13 @@ export async function registerForgeDeploymentRoutes(app: FastifyInstance, opts: 
         });
       }
       const event = parsed.data;
-      const eventKey = ctx.keys.webhookEvent(event.eventId);
-      // Remembered for twice the tolerance: older replays already fail the timestamp check.
-      const fresh = await ctx.connection.set(eventKey, String(ctx.clock.now()), 'PX', 2 * SIGNATURE_TOLERANCE_MS, 'NX');
-      if (fresh === null) {
-        ctx.metrics.deployEvents.inc({ result: 'rejected' });
-        throw new AppError(ErrorCode.WEBHOOK_REPLAYED, `deploy event '${event.eventId}' was already received`, { details: { eventId: event.eventId } });
-      }
       try {
-        const result = await acceptDeployment(ctx, event);
+        // Remembered for twice the tolerance: older replays already fail the timestamp check.
+        const result = await receiveDeployEvent(ctx, event, 2 * SIGNATURE_TOLERANCE_MS);
         return reply.status(202).send(
           result.status === 'accepted' ? { status: result.status, appId: event.appId, deploymentId: event.deploymentId } : { ...result, appId: event.appId, deploymentId: event.deploymentId },
         );
       } catch (err) {
-        // Nothing was accepted: let the sender retry the same event once it is fixed.
-        await ctx.connection.del(eventKey);
         ctx.metrics.deployEvents.inc({ result: 'rejected' });
         throw err;
       }
