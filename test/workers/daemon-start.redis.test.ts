@@ -13,7 +13,7 @@ import { startDaemon } from '../../src/main.js';
 import { createAppContext } from '../../src/context.js';
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
-import { startLocalServer, T0, type LocalServer } from './daemon-harness.js';
+import { startLocalServer, T0, type LocalServer } from '../helpers/detection-harness.js';
 
 describe('mpu daemon (startDaemon)', () => {
   let redis: Redis;

@@ -13,7 +13,7 @@ import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { POLL_BATCH_JOB_NAME, pollBatchJobId, pollJobId, type PollBatchJob } from '../../src/jobs/queues.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
 import { startDetectionWorkers } from '../../src/workers/start-workers.js';
-import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from './daemon-harness.js';
+import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../helpers/detection-harness.js';
 
 const descriptor = (key: string, rev: number) =>
   JSON.stringify({ key, baseUrl: 'https://example.com', authentication: { type: 'jwt' }, scopes: ['READ'], modules: { generalPages: [{ key: `p${rev}`, name: { value: `rev ${rev}` }, url: '/p' }] } });
