@@ -11,10 +11,10 @@ import { exitCodeFor } from '../../src/lib/errors.js';
 import { recordVersion } from '../../src/app/detection/record-version.js';
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
-import { createTestContext as createRolloutContext } from '../helpers/context.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
-import { createHarness, type Harness } from '../workers/daemon-harness.js';
+import { createHarness, type Harness } from '../helpers/detection-harness.js';
+import { createRolloutHarness } from '../helpers/rollout-harness.js';
 
 let h: Harness;
 const env = { REDIS_URL: process.env.REDIS_URL, MPU_PREFIX: process.env.MPU_PREFIX };
@@ -59,11 +59,11 @@ async function seed(appId: string, installations: number): Promise<void> {
   const d = parseDescriptor(JSON.stringify({ key: appId, baseUrl: 'https://example.com', authentication: { type: 'jwt' }, modules: {} }), { source: 'test', kind: 'connect' });
   await h.ctx.descriptors.saveDescriptor(appId, d);
   await recordVersion({ ...h.ctx, enqueuePlanRollout: async () => {} }, { v: 1, appId, source: 'poll', descriptorHash: d.hash, baseVersion: null, detectedAt: h.clock.now() });
-  const rctx = createRolloutContext(h.ctx);
+  const rollout = await createRolloutHarness({ share: h, clock: h.clock, versions: h.ctx.versions, workers: false });
   try {
-    await generatePopulation(rctx, { appId, count: installations, seed: 1, version: '1.0.0' });
+    await generatePopulation(rollout.ctx, { appId, count: installations, seed: 1, version: '1.0.0' });
   } finally {
-    await rctx.close();
+    await rollout.close();
   }
 }
 

@@ -19,18 +19,26 @@ describe('mpu daemon process', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let logs = '';
-    child.stderr.on('data', (d: Buffer) => (logs += d.toString()));
-    child.stdout.on('data', (d: Buffer) => (logs += d.toString()));
+    /** Resolves with the daemon's `daemon:started` log line, read as the process writes it. */
+    let onStarted: (started: { url?: string }) => void;
+    const startedLine = new Promise<{ url?: string }>((resolve) => (onStarted = resolve));
+    const read = (d: Buffer) => {
+      logs += d.toString();
+      const line = logs.split('\n').find((l) => l.includes('"msg":"daemon:started"'));
+      if (line) onStarted(JSON.parse(line) as { url?: string });
+    };
+    child.stderr.on('data', read);
+    child.stdout.on('data', read);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      const deadline = Date.now() + 30_000;
-      let started: { url?: string } | undefined;
-      while (!started) {
-        if (Date.now() > deadline) throw new Error(`daemon did not start within 30 s:\n${logs}`);
-        const line = logs.split('\n').find((l) => l.includes('"msg":"daemon:started"'));
-        if (line) started = JSON.parse(line) as { url?: string };
-        else await new Promise((r) => setTimeout(r, 100));
-      }
+      let timer: NodeJS.Timeout | undefined;
+      const started = await Promise.race([
+        startedLine,
+        exited.then((code) => Promise.reject(new Error(`daemon exited (${code}) before it started:\n${logs}`))),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`daemon did not start within 30 s:\n${logs}`)), 30_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
       expect(started.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const res = await request(`${started.url}/healthz`);
       expect(res.statusCode).toBe(200);

@@ -14,7 +14,7 @@ import { signDeployEvent } from '../../src/poller/deploy-event.js';
 import { registerForgeApp } from '../../src/app/detection/register-app.js';
 import { planRolloutJobId } from '../../src/jobs/queues.js';
 import { requireFixtures } from '../helpers/fixtures.js';
-import { createHarness, type Harness } from '../workers/daemon-harness.js';
+import { createHarness, type Harness } from '../helpers/detection-harness.js';
 
 const SECRET = 'test-secret-0123456789';
 const ADMIN = 'admin-token-0123456789';

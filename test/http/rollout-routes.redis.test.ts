@@ -1,22 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
-import type { Redis } from 'ioredis';
 import { DAY, HOUR, ManualClock } from '../../src/lib/clock.js';
-import { silentLogger } from '../../src/lib/logger.js';
 import { installErrorHandler } from '../../src/http/error-handler.js';
 import { registerRolloutRoutes } from '../../src/http/routes/rollout-routes.js';
-import { createTestContext as createRolloutContext } from '../helpers/context.js';
 import type { Runtime as RolloutContext } from '../../src/runtime.js';
 import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
-import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
+import { ROLLOUT_T0 as T0, createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
 import { MemoryVersions } from '../rollout/helpers.js';
 
-const T0 = Date.parse('2025-03-03T00:00:00Z');
-
 describe('rollout HTTP API (inject, real Redis)', () => {
-  let redis: Redis;
-  let prefix: string;
+  let rw: RolloutHarness;
   let app: FastifyInstance;
   let ctx: RolloutContext;
   let registry: Registry;
@@ -25,9 +19,9 @@ describe('rollout HTTP API (inject, real Redis)', () => {
   versions.add({ appId: 'h', kind: 'connect', version: '1.1.0', bump: 'minor', approval: 'manual', detectedAt: T0 });
 
   beforeEach(async () => {
-    redis = await connectTestRedis();
-    prefix = testPrefix();
-    ctx = createRolloutContext({ connection: redis, clock: new ManualClock(T0 + HOUR), logger: silentLogger, prefix, versions });
+    // No workers: the routes are tested on what they store and enqueue.
+    rw = await createRolloutHarness({ clock: new ManualClock(T0 + HOUR), versions, workers: false });
+    ctx = rw.ctx;
     registry = ctx.metrics.registry;
     app = Fastify();
     installErrorHandler(app);
@@ -35,10 +29,7 @@ describe('rollout HTTP API (inject, real Redis)', () => {
   });
   afterEach(async () => {
     await app.close();
-    for (const q of Object.values(ctx.queues)) await q.obliterate({ force: true }).catch(() => {});
-    await ctx.close();
-    await deleteKeysWithPrefix(redis, prefix);
-    await redis.quit();
+    await rw.close();
   });
 
   it('registers, validates (all or nothing), shows, lists and reports the distribution', async () => {

@@ -6,38 +6,29 @@
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
 import type { Runtime } from '../../src/runtime.js';
 import { buildApp } from '../../src/http/build-app.js';
 import { UPGRADE_BATCH_JOB_NAME, type UpgradeBatchJob } from '../../src/jobs/queues.js';
-import { DAY, HOUR, ManualClock } from '../../src/lib/clock.js';
-import { silentLogger } from '../../src/lib/logger.js';
-import { createTestContext } from '../helpers/context.js';
-import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
-import { MemoryVersions } from '../rollout/helpers.js';
+import { DAY, HOUR } from '../../src/lib/clock.js';
+import { ROLLOUT_T0 as T0, createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
+import type { MemoryVersions } from '../rollout/helpers.js';
 
-const T0 = Date.parse('2025-03-03T00:00:00Z');
 const SCALE = 3600;
-let redis: Redis;
-let prefix: string;
+let rw: RolloutHarness;
 let ctx: Runtime;
 let app: FastifyInstance;
-const clock = new ManualClock(T0);
-const versions = new MemoryVersions();
+let versions: MemoryVersions;
 
 beforeEach(async () => {
-  redis = await connectTestRedis();
-  prefix = testPrefix();
-  ctx = createTestContext({ connection: redis, clock, logger: silentLogger, prefix, versions, settings: { timeScale: SCALE } });
+  // No workers: the test reads the delays of the jobs enqueued.
+  rw = await createRolloutHarness({ workers: false, settings: { timeScale: SCALE } });
+  ({ ctx, versions } = rw);
   app = await buildApp({ ctx, webhookSecret: 'time-scale-secret-0123456789' });
 });
 afterEach(async () => {
   await app.close();
-  for (const q of Object.values(ctx.queues)) await q.obliterate({ force: true }).catch(() => {});
-  await ctx.close();
-  await deleteKeysWithPrefix(redis, prefix);
-  await redis.quit();
+  await rw.close();
 });
 
 async function upgradeJobs(): Promise<{ data: UpgradeBatchJob; delay: number }[]> {

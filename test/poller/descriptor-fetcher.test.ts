@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DescriptorFetcher } from '../../src/poller/descriptor-fetcher.js';
-import { localFetchPolicy, startLocalServer, type LocalServer } from '../workers/daemon-harness.js';
+import { localFetchPolicy, startLocalServer, type LocalServer } from '../helpers/detection-harness.js';
 
 const BODY = JSON.stringify({ key: 'fetch-app', name: 'Fetch app – “ünïcode” ✓', baseUrl: 'https://example.com' });
 

@@ -12,7 +12,7 @@ import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { recordVersion } from '../../src/app/detection/record-version.js';
 import { isAppError } from '../../src/lib/errors.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
-import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../workers/daemon-harness.js';
+import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../helpers/detection-harness.js';
 
 const GOOD = JSON.stringify({ key: 'fault-app', baseUrl: 'https://example.com', authentication: { type: 'jwt' }, modules: {} });
 

@@ -12,7 +12,7 @@ import { pollApp } from '../../src/app/detection/poll-app.js';
 import { recordVersion } from '../../src/app/detection/record-version.js';
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import type { VersionJob } from '../../src/jobs/queues.js';
-import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../workers/daemon-harness.js';
+import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../helpers/detection-harness.js';
 
 const descriptor = (rev: number) =>
   JSON.stringify({

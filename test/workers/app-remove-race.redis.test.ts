@@ -20,13 +20,13 @@ import type { DescriptorStore } from '../../src/store/descriptor-store.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
 import { notifyBatch } from '../../src/app/rollout/notify-batch.js';
 import { UPGRADE_BATCH_JOB_NAME, type NotifyBatchJob, type UpgradeBatchJob, type VersionJob } from '../../src/jobs/queues.js';
-import { createTestContext as createRolloutContext } from '../helpers/context.js';
 import type { Runtime as RolloutContext } from '../../src/runtime.js';
 import { applyUpgradeBatch } from '../../src/app/rollout/upgrade-batch.js';
 import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
-import { createHarness, type Harness } from './daemon-harness.js';
+import { createHarness, type Harness } from '../helpers/detection-harness.js';
+import { createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
 
 const text = (key: string, rev: number) =>
   JSON.stringify({ key, baseUrl: 'https://example.com', authentication: { type: 'jwt' }, scopes: ['READ'], modules: { generalPages: [{ key: `p${rev}`, name: { value: `rev ${rev}` }, url: '/p' }] } });
@@ -43,12 +43,9 @@ const fetcherOf = (rev: number, before: (appId: string) => Promise<void> = async
 
 describe('removing an app while the daemon runs', () => {
   const harnesses: Harness[] = [];
-  const rollouts: RolloutContext[] = [];
+  const rollouts: RolloutHarness[] = [];
   afterEach(async () => {
-    for (const r of rollouts.splice(0)) {
-      for (const q of Object.values(r.queues)) await q.obliterate({ force: true });
-      await r.close();
-    }
+    for (const r of rollouts.splice(0)) await r.close();
     for (const h of harnesses.splice(0)) await h.close();
   });
   const harness = async () => {
@@ -164,10 +161,12 @@ describe('removing an app while the daemon runs', () => {
   });
 
   describe('rollout jobs', () => {
-    const rolloutCtx = (h: Harness) => {
-      const ctx = createRolloutContext({ connection: h.connection, clock: h.clock, logger: silentLogger, prefix: h.prefix, versions: h.ctx.versions, rolloutSettings: { planChunkSize: 20, batchSize: 10 } });
-      rollouts.push(ctx);
-      return ctx;
+    /** A rollout context (no workers: the tests run each job's use case) on `h`'s Redis, prefix and clock. */
+    const rolloutCtx = async (h: Harness) => {
+      const settings = { planChunkSize: 20, batchSize: 10 };
+      const r = await createRolloutHarness({ share: h, clock: h.clock, versions: h.ctx.versions, workers: false, settings });
+      rollouts.push(r);
+      return r.ctx;
     };
     const setUp = async (h: Harness, ctx: RolloutContext, appId: string) => {
       await withVersions(h, appId, 2);
@@ -181,7 +180,7 @@ describe('removing an app while the daemon runs', () => {
 
     it('a plan of a removed app ends as gone', async () => {
       const h = await harness();
-      const ctx = rolloutCtx(h);
+      const ctx = await rolloutCtx(h);
       await setUp(h, ctx, 'plan-before');
       await remove(h, 'plan-before');
       expect(await planVersionRollout(ctx, { v: 1, appId: 'plan-before', version: '1.0.1' })).toMatchObject({ status: 'gone', batches: 0 });
@@ -190,7 +189,7 @@ describe('removing an app while the daemon runs', () => {
 
     it('removed between the read of the version and the creation of its rollout: the new rollout is taken back', async () => {
       const h = await harness();
-      const ctx = rolloutCtx(h);
+      const ctx = await rolloutCtx(h);
       await setUp(h, ctx, 'plan-create');
       const create = ctx.rollouts.create.bind(ctx.rollouts);
       ctx.rollouts.create = async (r) => {
@@ -203,7 +202,7 @@ describe('removing an app while the daemon runs', () => {
 
     it('removed while planning: the plan stops at its next bucket write, writing nothing', async () => {
       const h = await harness();
-      const ctx = rolloutCtx(h);
+      const ctx = await rolloutCtx(h);
       await setUp(h, ctx, 'plan-mid');
       const read = ctx.installs.readChunk.bind(ctx.installs);
       let reads = 0;
@@ -218,7 +217,7 @@ describe('removing an app while the daemon runs', () => {
 
     it("a planned rollout's upgrade and notify batches that run after the removal skip it as gone", async () => {
       const h = await harness();
-      const ctx = rolloutCtx(h);
+      const ctx = await rolloutCtx(h);
       await setUp(h, ctx, 'batches');
       expect(await planVersionRollout(ctx, { v: 1, appId: 'batches', version: '1.0.1' })).toMatchObject({ status: 'scheduled' });
       // The upgrade batches (the plan also schedules a late-installations pass).

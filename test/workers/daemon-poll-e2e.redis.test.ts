@@ -13,7 +13,7 @@ import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
 import { planRolloutJobId } from '../../src/jobs/queues.js';
 import { requireFixtures } from '../helpers/fixtures.js';
-import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from './daemon-harness.js';
+import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../helpers/detection-harness.js';
 
 interface Expected {
   kind: string;

@@ -13,7 +13,7 @@ import { startDaemon } from '../../src/main.js';
 import { createAppContext } from '../../src/runtime.js';
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
-import { startLocalServer, T0, type LocalServer } from './daemon-harness.js';
+import { startLocalServer, T0, type LocalServer } from '../helpers/detection-harness.js';
 
 describe('mpu daemon (startDaemon)', () => {
   let redis: Redis;
@@ -48,11 +48,11 @@ describe('mpu daemon (startDaemon)', () => {
 
     const daemon = await startDaemon(config, { scheduler: true, http: true, workers: true }, { clock, logger: silentLogger });
     try {
-      const deadline = Date.now() + 10_000;
-      while ((await daemon.ctx.versions.listVersions('boot-app')).length === 0) {
-        if (Date.now() > deadline) throw new Error('no version within 10 s');
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      // The scheduler ticks as it starts, so the version may be stored before anyone can listen:
+      // listen first, then read; await the event only when the read found nothing yet.
+      const created = daemon.ctx.events.next('version:created', (e) => e.appId === 'boot-app', 10_000);
+      created.catch(() => {}); // unawaited when the version was there already
+      if ((await daemon.ctx.versions.listVersions('boot-app')).length === 0) await created;
       expect((await daemon.ctx.versions.listVersions('boot-app')).map((v) => v.version)).toEqual(['1.0.0']);
       const res = await request(`${daemon.url}/healthz`);
       expect(await res.body.json()).toEqual({ status: 'ok' });

@@ -13,7 +13,7 @@ import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { POLL_BATCH_JOB_NAME, pollBatchJobId, pollJobId, type PollBatchJob } from '../../src/jobs/queues.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
 import { startDetectionWorkers } from '../../src/workers/start-workers.js';
-import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from './daemon-harness.js';
+import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../helpers/detection-harness.js';
 
 const descriptor = (key: string, rev: number) =>
   JSON.stringify({ key, baseUrl: 'https://example.com', authentication: { type: 'jwt' }, scopes: ['READ'], modules: { generalPages: [{ key: `p${rev}`, name: { value: `rev ${rev}` }, url: '/p' }] } });
@@ -27,13 +27,18 @@ describe('chunked polls', () => {
   const failNext = new Map<string, number>();
   const harnesses: Harness[] = [];
 
+  /** Called on every request the server answers. */
+  let onHit: () => void;
+
   beforeEach(async () => {
+    onHit = () => {};
     hits.clear();
     failNext.clear();
     rev = 0;
     server = await startLocalServer((req, res) => {
       const key = (req.url ?? '/').slice(1);
       hits.set(key, (hits.get(key) ?? 0) + 1);
+      onHit();
       if (key.startsWith('slow-')) return void setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(descriptor(key, rev)), 150);
       const n = failNext.get(key) ?? 0;
       if (n > 0) return void (failNext.set(key, n - 1), res.writeHead(500).end('boom'));
@@ -147,8 +152,9 @@ describe('chunked polls', () => {
     const h = await harness({ workers: true, settings: { pollBatchSize: 4, pollConcurrency: 8 } });
     const ids = Array.from({ length: 48 }, (_, i) => `slow-${i}`);
     for (const id of ids) await registerConnectApp(h.ctx, id, server.url(`/${id}`));
+    const fetching = new Promise<void>((resolve) => (onHit = resolve));
     await schedulerTick(h.ctx);
-    while (hits.size === 0) await new Promise((r) => setTimeout(r, 10));
+    await fetching; // the first fetch reached the server: chunks are in progress
     await h.workers!.close();
     // Only the chunks in progress were finished (at most 5 × 4 polls); the waiting ones went back.
     expect(hits.size).toBeLessThanOrEqual(20);

@@ -7,68 +7,34 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { DAY, HOUR, MINUTE, ManualClock } from '../../src/lib/clock.js';
-import { silentLogger } from '../../src/lib/logger.js';
+import { DAY, HOUR, MINUTE, type ManualClock } from '../../src/lib/clock.js';
 import { maintenanceWindowEnd, nextCheckAt, type MaintenanceWindows } from '../../src/rollout/index.js';
 import type { HistoryEntry } from '../../src/store/installation-store.js';
 import { planLateInstallations } from '../../src/app/rollout/late-installations.js';
-import { PLAN_ROLLOUT_JOB_NAME, UPGRADE_BATCH_JOB_NAME, planRolloutJobId, type NotifyBatchJob, type PlanRolloutJob, type UpgradeBatchJob } from '../../src/jobs/queues.js';
+import { UPGRADE_BATCH_JOB_NAME, type NotifyBatchJob, type UpgradeBatchJob } from '../../src/jobs/queues.js';
 import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
 import { approveInstallation, generatePopulation, registerInstallations } from '../../src/app/rollout/installations.js';
 import { controlRollout, versionDistribution } from '../../src/app/rollout/rollouts.js';
-import { startTestRolloutWorkers as startRolloutWorkers, type TestRolloutWorkers as RolloutWorkers } from '../helpers/context.js';
-import type { Notifier, UpdateAvailableNotice } from '../../src/app/rollout/notifier.js';
-import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
-import { MemoryVersions, drain, promoteAndDrain } from '../rollout/helpers.js';
-
-const T0 = Date.parse('2025-03-03T00:00:00Z'); // a Monday
+import type { UpdateAvailableNotice } from '../../src/app/rollout/notifier.js';
+import { ROLLOUT_T0 as T0, createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
+import { drain, promoteAndDrain, type MemoryVersions } from '../rollout/helpers.js';
 
 describe('late installations (real Redis, ManualClock)', () => {
+  let rw: RolloutHarness;
   let redis: Redis;
-  let prefix: string;
   let clock: ManualClock;
   let versions: MemoryVersions;
-  let rw: RolloutWorkers;
   let notices: UpdateAvailableNotice[];
 
   beforeEach(async () => {
-    redis = await connectTestRedis();
-    prefix = testPrefix();
-    clock = new ManualClock(T0);
-    versions = new MemoryVersions();
-    notices = [];
-    const notifier: Notifier = { notify: async (n) => void notices.push(n) };
-    rw = await startRolloutWorkers({
-      connection: redis,
-      clock,
-      logger: silentLogger,
-      prefix,
-      versions,
-      notifier,
-      rolloutSettings: { batchSize: 300, planChunkSize: 700, pauseRecheckMs: 30_000 },
-    });
+    rw = await createRolloutHarness({ settings: { batchSize: 300, planChunkSize: 700, pauseRecheckMs: 30_000 } });
+    ({ connection: redis, clock, versions, notices } = rw);
   });
+  afterEach(() => rw.close());
 
-  afterEach(async () => {
-    await rw.close();
-    for (const q of Object.values(rw.ctx.queues)) await q.obliterate({ force: true }).catch(() => {});
-    await deleteKeysWithPrefix(redis, prefix);
-    await redis.quit();
-  });
-
-  const queues = () => Object.values(rw.ctx.queues);
-  async function plan(appId: string, version: string) {
-    const data: PlanRolloutJob = { v: 1, appId, version };
-    await rw.ctx.queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, data, { jobId: planRolloutJobId(data) });
-    await drain(queues());
-  }
-  /** Moves the clock in steps, promoting delayed jobs each time (no sleeps on the clock). */
-  async function runFor(ms: number, step = HOUR) {
-    for (let t = 0; t < ms; t += step) {
-      clock.advance(Math.min(step, ms - t));
-      await promoteAndDrain(queues());
-    }
-  }
+  const queues = () => rw.queues();
+  const plan = (appId: string, version: string) => rw.plan(appId, version);
+  const runFor = (ms: number, step?: number) => rw.runFor(ms, step);
   const upgrades = (h: HistoryEntry[]) => h.filter((e): e is Extract<HistoryEntry, { kind: 'upgraded' }> => e.kind === 'upgraded');
   /** Late batch jobs (any state) and the ids they carry. */
   async function lateJobs() {
@@ -249,8 +215,9 @@ describe('late installations (real Redis, ManualClock)', () => {
     expect((await rw.ctx.installs.get('fresh')).history.map((e) => e.kind)).toEqual(['registered']);
     // the late batch redelivered (retry, second daemon) moves nobody again
     const j = jobsAfterFirst.upgrades[0]!;
+    const applied = rw.ctx.events.next('rollout:batch:applied', (e) => e.appId === 'a' && e.version === j.version);
     await rw.ctx.queues.rollout.add(UPGRADE_BATCH_JOB_NAME, j, { jobId: `redelivered-${Date.now()}` });
-    await drain(queues());
+    expect((await applied).moved).toBe(0);
     expect(upgrades((await rw.ctx.installs.get('twice')).history)).toHaveLength(1);
   });
 

@@ -4,39 +4,27 @@
  * ranges cover every bucket.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { DAY, ManualClock } from '../../src/lib/clock.js';
-import { silentLogger } from '../../src/lib/logger.js';
-import { createTestContext as createRolloutContext } from '../helpers/context.js';
+import { DAY } from '../../src/lib/clock.js';
 import type { Runtime as RolloutContext } from '../../src/runtime.js';
 import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { UPGRADE_BATCH_JOB_NAME, type UpgradeBatchJob } from '../../src/jobs/queues.js';
-import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
-import { MemoryVersions } from '../rollout/helpers.js';
+import { ROLLOUT_T0 as T0, createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
 
-const T0 = Date.parse('2025-03-03T00:00:00Z');
-let redis: Redis;
-let prefix: string;
+let rw: RolloutHarness;
 let ctx: RolloutContext;
-const versions = new MemoryVersions();
 
 beforeEach(async () => {
-  redis = await connectTestRedis();
-  prefix = testPrefix();
-  ctx = createRolloutContext({ connection: redis, clock: new ManualClock(T0), logger: silentLogger, prefix, versions, rolloutSettings: { planChunkSize: 1000, batchSize: 300 } });
+  // No workers: the test runs the planner itself and reads the jobs it enqueued.
+  rw = await createRolloutHarness({ workers: false, settings: { planChunkSize: 1000, batchSize: 300 } });
+  ctx = rw.ctx;
 });
-afterEach(async () => {
-  for (const q of Object.values(ctx.queues)) await q.obliterate({ force: true }).catch(() => {});
-  await ctx.close();
-  await deleteKeysWithPrefix(redis, prefix);
-  await redis.quit();
-});
+afterEach(() => rw.close());
 
 it('resumes an interrupted plan at its cursor: each installation planned once, every range enqueued', async () => {
   const N = 5500;
-  versions.add({ appId: 'r', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
-  versions.add({ appId: 'r', kind: 'connect', version: '1.0.1', bump: 'micro', approval: 'automatic', detectedAt: T0 });
+  rw.versions.add({ appId: 'r', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
+  rw.versions.add({ appId: 'r', kind: 'connect', version: '1.0.1', bump: 'micro', approval: 'automatic', detectedAt: T0 });
   await generatePopulation(ctx, { appId: 'r', count: N, seed: 3, version: '1.0.0' });
 
   const real = ctx.rollouts.pushBuckets.bind(ctx.rollouts);

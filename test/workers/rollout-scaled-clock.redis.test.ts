@@ -4,46 +4,32 @@
  * seconds, and no installation is upgraded before its planned time.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
 import { DAY, HOUR, ScaledClock } from '../../src/lib/clock.js';
-import { silentLogger } from '../../src/lib/logger.js';
 import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId } from '../../src/jobs/queues.js';
-import { startTestRolloutWorkers as startRolloutWorkers, type TestRolloutWorkers as RolloutWorkers } from '../helpers/context.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { showRollout } from '../../src/app/rollout/rollouts.js';
-import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
-import { MemoryVersions } from '../rollout/helpers.js';
+import { ROLLOUT_T0, createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
 
 const SPEED = 36_000; // 10 simulated hours per real second
-let redis: Redis;
-let prefix: string;
-let rw: RolloutWorkers;
-const clock = new ScaledClock(Date.parse('2025-03-03T00:00:00Z'), SPEED);
-const versions = new MemoryVersions();
+let rw: RolloutHarness<ScaledClock>;
+let clock: ScaledClock;
 
 beforeEach(async () => {
-  redis = await connectTestRedis();
-  prefix = testPrefix();
-  rw = await startRolloutWorkers({ connection: redis, clock, logger: silentLogger, prefix, versions, rolloutSettings: { timeScale: SPEED, batchSize: 500 } });
+  rw = await createRolloutHarness({ clock: new ScaledClock(ROLLOUT_T0, SPEED), settings: { timeScale: SPEED, batchSize: 500 } });
+  clock = rw.clock;
 });
-afterEach(async () => {
-  await rw.close();
-  for (const q of Object.values(rw.ctx.queues)) await q.obliterate({ force: true }).catch(() => {});
-  await deleteKeysWithPrefix(redis, prefix);
-  await redis.quit();
-});
+afterEach(() => rw.close());
 
 it('a Connect rollout on a fast clock: all upgraded, none early, within 28 h of simulated time', async () => {
-  versions.add({ appId: 's', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: clock.now() - DAY });
+  rw.versions.add({ appId: 's', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: clock.now() - DAY });
   await generatePopulation(rw.ctx, { appId: 's', count: 2000, seed: 6, version: '1.0.0' });
   const P = clock.now();
-  versions.add({ appId: 's', kind: 'connect', version: '1.0.1', bump: 'micro', approval: 'automatic', detectedAt: P });
-  await rw.ctx.queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, { v: 1, appId: 's', version: '1.0.1' }, { jobId: planRolloutJobId({ v: 1, appId: 's', version: '1.0.1' }) });
-  const deadline = Date.now() + 20_000;
-  while (!(await showRollout(rw.ctx, 's', '1.0.1').catch(() => null))?.complete) {
-    if (Date.now() > deadline) throw new Error('rollout did not complete');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  rw.versions.add({ appId: 's', kind: 'connect', version: '1.0.1', bump: 'micro', approval: 'automatic', detectedAt: P });
+  const completed = rw.ctx.events.next('rollout:completed', (e) => e.appId === 's' && e.version === '1.0.1', 20_000);
+  const job = { v: 1, appId: 's', version: '1.0.1' } as const;
+  await rw.ctx.queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, job, { jobId: planRolloutJobId(job) });
+  await completed;
+  expect((await showRollout(rw.ctx, 's', '1.0.1')).complete).toBe(true);
   const planned = new Map<string, number>();
   for (const b of (await showRollout(rw.ctx, 's', '1.0.1')).buckets) {
     for (const id of await rw.ctx.rollouts.bucketRange('s', '1.0.1', b.kind, b.at, 0, -1)) planned.set(id, b.at);

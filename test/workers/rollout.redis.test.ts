@@ -1,69 +1,29 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { DAY, HOUR, MINUTE, ManualClock } from '../../src/lib/clock.js';
-import { silentLogger } from '../../src/lib/logger.js';
-import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId, type PlanRolloutJob } from '../../src/jobs/queues.js';
-import { startTestRolloutWorkers as startRolloutWorkers, type TestRolloutWorkers as RolloutWorkers } from '../helpers/context.js';
+import { DAY, HOUR, MINUTE, type ManualClock } from '../../src/lib/clock.js';
 import { approveInstallation, generatePopulation, registerInstallations } from '../../src/app/rollout/installations.js';
 import { controlRollout, listRollouts, observedDelays, showRollout, versionDistribution } from '../../src/app/rollout/rollouts.js';
-import type { Notifier, UpdateAvailableNotice } from '../../src/app/rollout/notifier.js';
-import type { HistoryEntry } from '../../src/store/installation-store.js';
-import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
-import { MemoryVersions, drain, promoteAndDrain } from '../rollout/helpers.js';
-
-const T0 = Date.parse('2025-03-03T00:00:00Z');
+import type { UpdateAvailableNotice } from '../../src/app/rollout/notifier.js';
+import { ROLLOUT_T0 as T0, createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
+import { promoteAndDrain, type MemoryVersions } from '../rollout/helpers.js';
 
 describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
+  let rw: RolloutHarness;
   let redis: Redis;
-  let prefix: string;
   let clock: ManualClock;
   let versions: MemoryVersions;
-  let rw: RolloutWorkers;
   let notices: UpdateAvailableNotice[];
 
   beforeEach(async () => {
-    redis = await connectTestRedis();
-    prefix = testPrefix();
-    clock = new ManualClock(T0);
-    versions = new MemoryVersions();
-    notices = [];
-    const notifier: Notifier = { notify: async (n) => void notices.push(n) };
-    rw = await startRolloutWorkers({
-      connection: redis,
-      clock,
-      logger: silentLogger,
-      prefix,
-      versions,
-      notifier,
-      rolloutSettings: { batchSize: 300, planChunkSize: 700, pauseRecheckMs: 30_000 },
-    });
+    rw = await createRolloutHarness({ settings: { batchSize: 300, planChunkSize: 700, pauseRecheckMs: 30_000 } });
+    ({ connection: redis, clock, versions, notices } = rw);
   });
+  afterEach(() => rw.close());
 
-  afterEach(async () => {
-    await rw.close();
-    for (const q of Object.values(rw.ctx.queues)) await q.obliterate({ force: true }).catch(() => {});
-    await deleteKeysWithPrefix(redis, prefix);
-    await redis.quit();
-  });
-
-  const queues = () => Object.values(rw.ctx.queues);
-  async function plan(appId: string, version: string) {
-    const data: PlanRolloutJob = { v: 1, appId, version };
-    await rw.ctx.queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, data, { jobId: planRolloutJobId(data) });
-    await drain(queues());
-  }
-  /** Moves the clock in steps, promoting delayed jobs each time (no sleeps on the clock). */
-  async function runFor(ms: number, step = HOUR) {
-    for (let t = 0; t < ms; t += step) {
-      clock.advance(Math.min(step, ms - t));
-      await promoteAndDrain(queues());
-    }
-  }
-  async function histories(appId: string): Promise<Map<string, HistoryEntry[]>> {
-    const m = new Map<string, HistoryEntry[]>();
-    for await (const [id, h] of rw.ctx.installs.scanHistory(appId)) m.set(id, h);
-    return m;
-  }
+  const queues = () => rw.queues();
+  const plan = (appId: string, version: string) => rw.plan(appId, version);
+  const runFor = (ms: number, step?: number) => rw.runFor(ms, step);
+  const histories = (appId: string) => rw.histories(appId);
 
   it('Connect automatic: every installation upgraded once, never before its check, within 24 h + 4 h (+1 h clock step)', async () => {
     const N = 3000;
@@ -73,7 +33,7 @@ describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
     clock.set(P);
     versions.add({ appId: 'c', kind: 'connect', version: '1.0.1', bump: 'micro', approval: 'automatic', detectedAt: P });
     await plan('c', '1.0.1');
-    await plan('c', '1.0.1'); // duplicate wake-up: no second plan
+    await rw.replan('c', '1.0.1'); // duplicate wake-up: no second plan
     const r = (await listRollouts(rw.ctx, { appId: 'c' }))[0]!;
     expect(r.status).toBe('scheduled');
     expect(r.summary!.upgrades).toBe(N);

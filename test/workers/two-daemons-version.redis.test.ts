@@ -11,7 +11,7 @@ import { parseDescriptor } from '../../src/versioning/index.js';
 import { VersionStore } from '../../src/store/version-store.js';
 import { createKeys } from '../../src/store/keys.js';
 import type { VersionRecord } from '../../src/store/types.js';
-import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from './daemon-harness.js';
+import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../helpers/detection-harness.js';
 
 const APPS = Array.from({ length: 20 }, (_, i) => `race-app-${i}`);
 const descriptor = (key: string, rev: number) =>

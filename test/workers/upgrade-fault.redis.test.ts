@@ -5,16 +5,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { Queue } from 'bullmq';
-import { systemClock } from '../../src/lib/clock.js';
-import { silentLogger } from '../../src/lib/logger.js';
-import { createTestContext as createRolloutContext } from '../helpers/context.js';
+import { LifecycleEvents, type LifecycleEventName } from '../../src/app/events.js';
 import type { Runtime as RolloutContext } from '../../src/runtime.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';
-import { PLAN_ROLLOUT_JOB_NAME, QueueName, planRolloutJobId } from '../../src/jobs/queues.js';
-import { TEST_REDIS_URL, connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
-import { MemoryVersions } from '../rollout/helpers.js';
+import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId } from '../../src/jobs/queues.js';
+import { systemClock } from '../../src/lib/clock.js';
+import { createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
+import { TEST_REDIS_URL } from '../helpers/redis.js';
 
 const N = 100_000;
 const CHILD = fileURLToPath(new URL('./fixtures/rollout-worker-child.ts', import.meta.url));
@@ -22,41 +19,43 @@ const CHILD = fileURLToPath(new URL('./fixtures/rollout-worker-child.ts', import
 // SIGKILL of the CLI leaves running, and the test would then not kill the worker at all.
 const TSX_LOADER = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 
-let redis: Redis;
-let prefix: string;
+let rw: RolloutHarness<typeof systemClock>;
 let ctx: RolloutContext;
 const children: ChildProcess[] = [];
+/** The lifecycle events that the worker children print (one JSON line each), re-emitted here. */
+const childEvents = new LifecycleEvents();
 
 function startChild(versions: unknown): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', TSX_LOADER, CHILD], {
-    env: { ...process.env, MPU_TEST_PREFIX: prefix, REDIS_URL: TEST_REDIS_URL, MPU_TEST_VERSIONS: JSON.stringify(versions) },
+    env: { ...process.env, MPU_TEST_PREFIX: rw.prefix, REDIS_URL: TEST_REDIS_URL, MPU_TEST_VERSIONS: JSON.stringify(versions) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`worker child exited early (${code})`)));
+    let partial = '';
     child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) resolve(child);
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        if (line === 'ready') resolve(child);
+        else if (line.startsWith('{')) {
+          const { event, payload } = JSON.parse(line) as { event: LifecycleEventName; payload: never };
+          childEvents.emit(event, payload);
+        }
+      }
     });
   });
 }
 
 async function upgraded(): Promise<number> {
-  return Number((await redis.hget(ctx.keys.versionDistribution('fault'), '2.1.0')) ?? 0);
-}
-
-async function waitFor(check: () => Promise<boolean>, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  return Number((await rw.connection.hget(ctx.keys.versionDistribution('fault'), '2.1.0')) ?? 0);
 }
 
 beforeAll(async () => {
-  redis = await connectTestRedis();
-  prefix = testPrefix();
-  ctx = createRolloutContext({ connection: redis, clock: systemClock, logger: silentLogger, prefix, versions: new MemoryVersions() });
+  // No workers here: the children run them.
+  rw = await createRolloutHarness({ clock: systemClock, workers: false });
+  ctx = rw.ctx;
   await generatePopulation(ctx, { appId: 'fault', count: N, seed: 9, version: '2.0.0', maintenanceWindows: false });
 });
 
@@ -70,12 +69,7 @@ afterAll(async () => {
       await exited;
     }
   }
-  await ctx.close();
-  const q = new Queue(QueueName.rollout, { connection: redis, prefix });
-  await q.obliterate({ force: true }).catch(() => {});
-  await q.close();
-  await deleteKeysWithPrefix(redis, prefix);
-  await redis.quit();
+  await rw.close();
 });
 
 it('SIGKILL mid-rollout of 100,000, restart: every installation upgraded exactly once', async () => {
@@ -85,18 +79,22 @@ it('SIGKILL mid-rollout of 100,000, restart: every installation upgraded exactly
     { appId: 'fault', kind: 'forge', version: '2.1.0', bump: 'minor', approval: 'automatic', reasons: [], warnings: [], descriptorHash: 'sha256:0', source: 'cli', detectedAt: now },
   ];
   const first = await startChild(versions);
+  const isFault = (e: { appId: string; version: string }) => e.appId === 'fault' && e.version === '2.1.0';
+  const midway = childEvents.next('rollout:batch:applied', (e) => isFault(e) && e.progressPercent >= 15, 20_000);
   await ctx.queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, { v: 1, appId: 'fault', version: '2.1.0' }, { jobId: planRolloutJobId({ v: 1, appId: 'fault', version: '2.1.0' }) });
-  await waitFor(async () => (await upgraded()) >= N * 0.15, 20_000);
+  await midway;
   first.removeAllListeners('exit');
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
   const atKill = await upgraded();
   expect(atKill).toBeLessThan(N); // really mid-rollout
+  // Proving that nothing happens takes time passing: no event marks an absence.
   await new Promise((r) => setTimeout(r, 300));
   expect(await upgraded()).toBe(atKill); // and really dead: nothing moves without a worker
 
+  const completed = childEvents.next('rollout:completed', isFault, 25_000);
   const second = await startChild(versions);
-  await waitFor(async () => (await upgraded()) >= N, 25_000);
+  await completed;
   second.removeAllListeners('exit');
 
   let installations = 0;

@@ -14,7 +14,7 @@ import { recordVersion, recordVersionBatch } from '../../src/app/detection/recor
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
 import { VERSION_BATCH_JOB_NAME, planRolloutJobId, versionBatchJobId, versionJobId, type VersionBatchJob, type VersionJob } from '../../src/jobs/queues.js';
-import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from './daemon-harness.js';
+import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../helpers/detection-harness.js';
 
 const descriptor = (key: string, rev: number) =>
   JSON.stringify({ key, baseUrl: 'https://example.com', authentication: { type: 'jwt' }, scopes: ['READ'], modules: { generalPages: [{ key: `p${rev}`, name: { value: `rev ${rev}` }, url: '/p' }] } });

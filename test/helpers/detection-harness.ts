@@ -13,7 +13,7 @@ import type { FetchPolicy } from '../../src/poller/descriptor-fetcher.js';
 import { createAppContext, type Runtime } from '../../src/runtime.js';
 import type { Settings } from '../../src/app/settings.js';
 import { startDetectionWorkers, type DetectionWorkers } from '../../src/workers/start-workers.js';
-import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
+import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from './redis.js';
 
 export const T0 = Date.parse('2025-01-01T00:00:00Z');
 
