@@ -9,7 +9,7 @@
 import type { Clock } from '../lib/clock.js';
 import type { Limiter } from '../lib/limiter.js';
 import type { Logger } from '../lib/logger.js';
-import type { NotifyBatchJob, PlanRolloutJob, PollJob, UpgradeBatchJob, VersionJob } from '../jobs/queues.js';
+import type { NotifyBatchJob, PlanRolloutJob, PollBatchJob, PollJob, UpgradeBatchJob, VersionJob } from '../jobs/queues.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RolloutPolicy } from '../rollout/types.js';
 import type { AppRemover } from '../store/app-remover.js';
@@ -55,6 +55,8 @@ export interface JobPorts {
    * chunk: it waits `pollBackoffMs`, has the attempts left and continues the exponential backoff.
    */
   enqueuePoll(job: PollJob, retry?: { firstAttemptDone: true }): Promise<void>;
+  /** Scheduled chunks of polls (one job per chunk). */
+  enqueuePollBatches(jobs: readonly PollBatchJob[]): Promise<void>;
   /** Upgrade batches, each delayed until its `dueAt` (clock ms). */
   enqueueUpgradeBatches(jobs: readonly UpgradeBatchJob[]): Promise<void>;
   /** Notify batches, each delayed until its `at` (clock ms). */

@@ -13,6 +13,7 @@ import {
   LATE_PLAN_JOB_NAME,
   NOTIFY_BATCH_JOB_NAME,
   PLAN_ROLLOUT_JOB_NAME,
+  POLL_BATCH_JOB_NAME,
   POLL_JOB_NAME,
   UPGRADE_BATCH_JOB_NAME,
   UPGRADE_JOB_OPTS,
@@ -20,6 +21,7 @@ import {
   latePlanJobId,
   notifyBatchJobId,
   planRolloutJobId,
+  pollBatchJobId,
   pollJobId,
   upgradeBatchJobId,
   versionJobId,
@@ -102,6 +104,12 @@ export function createJobDispatcher(queues: Queues, clock: Clock, settings: Read
       });
     },
     pollBatchJobOptions: () => ({ ...pollJobOptions }),
+    async enqueuePollBatches(jobs) {
+      await addInChunks(
+        queues.poll,
+        jobs.map((data) => ({ name: POLL_BATCH_JOB_NAME, data, opts: { ...pollJobOptions, jobId: pollBatchJobId(data) } })),
+      );
+    },
     async enqueueUpgradeBatches(jobs) {
       await addInChunks(
         queues.rollout,

@@ -63,6 +63,10 @@ describe('mpu daemon (startDaemon)', () => {
       expect(metrics).toMatch(/^mpu_versions_total\{kind="connect",bump="initial",approval="automatic"\} 1$/m);
       expect(metrics).toMatch(/^# TYPE mpu_upgrades_total counter$/m);
       expect(metrics).toMatch(/^# TYPE mpu_rollout_progress_percent gauge$/m);
+      // Every queue of the process is counted, admin notices included.
+      for (const queue of ["descriptor-poll", "versioning", "rollout", "notify"]) {
+        expect(metrics).toMatch(new RegExp(`^mpu_queue_jobs\\{queue="${queue}",state="waiting"\\} \\d+$`, "m"));
+      }
     } finally {
       await daemon.close();
       const cleanup = createAppContext({ connection: redis, clock, logger: silentLogger, prefix });

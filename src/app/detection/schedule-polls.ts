@@ -1,0 +1,46 @@
+/**
+ * Which Connect apps are polled now (DESIGN.md "Detection rules": every app every 5 hours, at a
+ * stable per-app offset; many daemons must not poll twice): every app whose slot is due is handed
+ * to the poll port in chunks of `pollBatchSize` apps, then moved to its next slot. Chunk job ids
+ * name their apps and slots, so two daemons ticking at once enqueue each chunk once; should their
+ * chunks differ, each app's slot is claimed on its record when polled (AppStore.claimPolls), so
+ * it is still polled once. The schedule only moves forward (PollScheduleStore.rescheduleMany), so
+ * a daemon whose clock lags or goes back never re-arms a slot already enqueued.
+ */
+import type { PollBatchJob } from '../../jobs/queues.js';
+import { pollSlot } from '../../poller/poll-schedule.js';
+import type { AppContext } from '../context.js';
+
+/** What one tick did. */
+export interface TickResult {
+  /** Apps found due. */
+  due: number;
+}
+
+/** Due apps read per page (one ZRANGEBYSCORE, one enqueue, one ZADD each). */
+const PAGE = 1_000;
+
+/** Enqueues the polls due at `clock.now()`. Safe to run concurrently in several daemons. */
+export async function enqueueDuePolls(
+  ctx: Pick<AppContext, 'schedule' | 'clock' | 'logger' | 'settings' | 'enqueuePollBatches'>,
+): Promise<TickResult> {
+  const now = ctx.clock.now();
+  const { pollIntervalMs, pollBatchSize } = ctx.settings;
+  let total = 0;
+  for (;;) {
+    const due = await ctx.schedule.due(now, PAGE);
+    if (due.length === 0) break;
+    total += due.length;
+    const slots = due.map((appId) => ({ appId, slot: pollSlot(appId, now, pollIntervalMs) }));
+    const jobs: PollBatchJob[] = [];
+    for (let i = 0; i < slots.length; i += pollBatchSize) {
+      jobs.push({ v: 1, polls: slots.slice(i, i + pollBatchSize).map(({ appId, slot }) => ({ appId, slot: slot.slot })) });
+    }
+    await ctx.enqueuePollBatches(jobs);
+    // Never back (a slower daemon's tick), never re-added (an app removed since it was read).
+    await ctx.schedule.rescheduleMany(slots.map(({ appId, slot }) => ({ appId, dueAt: slot.nextDueAt })));
+    if (due.length < PAGE) break;
+  }
+  if (total) ctx.logger.info({ due: total }, 'scheduler:enqueued');
+  return { due: total };
+}
