@@ -34,8 +34,7 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector:
-            "MemberExpression[property.name='defineCommand'], MemberExpression[property.value='defineCommand']",
+          selector: "MemberExpression[property.name='defineCommand'], MemberExpression[property.value='defineCommand']",
           message: 'Add a .lua file to src/store/commands/ and use defineScripts(redis) (src/store/scripts.ts).',
         },
       ],
@@ -45,18 +44,40 @@ export default tseslint.config(
     // Domain code is pure: no clock reads, no I/O, no queue or metrics library (DESIGN.md, "The pipeline").
     files: ['src/versioning/**/*.ts', 'src/rollout/**/*.ts'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Inject a Clock / pass `now`.' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Inject a Clock / pass `now`.' },
+      ],
       'no-restricted-imports': [
         'error',
         {
           patterns: [
             {
-              group: ['node:fs', 'node:fs/*', 'fs', 'node:http', 'node:https', 'node:net', 'node:dns', 'node:child_process'],
+              group: [
+                'node:fs',
+                'node:fs/*',
+                'fs',
+                'node:http',
+                'node:https',
+                'node:net',
+                'node:dns',
+                'node:child_process',
+              ],
               message: 'domain code is pure: no I/O',
             },
-            { group: ['ioredis', 'bullmq', 'undici', 'prom-client', 'fastify'], message: 'domain code is pure: no I/O libraries' },
             {
-              group: ['**/store/**', '**/jobs/**', '**/poller/**', '**/metrics/**', '**/app/**', ...layer('app', 'adapters', 'top')],
+              group: ['ioredis', 'bullmq', 'undici', 'prom-client', 'fastify'],
+              message: 'domain code is pure: no I/O libraries',
+            },
+            {
+              group: [
+                '**/store/**',
+                '**/jobs/**',
+                '**/poller/**',
+                '**/metrics/**',
+                '**/app/**',
+                ...layer('app', 'adapters', 'top'),
+              ],
               message,
             },
           ],
@@ -72,7 +93,15 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['**/versioning/**', '**/rollout/**', '**/store/**', '**/jobs/**', '**/poller/**', '**/metrics/**', '**/app/**'],
+              group: [
+                '**/versioning/**',
+                '**/rollout/**',
+                '**/store/**',
+                '**/jobs/**',
+                '**/poller/**',
+                '**/metrics/**',
+                '**/app/**',
+              ],
               message,
             },
             { group: layer('app', 'adapters', 'top'), message },
@@ -83,7 +112,12 @@ export default tseslint.config(
   },
   {
     files: ['src/jobs/**/*.ts', 'src/store/**/*.ts', 'src/poller/**/*.ts', 'src/metrics/**/*.ts', 'src/replay/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/app/**', ...layer('app', 'adapters', 'top')], message }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/app/**', ...layer('app', 'adapters', 'top')], message }] },
+      ],
+    },
   },
   {
     // Use cases reach Redis and BullMQ only through the store classes and the enqueue ports.
@@ -93,7 +127,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['ioredis', 'bullmq', 'undici', 'prom-client', 'fastify'], message: 'use cases take ports (src/app/context.ts)' },
+            {
+              group: ['ioredis', 'bullmq', 'undici', 'prom-client', 'fastify'],
+              message: 'use cases take ports (src/app/context.ts)',
+            },
             { group: layer('app', 'adapters', 'top'), message },
           ],
         },

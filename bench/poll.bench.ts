@@ -71,7 +71,12 @@ const changed = (i: number) => CHANGE_EVERY > 0 && i % CHANGE_EVERY === 0;
  * The descriptor servers: in round `r` (`setRound`), a changing app serves revision r (ETag
  * `"r<r>"`), every other app revision 0 (`"r0"`); a matching If-None-Match gets a 304.
  */
-async function startServer(): Promise<{ port: number; setRound(r: number): void; answer(url: string, ifNoneMatch?: string): { etag: string; body?: string }; close(): Promise<void> }> {
+async function startServer(): Promise<{
+  port: number;
+  setRound(r: number): void;
+  answer(url: string, ifNoneMatch?: string): { etag: string; body?: string };
+  close(): Promise<void>;
+}> {
   let round = 0;
   let bodies: string[] = [];
   const setRound = (r: number) => {
@@ -123,7 +128,11 @@ function dispatchGet(agent: Agent, origin: string, path: string, headers: Record
  * 200 as in that round's cycle. `api`: undici's `request()` (the bare loop the issue names), or its
  * `dispatch()` (what the fetcher uses: BENCH_BARE_DISPATCH=1 prints that loop too).
  */
-async function bareLoop(port: number, round: number, api: 'request' | 'dispatch' = 'request'): Promise<{ ms: number; cpuS: number }> {
+async function bareLoop(
+  port: number,
+  round: number,
+  api: 'request' | 'dispatch' = 'request',
+): Promise<{ ms: number; cpuS: number }> {
   const agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 10_000 });
   const origin = `http://127.0.0.1:${port}`;
   let next = 0;
@@ -157,7 +166,12 @@ async function startProfile(file: string | undefined): Promise<{ stop(): Promise
   const session = new Session();
   session.connect();
   const heap = process.env.BENCH_HEAP_PROF === '1';
-  if (heap) await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.BENCH_HEAP_MINOR !== '0' } as never);
+  if (heap)
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: process.env.BENCH_HEAP_MINOR !== '0',
+    } as never);
   else {
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
@@ -195,7 +209,11 @@ export async function run(): Promise<void> {
           new Promise<FetchResult>((resolve) =>
             setImmediate(() => {
               const r = server.answer(href, cond?.etag);
-              resolve(r.body === undefined ? { status: 'not-modified', httpStatus: 304, finalUrl: href } : { status: 'ok', httpStatus: 200, body: r.body, etag: r.etag, finalUrl: href });
+              resolve(
+                r.body === undefined
+                  ? { status: 'not-modified', httpStatus: 304, finalUrl: href }
+                  : { status: 'ok', httpStatus: 200, body: r.body, etag: r.etag, finalUrl: href },
+              );
             }),
           ),
       }
@@ -236,8 +254,16 @@ export async function run(): Promise<void> {
         pipe.sadd(ctx.keys.apps(), id);
         pipe.zadd(ctx.keys.pollSchedule(), firstAt, id);
         const rec: VersionRecord = {
-          appId: id, kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', reasons: [], warnings: [],
-          descriptorHash: d.hash, source: 'poll', detectedAt: clock.now(),
+          appId: id,
+          kind: 'connect',
+          version: '1.0.0',
+          bump: 'initial',
+          approval: 'automatic',
+          reasons: [],
+          warnings: [],
+          descriptorHash: d.hash,
+          source: 'poll',
+          detectedAt: clock.now(),
         };
         pipe.set(ctx.keys.descriptor(id, d.hash), d.canonical);
         pipe.hset(ctx.keys.versions(id), '1.0.0', JSON.stringify(rec));
@@ -265,7 +291,11 @@ export async function run(): Promise<void> {
     const waitIdle = async (since: number): Promise<{ pollsDoneMs: number; doneMs: number }> => {
       let pollsDoneMs = 0;
       for (;;) {
-        const counts = await Promise.all([ctx.queues.poll, ctx.queues.version].map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+        const counts = await Promise.all(
+          [ctx.queues.poll, ctx.queues.version].map((q) =>
+            q.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
+          ),
+        );
         const idle = counts.map((c) => Object.values(c).every((n) => n === 0));
         if (idle[0] && !pollsDoneMs) pollsDoneMs = lastDone - since;
         if (idle.every(Boolean)) return { pollsDoneMs, doneMs: lastDone - since };
@@ -328,15 +358,22 @@ export async function run(): Promise<void> {
 
       // Per-app poll outcomes (polls run in chunks: one job per pollBatchSize apps), and the
       // versions the round had to create (1.0.<round> for each changing app).
-      const outcomes = Object.fromEntries((await ctx.metrics.polls.get()).values.map((v) => [String(v.labels.outcome), v.value]));
+      const outcomes = Object.fromEntries(
+        (await ctx.metrics.polls.get()).values.map((v) => [String(v.labels.outcome), v.value]),
+      );
       const polls = Object.values(outcomes).reduce((n, v) => n + v, 0);
       const jobs = (await ctx.queues.poll.getJobCountByTypes('completed')) - jobs0;
       const failedJobs = await ctx.queues.poll.getJobCountByTypes('failed');
       const version = `1.0.${round}`;
       let created = 0;
-      if (CHANGE_EVERY > 0) for (let i = 0; i < APPS; i += CHANGE_EVERY) if ((await connection.hexists(ctx.keys.versions(`bench-app-${i}`), version)) === 1) created++;
+      if (CHANGE_EVERY > 0)
+        for (let i = 0; i < APPS; i += CHANGE_EVERY)
+          if ((await connection.hexists(ctx.keys.versions(`bench-app-${i}`), version)) === 1) created++;
       const expected = CHANGE_EVERY > 0 ? Math.ceil(APPS / CHANGE_EVERY) : 0;
-      const calls = [...stats1.calls].map(([cmd, n]) => [cmd, n - (stats0.calls.get(cmd) ?? 0)] as [string, number]).filter(([, n]) => n > 0).sort((x, y) => y[1] - x[1]);
+      const calls = [...stats1.calls]
+        .map(([cmd, n]) => [cmd, n - (stats0.calls.get(cmd) ?? 0)] as [string, number])
+        .filter(([, n]) => n > 0)
+        .sort((x, y) => y[1] - x[1]);
       const r: Round = {
         cycleMs,
         bareMs,
@@ -361,7 +398,9 @@ export async function run(): Promise<void> {
           `node CPU ${r.cpuS.toFixed(2)} s vs ${r.bareCpuS.toFixed(2)} s, fetches in flight ${r.inFlight.toFixed(1)}, event loop busy ${(elu * 100).toFixed(0)} %`,
       );
       if (bareDispatch) {
-        console.log(`  bare dispatch() loop ${(bareDispatch.ms / 1000).toFixed(2)} s, node CPU ${bareDispatch.cpuS.toFixed(2)} s: ratio to it ${(bareDispatch.ms / cycleMs).toFixed(2)}`);
+        console.log(
+          `  bare dispatch() loop ${(bareDispatch.ms / 1000).toFixed(2)} s, node CPU ${bareDispatch.cpuS.toFixed(2)} s: ratio to it ${(bareDispatch.ms / cycleMs).toFixed(2)}`,
+        );
       }
       if (TIMELINE) {
         // Mean of the samples taken in each 50 ms (a busy event loop samples less often than every 5 ms).
@@ -371,9 +410,12 @@ export async function run(): Promise<void> {
           bucket[0] += timeline[i + 1]!;
           bucket[1]++;
         }
-        console.log(`  fetches in flight per 50 ms: ${Array.from(sums, (s) => (s ? Math.round(s[0] / s[1]) : '-')).join(' ')}`);
+        console.log(
+          `  fetches in flight per 50 ms: ${Array.from(sums, (s) => (s ? Math.round(s[0] / s[1]) : '-')).join(' ')}`,
+        );
       }
-      if (polls !== APPS || created !== expected || failedJobs > 0) throw new Error(`round ${round} did not do the expected work (see above)`);
+      if (polls !== APPS || created !== expected || failedJobs > 0)
+        throw new Error(`round ${round} did not do the expected work (see above)`);
     }
 
     const median = (xs: number[]) => {
@@ -386,16 +428,27 @@ export async function run(): Promise<void> {
     const mid = [...rounds].sort((x, y) => x.ratio - y.ratio)[(rounds.length - 1) >> 1]!;
     const totalCalls = mid.calls.reduce((n, [, c]) => n + c, 0);
     console.log(`medians of ${rounds.length} rounds:`);
-    console.log(`full cycle (queue path):  ${(cycleMs / 1000).toFixed(2)} s  ${((APPS / cycleMs) * 1000).toFixed(0)} descriptors/s   (target ≤ 20 s)`);
-    console.log(`bare undici loop:         ${(bareMs / 1000).toFixed(2)} s  ${((APPS / bareMs) * 1000).toFixed(0)} descriptors/s`);
+    console.log(
+      `full cycle (queue path):  ${(cycleMs / 1000).toFixed(2)} s  ${((APPS / cycleMs) * 1000).toFixed(0)} descriptors/s   (target ≤ 20 s)`,
+    );
+    console.log(
+      `bare undici loop:         ${(bareMs / 1000).toFixed(2)} s  ${((APPS / bareMs) * 1000).toFixed(0)} descriptors/s`,
+    );
     console.log(
       `cycle cost (median round): node CPU ${mid.cpuS.toFixed(1)} s (bare loop ${mid.bareCpuS.toFixed(1)} s, the local server's share included in both), ` +
         `Redis CPU ${mid.redisCpuS.toFixed(1)} s, ${totalCalls} Redis commands (${(totalCalls / APPS).toFixed(1)}/app; server-wide, so others' traffic counts too)`,
     );
-    console.log(`  top: ${mid.calls.slice(0, 8).map(([c, n]) => `${c} ${n}`).join(', ')}`);
+    console.log(
+      `  top: ${mid.calls
+        .slice(0, 8)
+        .map(([c, n]) => `${c} ${n}`)
+        .join(', ')}`,
+    );
     console.log(
       `ratio (queue path / bare): ${ratio.toFixed(2)}   (target ≥ 0.5; rounds: ${rounds.map((r) => r.ratio.toFixed(2)).join(', ')})` +
-        (FAKE_FETCH ? '   [BENCH_FAKE_FETCH: the cycle made no HTTP requests, so this is not the ratio the target means]' : ''),
+        (FAKE_FETCH
+          ? '   [BENCH_FAKE_FETCH: the cycle made no HTTP requests, so this is not the ratio the target means]'
+          : ''),
     );
   } finally {
     // Closed here too when a round fails: an open worker would keep the process alive.

@@ -33,7 +33,18 @@ class Versions implements VersionReader {
     return this.list.filter((v) => v.appId === appId);
   }
   add(appId: string, version: string, bump: VersionRecord['bump'], detectedAt: number): void {
-    this.list.push({ appId, kind: 'forge', version, bump, approval: 'automatic', reasons: [], warnings: [], descriptorHash: 'sha256:' + '0'.repeat(64), source: 'deploy', detectedAt });
+    this.list.push({
+      appId,
+      kind: 'forge',
+      version,
+      bump,
+      approval: 'automatic',
+      reasons: [],
+      warnings: [],
+      descriptorHash: 'sha256:' + '0'.repeat(64),
+      source: 'deploy',
+      detectedAt,
+    });
   }
 }
 
@@ -68,7 +79,10 @@ export async function run(): Promise<void> {
   const createRolloutContext = (): Runtime => {
     const ctx = createAppContext(
       { connection: redis, clock: systemClock, logger: silentLogger, prefix },
-      { rolloutPolicy: { forgeSpreadMs: 0 }, settings: { batchSize: 2000, planChunkSize: 5000, upgradeConcurrency: 4 } },
+      {
+        rolloutPolicy: { forgeSpreadMs: 0 },
+        settings: { batchSize: 2000, planChunkSize: 5000, upgradeConcurrency: 4 },
+      },
     );
     ctx.versions = versions as unknown as VersionStore;
     return ctx;
@@ -79,8 +93,20 @@ export async function run(): Promise<void> {
     versions.add('bench-forge', '2.0.0', 'initial', Date.now() - 86_400_000);
     versions.add('bench-baseline', '2.0.0', 'initial', Date.now() - 86_400_000);
     let t = Date.now();
-    await generatePopulation(setup, { appId: 'bench-forge', count: N, seed: 1, version: '2.0.0', maintenanceWindows: false });
-    await generatePopulation(setup, { appId: 'bench-baseline', count: BASE_N, seed: 2, version: '2.0.0', maintenanceWindows: false });
+    await generatePopulation(setup, {
+      appId: 'bench-forge',
+      count: N,
+      seed: 1,
+      version: '2.0.0',
+      maintenanceWindows: false,
+    });
+    await generatePopulation(setup, {
+      appId: 'bench-baseline',
+      count: BASE_N,
+      seed: 2,
+      version: '2.0.0',
+      maintenanceWindows: false,
+    });
     console.log(`set-up: ${fmt(N)} + ${fmt(BASE_N)} installations stored in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     await setup.close();
 
@@ -106,7 +132,9 @@ export async function run(): Promise<void> {
     const rss = process.resourceUsage().maxRSS;
     await rw.close();
     const planS = rollout?.plannedAt ? ((rollout.plannedAt - published) / 1000).toFixed(1) : '?';
-    console.log(`batched rollout: ${fmt(N)} installations upgraded in ${(elapsed / 1000).toFixed(1)} s (publication → all upgraded; planning ${planS} s, ${rollout?.batches} batch jobs)`);
+    console.log(
+      `batched rollout: ${fmt(N)} installations upgraded in ${(elapsed / 1000).toFixed(1)} s (publication → all upgraded; planning ${planS} s, ${rollout?.batches} batch jobs)`,
+    );
     console.log(`  ${fmt(rate)} upgrades/s, peak RSS ${mb(rss)}`);
 
     // ── baseline: one BullMQ job per installation ────────────────────────────────────────────
@@ -119,14 +147,21 @@ export async function run(): Promise<void> {
       async (j: Job<{ id: string }>) => {
         const { versions: cur, approved } = await ctx.installs.readStates('bench-baseline', [j.data.id]);
         const d = decideTarget(ladder, cur[0]!, approved[0] ?? null, Date.now());
-        if (d.target) await ctx.installs.compareAndSetVersions('bench-baseline', [{ id: j.data.id, expected: cur[0]!, target: d.target, cause: 'automatic' }], Date.now());
+        if (d.target)
+          await ctx.installs.compareAndSetVersions(
+            'bench-baseline',
+            [{ id: j.data.id, expected: cur[0]!, target: d.target, cause: 'automatic' }],
+            Date.now(),
+          );
       },
       { connection: redis, prefix, concurrency: 50 },
     );
     t = Date.now();
     for (let off = 0; off < BASE_N; off += 5000) {
       const ids = await redis.lrange(ctx.keys.installationIds('bench-baseline'), off, off + 4999);
-      await queue.addBulk(ids.map((id) => ({ name: 'upgrade-one', data: { id }, opts: { jobId: `one__${id}`, removeOnComplete: true } })));
+      await queue.addBulk(
+        ids.map((id) => ({ name: 'upgrade-one', data: { id }, opts: { jobId: `one__${id}`, removeOnComplete: true } })),
+      );
     }
     const baseKey = ctx.keys.versionDistribution('bench-baseline');
     await waitUntil(async () => Number(await redis.hget(baseKey, '2.1.0')) >= BASE_N, 600_000);
@@ -135,7 +170,9 @@ export async function run(): Promise<void> {
     await worker.close();
     await queue.obliterate({ force: true });
     await ctx.close();
-    console.log(`baseline (one BullMQ job per installation, concurrency 50): ${fmt(BASE_N)} in ${(baseElapsed / 1000).toFixed(1)} s, ${fmt(baseRate)} upgrades/s`);
+    console.log(
+      `baseline (one BullMQ job per installation, concurrency 50): ${fmt(BASE_N)} in ${(baseElapsed / 1000).toFixed(1)} s, ${fmt(baseRate)} upgrades/s`,
+    );
     console.log(`ratio: batched ${(rate / baseRate).toFixed(1)}× the per-installation rate`);
     console.log(
       `targets: 1M ≤ 60 s ${elapsed <= 60_000 ? 'MET' : 'MISSED'}, ≥ 10× baseline ${rate / baseRate >= 10 ? 'MET' : 'MISSED'}, peak RSS ≤ 500 MB ${rss / 1024 <= 500 ? 'MET' : 'MISSED'}`,

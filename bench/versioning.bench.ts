@@ -47,8 +47,19 @@ function loadPairs(): Pair[] {
     } catch {
       continue; // the two unparseable fixture versions: nothing to classify
     }
-    const toJson = (t: string, p: ParsedDescriptor) => (e.kind === 'forge' ? JSON.stringify(parseYaml(t)) : JSON.stringify(p.document));
-    pairs.push({ kind: e.kind, a, b, aJson: toJson(a, pa), bJson: toJson(b, pb), pa, pb, oa: JSON.parse(toJson(a, pa)), ob: JSON.parse(toJson(b, pb)) });
+    const toJson = (t: string, p: ParsedDescriptor) =>
+      e.kind === 'forge' ? JSON.stringify(parseYaml(t)) : JSON.stringify(p.document);
+    pairs.push({
+      kind: e.kind,
+      a,
+      b,
+      aJson: toJson(a, pa),
+      bJson: toJson(b, pb),
+      pa,
+      pb,
+      oa: JSON.parse(toJson(a, pa)),
+      ob: JSON.parse(toJson(b, pb)),
+    });
   }
   return pairs;
 }
@@ -83,11 +94,14 @@ function measure(pairs: Pair[], fn: (p: Pair) => unknown, ms = 1500): Figures {
   return { perSecond: n / secs, p50us: q(0.5), p99us: q(0.99) };
 }
 
-const fmt = (f: Figures) => `${Math.round(f.perSecond).toLocaleString('en-US').padStart(9)} pairs/s  p50 ${f.p50us.toFixed(1).padStart(6)} µs  p99 ${f.p99us.toFixed(1).padStart(7)} µs`;
+const fmt = (f: Figures) =>
+  `${Math.round(f.perSecond).toLocaleString('en-US').padStart(9)} pairs/s  p50 ${f.p50us.toFixed(1).padStart(6)} µs  p99 ${f.p99us.toFixed(1).padStart(7)} µs`;
 
 export async function run(): Promise<void> {
   const all = loadPairs();
-  console.log(`fixture pairs: ${all.length} (${all.filter((p) => p.kind === 'connect').length} connect, ${all.filter((p) => p.kind === 'forge').length} forge), one core`);
+  console.log(
+    `fixture pairs: ${all.length} (${all.filter((p) => p.kind === 'connect').length} connect, ${all.filter((p) => p.kind === 'forge').length} forge), one core`,
+  );
   const ours = (p: Pair) => {
     const a = parseDescriptor(p.a, { source: 'a', kind: p.kind });
     const b = parseDescriptor(p.b, { source: 'b', kind: p.kind });
@@ -112,8 +126,12 @@ export async function run(): Promise<void> {
     console.log(`\n${label}`);
     for (const [name, o, b] of rows) {
       console.log(`  ${name.padEnd(15)} mpu      ${fmt(o)}`);
-      console.log(`  ${''.padEnd(15)} baseline ${fmt(b)}   mpu time / baseline time = ${(b.perSecond / o.perSecond).toFixed(2)}x`);
+      console.log(
+        `  ${''.padEnd(15)} baseline ${fmt(b)}   mpu time / baseline time = ${(b.perSecond / o.perSecond).toFixed(2)}x`,
+      );
     }
   }
-  console.log('\ntargets: >= 20,000 pairs/s on one core; mpu time within 3x of the baseline (baseline = JSON.parse + microdiff)');
+  console.log(
+    '\ntargets: >= 20,000 pairs/s on one core; mpu time within 3x of the baseline (baseline = JSON.parse + microdiff)',
+  );
 }

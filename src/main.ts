@@ -71,7 +71,10 @@ export async function openContext(
   const config = configFromEnv(env);
   const connection = await connectRedis(config.redisUrl, { failFast: true });
   const logger = opts.logger ?? createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
-  const ctx = createAppContext({ connection, clock: opts.clock ?? systemClock, logger, prefix: config.prefix }, contextOptions(config));
+  const ctx = createAppContext(
+    { connection, clock: opts.clock ?? systemClock, logger, prefix: config.prefix },
+    contextOptions(config),
+  );
   return {
     ctx,
     config,
@@ -115,7 +118,10 @@ export async function startDaemon(
   } = {},
 ): Promise<RunningDaemon> {
   if (parts.http && !config.webhookSecret) {
-    throw new AppError(ErrorCode.CONFIG_INVALID, 'MPU_WEBHOOK_SECRET (≥ 16 characters) is required to run the HTTP API (or run with --no-http)');
+    throw new AppError(
+      ErrorCode.CONFIG_INVALID,
+      'MPU_WEBHOOK_SECRET (≥ 16 characters) is required to run the HTTP API (or run with --no-http)',
+    );
   }
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
   const connection = opts.connection ?? (await connectRedis(config.redisUrl));
@@ -127,7 +133,13 @@ export async function startDaemon(
     if (parts.workers) parts_.push(await startWorkers(ctx));
     if (parts.scheduler) parts_.push(startScheduler(ctx, config.schedulerCron));
     if (parts.http) {
-      const app = await buildApp({ ctx, webhookSecret: config.webhookSecret!, adminToken: config.adminToken, webhookBodyLimit: config.webhookBodyLimit, transportClock: opts.transportClock });
+      const app = await buildApp({
+        ctx,
+        webhookSecret: config.webhookSecret!,
+        adminToken: config.adminToken,
+        webhookBodyLimit: config.webhookBodyLimit,
+        transportClock: opts.transportClock,
+      });
       url = await app.listen({ host: config.host, port: config.port });
       parts_.push({ close: () => app.close() });
     }
@@ -141,7 +153,8 @@ export async function startDaemon(
     url,
     async close() {
       // Stop intake first (HTTP, scheduler), then let workers finish their in-flight jobs.
-      for (const p of parts_.reverse()) await p.close().catch((err: unknown) => logger.error({ err }, 'daemon:close failed'));
+      for (const p of parts_.reverse())
+        await p.close().catch((err: unknown) => logger.error({ err }, 'daemon:close failed'));
       await ctx.close();
       if (!opts.connection) await connection.quit().catch(() => connection.disconnect());
       logger.info('daemon:stopped');

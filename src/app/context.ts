@@ -9,7 +9,14 @@
 import type { Clock } from '../lib/clock.js';
 import type { Limiter } from '../lib/limiter.js';
 import type { Logger } from '../lib/logger.js';
-import type { NotifyBatchJob, PlanRolloutJob, PollBatchJob, PollJob, UpgradeBatchJob, VersionJob } from '../jobs/queues.js';
+import type {
+  NotifyBatchJob,
+  PlanRolloutJob,
+  PollBatchJob,
+  PollJob,
+  UpgradeBatchJob,
+  VersionJob,
+} from '../jobs/queues.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RolloutPolicy } from '../rollout/types.js';
 import type { AppRemover } from '../store/app-remover.js';

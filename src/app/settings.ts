@@ -97,4 +97,7 @@ export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze
 /** Every setting of a process. */
 export type Settings = DetectionSettings & RolloutSettings;
 
-export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ ...DEFAULT_DETECTION_SETTINGS, ...DEFAULT_ROLLOUT_SETTINGS });
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
+  ...DEFAULT_DETECTION_SETTINGS,
+  ...DEFAULT_ROLLOUT_SETTINGS,
+});

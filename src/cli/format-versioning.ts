@@ -4,12 +4,15 @@
 import type { Classification, Replay, Reason } from '../versioning/index.js';
 import type { ReplayRollout } from '../replay/simulate-replay.js';
 
-const hours = (ms: number): string => (ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
+const hours = (ms: number): string =>
+  ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`;
 
 /** `rollout: 50% +13.2 h, 99% +27.1 h, 100% +28.4 h after the change` or why nobody got it. */
 function rolloutLine(r: ReplayRollout): string {
   if (r.p100At === null || r.p50At === null || r.p99At === null) {
-    return r.approval === 'manual' ? `rollout: 0 of ${r.population} installations (each waits for its admin's approval)` : `rollout: 0 of ${r.population} installations (held back until ${r.waitingOn} is approved)`;
+    return r.approval === 'manual'
+      ? `rollout: 0 of ${r.population} installations (each waits for its admin's approval)`
+      : `rollout: 0 of ${r.population} installations (held back until ${r.waitingOn} is approved)`;
   }
   const d = (t: number) => hours(t - r.changedAt);
   return `rollout to ${r.population} installations: 50% ${d(r.p50At)}, 99% ${d(r.p99At)}, 100% ${d(r.p100At)} after the change`;
@@ -46,10 +49,14 @@ export function formatReplay(replay: Replay, rollouts?: readonly ReplayRollout[]
       continue;
     }
     if (e.status === 'unchanged') {
-      lines.push(`${date}  ${label}  ${String(e.version).padEnd(7)}  none      no version: descriptor unchanged (formatting only)`);
+      lines.push(
+        `${date}  ${label}  ${String(e.version).padEnd(7)}  none      no version: descriptor unchanged (formatting only)`,
+      );
       continue;
     }
-    lines.push(`${date}  ${label}  ${String(e.version).padEnd(7)}  ${e.bump.padEnd(8)}  ${e.bump === 'initial' ? 'first version' : approvalWords(e.approval)}`);
+    lines.push(
+      `${date}  ${label}  ${String(e.version).padEnd(7)}  ${e.bump.padEnd(8)}  ${e.bump === 'initial' ? 'first version' : approvalWords(e.approval)}`,
+    );
     for (const r of e.reasons) lines.push(`${' '.repeat(12)}${reasonLine(r).trimStart()}`);
     for (const w of e.warnings) lines.push(`${' '.repeat(12)}! warning: ${w.detail}`);
     const r = byIndex.get(e.index);

@@ -14,13 +14,17 @@ export async function loadPolicyFile(file: string | undefined): Promise<Versioni
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new AppError(ErrorCode.POLICY_INVALID, `cannot read policy file ${file}: ${(err as Error).message}`, { cause: err });
+    throw new AppError(ErrorCode.POLICY_INVALID, `cannot read policy file ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   let value: unknown;
   try {
     value = parseYaml(text); // YAML is a superset of JSON
   } catch (err) {
-    throw new AppError(ErrorCode.POLICY_INVALID, `${file}: not valid JSON or YAML: ${(err as Error).message}`, { cause: err });
+    throw new AppError(ErrorCode.POLICY_INVALID, `${file}: not valid JSON or YAML: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return parsePolicy(value);
 }

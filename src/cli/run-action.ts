@@ -7,7 +7,9 @@ import { AppError, exitCodeFor } from '../lib/errors.js';
  * 65 data, 66 not found, 69 unavailable, 75 temporary, 78 config, 1 other); anything else is a
  * bug, prints its stack and exits 1. Never lets a rejection escape as an unhandled crash.
  */
-export function runAction<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+export function runAction<A extends unknown[]>(
+  fn: (...args: A) => Promise<void> | void,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);
@@ -22,7 +24,9 @@ export function runAction<A extends unknown[]>(fn: (...args: A) => Promise<void>
 export function reportError(err: unknown, json: boolean): void {
   if (err instanceof AppError) {
     if (json) {
-      process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, details: err.details ?? {} } }) + '\n');
+      process.stdout.write(
+        JSON.stringify({ error: { code: err.code, message: err.message, details: err.details ?? {} } }) + '\n',
+      );
     } else {
       process.stderr.write(`mpu: ${err.code}: ${err.message}\n`);
     }

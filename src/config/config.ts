@@ -56,7 +56,11 @@ const Env = z.object({
   /** Bearer token of /admin/queues; bull-board is off without one. */
   MPU_ADMIN_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   /** Where "update available" notices for manual versions are POSTed; unset: they are logged. */
-  MPU_NOTIFY_WEBHOOK_URL: z.string().url().refine((u) => /^https?:/.test(u), 'must be an http(s) URL').optional(),
+  MPU_NOTIFY_WEBHOOK_URL: z
+    .string()
+    .url()
+    .refine((u) => /^https?:/.test(u), 'must be an http(s) URL')
+    .optional(),
   /** Deploy event body limit, bytes. */
   MPU_WEBHOOK_BODY_LIMIT: int(1_048_576),
   MPU_POLL_INTERVAL: duration('5h'),
@@ -111,19 +115,30 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const r = Env.safeParse(clean);
   const issues: { variable: string; problem: string }[] = [];
-  if (!r.success) for (const i of r.error.issues) issues.push({ variable: String(i.path[0] ?? '?'), problem: i.message });
+  if (!r.success)
+    for (const i of r.error.issues) issues.push({ variable: String(i.path[0] ?? '?'), problem: i.message });
   // Parsed from the raw text so their problems are reported even when other variables fail.
-  const split = (v: string | undefined) => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const split = (v: string | undefined) =>
+    (v ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
   const allow = parseAllowList(split(clean.MPU_FETCH_ALLOW_NETWORKS));
-  for (const bad of allow.invalid) issues.push({ variable: 'MPU_FETCH_ALLOW_NETWORKS', problem: `'${bad}' is not a CIDR or address` });
+  for (const bad of allow.invalid)
+    issues.push({ variable: 'MPU_FETCH_ALLOW_NETWORKS', problem: `'${bad}' is not a CIDR or address` });
   const extraPorts = split(clean.MPU_FETCH_EXTRA_PORTS).map(Number);
   for (const p of extraPorts) {
-    if (!Number.isInteger(p) || p < 1 || p > 65535) issues.push({ variable: 'MPU_FETCH_EXTRA_PORTS', problem: `'${p}' is not a port` });
+    if (!Number.isInteger(p) || p < 1 || p > 65535)
+      issues.push({ variable: 'MPU_FETCH_EXTRA_PORTS', problem: `'${p}' is not a port` });
   }
   if (!r.success || issues.length) {
-    throw new AppError(ErrorCode.CONFIG_INVALID, 'invalid configuration: ' + issues.map((i) => `${i.variable}: ${i.problem}`).join('; '), {
-      details: { issues },
-    });
+    throw new AppError(
+      ErrorCode.CONFIG_INVALID,
+      'invalid configuration: ' + issues.map((i) => `${i.variable}: ${i.problem}`).join('; '),
+      {
+        details: { issues },
+      },
+    );
   }
   const d = r.data;
   const config: Config = {

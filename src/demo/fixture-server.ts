@@ -33,7 +33,11 @@ export interface FixtureServer {
 const etagOf = (text: string) => `"${createHash('sha256').update(text).digest('hex').slice(0, 16)}"`;
 
 /** Starts the server on 127.0.0.1 (port 0: any free port). */
-export async function startFixtureServer(histories: readonly ServedHistory[], clock: Clock, port = 0): Promise<FixtureServer> {
+export async function startFixtureServer(
+  histories: readonly ServedHistory[],
+  clock: Clock,
+  port = 0,
+): Promise<FixtureServer> {
   const byName = new Map(histories.map((h) => [h.name, { ...h, etags: h.versions.map(etagOf) }]));
   const stats = { ok: 0, notModified: 0, notFound: 0 };
   const servedIndex = (name: string, now: number): number => {

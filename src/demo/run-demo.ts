@@ -128,11 +128,18 @@ function demoAri(name: string): string {
   return `ari:cloud:ecosystem::app/${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-async function loadApps(dir: string, folders: readonly string[], start: number, changeEvery: number, lastChange: number): Promise<DemoApp[]> {
+async function loadApps(
+  dir: string,
+  folders: readonly string[],
+  start: number,
+  changeEvery: number,
+  lastChange: number,
+): Promise<DemoApp[]> {
   const apps: DemoApp[] = [];
   for (const folder of folders) {
     const [kind, name] = folder.split('/') as ['connect' | 'forge', string];
-    if ((kind !== 'connect' && kind !== 'forge') || !name) throw new AppError(ErrorCode.INPUT_INVALID, `demo app '${folder}' must be connect/<folder> or forge/<folder>`);
+    if ((kind !== 'connect' && kind !== 'forge') || !name)
+      throw new AppError(ErrorCode.INPUT_INVALID, `demo app '${folder}' must be connect/<folder> or forge/<folder>`);
     const full = path.join(dir, kind, name);
     let files: string[];
     try {
@@ -149,7 +156,15 @@ async function loadApps(dir: string, folders: readonly string[], start: number, 
       changeAt.push(at);
       texts.push(await readFile(path.join(full, files[i]!), 'utf8'));
     }
-    apps.push({ folder, kind, name, appId: kind === 'connect' ? `demo-${name}` : demoAri(name), texts, changeAt, deployed: 0 });
+    apps.push({
+      folder,
+      kind,
+      name,
+      appId: kind === 'connect' ? `demo-${name}` : demoAri(name),
+      texts,
+      changeAt,
+      deployed: 0,
+    });
   }
   return apps;
 }
@@ -166,13 +181,18 @@ async function deletePrefix(daemon: RunningDaemon, prefix: string): Promise<void
 }
 
 /** Approvals planned for a manual version: who approves, and when (simulated epoch ms). */
-async function planApprovals(ctx: RolloutContext, v: VersionRecord, share: number): Promise<Array<{ at: number; id: string; version: string }>> {
+async function planApprovals(
+  ctx: RolloutContext,
+  v: VersionRecord,
+  share: number,
+): Promise<Array<{ at: number; id: string; version: string }>> {
   const out: Array<{ at: number; id: string; version: string }> = [];
   const count = await ctx.installs.count(v.appId);
   for (let offset = 0; offset < count; offset += 5000) {
     for (const inst of await ctx.installs.list(v.appId, offset, 5000)) {
       const h = hashInt(`${inst.id}@${v.version}`);
-      if ((h % 1000) / 1000 < share) out.push({ at: v.detectedAt + HOUR + (h % (23 * 60)) * MINUTE, id: inst.id, version: v.version });
+      if ((h % 1000) / 1000 < share)
+        out.push({ at: v.detectedAt + HOUR + (h % (23 * 60)) * MINUTE, id: inst.id, version: v.version });
     }
   }
   return out.sort((a, b) => a.at - b.at);
@@ -200,7 +220,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
 
   const probe = await connectRedis(opts.redisUrl, { failFast: true });
   const clock: Clock = new ScaledClock(start, speed);
-  const served: ServedHistory[] = apps.filter((a) => a.kind === 'connect').map((a) => ({ name: a.name, versions: a.texts, changeAt: a.changeAt }));
+  const served: ServedHistory[] = apps
+    .filter((a) => a.kind === 'connect')
+    .map((a) => ({ name: a.name, versions: a.texts, changeAt: a.changeAt }));
   const server: FixtureServer = await startFixtureServer(served, clock);
   const prefix = `mpu-demo-${randomBytes(4).toString('hex')}`;
   const secret = randomBytes(24).toString('hex');
@@ -218,21 +240,27 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   try {
     // The demo drives the scheduler itself (every 250 ms real, 15 simulated minutes at 1 h/s):
     // node-cron's one-second resolution would be a whole simulated hour.
-    daemon = await startDaemon(config, { scheduler: false, http: true, workers: true }, {
-      clock,
-      logger,
-      connection: probe,
-      // Signatures are fresh in real time; the pipeline runs on the scaled clock.
-      transportClock: systemClock,
-      settings: { timeScale: speed, pauseRecheckMs: 250 },
-    });
+    daemon = await startDaemon(
+      config,
+      { scheduler: false, http: true, workers: true },
+      {
+        clock,
+        logger,
+        connection: probe,
+        // Signatures are fresh in real time; the pipeline runs on the scaled clock.
+        transportClock: systemClock,
+        settings: { timeScale: speed, pauseRecheckMs: 250 },
+      },
+    );
     // One context: an approval's deferred upgrade is delayed on the daemon's time scale.
     const ctx = daemon.ctx;
     for (const a of apps) {
       if (a.kind === 'connect') await registerConnectApp(ctx, a.appId, server.url(a.name));
       else await registerForgeApp(ctx, a.appId);
     }
-    say(`${apps.length} apps (${apps.filter((a) => a.kind === 'connect').length} Connect, ${apps.filter((a) => a.kind === 'forge').length} Forge), ${perApp} installations each, ${hours} simulated hours at ${speed / 3600} h/s; Redis prefix ${prefix}`);
+    say(
+      `${apps.length} apps (${apps.filter((a) => a.kind === 'connect').length} Connect, ${apps.filter((a) => a.kind === 'forge').length} Forge), ${perApp} installations each, ${hours} simulated hours at ${speed / 3600} h/s; Redis prefix ${prefix}`,
+    );
 
     const populated = new Set<string>();
     const knownVersions = new Map<string, VersionRecord>();
@@ -248,14 +276,19 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
           const i = a.deployed++;
           // The deploy happens when it is sent (the loop may pass its scheduled time by a tick).
           a.changeAt[i] = now;
-          await sendDeployEvent(daemon.url!, secret, {
-            eventId: `${a.name}-${i}`,
-            appId: a.appId,
-            environment: 'production',
-            deploymentId: `${a.name}-deploy-${i}`,
-            manifest: a.texts[i]!,
-            deployedAt: new Date(now).toISOString(),
-          }, systemClock.now()).catch((err: unknown) => logger.warn({ err, app: a.appId }, 'demo:deploy refused'));
+          await sendDeployEvent(
+            daemon.url!,
+            secret,
+            {
+              eventId: `${a.name}-${i}`,
+              appId: a.appId,
+              environment: 'production',
+              deploymentId: `${a.name}-deploy-${i}`,
+              manifest: a.texts[i]!,
+              deployedAt: new Date(now).toISOString(),
+            },
+            systemClock.now(),
+          ).catch((err: unknown) => logger.warn({ err, app: a.appId }, 'demo:deploy refused'));
         }
       }
       for (const a of apps) {
@@ -265,7 +298,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
           knownVersions.set(key, v);
           if (!populated.has(a.appId)) {
             populated.add(a.appId);
-            await generatePopulation(ctx, { appId: a.appId, count: perApp, seed: hashInt(a.name), version: v.version, now });
+            await generatePopulation(ctx, {
+              appId: a.appId,
+              count: perApp,
+              seed: hashInt(a.name),
+              version: v.version,
+              now,
+            });
           } else if (v.approval === 'manual') {
             approvalsDue = [...approvalsDue, ...(await planApprovals(ctx, v, share))].sort((x, y) => x.at - y.at);
           }
@@ -285,7 +324,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
         const manual = rollouts.filter((r) => r.approval === 'manual' && !r.complete);
         say(
           `+${String(Math.round((now - start) / HOUR)).padStart(3)}h  versions ${knownVersions.size}  ` +
-            `automatic rollouts in flight ${inFlight.length}${inFlight.length ? ` (${inFlight.slice(0, 3).map((r) => `${r.appId.replace(/^ari:cloud:ecosystem::app\//, '')}@${r.version} ${Math.round(r.progressPercent)}%`).join(', ')})` : ''}  ` +
+            `automatic rollouts in flight ${inFlight.length}${
+              inFlight.length
+                ? ` (${inFlight
+                    .slice(0, 3)
+                    .map(
+                      (r) =>
+                        `${r.appId.replace(/^ari:cloud:ecosystem::app\//, '')}@${r.version} ${Math.round(r.progressPercent)}%`,
+                    )
+                    .join(', ')})`
+                : ''
+            }  ` +
             `awaiting approval ${manual.length}  approvals ${approvals}`,
         );
       }
@@ -320,7 +369,10 @@ async function buildReport(
     for await (const [, h] of ctx.installs.scanHistory(a.appId)) histories.push(h);
     for (const v of records) {
       // Which served descriptor (Connect) or deploy (Forge, by its deployment id) this version is.
-      const idx = a.kind === 'connect' ? server.servedIndex(a.name, v.detectedAt) : Number(/-deploy-(\d+)$/.exec(v.deploymentId ?? '')?.[1] ?? 0);
+      const idx =
+        a.kind === 'connect'
+          ? server.servedIndex(a.name, v.detectedAt)
+          : Number(/-deploy-(\d+)$/.exec(v.deploymentId ?? '')?.[1] ?? 0);
       const changedAt = a.changeAt[Math.max(0, Math.min(idx, a.changeAt.length - 1))] ?? v.detectedAt;
       let maxDelay: number | null = null;
       const delays: number[] = [];
@@ -336,8 +388,7 @@ async function buildReport(
             if (reached) {
               maxDelay = Math.max(maxDelay ?? 0, reached.at - changedAt);
               delays.push(reached.at - changedAt);
-            }
-            else if (!heldBackByManual(h, records, v)) missing++;
+            } else if (!heldBackByManual(h, records, v)) missing++;
           } else {
             const approved = h.some((e) => e.kind === 'approved' && semver.gte(e.version, v.version));
             if (!approved && upgrades.some((e) => semver.gte(e.to, v.version))) unapproved++;
@@ -355,20 +406,29 @@ async function buildReport(
         detectionHours: round((v.detectedAt - changedAt) / HOUR),
         reachedPercent: views.get(`${a.appId}@${v.version}`)?.progressPercent ?? 0,
         maxDelayHours: maxDelay === null ? null : round(maxDelay / HOUR),
-        p50DelayHours: delays.length ? round(delays.sort((x, y) => x - y)[Math.floor(delays.length / 2)]! / HOUR) : null,
+        p50DelayHours: delays.length
+          ? round(delays.sort((x, y) => x - y)[Math.floor(delays.length / 2)]! / HOUR)
+          : null,
         missing,
         unapprovedUpgrades: unapproved,
       });
     }
   }
-  const auto = (kind: 'connect' | 'forge') => versions.filter((v) => v.kind === kind && v.approval === 'automatic' && v.bump !== 'initial' && v.maxDelayHours !== null);
+  const auto = (kind: 'connect' | 'forge') =>
+    versions.filter(
+      (v) => v.kind === kind && v.approval === 'automatic' && v.bump !== 'initial' && v.maxDelayHours !== null,
+    );
   const worstConnect = auto('connect').reduce<number | null>((m, v) => Math.max(m ?? 0, v.maxDelayHours!), null);
   const worstForge = auto('forge').reduce<number | null>((m, v) => Math.max(m ?? 0, v.maxDelayHours! * 60), null);
   const unapproved = versions.reduce((s, v) => s + v.unapprovedUpgrades, 0);
   const missing = versions.reduce((s, v) => s + v.missing, 0);
   const bounds: DemoReport['bounds'] = {
     connectAutomaticHours: { limit: 33, worst: worstConnect, held: worstConnect === null || worstConnect <= 33 },
-    forgeAutomaticMinutes: { limit: FORGE_MINUTES_LIMIT, worst: worstForge === null ? null : round(worstForge), held: worstForge === null || worstForge <= FORGE_MINUTES_LIMIT },
+    forgeAutomaticMinutes: {
+      limit: FORGE_MINUTES_LIMIT,
+      worst: worstForge === null ? null : round(worstForge),
+      held: worstForge === null || worstForge <= FORGE_MINUTES_LIMIT,
+    },
     manualWithoutApproval: { count: unapproved, held: unapproved === 0 },
     missing: { count: missing, held: missing === 0 },
   };
@@ -388,7 +448,11 @@ async function buildReport(
 function heldBackByManual(h: HistoryEntry[], records: VersionRecord[], v: VersionRecord): boolean {
   const approvedUpTo = h.filter((e) => e.kind === 'approved').map((e) => (e as { version: string }).version);
   return records.some(
-    (r) => r.approval === 'manual' && r.bump !== 'initial' && semver.lt(r.version, v.version) && !approvedUpTo.some((x) => semver.gte(x, r.version)),
+    (r) =>
+      r.approval === 'manual' &&
+      r.bump !== 'initial' &&
+      semver.lt(r.version, v.version) &&
+      !approvedUpTo.some((x) => semver.gte(x, r.version)),
   );
 }
 

@@ -29,11 +29,18 @@ export interface BuildAppOptions {
 /** Builds (but does not start) the Fastify app. Logs go to `ctx.logger`. */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const { ctx } = opts;
-  const app: FastifyInstance = Fastify({ loggerInstance: ctx.logger.child({ component: 'http' }) as FastifyBaseLogger });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: ctx.logger.child({ component: 'http' }) as FastifyBaseLogger,
+  });
   installErrorHandler(app);
   await registerOpsRoutes(app, ctx);
   await registerAppRoutes(app, ctx);
-  await registerForgeDeploymentRoutes(app, { ctx, secret: opts.webhookSecret, bodyLimit: opts.webhookBodyLimit ?? 1_048_576, transportClock: opts.transportClock });
+  await registerForgeDeploymentRoutes(app, {
+    ctx,
+    secret: opts.webhookSecret,
+    bodyLimit: opts.webhookBodyLimit ?? 1_048_576,
+    transportClock: opts.transportClock,
+  });
   if (opts.adminToken) await registerAdminBoard(app, Object.values(ctx.queues), opts.adminToken);
   await registerRolloutRoutes(app, ctx);
   return app;

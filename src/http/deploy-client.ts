@@ -19,24 +19,40 @@ export interface DeployAnswer {
  * @throws AppError store-unavailable when no daemon answers; the event's refusal (4xx/5xx) is
  *   thrown as the daemon's error code.
  */
-export async function sendDeployEvent(baseUrl: string, secret: string, event: DeployEvent, now: number): Promise<DeployAnswer> {
+export async function sendDeployEvent(
+  baseUrl: string,
+  secret: string,
+  event: DeployEvent,
+  now: number,
+): Promise<DeployAnswer> {
   const body = JSON.stringify(event);
   const timestamp = String(Math.floor(now / 1000));
   let res;
   try {
     res = await request(new URL('/v1/forge/deployments', baseUrl), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signDeployEvent(secret, timestamp, body) },
+      headers: {
+        'content-type': 'application/json',
+        [TIMESTAMP_HEADER]: timestamp,
+        [SIGNATURE_HEADER]: signDeployEvent(secret, timestamp, body),
+      },
       body,
     });
   } catch (err) {
-    throw new AppError(ErrorCode.STORE_UNAVAILABLE, `no daemon answers at ${baseUrl}: start one with 'mpu daemon' (${(err as Error).message})`, { retryable: true, cause: err });
+    throw new AppError(
+      ErrorCode.STORE_UNAVAILABLE,
+      `no daemon answers at ${baseUrl}: start one with 'mpu daemon' (${(err as Error).message})`,
+      { retryable: true, cause: err },
+    );
   }
   const answer = (await res.body.json().catch(() => ({}))) as DeployAnswer['body'];
   if (res.statusCode >= 400) {
     const code = answer.error?.code as ErrorCode | undefined;
     const known = code && (Object.values(ErrorCode) as string[]).includes(code) ? code : ErrorCode.PAYLOAD_INVALID;
-    throw new AppError(known, `daemon refused the event (HTTP ${res.statusCode}): ${answer.error?.message ?? ''}`, { retryable: false, details: { httpStatus: res.statusCode } });
+    throw new AppError(known, `daemon refused the event (HTTP ${res.statusCode}): ${answer.error?.message ?? ''}`, {
+      retryable: false,
+      details: { httpStatus: res.statusCode },
+    });
   }
   return { httpStatus: res.statusCode, body: answer };
 }

@@ -17,7 +17,9 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     const fe = err as FastifyError;
     if (typeof fe.statusCode === 'number' && fe.statusCode < 500) {
-      return reply.status(fe.statusCode).send({ error: { code: fe.code ?? 'bad-request', message: fe.message, details: {} } });
+      return reply
+        .status(fe.statusCode)
+        .send({ error: { code: fe.code ?? 'bad-request', message: fe.message, details: {} } });
     }
     req.log.error({ err }, 'request failed');
     return reply.status(500).send({ error: { code: 'internal', message: 'internal error', details: {} } });

@@ -53,7 +53,8 @@ export const PollJob = z.object({
 export type PollJob = z.infer<typeof PollJob>;
 export const POLL_JOB_NAME = 'poll-descriptor';
 /** One poll per app per slot, whichever daemon enqueues it. */
-export const pollJobId = (j: Pick<PollJob, 'appId' | 'slot'>): string => `poll__${jobIdPart(j.appId)}__${jobIdPart(String(j.slot))}`;
+export const pollJobId = (j: Pick<PollJob, 'appId' | 'slot'>): string =>
+  `poll__${jobIdPart(j.appId)}__${jobIdPart(String(j.slot))}`;
 
 /**
  * The scheduled polls of one tick, in chunks (`pollBatchSize` apps per job): per-job queue cost
@@ -62,7 +63,10 @@ export const pollJobId = (j: Pick<PollJob, 'appId' | 'slot'>): string => `poll__
  */
 export const PollBatchJob = z.object({
   v: z.literal(1),
-  polls: z.array(z.object({ appId: z.string().min(1), slot: z.number().int() })).min(1).max(10_000),
+  polls: z
+    .array(z.object({ appId: z.string().min(1), slot: z.number().int() }))
+    .min(1)
+    .max(10_000),
 });
 export type PollBatchJob = z.infer<typeof PollBatchJob>;
 export const POLL_BATCH_JOB_NAME = 'poll-descriptors';
@@ -140,7 +144,12 @@ export const UPGRADE_JOB_OPTS = Object.freeze({
  * when its version is halted, and applies what it can while it is paused).
  */
 export const UpgradeBatchSource = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('bucket'), at: z.number().int(), start: z.number().int().min(0), end: z.number().int().min(0) }),
+  z.object({
+    kind: z.literal('bucket'),
+    at: z.number().int(),
+    start: z.number().int().min(0),
+    end: z.number().int().min(0),
+  }),
   z.object({ kind: z.literal('ids'), ids: z.array(z.string().min(1)).min(1).max(5000) }),
   z.object({ kind: z.literal('late'), ids: z.array(z.string().min(1)).min(1).max(5000) }),
 ]);
@@ -161,7 +170,8 @@ export const UpgradeBatchJob = z.object({
 export type UpgradeBatchJob = z.infer<typeof UpgradeBatchJob>;
 export const UPGRADE_BATCH_JOB_NAME = 'upgrade-batch';
 /** A short digest of a list of ids (job ids of batches that carry their ids). */
-export const idsDigest = (ids: readonly string[]): string => createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 32);
+export const idsDigest = (ids: readonly string[]): string =>
+  createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 32);
 
 /**
  * One job per bucket range (start and end: a plan restarted after a crash may cut ranges
@@ -213,4 +223,5 @@ export const LATE_PLAN_JOB_NAME = 'plan-late-installations';
  * with this id can only have been enqueued once every registration below it was logged, so a
  * second enqueue with the same id (a no-op) loses nothing.
  */
-export const latePlanJobId = (appId: string, registered: number): string => `late-plan__${jobIdPart(appId)}__${registered}`;
+export const latePlanJobId = (appId: string, registered: number): string =>
+  `late-plan__${jobIdPart(appId)}__${registered}`;

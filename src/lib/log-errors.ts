@@ -7,7 +7,12 @@ import type { Logger } from './logger.js';
  * attempt errors, so the log says it once and then at most once per `everyMs` (ms), with how
  * many were folded in.
  */
-export function logErrors(emitter: Pick<EventEmitter, 'on'>, logger: Logger, what: Record<string, unknown>, everyMs = 10_000): void {
+export function logErrors(
+  emitter: Pick<EventEmitter, 'on'>,
+  logger: Logger,
+  what: Record<string, unknown>,
+  everyMs = 10_000,
+): void {
   let last = -Infinity;
   let folded = 0;
   emitter.on('error', (err: unknown) => {

@@ -12,7 +12,14 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       name: opts.name ?? 'mpu',
       level: opts.level ?? 'info',
       redact: {
-        paths: ['secret', '*.secret', 'token', '*.token', 'req.headers.authorization', 'req.headers["x-mpu-signature"]'],
+        paths: [
+          'secret',
+          '*.secret',
+          'token',
+          '*.token',
+          'req.headers.authorization',
+          'req.headers["x-mpu-signature"]',
+        ],
         censor: '[redacted]',
       },
     },

@@ -27,7 +27,10 @@ export interface DaemonMetrics {
  * Creates the metrics on a fresh registry. `collectQueueDepths` is called at each scrape and
  * returns `{ queue: { state: count } }`; `fetchesInFlight` too (the poll limiter's places taken).
  */
-export function createDaemonMetrics(collectQueueDepths?: () => Promise<Record<string, Record<string, number>>>, fetchesInFlight?: () => number): DaemonMetrics {
+export function createDaemonMetrics(
+  collectQueueDepths?: () => Promise<Record<string, Record<string, number>>>,
+  fetchesInFlight?: () => number,
+): DaemonMetrics {
   const registry = new Registry();
   const queueJobs = new Gauge({
     name: 'mpu_queue_jobs',
@@ -44,8 +47,18 @@ export function createDaemonMetrics(collectQueueDepths?: () => Promise<Record<st
   });
   return {
     registry,
-    polls: new Counter({ name: 'mpu_polls_total', help: 'Descriptor poll attempts by outcome', labelNames: ['outcome'] as const, registers: [registry] }),
-    pollFailures: new Counter({ name: 'mpu_poll_failures_total', help: 'Failed poll attempts by error code', labelNames: ['code'] as const, registers: [registry] }),
+    polls: new Counter({
+      name: 'mpu_polls_total',
+      help: 'Descriptor poll attempts by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    pollFailures: new Counter({
+      name: 'mpu_poll_failures_total',
+      help: 'Failed poll attempts by error code',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
     versions: new Counter({
       name: 'mpu_versions_total',
       help: 'Versions created by kind, bump and approval',
@@ -57,7 +70,12 @@ export function createDaemonMetrics(collectQueueDepths?: () => Promise<Record<st
       help: 'Polled changes not versioned because a later polled change of the app was decided already',
       registers: [registry],
     }),
-    deployEvents: new Counter({ name: 'mpu_deploy_events_total', help: 'Forge deploy events by result', labelNames: ['result'] as const, registers: [registry] }),
+    deployEvents: new Counter({
+      name: 'mpu_deploy_events_total',
+      help: 'Forge deploy events by result',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     queueJobs,
     fetchesInFlight: new Gauge({
       name: 'mpu_poll_fetches_in_flight',

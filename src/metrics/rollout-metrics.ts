@@ -21,34 +21,41 @@ export interface RolloutMetrics {
  * Creates the rollout metrics on `registry` (once per registry: prom-client refuses a second
  * metric of the same name).
  */
-export function createRolloutMetrics(registry: Registry, stores: { rollouts: RolloutStore; installs: InstallationStore }): RolloutMetrics {
-  const upgrades =
-    new Counter({ name: 'mpu_upgrades_total', help: 'Installations upgraded by this process', labelNames: ['app', 'cause'] as const, registers: [registry] });
-  const progress =
-    new Gauge({
-      name: 'mpu_rollout_progress_percent',
-      help: 'Installations running the rollout version or newer, percent',
-      labelNames: ['app', 'version', 'status'] as const,
-      registers: [registry],
-      async collect() {
-        this.reset();
-        for (const r of await stores.rollouts.list({ limit: 50 })) {
-          const v = await stores.rollouts.view(r);
-          this.set({ app: r.appId, version: r.version, status: v.complete ? 'complete' : r.status }, v.progressPercent);
-        }
-      },
-    });
-  const installations =
-    new Gauge({
-      name: 'mpu_installations',
-      help: 'Installations per app and version',
-      labelNames: ['app', 'version'] as const,
-      registers: [registry],
-      async collect() {
-        this.reset();
-        const apps = new Set((await stores.rollouts.list({ limit: 50 })).map((r) => r.appId));
-        for (const app of apps) for (const [version, n] of Object.entries(await stores.installs.distribution(app))) this.set({ app, version }, n);
-      },
-    });
+export function createRolloutMetrics(
+  registry: Registry,
+  stores: { rollouts: RolloutStore; installs: InstallationStore },
+): RolloutMetrics {
+  const upgrades = new Counter({
+    name: 'mpu_upgrades_total',
+    help: 'Installations upgraded by this process',
+    labelNames: ['app', 'cause'] as const,
+    registers: [registry],
+  });
+  const progress = new Gauge({
+    name: 'mpu_rollout_progress_percent',
+    help: 'Installations running the rollout version or newer, percent',
+    labelNames: ['app', 'version', 'status'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await stores.rollouts.list({ limit: 50 })) {
+        const v = await stores.rollouts.view(r);
+        this.set({ app: r.appId, version: r.version, status: v.complete ? 'complete' : r.status }, v.progressPercent);
+      }
+    },
+  });
+  const installations = new Gauge({
+    name: 'mpu_installations',
+    help: 'Installations per app and version',
+    labelNames: ['app', 'version'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const apps = new Set((await stores.rollouts.list({ limit: 50 })).map((r) => r.appId));
+      for (const app of apps)
+        for (const [version, n] of Object.entries(await stores.installs.distribution(app)))
+          this.set({ app, version }, n);
+    },
+  });
   return { registry, upgrades, progress, installations };
 }

@@ -54,7 +54,10 @@ export class WebhookNotifier implements Notifier {
         await res.body.dump();
         if (res.statusCode >= 200 && res.statusCode < 300) return;
         const retryable = res.statusCode === 408 || res.statusCode === 429 || res.statusCode >= 500;
-        last = new AppError(ErrorCode.NOTIFY_FAILED, `notification webhook answered ${res.statusCode}`, { retryable, details: { status: res.statusCode } });
+        last = new AppError(ErrorCode.NOTIFY_FAILED, `notification webhook answered ${res.statusCode}`, {
+          retryable,
+          details: { status: res.statusCode },
+        });
         if (!retryable) throw last;
       } catch (err) {
         if (err instanceof AppError && !err.retryable) throw err;
@@ -63,6 +66,10 @@ export class WebhookNotifier implements Notifier {
       if (attempt < this.o.attempts) await this.o.sleep(this.o.backoffMs * 2 ** (attempt - 1));
     }
     if (last instanceof AppError) throw last;
-    throw new AppError(ErrorCode.NOTIFY_FAILED, `notification webhook unreachable: ${String((last as Error)?.message ?? last)}`, { retryable: true, cause: last });
+    throw new AppError(
+      ErrorCode.NOTIFY_FAILED,
+      `notification webhook unreachable: ${String((last as Error)?.message ?? last)}`,
+      { retryable: true, cause: last },
+    );
   }
 }

@@ -42,7 +42,8 @@ export function checkSignature(
   const { signature, timestamp } = headers;
   if (!signature || !timestamp) return `missing ${SIGNATURE_HEADER} or ${TIMESTAMP_HEADER} header`;
   if (!/^\d{1,12}$/.test(timestamp)) return `${TIMESTAMP_HEADER} must be epoch seconds`;
-  if (Math.abs(now - Number(timestamp) * 1000) > toleranceMs) return `timestamp outside the ${toleranceMs / 60_000}-minute tolerance`;
+  if (Math.abs(now - Number(timestamp) * 1000) > toleranceMs)
+    return `timestamp outside the ${toleranceMs / 60_000}-minute tolerance`;
   const expected = Buffer.from(signDeployEvent(secret, timestamp, rawBody));
   const given = Buffer.from(signature);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'signature does not match';

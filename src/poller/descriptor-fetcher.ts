@@ -121,11 +121,14 @@ export class DescriptorFetcher {
     }
     const port = effectivePort(url);
     if (!this.policy.allowedPorts.includes(port)) {
-      throw refused(`refused ${url.href}: port ${port} is not allowed (allowed: ${this.policy.allowedPorts.join(', ')})`, {
-        url: original,
-        hop: url.href,
-        port,
-      });
+      throw refused(
+        `refused ${url.href}: port ${port} is not allowed (allowed: ${this.policy.allowedPorts.join(', ')})`,
+        {
+          url: original,
+          hop: url.href,
+          port,
+        },
+      );
     }
     let range = this.literalRanges.get(url.hostname);
     if (range === undefined) {
@@ -134,7 +137,11 @@ export class DescriptorFetcher {
       this.literalRanges.set(url.hostname, range);
     }
     if (range !== null) {
-      throw refused(`refused ${url.href}: ${url.hostname} is a ${range} address`, { url: original, hop: url.href, range });
+      throw refused(`refused ${url.href}: ${url.hostname} is a ${range} address`, {
+        url: original,
+        hop: url.href,
+        range,
+      });
     }
   }
 
@@ -157,7 +164,10 @@ export class DescriptorFetcher {
     // per request: docs/performance.md): each hop's wait for its headers is capped by the time
     // left, and a body is destroyed when the time runs out.
     const deadline = performance.now() + this.policy.totalTimeoutMs;
-    const headers: Record<string, string> = { 'user-agent': this.policy.userAgent, accept: 'application/json, */*;q=0.5' };
+    const headers: Record<string, string> = {
+      'user-agent': this.policy.userAgent,
+      accept: 'application/json, */*;q=0.5',
+    };
     if (cond.etag) headers['if-none-match'] = cond.etag;
     if (cond.lastModified) headers['if-modified-since'] = cond.lastModified;
 
@@ -167,18 +177,33 @@ export class DescriptorFetcher {
       if (left <= 0) throw this.timedOut(url, hop);
       // Capped by the deadline: its expiry then reads as the deadline's, not the headers timeout's.
       const capped = left < this.policy.headersTimeoutMs;
-      const res: HopResponse = await this.exchange(hop, headers, capped ? left : this.policy.headersTimeoutMs, deadline, url, capped);
+      const res: HopResponse = await this.exchange(
+        hop,
+        headers,
+        capped ? left : this.policy.headersTimeoutMs,
+        deadline,
+        url,
+        capped,
+      );
       const { statusCode } = res;
       if (REDIRECTS.has(statusCode)) {
         const location = res.headers.location;
         if (typeof location !== 'string' || location === '') {
-          throw new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `${hop.href} answered ${statusCode} without a Location`, {
-            retryable: false,
-            details: { url, hop: hop.href, httpStatus: statusCode },
-          });
+          throw new AppError(
+            ErrorCode.DESCRIPTOR_FETCH_FAILED,
+            `${hop.href} answered ${statusCode} without a Location`,
+            {
+              retryable: false,
+              details: { url, hop: hop.href, httpStatus: statusCode },
+            },
+          );
         }
         if (redirects >= this.policy.maxRedirects) {
-          throw refused(`refused ${url}: more than ${this.policy.maxRedirects} redirects`, { url, hop: hop.href, httpStatus: statusCode });
+          throw refused(`refused ${url}: more than ${this.policy.maxRedirects} redirects`, {
+            url,
+            hop: hop.href,
+            httpStatus: statusCode,
+          });
         }
         hop = new URL(location, hop);
         continue;
@@ -191,7 +216,14 @@ export class DescriptorFetcher {
           details: { url, hop: hop.href, httpStatus: statusCode },
         });
       }
-      return { status: 'ok', httpStatus: 200, body: res.body!, etag: headerValue(res, 'etag'), lastModified: headerValue(res, 'last-modified'), finalUrl: hop.href };
+      return {
+        status: 'ok',
+        httpStatus: 200,
+        body: res.body!,
+        etag: headerValue(res, 'etag'),
+        lastModified: headerValue(res, 'last-modified'),
+        finalUrl: hop.href,
+      };
     }
   }
 
@@ -200,11 +232,21 @@ export class DescriptorFetcher {
    * @throws AppError descriptor-fetch-refused (body over `maxBytes`, non-public address found by
    *   the connector), descriptor-fetch-failed (network error, timeouts).
    */
-  private exchange(hop: URL, headers: Record<string, string>, headersTimeout: number, deadline: number, url: string, capped: boolean): Promise<HopResponse> {
+  private exchange(
+    hop: URL,
+    headers: Record<string, string>,
+    headersTimeout: number,
+    deadline: number,
+    url: string,
+    capped: boolean,
+  ): Promise<HopResponse> {
     return new Promise((resolve, reject) => {
       const ex = new Exchange(this, hop, url, deadline, capped, resolve, reject);
       try {
-        this.agent.dispatch({ origin: hop.origin, path: hop.pathname + hop.search, method: 'GET', headers, headersTimeout }, ex);
+        this.agent.dispatch(
+          { origin: hop.origin, path: hop.pathname + hop.search, method: 'GET', headers, headersTimeout },
+          ex,
+        );
       } catch (err) {
         ex.onResponseError(undefined, err as Error);
       }
@@ -213,11 +255,15 @@ export class DescriptorFetcher {
 
   /** @internal */
   timedOut(url: string, hop: URL, cause?: unknown): AppError {
-    return new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `${hop.href}: no complete answer within ${this.policy.totalTimeoutMs} ms`, {
-      retryable: true,
-      details: { url, hop: hop.href, cause: 'timeout' },
-      ...(cause !== undefined ? { cause } : {}),
-    });
+    return new AppError(
+      ErrorCode.DESCRIPTOR_FETCH_FAILED,
+      `${hop.href}: no complete answer within ${this.policy.totalTimeoutMs} ms`,
+      {
+        retryable: true,
+        details: { url, hop: hop.href, cause: 'timeout' },
+        ...(cause !== undefined ? { cause } : {}),
+      },
+    );
   }
 
   /** @internal */
@@ -225,7 +271,8 @@ export class DescriptorFetcher {
     const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
     const code = e?.code ?? e?.cause?.code ?? e?.name;
     if (code === REFUSED_CODE) return refused(`refused ${hop.href}: ${e.message}`, { url, hop: hop.href });
-    if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || code === 'UND_ERR_ABORTED') return this.timedOut(url, hop, err);
+    if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || code === 'UND_ERR_ABORTED')
+      return this.timedOut(url, hop, err);
     const what =
       code === 'UND_ERR_CONNECT_TIMEOUT'
         ? `connect timeout (${this.policy.connectTimeoutMs} ms)`
@@ -293,7 +340,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.controller = controller;
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     this.controller = controller;
     // 1xx informational answers come before the final one.
     if (statusCode < 200) return;
@@ -304,7 +355,13 @@ class Exchange implements Dispatcher.DispatchHandler {
       const max = this.fetcher.policy.maxBytes;
       const declared = Number(headers['content-length'] ?? NaN);
       if (Number.isFinite(declared) && declared > max) {
-        return this.stop(refused(`refused ${this.url}: body of ${declared} bytes exceeds ${max}`, { url: this.url, hop: this.hop.href, httpStatus: 200 }));
+        return this.stop(
+          refused(`refused ${this.url}: body of ${declared} bytes exceeds ${max}`, {
+            url: this.url,
+            hop: this.hop.href,
+            httpStatus: 200,
+          }),
+        );
       }
     }
     this.timer = setTimeout(Exchange.expire, Math.max(0, this.deadline - performance.now()), this);
@@ -317,7 +374,14 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     const max = this.fetcher.policy.maxBytes;
-    if (this.size > max) return this.stop(refused(`refused ${this.url}: body exceeds ${max} bytes`, { url: this.url, hop: this.hop.href, httpStatus: 200 }));
+    if (this.size > max)
+      return this.stop(
+        refused(`refused ${this.url}: body exceeds ${max} bytes`, {
+          url: this.url,
+          hop: this.hop.href,
+          httpStatus: 200,
+        }),
+      );
     this.chunks.push(chunk);
   }
 
@@ -331,7 +395,8 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
     if (!this.settle()) return;
-    if (this.capped && (err as { code?: string } | undefined)?.code === 'UND_ERR_HEADERS_TIMEOUT') return this.reject(this.fetcher.timedOut(this.url, this.hop, err));
+    if (this.capped && (err as { code?: string } | undefined)?.code === 'UND_ERR_HEADERS_TIMEOUT')
+      return this.reject(this.fetcher.timedOut(this.url, this.hop, err));
     this.reject(this.fetcher.translate(err, this.url, this.hop));
   }
 

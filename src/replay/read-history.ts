@@ -50,7 +50,9 @@ async function git(repo: string, args: string[]): Promise<string> {
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new AppError(ErrorCode.INPUT_INVALID, `git ${args[0]} failed in ${repo}: ${(e.stderr || e.message).trim()}`, { cause: err });
+    throw new AppError(ErrorCode.INPUT_INVALID, `git ${args[0]} failed in ${repo}: ${(e.stderr || e.message).trim()}`, {
+      cause: err,
+    });
   }
 }
 
@@ -60,7 +62,11 @@ async function git(repo: string, args: string[]): Promise<string> {
  * called after each commit's file is read (one `git show` each).
  * @throws AppError `input-invalid` when `repo` is not a git repository or the file has no history.
  */
-export async function readGitHistory(repo: string, file: string, onProgress?: (done: number, total: number) => void): Promise<HistoryItem[]> {
+export async function readGitHistory(
+  repo: string,
+  file: string,
+  onProgress?: (done: number, total: number) => void,
+): Promise<HistoryItem[]> {
   const log = await git(repo, ['log', '--follow', '--format=@@%H%x09%cI', '--name-status', '--', file]);
   const commits: Array<{ sha: string; date: string; path: string }> = [];
   let cur: { sha: string; date: string } | null = null;
@@ -83,7 +89,12 @@ export async function readGitHistory(repo: string, file: string, onProgress?: (d
   commits.reverse();
   const items: HistoryItem[] = [];
   for (const c of commits) {
-    items.push({ label: c.sha.slice(0, 8), commit: c.sha, date: c.date, text: await git(repo, ['show', `${c.sha}:${c.path}`]) });
+    items.push({
+      label: c.sha.slice(0, 8),
+      commit: c.sha,
+      date: c.date,
+      text: await git(repo, ['show', `${c.sha}:${c.path}`]),
+    });
     onProgress?.(items.length, commits.length);
   }
   return items;

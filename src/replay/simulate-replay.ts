@@ -43,10 +43,21 @@ export function simulateReplayRollout(replay: Replay, opts: ReplayRolloutOptions
     return Number.isFinite(t) ? t : base + i * DAY;
   });
   const publishedAt = changedAt.map((t) => (replay.kind === 'connect' ? pollSlot(appId, t, interval).nextDueAt : t));
-  const population = generateInstallations({ appId, count: opts.installations, seed: opts.seed ?? 1, version: entries[0]!.version!, now: changedAt[0] });
+  const population = generateInstallations({
+    appId,
+    count: opts.installations,
+    seed: opts.seed ?? 1,
+    version: entries[0]!.version!,
+    now: changedAt[0],
+  });
   const results = simulateRollout(
     replay.kind,
-    entries.map((e, i) => ({ version: e.version!, bump: e.bump === 'error' ? 'none' : e.bump, approval: e.approval ?? 'automatic', publishedAt: publishedAt[i]! })),
+    entries.map((e, i) => ({
+      version: e.version!,
+      bump: e.bump === 'error' ? 'none' : e.bump,
+      approval: e.approval ?? 'automatic',
+      publishedAt: publishedAt[i]!,
+    })),
     population,
   );
   return results.map((r, i) => ({ ...r, index: entries[i]!.index, changedAt: changedAt[i]! }));

@@ -19,7 +19,15 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'America/Los_Angeles', 'Asia/Tokyo', 'Asia/Kolkata', 'Australia/Sydney'];
+const ZONES = [
+  'UTC',
+  'Europe/Berlin',
+  'America/New_York',
+  'America/Los_Angeles',
+  'Asia/Tokyo',
+  'Asia/Kolkata',
+  'Australia/Sydney',
+];
 
 /** A small set of window profiles, so stores and planners see repeated shapes (as in reality). */
 function windowProfile(rand: () => number): MaintenanceWindows | null {
@@ -66,7 +74,7 @@ export function* generateInstallations(opts: GenerateOptions): Generator<Install
     const base = profiles[Math.floor(rand() * profiles.length)] ?? null;
     let maintenance = opts.maintenanceWindows === false ? null : base;
     if (rand() < 0.05 && opts.maintenanceWindows !== false) {
-      const start = now + Math.floor(rand() * 3 * DAY / MINUTE) * MINUTE;
+      const start = now + Math.floor((rand() * 3 * DAY) / MINUTE) * MINUTE;
       const adHoc = [{ start, end: start + (1 + Math.floor(rand() * 6)) * HOUR }];
       maintenance = base ? { ...base, adHoc } : { timeZone: 'UTC', weekly: [], adHoc };
     }

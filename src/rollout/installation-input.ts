@@ -17,13 +17,21 @@ const WindowsSchema = z.object({
       z.object({
         day: z.number().int().min(0).max(6),
         start: z.string().refine((s) => parseLocalTime(s) !== null, { message: 'expected HH:MM' }),
-        minutes: z.number().int().min(1).max(7 * 24 * 60),
+        minutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 60),
       }),
     )
     .max(50)
     .default([]),
   adHoc: z
-    .array(z.object({ start: z.number().int(), end: z.number().int() }).refine((w) => w.end > w.start, { message: 'end must be after start' }))
+    .array(
+      z
+        .object({ start: z.number().int(), end: z.number().int() })
+        .refine((w) => w.end > w.start, { message: 'end must be after start' }),
+    )
     .max(50)
     .default([]),
 });
@@ -34,13 +42,25 @@ const WindowsSchema = z.object({
  * derived from its id.
  */
 export const InstallationInput = z.object({
-  id: z.string().min(1).max(200).regex(/^[^\s;|]+$/, 'no whitespace, ";" or "|"'),
+  id: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[^\s;|]+$/, 'no whitespace, ";" or "|"'),
   appId: z.string().min(1).max(200),
   site: z.string().min(1).max(253),
   products: z.array(z.string().min(1)).max(20).default([]),
   version: z.string().refine((v) => semver.valid(v) !== null, { message: 'expected a semver version such as 1.0.0' }),
-  checkOffsetMs: z.number().int().min(0).max(DAY - 1).optional(),
-  checkTime: z.string().refine((s) => parseLocalTime(s) !== null, { message: 'expected HH:MM (UTC)' }).optional(),
+  checkOffsetMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(DAY - 1)
+    .optional(),
+  checkTime: z
+    .string()
+    .refine((s) => parseLocalTime(s) !== null, { message: 'expected HH:MM (UTC)' })
+    .optional(),
   maintenance: WindowsSchema.nullable().optional(),
 });
 export type InstallationInput = z.input<typeof InstallationInput>;
@@ -62,6 +82,15 @@ export function parseInstallationInput(raw: unknown, where = 'installation'): In
     throw new AppError(ErrorCode.INPUT_INVALID, `${where}: ${issues.join('; ')}`, { details: { where, issues } });
   }
   const d = r.data;
-  const checkOffsetMs = d.checkOffsetMs ?? (d.checkTime !== undefined ? parseLocalTime(d.checkTime)! * MINUTE : defaultCheckOffsetMs(d.id));
-  return { id: d.id, appId: d.appId, site: d.site, products: d.products, version: d.version, checkOffsetMs, maintenance: d.maintenance ?? null };
+  const checkOffsetMs =
+    d.checkOffsetMs ?? (d.checkTime !== undefined ? parseLocalTime(d.checkTime)! * MINUTE : defaultCheckOffsetMs(d.id));
+  return {
+    id: d.id,
+    appId: d.appId,
+    site: d.site,
+    products: d.products,
+    version: d.version,
+    checkOffsetMs,
+    maintenance: d.maintenance ?? null,
+  };
 }

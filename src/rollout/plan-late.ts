@@ -59,7 +59,15 @@ export type LateStep =
  * and never later than `due + capMs`.
  * @param exact deferred upgrade time (≥ due ≥ start), epoch ms
  */
-export function lateBucketTime(exact: number, due: number, start: number, anchor: number, bucketMs: number, windows: MaintenanceWindows | null, capMs: number): number {
+export function lateBucketTime(
+  exact: number,
+  due: number,
+  start: number,
+  anchor: number,
+  bucketMs: number,
+  windows: MaintenanceWindows | null,
+  capMs: number,
+): number {
   const t = bucketTime(exact, due, anchor, bucketMs, windows, capMs);
   if (t >= start) return t;
   const next = anchor + Math.ceil((start - anchor) / bucketMs) * bucketMs;
@@ -83,7 +91,11 @@ export class LatePlanContext {
     readonly policy: RolloutPolicy,
   ) {
     this.ladder = new VersionLadder(versions);
-    this.planEnds = new Map(finished.filter((f) => this.ladder.versions.some((v) => v.version === f.version)).map((f) => [f.version, f.planEnd]));
+    this.planEnds = new Map(
+      finished
+        .filter((f) => this.ladder.versions.some((v) => v.version === f.version))
+        .map((f) => [f.version, f.planEnd]),
+    );
     this.minPlanEnd = this.planEnds.size ? Math.min(...this.planEnds.values()) : Infinity;
   }
 
@@ -125,7 +137,15 @@ export class LatePlanContext {
     // The planner's rule with the publication replaced by "when it became known": Connect, its next
     // daily check; Forge, a stable slot within the spread; both deferred by maintenance (≤ 4 h).
     const { at: exactAt, due: dueAt } = automaticUpgradeAt({ ...v, publishedAt: start }, inst, this.policy);
-    const at = lateBucketTime(exactAt, dueAt, start, v.publishedAt, this.bucketMs(v), inst.maintenance, this.policy.maintenanceCapMs);
+    const at = lateBucketTime(
+      exactAt,
+      dueAt,
+      start,
+      v.publishedAt,
+      this.bucketMs(v),
+      inst.maintenance,
+      this.policy.maintenanceCapMs,
+    );
     return { kind: 'upgrade', version: v.version, at, exactAt, dueAt };
   }
 
@@ -133,6 +153,10 @@ export class LatePlanContext {
     const start = Math.max(v.publishedAt, inst.knownAt);
     const check = nextCheckAt(inst.checkOffsetMs, start, this.policy.checkIntervalMs);
     const bucketMs = this.bucketMs(v);
-    return { kind: 'notify', version: v.version, at: lateBucketTime(check, check, start, v.publishedAt, bucketMs, null, bucketMs) };
+    return {
+      kind: 'notify',
+      version: v.version,
+      at: lateBucketTime(check, check, start, v.publishedAt, bucketMs, null, bucketMs),
+    };
   }
 }

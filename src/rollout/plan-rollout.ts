@@ -101,7 +101,14 @@ export function automaticUpgradeAt(
  * publication), else the next bucket start when it is outside and within the cap, else `t`
  * itself. So bucketing never moves an upgrade into a maintenance window nor past the 4 h cap.
  */
-export function bucketTime(t: number, due: number, publishedAt: number, bucketMs: number, windows: MaintenanceWindows | null, capMs: number): number {
+export function bucketTime(
+  t: number,
+  due: number,
+  publishedAt: number,
+  bucketMs: number,
+  windows: MaintenanceWindows | null,
+  capMs: number,
+): number {
   const floor = publishedAt + Math.floor((t - publishedAt) / bucketMs) * bucketMs;
   if (floor === t || !windows) return floor;
   const capped = t === due + capMs;
@@ -148,7 +155,12 @@ export class PlanContext {
     }
     for (const m of this.manualBefore) if (m > from && m > approved) return { kind: 'skip', reason: 'blocked' };
     const { at, due } = automaticUpgradeAt(v, inst, this.policy);
-    return { kind: 'upgrade', exactAt: at, dueAt: due, at: bucketTime(at, due, v.publishedAt, this.bucketMs, inst.maintenance, this.policy.maintenanceCapMs) };
+    return {
+      kind: 'upgrade',
+      exactAt: at,
+      dueAt: due,
+      at: bucketTime(at, due, v.publishedAt, this.bucketMs, inst.maintenance, this.policy.maintenanceCapMs),
+    };
   }
 }
 

@@ -18,7 +18,11 @@ export const DEFAULT_ROLLOUT_POLICY: Readonly<RolloutPolicy> = Object.freeze({
 
 const PolicySchema = z.object({
   maintenanceCapMs: z.number().int().min(0).max(DAY),
-  checkIntervalMs: z.number().int().min(MINUTE).max(7 * DAY),
+  checkIntervalMs: z
+    .number()
+    .int()
+    .min(MINUTE)
+    .max(7 * DAY),
   connectBucketMs: z.number().int().min(SECOND).max(HOUR),
   forgeSpreadMs: z.number().int().min(0).max(DAY),
   forgeBucketMs: z.number().int().min(SECOND).max(HOUR),
@@ -31,9 +35,13 @@ const PolicySchema = z.object({
 export function resolveRolloutPolicy(partial: Partial<RolloutPolicy> = {}): Readonly<RolloutPolicy> {
   const r = PolicySchema.safeParse({ ...DEFAULT_ROLLOUT_POLICY, ...partial });
   if (!r.success) {
-    throw new AppError(ErrorCode.POLICY_INVALID, 'rollout policy invalid: ' + r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), {
-      details: { issues: r.error.issues },
-    });
+    throw new AppError(
+      ErrorCode.POLICY_INVALID,
+      'rollout policy invalid: ' + r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      {
+        details: { issues: r.error.issues },
+      },
+    );
   }
   return Object.freeze(r.data);
 }

@@ -63,17 +63,32 @@ export function simulateRollout(
     const v = versions[i]!;
     const t = new Float64Array(n);
     for (let k = 0; k < n; k++) {
-      const own = i === 0 || v.bump === 'initial' ? v.publishedAt : automaticUpgradeAt({ kind, version: v.version, publishedAt: v.publishedAt }, insts[k]!, pol).at;
+      const own =
+        i === 0 || v.bump === 'initial'
+          ? v.publishedAt
+          : automaticUpgradeAt({ kind, version: v.version, publishedAt: v.publishedAt }, insts[k]!, pol).at;
       t[k] = later ? Math.min(own, later[k]!) : own;
     }
     perVersion[i] = t;
     later = t;
   }
-  const at = (sorted: Float64Array, share: number): number | null => (n === 0 ? null : sorted[Math.max(0, Math.ceil(share * n) - 1)]!);
+  const at = (sorted: Float64Array, share: number): number | null =>
+    n === 0 ? null : sorted[Math.max(0, Math.ceil(share * n) - 1)]!;
   versions.forEach((v, i) => {
     const t = perVersion[i];
     if (!t) {
-      results.push({ version: v.version, approval: v.approval, publishedAt: v.publishedAt, reached: 0, population: n, p50At: null, p99At: null, p100At: null, fullDelayMs: null, waitingOn: versions[firstManual]!.version });
+      results.push({
+        version: v.version,
+        approval: v.approval,
+        publishedAt: v.publishedAt,
+        reached: 0,
+        population: n,
+        p50At: null,
+        p99At: null,
+        p100At: null,
+        fullDelayMs: null,
+        waitingOn: versions[firstManual]!.version,
+      });
       return;
     }
     const sorted = Float64Array.from(t).sort();

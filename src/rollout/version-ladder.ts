@@ -12,7 +12,9 @@ export class VersionLadder {
 
   /** @param versions any order; invalid semver strings are dropped. */
   constructor(versions: readonly PlannedVersion[]) {
-    this.versions = versions.filter((v) => semver.valid(v.version)).sort((a, b) => semver.compare(a.version, b.version));
+    this.versions = versions
+      .filter((v) => semver.valid(v.version))
+      .sort((a, b) => semver.compare(a.version, b.version));
     this.versions.forEach((v, i) => this.ranks.set(v.version, i));
   }
 
@@ -43,7 +45,8 @@ export class VersionLadder {
 
   /** Newest version published at or before `now`, or undefined. */
   latestPublished(now: number): PlannedVersion | undefined {
-    for (let i = this.versions.length - 1; i >= 0; i--) if (this.versions[i]!.publishedAt <= now) return this.versions[i];
+    for (let i = this.versions.length - 1; i >= 0; i--)
+      if (this.versions[i]!.publishedAt <= now) return this.versions[i];
     return undefined;
   }
 }
@@ -65,7 +68,12 @@ export interface TargetDecision {
  * reached: a newer version supersedes an older one still rolling out, and an installation never
  * moves backwards.
  */
-export function decideTarget(ladder: VersionLadder, current: string, approvedUpTo: string | null, now: number): TargetDecision {
+export function decideTarget(
+  ladder: VersionLadder,
+  current: string,
+  approvedUpTo: string | null,
+  now: number,
+): TargetDecision {
   const from = ladder.rank(current);
   const approved = approvedUpTo === null ? -1 : ladder.rank(approvedUpTo);
   const res: TargetDecision = { target: null, approvedBetween: [], blockedBy: null };

@@ -51,7 +51,8 @@ export function timeZoneOffsetMs(tz: string, t: number): number {
   let off = offsetCache.get(key);
   if (off === undefined) {
     const parts: Record<string, number> = {};
-    for (const p of formatterFor(tz).formatToParts(hourStart)) if (p.type !== 'literal') parts[p.type] = Number(p.value);
+    for (const p of formatterFor(tz).formatToParts(hourStart))
+      if (p.type !== 'literal') parts[p.type] = Number(p.value);
     const local = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!);
     off = local - hourStart;
     if (offsetCache.size > 200_000) offsetCache.clear();

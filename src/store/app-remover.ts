@@ -109,7 +109,13 @@ export class AppRemover {
     const versions = versionList as string[];
     const indexed = await this.rolloutIds(appId, batch);
     const rolloutVersions = new Set([...versions, ...indexed.map((id) => parseRolloutId(id).version)]);
-    const guards = [k.versions(appId), k.versionOrder(appId), k.deployments(appId), k.installationVersion(appId), ...[...rolloutVersions].map((v) => k.rollout(appId, v))];
+    const guards = [
+      k.versions(appId),
+      k.versionOrder(appId),
+      k.deployments(appId),
+      k.installationVersion(appId),
+      ...[...rolloutVersions].map((v) => k.rollout(appId, v)),
+    ];
     for (let i = 0; i < guards.length; i += batch) keys += await this.redis.unlink(...guards.slice(i, i + batch));
 
     // 3a. The installation index, a page of the app's ids at a time (the list is deleted below).
@@ -123,7 +129,8 @@ export class AppRemover {
     }
     // 3b. The rollouts index, scanned again: a plan that created its rollout meanwhile is in it.
     const rollouts = await this.rolloutIds(appId, batch);
-    for (let i = 0; i < rollouts.length; i += batch) await this.redis.zrem(k.rollouts(), ...rollouts.slice(i, i + batch));
+    for (let i = 0; i < rollouts.length; i += batch)
+      await this.redis.zrem(k.rollouts(), ...rollouts.slice(i, i + batch));
     // 3c. Every remaining key of the app: descriptors, installation hashes, plan buckets…
     const pattern = `${escapeGlob(k.app(appId))}*`;
     let cursor = '0';
@@ -149,7 +156,14 @@ export class AppRemover {
     const out = new Set<string>();
     let cursor = '0';
     do {
-      const [next, flat] = await this.redis.zscan(this.keys.rollouts(), cursor, 'MATCH', `${escapeGlob(appId)}@*`, 'COUNT', count);
+      const [next, flat] = await this.redis.zscan(
+        this.keys.rollouts(),
+        cursor,
+        'MATCH',
+        `${escapeGlob(appId)}@*`,
+        'COUNT',
+        count,
+      );
       cursor = next;
       // ZSCAN returns member, score pairs; may repeat a member.
       for (let i = 0; i < flat.length; i += 2) {

@@ -59,8 +59,20 @@ export interface AppRecord {
 }
 
 /** The fields of an app a poll reads. */
-export type PollTarget = Pick<AppRecord, 'id' | 'kind' | 'descriptorUrl' | 'etag' | 'lastModified' | 'lastSeenHash' | 'latestVersion' | 'latestHash'>;
-const POLL_TARGET_FIELDS = ['id', 'kind', 'descriptorUrl', 'etag', 'lastModified', 'lastSeenHash', 'latestVersion', 'latestHash'] as const;
+export type PollTarget = Pick<
+  AppRecord,
+  'id' | 'kind' | 'descriptorUrl' | 'etag' | 'lastModified' | 'lastSeenHash' | 'latestVersion' | 'latestHash'
+>;
+const POLL_TARGET_FIELDS = [
+  'id',
+  'kind',
+  'descriptorUrl',
+  'etag',
+  'lastModified',
+  'lastSeenHash',
+  'latestVersion',
+  'latestHash',
+] as const;
 
 /** A scheduled poll's claim: the app's slot number and the job id that polls it. */
 export interface PollClaim {
@@ -103,13 +115,26 @@ export const FORGE_ARI = /^ari:cloud:ecosystem::app\/[0-9a-fA-F-]{36}$/;
 /** @throws AppError input-invalid when `id` cannot be an app id. */
 export function assertAppId(id: string): void {
   if (!APP_ID.test(id)) {
-    throw new AppError(ErrorCode.INPUT_INVALID, `invalid app id '${id}': use letters, digits and . _ : / @ + - (at most 200)`, {
-      details: { appId: id },
-    });
+    throw new AppError(
+      ErrorCode.INPUT_INVALID,
+      `invalid app id '${id}': use letters, digits and . _ : / @ + - (at most 200)`,
+      {
+        details: { appId: id },
+      },
+    );
   }
 }
 
-const NUMERIC: (keyof AppRecord)[] = ['createdAt', 'lastPollAt', 'lastHttpStatus', 'consecutiveFailures', 'totalFailures', 'lastErrorAt', 'pollSlot', 'versionedAt'];
+const NUMERIC: (keyof AppRecord)[] = [
+  'createdAt',
+  'lastPollAt',
+  'lastHttpStatus',
+  'consecutiveFailures',
+  'totalFailures',
+  'lastErrorAt',
+  'pollSlot',
+  'versionedAt',
+];
 
 function decode(h: Record<string, string>): AppRecord | null {
   if (!h.id || !h.kind) return null;
@@ -137,7 +162,12 @@ export class AppStore {
   }
 
   /** Poll records waiting for the next flush (`recordPoll`): the app's key, its NUL-joined arguments. */
-  private pendingRecords: { key: string; packed: string; resolve(recorded: boolean): void; reject(err: unknown): void }[] = [];
+  private pendingRecords: {
+    key: string;
+    packed: string;
+    resolve(recorded: boolean): void;
+    reject(err: unknown): void;
+  }[] = [];
 
   /**
    * Runs recordPolls.lua for the app at `key` with `args` (none holding NUL: see `noNul`).
@@ -149,7 +179,8 @@ export class AppStore {
    */
   private recordPoll(key: string, args: string[]): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      if (this.pendingRecords.push({ key, packed: args.join('\0'), resolve, reject }) === 1) setImmediate(() => void this.flushRecords());
+      if (this.pendingRecords.push({ key, packed: args.join('\0'), resolve, reject }) === 1)
+        setImmediate(() => void this.flushRecords());
     });
   }
 
@@ -207,7 +238,10 @@ export class AppStore {
    */
   async addForgeApp(input: { ari: string; now: number }): Promise<AppRecord> {
     if (!FORGE_ARI.test(input.ari)) {
-      throw new AppError(ErrorCode.INPUT_INVALID, `invalid Forge app ARI '${input.ari}': expected ari:cloud:ecosystem::app/<uuid>`);
+      throw new AppError(
+        ErrorCode.INPUT_INVALID,
+        `invalid Forge app ARI '${input.ari}': expected ari:cloud:ecosystem::app/<uuid>`,
+      );
     }
     const rec: AppRecord = {
       id: input.ari,
@@ -229,7 +263,10 @@ export class AppStore {
     }
     // HSETNX on `id` decides who registers; the other fields follow in the same MULTI only when it won.
     const created = await this.redis.hsetnx(this.keys.app(rec.id), 'id', rec.id);
-    if (!created) throw new AppError(ErrorCode.APP_CONFLICT, `app '${rec.id}' is already registered`, { details: { appId: rec.id } });
+    if (!created)
+      throw new AppError(ErrorCode.APP_CONFLICT, `app '${rec.id}' is already registered`, {
+        details: { appId: rec.id },
+      });
     await this.redis.multi().hset(this.keys.app(rec.id), fields).sadd(this.keys.apps(), rec.id).exec();
   }
 
@@ -241,7 +278,8 @@ export class AppStore {
   /** @throws AppError app-not-found. */
   async requireApp(appId: string): Promise<AppRecord> {
     const app = await this.getApp(appId);
-    if (!app) throw new AppError(ErrorCode.APP_NOT_FOUND, `no app '${appId}' (see 'mpu apps list')`, { details: { appId } });
+    if (!app)
+      throw new AppError(ErrorCode.APP_NOT_FOUND, `no app '${appId}' (see 'mpu apps list')`, { details: { appId } });
     return app;
   }
 
@@ -297,7 +335,14 @@ export class AppStore {
    */
   async recordPollSuccess(
     appId: string,
-    r: { at: number; outcome: Exclude<PollOutcome, 'failed'>; httpStatus: number; etag?: string; lastModified?: string; hash?: string },
+    r: {
+      at: number;
+      outcome: Exclude<PollOutcome, 'failed'>;
+      httpStatus: number;
+      etag?: string;
+      lastModified?: string;
+      hash?: string;
+    },
     claim?: PollClaim,
   ): Promise<void> {
     // A 200 without validators forgets the old ones; a 304 keeps them.
@@ -308,12 +353,21 @@ export class AppStore {
     }
     // recordPolls.lua's arguments: claim, fields to delete, no failure, then the fields.
     const args: string[] = [
-      claim ? String(claim.slot) : '', claim?.owner ?? '', '', forget, '0',
-      'status', 'active',
-      'lastPollAt', String(r.at),
-      'lastPollOutcome', r.outcome,
-      'lastHttpStatus', String(r.httpStatus),
-      'consecutiveFailures', '0',
+      claim ? String(claim.slot) : '',
+      claim?.owner ?? '',
+      '',
+      forget,
+      '0',
+      'status',
+      'active',
+      'lastPollAt',
+      String(r.at),
+      'lastPollOutcome',
+      r.outcome,
+      'lastHttpStatus',
+      String(r.httpStatus),
+      'consecutiveFailures',
+      '0',
     ];
     if (r.etag !== undefined) args.push('etag', noNul(r.etag));
     if (r.lastModified !== undefined) args.push('lastModified', noNul(r.lastModified));
@@ -326,13 +380,22 @@ export class AppStore {
    * Records a failed poll attempt with its reason (`<code>: <message>`). With `claim`, the slot's
    * claim passes to `handOffTo` (the retry job's id) or, without one, the poll is done.
    */
-  async recordPollFailure(appId: string, r: { at: number; error: string; httpStatus?: number }, claim?: PollClaim & { handOffTo?: string }): Promise<void> {
+  async recordPollFailure(
+    appId: string,
+    r: { at: number; error: string; httpStatus?: number },
+    claim?: PollClaim & { handOffTo?: string },
+  ): Promise<void> {
     const fields: string[] = [
-      'status', 'failing',
-      'lastPollAt', String(r.at),
-      'lastPollOutcome', 'failed',
-      'lastError', noNul(r.error.slice(0, 500)),
-      'lastErrorAt', String(r.at),
+      'status',
+      'failing',
+      'lastPollAt',
+      String(r.at),
+      'lastPollOutcome',
+      'failed',
+      'lastError',
+      noNul(r.error.slice(0, 500)),
+      'lastErrorAt',
+      String(r.at),
     ];
     if (r.httpStatus !== undefined) fields.push('lastHttpStatus', String(r.httpStatus));
     await this.recordPoll(this.keys.app(appId), [

@@ -54,9 +54,16 @@ export class DescriptorStore {
  * @throws AppError version-not-found when `text` is null (nothing stored under `hash`; never
  *   retryable); descriptor-invalid when it no longer parses (a policy or engine change).
  */
-export function parseStoredDescriptor(appId: string, hash: string, text: string | null, kind: AppKind): ParsedDescriptor {
+export function parseStoredDescriptor(
+  appId: string,
+  hash: string,
+  text: string | null,
+  kind: AppKind,
+): ParsedDescriptor {
   if (text === null) {
-    throw new AppError(ErrorCode.VERSION_NOT_FOUND, `descriptor ${hash} of app '${appId}' is not stored`, { details: { appId, hash } });
+    throw new AppError(ErrorCode.VERSION_NOT_FOUND, `descriptor ${hash} of app '${appId}' is not stored`, {
+      details: { appId, hash },
+    });
   }
   return parseDescriptor(text, { source: `store:${hash}`, kind });
 }

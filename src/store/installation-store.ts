@@ -111,9 +111,13 @@ export class InstallationStore {
     const owners = await this.redis.hmget(this.keys.installationIndex(), ...ids);
     const conflicts = batch.filter((inst, k) => owners[k] && owners[k] !== inst.appId);
     if (conflicts.length) {
-      throw new AppError(ErrorCode.INPUT_INVALID, `installation ${conflicts[0]!.id} is already registered to app ${owners[batch.indexOf(conflicts[0]!)]}`, {
-        details: { ids: conflicts.slice(0, 20).map((c) => c.id) },
-      });
+      throw new AppError(
+        ErrorCode.INPUT_INVALID,
+        `installation ${conflicts[0]!.id} is already registered to app ${owners[batch.indexOf(conflicts[0]!)]}`,
+        {
+          details: { ids: conflicts.slice(0, 20).map((c) => c.id) },
+        },
+      );
     }
     let created = 0;
     const byApp = new Map<string, Installation[]>();
@@ -166,18 +170,31 @@ export class InstallationStore {
    */
   async get(id: string): Promise<InstallationView> {
     const appId = await this.appOf(id);
-    if (!appId) throw new AppError(ErrorCode.INSTALLATION_NOT_FOUND, `no installation '${id}' (register it with POST /installations or 'mpu installations import')`);
+    if (!appId)
+      throw new AppError(
+        ErrorCode.INSTALLATION_NOT_FOUND,
+        `no installation '${id}' (register it with POST /installations or 'mpu installations import')`,
+      );
     const [json, version, approved, available, history] = await execAll<string | null>(
       this.redis
         .pipeline()
-      .hget(this.keys.installationData(appId), id)
-      .hget(this.keys.installationVersion(appId), id)
-      .hget(this.keys.installationApproved(appId), id)
-      .hget(this.keys.installationAvailable(appId), id)
+        .hget(this.keys.installationData(appId), id)
+        .hget(this.keys.installationVersion(appId), id)
+        .hget(this.keys.installationApproved(appId), id)
+        .hget(this.keys.installationAvailable(appId), id)
         .hget(this.keys.installationHistory(appId), id),
     );
-    if (!json || !version) throw new AppError(ErrorCode.INSTALLATION_NOT_FOUND, `installation '${id}' is indexed but has no record in app ${appId}`);
-    return { ...decode(appId, id, json, version), approvedUpTo: approved ?? null, updateAvailable: available ?? null, history: parseHistory(history) };
+    if (!json || !version)
+      throw new AppError(
+        ErrorCode.INSTALLATION_NOT_FOUND,
+        `installation '${id}' is indexed but has no record in app ${appId}`,
+      );
+    return {
+      ...decode(appId, id, json, version),
+      approvedUpTo: approved ?? null,
+      updateAvailable: available ?? null,
+      history: parseHistory(history),
+    };
   }
 
   /** Installations `offset … offset+limit-1` of an app in registration order (without history). */
@@ -185,7 +202,10 @@ export class InstallationStore {
     const ids = await this.redis.lrange(this.keys.installationIds(appId), offset, offset + limit - 1);
     if (ids.length === 0) return [];
     const [data = [], versions = []] = await execAll<(string | null)[]>(
-      this.redis.pipeline().hmget(this.keys.installationData(appId), ...ids).hmget(this.keys.installationVersion(appId), ...ids),
+      this.redis
+        .pipeline()
+        .hmget(this.keys.installationData(appId), ...ids)
+        .hmget(this.keys.installationVersion(appId), ...ids),
     );
     return ids.flatMap((id, k) => (data[k] && versions[k] ? [decode(appId, id, data[k], versions[k])] : []));
   }
@@ -226,7 +246,14 @@ export class InstallationStore {
       const version = versions[k];
       if (!json || !version) continue;
       const r = JSON.parse(json) as StoredRecord;
-      out.push({ id: ids[k]!, version, checkOffsetMs: r.c, maintenance: r.m, approvedUpTo: approved[k] || null, position: start + k });
+      out.push({
+        id: ids[k]!,
+        version,
+        checkOffsetMs: r.c,
+        maintenance: r.m,
+        approvedUpTo: approved[k] || null,
+        position: start + k,
+      });
     }
     return { read: ids.length, inputs: out };
   }
@@ -240,7 +267,9 @@ export class InstallationStore {
     const raw = await this.redis.lrange(this.keys.installationLog(appId), 0, max - 1);
     return raw.map((entry) => {
       const [start, end, at] = entry.split('|').map(Number);
-      return Number.isInteger(start) && Number.isInteger(end) && Number.isFinite(at) ? { start: start!, end: end!, at: at!, entry } : { start: 0, end: -1, at: 0, entry };
+      return Number.isInteger(start) && Number.isInteger(end) && Number.isFinite(at)
+        ? { start: start!, end: end!, at: at!, entry }
+        : { start: 0, end: -1, at: 0, entry };
     });
   }
 
@@ -255,10 +284,16 @@ export class InstallationStore {
   }
 
   /** Current versions and approvals of `ids` (null version for unknown ids). */
-  async readStates(appId: string, ids: readonly string[]): Promise<{ versions: (string | null)[]; approved: (string | null)[] }> {
+  async readStates(
+    appId: string,
+    ids: readonly string[],
+  ): Promise<{ versions: (string | null)[]; approved: (string | null)[] }> {
     if (ids.length === 0) return { versions: [], approved: [] };
     const [versions = [], approved = []] = await execAll<(string | null)[]>(
-      this.redis.pipeline().hmget(this.keys.installationVersion(appId), ...ids).hmget(this.keys.installationApproved(appId), ...ids),
+      this.redis
+        .pipeline()
+        .hmget(this.keys.installationVersion(appId), ...ids)
+        .hmget(this.keys.installationApproved(appId), ...ids),
     );
     return { versions, approved };
   }
@@ -267,7 +302,12 @@ export class InstallationStore {
    * Ids `start … stop` of the list at `listKey` (a plan bucket) with their current versions and
    * approvals (null where absent), in one call.
    */
-  async readRangeStates(appId: string, listKey: string, start: number, stop: number): Promise<{ ids: string[]; versions: (string | null)[]; approved: (string | null)[] }> {
+  async readRangeStates(
+    appId: string,
+    listKey: string,
+    start: number,
+    stop: number,
+  ): Promise<{ ids: string[]; versions: (string | null)[]; approved: (string | null)[] }> {
     const reply = await this.redis.mpuReadRangeStates(
       listKey,
       this.keys.installationVersion(appId),
@@ -318,7 +358,14 @@ export class InstallationStore {
    * @returns false when another approval got there first (read again and retry), or the
    *   installation is no longer registered (its app was removed: the re-read says so)
    */
-  async setApproved(appId: string, id: string, expected: string | null, next: string, versions: readonly string[], at: number): Promise<boolean> {
+  async setApproved(
+    appId: string,
+    id: string,
+    expected: string | null,
+    next: string,
+    versions: readonly string[],
+    at: number,
+  ): Promise<boolean> {
     const reply = await this.redis.mpuApproveInstallation(
       this.keys.installationApproved(appId),
       this.keys.installationHistory(appId),

@@ -81,7 +81,8 @@ export const rolloutId = (appId: string, version: string): string => `${appId}@$
 /** Splits `<appId>@<version>` (the version never contains `@`). @throws AppError input-invalid */
 export function parseRolloutId(id: string): { appId: string; version: string } {
   const at = id.lastIndexOf('@');
-  if (at <= 0 || at === id.length - 1) throw new AppError(ErrorCode.INPUT_INVALID, `rollout id '${id}' should look like APP@VERSION, e.g. my-app@1.0.3`);
+  if (at <= 0 || at === id.length - 1)
+    throw new AppError(ErrorCode.INPUT_INVALID, `rollout id '${id}' should look like APP@VERSION, e.g. my-app@1.0.3`);
   return { appId: id.slice(0, at), version: id.slice(at + 1) };
 }
 
@@ -159,7 +160,12 @@ export class RolloutStore {
    */
   async discard(appId: string, version: string): Promise<void> {
     await this.clearBuckets(appId, version);
-    await execAll(this.redis.pipeline().unlink(this.keys.rollout(appId, version)).zrem(this.keys.rollouts(), rolloutId(appId, version)));
+    await execAll(
+      this.redis
+        .pipeline()
+        .unlink(this.keys.rollout(appId, version))
+        .zrem(this.keys.rollouts(), rolloutId(appId, version)),
+    );
   }
 
   /** The rollout record, or null. */
@@ -256,13 +262,22 @@ export class RolloutStore {
    * of the registration list are planned; final once `plannedAt` is set). Nulls where no rollout
    * exists.
    */
-  async planStates(appId: string, versions: readonly string[]): Promise<({ status: RolloutStatus; plannedAt: number | null; planCursor: number } | null)[]> {
+  async planStates(
+    appId: string,
+    versions: readonly string[],
+  ): Promise<({ status: RolloutStatus; plannedAt: number | null; planCursor: number } | null)[]> {
     if (versions.length === 0) return [];
     const pipe = this.redis.pipeline();
     for (const v of versions) pipe.hmget(this.keys.rollout(appId, v), 'status', 'plannedAt', 'planCursor');
     const rows = await execAll<(string | null)[]>(pipe);
     return rows.map(([status, plannedAt, cursor]) =>
-      status ? { status: status as RolloutStatus, plannedAt: plannedAt ? Number(plannedAt) : null, planCursor: Number(cursor ?? 0) } : null,
+      status
+        ? {
+            status: status as RolloutStatus,
+            plannedAt: plannedAt ? Number(plannedAt) : null,
+            planCursor: Number(cursor ?? 0),
+          }
+        : null,
     );
   }
 
@@ -289,7 +304,13 @@ export class RolloutStore {
    * @returns false when the rollout no longer exists (its app was removed): nothing is written
    * @throws AppError rollout-conflict (retryable) when `expected` does not match
    */
-  async pushBuckets(appId: string, version: string, buckets: readonly PlanBucket[], cursor: number, expected?: number): Promise<boolean> {
+  async pushBuckets(
+    appId: string,
+    version: string,
+    buckets: readonly PlanBucket[],
+    cursor: number,
+    expected?: number,
+  ): Promise<boolean> {
     const keys = [this.keys.rolloutBuckets(appId, version), this.keys.rollout(appId, version)];
     const args: string[] = [String(cursor), expected === undefined ? '' : String(expected)];
     for (const b of buckets) {
@@ -306,7 +327,10 @@ export class RolloutStore {
   }
 
   /** Planned buckets: kind, time and size, by time. */
-  async listBuckets(appId: string, version: string): Promise<{ kind: 'upgrade' | 'notify'; at: number; size: number }[]> {
+  async listBuckets(
+    appId: string,
+    version: string,
+  ): Promise<{ kind: 'upgrade' | 'notify'; at: number; size: number }[]> {
     const h = await this.redis.hgetall(this.keys.rolloutBuckets(appId, version));
     return Object.entries(h)
       .map(([k, n]) => {
@@ -343,7 +367,10 @@ export class RolloutStore {
   /** Rollouts, newest publication first. */
   async list(opts: { appId?: string; limit?: number } = {}): Promise<RolloutRecord[]> {
     const ids = await this.redis.zrevrange(this.keys.rollouts(), 0, -1);
-    const wanted = ids.map(parseRolloutId).filter((r) => !opts.appId || r.appId === opts.appId).slice(0, opts.limit ?? 100);
+    const wanted = ids
+      .map(parseRolloutId)
+      .filter((r) => !opts.appId || r.appId === opts.appId)
+      .slice(0, opts.limit ?? 100);
     const pipe = this.redis.pipeline();
     for (const r of wanted) pipe.hgetall(this.keys.rollout(r.appId, r.version));
     const hashes = await execAll<Record<string, string>>(pipe);

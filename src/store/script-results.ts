@@ -174,8 +174,7 @@ export function versionStored(reply: unknown): StoreVersionResult {
 export function bucketsPushed(reply: unknown, rolloutId: string, expected: number | undefined): boolean {
   const n = integer('pushBuckets', reply);
   if (n === -1) {
-    const message =
-      `the plan of ${rolloutId} moved past ${expected} meanwhile (another planner); it resumes at its cursor`;
+    const message = `the plan of ${rolloutId} moved past ${expected} meanwhile (another planner); it resumes at its cursor`;
     throw new AppError(ErrorCode.ROLLOUT_CONFLICT, message, { retryable: true });
   }
   if (n !== 0 && n !== 1) throw new UnexpectedScriptReply('pushBuckets', reply);

@@ -50,9 +50,18 @@ export interface ScriptCommands {
   mpuRecordPolls(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
   /** storeVersion-5.lua: {status, value}. */
   mpuStoreVersion(
-    versions: string, order: string, deployments: string, descriptor: string, app: string,
-    expectedLatest: string, version: string, recordJson: string, deploymentId: string, canonical: string,
-    descriptorHash: string, polledAt: string,
+    versions: string,
+    order: string,
+    deployments: string,
+    descriptor: string,
+    app: string,
+    expectedLatest: string,
+    version: string,
+    recordJson: string,
+    deploymentId: string,
+    canonical: string,
+    descriptorHash: string,
+    polledAt: string,
   ): Promise<[string, string]>;
   /** markDecided-2.lua: 'ok' | 'conflict' | 'gone'. */
   mpuMarkDecided(app: string, order: string, detectedAt: Arg, latest: string): Promise<string>;
@@ -64,43 +73,84 @@ export interface ScriptCommands {
   mpuUnindexInstallations(index: string, appId: string, ...ids: string[]): Promise<number>;
   /** setRolloutStatus-1.lua: 'ok' | 'stale' | 'missing'. */
   mpuSetRolloutStatus(
-    rollout: string, expectedStatus: string, expectedResumeTo: string, status: string, resumeTo: string,
+    rollout: string,
+    expectedStatus: string,
+    expectedResumeTo: string,
+    status: string,
+    resumeTo: string,
   ): Promise<string>;
   /** markSuperseded-1.lua: 1 marked, 0 no rollout. */
   mpuMarkSuperseded(rollout: string, newerVersion: string): Promise<number>;
   /** finishPlanning-2.lua: 'ok' | 'behind' | 'stale' | 'missing'. */
   mpuFinishPlanning(
-    rollout: string, installationIds: string, summaryJson: string, batches: Arg, plannedAt: Arg,
-    expectedStatus: string, expectedResumeTo: string, status: string, resumeTo: string,
+    rollout: string,
+    installationIds: string,
+    summaryJson: string,
+    batches: Arg,
+    plannedAt: Arg,
+    expectedStatus: string,
+    expectedResumeTo: string,
+    status: string,
+    resumeTo: string,
   ): Promise<string>;
   /** pushBuckets.lua: 1 appended, 0 no rollout, -1 cursor moved. */
   mpuPushBuckets(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   /** registerInstallations-6.lua: new installations. */
   mpuRegisterInstallations(
-    ids: string, data: string, version: string, distribution: string, history: string, log: string,
-    at: Arg, ...idJsonVersion: Arg[]
+    ids: string,
+    data: string,
+    version: string,
+    distribution: string,
+    history: string,
+    log: string,
+    at: Arg,
+    ...idJsonVersion: Arg[]
   ): Promise<number>;
   /** ackRegistrations-1.lua: 1 dropped, 0 another planner did. */
   mpuAckRegistrations(log: string, first: string, count: Arg): Promise<number>;
   /** compareAndSetVersions-3.lua: installations moved. */
   mpuCompareAndSetVersions(
-    version: string, distribution: string, history: string, at: Arg, moves: string,
+    version: string,
+    distribution: string,
+    history: string,
+    at: Arg,
+    moves: string,
   ): Promise<number>;
   /** readRangeStates-3.lua: {ids, versions, approved}. */
   mpuReadRangeStates(
-    list: string, version: string, approved: string, start: Arg, stop: Arg,
+    list: string,
+    version: string,
+    approved: string,
+    start: Arg,
+    stop: Arg,
   ): Promise<[string[], string[], string[]]>;
   /** readPlanChunk-4.lua: {ids, data, versions, approved}. */
   mpuReadPlanChunk(
-    ids: string, data: string, version: string, approved: string, start: Arg, stop: Arg,
+    ids: string,
+    data: string,
+    version: string,
+    approved: string,
+    start: Arg,
+    stop: Arg,
   ): Promise<[string[], string[], string[], string[]]>;
   /** approveInstallation-3.lua: 1 recorded, 0 not (stale or unregistered). */
   mpuApproveInstallation(
-    approved: string, history: string, version: string, id: string, expected: string, next: string, entries: string,
+    approved: string,
+    history: string,
+    version: string,
+    id: string,
+    expected: string,
+    next: string,
+    entries: string,
   ): Promise<number>;
   /** markUpdateAvailable-3.lua: installations newly marked. */
   mpuMarkUpdateAvailable(
-    available: string, history: string, version: string, entry: string, availableVersion: string, ...ids: string[]
+    available: string,
+    history: string,
+    version: string,
+    entry: string,
+    availableVersion: string,
+    ...ids: string[]
   ): Promise<number>;
 }
 

@@ -98,7 +98,11 @@ export class VersionStore implements VersionReader {
    * was decided already, and appending this one after it would make a descriptor the vendor no
    * longer serves the latest version; an appended one moves `versionedAt` to its `detectedAt`.
    */
-  async storeVersion(record: VersionRecord, expectedLatest: string | null, canonical?: string): Promise<StoreVersionResult> {
+  async storeVersion(
+    record: VersionRecord,
+    expectedLatest: string | null,
+    canonical?: string,
+  ): Promise<StoreVersionResult> {
     const { appId } = record;
     const reply = await this.redis.mpuStoreVersion(
       this.keys.versions(appId),

@@ -26,7 +26,10 @@ export interface BulkUpgradeInput {
 /** Eligible, or the list of every reason it is not (each `{ code, detail }`). */
 export type BulkUpgradeVerdict =
   | { eligible: true }
-  | { eligible: false; reasons: Array<{ code: 'environment' | 'version' | 'kind' | 'scopes' | 'egress' | 'licensing'; detail: string }> };
+  | {
+      eligible: false;
+      reasons: Array<{ code: 'environment' | 'version' | 'kind' | 'scopes' | 'egress' | 'licensing'; detail: string }>;
+    };
 
 /**
  * Decides whether `source` installations may be bulk-upgraded to `target`: same environment;
@@ -36,17 +39,31 @@ export type BulkUpgradeVerdict =
  */
 export function checkBulkUpgrade(input: BulkUpgradeInput): BulkUpgradeVerdict {
   const { source, target } = input;
-  const reasons: Array<{ code: 'environment' | 'version' | 'kind' | 'scopes' | 'egress' | 'licensing'; detail: string }> = [];
+  const reasons: Array<{
+    code: 'environment' | 'version' | 'kind' | 'scopes' | 'egress' | 'licensing';
+    detail: string;
+  }> = [];
   if (source.manifest.kind !== 'forge' || target.manifest.kind !== 'forge') {
     reasons.push({ code: 'kind', detail: 'bulk upgrades apply to Forge apps only' });
   }
   if (source.environment !== target.environment) {
-    reasons.push({ code: 'environment', detail: `source is in ${source.environment}, target in ${target.environment}: both must be in the same environment` });
+    reasons.push({
+      code: 'environment',
+      detail: `source is in ${source.environment}, target in ${target.environment}: both must be in the same environment`,
+    });
   }
   const sv = semver.parse(source.version);
   const tv = semver.parse(target.version);
-  if (!sv || !tv) reasons.push({ code: 'version', detail: `versions must be major.minor.patch (got ${source.version} -> ${target.version})` });
-  else if (tv.major <= sv.major) reasons.push({ code: 'version', detail: `target major version ${tv.major} is not greater than source major version ${sv.major}` });
+  if (!sv || !tv)
+    reasons.push({
+      code: 'version',
+      detail: `versions must be major.minor.patch (got ${source.version} -> ${target.version})`,
+    });
+  else if (tv.major <= sv.major)
+    reasons.push({
+      code: 'version',
+      detail: `target major version ${tv.major} is not greater than source major version ${sv.major}`,
+    });
   const s = source.manifest.normalized as Record<string, unknown>;
   const t = target.manifest.normalized as Record<string, unknown>;
   const held = forgeScopes(s);
@@ -54,8 +71,13 @@ export function checkBulkUpgrade(input: BulkUpgradeInput): BulkUpgradeVerdict {
   if (newScopes.length) reasons.push({ code: 'scopes', detail: `target adds scopes: ${newScopes.join(', ')}` });
   const heldEgress = egressEntries(s);
   const newEgress = [...egressEntries(t)].filter((x) => !heldEgress.has(x)).sort();
-  if (newEgress.length) reasons.push({ code: 'egress', detail: `target adds egress: ${newEgress.map((e) => e.replace('\t', ' ')).join(', ')}` });
-  const lic = (d: Record<string, unknown>) => canonicalJson((d.app as { licensing?: unknown } | null | undefined)?.licensing ?? null);
+  if (newEgress.length)
+    reasons.push({
+      code: 'egress',
+      detail: `target adds egress: ${newEgress.map((e) => e.replace('\t', ' ')).join(', ')}`,
+    });
+  const lic = (d: Record<string, unknown>) =>
+    canonicalJson((d.app as { licensing?: unknown } | null | undefined)?.licensing ?? null);
   if (lic(s) !== lic(t)) reasons.push({ code: 'licensing', detail: `app.licensing changed: ${lic(s)} -> ${lic(t)}` });
   return reasons.length ? { eligible: false, reasons } : { eligible: true };
 }

@@ -10,8 +10,22 @@
 import { canonOf, type Json } from './canonical.js';
 import { diffDocuments } from './diff.js';
 import { egressEntries, forgeScopes } from './forge-permissions.js';
-import { defaultPolicy, type ConnectPolicy, type ForgePolicy, type RuleOutcome, type VersioningPolicy } from './policy.js';
-import type { Approval, Bump, ChangeWarning, Classification, DescriptorChange, ParsedDescriptor, Reason } from './types.js';
+import {
+  defaultPolicy,
+  type ConnectPolicy,
+  type ForgePolicy,
+  type RuleOutcome,
+  type VersioningPolicy,
+} from './policy.js';
+import type {
+  Approval,
+  Bump,
+  ChangeWarning,
+  Classification,
+  DescriptorChange,
+  ParsedDescriptor,
+  Reason,
+} from './types.js';
 
 const BUMP_RANK: Record<Bump, number> = { none: 0, micro: 1, minor: 2, major: 3 };
 
@@ -34,7 +48,8 @@ function reason(rule: string, outcome: RuleOutcome, path: string, detail: string
 }
 
 const show = (v: unknown): string => (v === undefined ? 'absent' : JSON.stringify(v));
-const get = (o: unknown, k: string): unknown => (typeof o === 'object' && o !== null && !Array.isArray(o) ? (o as Doc)[k] : undefined);
+const get = (o: unknown, k: string): unknown =>
+  typeof o === 'object' && o !== null && !Array.isArray(o) ? (o as Doc)[k] : undefined;
 
 // ── Connect ──────────────────────────────────────────────────────────────────────────────
 
@@ -66,7 +81,11 @@ function connectScopes(d: Doc): string[] {
  * by themselves: an unknown scope counts as an increase (default-deny, as Atlassian's
  * `connect-to-forge check-upgrade` does).
  */
-export function isScopeImplied(scope: string, held: ReadonlySet<string>, p: Pick<ConnectPolicy, 'scopeHierarchy'>): boolean {
+export function isScopeImplied(
+  scope: string,
+  held: ReadonlySet<string>,
+  p: Pick<ConnectPolicy, 'scopeHierarchy'>,
+): boolean {
   if (held.has(scope)) return true;
   const rank = p.scopeHierarchy.indexOf(scope);
   if (rank < 0) return false;
@@ -87,7 +106,14 @@ function connectScopeIncrease(a: Doc, b: Doc, p: ConnectPolicy): RuleHit {
 function connectFreeToPaid(a: Doc, b: Doc, p: ConnectPolicy): RuleHit {
   if (!p.freeToPaid.enabled || a.enableLicensing === true || b.enableLicensing !== true) return NO_HIT;
   return {
-    reasons: [reason('connect.free-to-paid', p.freeToPaid, 'enableLicensing', 'licensing: free -> paid (enableLicensing set to true)')],
+    reasons: [
+      reason(
+        'connect.free-to-paid',
+        p.freeToPaid,
+        'enableLicensing',
+        'licensing: free -> paid (enableLicensing set to true)',
+      ),
+    ],
     explains: ['enableLicensing'],
   };
 }
@@ -95,7 +121,9 @@ function connectFreeToPaid(a: Doc, b: Doc, p: ConnectPolicy): RuleHit {
 function connectBaseUrl(a: Doc, b: Doc, p: ConnectPolicy): RuleHit {
   if (!p.baseUrl.enabled || a.baseUrl === b.baseUrl) return NO_HIT;
   return {
-    reasons: [reason('connect.base-url', p.baseUrl, 'baseUrl', `baseUrl changed: ${show(a.baseUrl)} -> ${show(b.baseUrl)}`)],
+    reasons: [
+      reason('connect.base-url', p.baseUrl, 'baseUrl', `baseUrl changed: ${show(a.baseUrl)} -> ${show(b.baseUrl)}`),
+    ],
     explains: ['baseUrl'],
   };
 }
@@ -107,10 +135,14 @@ function forgeScopeRules(a: Doc, b: Doc, p: ForgePolicy): RuleHit {
   const after = forgeScopes(b);
   const reasons: Reason[] = [];
   if (p.scopeAdded.enabled) {
-    for (const s of [...after].sort()) if (!before.has(s)) reasons.push(reason('forge.scope-added', p.scopeAdded, 'permissions.scopes', `scope added: ${s}`));
+    for (const s of [...after].sort())
+      if (!before.has(s))
+        reasons.push(reason('forge.scope-added', p.scopeAdded, 'permissions.scopes', `scope added: ${s}`));
   }
   if (p.scopeRemoved.enabled) {
-    for (const s of [...before].sort()) if (!after.has(s)) reasons.push(reason('forge.scope-removed', p.scopeRemoved, 'permissions.scopes', `scope removed: ${s}`));
+    for (const s of [...before].sort())
+      if (!after.has(s))
+        reasons.push(reason('forge.scope-removed', p.scopeRemoved, 'permissions.scopes', `scope removed: ${s}`));
   }
   return reasons.length ? { reasons, explains: ['permissions.scopes'] } : NO_HIT;
 }
@@ -122,21 +154,33 @@ function forgeEgressRules(a: Doc, b: Doc, p: ForgePolicy): RuleHit {
   const fmt = (e: string) => e.replace('\t', ' ');
   const at = (e: string) => `permissions.external.${e.slice(0, e.indexOf('\t'))}`;
   if (p.egressAdded.enabled) {
-    for (const e of [...after].sort()) if (!before.has(e)) reasons.push(reason('forge.egress-added', p.egressAdded, at(e), `egress added: ${fmt(e)}`));
+    for (const e of [...after].sort())
+      if (!before.has(e)) reasons.push(reason('forge.egress-added', p.egressAdded, at(e), `egress added: ${fmt(e)}`));
   }
   if (p.egressRemoved.enabled) {
-    for (const e of [...before].sort()) if (!after.has(e)) reasons.push(reason('forge.egress-removed', p.egressRemoved, at(e), `egress removed: ${fmt(e)}`));
+    for (const e of [...before].sort())
+      if (!after.has(e))
+        reasons.push(reason('forge.egress-removed', p.egressRemoved, at(e), `egress removed: ${fmt(e)}`));
   }
   return reasons.length ? { reasons, explains: ['permissions.external'] } : NO_HIT;
 }
 
-function forgeWholeValueRule(rule: string, outcome: RuleOutcome, path: string, what: string, va: unknown, vb: unknown): RuleHit {
+function forgeWholeValueRule(
+  rule: string,
+  outcome: RuleOutcome,
+  path: string,
+  what: string,
+  va: unknown,
+  vb: unknown,
+): RuleHit {
   if (!outcome.enabled || canonOf((va ?? null) as Json) === canonOf((vb ?? null) as Json)) return NO_HIT;
   return { reasons: [reason(rule, outcome, path, `${what} changed: ${show(va)} -> ${show(vb)}`)], explains: [path] };
 }
 
 function byKey(v: unknown): Map<string, Doc> {
-  return new Map(Array.isArray(v) ? (v as Doc[]).filter((x) => typeof x?.key === 'string').map((x) => [x.key as string, x]) : []);
+  return new Map(
+    Array.isArray(v) ? (v as Doc[]).filter((x) => typeof x?.key === 'string').map((x) => [x.key as string, x]) : [],
+  );
 }
 
 function forgeAuthProviders(a: Doc, b: Doc, p: ForgePolicy): RuleHit {
@@ -148,12 +192,18 @@ function forgeAuthProviders(a: Doc, b: Doc, p: ForgePolicy): RuleHit {
     hit.reasons.push(reason('forge.auth-provider', p.authProvider, path, detail));
     hit.explains.push(path);
   };
-  for (const k of [...after.keys()].sort()) if (!before.has(k)) add(k, `providers.auth[key=${k}]`, `auth provider added: ${k}`);
+  for (const k of [...after.keys()].sort())
+    if (!before.has(k)) add(k, `providers.auth[key=${k}]`, `auth provider added: ${k}`);
   for (const k of [...before.keys()].sort()) {
     const old = before.get(k)!;
     const cur = after.get(k);
     if (!cur) add(k, `providers.auth[key=${k}]`, `auth provider removed: ${k}`);
-    else if (old.clientId !== cur.clientId) add(k, `providers.auth[key=${k}].clientId`, `auth provider ${k} client id changed: ${show(old.clientId)} -> ${show(cur.clientId)}`);
+    else if (old.clientId !== cur.clientId)
+      add(
+        k,
+        `providers.auth[key=${k}].clientId`,
+        `auth provider ${k} client id changed: ${show(old.clientId)} -> ${show(cur.clientId)}`,
+      );
   }
   return hit;
 }
@@ -168,9 +218,19 @@ function forgeRemotes(a: Doc, b: Doc, p: ForgePolicy): RuleHit {
       if (!p.remoteAdded.enabled) continue;
       hit.reasons.push(reason('forge.remote-added', p.remoteAdded, `remotes[key=${k}]`, `remote added: ${k}`));
       hit.explains.push(`remotes[key=${k}]`);
-    } else if (p.remoteBaseUrl.enabled && canonOf((old.baseUrl ?? null) as Json) !== canonOf((cur.baseUrl ?? null) as Json)) {
+    } else if (
+      p.remoteBaseUrl.enabled &&
+      canonOf((old.baseUrl ?? null) as Json) !== canonOf((cur.baseUrl ?? null) as Json)
+    ) {
       const path = `remotes[key=${k}].baseUrl`;
-      hit.reasons.push(reason('forge.remote-base-url', p.remoteBaseUrl, path, `remote ${k} baseUrl changed: ${show(old.baseUrl)} -> ${show(cur.baseUrl)}`));
+      hit.reasons.push(
+        reason(
+          'forge.remote-base-url',
+          p.remoteBaseUrl,
+          path,
+          `remote ${k} baseUrl changed: ${show(old.baseUrl)} -> ${show(cur.baseUrl)}`,
+        ),
+      );
       hit.explains.push(path);
     }
   }
@@ -183,7 +243,10 @@ function forgeSqlModule(a: Doc, b: Doc, p: ForgePolicy): RuleHit {
     return Array.isArray(s) ? s.length > 0 : s !== undefined && s !== null;
   };
   if (!p.sqlModule.enabled || has(a) || !has(b)) return NO_HIT;
-  return { reasons: [reason('forge.sql-module', p.sqlModule, 'modules.sql', 'sql module added')], explains: ['modules.sql'] };
+  return {
+    reasons: [reason('forge.sql-module', p.sqlModule, 'modules.sql', 'sql module added')],
+    explains: ['modules.sql'],
+  };
 }
 
 // ── shared ───────────────────────────────────────────────────────────────────────────────
@@ -227,7 +290,12 @@ function appKeyWarning(before: ParsedDescriptor, after: ParsedDescriptor): Chang
   ];
 }
 
-function summarize(kind: ParsedDescriptor['kind'], reasons: Reason[], warnings: ChangeWarning[], changes: DescriptorChange[]): Classification {
+function summarize(
+  kind: ParsedDescriptor['kind'],
+  reasons: Reason[],
+  warnings: ChangeWarning[],
+  changes: DescriptorChange[],
+): Classification {
   let bump: Bump = 'none';
   let approval: Approval = 'automatic';
   for (const r of reasons) {
@@ -245,8 +313,13 @@ function summarize(kind: ParsedDescriptor['kind'], reasons: Reason[], warnings: 
  * @throws Error when the two descriptors are of different kinds (a programming error: callers
  *   parse both with the same kind).
  */
-export function classifyChange(before: ParsedDescriptor, after: ParsedDescriptor, policy: VersioningPolicy = defaultPolicy): Classification {
-  if (before.kind !== after.kind) throw new Error(`cannot compare a ${before.kind} descriptor with a ${after.kind} one`);
+export function classifyChange(
+  before: ParsedDescriptor,
+  after: ParsedDescriptor,
+  policy: VersioningPolicy = defaultPolicy,
+): Classification {
+  if (before.kind !== after.kind)
+    throw new Error(`cannot compare a ${before.kind} descriptor with a ${after.kind} one`);
   const kind = after.kind;
   if (before.hash === after.hash) return summarize(kind, [], [], []);
   // Rules read the normalised documents: same members as written, sets sorted, and each
@@ -259,9 +332,17 @@ export function classifyChange(before: ParsedDescriptor, after: ParsedDescriptor
   let other: { rule: string; outcome: RuleOutcome };
   if (kind === 'connect') {
     const p = policy.connect;
-    hits = [connectApiVersion(a, b, p), connectScopeIncrease(a, b, p), connectFreeToPaid(a, b, p), connectBaseUrl(a, b, p)];
+    hits = [
+      connectApiVersion(a, b, p),
+      connectScopeIncrease(a, b, p),
+      connectFreeToPaid(a, b, p),
+      connectBaseUrl(a, b, p),
+    ];
     other = { rule: 'connect.other', outcome: p.other };
-    if (apiVersionOf(a) === apiVersionOf(b) && canonOf((a.apiVersion ?? null) as Json) !== canonOf((b.apiVersion ?? null) as Json)) {
+    if (
+      apiVersionOf(a) === apiVersionOf(b) &&
+      canonOf((a.apiVersion ?? null) as Json) !== canonOf((b.apiVersion ?? null) as Json)
+    ) {
       warnings.push({
         code: 'api-version-spelling',
         path: 'apiVersion',
@@ -275,8 +356,26 @@ export function classifyChange(before: ParsedDescriptor, after: ParsedDescriptor
     hits = [
       forgeScopeRules(a, b, p),
       forgeEgressRules(a, b, p),
-      p.content.enabled ? forgeWholeValueRule('forge.content', p.content, 'permissions.content', 'permissions.content', get(pa, 'content'), get(pb, 'content')) : NO_HIT,
-      p.licensing.enabled ? forgeWholeValueRule('forge.licensing', p.licensing, 'app.licensing', 'app.licensing', get(a.app, 'licensing'), get(b.app, 'licensing')) : NO_HIT,
+      p.content.enabled
+        ? forgeWholeValueRule(
+            'forge.content',
+            p.content,
+            'permissions.content',
+            'permissions.content',
+            get(pa, 'content'),
+            get(pb, 'content'),
+          )
+        : NO_HIT,
+      p.licensing.enabled
+        ? forgeWholeValueRule(
+            'forge.licensing',
+            p.licensing,
+            'app.licensing',
+            'app.licensing',
+            get(a.app, 'licensing'),
+            get(b.app, 'licensing'),
+          )
+        : NO_HIT,
       forgeAuthProviders(a, b, p),
       forgeRemotes(a, b, p),
       forgeSqlModule(a, b, p),
@@ -297,12 +396,21 @@ export function classifyChange(before: ParsedDescriptor, after: ParsedDescriptor
  * With no previous manifest (`before` null) the deploy is the app's first version: the result has
  * no reasons and `nextVersion(kind, null, …)` gives the initial version.
  */
-export function classifyDeploy(before: ParsedDescriptor | null, after: ParsedDescriptor, policy: VersioningPolicy = defaultPolicy): Classification {
+export function classifyDeploy(
+  before: ParsedDescriptor | null,
+  after: ParsedDescriptor,
+  policy: VersioningPolicy = defaultPolicy,
+): Classification {
   const other = after.kind === 'forge' ? policy.forge.other : policy.connect.other;
   if (before === null) return summarize(after.kind, [], [], []);
   const c = classifyChange(before, after, policy);
   if (c.bump !== 'none') return c;
   const rule = after.kind === 'forge' ? 'forge.other' : 'connect.other';
-  const r = reason(rule, { ...other, bump: other.bump === 'none' ? 'minor' : other.bump }, '$', 'code-only deploy: the manifest is unchanged');
+  const r = reason(
+    rule,
+    { ...other, bump: other.bump === 'none' ? 'minor' : other.bump },
+    '$',
+    'code-only deploy: the manifest is unchanged',
+  );
   return summarize(after.kind, [r], c.warnings, c.changes);
 }

@@ -18,7 +18,8 @@ export function joinPath(path: string, k: string): string {
   return seg.startsWith('[') ? `${path}${seg}` : `${path}.${seg}`;
 }
 
-const isObj = (v: Json | undefined): v is { [k: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = (v: Json | undefined): v is { [k: string]: Json } =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Deep equality of two normalised JSON values. */
 export function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {

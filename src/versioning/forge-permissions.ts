@@ -4,7 +4,8 @@
  */
 import { canonOf, type Json } from './canonical.js';
 
-const get = (o: unknown, k: string): unknown => (typeof o === 'object' && o !== null && !Array.isArray(o) ? (o as Record<string, unknown>)[k] : undefined);
+const get = (o: unknown, k: string): unknown =>
+  typeof o === 'object' && o !== null && !Array.isArray(o) ? (o as Record<string, unknown>)[k] : undefined;
 
 /** `permissions.scopes` as a set of strings (an object entry by its canonical JSON). */
 export function forgeScopes(d: Record<string, unknown>): Set<string> {

@@ -7,5 +7,12 @@ export { classifyChange, classifyDeploy } from './classify-change.js';
 export { nextVersion, initialVersion } from './next-version.js';
 export { defaultPolicy, parsePolicy, type VersioningPolicy } from './policy.js';
 export { diffDocuments } from './diff.js';
-export { replayHistory, summarizeTimeline, type HistoryItem, type TimelineEntry, type Replay, type ReplaySummary } from './replay.js';
+export {
+  replayHistory,
+  summarizeTimeline,
+  type HistoryItem,
+  type TimelineEntry,
+  type Replay,
+  type ReplaySummary,
+} from './replay.js';
 export { checkBulkUpgrade, type BulkUpgradeInput, type BulkUpgradeVerdict } from './bulk-upgrade.js';

@@ -23,7 +23,11 @@ export function initialVersion(kind: AppKind): string {
 export function nextVersion(kind: AppKind, previous: string | null, bump: Bump): string {
   if (previous === null) return initialVersion(kind);
   const v = semver.parse(previous);
-  if (!v) throw new AppError(ErrorCode.INPUT_INVALID, `not a version: ${JSON.stringify(previous)} (expected major.minor.micro)`);
+  if (!v)
+    throw new AppError(
+      ErrorCode.INPUT_INVALID,
+      `not a version: ${JSON.stringify(previous)} (expected major.minor.micro)`,
+    );
   if (bump === 'none') return v.version;
   if (bump === 'major') return `${v.major + 1}.0.0`;
   if (kind === 'forge' || bump === 'minor') return `${v.major}.${v.minor + 1}.0`;

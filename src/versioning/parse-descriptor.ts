@@ -12,7 +12,8 @@ import { canonOf, hashCanonical, normalize } from './canonical.js';
 import type { AppKind, ParsedDescriptor } from './types.js';
 
 /** `ari:cloud:ecosystem::app/<uuid>` (seed 002: "register a Forge app ID … under the forgeAppId key"). */
-export const FORGE_APP_ARI = /^ari:cloud:ecosystem::app\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const FORGE_APP_ARI =
+  /^ari:cloud:ecosystem::app\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const scopeList = z.array(z.string());
 /** Connect: the fields the rules read (DESIGN.md, "Versioning rules"; seeds 002/004 for the migration fields). */
@@ -34,7 +35,10 @@ const ForgeManifestSchema = z.looseObject({
   app: z.looseObject({ id: z.string().optional() }).nullable().optional(),
   permissions: z
     .looseObject({
-      scopes: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).nullable().optional(),
+      scopes: z
+        .union([z.array(z.unknown()), z.record(z.string(), z.unknown())])
+        .nullable()
+        .optional(),
       external: z.record(z.string(), z.unknown()).nullable().optional(),
     })
     .nullable()
@@ -91,11 +95,18 @@ function readConnect(text: string, source: string): unknown {
     // fall through to the lenient parser, which also gives the error position
   }
   const errors: ParseError[] = [];
-  const value: unknown = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false, allowEmptyContent: false });
+  const value: unknown = parseJsonc(text, errors, {
+    allowTrailingComma: true,
+    disallowComments: false,
+    allowEmptyContent: false,
+  });
   if (errors.length > 0) {
     const e = errors[0]!;
     const { line, column } = lineColumn(text, e.offset);
-    throw invalid(source, '$', `invalid JSON at line ${line}, column ${column}: ${printParseErrorCode(e.error)}`, { line, column });
+    throw invalid(source, '$', `invalid JSON at line ${line}, column ${column}: ${printParseErrorCode(e.error)}`, {
+      line,
+      column,
+    });
   }
   return value;
 }
@@ -107,7 +118,12 @@ function readForge(text: string, source: string): unknown {
   if (err) {
     const pos = err.linePos?.[0];
     const at = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
-    throw invalid(source, '$', `invalid YAML${at}: ${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`, pos ? { line: pos.line, column: pos.col } : {});
+    throw invalid(
+      source,
+      '$',
+      `invalid YAML${at}: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+      pos ? { line: pos.line, column: pos.col } : {},
+    );
   }
   try {
     return doc.toJS({ maxAliasCount: 100 });
@@ -136,16 +152,25 @@ export function parseDescriptor(text: string, opts: ParseOptions): ParsedDescrip
   const kind = opts.kind ?? detectKind(text, source);
   const value = kind === 'connect' ? readConnect(text, source) : readForge(text, source);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid(source, '$', `the ${kind === 'connect' ? 'descriptor' : 'manifest'} must be an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    throw invalid(
+      source,
+      '$',
+      `the ${kind === 'connect' ? 'descriptor' : 'manifest'} must be an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+    );
   }
   const schema = kind === 'connect' ? ConnectDescriptorSchema : ForgeManifestSchema;
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    throw invalid(source, formatPath(issue.path), issue.message, { issues: result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) });
+    throw invalid(source, formatPath(issue.path), issue.message, {
+      issues: result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+    });
   }
   const document = value as Record<string, unknown>;
-  const appKey = kind === 'connect' ? (document.key as string | undefined) : ((document.app as { id?: string } | null | undefined)?.id ?? undefined);
+  const appKey =
+    kind === 'connect'
+      ? (document.key as string | undefined)
+      : ((document.app as { id?: string } | null | undefined)?.id ?? undefined);
   const normalized = normalize(document);
   const canonical = canonOf(normalized);
   return { kind, source, document, appKey, normalized, canonical, hash: hashCanonical(canonical) };

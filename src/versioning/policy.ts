@@ -110,7 +110,9 @@ const PolicyOverride = z.strictObject({
       standaloneScopes: z.array(z.string().min(1)).optional(),
     })
     .optional(),
-  forge: z.strictObject(Object.fromEntries(Object.keys(defaultPolicy.forge).map((k) => [k, Outcome.optional()]))).optional(),
+  forge: z
+    .strictObject(Object.fromEntries(Object.keys(defaultPolicy.forge).map((k) => [k, Outcome.optional()])))
+    .optional(),
 });
 
 /**
@@ -123,7 +125,9 @@ export function parsePolicy(override: unknown, base: VersioningPolicy = defaultP
   const parsed = PolicyOverride.safeParse(override ?? {});
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '$'}: ${i.message}`);
-    throw new AppError(ErrorCode.POLICY_INVALID, `invalid versioning policy: ${problems.join('; ')}`, { details: { problems } });
+    throw new AppError(ErrorCode.POLICY_INVALID, `invalid versioning policy: ${problems.join('; ')}`, {
+      details: { problems },
+    });
   }
   const o = parsed.data as { connect?: Record<string, unknown>; forge?: Record<string, unknown> };
   const merged = structuredClone(base) as unknown as Record<'connect' | 'forge', Record<string, unknown>>;
@@ -138,7 +142,9 @@ export function parsePolicy(override: unknown, base: VersioningPolicy = defaultP
     .filter(([, v]) => v.bump === 'micro')
     .map(([k]) => `forge.${k}.bump: Forge versions have no micro part (major.minor.0)`);
   if (problems.length) {
-    throw new AppError(ErrorCode.POLICY_INVALID, `invalid versioning policy: ${problems.join('; ')}`, { details: { problems } });
+    throw new AppError(ErrorCode.POLICY_INVALID, `invalid versioning policy: ${problems.join('; ')}`, {
+      details: { problems },
+    });
   }
   return deepFreeze(policy);
 }

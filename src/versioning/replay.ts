@@ -81,24 +81,60 @@ export function replayHistory(
     try {
       parsed = parseDescriptor(item.text, { source: item.label, kind });
     } catch (err) {
-      const e = err instanceof AppError ? { code: err.code, message: err.message } : { code: 'internal', message: String(err) };
-      timeline.push({ ...base, status: 'error', version: current?.version, bump: 'error', reasons: [], warnings: [], error: e });
+      const e =
+        err instanceof AppError ? { code: err.code, message: err.message } : { code: 'internal', message: String(err) };
+      timeline.push({
+        ...base,
+        status: 'error',
+        version: current?.version,
+        bump: 'error',
+        reasons: [],
+        warnings: [],
+        error: e,
+      });
       onProgress?.(index + 1, items.length);
       return;
     }
     if (!current) {
       const version = nextVersion(kind, null, 'none');
       current = { parsed, version };
-      timeline.push({ ...base, status: 'version', version, bump: 'initial', approval: 'automatic', reasons: [], warnings: [], hash: parsed.hash });
+      timeline.push({
+        ...base,
+        status: 'version',
+        version,
+        bump: 'initial',
+        approval: 'automatic',
+        reasons: [],
+        warnings: [],
+        hash: parsed.hash,
+      });
     } else {
       const c = classifyChange(current.parsed, parsed, policy);
       if (c.bump === 'none') {
-        timeline.push({ ...base, status: 'unchanged', version: current.version, bump: 'none', approval: 'automatic', reasons: [], warnings: c.warnings, hash: parsed.hash });
+        timeline.push({
+          ...base,
+          status: 'unchanged',
+          version: current.version,
+          bump: 'none',
+          approval: 'automatic',
+          reasons: [],
+          warnings: c.warnings,
+          hash: parsed.hash,
+        });
         current = { parsed, version: current.version };
       } else {
         const version = nextVersion(kind, current.version, c.bump);
         current = { parsed, version };
-        timeline.push({ ...base, status: 'version', version, bump: c.bump, approval: c.approval, reasons: c.reasons, warnings: c.warnings, hash: parsed.hash });
+        timeline.push({
+          ...base,
+          status: 'version',
+          version,
+          bump: c.bump,
+          approval: c.approval,
+          reasons: c.reasons,
+          warnings: c.warnings,
+          hash: parsed.hash,
+        });
       }
     }
     onProgress?.(index + 1, items.length);
@@ -108,7 +144,15 @@ export function replayHistory(
 
 /** Counts versions by bump and approval, unchanged and erroneous entries, and the latest version. */
 export function summarizeTimeline(timeline: readonly TimelineEntry[]): ReplaySummary {
-  const s: ReplaySummary = { entries: timeline.length, versions: 0, byBump: { initial: 0, major: 0, minor: 0, micro: 0 }, manual: 0, automatic: 0, unchanged: 0, errors: 0 };
+  const s: ReplaySummary = {
+    entries: timeline.length,
+    versions: 0,
+    byBump: { initial: 0, major: 0, minor: 0, micro: 0 },
+    manual: 0,
+    automatic: 0,
+    unchanged: 0,
+    errors: 0,
+  };
   for (const e of timeline) {
     if (e.status === 'error') s.errors++;
     else if (e.status === 'unchanged') s.unchanged++;

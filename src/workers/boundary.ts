@@ -21,13 +21,16 @@ export interface PayloadSchema<T> {
  */
 export function parseJobData<T>(schema: PayloadSchema<T>, job: Pick<Job, 'id' | 'name' | 'data'>): T {
   const r = schema.safeParse(job.data);
-  if (!r.success) throw new UnrecoverableError(`${ErrorCode.PAYLOAD_INVALID}: job ${job.id} (${job.name}): ${r.error.message}`);
+  if (!r.success)
+    throw new UnrecoverableError(`${ErrorCode.PAYLOAD_INVALID}: job ${job.id} (${job.name}): ${r.error.message}`);
   return r.data;
 }
 
 /** The error for a job name the queue has no processor for: never retried. */
 export function unknownJob(job: Pick<Job, 'name' | 'queueName'>): UnrecoverableError {
-  return new UnrecoverableError(`${ErrorCode.PAYLOAD_INVALID}: unknown job name '${job.name}' on queue ${job.queueName}`);
+  return new UnrecoverableError(
+    `${ErrorCode.PAYLOAD_INVALID}: unknown job name '${job.name}' on queue ${job.queueName}`,
+  );
 }
 
 /**
@@ -58,7 +61,8 @@ export async function sleepJob(
   settings: Pick<Settings, 'timeScale' | 'pauseRecheckMs'>,
 ): Promise<never> {
   if (wait.reason === 'paused' && wait.progressPercent !== undefined) await job.updateProgress(wait.progressPercent);
-  const realMs = wait.reason === 'paused' ? settings.pauseRecheckMs : Math.ceil((wait.until - clock.now()) / settings.timeScale);
+  const realMs =
+    wait.reason === 'paused' ? settings.pauseRecheckMs : Math.ceil((wait.until - clock.now()) / settings.timeScale);
   await job.moveToDelayed(Date.now() + Math.max(1, realMs), token);
   throw new DelayedError();
 }

@@ -61,7 +61,11 @@ export function createJobDispatcher(queues: Queues, clock: Clock, settings: Read
     removeOnComplete: { age: 30 * 86_400 },
     removeOnFail: { age: 30 * 86_400 },
   };
-  const planJobOptions: JobsOptions = { attempts: 5, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: { age: 30 * 86_400 } };
+  const planJobOptions: JobsOptions = {
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 1_000 },
+    removeOnComplete: { age: 30 * 86_400 },
+  };
   // A failed delivery is retried with exponential backoff (the notifier retries first).
   const notifyJobOptions: JobsOptions = {
     attempts: settings.notifyAttempts,
@@ -75,7 +79,10 @@ export function createJobDispatcher(queues: Queues, clock: Clock, settings: Read
     removeOnComplete: { age: 86_400, count: 1000 },
     removeOnFail: { age: 30 * 86_400 },
   };
-  const addInChunks = async (queue: Queue, jobs: { name: string; data: unknown; opts: JobsOptions }[]): Promise<void> => {
+  const addInChunks = async (
+    queue: Queue,
+    jobs: { name: string; data: unknown; opts: JobsOptions }[],
+  ): Promise<void> => {
     for (let i = 0; i < jobs.length; i += BULK) await queue.addBulk(jobs.slice(i, i + BULK));
   };
   return {
@@ -88,7 +95,9 @@ export function createJobDispatcher(queues: Queues, clock: Clock, settings: Read
     async enqueuePlanRollouts(jobs) {
       const byId = new Map(jobs.map((j) => [planRolloutJobId(j), j]));
       if (byId.size === 0) return;
-      await queues.rollout.addBulk([...byId].map(([jobId, data]) => ({ name: PLAN_ROLLOUT_JOB_NAME, data, opts: { ...planJobOptions, jobId } })));
+      await queues.rollout.addBulk(
+        [...byId].map(([jobId, data]) => ({ name: PLAN_ROLLOUT_JOB_NAME, data, opts: { ...planJobOptions, jobId } })),
+      );
     },
     async enqueuePoll(job, retry) {
       await queues.poll.add(POLL_JOB_NAME, job, {
@@ -107,19 +116,31 @@ export function createJobDispatcher(queues: Queues, clock: Clock, settings: Read
     async enqueuePollBatches(jobs) {
       await addInChunks(
         queues.poll,
-        jobs.map((data) => ({ name: POLL_BATCH_JOB_NAME, data, opts: { ...pollJobOptions, jobId: pollBatchJobId(data) } })),
+        jobs.map((data) => ({
+          name: POLL_BATCH_JOB_NAME,
+          data,
+          opts: { ...pollJobOptions, jobId: pollBatchJobId(data) },
+        })),
       );
     },
     async enqueueUpgradeBatches(jobs) {
       await addInChunks(
         queues.rollout,
-        jobs.map((data) => ({ name: UPGRADE_BATCH_JOB_NAME, data, opts: { jobId: upgradeBatchJobId(data), delay: delayUntil(data.dueAt), ...UPGRADE_JOB_OPTS } })),
+        jobs.map((data) => ({
+          name: UPGRADE_BATCH_JOB_NAME,
+          data,
+          opts: { jobId: upgradeBatchJobId(data), delay: delayUntil(data.dueAt), ...UPGRADE_JOB_OPTS },
+        })),
       );
     },
     async enqueueNotifyBatches(jobs) {
       await addInChunks(
         queues.notify,
-        jobs.map((data) => ({ name: NOTIFY_BATCH_JOB_NAME, data, opts: { jobId: notifyBatchJobId(data), delay: delayUntil(data.at), ...notifyJobOptions } })),
+        jobs.map((data) => ({
+          name: NOTIFY_BATCH_JOB_NAME,
+          data,
+          opts: { jobId: notifyBatchJobId(data), delay: delayUntil(data.at), ...notifyJobOptions },
+        })),
       );
     },
     async enqueueLatePlanning(requests) {

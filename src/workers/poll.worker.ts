@@ -26,15 +26,19 @@ function limitedFetcher(ctx: WorkerContext): FetchesDescriptors {
 }
 
 /** Starts the poll worker on `ctx`; fetches in flight are bounded by `ctx.pollLimiter`. */
-export function createPollWorker(ctx: WorkerContext): Worker<unknown, PollAppResult | PollBatchResult | { appId: string; skipped: string }> {
+export function createPollWorker(
+  ctx: WorkerContext,
+): Worker<unknown, PollAppResult | PollBatchResult | { appId: string; skipped: string }> {
   const batchDeps = {
     ...ctx,
     limiter: ctx.pollLimiter,
     retryJobId: (p: { appId: string; slot: number }) => (ctx.settings.pollAttempts > 1 ? pollJobId(p) : undefined),
-    enqueueRetry: (p: { appId: string; slot: number }, jobId: string) => ctx.enqueuePoll({ v: 1, appId: p.appId, slot: p.slot, claim: jobId }, { firstAttemptDone: true }),
+    enqueueRetry: (p: { appId: string; slot: number }, jobId: string) =>
+      ctx.enqueuePoll({ v: 1, appId: p.appId, slot: p.slot, claim: jobId }, { firstAttemptDone: true }),
     // A chunk's changes are versioned in the chunk's job, not queued one job per change: no
     // per-job queue cost, and no second read and parse of each descriptor (docs/performance.md).
-    versionChanges: async (changes: readonly VersionJob[], known: ReadonlyMap<VersionJob, KnownState>) => void (await recordVersionBatch(ctx, changes, known)),
+    versionChanges: async (changes: readonly VersionJob[], known: ReadonlyMap<VersionJob, KnownState>) =>
+      void (await recordVersionBatch(ctx, changes, known)),
   };
   // Chunks in progress at once: enough to keep `pollConcurrency` fetches in flight while three
   // more are in their tails (slowest polls, versioning their changes, recording), so the event

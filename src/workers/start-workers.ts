@@ -27,7 +27,10 @@ export interface RolloutWorkers extends Closable {
 function logWorker(ctx: WorkerContext, w: Worker): void {
   w.on('failed', (job, err) => {
     const appId = (job?.data as { appId?: string } | undefined)?.appId;
-    ctx.logger.warn({ event: 'job:failed', queue: w.name, jobId: job?.id, name: job?.name, appId, err: err.message }, 'job failed');
+    ctx.logger.warn(
+      { event: 'job:failed', queue: w.name, jobId: job?.id, name: job?.name, appId, err: err.message },
+      'job failed',
+    );
   });
   w.on('error', (err) => ctx.logger.error({ event: 'worker:error', queue: w.name, err }, 'worker error'));
 }
@@ -59,7 +62,11 @@ export async function startRolloutWorkers(ctx: WorkerContext): Promise<RolloutWo
     maxStalledCount: 10,
   };
   const limiter = s.maxBatchesPerSecond > 0 ? { limiter: { max: s.maxBatchesPerSecond, duration: 1000 } } : {};
-  const rollout = new Worker(QueueName.rollout, rolloutProcessor(ctx), { ...opts, ...limiter, concurrency: s.upgradeConcurrency });
+  const rollout = new Worker(QueueName.rollout, rolloutProcessor(ctx), {
+    ...opts,
+    ...limiter,
+    concurrency: s.upgradeConcurrency,
+  });
   const notify = new Worker(QueueName.notify, notifyProcessor(ctx), { ...opts, concurrency: s.notifyConcurrency });
   for (const w of [rollout, notify]) logWorker(ctx, w);
   await Promise.all([rollout.waitUntilReady(), notify.waitUntilReady()]);

@@ -4,18 +4,26 @@
  * Forge deploys, CLI, retries) or a poll chunk's changes (`VersionBatchJob`).
  */
 import { Worker } from 'bullmq';
-import { recordVersion, recordVersionBatch, type RecordVersionBatchResult, type RecordVersionResult } from '../app/detection/record-version.js';
+import {
+  recordVersion,
+  recordVersionBatch,
+  type RecordVersionBatchResult,
+  type RecordVersionResult,
+} from '../app/detection/record-version.js';
 import { QueueName, VERSION_BATCH_JOB_NAME, VersionBatchJob, VersionJob } from '../jobs/queues.js';
 import { parseJobData, toWorkerError } from './boundary.js';
 import type { WorkerContext } from './worker-context.js';
 
 /** Starts the versioning worker on `ctx`. */
-export function createVersionWorker(ctx: WorkerContext): Worker<unknown, RecordVersionResult | RecordVersionBatchResult> {
+export function createVersionWorker(
+  ctx: WorkerContext,
+): Worker<unknown, RecordVersionResult | RecordVersionBatchResult> {
   return new Worker<unknown, RecordVersionResult | RecordVersionBatchResult>(
     QueueName.version,
     async (job) => {
       try {
-        if (job.name === VERSION_BATCH_JOB_NAME) return await recordVersionBatch(ctx, parseJobData(VersionBatchJob, job).changes);
+        if (job.name === VERSION_BATCH_JOB_NAME)
+          return await recordVersionBatch(ctx, parseJobData(VersionBatchJob, job).changes);
         return await recordVersion(ctx, parseJobData(VersionJob, job));
       } catch (err) {
         throw toWorkerError(err);

@@ -52,13 +52,22 @@ async function mpu(...args: string[]): Promise<{ stdout: string; stderr: string;
 }
 
 const noTerminal: ConfirmIo = { interactive: () => false, ask: () => Promise.reject(new Error('must not ask')) };
-const answering = (answer: string, questions: string[]): ConfirmIo => ({ interactive: () => true, ask: async (q) => (questions.push(q), answer) });
+const answering = (answer: string, questions: string[]): ConfirmIo => ({
+  interactive: () => true,
+  ask: async (q) => (questions.push(q), answer),
+});
 
 async function seed(appId: string, installations: number): Promise<void> {
   await registerConnectApp(h.ctx, appId, `https://vendor.example.com/${appId}/atlassian-connect.json`);
-  const d = parseDescriptor(JSON.stringify({ key: appId, baseUrl: 'https://example.com', authentication: { type: 'jwt' }, modules: {} }), { source: 'test', kind: 'connect' });
+  const d = parseDescriptor(
+    JSON.stringify({ key: appId, baseUrl: 'https://example.com', authentication: { type: 'jwt' }, modules: {} }),
+    { source: 'test', kind: 'connect' },
+  );
   await h.ctx.descriptors.saveDescriptor(appId, d);
-  await recordVersion({ ...h.ctx, enqueuePlanRollout: async () => {} }, { v: 1, appId, source: 'poll', descriptorHash: d.hash, baseVersion: null, detectedAt: h.clock.now() });
+  await recordVersion(
+    { ...h.ctx, enqueuePlanRollout: async () => {} },
+    { v: 1, appId, source: 'poll', descriptorHash: d.hash, baseVersion: null, detectedAt: h.clock.now() },
+  );
   const rollout = await createRolloutHarness({ share: h, clock: h.clock, versions: h.ctx.versions, workers: false });
   try {
     await generatePopulation(rollout.ctx, { appId, count: installations, seed: 1, version: '1.0.0' });
@@ -88,7 +97,12 @@ afterAll(async () => {
 describe('mpu apps remove', () => {
   it('refuses without --yes when stdin is not a terminal (input-invalid, exit 65) and removes nothing', async () => {
     const err = await removeAppCommand('cli-app', {}, noTerminal).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'input-invalid', message: expect.stringMatching(/not removing connect app cli-app \(1 version, 25 installations, 0 rollouts\).*pass --yes/) });
+    expect(err).toMatchObject({
+      code: 'input-invalid',
+      message: expect.stringMatching(
+        /not removing connect app cli-app \(1 version, 25 installations, 0 rollouts\).*pass --yes/,
+      ),
+    });
     expect(exitCodeFor(err)).toBe(65);
     // The same through the binary's path (vitest's stdin is no terminal).
     const run = await mpu('apps', 'remove', 'cli-app');
@@ -100,7 +114,11 @@ describe('mpu apps remove', () => {
   it('on a terminal asks, naming the app and its counts; anything but yes removes nothing (exit 1)', async () => {
     const questions: string[] = [];
     const { stderr } = await capture(() => removeAppCommand('cli-app', {}, answering('n', questions)));
-    expect(questions).toEqual([expect.stringMatching(/^Remove connect app cli-app and delete its data: 1 version, 25 installations, 0 rollouts\? .*\[y\/N\] $/)]);
+    expect(questions).toEqual([
+      expect.stringMatching(
+        /^Remove connect app cli-app and delete its data: 1 version, 25 installations, 0 rollouts\? .*\[y\/N\] $/,
+      ),
+    ]);
     expect(stderr).toBe('app cli-app not removed\n');
     expect(process.exitCode).toBe(1);
     expect(await h.ctx.apps.getApp('cli-app')).not.toBeNull();
@@ -109,18 +127,25 @@ describe('mpu apps remove', () => {
   it('unknown app: app-not-found, exit 66', async () => {
     await expect(removeAppCommand('no-such-app', { yes: true })).rejects.toMatchObject({ code: 'app-not-found' });
     const run = await mpu('apps', 'remove', 'no-such-app', '--yes');
-    expect(run).toMatchObject({ exitCode: 66, stderr: "mpu: app-not-found: no app 'no-such-app' (see 'mpu apps list')\n" });
+    expect(run).toMatchObject({
+      exitCode: 66,
+      stderr: "mpu: app-not-found: no app 'no-such-app' (see 'mpu apps list')\n",
+    });
   });
 
   it('confirmed: says which app it removed; it is gone from apps list, the schedule and the installation index; the other app stays', async () => {
     expect(await h.ctx.schedule.nextDue('cli-app')).not.toBeNull();
     const { stdout } = await capture(() => removeAppCommand('cli-app', {}, answering('yes', [])));
-    expect(stdout).toMatch(/^removed connect app cli-app: 1 version, 25 installations, 0 rollouts deleted \(\d+ keys\); its polling has stopped\n$/);
+    expect(stdout).toMatch(
+      /^removed connect app cli-app: 1 version, 25 installations, 0 rollouts deleted \(\d+ keys\); its polling has stopped\n$/,
+    );
 
     const list = JSON.parse((await mpu('apps', 'list', '--json')).stdout) as { apps: { id: string }[] };
     expect(list.apps.map((a) => a.id)).toEqual(['cli-app-2']);
     expect(await h.ctx.schedule.nextDue('cli-app')).toBeNull();
-    expect(new Set(Object.values(await h.connection.hgetall(h.ctx.keys.installationIndex())))).toEqual(new Set(['cli-app-2']));
+    expect(new Set(Object.values(await h.connection.hgetall(h.ctx.keys.installationIndex())))).toEqual(
+      new Set(['cli-app-2']),
+    );
     expect((await mpu('apps', 'show', 'cli-app')).exitCode).toBe(66);
   });
 
@@ -128,7 +153,15 @@ describe('mpu apps remove', () => {
     const run = await mpu('apps', 'remove', 'cli-app-2', '--yes', '--json');
     expect(run.exitCode).toBe(0);
     const { removed } = JSON.parse(run.stdout) as { removed: Record<string, unknown> };
-    expect(removed).toMatchObject({ appId: 'cli-app-2', kind: 'connect', recordDeleted: true, versions: 1, installations: 5, rollouts: 0, installationIndexEntries: 5 });
+    expect(removed).toMatchObject({
+      appId: 'cli-app-2',
+      kind: 'connect',
+      recordDeleted: true,
+      versions: 1,
+      installations: 5,
+      rollouts: 0,
+      installationIndexEntries: 5,
+    });
     // record, versions, version order, 1 descriptor, installation ids, data, versions, history,
     // distribution, registration log
     expect(removed.keys).toBe(10);

@@ -15,7 +15,15 @@ describe('mpu daemon process', () => {
     const prefix = testPrefix();
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'daemon'], {
       cwd: root,
-      env: { ...process.env, REDIS_URL: TEST_REDIS_URL, MPU_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1', MPU_WEBHOOK_SECRET: 'signal-test-secret-0123', LOG_LEVEL: 'info' },
+      env: {
+        ...process.env,
+        REDIS_URL: TEST_REDIS_URL,
+        MPU_PREFIX: prefix,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        MPU_WEBHOOK_SECRET: 'signal-test-secret-0123',
+        LOG_LEVEL: 'info',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let logs = '';

@@ -13,7 +13,10 @@ import { requireFixtures } from '../helpers/fixtures.js';
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
 const mpu = (args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], { cwd: root, encoding: 'utf8' }).then(
+  run(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+  }).then(
     (r) => ({ code: 0, ...r }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
@@ -34,7 +37,16 @@ describe('mpu replay --git', () => {
 
   beforeAll(async () => {
     repo = await mkdtemp(path.join(tmpdir(), 'mpu-replay-'));
-    const git = (...args: string[]) => run('git', ['-C', repo, ...args], { env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' } });
+    const git = (...args: string[]) =>
+      run('git', ['-C', repo, ...args], {
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: 't',
+          GIT_AUTHOR_EMAIL: 't@example.com',
+          GIT_COMMITTER_NAME: 't',
+          GIT_COMMITTER_EMAIL: 't@example.com',
+        },
+      });
     await git('init', '-q');
     const src = path.join(fixtures, 'connect', app);
     for (const name of (await readdir(src)).filter((n) => n.endsWith('.json')).sort()) {
@@ -42,7 +54,15 @@ describe('mpu replay --git', () => {
       await writeFile(path.join(repo, 'atlassian-connect.json'), await readFile(path.join(src, name)));
       await git('add', 'atlassian-connect.json');
       await run('git', ['-C', repo, 'commit', '-q', '-m', name], {
-        env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com', GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date },
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: 't',
+          GIT_AUTHOR_EMAIL: 't@example.com',
+          GIT_COMMITTER_NAME: 't',
+          GIT_COMMITTER_EMAIL: 't@example.com',
+          GIT_AUTHOR_DATE: date,
+          GIT_COMMITTER_DATE: date,
+        },
       });
     }
   });
@@ -53,7 +73,10 @@ describe('mpu replay --git', () => {
   it('prints one timeline entry per commit, classified as labelled, with dates and commits', async () => {
     const r = await mpu(['replay', '--git', repo, '--file', 'atlassian-connect.json', '--json']);
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { timeline: Array<{ bump: string; approval: string; version: string; commit: string; date: string }>; summary: { versions: number; manual: number } };
+    const out = JSON.parse(r.stdout) as {
+      timeline: Array<{ bump: string; approval: string; version: string; commit: string; date: string }>;
+      summary: { versions: number; manual: number };
+    };
     const labels = await expected(app);
     expect(out.timeline).toHaveLength(labels.length + 1);
     expect(out.timeline[0]).toMatchObject({ bump: 'initial', version: '1.0.0' });
@@ -77,15 +100,33 @@ describe('mpu replay FOLDER and mpu diff', () => {
   it('reports an unparseable manifest as an error entry and carries on (robertmassaioli__ep-tool)', async () => {
     const r = await mpu(['replay', path.join(fixtures, 'forge', 'robertmassaioli__ep-tool'), '--json']);
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { timeline: Array<{ status: string; error?: { message: string } }>; summary: { errors: number; latestVersion: string } };
+    const out = JSON.parse(r.stdout) as {
+      timeline: Array<{ status: string; error?: { message: string } }>;
+      summary: { errors: number; latestVersion: string };
+    };
     expect(out.summary.errors).toBe(1);
     const bad = out.timeline.find((e) => e.status === 'error')!;
     expect(bad.error!.message).toMatch(/invalid YAML/);
   });
 
-  it('--installations simulates each version\'s rollout: automatic within 33 h of the change, manual never without approval', async () => {
-    type Out = { rollouts: Array<{ approval: string; reached: number; population: number; changedAt: number; p50At: number | null; p100At: number | null }> };
-    const auto = await mpu(['replay', path.join(fixtures, 'connect', 'BrandNameSoftware__agile-smells'), '--installations', '2000', '--json']);
+  it("--installations simulates each version's rollout: automatic within 33 h of the change, manual never without approval", async () => {
+    type Out = {
+      rollouts: Array<{
+        approval: string;
+        reached: number;
+        population: number;
+        changedAt: number;
+        p50At: number | null;
+        p100At: number | null;
+      }>;
+    };
+    const auto = await mpu([
+      'replay',
+      path.join(fixtures, 'connect', 'BrandNameSoftware__agile-smells'),
+      '--installations',
+      '2000',
+      '--json',
+    ]);
     expect(auto.code).toBe(0);
     const a = (JSON.parse(auto.stdout) as Out).rollouts;
     expect(a.length).toBeGreaterThan(3);
@@ -94,7 +135,13 @@ describe('mpu replay FOLDER and mpu diff', () => {
       expect(x.p100At! - x.changedAt).toBeLessThanOrEqual(33 * 3_600_000);
       expect(x.p50At!).toBeLessThan(x.p100At!);
     }
-    const manual = await mpu(['replay', path.join(fixtures, 'connect', 'jmigueprieto__ticket-linter'), '--installations', '500', '--json']);
+    const manual = await mpu([
+      'replay',
+      path.join(fixtures, 'connect', 'jmigueprieto__ticket-linter'),
+      '--installations',
+      '500',
+      '--json',
+    ]);
     const m = (JSON.parse(manual.stdout) as Out).rollouts;
     const firstManual = m.findIndex((x, i) => i > 0 && x.approval === 'manual');
     expect(firstManual).toBe(1);

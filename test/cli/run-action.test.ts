@@ -15,12 +15,12 @@ describe('runAction (the CLI boundary)', () => {
   }
 
   it.each`
-    code                                  | exit
-    ${ErrorCode.DESCRIPTOR_FETCH_FAILED}  | ${69}
-    ${ErrorCode.POLICY_INVALID}           | ${78}
-    ${ErrorCode.VERSION_NOT_FOUND}        | ${66}
-    ${ErrorCode.NOTIFY_FAILED}            | ${75}
-    ${ErrorCode.WEBHOOK_REPLAYED}         | ${1}
+    code                                 | exit
+    ${ErrorCode.DESCRIPTOR_FETCH_FAILED} | ${69}
+    ${ErrorCode.POLICY_INVALID}          | ${78}
+    ${ErrorCode.VERSION_NOT_FOUND}       | ${66}
+    ${ErrorCode.NOTIFY_FAILED}           | ${75}
+    ${ErrorCode.WEBHOOK_REPLAYED}        | ${1}
   `('an AppError $code is printed with its code and exits $exit', async ({ code, exit }) => {
     const stderr = captureStderr();
     await runAction(() => {

@@ -14,7 +14,11 @@ describe('mpu demo', () => {
     const report = await runDemo({
       redisUrl: TEST_REDIS_URL,
       fixturesDir: requireFixtures(),
-      apps: ['connect/BrandNameSoftware__agile-smells', 'connect/KumarVariable__bb-descriptor', 'forge/dpashkevich__forge-jira-checklist'],
+      apps: [
+        'connect/BrandNameSoftware__agile-smells',
+        'connect/KumarVariable__bb-descriptor',
+        'forge/dpashkevich__forge-jira-checklist',
+      ],
       installationsPerApp: 60,
       hours: 60,
       speed: 3 * 3600,
@@ -32,7 +36,9 @@ describe('mpu demo', () => {
       expect(v.maxDelayHours).toBeLessThanOrEqual(33);
     }
     // bb-descriptor's second version is a manual minor: nobody takes it without approval.
-    const manual = report.versions.find((v) => v.appId === 'demo-KumarVariable__bb-descriptor' && v.approval === 'manual');
+    const manual = report.versions.find(
+      (v) => v.appId === 'demo-KumarVariable__bb-descriptor' && v.approval === 'manual',
+    );
     expect(manual?.unapprovedUpgrades).toBe(0);
     expect(report.approvals).toBeGreaterThan(0);
     const forge = report.versions.filter((v) => v.kind === 'forge');

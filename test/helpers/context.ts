@@ -25,7 +25,10 @@ export interface TestContextOptions extends RuntimeDeps, Omit<AppContextOptions,
  */
 export function createTestContext(opts: TestContextOptions): Runtime {
   const { connection, clock, logger, prefix, versions, rolloutSettings, settings, ...rest } = opts;
-  const ctx = createAppContext({ connection, clock, logger, prefix }, { ...rest, settings: { ...settings, ...rolloutSettings } });
+  const ctx = createAppContext(
+    { connection, clock, logger, prefix },
+    { ...rest, settings: { ...settings, ...rolloutSettings } },
+  );
   if (versions) ctx.versions = versions as VersionStore;
   return ctx;
 }

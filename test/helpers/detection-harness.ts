@@ -70,7 +70,9 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const counts = await Promise.all(
-          [ctx.queues.poll, ctx.queues.version].map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')),
+          [ctx.queues.poll, ctx.queues.version].map((q) =>
+            q.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
+          ),
         );
         if (counts.every((c) => Object.values(c).every((n) => n === 0))) return;
         if (Date.now() > deadline) throw new Error(`queues did not drain: ${JSON.stringify(counts)}`);

@@ -13,7 +13,9 @@ export const FIXTURES_DIR = process.env.MPU_FIXTURES_DIR ?? path.resolve(here, '
 /** Throws with a clear message when the fixtures are missing. */
 export function requireFixtures(): string {
   if (!existsSync(path.join(FIXTURES_DIR, 'expected.jsonl'))) {
-    throw new Error(`real fixtures not found at ${FIXTURES_DIR}: put ../shared beside the checkout or set MPU_FIXTURES_DIR`);
+    throw new Error(
+      `real fixtures not found at ${FIXTURES_DIR}: put ../shared beside the checkout or set MPU_FIXTURES_DIR`,
+    );
   }
   return FIXTURES_DIR;
 }

@@ -21,7 +21,10 @@ const ADMIN = 'admin-token-0123456789';
 const ARI = 'ari:cloud:ecosystem::app/0c8f2b7e-1d2a-4c3b-9e8f-123456789abc';
 const fixtures = requireFixtures();
 const forgeDir = path.join(fixtures, 'forge', 'atlassian-labs__mermaid-diagrams-viewer');
-const manifests = readdirSync(forgeDir).filter((f) => f.endsWith('.yml')).sort().map((f) => readFileSync(path.join(forgeDir, f), 'utf8'));
+const manifests = readdirSync(forgeDir)
+  .filter((f) => f.endsWith('.yml'))
+  .sort()
+  .map((f) => readFileSync(path.join(forgeDir, f), 'utf8'));
 
 describe('POST /v1/forge/deployments', () => {
   let h: Harness;
@@ -51,7 +54,11 @@ describe('POST /v1/forge/deployments', () => {
     return app.inject({
       method: 'POST',
       url: '/v1/forge/deployments',
-      headers: { 'content-type': 'application/json', 'x-mpu-timestamp': ts, 'x-mpu-signature': signDeployEvent(opts.secret ?? SECRET, ts, raw) },
+      headers: {
+        'content-type': 'application/json',
+        'x-mpu-timestamp': ts,
+        'x-mpu-signature': signDeployEvent(opts.secret ?? SECRET, ts, raw),
+      },
       payload: raw,
     });
   }
@@ -71,7 +78,9 @@ describe('POST /v1/forge/deployments', () => {
     expect(again.json()).toMatchObject({ status: 'duplicate', version: '2.0.0' });
     await h.drain();
     const versions = await h.ctx.versions.listVersions(ARI);
-    expect(versions.map((v) => [v.version, v.bump, v.source, v.deploymentId])).toEqual([['2.0.0', 'initial', 'deploy', e.deploymentId]]);
+    expect(versions.map((v) => [v.version, v.bump, v.source, v.deploymentId])).toEqual([
+      ['2.0.0', 'initial', 'deploy', e.deploymentId],
+    ]);
     expect(await h.ctx.queues.rollout.getJob(planRolloutJobId({ v: 1, appId: ARI, version: '2.0.0' }))).toBeDefined();
     // An unchanged manifest deployed again (new deployment) is a code deploy: minor, automatic.
     expect((await send(event())).statusCode).toBe(202);
@@ -93,14 +102,14 @@ describe('POST /v1/forge/deployments', () => {
   });
 
   it.each`
-    name                   | make                                                                                       | status | code
-    ${'forged signature'}  | ${(e: object) => ({ body: e, opts: { secret: 'wrong-secret-0123456789' } })}              | ${401} | ${'webhook-signature-invalid'}
-    ${'stale timestamp'}   | ${(e: object, now: number) => ({ body: e, opts: { ts: now - 5 * 60_000 - 2_000 } })}       | ${401} | ${'webhook-signature-invalid'}
-    ${'future timestamp'}  | ${(e: object, now: number) => ({ body: e, opts: { ts: now + 6 * 60_000 } })}              | ${401} | ${'webhook-signature-invalid'}
-    ${'malformed JSON'}    | ${(e: object) => ({ body: e, opts: { raw: '{"eventId": ' } })}                            | ${400} | ${'payload-invalid'}
-    ${'missing fields'}    | ${(e: object) => ({ body: { ...e, deploymentId: undefined, appId: 'not-an-ari' }, opts: {} })} | ${400} | ${'payload-invalid'}
-    ${'invalid manifest'}  | ${(e: object) => ({ body: { ...e, manifest: 'app: [unclosed' }, opts: {} })}              | ${422} | ${'descriptor-invalid'}
-    ${'oversized body'}    | ${(e: object) => ({ body: { ...e, manifest: 'x'.repeat(70 * 1024) }, opts: {} })}          | ${413} | ${'FST_ERR_CTP_BODY_TOO_LARGE'}
+    name                  | make                                                                                           | status | code
+    ${'forged signature'} | ${(e: object) => ({ body: e, opts: { secret: 'wrong-secret-0123456789' } })}                   | ${401} | ${'webhook-signature-invalid'}
+    ${'stale timestamp'}  | ${(e: object, now: number) => ({ body: e, opts: { ts: now - 5 * 60_000 - 2_000 } })}           | ${401} | ${'webhook-signature-invalid'}
+    ${'future timestamp'} | ${(e: object, now: number) => ({ body: e, opts: { ts: now + 6 * 60_000 } })}                   | ${401} | ${'webhook-signature-invalid'}
+    ${'malformed JSON'}   | ${(e: object) => ({ body: e, opts: { raw: '{"eventId": ' } })}                                 | ${400} | ${'payload-invalid'}
+    ${'missing fields'}   | ${(e: object) => ({ body: { ...e, deploymentId: undefined, appId: 'not-an-ari' }, opts: {} })} | ${400} | ${'payload-invalid'}
+    ${'invalid manifest'} | ${(e: object) => ({ body: { ...e, manifest: 'app: [unclosed' }, opts: {} })}                   | ${422} | ${'descriptor-invalid'}
+    ${'oversized body'}   | ${(e: object) => ({ body: { ...e, manifest: 'x'.repeat(70 * 1024) }, opts: {} })}              | ${413} | ${'FST_ERR_CTP_BODY_TOO_LARGE'}
   `('$name → $status, nothing stored', async ({ make, status, code }) => {
     const { body, opts } = make(event(), h.clock.now());
     const r = await send(body, opts);

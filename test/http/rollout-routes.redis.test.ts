@@ -15,7 +15,14 @@ describe('rollout HTTP API (inject, real Redis)', () => {
   let ctx: RolloutContext;
   let registry: Registry;
   const versions = new MemoryVersions();
-  versions.add({ appId: 'h', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
+  versions.add({
+    appId: 'h',
+    kind: 'connect',
+    version: '1.0.0',
+    bump: 'initial',
+    approval: 'automatic',
+    detectedAt: T0 - DAY,
+  });
   versions.add({ appId: 'h', kind: 'connect', version: '1.1.0', bump: 'minor', approval: 'manual', detectedAt: T0 });
 
   beforeEach(async () => {
@@ -51,40 +58,85 @@ describe('rollout HTTP API (inject, real Redis)', () => {
       url: '/v1/installations',
       payload: [
         { id: 'i1', appId: 'h', site: 's1', products: ['jira'], version: '1.0.0', checkTime: '02:00' },
-        { id: 'i2', appId: 'h', site: 's2', version: '1.0.0', maintenance: { timeZone: 'Europe/Berlin', weekly: [{ day: 1, start: '00:00', minutes: 240 }] } },
+        {
+          id: 'i2',
+          appId: 'h',
+          site: 's2',
+          version: '1.0.0',
+          maintenance: { timeZone: 'Europe/Berlin', weekly: [{ day: 1, start: '00:00', minutes: 240 }] },
+        },
       ],
     });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toEqual({ created: 2, updated: 0 });
     const one = (await app.inject({ url: '/v1/installations/i1' })).json();
-    expect(one).toMatchObject({ id: 'i1', appId: 'h', version: '1.0.0', checkOffsetMs: 2 * HOUR, history: [{ kind: 'registered', version: '1.0.0' }] });
-    expect((await app.inject({ url: '/v1/apps/h/installations?limit=1' })).json()).toMatchObject({ total: 2, installations: [{ id: 'i1' }] });
+    expect(one).toMatchObject({
+      id: 'i1',
+      appId: 'h',
+      version: '1.0.0',
+      checkOffsetMs: 2 * HOUR,
+      history: [{ kind: 'registered', version: '1.0.0' }],
+    });
+    expect((await app.inject({ url: '/v1/apps/h/installations?limit=1' })).json()).toMatchObject({
+      total: 2,
+      installations: [{ id: 'i1' }],
+    });
     expect((await app.inject({ url: '/v1/apps/h/installations?limit=0' })).statusCode).toBe(400);
-    expect((await app.inject({ url: '/v1/apps/h/distribution' })).json()).toEqual({ appId: 'h', total: 2, versions: [{ version: '1.0.0', count: 2, percent: 100 }] });
+    expect((await app.inject({ url: '/v1/apps/h/distribution' })).json()).toEqual({
+      appId: 'h',
+      total: 2,
+      versions: [{ version: '1.0.0', count: 2, percent: 100 }],
+    });
   });
 
   it('rollouts: list, show, pause / resume / halt; approvals', async () => {
-    await app.inject({ method: 'POST', url: '/v1/installations', payload: { id: 'i1', appId: 'h', site: 's1', version: '1.0.0' } });
+    await app.inject({
+      method: 'POST',
+      url: '/v1/installations',
+      payload: { id: 'i1', appId: 'h', site: 's1', version: '1.0.0' },
+    });
     await planVersionRollout(ctx, { v: 1, appId: 'h', version: '1.1.0' });
     const list = (await app.inject({ url: '/v1/rollouts?app=h' })).json();
     expect(list.rollouts).toMatchObject([{ id: 'h@1.1.0', status: 'awaiting-approval', progressPercent: 0 }]);
-    expect((await app.inject({ url: '/v1/rollouts/h/1.1.0' })).json()).toMatchObject({ summary: { notifies: 1 }, buckets: [{ kind: 'notify', size: 1 }] });
+    expect((await app.inject({ url: '/v1/rollouts/h/1.1.0' })).json()).toMatchObject({
+      summary: { notifies: 1 },
+      buckets: [{ kind: 'notify', size: 1 }],
+    });
     expect((await app.inject({ url: '/v1/rollouts/h/9.9.9' })).statusCode).toBe(404);
     const metrics = await registry.metrics();
     expect(metrics).toContain('mpu_rollout_progress_percent{app="h",version="1.1.0",status="awaiting-approval"} 0');
     expect(metrics).toContain('mpu_installations{app="h",version="1.0.0"} 1');
     expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/pause' })).json().status).toBe('paused');
-    expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/resume' })).json().status).toBe('awaiting-approval');
+    expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/resume' })).json().status).toBe(
+      'awaiting-approval',
+    );
     expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/explode' })).statusCode).toBe(400);
-    const appr = await app.inject({ method: 'POST', url: '/v1/installations/i1/approve', payload: { version: '1.1.0' } });
+    const appr = await app.inject({
+      method: 'POST',
+      url: '/v1/installations/i1/approve',
+      payload: { version: '1.1.0' },
+    });
     expect(appr.statusCode).toBe(202);
-    expect(appr.json()).toMatchObject({ installationId: 'i1', approvedUpTo: '1.1.0', approvedVersions: ['1.1.0'], target: '1.1.0', upgradeAt: T0 + HOUR });
+    expect(appr.json()).toMatchObject({
+      installationId: 'i1',
+      approvedUpTo: '1.1.0',
+      approvedVersions: ['1.1.0'],
+      target: '1.1.0',
+      upgradeAt: T0 + HOUR,
+    });
     expect((await app.inject({ method: 'POST', url: '/v1/installations/nope/approve' })).statusCode).toBe(404);
-    expect((await app.inject({ method: 'POST', url: '/v1/installations/i1/approve', payload: { version: '7.0.0' } })).statusCode).toBe(404);
+    expect(
+      (await app.inject({ method: 'POST', url: '/v1/installations/i1/approve', payload: { version: '7.0.0' } }))
+        .statusCode,
+    ).toBe(404);
 
     expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/halt' })).json().status).toBe('halted');
     expect((await app.inject({ method: 'POST', url: '/v1/rollouts/h/1.1.0/resume' })).statusCode).toBe(409);
-    const late = await app.inject({ method: 'POST', url: '/v1/installations/i1/approve', payload: { version: '1.1.0' } });
+    const late = await app.inject({
+      method: 'POST',
+      url: '/v1/installations/i1/approve',
+      payload: { version: '1.1.0' },
+    });
     expect(late.statusCode).toBe(409);
     expect(late.json().error.message).toMatch(/halted/);
   });

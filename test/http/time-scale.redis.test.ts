@@ -33,25 +33,56 @@ afterEach(async () => {
 
 async function upgradeJobs(): Promise<{ data: UpgradeBatchJob; delay: number }[]> {
   const jobs = await ctx.queues.rollout.getJobs(['delayed', 'waiting']);
-  return jobs.filter((j) => j.name === UPGRADE_BATCH_JOB_NAME).map((j) => ({ data: j.data as UpgradeBatchJob, delay: j.opts.delay ?? 0 }));
+  return jobs
+    .filter((j) => j.name === UPGRADE_BATCH_JOB_NAME)
+    .map((j) => ({ data: j.data as UpgradeBatchJob, delay: j.opts.delay ?? 0 }));
 }
 
 it('an approval over HTTP and a planned rollout delay their upgrades on the same time scale', async () => {
-  versions.add({ appId: 'ts', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
-  versions.add({ appId: 'ts', kind: 'connect', version: '1.1.0', bump: 'minor', approval: 'manual', detectedAt: T0 - HOUR });
+  versions.add({
+    appId: 'ts',
+    kind: 'connect',
+    version: '1.0.0',
+    bump: 'initial',
+    approval: 'automatic',
+    detectedAt: T0 - DAY,
+  });
+  versions.add({
+    appId: 'ts',
+    kind: 'connect',
+    version: '1.1.0',
+    bump: 'minor',
+    approval: 'manual',
+    detectedAt: T0 - HOUR,
+  });
   // In a maintenance window until T0 + 2 h: the approved upgrade is deferred to its end.
   const maintenance = { timeZone: 'UTC', weekly: [], adHoc: [{ start: T0 - HOUR, end: T0 + 2 * HOUR }] };
-  const reg = await app.inject({ method: 'POST', url: '/v1/installations', payload: { id: 'i1', appId: 'ts', site: 's1', version: '1.0.0', maintenance } });
+  const reg = await app.inject({
+    method: 'POST',
+    url: '/v1/installations',
+    payload: { id: 'i1', appId: 'ts', site: 's1', version: '1.0.0', maintenance },
+  });
   expect(reg.statusCode).toBe(200);
 
-  const approved = await app.inject({ method: 'POST', url: '/v1/installations/i1/approve', payload: { version: '1.1.0' } });
+  const approved = await app.inject({
+    method: 'POST',
+    url: '/v1/installations/i1/approve',
+    payload: { version: '1.1.0' },
+  });
   expect(approved.statusCode).toBe(202);
   expect(approved.json()).toMatchObject({ target: '1.1.0', upgradeAt: T0 + 2 * HOUR });
   const [approval] = (await upgradeJobs()).filter((j) => j.data.source.kind === 'ids');
   expect(approval!.delay).toBe((2 * HOUR) / SCALE); // 2 s real, not 2 h
 
   // A later automatic version's plan: its batches are due at the installations' next checks.
-  versions.add({ appId: 'ts', kind: 'connect', version: '1.1.1', bump: 'micro', approval: 'automatic', detectedAt: T0 });
+  versions.add({
+    appId: 'ts',
+    kind: 'connect',
+    version: '1.1.1',
+    bump: 'micro',
+    approval: 'automatic',
+    detectedAt: T0,
+  });
   await registerMore(50);
   expect(await planVersionRollout(ctx, { v: 1, appId: 'ts', version: '1.1.1' })).toMatchObject({ status: 'scheduled' });
   const planned = (await upgradeJobs()).filter((j) => j.data.source.kind === 'bucket');

@@ -108,7 +108,12 @@ describe('README.md "Errors" table', () => {
     const rows = section!
       .split('\n')
       .filter((l) => /^\|\s*`/.test(l))
-      .map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+      .map((l) =>
+        l
+          .split('|')
+          .slice(1, -1)
+          .map((c) => c.trim()),
+      );
     const table = Object.fromEntries(rows.map(([code, ...cells]) => [code!.replace(/`/g, ''), cells]));
     const expected = Object.fromEntries(
       codes.map((c) => {

@@ -68,7 +68,16 @@ describe('limiter', () => {
     for (let i = 0; i < 5; i++) runs.push(limiter.run(async () => void order.push(i)));
     first.open();
     const settled = await Promise.allSettled(runs);
-    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    expect(settled.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+    ]);
     expect((settled[2] as PromiseRejectedResult).reason).toMatchObject({ message: 'thrown' });
     expect(order).toEqual([0, 1, 2, 3, 4]);
     expect(limiter.inUse()).toBe(0);

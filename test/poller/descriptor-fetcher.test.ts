@@ -14,10 +14,19 @@ const BODY = JSON.stringify({ key: 'fetch-app', name: 'Fetch app – “ünïcod
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
 const routes: Record<string, Route> = {
   '/d': (req, res) => {
-    if (req.headers['if-none-match'] === '"v1"' || req.headers['if-modified-since'] === 'Wed, 01 Jan 2025 00:00:00 GMT') {
+    if (
+      req.headers['if-none-match'] === '"v1"' ||
+      req.headers['if-modified-since'] === 'Wed, 01 Jan 2025 00:00:00 GMT'
+    ) {
       return void res.writeHead(304, { etag: '"v1"' }).end();
     }
-    res.writeHead(200, { 'content-type': 'application/json', etag: '"v1"', 'last-modified': 'Wed, 01 Jan 2025 00:00:00 GMT' }).end(BODY);
+    res
+      .writeHead(200, {
+        'content-type': 'application/json',
+        etag: '"v1"',
+        'last-modified': 'Wed, 01 Jan 2025 00:00:00 GMT',
+      })
+      .end(BODY);
   },
   // The body in 1-byte chunks: multi-byte characters arrive split.
   '/chunked': (_q, res) => {
@@ -31,7 +40,8 @@ const routes: Record<string, Route> = {
     };
     next();
   },
-  '/moved': (_q, res) => res.writeHead(301, { location: '/d', 'content-type': 'text/html' }).end('<a href="/d">moved</a>'.repeat(50)),
+  '/moved': (_q, res) =>
+    res.writeHead(301, { location: '/d', 'content-type': 'text/html' }).end('<a href="/d">moved</a>'.repeat(50)),
   '/big-error': (_q, res) => res.writeHead(500, { 'content-type': 'text/html' }).end(Buffer.alloc(1_048_576 * 2, 0x61)),
   '/early-hints': (_q, res) => {
     res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
@@ -61,15 +71,28 @@ describe('DescriptorFetcher', () => {
 
   it('returns a 200 body with its validators, and sends the user agent and accept headers', async () => {
     const r = await fetcher.fetch(server.url('/d'));
-    expect(r).toEqual({ status: 'ok', httpStatus: 200, body: BODY, etag: '"v1"', lastModified: 'Wed, 01 Jan 2025 00:00:00 GMT', finalUrl: server.url('/d') });
+    expect(r).toEqual({
+      status: 'ok',
+      httpStatus: 200,
+      body: BODY,
+      etag: '"v1"',
+      lastModified: 'Wed, 01 Jan 2025 00:00:00 GMT',
+      finalUrl: server.url('/d'),
+    });
     expect(seen[0]!.headers['user-agent']).toBe(fetcher.policy.userAgent);
     expect(seen[0]!.headers.accept).toMatch(/application\/json/);
     expect(seen[0]!.headers['if-none-match']).toBeUndefined();
   });
 
   it('sends If-None-Match and If-Modified-Since; a 304 is not-modified', async () => {
-    expect(await fetcher.fetch(server.url('/d'), { etag: '"v1"' })).toEqual({ status: 'not-modified', httpStatus: 304, finalUrl: server.url('/d') });
-    expect(await fetcher.fetch(server.url('/d'), { lastModified: 'Wed, 01 Jan 2025 00:00:00 GMT' })).toMatchObject({ status: 'not-modified' });
+    expect(await fetcher.fetch(server.url('/d'), { etag: '"v1"' })).toEqual({
+      status: 'not-modified',
+      httpStatus: 304,
+      finalUrl: server.url('/d'),
+    });
+    expect(await fetcher.fetch(server.url('/d'), { lastModified: 'Wed, 01 Jan 2025 00:00:00 GMT' })).toMatchObject({
+      status: 'not-modified',
+    });
     expect(seen.map((q) => [q.headers['if-none-match'], q.headers['if-modified-since']])).toEqual([
       ['"v1"', undefined],
       [undefined, 'Wed, 01 Jan 2025 00:00:00 GMT'],

@@ -12,9 +12,20 @@ import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { recordVersion } from '../../src/app/detection/record-version.js';
 import { isAppError } from '../../src/lib/errors.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
-import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../helpers/detection-harness.js';
+import {
+  createHarness,
+  localFetchPolicy,
+  startLocalServer,
+  type Harness,
+  type LocalServer,
+} from '../helpers/detection-harness.js';
 
-const GOOD = JSON.stringify({ key: 'fault-app', baseUrl: 'https://example.com', authentication: { type: 'jwt' }, modules: {} });
+const GOOD = JSON.stringify({
+  key: 'fault-app',
+  baseUrl: 'https://example.com',
+  authentication: { type: 'jwt' },
+  modules: {},
+});
 
 type Route = (req: IncomingMessage, res: ServerResponse, server: LocalServer) => void;
 const routes: Record<string, Route> = {
@@ -30,7 +41,8 @@ const routes: Record<string, Route> = {
   },
   '/invalid-json': (_q, r) => r.writeHead(200).end('{"key": "x", '),
   '/schema-error': (_q, r) => r.writeHead(200).end('[1, 2, 3]'),
-  '/oversized': (_q, r) => r.writeHead(200, { 'content-length': String(2 * 1_048_576) }).end(Buffer.alloc(2 * 1_048_576, 32)),
+  '/oversized': (_q, r) =>
+    r.writeHead(200, { 'content-length': String(2 * 1_048_576) }).end(Buffer.alloc(2 * 1_048_576, 32)),
   '/oversized-chunked': (_q, r) => {
     r.writeHead(200, { 'content-type': 'application/json' });
     for (let i = 0; i < 20; i++) r.write(Buffer.alloc(128 * 1024, 32));
@@ -67,34 +79,40 @@ describe('poll fault matrix', () => {
   }
 
   it.each`
-    path                   | code                          | reason
-    ${'/500'}              | ${'descriptor-fetch-failed'}  | ${/HTTP 500/}
-    ${'/404'}              | ${'descriptor-fetch-failed'}  | ${/HTTP 404/}
-    ${'/timeout'}          | ${'descriptor-fetch-failed'}  | ${/no headers within|no complete answer/}
-    ${'/slow-body'}        | ${'descriptor-fetch-failed'}  | ${/no complete answer within 1000 ms/}
-    ${'/invalid-json'}     | ${'descriptor-invalid'}       | ${/./}
-    ${'/schema-error'}     | ${'descriptor-invalid'}       | ${/./}
-    ${'/oversized'}        | ${'descriptor-fetch-refused'} | ${/exceeds 1048576/}
-    ${'/oversized-chunked'} | ${'descriptor-fetch-refused'} | ${/exceeds 1048576 bytes/}
-    ${'/loop'}             | ${'descriptor-fetch-refused'} | ${/more than 3 redirects/}
-    ${'/to-private'}       | ${'descriptor-fetch-refused'} | ${/10\.1\.2\.3 is a private address/}
-    ${'/to-link-local'}    | ${'descriptor-fetch-refused'} | ${/169\.254\.169\.254 is a linkLocal address/}
+    path                      | code                          | reason
+    ${'/500'}                 | ${'descriptor-fetch-failed'}  | ${/HTTP 500/}
+    ${'/404'}                 | ${'descriptor-fetch-failed'}  | ${/HTTP 404/}
+    ${'/timeout'}             | ${'descriptor-fetch-failed'}  | ${/no headers within|no complete answer/}
+    ${'/slow-body'}           | ${'descriptor-fetch-failed'}  | ${/no complete answer within 1000 ms/}
+    ${'/invalid-json'}        | ${'descriptor-invalid'}       | ${/./}
+    ${'/schema-error'}        | ${'descriptor-invalid'}       | ${/./}
+    ${'/oversized'}           | ${'descriptor-fetch-refused'} | ${/exceeds 1048576/}
+    ${'/oversized-chunked'}   | ${'descriptor-fetch-refused'} | ${/exceeds 1048576 bytes/}
+    ${'/loop'}                | ${'descriptor-fetch-refused'} | ${/more than 3 redirects/}
+    ${'/to-private'}          | ${'descriptor-fetch-refused'} | ${/10\.1\.2\.3 is a private address/}
+    ${'/to-link-local'}       | ${'descriptor-fetch-refused'} | ${/169\.254\.169\.254 is a linkLocal address/}
     ${'http://127.0.0.1:9/x'} | ${'descriptor-fetch-refused'} | ${/port 9 is not allowed/}
-    ${'ftp://127.0.0.1/x'} | ${'descriptor-fetch-refused'} | ${/only http and https/}
-  `('$path → $code, no version, reason on the app', async ({ path, code, reason }: { path: string; code: string; reason: RegExp }) => {
-    const id = `fault${path.replace(/[^a-z0-9]/gi, '-')}`;
-    await appWithVersion(id, path);
-    const err = await pollApp({ ...h.ctx, enqueueVersion: async (j) => void (await recordVersion(h.ctx, j)) }, id).catch((e: unknown) => e);
-    expect(isAppError(err), String(err)).toBe(true);
-    expect((err as { code: string }).code).toBe(code);
-    expect((await h.ctx.versions.listVersions(id)).map((v) => v.version)).toEqual(['1.0.0']);
-    const app = await h.ctx.apps.requireApp(id);
-    expect(app.status).toBe('failing');
-    expect(app.lastPollOutcome).toBe('failed');
-    expect(app.consecutiveFailures).toBe(1);
-    expect(app.lastError).toMatch(new RegExp(`^${code}: `));
-    expect(app.lastError).toMatch(reason);
-  });
+    ${'ftp://127.0.0.1/x'}    | ${'descriptor-fetch-refused'} | ${/only http and https/}
+  `(
+    '$path → $code, no version, reason on the app',
+    async ({ path, code, reason }: { path: string; code: string; reason: RegExp }) => {
+      const id = `fault${path.replace(/[^a-z0-9]/gi, '-')}`;
+      await appWithVersion(id, path);
+      const err = await pollApp(
+        { ...h.ctx, enqueueVersion: async (j) => void (await recordVersion(h.ctx, j)) },
+        id,
+      ).catch((e: unknown) => e);
+      expect(isAppError(err), String(err)).toBe(true);
+      expect((err as { code: string }).code).toBe(code);
+      expect((await h.ctx.versions.listVersions(id)).map((v) => v.version)).toEqual(['1.0.0']);
+      const app = await h.ctx.apps.requireApp(id);
+      expect(app.status).toBe('failing');
+      expect(app.lastPollOutcome).toBe('failed');
+      expect(app.consecutiveFailures).toBe(1);
+      expect(app.lastError).toMatch(new RegExp(`^${code}: `));
+      expect(app.lastError).toMatch(reason);
+    },
+  );
 
   it('refuses a host name that resolves to loopback when the allow-list does not permit it', async () => {
     const strict = new DescriptorFetcher({ ...localFetchPolicy(server.port), allowList: [] });
@@ -144,7 +162,12 @@ describe('poll fault matrix', () => {
       await h.ctx.enqueuePoll({ v: 1, appId: id, slot: 'manual-2' });
       await retrying.drain();
       app = await h.ctx.apps.requireApp(id);
-      expect(app).toMatchObject({ status: 'active', consecutiveFailures: 0, totalFailures: 4, lastPollOutcome: 'unchanged' });
+      expect(app).toMatchObject({
+        status: 'active',
+        consecutiveFailures: 0,
+        totalFailures: 4,
+        lastPollOutcome: 'unchanged',
+      });
     } finally {
       await retrying.close();
     }

@@ -12,7 +12,13 @@ import { pollApp } from '../../src/app/detection/poll-app.js';
 import { recordVersion } from '../../src/app/detection/record-version.js';
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import type { VersionJob } from '../../src/jobs/queues.js';
-import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../helpers/detection-harness.js';
+import {
+  createHarness,
+  localFetchPolicy,
+  startLocalServer,
+  type Harness,
+  type LocalServer,
+} from '../helpers/detection-harness.js';
 
 const descriptor = (rev: number) =>
   JSON.stringify({
@@ -40,7 +46,8 @@ describe('the latest version as a poll sees it', () => {
   });
 
   /** Polls `id`, keeping the versioning jobs it hands on in `queued` (not run). */
-  const poll = (id: string, queued: VersionJob[]) => pollApp({ ...h.ctx, enqueueVersion: async (j) => void queued.push(j) }, id);
+  const poll = (id: string, queued: VersionJob[]) =>
+    pollApp({ ...h.ctx, enqueueVersion: async (j) => void queued.push(j) }, id);
   const versionAll = async (queued: VersionJob[]) => {
     for (const j of queued.splice(0)) await recordVersion(h.ctx, j);
   };
@@ -52,7 +59,10 @@ describe('the latest version as a poll sees it', () => {
     await versionAll(queued);
     const [v1] = await h.ctx.versions.listVersions('eq-app');
     const app = await h.ctx.apps.requireApp('eq-app');
-    expect({ version: app.latestVersion, hash: app.latestHash }).toEqual({ version: '1.0.0', hash: v1!.descriptorHash });
+    expect({ version: app.latestVersion, hash: app.latestHash }).toEqual({
+      version: '1.0.0',
+      hash: v1!.descriptorHash,
+    });
     expect((await poll('eq-app', queued)).outcome).toBe('unchanged');
     expect(queued).toEqual([]);
   });
@@ -130,12 +140,25 @@ describe('the latest version as a poll sees it', () => {
     expect((await h.ctx.apps.requireApp('in-order')).versionedAt).toBe(h.clock.now());
     // The store's own guard: a polled record older than versionedAt is refused, a deploy's is not.
     const rec = (source: 'poll' | 'deploy', version: string, detectedAt: number) => ({
-      appId: 'in-order', kind: 'connect' as const, version, bump: 'micro' as const, approval: 'automatic' as const, reasons: [], warnings: [],
-      descriptorHash: `sha256:${'1'.repeat(64)}`, source, detectedAt,
+      appId: 'in-order',
+      kind: 'connect' as const,
+      version,
+      bump: 'micro' as const,
+      approval: 'automatic' as const,
+      reasons: [],
+      warnings: [],
+      descriptorHash: `sha256:${'1'.repeat(64)}`,
+      source,
+      detectedAt,
     });
     const latest = (await h.ctx.apps.requireApp('in-order')).latestVersion!;
-    expect(await h.ctx.versions.storeVersion(rec('poll', '9.0.0', h.clock.now() - 1), latest)).toEqual({ status: 'superseded', versionedAt: h.clock.now() });
-    expect(await h.ctx.versions.storeVersion(rec('deploy', '9.0.0', h.clock.now() - 1), latest)).toMatchObject({ status: 'created' });
+    expect(await h.ctx.versions.storeVersion(rec('poll', '9.0.0', h.clock.now() - 1), latest)).toEqual({
+      status: 'superseded',
+      versionedAt: h.clock.now(),
+    });
+    expect(await h.ctx.versions.storeVersion(rec('deploy', '9.0.0', h.clock.now() - 1), latest)).toMatchObject({
+      status: 'created',
+    });
     expect((await h.ctx.apps.requireApp('in-order')).versionedAt).toBe(h.clock.now());
     // markDecided only raises it, and only while the version it compared with is the latest.
     expect(await h.ctx.versions.markDecided('in-order', h.clock.now() - HOUR, '9.0.0')).toBe('ok');
@@ -189,7 +212,10 @@ describe('the latest version as a poll sees it', () => {
     ]);
     expect(res.map((r) => r.status)).toEqual(['gone', 'taken', 'claimed']);
     expect(res[1]).toEqual({ status: 'taken', owner: 'job-1' });
-    expect(res[2]).toMatchObject({ status: 'claimed', app: { id: 'claim-b', kind: 'connect', descriptorUrl: server.url('/b') } });
+    expect(res[2]).toMatchObject({
+      status: 'claimed',
+      app: { id: 'claim-b', kind: 'connect', descriptorUrl: server.url('/b') },
+    });
   });
 
   it('claims an app whatever its fields hold (absent, empty, a NUL written by another tool)', async () => {
@@ -203,11 +229,22 @@ describe('the latest version as a poll sees it', () => {
     ]);
     expect(odd).toEqual({
       status: 'claimed',
-      app: { id: 'claim-odd', kind: 'connect', descriptorUrl: server.url('/odd'), etag: '', lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' },
+      app: {
+        id: 'claim-odd',
+        kind: 'connect',
+        descriptorUrl: server.url('/odd'),
+        etag: '',
+        lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT',
+      },
     });
-    expect(nul).toEqual({ status: 'claimed', app: { id: 'claim-nul', kind: 'connect', descriptorUrl: server.url('/nul'), etag: 'W/"a\u0000b"' } });
+    expect(nul).toEqual({
+      status: 'claimed',
+      app: { id: 'claim-nul', kind: 'connect', descriptorUrl: server.url('/nul'), etag: 'W/"a\u0000b"' },
+    });
     // Both claims were written: another job is told who holds them.
-    expect(await h.ctx.apps.claimPolls('job-other', [{ appId: 'claim-nul', slot: 3 }])).toEqual([{ status: 'taken', owner: 'job-odd' }]);
+    expect(await h.ctx.apps.claimPolls('job-other', [{ appId: 'claim-nul', slot: 3 }])).toEqual([
+      { status: 'taken', owner: 'job-odd' },
+    ]);
   });
 
   it('records a batch of polls without resurrecting an app removed in between', async () => {
@@ -222,9 +259,20 @@ describe('the latest version as a poll sees it', () => {
     expect(a).toMatchObject({ status: 'rejected', reason: { code: 'app-not-found' } });
     expect(await h.connection.exists(h.ctx.keys.app('rec-a'))).toBe(0);
     const b = await h.ctx.apps.requireApp('rec-b');
-    expect(b).toMatchObject({ status: 'failing', lastPollOutcome: 'failed', lastHttpStatus: 500, consecutiveFailures: 1, totalFailures: 1 });
+    expect(b).toMatchObject({
+      status: 'failing',
+      lastPollOutcome: 'failed',
+      lastHttpStatus: 500,
+      consecutiveFailures: 1,
+      totalFailures: 1,
+    });
     await h.ctx.apps.recordPollSuccess('rec-b', { at: 3, outcome: 'not-modified', httpStatus: 304 });
-    expect(await h.ctx.apps.requireApp('rec-b')).toMatchObject({ status: 'active', consecutiveFailures: 0, totalFailures: 1, lastPollAt: 3 });
+    expect(await h.ctx.apps.requireApp('rec-b')).toMatchObject({
+      status: 'active',
+      consecutiveFailures: 0,
+      totalFailures: 1,
+      lastPollAt: 3,
+    });
   });
 
   it('records values as written, whatever they hold (a NUL, which cannot reach Redis in one argument, becomes U+FFFD)', async () => {
@@ -235,9 +283,22 @@ describe('the latest version as a poll sees it', () => {
     // A 200 whose validators hold separators of every kind keeps them exactly; a missing
     // Last-Modified is forgotten, the failure streak reset.
     const etag = 'W/"x,y\tz"';
-    await h.ctx.apps.recordPollSuccess('rec-odd', { at: 6, outcome: 'changed', httpStatus: 200, etag, hash: 'sha256:00' });
+    await h.ctx.apps.recordPollSuccess('rec-odd', {
+      at: 6,
+      outcome: 'changed',
+      httpStatus: 200,
+      etag,
+      hash: 'sha256:00',
+    });
     const app = await h.ctx.apps.requireApp('rec-odd');
-    expect(app).toMatchObject({ etag, lastSeenHash: 'sha256:00', status: 'active', consecutiveFailures: 0, totalFailures: 1, lastPollAt: 6 });
+    expect(app).toMatchObject({
+      etag,
+      lastSeenHash: 'sha256:00',
+      status: 'active',
+      consecutiveFailures: 0,
+      totalFailures: 1,
+      lastPollAt: 6,
+    });
     expect(app.lastModified).toBeUndefined();
     expect(app.lastError).toBe(error.replace('\u0000', '\uFFFD'));
   });

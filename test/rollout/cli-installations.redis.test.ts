@@ -48,23 +48,51 @@ afterAll(async () => {
 describe('mpu installations / distribution', () => {
   it('import refuses a file with a bad line and stores nothing; a good file is stored', async () => {
     const bad = path.join(dir, 'bad.jsonl');
-    writeFileSync(bad, '{"id":"a1","appId":"cli","site":"s","version":"1.0.0"}\n{"id":"a2","appId":"cli","site":"s","version":"nope"}\n{oops\n');
-    await expect(importInstallations(bad, {})).rejects.toMatchObject({ code: 'input-invalid', message: expect.stringMatching(/line 2: version.*\n.*line 3: not JSON/s) });
+    writeFileSync(
+      bad,
+      '{"id":"a1","appId":"cli","site":"s","version":"1.0.0"}\n{"id":"a2","appId":"cli","site":"s","version":"nope"}\n{oops\n',
+    );
+    await expect(importInstallations(bad, {})).rejects.toMatchObject({
+      code: 'input-invalid',
+      message: expect.stringMatching(/line 2: version.*\n.*line 3: not JSON/s),
+    });
     expect(await redis.exists(`${prefix}:installations`)).toBe(0);
 
     const good = path.join(dir, 'good.jsonl');
-    writeFileSync(good, '{"id":"a1","appId":"cli","site":"s1","version":"1.0.0","checkTime":"04:00"}\n\n{"id":"a2","appId":"cli","site":"s2","version":"1.0.0"}\n');
-    expect(JSON.parse(await capture(() => importInstallations(good, { json: true })))).toMatchObject({ created: 2, updated: 0 });
-    await expect(importInstallations(path.join(dir, 'missing.jsonl'), {})).rejects.toMatchObject({ code: 'input-invalid' });
+    writeFileSync(
+      good,
+      '{"id":"a1","appId":"cli","site":"s1","version":"1.0.0","checkTime":"04:00"}\n\n{"id":"a2","appId":"cli","site":"s2","version":"1.0.0"}\n',
+    );
+    expect(JSON.parse(await capture(() => importInstallations(good, { json: true })))).toMatchObject({
+      created: 2,
+      updated: 0,
+    });
+    await expect(importInstallations(path.join(dir, 'missing.jsonl'), {})).rejects.toMatchObject({
+      code: 'input-invalid',
+    });
   });
 
   it('generate, list, show and distribution', async () => {
-    const gen = JSON.parse(await capture(() => generateInstallationsCommand({ app: 'cli', count: '1200', seed: '5', current: '1.0.0', json: true })));
+    const gen = JSON.parse(
+      await capture(() =>
+        generateInstallationsCommand({ app: 'cli', count: '1200', seed: '5', current: '1.0.0', json: true }),
+      ),
+    );
     expect(gen).toMatchObject({ created: 1200, version: '1.0.0', seed: 5 });
-    await expect(generateInstallationsCommand({ app: 'cli', count: 'lots', seed: '1' })).rejects.toMatchObject({ code: 'input-invalid' });
-    await expect(generateInstallationsCommand({ app: 'unknown-app', count: '1', seed: '1' })).rejects.toMatchObject({ message: expect.stringMatching(/--current/) });
-    expect(JSON.parse(await capture(() => listInstallationsCommand({ app: 'cli', offset: '0', limit: '2', json: true })))).toMatchObject({ total: 1202, installations: [{ id: 'a1' }, { id: 'a2' }] });
+    await expect(generateInstallationsCommand({ app: 'cli', count: 'lots', seed: '1' })).rejects.toMatchObject({
+      code: 'input-invalid',
+    });
+    await expect(generateInstallationsCommand({ app: 'unknown-app', count: '1', seed: '1' })).rejects.toMatchObject({
+      message: expect.stringMatching(/--current/),
+    });
+    expect(
+      JSON.parse(await capture(() => listInstallationsCommand({ app: 'cli', offset: '0', limit: '2', json: true }))),
+    ).toMatchObject({ total: 1202, installations: [{ id: 'a1' }, { id: 'a2' }] });
     expect(await capture(() => showInstallationCommand('a1', {}))).toMatch(/daily check:\s+04:00 UTC/);
-    expect(JSON.parse(await capture(() => distributionCommand('cli', { json: true })))).toEqual({ appId: 'cli', total: 1202, versions: [{ version: '1.0.0', count: 1202, percent: 100 }] });
+    expect(JSON.parse(await capture(() => distributionCommand('cli', { json: true })))).toEqual({
+      appId: 'cli',
+      total: 1202,
+      versions: [{ version: '1.0.0', count: 1202, percent: 100 }],
+    });
   });
 });

@@ -4,8 +4,16 @@ import type { VersionReader, VersionRecord } from '../../src/store/types.js';
 
 export class MemoryVersions implements VersionReader {
   private readonly byApp = new Map<string, VersionRecord[]>();
-  add(r: Omit<VersionRecord, 'reasons' | 'warnings' | 'descriptorHash' | 'source'> & Partial<VersionRecord>): VersionRecord {
-    const rec: VersionRecord = { reasons: [], warnings: [], descriptorHash: 'sha256:' + '0'.repeat(64), source: 'cli', ...r };
+  add(
+    r: Omit<VersionRecord, 'reasons' | 'warnings' | 'descriptorHash' | 'source'> & Partial<VersionRecord>,
+  ): VersionRecord {
+    const rec: VersionRecord = {
+      reasons: [],
+      warnings: [],
+      descriptorHash: 'sha256:' + '0'.repeat(64),
+      source: 'cli',
+      ...r,
+    };
     const l = this.byApp.get(rec.appId) ?? [];
     l.push(rec);
     this.byApp.set(rec.appId, l);

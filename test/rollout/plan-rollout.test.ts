@@ -29,13 +29,17 @@ const windowsArb: fc.Arbitrary<MaintenanceWindows | null> = fc.option(
     weekly: fc.array(
       fc.record({
         day: fc.integer({ min: 0, max: 6 }),
-        start: fc.tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 })).map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`),
+        start: fc
+          .tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }))
+          .map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`),
         minutes: fc.integer({ min: 1, max: 3 * 24 * 60 }),
       }),
       { maxLength: 4 },
     ),
     adHoc: fc.array(
-      fc.tuple(fc.integer({ min: -DAY, max: 3 * DAY }), fc.integer({ min: 1, max: 12 * HOUR })).map(([s, len]) => ({ start: T0 + s, end: T0 + s + len })),
+      fc
+        .tuple(fc.integer({ min: -DAY, max: 3 * DAY }), fc.integer({ min: 1, max: 12 * HOUR }))
+        .map(([s, len]) => ({ start: T0 + s, end: T0 + s + len })),
       { maxLength: 2 },
     ),
   }),
@@ -51,7 +55,12 @@ const instArb: fc.Arbitrary<PlanInput> = fc.record({
 });
 const publishedArb = fc.integer({ min: 0, max: 2 * DAY }).map((d) => T0 + d);
 
-const v = (version: string, approval: 'automatic' | 'manual', publishedAt: number, kind: 'connect' | 'forge' = 'connect'): PlannedVersion => ({
+const v = (
+  version: string,
+  approval: 'automatic' | 'manual',
+  publishedAt: number,
+  kind: 'connect' | 'forge' = 'connect',
+): PlannedVersion => ({
   appId: 'app',
   kind,
   version,
@@ -81,7 +90,11 @@ describe('planner properties (seed 003 bounds)', () => {
   it('no upgrade inside a maintenance window unless the 4 h cap forced it', () => {
     fc.assert(
       fc.property(instArb, publishedArb, fc.constantFrom('connect' as const, 'forge' as const), (inst, p, kind) => {
-        const ctx = new PlanContext(v('2.1.0', 'automatic', p, kind), [v('2.0.0', 'automatic', T0 - DAY, kind)], policy);
+        const ctx = new PlanContext(
+          v('2.1.0', 'automatic', p, kind),
+          [v('2.0.0', 'automatic', T0 - DAY, kind)],
+          policy,
+        );
         const step = ctx.step({ ...inst, version: '2.0.0' });
         if (step.kind !== 'upgrade') throw new Error('expected upgrade');
         const inWindow = maintenanceWindowEnd(inst.maintenance, step.at) !== null;
@@ -95,7 +108,11 @@ describe('planner properties (seed 003 bounds)', () => {
     fc.assert(
       fc.property(instArb, publishedArb, fc.integer({ min: 0, max: 30 * MINUTE }), (inst, p, spread) => {
         const pol = { ...policy, forgeSpreadMs: spread };
-        const ctx = new PlanContext(v('2.1.0', 'automatic', p, 'forge'), [v('2.0.0', 'automatic', T0 - DAY, 'forge')], pol);
+        const ctx = new PlanContext(
+          v('2.1.0', 'automatic', p, 'forge'),
+          [v('2.0.0', 'automatic', T0 - DAY, 'forge')],
+          pol,
+        );
         const step = ctx.step({ ...inst, version: '2.0.0' });
         if (step.kind !== 'upgrade') throw new Error('expected upgrade');
         expect(step.at).toBeGreaterThanOrEqual(p);
@@ -114,7 +131,10 @@ describe('planner properties (seed 003 bounds)', () => {
         fc.integer({ min: 0, max: 8 }),
         fc.option(fc.integer({ min: 0, max: 8 })),
         (approvals, currentIdx, approvedIdx) => {
-          const versions = [v('1.0.0', 'automatic', T0), ...approvals.map((a, i) => v(`1.${i + 1}.0`, a, T0 + (i + 1) * HOUR))];
+          const versions = [
+            v('1.0.0', 'automatic', T0),
+            ...approvals.map((a, i) => v(`1.${i + 1}.0`, a, T0 + (i + 1) * HOUR)),
+          ];
           const ladder = new VersionLadder(versions);
           const cur = versions[Math.min(currentIdx, versions.length - 1)]!.version;
           const approved = approvedIdx === null ? null : versions[Math.min(approvedIdx, versions.length - 1)]!.version;
@@ -129,7 +149,13 @@ describe('planner properties (seed 003 bounds)', () => {
           }
           // every plan step for every version agrees: manual unapproved → never upgrade
           for (const target of versions.slice(1)) {
-            const step = new PlanContext(target, versions, policy).step({ id: 'x', version: cur, checkOffsetMs: 0, maintenance: null, approvedUpTo: approved });
+            const step = new PlanContext(target, versions, policy).step({
+              id: 'x',
+              version: cur,
+              checkOffsetMs: 0,
+              maintenance: null,
+              approvedUpTo: approved,
+            });
             const approvedTarget = approved !== null && ladder.rank(approved) >= ladder.rank(target.version);
             if (target.approval === 'manual' && !approvedTarget) expect(step.kind).not.toBe('upgrade');
           }
@@ -141,7 +167,12 @@ describe('planner properties (seed 003 bounds)', () => {
 });
 
 describe('decideTarget', () => {
-  const versions = [v('1.0.0', 'automatic', T0), v('1.0.1', 'automatic', T0 + HOUR), v('1.1.0', 'manual', T0 + 2 * HOUR), v('1.1.1', 'automatic', T0 + 3 * HOUR)];
+  const versions = [
+    v('1.0.0', 'automatic', T0),
+    v('1.0.1', 'automatic', T0 + HOUR),
+    v('1.1.0', 'manual', T0 + 2 * HOUR),
+    v('1.1.1', 'automatic', T0 + 3 * HOUR),
+  ];
   const ladder = new VersionLadder(versions);
   it.each`
     current    | approved   | now               | target     | between      | blockedBy
@@ -157,7 +188,11 @@ describe('decideTarget', () => {
 
 describe('maintenance windows', () => {
   // 2025-03-03 is a Monday. Berlin is UTC+1 in March before the 30th.
-  const berlin: MaintenanceWindows = { timeZone: 'Europe/Berlin', weekly: [{ day: 1, start: '02:00', minutes: 120 }], adHoc: [] };
+  const berlin: MaintenanceWindows = {
+    timeZone: 'Europe/Berlin',
+    weekly: [{ day: 1, start: '02:00', minutes: 120 }],
+    adHoc: [],
+  };
   const mon0230Berlin = Date.parse('2025-03-03T01:30:00Z');
   it('a time inside the window moves to its end', () => {
     expect(maintenanceWindowEnd(berlin, mon0230Berlin)).toBe(Date.parse('2025-03-03T03:00:00Z'));
@@ -165,22 +200,39 @@ describe('maintenance windows', () => {
   });
   it('the end is exclusive and outside times are untouched', () => {
     expect(maintenanceWindowEnd(berlin, Date.parse('2025-03-03T03:00:00Z'))).toBeNull();
-    expect(deferForMaintenance(berlin, Date.parse('2025-03-03T00:59:00Z'), 4 * HOUR)).toBe(Date.parse('2025-03-03T00:59:00Z'));
+    expect(deferForMaintenance(berlin, Date.parse('2025-03-03T00:59:00Z'), 4 * HOUR)).toBe(
+      Date.parse('2025-03-03T00:59:00Z'),
+    );
   });
   it('a long window defers at most 4 h', () => {
-    const long: MaintenanceWindows = { timeZone: 'UTC', weekly: [{ day: 6, start: '00:00', minutes: 8 * 60 }], adHoc: [] };
+    const long: MaintenanceWindows = {
+      timeZone: 'UTC',
+      weekly: [{ day: 6, start: '00:00', minutes: 8 * 60 }],
+      adHoc: [],
+    };
     const sat01 = Date.parse('2025-03-01T01:00:00Z');
     expect(deferForMaintenance(long, sat01, 4 * HOUR)).toBe(sat01 + 4 * HOUR);
   });
   it('follows daylight saving time (New York, 2025-03-09)', () => {
-    const ny: MaintenanceWindows = { timeZone: 'America/New_York', weekly: [{ day: 1, start: '01:00', minutes: 60 }], adHoc: [] };
+    const ny: MaintenanceWindows = {
+      timeZone: 'America/New_York',
+      weekly: [{ day: 1, start: '01:00', minutes: 60 }],
+      adHoc: [],
+    };
     expect(maintenanceWindowEnd(ny, Date.parse('2025-03-03T06:30:00Z'))).toBe(Date.parse('2025-03-03T07:00:00Z')); // EST
     expect(maintenanceWindowEnd(ny, Date.parse('2025-03-10T05:30:00Z'))).toBe(Date.parse('2025-03-10T06:00:00Z')); // EDT
   });
   it('a window running past midnight, and back-to-back ad-hoc windows', () => {
     const w: MaintenanceWindows = { timeZone: 'UTC', weekly: [{ day: 0, start: '23:00', minutes: 120 }], adHoc: [] };
     expect(maintenanceWindowEnd(w, Date.parse('2025-03-03T00:30:00Z'))).toBe(Date.parse('2025-03-03T01:00:00Z'));
-    const a: MaintenanceWindows = { timeZone: 'UTC', weekly: [], adHoc: [{ start: T0, end: T0 + HOUR }, { start: T0 + HOUR, end: T0 + 2 * HOUR }] };
+    const a: MaintenanceWindows = {
+      timeZone: 'UTC',
+      weekly: [],
+      adHoc: [
+        { start: T0, end: T0 + HOUR },
+        { start: T0 + HOUR, end: T0 + 2 * HOUR },
+      ],
+    };
     expect(deferForMaintenance(a, T0 + 10 * MINUTE, 4 * HOUR)).toBe(T0 + 2 * HOUR);
   });
 });
@@ -195,7 +247,10 @@ describe('plan stream and summary', () => {
   it('streams buckets per chunk, covers every installation once, and summarises delays', async () => {
     const p = T0 + 7 * HOUR;
     const ctx = new PlanContext(v('1.0.1', 'automatic', p), [v('1.0.0', 'automatic', T0)], policy);
-    const pop = [...generateInstallations({ appId: 'app', count: 20_000, seed: 7, version: '1.0.0' })].map((i) => ({ ...i, approvedUpTo: null }));
+    const pop = [...generateInstallations({ appId: 'app', count: 20_000, seed: 7, version: '1.0.0' })].map((i) => ({
+      ...i,
+      approvedUpTo: null,
+    }));
     const chunks = [pop.slice(0, 5000), pop.slice(5000, 12_000), pop.slice(12_000)];
     const summary = new PlanSummaryBuilder(p);
     const seen = new Set<string>();
@@ -220,9 +275,15 @@ describe('plan stream and summary', () => {
   });
 
   it('manual: notify at the next check, no upgrade; up-to-date and blocked are skipped', () => {
-    const versions = [v('1.0.0', 'automatic', T0), v('1.1.0', 'manual', T0 + HOUR), v('1.1.1', 'automatic', T0 + 2 * HOUR)];
+    const versions = [
+      v('1.0.0', 'automatic', T0),
+      v('1.1.0', 'manual', T0 + HOUR),
+      v('1.1.1', 'automatic', T0 + 2 * HOUR),
+    ];
     const manual = new PlanContext(versions[1]!, versions, policy);
-    const b = planChunk(manual, [{ id: 'a', version: '1.0.0', checkOffsetMs: 3 * HOUR, maintenance: null, approvedUpTo: null }]);
+    const b = planChunk(manual, [
+      { id: 'a', version: '1.0.0', checkOffsetMs: 3 * HOUR, maintenance: null, approvedUpTo: null },
+    ]);
     expect(b).toEqual([{ kind: 'notify', at: T0 + 3 * HOUR, ids: ['a'] }]);
     const auto = new PlanContext(versions[2]!, versions, policy);
     const s = new PlanSummaryBuilder(T0 + 2 * HOUR);

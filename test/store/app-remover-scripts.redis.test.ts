@@ -12,7 +12,13 @@ import { createKeys, type Keys } from '../../src/store/keys.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 
 const inst = (id: string, appId: string): Installation => ({
-  id, appId, site: `${id}.example.net`, products: ['jira'], version: '1.0.0', checkOffsetMs: 0, maintenance: null,
+  id,
+  appId,
+  site: `${id}.example.net`,
+  products: ['jira'],
+  version: '1.0.0',
+  checkOffsetMs: 0,
+  maintenance: null,
 });
 
 describe('AppRemover scripts (real Redis)', () => {
@@ -31,8 +37,14 @@ describe('AppRemover scripts (real Redis)', () => {
 
   it('deletes only the index entries that still name the app, a page at a time, and counts them', async () => {
     const installs = new InstallationStore(redis, keys);
-    await installs.register(['a1', 'a2', 'a3', 'a4', 'a5'].map((id) => inst(id, 'a')), 1);
-    await installs.register(['b1', 'b2'].map((id) => inst(id, 'b')), 1);
+    await installs.register(
+      ['a1', 'a2', 'a3', 'a4', 'a5'].map((id) => inst(id, 'a')),
+      1,
+    );
+    await installs.register(
+      ['b1', 'b2'].map((id) => inst(id, 'b')),
+      1,
+    );
     // an id in a's list whose index entry names another app (never written by the store, which
     // refuses it, but the script must not delete it)
     await redis.hset(keys.installationIndex(), 'a3', 'b');

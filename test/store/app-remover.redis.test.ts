@@ -70,7 +70,13 @@ async function world(prefix = testPrefix(), redis?: Redis): Promise<World> {
 
 const descriptor = (key: string, rev: number) =>
   parseDescriptor(
-    JSON.stringify({ key, baseUrl: 'https://example.com', authentication: { type: 'jwt' }, scopes: ['READ'], modules: { generalPages: [{ key: `p${rev}`, name: { value: `rev ${rev}` }, url: '/p' }] } }),
+    JSON.stringify({
+      key,
+      baseUrl: 'https://example.com',
+      authentication: { type: 'jwt' },
+      scopes: ['READ'],
+      modules: { generalPages: [{ key: `p${rev}`, name: { value: `rev ${rev}` }, url: '/p' }] },
+    }),
     { source: 'test', kind: 'connect' },
   );
 
@@ -81,7 +87,15 @@ const descriptor = (key: string, rev: number) =>
  * available", and a rollout with a plan bucket.
  */
 async function seedApp(w: World, appId: string, n = 3): Promise<void> {
-  await w.redis.hset(w.keys.app(appId), { id: appId, kind: 'connect', descriptorUrl: 'https://example.com/d.json', status: 'active', createdAt: String(T0), consecutiveFailures: '0', totalFailures: '0' });
+  await w.redis.hset(w.keys.app(appId), {
+    id: appId,
+    kind: 'connect',
+    descriptorUrl: 'https://example.com/d.json',
+    status: 'active',
+    createdAt: String(T0),
+    consecutiveFailures: '0',
+    totalFailures: '0',
+  });
   await w.redis.sadd(w.keys.apps(), appId);
   await w.schedule.schedule(appId, T0);
   let prev: string | null = null;
@@ -89,7 +103,18 @@ async function seedApp(w: World, appId: string, n = 3): Promise<void> {
     const d = descriptor(appId, rev);
     await w.descriptors.saveDescriptor(appId, d);
     const r = await w.versions.storeVersion(
-      { appId, kind: 'connect', version, bump: prev ? 'micro' : 'initial', approval: 'automatic', reasons: [], warnings: [], descriptorHash: d.hash, source: 'poll', detectedAt: T0 + rev },
+      {
+        appId,
+        kind: 'connect',
+        version,
+        bump: prev ? 'micro' : 'initial',
+        approval: 'automatic',
+        reasons: [],
+        warnings: [],
+        descriptorHash: d.hash,
+        source: 'poll',
+        detectedAt: T0 + rev,
+      },
       prev,
       d.canonical,
     );
@@ -97,16 +122,41 @@ async function seedApp(w: World, appId: string, n = 3): Promise<void> {
     prev = version;
   }
   await w.versions.recordDeploymentWithoutVersion(appId, 'dep-1');
-  const insts = Array.from({ length: n }, (_, k) => ({ id: `${appId}/i${k}`, appId, site: `s${k}.example.net`, products: ['jira'], version: '1.0.0', checkOffsetMs: 0, maintenance: null }));
+  const insts = Array.from({ length: n }, (_, k) => ({
+    id: `${appId}/i${k}`,
+    appId,
+    site: `s${k}.example.net`,
+    products: ['jira'],
+    version: '1.0.0',
+    checkOffsetMs: 0,
+    maintenance: null,
+  }));
   await w.installs.register(insts, T0);
-  await w.installs.compareAndSetVersions(appId, [{ id: insts[0]!.id, expected: '1.0.0', target: '1.0.1', cause: 'automatic' }], T0 + 1);
+  await w.installs.compareAndSetVersions(
+    appId,
+    [{ id: insts[0]!.id, expected: '1.0.0', target: '1.0.1', cause: 'automatic' }],
+    T0 + 1,
+  );
   expect(await w.installs.setApproved(appId, insts[1]!.id, null, '1.0.1', ['1.0.1'], T0 + 2)).toBe(true);
   expect(await w.installs.markUpdateAvailable(appId, [insts[2]!.id], '1.0.1', T0 + 3)).toBe(1);
   await w.rollouts.create({
-    appId, version: '1.0.1', kind: 'connect', approval: 'automatic', bump: 'micro', publishedAt: T0, status: 'planning',
-    resumeTo: null, createdAt: T0, plannedAt: null, summary: null, batches: 0, supersededBy: null,
+    appId,
+    version: '1.0.1',
+    kind: 'connect',
+    approval: 'automatic',
+    bump: 'micro',
+    publishedAt: T0,
+    status: 'planning',
+    resumeTo: null,
+    createdAt: T0,
+    plannedAt: null,
+    summary: null,
+    batches: 0,
+    supersededBy: null,
   });
-  expect(await w.rollouts.pushBuckets(appId, '1.0.1', [{ kind: 'upgrade', at: T0, ids: insts.map((i) => i.id) }], n)).toBe(true);
+  expect(
+    await w.rollouts.pushBuckets(appId, '1.0.1', [{ kind: 'upgrade', at: T0, ids: insts.map((i) => i.id) }], n),
+  ).toBe(true);
 }
 
 async function allKeys(w: World): Promise<Set<string>> {
@@ -120,7 +170,8 @@ async function allKeys(w: World): Promise<Set<string>> {
   return out;
 }
 
-const isAppKey = (w: World, appId: string, key: string) => key === w.keys.app(appId) || key.startsWith(`${w.keys.app(appId)}:`);
+const isAppKey = (w: World, appId: string, key: string) =>
+  key === w.keys.app(appId) || key.startsWith(`${w.keys.app(appId)}:`);
 
 /** The cross-app structures, for comparison. */
 async function crossApp(w: World) {
@@ -149,7 +200,15 @@ describe('AppRemover (real Redis)', () => {
 
     expect(await w.remover.inventory(target)).toEqual({ appId: target, versions: 2, installations: 3, rollouts: 1 });
     const removed = await w.remover.remove(target, { batchSize: 2 }); // small pages: several SCAN/LRANGE rounds
-    expect(removed).toEqual({ appId: target, recordDeleted: true, keys: own.length, versions: 2, installations: 3, rollouts: 1, installationIndexEntries: 3 });
+    expect(removed).toEqual({
+      appId: target,
+      recordDeleted: true,
+      keys: own.length,
+      versions: 2,
+      installations: 3,
+      rollouts: 1,
+      installationIndexEntries: 3,
+    });
 
     const after = await allKeys(w);
     expect([...after].filter((k) => isAppKey(w, target, k))).toEqual([]);
@@ -163,7 +222,14 @@ describe('AppRemover (real Redis)', () => {
     expect(Object.keys((await crossApp(w)).index)).toHaveLength((APPS.length - 1) * 3);
 
     // Idempotent: a second run finds nothing.
-    expect(await w.remover.remove(target)).toMatchObject({ recordDeleted: false, keys: 0, versions: 0, installations: 0, rollouts: 0, installationIndexEntries: 0 });
+    expect(await w.remover.remove(target)).toMatchObject({
+      recordDeleted: false,
+      keys: 0,
+      versions: 0,
+      installations: 0,
+      rollouts: 0,
+      installationIndexEntries: 0,
+    });
   });
 
   it('escapes the key prefix too: a deployment whose prefix holds glob characters leaves a look-alike prefix alone', async () => {
@@ -182,18 +248,40 @@ describe('AppRemover (real Redis)', () => {
     const w = await world();
     for (const id of ['app', 'app-2']) await seedApp(w, id, 5);
     const lines: string[] = [];
-    const logger = createLogger({ destination: new Writable({ write: (c, _e, cb) => void (lines.push(String(c)), cb()) }) });
+    const logger = createLogger({
+      destination: new Writable({ write: (c, _e, cb) => void (lines.push(String(c)), cb()) }),
+    });
     const deps = { apps: w.apps, remover: w.remover, logger };
     const before = await allKeys(w);
-    await expect(removeApp(deps, 'app-3')).rejects.toMatchObject({ code: 'app-not-found', message: expect.stringContaining("'app-3'") });
+    await expect(removeApp(deps, 'app-3')).rejects.toMatchObject({
+      code: 'app-not-found',
+      message: expect.stringContaining("'app-3'"),
+    });
     await expect(previewAppRemoval(deps, 'ap')).rejects.toMatchObject({ code: 'app-not-found' });
     expect(await allKeys(w)).toEqual(before);
 
     const preview = await previewAppRemoval(deps, 'app');
-    expect(preview).toMatchObject({ app: { id: 'app', kind: 'connect' }, inventory: { versions: 2, installations: 5, rollouts: 1 } });
-    expect(await removeApp(deps, 'app')).toMatchObject({ appId: 'app', kind: 'connect', versions: 2, installations: 5, rollouts: 1, keys: 17 });
+    expect(preview).toMatchObject({
+      app: { id: 'app', kind: 'connect' },
+      inventory: { versions: 2, installations: 5, rollouts: 1 },
+    });
+    expect(await removeApp(deps, 'app')).toMatchObject({
+      appId: 'app',
+      kind: 'connect',
+      versions: 2,
+      installations: 5,
+      rollouts: 1,
+      keys: 17,
+    });
     const removed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'app:removed');
-    expect(removed).toMatchObject({ appId: 'app', kind: 'connect', versions: 2, installations: 5, rollouts: 1, keys: 17 });
+    expect(removed).toMatchObject({
+      appId: 'app',
+      kind: 'connect',
+      versions: 2,
+      installations: 5,
+      rollouts: 1,
+      keys: 17,
+    });
     expect(removed?.msg).toMatch(/removed connect app app: 2 version\(s\), 5 installation\(s\)/);
     await expect(w.apps.getApp('app')).resolves.toBeNull();
     expect((await w.apps.listApps()).map((a) => a.id)).toEqual(['app-2']);
@@ -208,16 +296,53 @@ describe('AppRemover (real Redis)', () => {
     const w = await world();
     await seedApp(w, 'late');
     await w.remover.remove('late');
-    const summary: PlanSummary = { total: 3, upgrades: 3, notifies: 0, upToDate: 0, blocked: 0, buckets: 1, delayP50Ms: 0, delayP99Ms: 0, delayMaxMs: 0, lastUpgradeAt: T0 };
+    const summary: PlanSummary = {
+      total: 3,
+      upgrades: 3,
+      notifies: 0,
+      upToDate: 0,
+      blocked: 0,
+      buckets: 1,
+      delayP50Ms: 0,
+      delayP99Ms: 0,
+      delayMaxMs: 0,
+      lastUpgradeAt: T0,
+    };
     expect(await w.rollouts.finishPlanning('late', '1.0.1', summary, 1, 'scheduled', T0)).toBeNull();
     await w.rollouts.markSuperseded('late', '1.0.2');
-    expect(await w.rollouts.pushBuckets('late', '1.0.1', [{ kind: 'upgrade', at: T0, ids: ['late/i0'] }], 1)).toBe(false);
+    expect(await w.rollouts.pushBuckets('late', '1.0.1', [{ kind: 'upgrade', at: T0, ids: ['late/i0'] }], 1)).toBe(
+      false,
+    );
     expect(await w.installs.setApproved('late', 'late/i1', null, '1.0.1', ['1.0.1'], T0)).toBe(false);
     expect(await w.installs.markUpdateAvailable('late', ['late/i2'], '1.0.1', T0)).toBe(0);
-    expect(await w.installs.compareAndSetVersions('late', [{ id: 'late/i0', expected: '1.0.0', target: '1.0.1', cause: 'automatic' }], T0)).toBe(0);
+    expect(
+      await w.installs.compareAndSetVersions(
+        'late',
+        [{ id: 'late/i0', expected: '1.0.0', target: '1.0.1', cause: 'automatic' }],
+        T0,
+      ),
+    ).toBe(0);
     await w.versions.recordDeploymentWithoutVersion('late', 'dep-2');
-    await expect(w.descriptors.saveDescriptor('late', descriptor('late', 3))).rejects.toMatchObject({ code: 'app-not-found' });
-    expect(await w.versions.storeVersion({ appId: 'late', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', reasons: [], warnings: [], descriptorHash: descriptor('late', 3).hash, source: 'poll', detectedAt: T0 }, null)).toEqual({ status: 'gone' });
+    await expect(w.descriptors.saveDescriptor('late', descriptor('late', 3))).rejects.toMatchObject({
+      code: 'app-not-found',
+    });
+    expect(
+      await w.versions.storeVersion(
+        {
+          appId: 'late',
+          kind: 'connect',
+          version: '1.0.0',
+          bump: 'initial',
+          approval: 'automatic',
+          reasons: [],
+          warnings: [],
+          descriptorHash: descriptor('late', 3).hash,
+          source: 'poll',
+          detectedAt: T0,
+        },
+        null,
+      ),
+    ).toEqual({ status: 'gone' });
     expect([...(await allKeys(w))].filter((k) => isAppKey(w, 'late', k))).toEqual([]);
   });
 

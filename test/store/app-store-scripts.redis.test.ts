@@ -34,7 +34,10 @@ describe('AppStore scripts (real Redis)', () => {
   describe('claimPolls.lua', () => {
     it('claimed: the first owner of a slot gets the poll target and holds the claim', async () => {
       await redis.hset(keys.app('a'), { etag: '"e1"', latestVersion: '1.0.0', latestHash: 'sha256:x' });
-      const [a, b] = await apps.claimPolls('job-1', [{ appId: 'a', slot: 7 }, { appId: 'b', slot: 7 }]);
+      const [a, b] = await apps.claimPolls('job-1', [
+        { appId: 'a', slot: 7 },
+        { appId: 'b', slot: 7 },
+      ]);
       expect(a).toEqual({
         status: 'claimed',
         app: {
@@ -71,10 +74,12 @@ describe('AppStore scripts (real Redis)', () => {
     });
 
     it('gone: an unknown app is reported and not created', async () => {
-      expect(await apps.claimPolls('job-1', [{ appId: 'nope', slot: 1 }, { appId: 'a', slot: 1 }])).toEqual([
-        { status: 'gone' },
-        expect.objectContaining({ status: 'claimed' }),
-      ]);
+      expect(
+        await apps.claimPolls('job-1', [
+          { appId: 'nope', slot: 1 },
+          { appId: 'a', slot: 1 },
+        ]),
+      ).toEqual([{ status: 'gone' }, expect.objectContaining({ status: 'claimed' })]);
       expect(await redis.exists(keys.app('nope'))).toBe(0);
     });
   });

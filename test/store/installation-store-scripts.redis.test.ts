@@ -70,10 +70,14 @@ describe('InstallationStore scripts (real Redis)', () => {
 
     it('the history entries the script builds are encodeHistory’s, registration and both upgrade causes', async () => {
       await store.register([inst('x'), inst('y', '1.0.0-rc.1')], T);
-      await store.compareAndSetVersions('a', [
-        { id: 'x', expected: '1.0.0', target: '1.0.1', cause: 'automatic' },
-        { id: 'y', expected: '1.0.0-rc.1', target: '2.0.0', cause: 'approval' },
-      ], T + 1);
+      await store.compareAndSetVersions(
+        'a',
+        [
+          { id: 'x', expected: '1.0.0', target: '1.0.1', cause: 'automatic' },
+          { id: 'y', expected: '1.0.0-rc.1', target: '2.0.0', cause: 'approval' },
+        ],
+        T + 1,
+      );
       expect(await redis.hgetall(keys.installationHistory('a'))).toEqual({
         x: encodeHistory([
           { at: T, kind: 'registered', version: '1.0.0' },
@@ -90,12 +94,16 @@ describe('InstallationStore scripts (real Redis)', () => {
   describe('compareAndSetVersions-3.lua', () => {
     it('moves only installations still on the expected version; the distribution follows', async () => {
       await store.register([inst('x'), inst('y'), inst('z', '1.0.1')], T);
-      const moved = await store.compareAndSetVersions('a', [
-        { id: 'x', expected: '1.0.0', target: '1.0.2', cause: 'automatic' },
-        { id: 'y', expected: '0.9.0', target: '1.0.2', cause: 'automatic' }, // stale read
-        { id: 'z', expected: '1.0.1', target: '1.0.2', cause: 'automatic' },
-        { id: 'nope', expected: '1.0.0', target: '1.0.2', cause: 'automatic' },
-      ], T + 1);
+      const moved = await store.compareAndSetVersions(
+        'a',
+        [
+          { id: 'x', expected: '1.0.0', target: '1.0.2', cause: 'automatic' },
+          { id: 'y', expected: '0.9.0', target: '1.0.2', cause: 'automatic' }, // stale read
+          { id: 'z', expected: '1.0.1', target: '1.0.2', cause: 'automatic' },
+          { id: 'nope', expected: '1.0.0', target: '1.0.2', cause: 'automatic' },
+        ],
+        T + 1,
+      );
       expect(moved).toBe(2);
       expect(await store.distribution('a')).toEqual({ '1.0.0': 1, '1.0.2': 2 });
       expect((await store.get('y')).history).toEqual([{ at: T, kind: 'registered', version: '1.0.0' }]);
@@ -132,11 +140,13 @@ describe('InstallationStore scripts (real Redis)', () => {
       expect(await store.setApproved('a', 'x', '1.2.0', '1.3.0', [], T + 6)).toBe(true);
       const x = await store.get('x');
       expect(x.approvedUpTo).toBe('1.3.0');
-      expect(await redis.hget(keys.installationHistory('a'), 'x')).toBe(encodeHistory([
-        { at: T, kind: 'registered', version: '1.0.0' },
-        { at: T + 5, kind: 'approved', version: '1.1.0' },
-        { at: T + 5, kind: 'approved', version: '1.2.0' },
-      ]));
+      expect(await redis.hget(keys.installationHistory('a'), 'x')).toBe(
+        encodeHistory([
+          { at: T, kind: 'registered', version: '1.0.0' },
+          { at: T + 5, kind: 'approved', version: '1.1.0' },
+          { at: T + 5, kind: 'approved', version: '1.2.0' },
+        ]),
+      );
     });
 
     it('1: writes the first history entries of an installation that had none', async () => {
@@ -165,11 +175,13 @@ describe('InstallationStore scripts (real Redis)', () => {
       expect(await store.markUpdateAvailable('a', ['x'], '2.1.0', T + 3)).toBe(1);
       expect(await store.markUpdateAvailable('a', [], '2.1.0', T + 3)).toBe(0);
       expect((await store.get('x')).updateAvailable).toBe('2.1.0');
-      expect(await redis.hget(keys.installationHistory('a'), 'x')).toBe(encodeHistory([
-        { at: T, kind: 'registered', version: '1.0.0' },
-        { at: T + 1, kind: 'update-available', version: '2.0.0' },
-        { at: T + 3, kind: 'update-available', version: '2.1.0' },
-      ]));
+      expect(await redis.hget(keys.installationHistory('a'), 'x')).toBe(
+        encodeHistory([
+          { at: T, kind: 'registered', version: '1.0.0' },
+          { at: T + 1, kind: 'update-available', version: '2.0.0' },
+          { at: T + 3, kind: 'update-available', version: '2.1.0' },
+        ]),
+      );
       expect(await redis.hexists(keys.installationAvailable('a'), 'ghost')).toBe(0);
     });
   });

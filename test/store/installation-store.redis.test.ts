@@ -5,7 +5,15 @@ import { InstallationStore } from '../../src/store/installation-store.js';
 import type { Installation } from '../../src/rollout/types.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 
-const inst = (id: string, appId = 'a', version = '1.0.0'): Installation => ({ id, appId, site: `${id}.example.net`, products: ['jira'], version, checkOffsetMs: 0, maintenance: null });
+const inst = (id: string, appId = 'a', version = '1.0.0'): Installation => ({
+  id,
+  appId,
+  site: `${id}.example.net`,
+  products: ['jira'],
+  version,
+  checkOffsetMs: 0,
+  maintenance: null,
+});
 
 describe('InstallationStore (real Redis)', () => {
   let redis: Redis;
@@ -23,9 +31,16 @@ describe('InstallationStore (real Redis)', () => {
 
   it('register is an upsert that never moves a known installation’s version', async () => {
     expect(await store.register([inst('x'), inst('y')], 1)).toEqual({ created: 2, updated: 0 });
-    expect(await store.register([{ ...inst('x', 'a', '0.9.0'), site: 'new.example.net' }], 2)).toEqual({ created: 0, updated: 1 });
+    expect(await store.register([{ ...inst('x', 'a', '0.9.0'), site: 'new.example.net' }], 2)).toEqual({
+      created: 0,
+      updated: 1,
+    });
     const x = await store.get('x');
-    expect(x).toMatchObject({ version: '1.0.0', site: 'new.example.net', history: [{ kind: 'registered', version: '1.0.0', at: 1 }] });
+    expect(x).toMatchObject({
+      version: '1.0.0',
+      site: 'new.example.net',
+      history: [{ kind: 'registered', version: '1.0.0', at: 1 }],
+    });
     expect(await store.distribution('a')).toEqual({ '1.0.0': 2 });
     await expect(store.register([inst('x', 'other')], 3)).rejects.toMatchObject({ code: 'input-invalid' });
     await expect(store.get('nope')).rejects.toMatchObject({ code: 'installation-not-found' });
@@ -33,12 +48,23 @@ describe('InstallationStore (real Redis)', () => {
 
   it('compare-and-set: concurrent identical batches move each installation exactly once', async () => {
     const ids = Array.from({ length: 3000 }, (_, i) => `i${i}`);
-    await store.register(ids.map((id) => inst(id)), 1);
+    await store.register(
+      ids.map((id) => inst(id)),
+      1,
+    );
     const moves = ids.map((id) => ({ id, expected: '1.0.0', target: '1.0.1', cause: 'automatic' as const }));
-    const moved = await Promise.all(Array.from({ length: 5 }, (_, k) => store.compareAndSetVersions('a', moves, 10 + k)));
+    const moved = await Promise.all(
+      Array.from({ length: 5 }, (_, k) => store.compareAndSetVersions('a', moves, 10 + k)),
+    );
     expect(moved.reduce((a, b) => a + b, 0)).toBe(3000);
     // a stale read (expected 1.0.0) never moves it again, nor backwards
-    expect(await store.compareAndSetVersions('a', [{ id: 'i1', expected: '1.0.0', target: '1.0.2', cause: 'automatic' }], 20)).toBe(0);
+    expect(
+      await store.compareAndSetVersions(
+        'a',
+        [{ id: 'i1', expected: '1.0.0', target: '1.0.2', cause: 'automatic' }],
+        20,
+      ),
+    ).toBe(0);
     expect(await store.distribution('a')).toEqual({ '1.0.1': 3000 });
     let events = 0;
     for await (const [, h] of store.scanHistory('a')) events += h.filter((e) => e.kind === 'upgraded').length;
@@ -53,6 +79,11 @@ describe('InstallationStore (real Redis)', () => {
     expect(await store.markUpdateAvailable('a', ['x'], '1.1.0', 8)).toBe(0);
     const x = await store.get('x');
     expect(x.approvedUpTo).toBe('1.2.0');
-    expect(x.history.map((e) => `${e.at}:${e.kind}`)).toEqual(['1:registered', '5:approved', '5:approved', '7:update-available']);
+    expect(x.history.map((e) => `${e.at}:${e.kind}`)).toEqual([
+      '1:registered',
+      '5:approved',
+      '5:approved',
+      '7:update-available',
+    ]);
   });
 });

@@ -180,10 +180,18 @@ describe('RolloutStore scripts (real Redis)', () => {
     it('1: appends each bucket’s ids, counts them, moves the cursor', async () => {
       await rollouts.create(rollout('1.0.1'));
       const ids = Array.from({ length: 2500 }, (_, i) => `i${i}`);
-      expect(await rollouts.pushBuckets('a', '1.0.1', [
-        { kind: 'upgrade', at: T0, ids: ids.slice(0, 2400) },
-        { kind: 'notify', at: T0 + 1, ids: ids.slice(2400) },
-      ], 2500, 0)).toBe(true);
+      expect(
+        await rollouts.pushBuckets(
+          'a',
+          '1.0.1',
+          [
+            { kind: 'upgrade', at: T0, ids: ids.slice(0, 2400) },
+            { kind: 'notify', at: T0 + 1, ids: ids.slice(2400) },
+          ],
+          2500,
+          0,
+        ),
+      ).toBe(true);
       expect(await rollouts.pushBuckets('a', '1.0.1', [{ kind: 'upgrade', at: T0, ids: ['j'] }], 2501)).toBe(true);
       expect(await rollouts.listBuckets('a', '1.0.1')).toEqual([
         { kind: 'upgrade', at: T0, size: 2401 },

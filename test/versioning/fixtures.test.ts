@@ -50,7 +50,11 @@ function classify(e: Expected, policy = parsePolicy({})): { bump: string; approv
   const b = load(e.to_file);
   if (a instanceof AppError || b instanceof AppError) return { bump: 'error', approval: 'error', rules: [] };
   const c = classifyChange(a, b, policy);
-  return { bump: c.bump, approval: c.approval, rules: c.reasons.filter((r) => r.approval === 'manual').map((r) => r.rule) };
+  return {
+    bump: c.bump,
+    approval: c.approval,
+    rules: c.reasons.filter((r) => r.approval === 'manual').map((r) => r.rule),
+  };
 }
 
 /** Pairs whose only manual reasons are scope or egress removals. */

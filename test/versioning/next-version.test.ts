@@ -39,7 +39,11 @@ describe('parsePolicy', () => {
 });
 
 describe('checkBulkUpgrade (seeds 000/001, DESIGN.md "Distribution rules")', () => {
-  const side = (doc: Record<string, unknown>, version: string, environment = 'production') => ({ manifest: forge(doc), version, environment });
+  const side = (doc: Record<string, unknown>, version: string, environment = 'production') => ({
+    manifest: forge(doc),
+    version,
+    environment,
+  });
   type F = typeof baseForge & Record<string, unknown>;
 
   it('removing scopes and adding an sql module are eligible', () => {
@@ -47,7 +51,9 @@ describe('checkBulkUpgrade (seeds 000/001, DESIGN.md "Distribution rules")', () 
       d.permissions.scopes = [];
       (d.modules as Record<string, unknown>).sql = [{ key: 'db' }];
     });
-    expect(checkBulkUpgrade({ source: side(baseForge, '2.4.0'), target: side(target, '3.0.0') })).toEqual({ eligible: true });
+    expect(checkBulkUpgrade({ source: side(baseForge, '2.4.0'), target: side(target, '3.0.0') })).toEqual({
+      eligible: true,
+    });
   });
 
   it('lists every reason an upgrade is not eligible', () => {
@@ -58,6 +64,7 @@ describe('checkBulkUpgrade (seeds 000/001, DESIGN.md "Distribution rules")', () 
     });
     const v = checkBulkUpgrade({ source: side(baseForge, '3.1.0'), target: side(target, '3.2.0', 'staging') });
     expect(v.eligible).toBe(false);
-    if (!v.eligible) expect(v.reasons.map((r) => r.code).sort()).toEqual(['egress', 'environment', 'licensing', 'scopes', 'version']);
+    if (!v.eligible)
+      expect(v.reasons.map((r) => r.code).sort()).toEqual(['egress', 'environment', 'licensing', 'scopes', 'version']);
   });
 });

@@ -14,7 +14,10 @@ function parseError(text: string, kind?: 'connect' | 'forge'): AppError {
 
 describe('parseDescriptor', () => {
   it('accepts JavaScript comments, trailing commas and template placeholders in Connect descriptors', () => {
-    const d = parseDescriptor('{\n  // the key\n  "key": "app", /* base */ "baseUrl": "{{localBaseUrl}}",\n  "scopes": ["READ",],\n}', { source: 'a.json' });
+    const d = parseDescriptor(
+      '{\n  // the key\n  "key": "app", /* base */ "baseUrl": "{{localBaseUrl}}",\n  "scopes": ["READ",],\n}',
+      { source: 'a.json' },
+    );
     expect(d.kind).toBe('connect');
     expect(d.appKey).toBe('app');
     expect(d.document.baseUrl).toBe('{{localBaseUrl}}');
@@ -36,7 +39,10 @@ describe('parseDescriptor', () => {
 
   it('refuses a forgeAppId that is not an app ARI (seed 002)', () => {
     expect(parseError('{"key":"a","forgeAppId":"my-app"}').details?.path).toBe('forgeAppId');
-    const ok = parseDescriptor('{"key":"a","forgeAppId":"ari:cloud:ecosystem::app/11111111-2222-3333-4444-555555555555"}', { source: 'a.json' });
+    const ok = parseDescriptor(
+      '{"key":"a","forgeAppId":"ari:cloud:ecosystem::app/11111111-2222-3333-4444-555555555555"}',
+      { source: 'a.json' },
+    );
     expect(ok.document.forgeAppId).toMatch(/^ari:/);
   });
 

@@ -19,7 +19,12 @@ import { AppRemover, escapeGlob } from '../../src/store/app-remover.js';
 import type { DescriptorStore } from '../../src/store/descriptor-store.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
 import { notifyBatch } from '../../src/app/rollout/notify-batch.js';
-import { UPGRADE_BATCH_JOB_NAME, type NotifyBatchJob, type UpgradeBatchJob, type VersionJob } from '../../src/jobs/queues.js';
+import {
+  UPGRADE_BATCH_JOB_NAME,
+  type NotifyBatchJob,
+  type UpgradeBatchJob,
+  type VersionJob,
+} from '../../src/jobs/queues.js';
 import type { Runtime as RolloutContext } from '../../src/runtime.js';
 import { applyUpgradeBatch } from '../../src/app/rollout/upgrade-batch.js';
 import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
@@ -29,7 +34,13 @@ import { createHarness, type Harness } from '../helpers/detection-harness.js';
 import { createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
 
 const text = (key: string, rev: number) =>
-  JSON.stringify({ key, baseUrl: 'https://example.com', authentication: { type: 'jwt' }, scopes: ['READ'], modules: { generalPages: [{ key: `p${rev}`, name: { value: `rev ${rev}` }, url: '/p' }] } });
+  JSON.stringify({
+    key,
+    baseUrl: 'https://example.com',
+    authentication: { type: 'jwt' },
+    scopes: ['READ'],
+    modules: { generalPages: [{ key: `p${rev}`, name: { value: `rev ${rev}` }, url: '/p' }] },
+  });
 const parsed = (key: string, rev: number) => parseDescriptor(text(key, rev), { source: 'test', kind: 'connect' });
 const url = (id: string) => `https://vendor.example.com/${id}/atlassian-connect.json`;
 /** A fetcher that answers every app's revision `rev`, after running `before(appId)`. */
@@ -53,13 +64,20 @@ describe('removing an app while the daemon runs', () => {
     harnesses.push(h);
     return h;
   };
-  const remove = (h: Harness, appId: string) => removeApp({ apps: h.ctx.apps, remover: new AppRemover(h.connection, h.ctx.keys), logger: silentLogger }, appId);
+  const remove = (h: Harness, appId: string) =>
+    removeApp({ apps: h.ctx.apps, remover: new AppRemover(h.connection, h.ctx.keys), logger: silentLogger }, appId);
   /** Every key of the app (`<p>:app:{<appId>}*`). */
   const appKeys = async (h: Harness, appId: string): Promise<string[]> => {
     const out: string[] = [];
     let cursor = '0';
     do {
-      const [next, found] = await h.connection.scan(cursor, 'MATCH', `${escapeGlob(h.ctx.keys.app(appId))}*`, 'COUNT', 1000);
+      const [next, found] = await h.connection.scan(
+        cursor,
+        'MATCH',
+        `${escapeGlob(h.ctx.keys.app(appId))}*`,
+        'COUNT',
+        1000,
+      );
       cursor = next;
       out.push(...found);
     } while (cursor !== '0');
@@ -74,7 +92,10 @@ describe('removing an app while the daemon runs', () => {
     versionChanges: async () => {},
     ...extra,
   });
-  const slotOf = (h: Harness, appId: string) => ({ appId, slot: pollSlot(appId, h.clock.now(), h.ctx.settings.pollIntervalMs).slot });
+  const slotOf = (h: Harness, appId: string) => ({
+    appId,
+    slot: pollSlot(appId, h.clock.now(), h.ctx.settings.pollIntervalMs).slot,
+  });
   /** Registers `appId` with versions 1.0.0 … of `revs` descriptors. */
   const withVersions = async (h: Harness, appId: string, revs: number) => {
     await registerConnectApp(h.ctx, appId, url(appId));
@@ -82,7 +103,10 @@ describe('removing an app while the daemon runs', () => {
     for (let rev = 0; rev < revs; rev++) {
       const d = parsed(appId, rev);
       await h.ctx.descriptors.saveDescriptor(appId, d);
-      const r = await recordVersion({ ...h.ctx, enqueuePlanRollout: async () => {} }, { v: 1, appId, source: 'poll', descriptorHash: d.hash, baseVersion: base, detectedAt: h.clock.now() + rev });
+      const r = await recordVersion(
+        { ...h.ctx, enqueuePlanRollout: async () => {} },
+        { v: 1, appId, source: 'poll', descriptorHash: d.hash, baseVersion: base, detectedAt: h.clock.now() + rev },
+      );
       if (r.status !== 'created') throw new Error(`expected a version, got ${r.status}`);
       base = r.version;
     }
@@ -104,7 +128,9 @@ describe('removing an app while the daemon runs', () => {
     const res = await pollBatch(batchDeps(h, fetcherOf(0)), [slotOf(h, 'gone-app'), slotOf(h, 'kept-app')], 'chunk-1');
     expect(res).toMatchObject({ gone: 1, polled: 1, changed: 1, failed: 0 });
     // A late record of a poll (a job that claimed it before the removal) writes nothing either.
-    await expect(h.ctx.apps.recordPollSuccess('gone-app', { at: h.clock.now(), outcome: 'not-modified', httpStatus: 304 })).rejects.toMatchObject({ code: 'app-not-found' });
+    await expect(
+      h.ctx.apps.recordPollSuccess('gone-app', { at: h.clock.now(), outcome: 'not-modified', httpStatus: 304 }),
+    ).rejects.toMatchObject({ code: 'app-not-found' });
     await h.ctx.apps.recordPollFailure('gone-app', { at: h.clock.now(), error: 'descriptor-fetch-failed: boom' });
     expect(await appKeys(h, 'gone-app')).toEqual([]);
     expect((await h.ctx.apps.listApps()).map((a) => a.id)).toEqual(['kept-app']);
@@ -118,8 +144,13 @@ describe('removing an app while the daemon runs', () => {
       if (appId === 'inflight-app') await remove(h, appId);
     });
     // The daemon's in-process versioning (it stores each descriptor with its version).
-    const versionChanges: PollBatchDeps['versionChanges'] = async (jobs, known) => void (await recordVersionBatch({ ...h.ctx, enqueuePlanRollouts: async () => {} }, jobs, known));
-    const res = await pollBatch(batchDeps(h, fetcher, { versionChanges }), [slotOf(h, 'inflight-app'), slotOf(h, 'other-app')], 'chunk-1');
+    const versionChanges: PollBatchDeps['versionChanges'] = async (jobs, known) =>
+      void (await recordVersionBatch({ ...h.ctx, enqueuePlanRollouts: async () => {} }, jobs, known));
+    const res = await pollBatch(
+      batchDeps(h, fetcher, { versionChanges }),
+      [slotOf(h, 'inflight-app'), slotOf(h, 'other-app')],
+      'chunk-1',
+    );
     expect(res).toMatchObject({ gone: 1, polled: 1, changed: 1, failed: 0 });
     expect(await appKeys(h, 'inflight-app')).toEqual([]);
     expect(await h.ctx.schedule.nextDue('inflight-app')).toBeNull();
@@ -132,12 +163,20 @@ describe('removing an app while the daemon runs', () => {
       await withVersions(h, id, 1);
       await h.ctx.descriptors.saveDescriptor(id, parsed(id, 1));
     }
-    const job = (appId: string): VersionJob => ({ v: 1, appId, source: 'poll', descriptorHash: parsed(appId, 1).hash, baseVersion: '1.0.0', detectedAt: h.clock.now() });
+    const job = (appId: string): VersionJob => ({
+      v: 1,
+      appId,
+      source: 'poll',
+      descriptorHash: parsed(appId, 1).hash,
+      baseVersion: '1.0.0',
+      detectedAt: h.clock.now(),
+    });
     // The app goes between the step's first reads and its write.
     const removingDescriptors = (appId: string) =>
       ({
         // The new descriptor is read first, then the latest version's (the step's last read).
-        getDescriptorText: async (_a: string, hash: string) => [parsed(appId, 0), parsed(appId, 1)].find((p) => p.hash === hash)!.canonical,
+        getDescriptorText: async (_a: string, hash: string) =>
+          [parsed(appId, 0), parsed(appId, 1)].find((p) => p.hash === hash)!.canonical,
         getDescriptor: async (_a: string, hash: string) => {
           const d = [parsed(appId, 0), parsed(appId, 1)].find((p) => p.hash === hash)!;
           await remove(h, appId);
@@ -145,7 +184,9 @@ describe('removing an app while the daemon runs', () => {
         },
       }) as unknown as DescriptorStore;
 
-    await expect(recordVersion({ ...h.ctx, descriptors: removingDescriptors('ver-a') }, job('ver-a'))).rejects.toMatchObject({
+    await expect(
+      recordVersion({ ...h.ctx, descriptors: removingDescriptors('ver-a') }, job('ver-a')),
+    ).rejects.toMatchObject({
       code: 'app-not-found',
       message: expect.stringMatching(/'ver-a' was removed/),
     });
@@ -153,7 +194,10 @@ describe('removing an app while the daemon runs', () => {
 
     const enqueueVersion = vi.fn(async () => {});
     const enqueuePlanRollouts = vi.fn(async () => {});
-    const res = await recordVersionBatch({ ...h.ctx, descriptors: removingDescriptors('ver-b'), enqueueVersion, enqueuePlanRollouts }, [job('ver-b')]);
+    const res = await recordVersionBatch(
+      { ...h.ctx, descriptors: removingDescriptors('ver-b'), enqueueVersion, enqueuePlanRollouts },
+      [job('ver-b')],
+    );
     expect(res).toEqual({ created: 0, exists: 0, unchanged: 0, superseded: 0, handedOff: 0, gone: 1 });
     expect(enqueueVersion).not.toHaveBeenCalled();
     expect(enqueuePlanRollouts).not.toHaveBeenCalled();
@@ -164,7 +208,13 @@ describe('removing an app while the daemon runs', () => {
     /** A rollout context (no workers: the tests run each job's use case) on `h`'s Redis, prefix and clock. */
     const rolloutCtx = async (h: Harness) => {
       const settings = { planChunkSize: 20, batchSize: 10 };
-      const r = await createRolloutHarness({ share: h, clock: h.clock, versions: h.ctx.versions, workers: false, settings });
+      const r = await createRolloutHarness({
+        share: h,
+        clock: h.clock,
+        versions: h.ctx.versions,
+        workers: false,
+        settings,
+      });
       rollouts.push(r);
       return r.ctx;
     };
@@ -183,7 +233,10 @@ describe('removing an app while the daemon runs', () => {
       const ctx = await rolloutCtx(h);
       await setUp(h, ctx, 'plan-before');
       await remove(h, 'plan-before');
-      expect(await planVersionRollout(ctx, { v: 1, appId: 'plan-before', version: '1.0.1' })).toMatchObject({ status: 'gone', batches: 0 });
+      expect(await planVersionRollout(ctx, { v: 1, appId: 'plan-before', version: '1.0.1' })).toMatchObject({
+        status: 'gone',
+        batches: 0,
+      });
       await expectNothingLeft(h, ctx, 'plan-before');
     });
 
@@ -196,7 +249,9 @@ describe('removing an app while the daemon runs', () => {
         await remove(h, 'plan-create');
         return create(r);
       };
-      expect(await planVersionRollout(ctx, { v: 1, appId: 'plan-create', version: '1.0.1' })).toMatchObject({ status: 'gone' });
+      expect(await planVersionRollout(ctx, { v: 1, appId: 'plan-create', version: '1.0.1' })).toMatchObject({
+        status: 'gone',
+      });
       await expectNothingLeft(h, ctx, 'plan-create');
     });
 
@@ -219,13 +274,18 @@ describe('removing an app while the daemon runs', () => {
       const h = await harness();
       const ctx = await rolloutCtx(h);
       await setUp(h, ctx, 'batches');
-      expect(await planVersionRollout(ctx, { v: 1, appId: 'batches', version: '1.0.1' })).toMatchObject({ status: 'scheduled' });
+      expect(await planVersionRollout(ctx, { v: 1, appId: 'batches', version: '1.0.1' })).toMatchObject({
+        status: 'scheduled',
+      });
       // The upgrade batches (the plan also schedules a late-installations pass).
-      const jobs = (await ctx.queues.rollout.getJobs(['delayed', 'waiting'])).filter((j) => j.name === UPGRADE_BATCH_JOB_NAME);
+      const jobs = (await ctx.queues.rollout.getJobs(['delayed', 'waiting'])).filter(
+        (j) => j.name === UPGRADE_BATCH_JOB_NAME,
+      );
       expect(jobs.length).toBeGreaterThan(1);
       await remove(h, 'batches');
       h.clock.advance(48 * HOUR); // every batch is due
-      for (const job of jobs) expect(await applyUpgradeBatch(ctx, job.data as UpgradeBatchJob)).toMatchObject({ skipped: 'gone', moved: 0 });
+      for (const job of jobs)
+        expect(await applyUpgradeBatch(ctx, job.data as UpgradeBatchJob)).toMatchObject({ skipped: 'gone', moved: 0 });
       const notify: NotifyBatchJob = { v: 1, appId: 'batches', version: '1.0.1', at: h.clock.now(), start: 0, end: 9 };
       expect(await notifyBatch(ctx, notify)).toEqual({ considered: 0, notified: 0, skipped: 'gone' });
       await expectNothingLeft(h, ctx, 'batches');

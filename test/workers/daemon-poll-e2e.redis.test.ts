@@ -13,7 +13,13 @@ import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
 import { planRolloutJobId } from '../../src/jobs/queues.js';
 import { requireFixtures } from '../helpers/fixtures.js';
-import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../helpers/detection-harness.js';
+import {
+  createHarness,
+  localFetchPolicy,
+  startLocalServer,
+  type Harness,
+  type LocalServer,
+} from '../helpers/detection-harness.js';
 
 interface Expected {
   kind: string;
@@ -48,7 +54,11 @@ describe('daemon: poll a real descriptor history end to end', () => {
       if (s.reformat) body = '\n  ' + body.replace(/\n/g, '\n  ') + '\n\n';
       res.writeHead(200, { 'content-type': 'application/json', etag }).end(body);
     });
-    h = await createHarness({ workers: true, fetchPolicy: localFetchPolicy(server.port), settings: { pollIntervalMs: 5 * HOUR } });
+    h = await createHarness({
+      workers: true,
+      fetchPolicy: localFetchPolicy(server.port),
+      settings: { pollIntervalMs: 5 * HOUR },
+    });
   });
   afterEach(async () => {
     await h.close();
@@ -58,13 +68,19 @@ describe('daemon: poll a real descriptor history end to end', () => {
   it('produces exactly the expected versions, in order, and nothing for 304s or equal bodies', async () => {
     const want = new Map<string, { version: string; bump: string; approval: string }[]>();
     for (const app of APPS) {
-      const files = readdirSync(path.join(fixtures, 'connect', app)).filter((f) => f.endsWith('.json')).sort();
+      const files = readdirSync(path.join(fixtures, 'connect', app))
+        .filter((f) => f.endsWith('.json'))
+        .sort();
       serving.set(app, { index: 0, files, reformat: false });
       await registerConnectApp(h.ctx, app, server.url(`/${app}/atlassian-connect.json`));
       const list = [{ version: nextVersion('connect', null, 'major'), bump: 'initial', approval: 'automatic' }];
       for (const e of expected.filter((x) => x.kind === 'connect' && x.app === app)) {
         if (e.bump === 'none') continue;
-        list.push({ version: nextVersion('connect', list.at(-1)!.version, e.bump), bump: e.bump, approval: e.approval });
+        list.push({
+          version: nextVersion('connect', list.at(-1)!.version, e.bump),
+          bump: e.bump,
+          approval: e.approval,
+        });
       }
       want.set(app, list);
     }
@@ -92,12 +108,18 @@ describe('daemon: poll a real descriptor history end to end', () => {
     expect(outcomes.every((o) => o === 'not-modified')).toBe(true);
     for (const app of APPS) {
       const versions = await h.ctx.versions.listVersions(app);
-      expect(versions.map((v) => ({ version: v.version, bump: v.bump, approval: v.approval })), app).toEqual(want.get(app));
+      expect(
+        versions.map((v) => ({ version: v.version, bump: v.bump, approval: v.approval })),
+        app,
+      ).toEqual(want.get(app));
       expect(versions.every((v) => v.source === 'poll')).toBe(true);
       const shown = await h.ctx.apps.requireApp(app);
       expect(shown).toMatchObject({ status: 'active', consecutiveFailures: 0, totalFailures: 0 });
       for (const v of versions) {
-        expect(await h.ctx.queues.rollout.getJob(planRolloutJobId({ v: 1, appId: app, version: v.version })), `${app} ${v.version} plan`).toBeDefined();
+        expect(
+          await h.ctx.queues.rollout.getJob(planRolloutJobId({ v: 1, appId: app, version: v.version })),
+          `${app} ${v.version} plan`,
+        ).toBeDefined();
         expect(await h.ctx.descriptors.getDescriptorText(app, v.descriptorHash)).not.toBeNull();
       }
       if (app === 'CodeNow__agreeable-egret') expect(versions.length).toBe(14); // 15 files, one pair without change

@@ -22,7 +22,9 @@ describe('mpu daemon (startDaemon)', () => {
   beforeEach(async () => {
     redis = await connectTestRedis();
     server = await startLocalServer((_q, r) =>
-      r.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ key: 'boot-app', baseUrl: 'https://example.com', authentication: { type: 'jwt' } })),
+      r
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ key: 'boot-app', baseUrl: 'https://example.com', authentication: { type: 'jwt' } })),
     );
   });
   afterEach(async () => {
@@ -46,7 +48,11 @@ describe('mpu daemon (startDaemon)', () => {
     await registerConnectApp(setup, 'boot-app', server.url('/atlassian-connect.json'));
     await setup.close();
 
-    const daemon = await startDaemon(config, { scheduler: true, http: true, workers: true }, { clock, logger: silentLogger });
+    const daemon = await startDaemon(
+      config,
+      { scheduler: true, http: true, workers: true },
+      { clock, logger: silentLogger },
+    );
     try {
       // The scheduler ticks as it starts, so the version may be stored before anyone can listen:
       // listen first, then read; await the event only when the read found nothing yet.
@@ -57,15 +63,18 @@ describe('mpu daemon (startDaemon)', () => {
       const res = await request(`${daemon.url}/healthz`);
       expect(await res.body.json()).toEqual({ status: 'ok' });
       const shown = await request(`${daemon.url}/v1/apps/boot-app`);
-      expect(await shown.body.json()).toMatchObject({ app: { id: 'boot-app', lastPollOutcome: 'changed' }, latestVersion: '1.0.0' });
+      expect(await shown.body.json()).toMatchObject({
+        app: { id: 'boot-app', lastPollOutcome: 'changed' },
+        latestVersion: '1.0.0',
+      });
       // One registry: detection and rollout metrics side by side on /metrics.
       const metrics = await (await request(`${daemon.url}/metrics`)).body.text();
       expect(metrics).toMatch(/^mpu_versions_total\{kind="connect",bump="initial",approval="automatic"\} 1$/m);
       expect(metrics).toMatch(/^# TYPE mpu_upgrades_total counter$/m);
       expect(metrics).toMatch(/^# TYPE mpu_rollout_progress_percent gauge$/m);
       // Every queue of the process is counted, admin notices included.
-      for (const queue of ["descriptor-poll", "versioning", "rollout", "notify"]) {
-        expect(metrics).toMatch(new RegExp(`^mpu_queue_jobs\\{queue="${queue}",state="waiting"\\} \\d+$`, "m"));
+      for (const queue of ['descriptor-poll', 'versioning', 'rollout', 'notify']) {
+        expect(metrics).toMatch(new RegExp(`^mpu_queue_jobs\\{queue="${queue}",state="waiting"\\} \\d+$`, 'm'));
       }
     } finally {
       await daemon.close();
@@ -77,6 +86,8 @@ describe('mpu daemon (startDaemon)', () => {
 
   it('refuses to start the HTTP API without a webhook secret', async () => {
     const config = loadConfig({ REDIS_URL: process.env.REDIS_URL, MPU_PREFIX: prefix, LOG_LEVEL: 'silent' });
-    await expect(startDaemon(config, { scheduler: false, http: true, workers: false }, { logger: silentLogger })).rejects.toThrow(/MPU_WEBHOOK_SECRET/);
+    await expect(
+      startDaemon(config, { scheduler: false, http: true, workers: false }, { logger: silentLogger }),
+    ).rejects.toThrow(/MPU_WEBHOOK_SECRET/);
   });
 });

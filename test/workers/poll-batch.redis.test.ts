@@ -13,10 +13,22 @@ import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { POLL_BATCH_JOB_NAME, pollBatchJobId, pollJobId, type PollBatchJob } from '../../src/jobs/queues.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
 import { startDetectionWorkers } from '../../src/workers/start-workers.js';
-import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../helpers/detection-harness.js';
+import {
+  createHarness,
+  localFetchPolicy,
+  startLocalServer,
+  type Harness,
+  type LocalServer,
+} from '../helpers/detection-harness.js';
 
 const descriptor = (key: string, rev: number) =>
-  JSON.stringify({ key, baseUrl: 'https://example.com', authentication: { type: 'jwt' }, scopes: ['READ'], modules: { generalPages: [{ key: `p${rev}`, name: { value: `rev ${rev}` }, url: '/p' }] } });
+  JSON.stringify({
+    key,
+    baseUrl: 'https://example.com',
+    authentication: { type: 'jwt' },
+    scopes: ['READ'],
+    modules: { generalPages: [{ key: `p${rev}`, name: { value: `rev ${rev}` }, url: '/p' }] },
+  });
 
 describe('chunked polls', () => {
   let server: LocalServer;
@@ -39,7 +51,11 @@ describe('chunked polls', () => {
       const key = (req.url ?? '/').slice(1);
       hits.set(key, (hits.get(key) ?? 0) + 1);
       onHit();
-      if (key.startsWith('slow-')) return void setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(descriptor(key, rev)), 150);
+      if (key.startsWith('slow-'))
+        return void setTimeout(
+          () => res.writeHead(200, { 'content-type': 'application/json' }).end(descriptor(key, rev)),
+          150,
+        );
       const n = failNext.get(key) ?? 0;
       if (n > 0) return void (failNext.set(key, n - 1), res.writeHead(500).end('boom'));
       res.writeHead(200, { 'content-type': 'application/json' }).end(descriptor(key, rev));
@@ -51,7 +67,11 @@ describe('chunked polls', () => {
   });
 
   const harness = async (opts: Parameters<typeof createHarness>[0] = {}) => {
-    const h = await createHarness({ fetchPolicy: localFetchPolicy(server.port), ...opts, settings: { pollIntervalMs: 5 * HOUR, ...opts.settings } });
+    const h = await createHarness({
+      fetchPolicy: localFetchPolicy(server.port),
+      ...opts,
+      settings: { pollIntervalMs: 5 * HOUR, ...opts.settings },
+    });
     harnesses.push(h);
     return h;
   };
@@ -66,7 +86,13 @@ describe('chunked polls', () => {
 
   it('two daemons with overlapping chunks (different job ids) poll each app once per slot and version it once', async () => {
     const a = await harness({ workers: true, settings: { pollBatchSize: 10 } });
-    const b = await harness({ prefix: a.prefix, clock: a.clock, workers: true, cleanup: false, settings: { pollBatchSize: 7 } });
+    const b = await harness({
+      prefix: a.prefix,
+      clock: a.clock,
+      workers: true,
+      cleanup: false,
+      settings: { pollBatchSize: 7 },
+    });
     const ids = Array.from({ length: 30 }, (_, i) => `chunk-app-${i}`);
     for (const id of ids) await registerConnectApp(a.ctx, id, server.url(`/${id}`));
     for (let cycle = 0; cycle < 2; cycle++) {
@@ -74,14 +100,20 @@ describe('chunked polls', () => {
       // Both daemons tick with different chunk sizes, and a third chunk holds every app in reverse
       // order: every app is in at least two chunks with different ids.
       const reversed: PollBatchJob = { v: 1, polls: scheduled(a, [...ids].reverse()) };
-      await b.ctx.queues.poll.add(POLL_BATCH_JOB_NAME, reversed, { ...b.ctx.pollBatchJobOptions(), jobId: pollBatchJobId(reversed) });
+      await b.ctx.queues.poll.add(POLL_BATCH_JOB_NAME, reversed, {
+        ...b.ctx.pollBatchJobOptions(),
+        jobId: pollBatchJobId(reversed),
+      });
       await Promise.all([schedulerTick(a.ctx), schedulerTick(b.ctx)]);
       await Promise.all([a.drain(), b.drain()]);
       a.clock.advance(5 * HOUR);
     }
     for (const id of ids) {
       expect(hits.get(id), id).toBe(2);
-      expect((await a.ctx.versions.listVersions(id)).map((v) => v.version), id).toEqual(['1.0.0', '1.0.1']);
+      expect(
+        (await a.ctx.versions.listVersions(id)).map((v) => v.version),
+        id,
+      ).toEqual(['1.0.0', '1.0.1']);
     }
     expect(await a.ctx.queues.poll.getJobCountByTypes('failed')).toBe(0);
   });
@@ -100,7 +132,10 @@ describe('chunked polls', () => {
     expect(other).toMatchObject({ polled: 0, skipped: 3 });
     for (const id of ids) expect(hits.get(id), id).toBe(1);
     // An unknown app is reported, not polled.
-    expect(await pollBatch(batchDeps(h), [{ appId: 'no-such-app', slot: polls[0]!.slot }], 'chunk-3')).toMatchObject({ gone: 1, polled: 0 });
+    expect(await pollBatch(batchDeps(h), [{ appId: 'no-such-app', slot: polls[0]!.slot }], 'chunk-3')).toMatchObject({
+      gone: 1,
+      polled: 0,
+    });
   });
 
   it('a chunk of an older slot polls nothing once a later slot was claimed', async () => {
@@ -122,11 +157,21 @@ describe('chunked polls', () => {
     expect(hits.get('flaky-app')).toBe(3); // the chunk's attempt, then two attempts of its retry job
     expect(hits.get('steady-app')).toBe(1);
     const app = await h.ctx.apps.requireApp('flaky-app');
-    expect(app).toMatchObject({ status: 'active', consecutiveFailures: 0, totalFailures: 2, lastPollOutcome: 'changed', pollClaim: '' });
+    expect(app).toMatchObject({
+      status: 'active',
+      consecutiveFailures: 0,
+      totalFailures: 2,
+      lastPollOutcome: 'changed',
+      pollClaim: '',
+    });
     expect((await h.ctx.versions.listVersions('flaky-app')).map((v) => v.version)).toEqual(['1.0.0']);
     // The retry job held the slot: another daemon's chunk of the same slot polls nothing.
     const [poll] = scheduled(h, ['flaky-app']);
-    const other = await pollBatch({ ...batchDeps(h), retryJobId: (p) => pollJobId(p), enqueueRetry: async () => {} }, [poll!], 'another-chunk');
+    const other = await pollBatch(
+      { ...batchDeps(h), retryJobId: (p) => pollJobId(p), enqueueRetry: async () => {} },
+      [poll!],
+      'another-chunk',
+    );
     expect(other).toMatchObject({ polled: 0, skipped: 1 });
     expect(hits.get('flaky-app')).toBe(3);
   });
@@ -138,12 +183,21 @@ describe('chunked polls', () => {
     const owner = pollBatchJobId({ v: 1, polls: [poll!] });
     // The chunk's attempt failed and handed the claim to the retry job, then the process died.
     await h.ctx.apps.claimPolls(owner, [poll!]);
-    await h.ctx.apps.recordPollFailure('lost-retry', { at: h.clock.now(), error: 'descriptor-fetch-failed: boom', httpStatus: 500 }, { ...poll!, owner, handOffTo: pollJobId(poll!) });
+    await h.ctx.apps.recordPollFailure(
+      'lost-retry',
+      { at: h.clock.now(), error: 'descriptor-fetch-failed: boom', httpStatus: 500 },
+      { ...poll!, owner, handOffTo: pollJobId(poll!) },
+    );
     const data: PollBatchJob = { v: 1, polls: [poll!] };
     await h.ctx.queues.poll.add(POLL_BATCH_JOB_NAME, data, { ...h.ctx.pollBatchJobOptions(), jobId: owner });
     await h.drain();
     expect(hits.get('lost-retry')).toBe(1); // polled once, by the retry job
-    expect(await h.ctx.apps.requireApp('lost-retry')).toMatchObject({ status: 'active', consecutiveFailures: 0, totalFailures: 1, pollClaim: '' });
+    expect(await h.ctx.apps.requireApp('lost-retry')).toMatchObject({
+      status: 'active',
+      consecutiveFailures: 0,
+      totalFailures: 1,
+      pollClaim: '',
+    });
   });
 
   it('on shutdown, chunks waiting for their turn are handed back to the queue, not polled; the next worker polls them once', async () => {

@@ -25,7 +25,9 @@ async function freePort(): Promise<number> {
 }
 
 function startRedis(port: number): ChildProcess {
-  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
@@ -50,8 +52,20 @@ describe.skipIf(!hasRedisServer)('Redis outage', () => {
     const port = await freePort();
     let redis = startRedis(port);
     const url = `redis://127.0.0.1:${port}`;
-    const config = loadConfig({ REDIS_URL: url, MPU_PREFIX: 'outage', PORT: '0', MPU_WEBHOOK_SECRET: 'outage-secret-0123456789', LOG_LEVEL: 'silent' });
-    const daemon = await until('the daemon to start', () => startDaemon(config, { scheduler: true, http: true, workers: true }, { clock: new ManualClock(), logger: silentLogger }));
+    const config = loadConfig({
+      REDIS_URL: url,
+      MPU_PREFIX: 'outage',
+      PORT: '0',
+      MPU_WEBHOOK_SECRET: 'outage-secret-0123456789',
+      LOG_LEVEL: 'silent',
+    });
+    const daemon = await until('the daemon to start', () =>
+      startDaemon(
+        config,
+        { scheduler: true, http: true, workers: true },
+        { clock: new ManualClock(), logger: silentLogger },
+      ),
+    );
     try {
       expect((await health(daemon.url!)).status).toBe(200);
       redis.kill('SIGKILL');
@@ -61,7 +75,9 @@ describe.skipIf(!hasRedisServer)('Redis outage', () => {
       });
       expect(down.ms).toBeLessThan(2_000);
       redis = startRedis(port);
-      await until('200 after Redis returns', async () => ((await health(daemon.url!)).status === 200 ? true : undefined));
+      await until('200 after Redis returns', async () =>
+        (await health(daemon.url!)).status === 200 ? true : undefined,
+      );
     } finally {
       await daemon.close();
       redis.kill('SIGKILL');

@@ -10,7 +10,13 @@ import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { listRollouts } from '../../src/app/rollout/rollouts.js';
-import { createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../helpers/detection-harness.js';
+import {
+  createHarness,
+  localFetchPolicy,
+  startLocalServer,
+  type Harness,
+  type LocalServer,
+} from '../helpers/detection-harness.js';
 import { createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
 import { promoteAndDrain } from '../rollout/helpers.js';
 
@@ -31,7 +37,11 @@ let body = descriptor('/p1');
 
 beforeEach(async () => {
   server = await startLocalServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
-  h = await createHarness({ workers: true, fetchPolicy: localFetchPolicy(server.port), settings: { pollIntervalMs: 5 * HOUR } });
+  h = await createHarness({
+    workers: true,
+    fetchPolicy: localFetchPolicy(server.port),
+    settings: { pollIntervalMs: 5 * HOUR },
+  });
   // The rollout workers in a second context on the same Redis, prefix and clock, reading the
   // versions that the detection side stores.
   rw = await createRolloutHarness({ share: h, clock: h.clock, versions: h.ctx.versions });
@@ -71,7 +81,10 @@ it('descriptor change → version → plan → every installation upgraded withi
   expect(v).toMatchObject({ version: '1.0.1', bump: 'micro', approval: 'automatic' });
   expect(v.detectedAt - changedAt).toBeLessThanOrEqual(5 * HOUR);
   await planned;
-  expect((await listRollouts(rw.ctx, { appId: 'e2e-app' }))[0]).toMatchObject({ version: '1.0.1', status: 'scheduled' });
+  expect((await listRollouts(rw.ctx, { appId: 'e2e-app' }))[0]).toMatchObject({
+    version: '1.0.1',
+    status: 'scheduled',
+  });
 
   for (let i = 0; i < 30; i++) {
     h.clock.advance(HOUR);

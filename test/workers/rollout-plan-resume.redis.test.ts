@@ -23,8 +23,22 @@ afterEach(() => rw.close());
 
 it('resumes an interrupted plan at its cursor: each installation planned once, every range enqueued', async () => {
   const N = 5500;
-  rw.versions.add({ appId: 'r', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
-  rw.versions.add({ appId: 'r', kind: 'connect', version: '1.0.1', bump: 'micro', approval: 'automatic', detectedAt: T0 });
+  rw.versions.add({
+    appId: 'r',
+    kind: 'connect',
+    version: '1.0.0',
+    bump: 'initial',
+    approval: 'automatic',
+    detectedAt: T0 - DAY,
+  });
+  rw.versions.add({
+    appId: 'r',
+    kind: 'connect',
+    version: '1.0.1',
+    bump: 'micro',
+    approval: 'automatic',
+    detectedAt: T0,
+  });
   await generatePopulation(ctx, { appId: 'r', count: N, seed: 3, version: '1.0.0' });
 
   const real = ctx.rollouts.pushBuckets.bind(ctx.rollouts);
@@ -43,10 +57,11 @@ it('resumes an interrupted plan at its cursor: each installation planned once, e
 
   const buckets = await ctx.rollouts.listBuckets('r', '1.0.1');
   const seen = new Set<string>();
-  for (const b of buckets) for (const id of await ctx.rollouts.bucketRange('r', '1.0.1', b.kind, b.at, 0, -1)) {
-    expect(seen.has(id)).toBe(false);
-    seen.add(id);
-  }
+  for (const b of buckets)
+    for (const id of await ctx.rollouts.bucketRange('r', '1.0.1', b.kind, b.at, 0, -1)) {
+      expect(seen.has(id)).toBe(false);
+      seen.add(id);
+    }
   expect(seen.size).toBe(N);
 
   const jobs = await ctx.queues.rollout.getJobs(['delayed', 'waiting']);

@@ -15,16 +15,33 @@ let rw: RolloutHarness<ScaledClock>;
 let clock: ScaledClock;
 
 beforeEach(async () => {
-  rw = await createRolloutHarness({ clock: new ScaledClock(ROLLOUT_T0, SPEED), settings: { timeScale: SPEED, batchSize: 500 } });
+  rw = await createRolloutHarness({
+    clock: new ScaledClock(ROLLOUT_T0, SPEED),
+    settings: { timeScale: SPEED, batchSize: 500 },
+  });
   clock = rw.clock;
 });
 afterEach(() => rw.close());
 
 it('a Connect rollout on a fast clock: all upgraded, none early, within 28 h of simulated time', async () => {
-  rw.versions.add({ appId: 's', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: clock.now() - DAY });
+  rw.versions.add({
+    appId: 's',
+    kind: 'connect',
+    version: '1.0.0',
+    bump: 'initial',
+    approval: 'automatic',
+    detectedAt: clock.now() - DAY,
+  });
   await generatePopulation(rw.ctx, { appId: 's', count: 2000, seed: 6, version: '1.0.0' });
   const P = clock.now();
-  rw.versions.add({ appId: 's', kind: 'connect', version: '1.0.1', bump: 'micro', approval: 'automatic', detectedAt: P });
+  rw.versions.add({
+    appId: 's',
+    kind: 'connect',
+    version: '1.0.1',
+    bump: 'micro',
+    approval: 'automatic',
+    detectedAt: P,
+  });
   const completed = rw.ctx.events.next('rollout:completed', (e) => e.appId === 's' && e.version === '1.0.1', 20_000);
   const job = { v: 1, appId: 's', version: '1.0.1' } as const;
   await rw.ctx.queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, job, { jobId: planRolloutJobId(job) });

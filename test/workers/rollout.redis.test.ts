@@ -2,7 +2,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { DAY, HOUR, MINUTE, type ManualClock } from '../../src/lib/clock.js';
 import { approveInstallation, generatePopulation, registerInstallations } from '../../src/app/rollout/installations.js';
-import { controlRollout, listRollouts, observedDelays, showRollout, versionDistribution } from '../../src/app/rollout/rollouts.js';
+import {
+  controlRollout,
+  listRollouts,
+  observedDelays,
+  showRollout,
+  versionDistribution,
+} from '../../src/app/rollout/rollouts.js';
 import type { UpdateAvailableNotice } from '../../src/app/rollout/notifier.js';
 import { ROLLOUT_T0 as T0, createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
 import { promoteAndDrain, type MemoryVersions } from '../rollout/helpers.js';
@@ -27,11 +33,25 @@ describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
 
   it('Connect automatic: every installation upgraded once, never before its check, within 24 h + 4 h (+1 h clock step)', async () => {
     const N = 3000;
-    versions.add({ appId: 'c', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
+    versions.add({
+      appId: 'c',
+      kind: 'connect',
+      version: '1.0.0',
+      bump: 'initial',
+      approval: 'automatic',
+      detectedAt: T0 - DAY,
+    });
     await generatePopulation(rw.ctx, { appId: 'c', count: N, seed: 11, version: '1.0.0' });
     const P = T0 + 3 * HOUR + 17 * MINUTE;
     clock.set(P);
-    versions.add({ appId: 'c', kind: 'connect', version: '1.0.1', bump: 'micro', approval: 'automatic', detectedAt: P });
+    versions.add({
+      appId: 'c',
+      kind: 'connect',
+      version: '1.0.1',
+      bump: 'micro',
+      approval: 'automatic',
+      detectedAt: P,
+    });
     await plan('c', '1.0.1');
     await rw.replan('c', '1.0.1'); // duplicate wake-up: no second plan
     const r = (await listRollouts(rw.ctx, { appId: 'c' }))[0]!;
@@ -48,7 +68,10 @@ describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
     await runFor(17 * HOUR);
     const done = await showRollout(rw.ctx, 'c', '1.0.1');
     expect(done.complete).toBe(true);
-    expect(await versionDistribution(rw.ctx, 'c')).toMatchObject({ total: N, versions: [{ version: '1.0.1', count: N, percent: 100 }] });
+    expect(await versionDistribution(rw.ctx, 'c')).toMatchObject({
+      total: N,
+      versions: [{ version: '1.0.1', count: N, percent: 100 }],
+    });
     // a completed rollout's bucket lists expire (a day) instead of staying forever
     expect(await redis.ttl(rw.ctx.keys.rolloutBuckets('c', '1.0.1'))).toBeGreaterThan(0);
     const observed = await observedDelays(rw.ctx, 'c', '1.0.1');
@@ -72,12 +95,26 @@ describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
   });
 
   it('a newer version supersedes one still rolling out: straight to the newest, one move', async () => {
-    versions.add({ appId: 'f', kind: 'forge', version: '2.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
+    versions.add({
+      appId: 'f',
+      kind: 'forge',
+      version: '2.0.0',
+      bump: 'initial',
+      approval: 'automatic',
+      detectedAt: T0 - DAY,
+    });
     await generatePopulation(rw.ctx, { appId: 'f', count: 500, seed: 2, version: '2.0.0' });
     versions.add({ appId: 'f', kind: 'forge', version: '2.1.0', bump: 'minor', approval: 'automatic', detectedAt: T0 });
     await plan('f', '2.1.0');
     clock.advance(MINUTE);
-    versions.add({ appId: 'f', kind: 'forge', version: '2.2.0', bump: 'minor', approval: 'automatic', detectedAt: T0 + MINUTE });
+    versions.add({
+      appId: 'f',
+      kind: 'forge',
+      version: '2.2.0',
+      bump: 'minor',
+      approval: 'automatic',
+      detectedAt: T0 + MINUTE,
+    });
     await plan('f', '2.2.0');
     await runFor(5 * HOUR, 10 * MINUTE);
     expect((await versionDistribution(rw.ctx, 'f')).versions).toEqual([{ version: '2.2.0', count: 500, percent: 100 }]);
@@ -93,7 +130,14 @@ describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
   });
 
   it('halting a newer version stops older batches from carrying installations to it', async () => {
-    versions.add({ appId: 'g', kind: 'forge', version: '2.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
+    versions.add({
+      appId: 'g',
+      kind: 'forge',
+      version: '2.0.0',
+      bump: 'initial',
+      approval: 'automatic',
+      detectedAt: T0 - DAY,
+    });
     await generatePopulation(rw.ctx, { appId: 'g', count: 400, seed: 8, version: '2.0.0', maintenanceWindows: false });
     versions.add({ appId: 'g', kind: 'forge', version: '2.1.0', bump: 'minor', approval: 'automatic', detectedAt: T0 });
     await plan('g', '2.1.0');
@@ -107,13 +151,34 @@ describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
   });
 
   it('manual: notify at the next check, nobody upgraded; blocks later automatic versions; approval takes it to the newest, in its window', async () => {
-    versions.add({ appId: 'm', kind: 'connect', version: '1.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
+    versions.add({
+      appId: 'm',
+      kind: 'connect',
+      version: '1.0.0',
+      bump: 'initial',
+      approval: 'automatic',
+      detectedAt: T0 - DAY,
+    });
     await registerInstallations(rw.ctx, [
       { id: 'free', appId: 'm', site: 'a.example.net', version: '1.0.0', checkTime: '06:00' },
       // Monday 2025-03-03 10:00-12:00 UTC maintenance window
-      { id: 'busy', appId: 'm', site: 'b.example.net', version: '1.0.0', checkTime: '07:00', maintenance: { timeZone: 'UTC', weekly: [{ day: 1, start: '10:00', minutes: 120 }] } },
+      {
+        id: 'busy',
+        appId: 'm',
+        site: 'b.example.net',
+        version: '1.0.0',
+        checkTime: '07:00',
+        maintenance: { timeZone: 'UTC', weekly: [{ day: 1, start: '10:00', minutes: 120 }] },
+      },
     ]);
-    versions.add({ appId: 'm', kind: 'connect', version: '1.1.0', bump: 'minor', approval: 'manual', detectedAt: T0 + HOUR });
+    versions.add({
+      appId: 'm',
+      kind: 'connect',
+      version: '1.1.0',
+      bump: 'minor',
+      approval: 'manual',
+      detectedAt: T0 + HOUR,
+    });
     clock.set(T0 + HOUR);
     await plan('m', '1.1.0');
     expect((await showRollout(rw.ctx, 'm', '1.1.0')).status).toBe('awaiting-approval');
@@ -123,7 +188,14 @@ describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
     expect(notices.flatMap((n) => n.installations.map((i) => i.id)).sort()).toEqual(['busy', 'free']);
     expect((await rw.ctx.installs.get('busy')).updateAvailable).toBe('1.1.0');
 
-    versions.add({ appId: 'm', kind: 'connect', version: '1.1.1', bump: 'micro', approval: 'automatic', detectedAt: T0 + 8 * HOUR });
+    versions.add({
+      appId: 'm',
+      kind: 'connect',
+      version: '1.1.1',
+      bump: 'micro',
+      approval: 'automatic',
+      detectedAt: T0 + 8 * HOUR,
+    });
     await plan('m', '1.1.1');
     expect((await showRollout(rw.ctx, 'm', '1.1.1')).summary).toMatchObject({ blocked: 2, upgrades: 0 });
     await runFor(DAY + 2 * HOUR);
@@ -143,7 +215,16 @@ describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
 
     // next Monday 10:30 inside the window: 'free' approves 1.1.0 only → upgrade deferred to 12:00
     clock.set(T0 + 7 * DAY + 10 * HOUR + 30 * MINUTE);
-    await registerInstallations(rw.ctx, [{ id: 'free', appId: 'm', site: 'a.example.net', version: '1.0.0', checkTime: '06:00', maintenance: { timeZone: 'UTC', weekly: [{ day: 1, start: '10:00', minutes: 120 }] } }]);
+    await registerInstallations(rw.ctx, [
+      {
+        id: 'free',
+        appId: 'm',
+        site: 'a.example.net',
+        version: '1.0.0',
+        checkTime: '06:00',
+        maintenance: { timeZone: 'UTC', weekly: [{ day: 1, start: '10:00', minutes: 120 }] },
+      },
+    ]);
     const b = await approveInstallation(rw.ctx, 'free', '1.1.0');
     expect(b.upgradeAt).toBe(T0 + 7 * DAY + 12 * HOUR);
     expect(b.target).toBe('1.1.1'); // approving 1.1.0 unblocks the automatic 1.1.1
@@ -157,7 +238,14 @@ describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
   });
 
   it('pause holds batches, resume lets them run, halt stops them for good', async () => {
-    versions.add({ appId: 'p', kind: 'forge', version: '2.0.0', bump: 'initial', approval: 'automatic', detectedAt: T0 - DAY });
+    versions.add({
+      appId: 'p',
+      kind: 'forge',
+      version: '2.0.0',
+      bump: 'initial',
+      approval: 'automatic',
+      detectedAt: T0 - DAY,
+    });
     await generatePopulation(rw.ctx, { appId: 'p', count: 1000, seed: 5, version: '2.0.0' });
     versions.add({ appId: 'p', kind: 'forge', version: '2.1.0', bump: 'minor', approval: 'automatic', detectedAt: T0 });
     await plan('p', '2.1.0');
@@ -171,7 +259,14 @@ describe('rollout on real Redis (ManualClock, promoted delayed jobs)', () => {
     await promoteAndDrain(queues());
     expect((await showRollout(rw.ctx, 'p', '2.1.0')).complete).toBe(true);
 
-    versions.add({ appId: 'p', kind: 'forge', version: '2.2.0', bump: 'minor', approval: 'automatic', detectedAt: clock.now() });
+    versions.add({
+      appId: 'p',
+      kind: 'forge',
+      version: '2.2.0',
+      bump: 'minor',
+      approval: 'automatic',
+      detectedAt: clock.now(),
+    });
     await plan('p', '2.2.0');
     await controlRollout(rw.ctx, 'p', '2.2.0', 'halt');
     const halted = (await showRollout(rw.ctx, 'p', '2.2.0')).progressPercent;

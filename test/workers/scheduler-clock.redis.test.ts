@@ -11,13 +11,26 @@ import { POLL_BATCH_JOB_NAME, type PollBatchJob } from '../../src/jobs/queues.js
 import { HOUR } from '../../src/lib/clock.js';
 import { pollSlot } from '../../src/poller/poll-schedule.js';
 import { schedulerTick } from '../../src/workers/scheduler.js';
-import { T0, createHarness, localFetchPolicy, startLocalServer, type Harness, type LocalServer } from '../helpers/detection-harness.js';
+import {
+  T0,
+  createHarness,
+  localFetchPolicy,
+  startLocalServer,
+  type Harness,
+  type LocalServer,
+} from '../helpers/detection-harness.js';
 
 const INTERVAL = 5 * HOUR;
 const APPS = Array.from({ length: 10 }, (_, i) => `clock-app-${i}`);
 
 const descriptor = (key: string) =>
-  JSON.stringify({ key, baseUrl: 'https://example.com', authentication: { type: 'jwt' }, scopes: ['READ'], modules: {} });
+  JSON.stringify({
+    key,
+    baseUrl: 'https://example.com',
+    authentication: { type: 'jwt' },
+    scopes: ['READ'],
+    modules: {},
+  });
 
 describe('scheduler when the clock goes backwards', () => {
   let server: LocalServer;
@@ -45,7 +58,14 @@ describe('scheduler when the clock goes backwards', () => {
   };
   /** Every (app, slot) pair in the poll queue's chunk jobs, whatever their state, sorted. */
   const enqueued = async (h: Harness): Promise<string[]> => {
-    const jobs = await h.ctx.queues.poll.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed']);
+    const jobs = await h.ctx.queues.poll.getJobs([
+      'waiting',
+      'active',
+      'delayed',
+      'prioritized',
+      'completed',
+      'failed',
+    ]);
     return jobs
       .filter((j) => j.name === POLL_BATCH_JOB_NAME)
       .flatMap((j) => (j.data as PollBatchJob).polls.map((p) => `${p.appId}@${p.slot}`))

@@ -27,7 +27,12 @@ const childEvents = new LifecycleEvents();
 
 function startChild(versions: unknown): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', TSX_LOADER, CHILD], {
-    env: { ...process.env, MPU_TEST_PREFIX: rw.prefix, REDIS_URL: TEST_REDIS_URL, MPU_TEST_VERSIONS: JSON.stringify(versions) },
+    env: {
+      ...process.env,
+      MPU_TEST_PREFIX: rw.prefix,
+      REDIS_URL: TEST_REDIS_URL,
+      MPU_TEST_VERSIONS: JSON.stringify(versions),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
@@ -75,13 +80,39 @@ afterAll(async () => {
 it('SIGKILL mid-rollout of 100,000, restart: every installation upgraded exactly once', async () => {
   const now = Date.now();
   const versions = [
-    { appId: 'fault', kind: 'forge', version: '2.0.0', bump: 'initial', approval: 'automatic', reasons: [], warnings: [], descriptorHash: 'sha256:0', source: 'cli', detectedAt: now - 86_400_000 },
-    { appId: 'fault', kind: 'forge', version: '2.1.0', bump: 'minor', approval: 'automatic', reasons: [], warnings: [], descriptorHash: 'sha256:0', source: 'cli', detectedAt: now },
+    {
+      appId: 'fault',
+      kind: 'forge',
+      version: '2.0.0',
+      bump: 'initial',
+      approval: 'automatic',
+      reasons: [],
+      warnings: [],
+      descriptorHash: 'sha256:0',
+      source: 'cli',
+      detectedAt: now - 86_400_000,
+    },
+    {
+      appId: 'fault',
+      kind: 'forge',
+      version: '2.1.0',
+      bump: 'minor',
+      approval: 'automatic',
+      reasons: [],
+      warnings: [],
+      descriptorHash: 'sha256:0',
+      source: 'cli',
+      detectedAt: now,
+    },
   ];
   const first = await startChild(versions);
   const isFault = (e: { appId: string; version: string }) => e.appId === 'fault' && e.version === '2.1.0';
   const midway = childEvents.next('rollout:batch:applied', (e) => isFault(e) && e.progressPercent >= 15, 20_000);
-  await ctx.queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, { v: 1, appId: 'fault', version: '2.1.0' }, { jobId: planRolloutJobId({ v: 1, appId: 'fault', version: '2.1.0' }) });
+  await ctx.queues.rollout.add(
+    PLAN_ROLLOUT_JOB_NAME,
+    { v: 1, appId: 'fault', version: '2.1.0' },
+    { jobId: planRolloutJobId({ v: 1, appId: 'fault', version: '2.1.0' }) },
+  );
   await midway;
   first.removeAllListeners('exit');
   first.kill('SIGKILL');

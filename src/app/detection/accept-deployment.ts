@@ -35,7 +35,10 @@ export async function acceptDeployment(deps: DetectionDeps, event: DeployEvent):
   if (event.environment !== 'production') {
     await deps.versions.recordDeploymentWithoutVersion(event.appId, event.deploymentId);
     deps.metrics?.deployEvents.inc({ result: 'non-production' });
-    deps.logger.info({ appId: event.appId, environment: event.environment, deploymentId: event.deploymentId }, 'deploy:ignored non-production');
+    deps.logger.info(
+      { appId: event.appId, environment: event.environment, deploymentId: event.deploymentId },
+      'deploy:ignored non-production',
+    );
     return { status: 'non-production', environment: event.environment };
   }
   await deps.descriptors.saveDescriptor(event.appId, parsed);
@@ -62,9 +65,15 @@ export async function acceptDeployment(deps: DetectionDeps, event: DeployEvent):
  * @throws AppError webhook-replayed (the id was received within the window), and
  *   `acceptDeployment`'s errors.
  */
-export async function receiveDeployEvent(deps: DetectionDeps, event: DeployEvent, replayWindowMs: number): Promise<AcceptDeploymentResult> {
+export async function receiveDeployEvent(
+  deps: DetectionDeps,
+  event: DeployEvent,
+  replayWindowMs: number,
+): Promise<AcceptDeploymentResult> {
   if (!(await deps.versions.claimDeployEvent(event.eventId, deps.clock.now(), replayWindowMs))) {
-    throw new AppError(ErrorCode.WEBHOOK_REPLAYED, `deploy event '${event.eventId}' was already received`, { details: { eventId: event.eventId } });
+    throw new AppError(ErrorCode.WEBHOOK_REPLAYED, `deploy event '${event.eventId}' was already received`, {
+      details: { eventId: event.eventId },
+    });
   }
   try {
     return await acceptDeployment(deps, event);

@@ -70,7 +70,10 @@ export interface HeldClaim extends PollClaim {
 export async function pollLoadedApp(deps: PollDeps, app: PollTarget, claim?: HeldClaim): Promise<PollAppResult> {
   const appId = app.id;
   if (app.kind !== 'connect' || !app.descriptorUrl) {
-    throw new AppError(ErrorCode.INPUT_INVALID, `app '${appId}' is a Forge app: it is versioned by deploy events, not polled`);
+    throw new AppError(
+      ErrorCode.INPUT_INVALID,
+      `app '${appId}' is a Forge app: it is versioned by deploy events, not polled`,
+    );
   }
   const url = app.descriptorUrl;
   // No child logger per poll, and debug lines' objects only built when they are written: at the
@@ -99,8 +102,16 @@ export async function pollLoadedApp(deps: PollDeps, app: PollTarget, claim?: Hel
     const validators = { etag: res.etag, lastModified: res.lastModified };
     // Unchanged: the latest version's descriptor, and the one this app's last poll saw (when a
     // poll saw another descriptor whose versioning is still queued, this one is a change back).
-    if (latest && latest.descriptorHash === parsed.hash && (app.lastSeenHash === undefined || app.lastSeenHash === parsed.hash)) {
-      await deps.apps.recordPollSuccess(appId, { at, outcome: 'unchanged', httpStatus: 200, hash: parsed.hash, ...validators }, claim);
+    if (
+      latest &&
+      latest.descriptorHash === parsed.hash &&
+      (app.lastSeenHash === undefined || app.lastSeenHash === parsed.hash)
+    ) {
+      await deps.apps.recordPollSuccess(
+        appId,
+        { at, outcome: 'unchanged', httpStatus: 200, hash: parsed.hash, ...validators },
+        claim,
+      );
       deps.metrics?.polls.inc({ outcome: 'unchanged' });
       deps.events?.emit('poll:polled', { appId, outcome: 'unchanged', at });
       if (debug) log.debug({ appId, version: latest.version }, 'poll:fetched unchanged');
@@ -115,10 +126,17 @@ export async function pollLoadedApp(deps: PollDeps, app: PollTarget, claim?: Hel
       baseVersion: latest?.version ?? null,
       detectedAt: at,
     };
-    await deps.enqueueVersion(versionJob, { after: parsed, latest: latest ? { version: latest.version, descriptorHash: latest.descriptorHash } : null });
+    await deps.enqueueVersion(versionJob, {
+      after: parsed,
+      latest: latest ? { version: latest.version, descriptorHash: latest.descriptorHash } : null,
+    });
     // Validators are kept only once the change is safely handed on, so a crash before this
     // point re-fetches the full body next time instead of seeing a 304.
-    await deps.apps.recordPollSuccess(appId, { at, outcome: 'changed', httpStatus: 200, hash: parsed.hash, ...validators }, claim);
+    await deps.apps.recordPollSuccess(
+      appId,
+      { at, outcome: 'changed', httpStatus: 200, hash: parsed.hash, ...validators },
+      claim,
+    );
     deps.metrics?.polls.inc({ outcome: 'changed' });
     deps.events?.emit('poll:polled', { appId, outcome: 'changed', at });
     log.info({ appId, hash: parsed.hash, baseVersion: latest?.version ?? null }, 'poll:fetched changed');
@@ -132,10 +150,21 @@ export async function pollLoadedApp(deps: PollDeps, app: PollTarget, claim?: Hel
     const e =
       err instanceof AppError
         ? err
-        : new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `poll of '${appId}' failed: ${String(err)}`, { retryable: true, cause: err });
+        : new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `poll of '${appId}' failed: ${String(err)}`, {
+            retryable: true,
+            cause: err,
+          });
     const httpStatus = typeof e.details?.httpStatus === 'number' ? e.details.httpStatus : undefined;
-    const settle = claim && { slot: claim.slot, owner: claim.owner, handOffTo: e.retryable ? claim.retryOwner : undefined };
-    await deps.apps.recordPollFailure(appId, { at: deps.clock.now(), error: `${e.code}: ${e.message}`, httpStatus }, settle);
+    const settle = claim && {
+      slot: claim.slot,
+      owner: claim.owner,
+      handOffTo: e.retryable ? claim.retryOwner : undefined,
+    };
+    await deps.apps.recordPollFailure(
+      appId,
+      { at: deps.clock.now(), error: `${e.code}: ${e.message}`, httpStatus },
+      settle,
+    );
     deps.metrics?.polls.inc({ outcome: 'failed' });
     deps.events?.emit('poll:polled', { appId, outcome: 'failed', at: deps.clock.now() });
     deps.metrics?.pollFailures.inc({ code: e.code });

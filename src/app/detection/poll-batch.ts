@@ -66,8 +66,21 @@ export interface PollBatchDeps extends DetectionDeps {
  * @throws the first error that is not a poll outcome (Redis unreachable…), after every poll has
  *   settled: the job is then retried and, owning the same claims, polls only what it had not done.
  */
-export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPoll[], owner: string): Promise<PollBatchResult> {
-  const out: PollBatchResult = { polled: 0, notModified: 0, unchanged: 0, changed: 0, failed: 0, retrying: 0, skipped: 0, gone: 0 };
+export async function pollBatch(
+  deps: PollBatchDeps,
+  polls: readonly ScheduledPoll[],
+  owner: string,
+): Promise<PollBatchResult> {
+  const out: PollBatchResult = {
+    polled: 0,
+    notModified: 0,
+    unchanged: 0,
+    changed: 0,
+    failed: 0,
+    retrying: 0,
+    skipped: 0,
+    gone: 0,
+  };
   // Only the fetches wait for a place: the Redis writes of a finished poll do not hold one, so
   // `pollConcurrency` requests stay in flight.
   const fetcher: FetchesDescriptors = { fetch: (url, cond) => deps.limiter.run(() => deps.fetcher.fetch(url, cond)) };
@@ -90,7 +103,12 @@ export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPo
   const pollDeps: PollDeps = {
     ...deps,
     fetcher,
-    ...(versions ? { enqueueVersion: (job: VersionJob, known?: KnownState) => versions.handOff({ job, known }), handOffStoresDescriptor: true } : {}),
+    ...(versions
+      ? {
+          enqueueVersion: (job: VersionJob, known?: KnownState) => versions.handOff({ job, known }),
+          handOffStoresDescriptor: true,
+        }
+      : {}),
   };
   const claims = await deps.apps.claimPolls(owner, polls);
   let infraError: unknown;
@@ -103,7 +121,8 @@ export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPo
         // Handed to a retry that may not have been enqueued (a crash, a Redis error in between):
         // enqueue it again; its id is deterministic, so this is a no-op when it exists.
         const retryId = deps.retryJobId(poll);
-        if (retryId !== undefined && c.owner === retryId) await deps.enqueueRetry(poll, retryId).catch((e: unknown) => (infraError ??= e));
+        if (retryId !== undefined && c.owner === retryId)
+          await deps.enqueueRetry(poll, retryId).catch((e: unknown) => (infraError ??= e));
         return;
       }
       if (c.app.kind !== 'connect' || !c.app.descriptorUrl) return void out.skipped++;
@@ -111,7 +130,9 @@ export async function pollBatch(deps: PollBatchDeps, polls: readonly ScheduledPo
       let res: PollAppResult;
       versions?.begin();
       try {
-        res = await pollLoadedApp(pollDeps, c.app, { slot: poll.slot, owner, retryOwner }).finally(() => versions?.end());
+        res = await pollLoadedApp(pollDeps, c.app, { slot: poll.slot, owner, retryOwner }).finally(() =>
+          versions?.end(),
+        );
       } catch (err) {
         if (!(err instanceof AppError)) return void (infraError ??= err);
         if (err.code === ErrorCode.APP_NOT_FOUND) return void out.gone++; // removed while polled

@@ -33,7 +33,11 @@ const MAX_CONFLICTS = 10;
 
 /** The app was removed (`mpu apps remove`) while its change was being versioned. */
 const removedWhileVersioning = (appId: string): AppError =>
-  new AppError(ErrorCode.APP_NOT_FOUND, `app '${appId}' was removed while its change was being versioned: nothing stored`, { details: { appId } });
+  new AppError(
+    ErrorCode.APP_NOT_FOUND,
+    `app '${appId}' was removed while its change was being versioned: nothing stored`,
+    { details: { appId } },
+  );
 
 /**
  * Runs the versioning step for `job`. `known`: what the poll that detected the change read (its
@@ -46,7 +50,11 @@ const removedWhileVersioning = (appId: string): AppError =>
  *   descriptor-invalid (a stored descriptor no longer parses: a policy/engine change),
  *   rollout-conflict (retryable) when the latest version kept moving under it.
  */
-export async function recordVersion(deps: DetectionDeps, job: VersionJob, known: KnownState = {}): Promise<RecordVersionResult> {
+export async function recordVersion(
+  deps: DetectionDeps,
+  job: VersionJob,
+  known: KnownState = {},
+): Promise<RecordVersionResult> {
   const knownAfter = known.after?.hash === job.descriptorHash ? known.after : undefined;
   // Independent reads together (one round trip on the stores' auto-pipelined connection).
   const [kind, afterText, firstLatest] = await Promise.all([
@@ -67,7 +75,12 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob, known:
     // A redelivered change (a versioning batch run again, a late second daemon) whose descriptor
     // was versioned after its base, and other versions since: it is not new, and classifying it
     // against the newer latest would append an old descriptor out of order.
-    if (job.deploymentId === undefined && latest && latest.version !== job.baseVersion && latest.descriptorHash !== job.descriptorHash) {
+    if (
+      job.deploymentId === undefined &&
+      latest &&
+      latest.version !== job.baseVersion &&
+      latest.descriptorHash !== job.descriptorHash
+    ) {
       const since = await versionedSince(deps, job);
       if (since !== null) {
         deps.logger.debug({ appId: job.appId, version: since, latest: latest.version }, 'version:already-versioned');
@@ -122,13 +135,21 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob, known:
     if (stored.status === 'superseded') {
       deps.metrics?.versionsSuperseded.inc();
       deps.logger.warn(
-        { appId: job.appId, descriptorHash: job.descriptorHash, detectedAt: job.detectedAt, versionedAt: stored.versionedAt },
+        {
+          appId: job.appId,
+          descriptorHash: job.descriptorHash,
+          detectedAt: job.detectedAt,
+          versionedAt: stored.versionedAt,
+        },
         'version:superseded: a later poll of this app was versioned already; this older change is not appended',
       );
       return { status: 'superseded', versionedAt: stored.versionedAt };
     }
     if (stored.status === 'conflict') {
-      deps.logger.debug({ appId: job.appId, expected: latest?.version ?? null, latest: stored.latest }, 'version:conflict');
+      deps.logger.debug(
+        { appId: job.appId, expected: latest?.version ?? null, latest: stored.latest },
+        'version:conflict',
+      );
       continue;
     }
     await deps.enqueuePlanRollout({ v: 1, appId: job.appId, version: stored.version });
@@ -136,7 +157,14 @@ export async function recordVersion(deps: DetectionDeps, job: VersionJob, known:
     deps.metrics?.versions.inc({ kind, bump: record.bump, approval: record.approval });
     deps.events?.emit('version:created', { appId: job.appId, version, bump: record.bump, approval: record.approval });
     deps.logger.info(
-      { appId: job.appId, version, bump: record.bump, approval: record.approval, source: job.source, reasons: record.reasons.map((r) => r.detail) },
+      {
+        appId: job.appId,
+        version,
+        bump: record.bump,
+        approval: record.approval,
+        source: job.source,
+        reasons: record.reasons.map((r) => r.detail),
+      },
       'version:created',
     );
     return { status: 'created', version, record };
@@ -214,7 +242,10 @@ export async function recordVersionBatch(
               out.gone += later.length;
               return;
             }
-            deps.logger.warn({ appId: jobs[i]!.appId, err: err instanceof Error ? err.message : String(err), handedOff: later.length }, 'version:handed-off');
+            deps.logger.warn(
+              { appId: jobs[i]!.appId, err: err instanceof Error ? err.message : String(err), handedOff: later.length },
+              'version:handed-off',
+            );
             try {
               for (const j of later) {
                 // A queued job reads its descriptor from the store: a poll that handed its change

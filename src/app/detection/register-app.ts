@@ -6,7 +6,11 @@ import type { AppRecord } from '../../store/app-store.js';
 import type { DetectionDeps } from './detection-deps.js';
 
 /** Registers a Connect app and schedules its first poll now. @throws AppError app-conflict, input-invalid */
-export async function registerConnectApp(deps: Pick<DetectionDeps, 'apps' | 'schedule' | 'clock'>, id: string, descriptorUrl: string): Promise<AppRecord> {
+export async function registerConnectApp(
+  deps: Pick<DetectionDeps, 'apps' | 'schedule' | 'clock'>,
+  id: string,
+  descriptorUrl: string,
+): Promise<AppRecord> {
   const now = deps.clock.now();
   const app = await deps.apps.addConnectApp({ id, descriptorUrl, now });
   await deps.schedule.schedule(id, now);

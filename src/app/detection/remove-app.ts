@@ -50,7 +50,15 @@ export async function removeApp(deps: RemoveAppDeps, appId: string): Promise<Rem
   const removed = await deps.remover.remove(appId);
   const result: RemovedApp = { ...removed, kind: app.kind };
   deps.logger.info(
-    { event: 'app:removed', appId, kind: app.kind, keys: removed.keys, versions: removed.versions, installations: removed.installations, rollouts: removed.rollouts },
+    {
+      event: 'app:removed',
+      appId,
+      kind: app.kind,
+      keys: removed.keys,
+      versions: removed.versions,
+      installations: removed.installations,
+      rollouts: removed.rollouts,
+    },
     `removed ${app.kind} app ${appId}: ${removed.versions} version(s), ${removed.installations} installation(s), ${removed.rollouts} rollout(s), ${removed.keys} key(s)`,
   );
   return result;

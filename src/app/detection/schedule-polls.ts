@@ -34,7 +34,10 @@ export async function enqueueDuePolls(
     const slots = due.map((appId) => ({ appId, slot: pollSlot(appId, now, pollIntervalMs) }));
     const jobs: PollBatchJob[] = [];
     for (let i = 0; i < slots.length; i += pollBatchSize) {
-      jobs.push({ v: 1, polls: slots.slice(i, i + pollBatchSize).map(({ appId, slot }) => ({ appId, slot: slot.slot })) });
+      jobs.push({
+        v: 1,
+        polls: slots.slice(i, i + pollBatchSize).map(({ appId, slot }) => ({ appId, slot: slot.slot })),
+      });
     }
     await ctx.enqueuePollBatches(jobs);
     // Never back (a slower daemon's tick), never re-added (an app removed since it was read).

@@ -38,7 +38,11 @@ export interface ApprovalResult {
  * Registering a known installation again changes nothing but its data (site, check, windows).
  * @throws AppError input-invalid (every problem in `details.problems`)
  */
-export async function registerInstallations(ctx: RolloutContext, raw: readonly unknown[], where: (i: number) => string = (i) => `installation[${i}]`): Promise<{ created: number; updated: number }> {
+export async function registerInstallations(
+  ctx: RolloutContext,
+  raw: readonly unknown[],
+  where: (i: number) => string = (i) => `installation[${i}]`,
+): Promise<{ created: number; updated: number }> {
   const parsed: Installation[] = [];
   const problems: string[] = [];
   raw.forEach((r, i) => {
@@ -49,12 +53,20 @@ export async function registerInstallations(ctx: RolloutContext, raw: readonly u
     }
   });
   if (problems.length) {
-    throw new AppError(ErrorCode.INPUT_INVALID, `${problems.length} invalid installation(s), nothing stored: ${problems.slice(0, 5).join(' | ')}${problems.length > 5 ? ' …' : ''}`, {
-      details: { problems: problems.slice(0, 100) },
-    });
+    throw new AppError(
+      ErrorCode.INPUT_INVALID,
+      `${problems.length} invalid installation(s), nothing stored: ${problems.slice(0, 5).join(' | ')}${problems.length > 5 ? ' …' : ''}`,
+      {
+        details: { problems: problems.slice(0, 100) },
+      },
+    );
   }
   const r = await ctx.installs.register(parsed, ctx.clock.now());
-  if (r.created > 0) await scheduleLatePlanning(ctx, parsed.map((i) => i.appId));
+  if (r.created > 0)
+    await scheduleLatePlanning(
+      ctx,
+      parsed.map((i) => i.appId),
+    );
   return r;
 }
 
@@ -63,7 +75,11 @@ export async function registerInstallations(ctx: RolloutContext, raw: readonly u
  * it in memory, then enqueues its late planning once. For the demo and the benchmark.
  * @returns how many were new
  */
-export async function generatePopulation(ctx: RolloutContext, opts: GenerateOptions, onProgress?: (done: number) => void): Promise<{ created: number; updated: number }> {
+export async function generatePopulation(
+  ctx: RolloutContext,
+  opts: GenerateOptions,
+  onProgress?: (done: number) => void,
+): Promise<{ created: number; updated: number }> {
   let batch: Installation[] = [];
   const total = { created: 0, updated: 0 };
   const flush = async () => {
@@ -94,9 +110,17 @@ export async function generatePopulation(ctx: RolloutContext, opts: GenerateOpti
  * @throws AppError installation-not-found, version-not-found (unknown or not yet published),
  *   rollout-conflict (that version's rollout is paused or halted)
  */
-export async function approveInstallation(ctx: RolloutContext, installationId: string, version?: string): Promise<ApprovalResult> {
+export async function approveInstallation(
+  ctx: RolloutContext,
+  installationId: string,
+  version?: string,
+): Promise<ApprovalResult> {
   const appId = await ctx.installs.appOf(installationId);
-  if (!appId) throw new AppError(ErrorCode.INSTALLATION_NOT_FOUND, `no installation '${installationId}' (see 'mpu installations list --app APP')`);
+  if (!appId)
+    throw new AppError(
+      ErrorCode.INSTALLATION_NOT_FOUND,
+      `no installation '${installationId}' (see 'mpu installations list --app APP')`,
+    );
   const now = ctx.clock.now();
   const ladder = await loadLadder(ctx, appId);
   const chosen = version ?? ladder.latestPublished(now)?.version;
@@ -104,13 +128,20 @@ export async function approveInstallation(ctx: RolloutContext, installationId: s
   if (version && !rec) {
     const st = await ctx.rollouts.status(appId, version);
     if (st === 'halted' || st === 'paused') {
-      throw new AppError(ErrorCode.ROLLOUT_CONFLICT, `the rollout of ${appId}@${version} is ${st}: it cannot be approved${st === 'paused' ? ' until resumed' : ''}`);
+      throw new AppError(
+        ErrorCode.ROLLOUT_CONFLICT,
+        `the rollout of ${appId}@${version} is ${st}: it cannot be approved${st === 'paused' ? ' until resumed' : ''}`,
+      );
     }
   }
   if (!chosen || !rec || rec.publishedAt > now) {
-    throw new AppError(ErrorCode.VERSION_NOT_FOUND, version ? `app ${appId} has no published version ${version}` : `app ${appId} has no published version yet`, {
-      details: { appId, known: ladder.versions.map((v) => v.version) },
-    });
+    throw new AppError(
+      ErrorCode.VERSION_NOT_FOUND,
+      version ? `app ${appId} has no published version ${version}` : `app ${appId} has no published version yet`,
+      {
+        details: { appId, known: ladder.versions.map((v) => v.version) },
+      },
+    );
   }
   for (let attempt = 0; attempt < 5; attempt++) {
     const inst = await ctx.installs.get(installationId);
@@ -119,18 +150,37 @@ export async function approveInstallation(ctx: RolloutContext, installationId: s
     const from = ladder.rank(inst.version);
     const prevRank = prev ? ladder.rank(prev) : -1;
     const upTo = ladder.rank(next);
-    const newly = ladder.versions.filter((v, i) => v.approval === 'manual' && i > from && i > prevRank && i <= upTo).map((v) => v.version);
+    const newly = ladder.versions
+      .filter((v, i) => v.approval === 'manual' && i > from && i > prevRank && i <= upTo)
+      .map((v) => v.version);
     if (!(await ctx.installs.setApproved(appId, installationId, prev, next, newly, now))) continue;
     const d = decideTarget(ladder, inst.version, next, now);
     let upgradeAt: number | null = null;
     if (d.target !== null) {
       upgradeAt = deferForMaintenance(inst.maintenance, now, ctx.rolloutPolicy.maintenanceCapMs);
-      await ctx.enqueueUpgradeBatches([{ v: 1, appId, version: d.target, dueAt: upgradeAt, source: { kind: 'ids', ids: [installationId] } }]);
+      await ctx.enqueueUpgradeBatches([
+        { v: 1, appId, version: d.target, dueAt: upgradeAt, source: { kind: 'ids', ids: [installationId] } },
+      ]);
     }
-    ctx.logger.info({ event: 'rollout:approved', appId, installationId, approvedUpTo: next, target: d.target, upgradeAt }, `installation ${installationId} approved ${next}`);
-    return { appId, installationId, current: inst.version, approvedUpTo: next, approvedVersions: newly, target: d.target, upgradeAt };
+    ctx.logger.info(
+      { event: 'rollout:approved', appId, installationId, approvedUpTo: next, target: d.target, upgradeAt },
+      `installation ${installationId} approved ${next}`,
+    );
+    return {
+      appId,
+      installationId,
+      current: inst.version,
+      approvedUpTo: next,
+      approvedVersions: newly,
+      target: d.target,
+      upgradeAt,
+    };
   }
-  throw new AppError(ErrorCode.ROLLOUT_CONFLICT, `installation ${installationId} was approved concurrently; try again`, { retryable: true });
+  throw new AppError(
+    ErrorCode.ROLLOUT_CONFLICT,
+    `installation ${installationId} was approved concurrently; try again`,
+    { retryable: true },
+  );
 }
 
 /** One installation with history. @throws AppError installation-not-found */

@@ -9,7 +9,14 @@ import type { RolloutContext } from '../context.js';
 
 /** The planner's view of a stored version (publication = detection time). */
 export function toPlannedVersion(r: VersionRecord): PlannedVersion {
-  return { appId: r.appId, kind: r.kind, version: r.version, bump: r.bump, approval: r.approval, publishedAt: r.detectedAt };
+  return {
+    appId: r.appId,
+    kind: r.kind,
+    version: r.version,
+    bump: r.bump,
+    approval: r.approval,
+    publishedAt: r.detectedAt,
+  };
 }
 
 /**
@@ -18,11 +25,16 @@ export function toPlannedVersion(r: VersionRecord): PlannedVersion {
  * installation to the newest version it may have) does not carry installations past a pause or
  * a halt. A halted manual version no longer blocks later ones.
  */
-export async function loadLadder(ctx: Pick<RolloutContext, 'versions' | 'rollouts'>, appId: string): Promise<VersionLadder> {
+export async function loadLadder(
+  ctx: Pick<RolloutContext, 'versions' | 'rollouts'>,
+  appId: string,
+): Promise<VersionLadder> {
   const records = await ctx.versions.listVersions(appId);
   const statuses = await ctx.rollouts.statuses(
     appId,
     records.map((r) => r.version),
   );
-  return new VersionLadder(records.filter((_, i) => statuses[i] !== 'halted' && statuses[i] !== 'paused').map(toPlannedVersion));
+  return new VersionLadder(
+    records.filter((_, i) => statuses[i] !== 'halted' && statuses[i] !== 'paused').map(toPlannedVersion),
+  );
 }

@@ -55,7 +55,10 @@ const LOG_ENTRIES_PER_ROUND = 256;
  * `latePlanDelayMs` from now. Idempotent: the job id names the app's registration count (see
  * `latePlanJobId`), so calling it twice with nothing registered in between adds nothing.
  */
-export async function scheduleLatePlanning(ctx: Pick<RolloutContext, 'installs' | 'enqueueLatePlanning'>, appIds: Iterable<string>): Promise<void> {
+export async function scheduleLatePlanning(
+  ctx: Pick<RolloutContext, 'installs' | 'enqueueLatePlanning'>,
+  appIds: Iterable<string>,
+): Promise<void> {
   const requests: LatePlanRequest[] = [];
   for (const appId of new Set(appIds)) {
     const registered = await ctx.installs.count(appId);
@@ -65,7 +68,10 @@ export async function scheduleLatePlanning(ctx: Pick<RolloutContext, 'installs' 
 }
 
 /** The late planner's view of one app: versions (halted ones left out) and the finished plans. */
-export async function loadLatePlan(ctx: Pick<RolloutContext, 'versions' | 'rollouts' | 'rolloutPolicy'>, appId: string): Promise<LatePlanContext> {
+export async function loadLatePlan(
+  ctx: Pick<RolloutContext, 'versions' | 'rollouts' | 'rolloutPolicy'>,
+  appId: string,
+): Promise<LatePlanContext> {
   const records = await ctx.versions.listVersions(appId);
   const states = await ctx.rollouts.planStates(
     appId,
@@ -95,15 +101,20 @@ export async function planLateInstallations(ctx: RolloutContext, data: LatePlanJ
     if (pending.length === 0) break;
     let take = 0;
     let size = 0;
-    while (take < pending.length && (take === 0 || size + span(pending[take]!) <= ctx.settings.latePlanRoundSize)) size += span(pending[take++]!);
+    while (take < pending.length && (take === 0 || size + span(pending[take]!) <= ctx.settings.latePlanRoundSize))
+      size += span(pending[take++]!);
     const round = pending.slice(0, take);
     // Plan states are read after the log: a plan not finished now will read every logged position.
     const plan = await loadLatePlan(ctx, appId);
     const groups = new Map<string, { kind: LateStep['kind']; version: string; at: number; ids: string[] }>();
     for (const r of round) {
       // Positions below every finished plan's end were planned by all of them: nothing to read.
-      for (let s = Math.max(r.start, plan.minPlanEnd); s <= r.end; ) {
-        const { read, inputs } = await ctx.installs.readChunk(appId, s, Math.min(ctx.settings.planChunkSize, r.end - s + 1));
+      for (let s = Math.max(r.start, plan.minPlanEnd); s <= r.end;) {
+        const { read, inputs } = await ctx.installs.readChunk(
+          appId,
+          s,
+          Math.min(ctx.settings.planChunkSize, r.end - s + 1),
+        );
         if (read === 0) break;
         s += read;
         res.considered += inputs.length;
@@ -127,7 +138,10 @@ export async function planLateInstallations(ctx: RolloutContext, data: LatePlanJ
   if (res.registrations > 0) {
     const { registrations, upgrades, notifies } = res;
     ctx.events.emit('rollout:late:planned', { appId, registrations, upgrades, notifies });
-    ctx.logger.info({ event: 'rollout:late:planned', ...res }, `late installations of ${appId}: ${res.upgrades} upgrade(s), ${res.notifies} notice(s) in ${res.batches} batch(es)`);
+    ctx.logger.info(
+      { event: 'rollout:late:planned', ...res },
+      `late installations of ${appId}: ${res.upgrades} upgrade(s), ${res.notifies} notice(s) in ${res.batches} batch(es)`,
+    );
   }
   return res;
 }
@@ -148,7 +162,8 @@ async function enqueueLateBatches(
   for (const g of groups.sort((a, b) => a.at - b.at)) {
     for (let i = 0; i < g.ids.length; i += bs) {
       const ids = g.ids.slice(i, i + bs);
-      if (g.kind === 'upgrade') upgrades.push({ v: 1, appId, version: g.version, dueAt: g.at, source: { kind: 'late', ids } });
+      if (g.kind === 'upgrade')
+        upgrades.push({ v: 1, appId, version: g.version, dueAt: g.at, source: { kind: 'late', ids } });
       else notifies.push({ v: 1, appId, version: g.version, at: g.at, start: 0, end: ids.length - 1, ids });
     }
   }

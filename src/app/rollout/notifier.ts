@@ -24,9 +24,14 @@ export class LogNotifier implements Notifier {
   constructor(private readonly logger: Logger) {}
   async notify(n: UpdateAvailableNotice): Promise<void> {
     this.logger.info(
-      { event: 'notify:update-available', appId: n.appId, version: n.version, count: n.installations.length, sample: n.installations.slice(0, 3).map((i) => i.id) },
+      {
+        event: 'notify:update-available',
+        appId: n.appId,
+        version: n.version,
+        count: n.installations.length,
+        sample: n.installations.slice(0, 3).map((i) => i.id),
+      },
       `update ${n.version} of ${n.appId} needs approval: notified admins of ${n.installations.length} installation(s)`,
     );
   }
 }
-

@@ -34,10 +34,17 @@ export async function notifyBatch(ctx: RolloutContext, data: NotifyBatchJob): Pr
   const { versions, approved } = await ctx.installs.readStates(appId, ids);
   const ladder = new VersionLadder((await ctx.versions.listVersions(appId)).map(toPlannedVersion));
   const target = ladder.rank(version);
-  const due = ids.filter((_, k) => versions[k] && ladder.rank(versions[k]) < target && ladder.rank(approved[k] ?? null) < target);
+  const due = ids.filter(
+    (_, k) => versions[k] && ladder.rank(versions[k]) < target && ladder.rank(approved[k] ?? null) < target,
+  );
   if (due.length > 0) {
     const sites = await ctx.installs.readSites(appId, due);
-    await ctx.notifier.notify({ appId, version, at: now, installations: due.map((id, k) => ({ id, site: sites[k] ?? null })) });
+    await ctx.notifier.notify({
+      appId,
+      version,
+      at: now,
+      installations: due.map((id, k) => ({ id, site: sites[k] ?? null })),
+    });
     await ctx.installs.markUpdateAvailable(appId, due, version, now);
     ctx.events.emit('notify:sent', { appId, version, notified: due.length });
   }

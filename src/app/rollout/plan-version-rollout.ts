@@ -24,7 +24,10 @@ export interface PlanResult {
 
 /** A plan that stops because its app was removed (`mpu apps remove`): logged, not retried. */
 function planGone(ctx: RolloutContext, appId: string, version: string, batches: number, why: string): PlanResult {
-  ctx.logger.warn({ event: 'rollout:plan:gone', appId, version, batches }, `not planning ${appId}@${version}: ${why} (app removed?)`);
+  ctx.logger.warn(
+    { event: 'rollout:plan:gone', appId, version, batches },
+    `not planning ${appId}@${version}: ${why} (app removed?)`,
+  );
   return { appId, version, status: 'gone', summary: null, batches };
 }
 
@@ -38,7 +41,11 @@ function planGone(ctx: RolloutContext, appId: string, version: string, batches: 
  * writes check that the rollout still exists, and a rollout created just as its version
  * disappeared is discarded again. Batches already enqueued then find nothing to do.
  */
-export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJob, onProgress?: (percent: number) => Promise<void>): Promise<PlanResult> {
+export async function planVersionRollout(
+  ctx: RolloutContext,
+  data: PlanRolloutJob,
+  onProgress?: (percent: number) => Promise<void>,
+): Promise<PlanResult> {
   const { appId, version } = data;
   const record = await ctx.versions.getVersion(appId, version);
   if (!record) return planGone(ctx, appId, version, 0, 'the version is not stored');
@@ -66,7 +73,14 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
   }
   if (!rollout) return planGone(ctx, appId, version, 0, 'the rollout was deleted as it was created');
   if (rollout.plannedAt !== null || rollout.status === 'halted') {
-    return { appId, version, status: rollout.status, summary: rollout.summary, batches: rollout.batches, alreadyPlanned: true };
+    return {
+      appId,
+      version,
+      status: rollout.status,
+      summary: rollout.summary,
+      batches: rollout.batches,
+      alreadyPlanned: true,
+    };
   }
   ctx.logger.info({ event: 'rollout:plan', appId, version }, `planning rollout of ${appId}@${version}`);
   await ctx.rollouts.markSuperseded(appId, version);
@@ -89,7 +103,8 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
         const start = b.flushed;
         const end = Math.min(b.length, start + bs) - 1;
         b.flushed = end + 1;
-        if (b.kind === 'upgrade') upgrades.push({ v: 1, appId, version, dueAt: b.at, source: { kind: 'bucket', at: b.at, start, end } });
+        if (b.kind === 'upgrade')
+          upgrades.push({ v: 1, appId, version, dueAt: b.at, source: { kind: 'bucket', at: b.at, start, end } });
         else notifies.push({ v: 1, appId, version, at: b.at, start, end });
       }
     }
@@ -103,10 +118,15 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
   // batches that may already be running.
   const resumeAt = await ctx.rollouts.planCursor(appId, version);
   if (resumeAt > 0) {
-    for (let start = 0; start < resumeAt; start += chunk) planChunk(plan, await ctx.installs.readPlanChunk(appId, start, Math.min(chunk, resumeAt - start)), summary);
-    for (const b of await ctx.rollouts.listBuckets(appId, version)) open.set(`${b.kind}:${b.at}`, { kind: b.kind, at: b.at, length: b.size, flushed: 0 });
+    for (let start = 0; start < resumeAt; start += chunk)
+      planChunk(plan, await ctx.installs.readPlanChunk(appId, start, Math.min(chunk, resumeAt - start)), summary);
+    for (const b of await ctx.rollouts.listBuckets(appId, version))
+      open.set(`${b.kind}:${b.at}`, { kind: b.kind, at: b.at, length: b.size, flushed: 0 });
     await flush(false);
-    ctx.logger.info({ event: 'rollout:plan:resumed', appId, version, resumeAt }, `resuming the plan of ${appId}@${version} at installation ${resumeAt}`);
+    ctx.logger.info(
+      { event: 'rollout:plan:resumed', appId, version, resumeAt },
+      `resuming the plan of ${appId}@${version} at installation ${resumeAt}`,
+    );
   }
   // Read the next chunk while this one is planned and written. The cursor advances by the
   // positions read, and planning ends only when it has reached the end of the installation list
@@ -119,11 +139,18 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
   };
   let next = read(resumeAt);
   let status: string;
-  for (let start = resumeAt; ; ) {
+  for (let start = resumeAt; ;) {
     const got = await next;
     if (got.read === 0) {
       await flush(true);
-      const st = await ctx.rollouts.finishPlanning(appId, version, summary.summary(), batches, record.approval === 'manual' ? 'awaiting-approval' : 'scheduled', ctx.clock.now());
+      const st = await ctx.rollouts.finishPlanning(
+        appId,
+        version,
+        summary.summary(),
+        batches,
+        record.approval === 'manual' ? 'awaiting-approval' : 'scheduled',
+        ctx.clock.now(),
+      );
       if (st === null) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
       if (st !== 'behind') {
         status = st;
@@ -134,7 +161,8 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
     }
     next = read(start + got.read);
     const buckets = planChunk(plan, got.inputs, summary);
-    if (!(await ctx.rollouts.pushBuckets(appId, version, buckets, start + got.read, start))) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
+    if (!(await ctx.rollouts.pushBuckets(appId, version, buckets, start + got.read, start)))
+      return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
     start += got.read;
     for (const b of buckets) {
       const key = `${b.kind}:${b.at}`;
@@ -151,6 +179,9 @@ export async function planVersionRollout(ctx: RolloutContext, data: PlanRolloutJ
   await scheduleLatePlanning(ctx, [appId]);
   await onProgress?.(100);
   ctx.events.emit('rollout:planned', { appId, version, status, batches });
-  ctx.logger.info({ event: 'rollout:planned', appId, version, status, batches, ...s }, `planned ${appId}@${version}: ${s.upgrades} upgrades, ${s.notifies} notices in ${batches} batches`);
+  ctx.logger.info(
+    { event: 'rollout:planned', appId, version, status, batches, ...s },
+    `planned ${appId}@${version}: ${s.upgrades} upgrades, ${s.notifies} notices in ${batches} batches`,
+  );
   return { appId, version, status, summary: s, batches };
 }

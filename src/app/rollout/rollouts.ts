@@ -9,13 +9,20 @@ import type { RolloutRecord, RolloutView } from '../../store/rollout-store.js';
 import type { RolloutContext } from '../context.js';
 
 /** Rollouts with live progress, newest first. */
-export async function listRollouts(ctx: RolloutContext, opts: { appId?: string; limit?: number } = {}): Promise<RolloutView[]> {
+export async function listRollouts(
+  ctx: RolloutContext,
+  opts: { appId?: string; limit?: number } = {},
+): Promise<RolloutView[]> {
   const records = await ctx.rollouts.list(opts);
   return Promise.all(records.map((r) => ctx.rollouts.view(r)));
 }
 
 /** One rollout with progress and its buckets. @throws AppError rollout-not-found */
-export async function showRollout(ctx: RolloutContext, appId: string, version: string): Promise<RolloutView & { buckets: { kind: string; at: number; size: number }[] }> {
+export async function showRollout(
+  ctx: RolloutContext,
+  appId: string,
+  version: string,
+): Promise<RolloutView & { buckets: { kind: string; at: number; size: number }[] }> {
   const r = await requireRollout(ctx, appId, version);
   const [view, buckets] = await Promise.all([ctx.rollouts.view(r), ctx.rollouts.listBuckets(appId, version)]);
   return { ...view, buckets };
@@ -23,7 +30,8 @@ export async function showRollout(ctx: RolloutContext, appId: string, version: s
 
 async function requireRollout(ctx: RolloutContext, appId: string, version: string): Promise<RolloutRecord> {
   const r = await ctx.rollouts.get(appId, version);
-  if (!r) throw new AppError(ErrorCode.ROLLOUT_NOT_FOUND, `no rollout of ${appId}@${version} (see 'mpu rollouts list')`);
+  if (!r)
+    throw new AppError(ErrorCode.ROLLOUT_NOT_FOUND, `no rollout of ${appId}@${version} (see 'mpu rollouts list')`);
   return r;
 }
 
@@ -32,7 +40,12 @@ async function requireRollout(ctx: RolloutContext, appId: string, version: strin
  * buckets are deleted; installations already upgraded stay upgraded — they never move back).
  * @throws AppError rollout-not-found; rollout-conflict (resume or pause a halted rollout)
  */
-export async function controlRollout(ctx: RolloutContext, appId: string, version: string, action: 'pause' | 'resume' | 'halt'): Promise<RolloutView> {
+export async function controlRollout(
+  ctx: RolloutContext,
+  appId: string,
+  version: string,
+  action: 'pause' | 'resume' | 'halt',
+): Promise<RolloutView> {
   await ctx.rollouts.transition(appId, version, action);
   if (action === 'halt') await ctx.rollouts.clearBuckets(appId, version);
   ctx.logger.info({ event: `rollout:${action}`, appId, version }, `rollout ${appId}@${version}: ${action}`);
@@ -40,7 +53,10 @@ export async function controlRollout(ctx: RolloutContext, appId: string, version
 }
 
 /** How many installations run each version, newest version first. */
-export async function versionDistribution(ctx: RolloutContext, appId: string): Promise<{ appId: string; total: number; versions: { version: string; count: number; percent: number }[] }> {
+export async function versionDistribution(
+  ctx: RolloutContext,
+  appId: string,
+): Promise<{ appId: string; total: number; versions: { version: string; count: number; percent: number }[] }> {
   const dist = await ctx.installs.distribution(appId);
   const total = Object.values(dist).reduce((a, b) => a + b, 0);
   const versions = Object.entries(dist)
@@ -74,10 +90,20 @@ export async function observedDelays(ctx: RolloutContext, appId: string, version
   if (!rec) throw new AppError(ErrorCode.VERSION_NOT_FOUND, `no version ${version} of app ${appId}`);
   const delays: number[] = [];
   for await (const [, history] of ctx.installs.scanHistory(appId)) {
-    const move = history.find((e) => e.kind === 'upgraded' && e.at >= rec.detectedAt && semver.valid(e.to) && semver.gte(e.to, version));
+    const move = history.find(
+      (e) => e.kind === 'upgraded' && e.at >= rec.detectedAt && semver.valid(e.to) && semver.gte(e.to, version),
+    );
     if (move) delays.push(move.at - rec.detectedAt);
   }
   delays.sort((a, b) => a - b);
   const at = (p: number) => (delays.length ? delays[Math.max(0, Math.ceil(p * delays.length) - 1)]! : null);
-  return { appId, version, publishedAt: rec.detectedAt, upgraded: delays.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) };
+  return {
+    appId,
+    version,
+    publishedAt: rec.detectedAt,
+    upgraded: delays.length,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: at(1),
+  };
 }

@@ -24,7 +24,8 @@ export interface UpgradeBatchResult {
  * again after `settings.pauseRecheckMs` real ms). `progressPercent` is set when the batch
  * applied part of its work first. The worker adapter puts the job back to sleep.
  */
-export type BatchWait = { kind: 'wait'; reason: 'not-due'; until: number } | { kind: 'wait'; reason: 'paused'; progressPercent?: number };
+export type BatchWait =
+  { kind: 'wait'; reason: 'not-due'; until: number } | { kind: 'wait'; reason: 'paused'; progressPercent?: number };
 
 /**
  * True when a batch's rollout and version are both gone: the app was removed (`mpu apps
@@ -38,7 +39,10 @@ export async function rolloutGone(
   status: string | null,
 ): Promise<boolean> {
   if (status !== null || (await ctx.versions.getVersion(appId, version))) return false;
-  ctx.logger.info({ event: 'rollout:batch:gone', appId, version }, `batch of ${appId}@${version} skipped: the version no longer exists (app removed?)`);
+  ctx.logger.info(
+    { event: 'rollout:batch:gone', appId, version },
+    `batch of ${appId}@${version} skipped: the version no longer exists (app removed?)`,
+  );
   return true;
 }
 
@@ -50,26 +54,45 @@ export async function rolloutGone(
  * its version is halted it still applies (`loadLadder` leaves the halted version out), and when
  * it is paused it applies what it can and waits for the resume while any of them is below it.
  */
-export async function applyUpgradeBatch(ctx: RolloutContext, data: UpgradeBatchJob): Promise<UpgradeBatchResult | BatchWait> {
+export async function applyUpgradeBatch(
+  ctx: RolloutContext,
+  data: UpgradeBatchJob,
+): Promise<UpgradeBatchResult | BatchWait> {
   const { appId, version } = data;
   const late = data.source.kind === 'late';
   const status = await ctx.rollouts.status(appId, version);
-  if (status === 'halted' && !late) return { considered: 0, moved: 0, skipped: 'halted', progressPercent: await progress(ctx, appId, version) };
+  if (status === 'halted' && !late)
+    return { considered: 0, moved: 0, skipped: 'halted', progressPercent: await progress(ctx, appId, version) };
   if (status === 'paused' && !late) return { kind: 'wait', reason: 'paused' };
-  if (await rolloutGone(ctx, appId, version, status)) return { considered: 0, moved: 0, skipped: 'gone', progressPercent: 0 };
+  if (await rolloutGone(ctx, appId, version, status))
+    return { considered: 0, moved: 0, skipped: 'gone', progressPercent: 0 };
   const now = ctx.clock.now();
   if (now < data.dueAt) return { kind: 'wait', reason: 'not-due', until: data.dueAt };
-  const { ids, versions: current, approved } =
-    data.source.kind !== 'bucket'
-      ? { ids: data.source.ids, ...(await ctx.installs.readStates(appId, data.source.ids)) }
-      : await ctx.installs.readRangeStates(appId, ctx.keys.rolloutBucket(appId, version, 'upgrade', data.source.at), data.source.start, data.source.end);
+  const {
+    ids,
+    versions: current,
+    approved,
+  } = data.source.kind !== 'bucket'
+    ? { ids: data.source.ids, ...(await ctx.installs.readStates(appId, data.source.ids)) }
+    : await ctx.installs.readRangeStates(
+        appId,
+        ctx.keys.rolloutBucket(appId, version, 'upgrade', data.source.at),
+        data.source.start,
+        data.source.end,
+      );
   const ladder = await loadLadder(ctx, appId);
   const moves: VersionMove[] = [];
   for (let k = 0; k < ids.length; k++) {
     const cur = current[k];
     if (!cur) continue;
     const d = decideTarget(ladder, cur, approved[k] ?? null, now);
-    if (d.target !== null) moves.push({ id: ids[k]!, expected: cur, target: d.target, cause: d.approvedBetween.length > 0 ? 'approval' : 'automatic' });
+    if (d.target !== null)
+      moves.push({
+        id: ids[k]!,
+        expected: cur,
+        target: d.target,
+        cause: d.approvedBetween.length > 0 ? 'approval' : 'automatic',
+      });
   }
   const moved = await ctx.installs.compareAndSetVersions(appId, moves, now);
   if (moved > 0) {
@@ -84,7 +107,10 @@ export async function applyUpgradeBatch(ctx: RolloutContext, data: UpgradeBatchJ
   if (view?.complete && view.plannedAt !== null) await ctx.rollouts.expireBuckets(appId, version, 86_400);
   ctx.events.emit('rollout:batch:applied', { appId, version, moved, progressPercent });
   if (view?.complete) ctx.events.emit('rollout:completed', { appId, version });
-  ctx.logger.debug({ event: 'rollout:batch:applied', appId, version, considered: ids.length, moved, progressPercent }, 'upgrade batch applied');
+  ctx.logger.debug(
+    { event: 'rollout:batch:applied', appId, version, considered: ids.length, moved, progressPercent },
+    'upgrade batch applied',
+  );
   if (late && status === 'paused') {
     const after = new Map(moves.map((m) => [m.id, m.target]));
     const waiting = ids.some((id, k) => {

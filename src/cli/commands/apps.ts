@@ -40,12 +40,20 @@ function describeApp(app: AppRecord, extra: { nextPollAt: number | null; latest:
     app.descriptorUrl ? `  descriptor URL:  ${app.descriptorUrl}` : undefined,
     `  status:          ${app.status}`,
     `  latest version:  ${extra.latest ?? '(none yet)'}`,
-    app.kind === 'connect' ? `  last poll:       ${iso(app.lastPollAt)} ${app.lastPollOutcome ?? ''} ${app.lastHttpStatus ?? ''}`.trimEnd() : undefined,
+    app.kind === 'connect'
+      ? `  last poll:       ${iso(app.lastPollAt)} ${app.lastPollOutcome ?? ''} ${app.lastHttpStatus ?? ''}`.trimEnd()
+      : undefined,
     app.kind === 'connect' ? `  next poll due:   ${iso(extra.nextPollAt)}` : undefined,
-    app.kind === 'connect' ? `  failures:        ${app.consecutiveFailures} in a row, ${app.totalFailures} in all` : undefined,
+    app.kind === 'connect'
+      ? `  failures:        ${app.consecutiveFailures} in a row, ${app.totalFailures} in all`
+      : undefined,
     app.lastError ? `  last error:      ${app.lastError} (${iso(app.lastErrorAt)})` : undefined,
     app.kind === 'forge'
-      ? `  environments:    ${Object.entries(app.environments ?? {}).map(([e, t]) => `${e} (last deploy ${iso(t)})`).join(', ') || '(no deploys yet)'}`
+      ? `  environments:    ${
+          Object.entries(app.environments ?? {})
+            .map(([e, t]) => `${e} (last deploy ${iso(t)})`)
+            .join(', ') || '(no deploys yet)'
+        }`
       : undefined,
   ];
   return lines.filter((l) => l !== undefined).join('\n');
@@ -87,18 +95,28 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
  * @throws AppError app-not-found (exit 66); input-invalid (exit 65, the usage error of the
  *   other commands) without `--yes` when stdin is not a terminal: nothing is removed.
  */
-export async function removeAppCommand(appId: string, opts: { yes?: boolean; json?: boolean }, io: ConfirmIo = terminalConfirmIo): Promise<void> {
+export async function removeAppCommand(
+  appId: string,
+  opts: { yes?: boolean; json?: boolean },
+  io: ConfirmIo = terminalConfirmIo,
+): Promise<void> {
   await withContext(async (ctx) => {
     const deps: RemoveAppDeps = ctx;
     const { app, inventory } = await previewAppRemoval(deps, appId);
     const what = `${plural(inventory.versions, 'version')}, ${plural(inventory.installations, 'installation')}, ${plural(inventory.rollouts, 'rollout')}`;
     if (!opts.yes) {
       if (!io.interactive()) {
-        throw new AppError(ErrorCode.INPUT_INVALID, `not removing ${app.kind} app ${appId} (${what}) without confirmation: stdin is not a terminal; pass --yes to remove it`, {
-          details: { ...inventory },
-        });
+        throw new AppError(
+          ErrorCode.INPUT_INVALID,
+          `not removing ${app.kind} app ${appId} (${what}) without confirmation: stdin is not a terminal; pass --yes to remove it`,
+          {
+            details: { ...inventory },
+          },
+        );
       }
-      const answer = await io.ask(`Remove ${app.kind} app ${appId} and delete its data: ${what}? This cannot be undone. [y/N] `);
+      const answer = await io.ask(
+        `Remove ${app.kind} app ${appId} and delete its data: ${what}? This cannot be undone. [y/N] `,
+      );
       if (!/^y(es)?$/i.test(answer.trim())) {
         process.stderr.write(`app ${appId} not removed\n`);
         process.exitCode = 1;
@@ -116,7 +134,9 @@ export async function removeAppCommand(appId: string, opts: { yes?: boolean; jso
 
 export function registerAppsCommands(program: Command): void {
   const apps = program.command('apps').description('register and inspect Connect and Forge apps');
-  const add = apps.command('add').description('register an app (Connect: polled every interval; Forge: versioned by deploy events)');
+  const add = apps
+    .command('add')
+    .description('register an app (Connect: polled every interval; Forge: versioned by deploy events)');
 
   add
     .command('connect')
@@ -130,14 +150,21 @@ export function registerAppsCommands(program: Command): void {
           let id = opts.id;
           if (!id) {
             const res = await ctx.fetcher.fetch(url);
-            if (res.status !== 'ok') throw new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `${url} answered 304 to an unconditional request`, { retryable: false });
+            if (res.status !== 'ok')
+              throw new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `${url} answered 304 to an unconditional request`, {
+                retryable: false,
+              });
             const parsed = parseDescriptor(res.body, { source: url, kind: 'connect' });
-            if (!parsed.appKey) throw new AppError(ErrorCode.INPUT_INVALID, `the descriptor at ${url} has no "key": pass --id`);
+            if (!parsed.appKey)
+              throw new AppError(ErrorCode.INPUT_INVALID, `the descriptor at ${url} has no "key": pass --id`);
             id = parsed.appKey;
           }
           const app = await registerConnectApp(ctx, id, url);
           if (opts.json) out(JSON.stringify({ app }));
-          else out(`registered Connect app ${app.id}: polled every ${ctx.settings.pollIntervalMs / 3_600_000} h, first poll at the next scheduler tick (or now: mpu poll ${app.id})`);
+          else
+            out(
+              `registered Connect app ${app.id}: polled every ${ctx.settings.pollIntervalMs / 3_600_000} h, first poll at the next scheduler tick (or now: mpu poll ${app.id})`,
+            );
         });
       }),
     );
@@ -166,10 +193,16 @@ export function registerAppsCommands(program: Command): void {
         await withContext(async (ctx) => {
           const list = await ctx.apps.listApps();
           const latest = await Promise.all(list.map((a) => ctx.versions.latestVersion(a.id)));
-          if (opts.json) return out(JSON.stringify({ apps: list.map((a, i) => ({ ...a, latestVersion: latest[i]?.version ?? null })) }));
-          if (list.length === 0) return out("no apps registered (add one: 'mpu apps add connect URL' or 'mpu apps add forge ARI')");
+          if (opts.json)
+            return out(
+              JSON.stringify({ apps: list.map((a, i) => ({ ...a, latestVersion: latest[i]?.version ?? null })) }),
+            );
+          if (list.length === 0)
+            return out("no apps registered (add one: 'mpu apps add connect URL' or 'mpu apps add forge ARI')");
           for (const [i, a] of list.entries()) {
-            out(`${a.id.padEnd(48)} ${a.kind.padEnd(8)} ${(latest[i]?.version ?? '-').padEnd(8)} ${a.status}${a.lastError ? `  (${a.lastError})` : ''}`);
+            out(
+              `${a.id.padEnd(48)} ${a.kind.padEnd(8)} ${(latest[i]?.version ?? '-').padEnd(8)} ${a.status}${a.lastError ? `  (${a.lastError})` : ''}`,
+            );
           }
         });
       }),
@@ -214,7 +247,9 @@ export function registerAppsCommands(program: Command): void {
           const versions = await ctx.versions.listVersions(appId);
           if (opts.json) return out(JSON.stringify({ appId, versions }));
           if (versions.length === 0) return out(`${appId} has no version yet`);
-          out(`${'version'.padEnd(8)} ${'bump'.padEnd(7)} ${'approval'.padEnd(9)} ${'source'.padEnd(6)} ${'detected at'.padEnd(24)} descriptor`);
+          out(
+            `${'version'.padEnd(8)} ${'bump'.padEnd(7)} ${'approval'.padEnd(9)} ${'source'.padEnd(6)} ${'detected at'.padEnd(24)} descriptor`,
+          );
           for (const v of versions) out(describeVersion(v));
         });
       }),
@@ -229,9 +264,23 @@ export function registerAppsCommands(program: Command): void {
       runAction(async (appId: string, opts: { json?: boolean }) => {
         await withContext(async (ctx) => {
           let versioned: RecordVersionResult | undefined;
-          const res = await pollApp({ ...ctx, enqueueVersion: async (job) => void (versioned = await recordVersion(ctx, job)) }, appId);
-          if (opts.json) return out(JSON.stringify({ poll: { appId, outcome: res.outcome, httpStatus: res.httpStatus, hash: res.hash ?? null }, version: versioned ?? null }));
-          const v = versioned?.status === 'created' ? `: new version ${versioned.version} (${versioned.record.bump}, ${versioned.record.approval})` : versioned ? `: ${versioned.status}` : '';
+          const res = await pollApp(
+            { ...ctx, enqueueVersion: async (job) => void (versioned = await recordVersion(ctx, job)) },
+            appId,
+          );
+          if (opts.json)
+            return out(
+              JSON.stringify({
+                poll: { appId, outcome: res.outcome, httpStatus: res.httpStatus, hash: res.hash ?? null },
+                version: versioned ?? null,
+              }),
+            );
+          const v =
+            versioned?.status === 'created'
+              ? `: new version ${versioned.version} (${versioned.record.bump}, ${versioned.record.approval})`
+              : versioned
+                ? `: ${versioned.status}`
+                : '';
           out(`${appId}: ${res.outcome} (HTTP ${res.httpStatus})${v}`);
         });
       }),
@@ -248,29 +297,42 @@ export function registerAppsCommands(program: Command): void {
     .option('--json', 'print the answer as JSON')
     .description('sign (MPU_WEBHOOK_SECRET) and send a deploy event to the daemon, as the deploy hook does')
     .action(
-      runAction(async (opts: { app: string; env: string; manifest: string; deploymentId?: string; url?: string; json?: boolean }) => {
-        await withContext(async (_ctx, env) => {
-          if (!env.secret) throw new AppError(ErrorCode.CONFIG_INVALID, 'set MPU_WEBHOOK_SECRET (the daemon\'s secret) to sign the event');
-          let manifest: string;
-          try {
-            manifest = await readFile(opts.manifest, 'utf8');
-          } catch (err) {
-            throw new AppError(ErrorCode.INPUT_INVALID, `cannot read ${opts.manifest}: ${(err as Error).message}`);
-          }
-          const now = systemClock.now();
-          const event: DeployEvent = {
-            eventId: randomUUID(),
-            appId: opts.app,
-            environment: opts.env,
-            deploymentId: opts.deploymentId ?? randomUUID(),
-            manifest,
-            deployedAt: new Date(now).toISOString(),
-          };
-          const base = opts.url ?? `http://127.0.0.1:${env.port}`;
-          const { httpStatus, body: answer } = await sendDeployEvent(base, env.secret, event, now);
-          if (opts.json) out(JSON.stringify({ httpStatus, ...answer, deploymentId: event.deploymentId }));
-          else out(`deployment ${event.deploymentId} of ${opts.app} to ${opts.env}: ${String(answer.status)}`);
-        });
-      }),
+      runAction(
+        async (opts: {
+          app: string;
+          env: string;
+          manifest: string;
+          deploymentId?: string;
+          url?: string;
+          json?: boolean;
+        }) => {
+          await withContext(async (_ctx, env) => {
+            if (!env.secret)
+              throw new AppError(
+                ErrorCode.CONFIG_INVALID,
+                "set MPU_WEBHOOK_SECRET (the daemon's secret) to sign the event",
+              );
+            let manifest: string;
+            try {
+              manifest = await readFile(opts.manifest, 'utf8');
+            } catch (err) {
+              throw new AppError(ErrorCode.INPUT_INVALID, `cannot read ${opts.manifest}: ${(err as Error).message}`);
+            }
+            const now = systemClock.now();
+            const event: DeployEvent = {
+              eventId: randomUUID(),
+              appId: opts.app,
+              environment: opts.env,
+              deploymentId: opts.deploymentId ?? randomUUID(),
+              manifest,
+              deployedAt: new Date(now).toISOString(),
+            };
+            const base = opts.url ?? `http://127.0.0.1:${env.port}`;
+            const { httpStatus, body: answer } = await sendDeployEvent(base, env.secret, event, now);
+            if (opts.json) out(JSON.stringify({ httpStatus, ...answer, deploymentId: event.deploymentId }));
+            else out(`deployment ${event.deploymentId} of ${opts.app} to ${opts.env}: ${String(answer.status)}`);
+          });
+        },
+      ),
     );
 }

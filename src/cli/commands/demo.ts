@@ -11,16 +11,25 @@ import { createLogger } from '../../lib/logger.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DEFAULT_FIXTURES = process.env.MPU_FIXTURES_DIR ?? path.resolve(here, '../../../../shared/fixtures/real');
 
-const positive = (name: string, integer = true) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${name} must be a positive ${integer ? 'whole ' : ''}number`);
-  return n;
-};
+const positive =
+  (name: string, integer = true) =>
+  (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+      throw new InvalidArgumentError(`${name} must be a positive ${integer ? 'whole ' : ''}number`);
+    return n;
+  };
 
 function formatReport(r: DemoReport): string {
-  const lines: string[] = ['', 'app                                         version  bump     approval   change -> detected   reached   slowest installation'];
+  const lines: string[] = [
+    '',
+    'app                                         version  bump     approval   change -> detected   reached   slowest installation',
+  ];
   for (const v of r.versions) {
-    const app = v.appId.replace(/^ari:cloud:ecosystem::app\//, 'forge:').slice(0, 42).padEnd(42);
+    const app = v.appId
+      .replace(/^ari:cloud:ecosystem::app\//, 'forge:')
+      .slice(0, 42)
+      .padEnd(42);
     const slow =
       v.approval === 'manual' && v.bump !== 'initial'
         ? `admins approve (${v.unapprovedUpgrades} without approval)`
@@ -29,15 +38,25 @@ function formatReport(r: DemoReport): string {
           : v.kind === 'forge'
             ? `${Math.round(v.maxDelayHours * 60)} min after the deploy (median ${Math.round((v.p50DelayHours ?? 0) * 60)} min)`
             : `${v.maxDelayHours} h after the change (median ${v.p50DelayHours} h)`;
-    lines.push(`${app}  ${v.version.padEnd(7)}  ${v.bump.padEnd(7)}  ${v.approval.padEnd(9)}  ${`${v.detectionHours} h`.padStart(9)}          ${`${Math.round(v.reachedPercent)}%`.padStart(5)}    ${slow}`);
+    lines.push(
+      `${app}  ${v.version.padEnd(7)}  ${v.bump.padEnd(7)}  ${v.approval.padEnd(9)}  ${`${v.detectionHours} h`.padStart(9)}          ${`${Math.round(v.reachedPercent)}%`.padStart(5)}    ${slow}`,
+    );
   }
   const b = r.bounds;
   const mark = (ok: boolean) => (ok ? 'held' : 'BROKEN');
   lines.push('');
-  lines.push(`Connect automatic: every installation within ${b.connectAutomaticHours.worst ?? '-'} h of the change (limit 33 h): ${mark(b.connectAutomaticHours.held)}`);
-  lines.push(`Forge automatic: within ${b.forgeAutomaticMinutes.worst ?? '-'} min of the deploy (limit: minutes, or a maintenance window's end ≤ 4 h later: ${b.forgeAutomaticMinutes.limit} min): ${mark(b.forgeAutomaticMinutes.held)}`);
-  lines.push(`Manual versions taken without approval: ${b.manualWithoutApproval.count}: ${mark(b.manualWithoutApproval.held)}; admin approvals applied: ${r.approvals}`);
-  lines.push(`Installations that missed an automatic version they were due: ${b.missing.count}: ${mark(b.missing.held)}`);
+  lines.push(
+    `Connect automatic: every installation within ${b.connectAutomaticHours.worst ?? '-'} h of the change (limit 33 h): ${mark(b.connectAutomaticHours.held)}`,
+  );
+  lines.push(
+    `Forge automatic: within ${b.forgeAutomaticMinutes.worst ?? '-'} min of the deploy (limit: minutes, or a maintenance window's end ≤ 4 h later: ${b.forgeAutomaticMinutes.limit} min): ${mark(b.forgeAutomaticMinutes.held)}`,
+  );
+  lines.push(
+    `Manual versions taken without approval: ${b.manualWithoutApproval.count}: ${mark(b.manualWithoutApproval.held)}; admin approvals applied: ${r.approvals}`,
+  );
+  lines.push(
+    `Installations that missed an automatic version they were due: ${b.missing.count}: ${mark(b.missing.held)}`,
+  );
   return lines.join('\n');
 }
 
@@ -59,31 +78,63 @@ export function registerDemoCommand(program: Command): void {
     .option('--installations <n>', 'installations per app', positive('--installations'), 500)
     .option('--hours <n>', 'simulated hours to run', positive('--hours'), 72)
     .option('--speed <n>', 'simulated hours per real second', positive('--speed', false), 1)
-    .option('--change-every <hours>', 'a new descriptor version or deploy every this many simulated hours', positive('--change-every', false), 8)
-    .option('--approve-share <share>', 'share of admins who approve a manual version (0..1)', (v) => Math.min(1, Math.max(0, Number(v))), 0.5)
+    .option(
+      '--change-every <hours>',
+      'a new descriptor version or deploy every this many simulated hours',
+      positive('--change-every', false),
+      8,
+    )
+    .option(
+      '--approve-share <share>',
+      'share of admins who approve a manual version (0..1)',
+      (v) => Math.min(1, Math.max(0, Number(v))),
+      0.5,
+    )
     .option('--log-level <level>', 'daemon logs on stderr at this level (pino: warn, info, debug…)', 'silent')
     .option('--keep', 'keep the demo keys in Redis (prefix printed) to inspect with mpu versions / rollouts')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nExamples:\n  mpu demo\n  mpu demo --hours 48 --speed 2 --installations 2000\n\nExit status: 0 every promise held; 1 one did not; 69 no Redis.')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mpu demo\n  mpu demo --hours 48 --speed 2 --installations 2000\n\nExit status: 0 every promise held; 1 one did not; 69 no Redis.',
+    )
     .action(
-      runAction(async (opts: { fixtures: string; apps?: string; installations: number; hours: number; speed: number; changeEvery: number; approveShare: number; keep?: boolean; json?: boolean; logLevel: string }) => {
-        if (opts.hours < 40) throw new InvalidArgumentError('--hours must be at least 40: changes stop 34 h before the end so every rollout can finish');
-        const report = await runDemo({
-          redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-          fixturesDir: opts.fixtures,
-          apps: opts.apps?.split(',').map((s) => s.trim()).filter(Boolean),
-          installationsPerApp: opts.installations,
-          hours: opts.hours,
-          speed: opts.speed * 3600,
-          changeEveryHours: opts.changeEvery,
-          approveShare: opts.approveShare,
-          keep: opts.keep,
-          logger: createLogger({ level: opts.logLevel, name: 'mpu-demo' }),
-          onProgress: opts.json ? undefined : (line) => process.stdout.write(line + '\n'),
-        });
-        if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-        else process.stdout.write(formatReport(report) + '\n');
-        if (!report.held) process.exitCode = 1;
-      }),
+      runAction(
+        async (opts: {
+          fixtures: string;
+          apps?: string;
+          installations: number;
+          hours: number;
+          speed: number;
+          changeEvery: number;
+          approveShare: number;
+          keep?: boolean;
+          json?: boolean;
+          logLevel: string;
+        }) => {
+          if (opts.hours < 40)
+            throw new InvalidArgumentError(
+              '--hours must be at least 40: changes stop 34 h before the end so every rollout can finish',
+            );
+          const report = await runDemo({
+            redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+            fixturesDir: opts.fixtures,
+            apps: opts.apps
+              ?.split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+            installationsPerApp: opts.installations,
+            hours: opts.hours,
+            speed: opts.speed * 3600,
+            changeEveryHours: opts.changeEvery,
+            approveShare: opts.approveShare,
+            keep: opts.keep,
+            logger: createLogger({ level: opts.logLevel, name: 'mpu-demo' }),
+            onProgress: opts.json ? undefined : (line) => process.stdout.write(line + '\n'),
+          });
+          if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+          else process.stdout.write(formatReport(report) + '\n');
+          if (!report.held) process.exitCode = 1;
+        },
+      ),
     );
 }

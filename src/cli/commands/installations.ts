@@ -70,9 +70,13 @@ export async function importInstallations(file: string, opts: { json?: boolean }
     }
   }
   if (problems.length) {
-    throw new AppError(ErrorCode.INPUT_INVALID, `${file}: ${problems.length} bad line(s) of ${count}, nothing imported:\n  ${problems.slice(0, 10).join('\n  ')}`, {
-      details: { problems: problems.slice(0, 100) },
-    });
+    throw new AppError(
+      ErrorCode.INPUT_INVALID,
+      `${file}: ${problems.length} bad line(s) of ${count}, nothing imported:\n  ${problems.slice(0, 10).join('\n  ')}`,
+      {
+        details: { problems: problems.slice(0, 100) },
+      },
+    );
   }
   const res = await withRolloutContext(async (ctx) => {
     const total = { created: 0, updated: 0 };
@@ -98,21 +102,40 @@ export async function importInstallations(file: string, opts: { json?: boolean }
     }
     return total;
   });
-  out(opts.json ? JSON.stringify({ file, ...res }) : `${file}: ${res.created} installation(s) registered, ${res.updated} updated`);
+  out(
+    opts.json
+      ? JSON.stringify({ file, ...res })
+      : `${file}: ${res.created} installation(s) registered, ${res.updated} updated`,
+  );
 }
 
 /** `mpu installations generate --app APP --count N [--seed S] [--current VERSION]`. */
-export async function generateInstallationsCommand(opts: { app: string; count: string; seed: string; current?: string; json?: boolean }): Promise<void> {
+export async function generateInstallationsCommand(opts: {
+  app: string;
+  count: string;
+  seed: string;
+  current?: string;
+  json?: boolean;
+}): Promise<void> {
   const count = Number(opts.count);
   const seed = Number(opts.seed);
-  if (!Number.isInteger(count) || count < 1 || count > 10_000_000) throw new AppError(ErrorCode.INPUT_INVALID, `--count must be an integer from 1 to 10,000,000 (got '${opts.count}')`);
-  if (!Number.isInteger(seed)) throw new AppError(ErrorCode.INPUT_INVALID, `--seed must be an integer (got '${opts.seed}')`);
+  if (!Number.isInteger(count) || count < 1 || count > 10_000_000)
+    throw new AppError(
+      ErrorCode.INPUT_INVALID,
+      `--count must be an integer from 1 to 10,000,000 (got '${opts.count}')`,
+    );
+  if (!Number.isInteger(seed))
+    throw new AppError(ErrorCode.INPUT_INVALID, `--seed must be an integer (got '${opts.seed}')`);
   const res = await withRolloutContext(async (ctx) => {
     let version = opts.current;
     if (!version) {
       const all = await ctx.versions.listVersions(opts.app);
       version = all.at(-1)?.version;
-      if (!version) throw new AppError(ErrorCode.INPUT_INVALID, `app ${opts.app} has no version yet: pass --current VERSION (e.g. 1.0.0)`);
+      if (!version)
+        throw new AppError(
+          ErrorCode.INPUT_INVALID,
+          `app ${opts.app} has no version yet: pass --current VERSION (e.g. 1.0.0)`,
+        );
     }
     const started = Date.now();
     const r = await generatePopulation(ctx, { appId: opts.app, count, seed, version }, (done) => {
@@ -121,18 +144,34 @@ export async function generateInstallationsCommand(opts: { app: string; count: s
     if (!opts.json && process.stderr.isTTY) process.stderr.write('\n');
     return { appId: opts.app, version, seed, ...r, ms: Date.now() - started };
   });
-  out(opts.json ? JSON.stringify(res) : `${res.appId}: ${res.created} installation(s) generated on ${res.version} (seed ${res.seed}, ${res.updated} already there) in ${res.ms} ms`);
+  out(
+    opts.json
+      ? JSON.stringify(res)
+      : `${res.appId}: ${res.created} installation(s) generated on ${res.version} (seed ${res.seed}, ${res.updated} already there) in ${res.ms} ms`,
+  );
 }
 
-export async function listInstallationsCommand(opts: { app: string; offset: string; limit: string; json?: boolean }): Promise<void> {
+export async function listInstallationsCommand(opts: {
+  app: string;
+  offset: string;
+  limit: string;
+  json?: boolean;
+}): Promise<void> {
   const offset = Math.max(0, Number(opts.offset) || 0);
   const limit = Math.min(1000, Math.max(1, Number(opts.limit) || 20));
-  const { total, list } = await withRolloutContext(async (ctx) => ({ total: await ctx.installs.count(opts.app), list: await ctx.installs.list(opts.app, offset, limit) }));
+  const { total, list } = await withRolloutContext(async (ctx) => ({
+    total: await ctx.installs.count(opts.app),
+    list: await ctx.installs.list(opts.app, offset, limit),
+  }));
   if (opts.json) return out(JSON.stringify({ appId: opts.app, total, offset, installations: list }));
   out(`${opts.app}: ${total} installation(s); ${offset}–${offset + list.length - 1}:`);
   for (const i of list) {
-    const w = i.maintenance ? `${i.maintenance.timeZone} ${i.maintenance.weekly.length} weekly/${i.maintenance.adHoc.length} ad-hoc window(s)` : 'no windows';
-    out(`  ${i.id.padEnd(24)} ${i.version.padEnd(8)} check ${new Date(i.checkOffsetMs).toISOString().slice(11, 16)} UTC  ${w}  ${i.site}`);
+    const w = i.maintenance
+      ? `${i.maintenance.timeZone} ${i.maintenance.weekly.length} weekly/${i.maintenance.adHoc.length} ad-hoc window(s)`
+      : 'no windows';
+    out(
+      `  ${i.id.padEnd(24)} ${i.version.padEnd(8)} check ${new Date(i.checkOffsetMs).toISOString().slice(11, 16)} UTC  ${w}  ${i.site}`,
+    );
   }
 }
 
@@ -152,11 +191,21 @@ export async function showInstallationCommand(id: string, opts: { json?: boolean
   }
 }
 
-export async function approveCommand(installation: string, version: string | undefined, opts: { json?: boolean }): Promise<void> {
+export async function approveCommand(
+  installation: string,
+  version: string | undefined,
+  opts: { json?: boolean },
+): Promise<void> {
   const r = await withRolloutContext((ctx) => approveInstallation(ctx, installation, version));
   if (opts.json) return out(JSON.stringify(r));
-  out(`${r.installationId}: approved up to ${r.approvedUpTo}${r.approvedVersions.length ? ` (approves ${r.approvedVersions.join(', ')})` : ''}`);
-  out(r.target ? `  upgrade ${r.current} → ${r.target} at ${iso(r.upgradeAt)} (the daemon's rollout worker applies it)` : `  nothing to upgrade: it runs ${r.current}`);
+  out(
+    `${r.installationId}: approved up to ${r.approvedUpTo}${r.approvedVersions.length ? ` (approves ${r.approvedVersions.join(', ')})` : ''}`,
+  );
+  out(
+    r.target
+      ? `  upgrade ${r.current} → ${r.target} at ${iso(r.upgradeAt)} (the daemon's rollout worker applies it)`
+      : `  nothing to upgrade: it runs ${r.current}`,
+  );
 }
 
 function describeRollout(r: RolloutView): string {
@@ -175,7 +224,9 @@ function describeRollout(r: RolloutView): string {
 }
 
 export async function listRolloutsCommand(opts: { app?: string; limit: string; json?: boolean }): Promise<void> {
-  const list = await withRolloutContext((ctx) => listRollouts(ctx, { appId: opts.app, limit: Number(opts.limit) || 50 }));
+  const list = await withRolloutContext((ctx) =>
+    listRollouts(ctx, { appId: opts.app, limit: Number(opts.limit) || 50 }),
+  );
   if (opts.json) return out(JSON.stringify({ rollouts: list }));
   if (list.length === 0) return out('no rollouts yet (a rollout starts when a version is detected)');
   for (const r of list) out(describeRollout(r));
@@ -188,11 +239,17 @@ export async function showRolloutCommand(id: string, opts: { json?: boolean }): 
   out(describeRollout(r));
   const upgrades = r.buckets.filter((b) => b.kind === 'upgrade');
   const notices = r.buckets.filter((b) => b.kind === 'notify');
-  if (upgrades.length) out(`    upgrade buckets: ${upgrades.length}, ${iso(upgrades[0]!.at)} … ${iso(upgrades.at(-1)!.at)}`);
-  if (notices.length) out(`    notify buckets:  ${notices.length}, ${iso(notices[0]!.at)} … ${iso(notices.at(-1)!.at)}`);
+  if (upgrades.length)
+    out(`    upgrade buckets: ${upgrades.length}, ${iso(upgrades[0]!.at)} … ${iso(upgrades.at(-1)!.at)}`);
+  if (notices.length)
+    out(`    notify buckets:  ${notices.length}, ${iso(notices[0]!.at)} … ${iso(notices.at(-1)!.at)}`);
 }
 
-export async function controlRolloutCommand(action: 'pause' | 'resume' | 'halt', id: string, opts: { json?: boolean }): Promise<void> {
+export async function controlRolloutCommand(
+  action: 'pause' | 'resume' | 'halt',
+  id: string,
+  opts: { json?: boolean },
+): Promise<void> {
   const { appId, version } = parseRolloutId(id);
   const r = await withRolloutContext((ctx) => controlRollout(ctx, appId, version, action));
   out(opts.json ? JSON.stringify(r) : describeRollout(r));
@@ -202,5 +259,6 @@ export async function distributionCommand(app: string, opts: { json?: boolean })
   const d = await withRolloutContext((ctx) => versionDistribution(ctx, app));
   if (opts.json) return out(JSON.stringify(d));
   out(`${app}: ${d.total} installation(s)`);
-  for (const v of d.versions) out(`  ${v.version.padEnd(10)} ${String(v.count).padStart(9)}  ${v.percent.toFixed(2).padStart(6)} %`);
+  for (const v of d.versions)
+    out(`  ${v.version.padEnd(10)} ${String(v.count).padStart(9)}  ${v.percent.toFixed(2).padStart(6)} %`);
 }

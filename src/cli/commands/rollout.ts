@@ -18,7 +18,9 @@ import {
 
 /** installations, approve, rollouts, distribution. */
 export function registerRolloutCommands(program: Command): void {
-  const inst = program.command('installations').description('register, generate and inspect installations of apps (Redis at REDIS_URL)');
+  const inst = program
+    .command('installations')
+    .description('register, generate and inspect installations of apps (Redis at REDIS_URL)');
   inst
     .command('import')
     .argument('<file>', 'JSON Lines file: one installation per line')
@@ -33,13 +35,19 @@ export function registerRolloutCommands(program: Command): void {
     .action(runAction((file: string, opts: { json?: boolean }) => importInstallations(file, opts)));
   inst
     .command('generate')
-    .description('store a generated, reproducible population (check times spread over the day; ~60 % with maintenance windows)')
+    .description(
+      'store a generated, reproducible population (check times spread over the day; ~60 % with maintenance windows)',
+    )
     .requiredOption('--app <app>', 'app id')
     .requiredOption('--count <n>', 'how many installations')
     .option('--seed <s>', 'PRNG seed (same seed, same population)', '1')
-    .option('--current <version>', 'version they run (default: the app\'s latest stored version)')
+    .option('--current <version>', "version they run (default: the app's latest stored version)")
     .option('--json', 'machine-readable output')
-    .action(runAction((opts: { app: string; count: string; seed: string; current?: string; json?: boolean }) => generateInstallationsCommand(opts)));
+    .action(
+      runAction((opts: { app: string; count: string; seed: string; current?: string; json?: boolean }) =>
+        generateInstallationsCommand(opts),
+      ),
+    );
   inst
     .command('list')
     .description('list installations of an app in registration order')
@@ -47,7 +55,11 @@ export function registerRolloutCommands(program: Command): void {
     .option('--offset <n>', 'skip this many', '0')
     .option('--limit <n>', 'at most this many (≤ 1000)', '20')
     .option('--json', 'machine-readable output')
-    .action(runAction((opts: { app: string; offset: string; limit: string; json?: boolean }) => listInstallationsCommand(opts)));
+    .action(
+      runAction((opts: { app: string; offset: string; limit: string; json?: boolean }) =>
+        listInstallationsCommand(opts),
+      ),
+    );
   inst
     .command('show')
     .argument('<installation>', 'installation id (clientKey)')
@@ -60,9 +72,15 @@ export function registerRolloutCommands(program: Command): void {
     .argument('<installation>', 'installation id (clientKey)')
     .argument('[version]', 'version to approve (default: the newest published); approves every manual version up to it')
     .summary('approve a version for an installation (admin approval of a manual update)')
-    .description('approve a version for an installation, as its admin would: it is upgraded to the newest version it may now have,\nat once or at the end of its maintenance window (at most 4 h); the daemon applies the upgrade')
+    .description(
+      'approve a version for an installation, as its admin would: it is upgraded to the newest version it may now have,\nat once or at the end of its maintenance window (at most 4 h); the daemon applies the upgrade',
+    )
     .option('--json', 'machine-readable output')
-    .action(runAction((installation: string, version: string | undefined, opts: { json?: boolean }) => approveCommand(installation, version, opts)));
+    .action(
+      runAction((installation: string, version: string | undefined, opts: { json?: boolean }) =>
+        approveCommand(installation, version, opts),
+      ),
+    );
 
   const ro = program.command('rollouts').description('inspect and control rollouts (one per app version: APP@VERSION)');
   ro.command('list')
@@ -76,7 +94,11 @@ export function registerRolloutCommands(program: Command): void {
     .description('one rollout with progress and its time buckets')
     .option('--json', 'machine-readable output')
     .action(runAction((id: string, opts: { json?: boolean }) => showRolloutCommand(id, opts)));
-  const help = { pause: 'pause: pending batches wait until resumed', resume: 'resume a paused rollout', halt: 'halt for good: pending batches do nothing (upgraded installations stay upgraded)' };
+  const help = {
+    pause: 'pause: pending batches wait until resumed',
+    resume: 'resume a paused rollout',
+    halt: 'halt for good: pending batches do nothing (upgraded installations stay upgraded)',
+  };
   for (const action of ['pause', 'resume', 'halt'] as const) {
     ro.command(action)
       .argument('<rollout>', 'APP@VERSION')

@@ -8,7 +8,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../lib/clock.js';
 import { AppError, ErrorCode } from '../../lib/errors.js';
 import { receiveDeployEvent } from '../../app/detection/accept-deployment.js';
-import { checkSignature, DeployEvent, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_MS, TIMESTAMP_HEADER } from '../../poller/deploy-event.js';
+import {
+  checkSignature,
+  DeployEvent,
+  SIGNATURE_HEADER,
+  SIGNATURE_TOLERANCE_MS,
+  TIMESTAMP_HEADER,
+} from '../../poller/deploy-event.js';
 import type { HttpContext } from '../http-context.js';
 
 /** Options of the intake route. */
@@ -31,14 +37,21 @@ export async function registerForgeDeploymentRoutes(app: FastifyInstance, opts: 
   const transportClock = opts.transportClock ?? ctx.clock;
   await app.register(async (scope) => {
     // Keep the raw text: the signature covers the exact bytes sent.
-    scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_req, body, done) =>
+      done(null, body),
+    );
     scope.post('/v1/forge/deployments', { bodyLimit }, async (req, reply) => {
       const raw = typeof req.body === 'string' ? req.body : '';
       const header = (name: string) => {
         const v = req.headers[name];
         return typeof v === 'string' ? v : undefined;
       };
-      const problem = checkSignature(secret, { signature: header(SIGNATURE_HEADER), timestamp: header(TIMESTAMP_HEADER) }, raw, transportClock.now());
+      const problem = checkSignature(
+        secret,
+        { signature: header(SIGNATURE_HEADER), timestamp: header(TIMESTAMP_HEADER) },
+        raw,
+        transportClock.now(),
+      );
       if (problem) {
         ctx.metrics.deployEvents.inc({ result: 'rejected' });
         throw new AppError(ErrorCode.WEBHOOK_SIGNATURE_INVALID, `deploy event refused: ${problem}`);
@@ -53,17 +66,25 @@ export async function registerForgeDeploymentRoutes(app: FastifyInstance, opts: 
       const parsed = DeployEvent.safeParse(json);
       if (!parsed.success) {
         ctx.metrics.deployEvents.inc({ result: 'rejected' });
-        throw new AppError(ErrorCode.PAYLOAD_INVALID, 'deploy event is invalid: ' + parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), {
-          details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), problem: i.message })) },
-        });
+        throw new AppError(
+          ErrorCode.PAYLOAD_INVALID,
+          'deploy event is invalid: ' + parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+          {
+            details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), problem: i.message })) },
+          },
+        );
       }
       const event = parsed.data;
       try {
         // Remembered for twice the tolerance: older replays already fail the timestamp check.
         const result = await receiveDeployEvent(ctx, event, 2 * SIGNATURE_TOLERANCE_MS);
-        return reply.status(202).send(
-          result.status === 'accepted' ? { status: result.status, appId: event.appId, deploymentId: event.deploymentId } : { ...result, appId: event.appId, deploymentId: event.deploymentId },
-        );
+        return reply
+          .status(202)
+          .send(
+            result.status === 'accepted'
+              ? { status: result.status, appId: event.appId, deploymentId: event.deploymentId }
+              : { ...result, appId: event.appId, deploymentId: event.deploymentId },
+          );
       } catch (err) {
         ctx.metrics.deployEvents.inc({ result: 'rejected' });
         throw err;

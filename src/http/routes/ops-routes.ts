@@ -19,11 +19,19 @@ export async function registerOpsRoutes(app: FastifyInstance, ctx: HttpContext):
     try {
       await Promise.race([
         ctx.connection.ping(),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no PING answer within ${HEALTH_TIMEOUT_MS} ms`)), HEALTH_TIMEOUT_MS))),
+        new Promise(
+          (_, reject) =>
+            (timer = setTimeout(
+              () => reject(new Error(`no PING answer within ${HEALTH_TIMEOUT_MS} ms`)),
+              HEALTH_TIMEOUT_MS,
+            )),
+        ),
       ]);
       return { status: 'ok' };
     } catch (err) {
-      return reply.status(503).send({ status: 'unavailable', problem: `redis: ${err instanceof Error ? err.message : String(err)}` });
+      return reply
+        .status(503)
+        .send({ status: 'unavailable', problem: `redis: ${err instanceof Error ? err.message : String(err)}` });
     } finally {
       clearTimeout(timer);
     }

@@ -19,14 +19,23 @@ import { controlRollout, listRollouts, showRollout, versionDistribution } from '
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);
   if (!r.success) {
-    throw new AppError(ErrorCode.INPUT_INVALID, `${what}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new AppError(
+      ErrorCode.INPUT_INVALID,
+      `${what}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   return r.data;
 }
 
-const Paging = z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(100) });
+const Paging = z.object({
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
 const ApproveBody = z.object({ version: z.string().min(1).optional() }).nullish();
-const RolloutQuery = z.object({ app: z.string().min(1).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) });
+const RolloutQuery = z.object({
+  app: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
 const Action = z.enum(['pause', 'resume', 'halt']);
 
 /** Registers the routes on the process's context (its time scale, policy and queues). */
@@ -34,7 +43,8 @@ export async function registerRolloutRoutes(app: FastifyInstance, ctx: HttpConte
   app.post('/v1/installations', { bodyLimit: 50 * 1024 * 1024 }, async (req) => {
     const body = req.body;
     const list = Array.isArray(body) ? body : [body];
-    if (list.length === 0 || list.length > 10_000) throw new AppError(ErrorCode.INPUT_INVALID, 'send one installation or an array of 1 to 10,000');
+    if (list.length === 0 || list.length > 10_000)
+      throw new AppError(ErrorCode.INPUT_INVALID, 'send one installation or an array of 1 to 10,000');
     return registerInstallations(ctx, list, (i) => (Array.isArray(body) ? `body[${i}]` : 'body'));
   });
   app.get<{ Params: { id: string } }>('/v1/installations/:id', async (req) => showInstallation(ctx, req.params.id));
@@ -44,17 +54,27 @@ export async function registerRolloutRoutes(app: FastifyInstance, ctx: HttpConte
   });
   app.get<{ Params: { appId: string } }>('/v1/apps/:appId/installations', async (req) => {
     const { offset, limit } = parse(Paging, req.query, 'query');
-    const [total, installations] = await Promise.all([ctx.installs.count(req.params.appId), ctx.installs.list(req.params.appId, offset, limit)]);
+    const [total, installations] = await Promise.all([
+      ctx.installs.count(req.params.appId),
+      ctx.installs.list(req.params.appId, offset, limit),
+    ]);
     return { appId: req.params.appId, total, offset, installations };
   });
-  app.get<{ Params: { appId: string } }>('/v1/apps/:appId/distribution', async (req) => versionDistribution(ctx, req.params.appId));
+  app.get<{ Params: { appId: string } }>('/v1/apps/:appId/distribution', async (req) =>
+    versionDistribution(ctx, req.params.appId),
+  );
   app.get('/v1/rollouts', async (req) => {
     const q = parse(RolloutQuery, req.query, 'query');
     return { rollouts: await listRollouts(ctx, { appId: q.app, limit: q.limit }) };
   });
-  app.get<{ Params: { appId: string; version: string } }>('/v1/rollouts/:appId/:version', async (req) => showRollout(ctx, req.params.appId, req.params.version));
-  app.post<{ Params: { appId: string; version: string; action: string } }>('/v1/rollouts/:appId/:version/:action', async (req) => {
-    const action = parse(Action, req.params.action, 'action (pause, resume or halt)');
-    return controlRollout(ctx, req.params.appId, req.params.version, action);
-  });
+  app.get<{ Params: { appId: string; version: string } }>('/v1/rollouts/:appId/:version', async (req) =>
+    showRollout(ctx, req.params.appId, req.params.version),
+  );
+  app.post<{ Params: { appId: string; version: string; action: string } }>(
+    '/v1/rollouts/:appId/:version/:action',
+    async (req) => {
+      const action = parse(Action, req.params.action, 'action (pause, resume or halt)');
+      return controlRollout(ctx, req.params.appId, req.params.version, action);
+    },
+  );
 }
