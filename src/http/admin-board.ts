@@ -36,11 +36,9 @@ export async function registerAdminBoard(app: FastifyInstance, queues: Queue[], 
         reply.header('set-cookie', `${COOKIE}=${encodeURIComponent(token)}; Path=${BASE}; HttpOnly; SameSite=Strict`);
         return;
       }
-      return reply
-        .status(401)
-        .send({
-          error: { code: 'unauthorized', message: 'bull-board needs the admin token (MPU_ADMIN_TOKEN)', details: {} },
-        });
+      return reply.status(401).send({
+        error: { code: 'unauthorized', message: 'bull-board needs the admin token (MPU_ADMIN_TOKEN)', details: {} },
+      });
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: BASE });
   });
