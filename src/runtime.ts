@@ -63,7 +63,7 @@ export interface Runtime extends WorkerContext, RuntimeDeps, Closable {}
 
 /**
  * Builds the process's context. Queues use `deps.connection` and BullMQ `prefix: deps.prefix`.
- * The detection stores (apps, versions, descriptors, schedule) use a duplicate of the connection
+ * The detection stores (apps, versions, descriptors) use a duplicate of the connection
  * with auto-pipelining, which the context owns: the commands that concurrent polls and
  * versioning steps issue in the same tick go out in one socket write (docs/performance.md).
  * `close()` closes the queues, that connection and the fetcher, not `deps.connection`.
@@ -110,7 +110,9 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
     apps: new AppStore(storeConnection, keys),
     versions: new VersionStore(storeConnection, keys),
     descriptors: new DescriptorStore(storeConnection, keys),
-    schedule: new PollScheduleStore(storeConnection, keys),
+    // The scheduler's reads and writes stay off the pipelined connection, whose queue fills with
+    // the polls of the chunks already running while a tick enqueues the next ones.
+    schedule: new PollScheduleStore(deps.connection, keys),
     installs,
     rollouts,
     remover: new AppRemover(deps.connection, keys),
