@@ -9,6 +9,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { LifecycleEvents } from './app/events.js';
 import { LogNotifier, type Notifier } from './app/rollout/notifier.js';
+import type { ApprovalLinks } from './app/rollout/approval-links.js';
 import { DEFAULT_SETTINGS, type Settings } from './app/settings.js';
 import type { FetchesDescriptors } from './app/detection/poll-app.js';
 import { QueueName } from './jobs/queues.js';
@@ -56,6 +57,8 @@ export interface AppContextOptions {
   rolloutPolicy?: Partial<RolloutPolicy>;
   /** @defaultValue a `LogNotifier` on the logger */
   notifier?: Notifier;
+  /** Signs approval links for notices. @defaultValue none: notices carry no links */
+  approvalLinks?: ApprovalLinks;
 }
 
 /** The process's context: the application ports plus what only adapters use. */
@@ -119,6 +122,7 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
     policy: opts.versioningPolicy,
     rolloutPolicy,
     notifier: opts.notifier ?? new LogNotifier(deps.logger),
+    approvalLinks: opts.approvalLinks,
     metrics,
     events: new LifecycleEvents(),
     async close() {

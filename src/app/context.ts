@@ -33,6 +33,7 @@ import type { FetchesDescriptors } from './detection/poll-app.js';
 import type { KnownState } from './detection/detection-deps.js';
 import type { LifecycleEvents } from './events.js';
 import type { Notifier } from './rollout/notifier.js';
+import type { ApprovalLinks } from './rollout/approval-links.js';
 import type { Settings } from './settings.js';
 
 /** The job a late-planning port call enqueues: the app and its registration count then. */
@@ -94,6 +95,8 @@ export interface AppContext extends JobPorts {
   /** Rollout planner policy (DESIGN.md, "Rollout rules"). */
   rolloutPolicy: Readonly<RolloutPolicy>;
   notifier: Notifier;
+  /** Signs the approval links of "update available" notices; absent: notices carry no links. */
+  approvalLinks?: ApprovalLinks;
   metrics: Metrics;
   events: LifecycleEvents;
 }
@@ -111,6 +114,7 @@ export type RolloutContext = Omit<
     | 'rolloutPolicy'
     | 'settings'
     | 'notifier'
+    | 'approvalLinks'
     | 'metrics'
     | 'events'
     | 'enqueueUpgradeBatches'

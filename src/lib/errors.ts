@@ -29,6 +29,14 @@ export const ErrorCode = {
   STORE_UNAVAILABLE: 'store-unavailable',
   /** An admin notification (webhook) could not be delivered: retryable. */
   NOTIFY_FAILED: 'notify-failed',
+  /** No credentials, a wrong token, or a tampered or expired approval link. */
+  UNAUTHORIZED: 'unauthorized',
+  /** Authenticated, but the role (viewer) or the approval link does not allow this action. */
+  FORBIDDEN: 'forbidden',
+  /** An approval that would approve nothing: the version needs none, or the installation cannot take it. */
+  APPROVAL_REFUSED: 'approval-refused',
+  /** Too many requests from one client on a route reachable without an operator token. */
+  RATE_LIMITED: 'rate-limited',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -165,6 +173,35 @@ const CATALOGUE = {
   [ErrorCode.NOTIFY_FAILED]: {
     description: 'an admin notification could not be delivered',
     httpStatus: 502,
+    exitCode: EX.TEMPFAIL,
+    retryable: true,
+  },
+  // 401 answers carry `WWW-Authenticate: Bearer` (RFC 6750). Exit 1, as webhook-signature-invalid:
+  // the CLI meets these only as a daemon's refusal.
+  [ErrorCode.UNAUTHORIZED]: {
+    description: 'no credentials, an unknown token, or a tampered or expired approval link',
+    httpStatus: 401,
+    exitCode: EX.FAILURE,
+    retryable: false,
+  },
+  [ErrorCode.FORBIDDEN]: {
+    description: "the credentials are valid but do not allow this action (a viewer's write)",
+    httpStatus: 403,
+    exitCode: EX.FAILURE,
+    retryable: false,
+  },
+  // 409, like rollout-conflict: the request is well formed, the installation's state refuses it
+  // (the version is automatic, already approved, or not newer than what it runs).
+  [ErrorCode.APPROVAL_REFUSED]: {
+    description: 'the approval would approve nothing: the version needs no approval or the installation cannot take it',
+    httpStatus: 409,
+    exitCode: EX.FAILURE,
+    retryable: false,
+  },
+  // Retried: waiting `Retry-After` seconds is enough.
+  [ErrorCode.RATE_LIMITED]: {
+    description: 'too many requests from this client; retry after the seconds in Retry-After',
+    httpStatus: 429,
     exitCode: EX.TEMPFAIL,
     retryable: true,
   },

@@ -102,13 +102,44 @@ export async function generatePopulation(
   return total;
 }
 
+/** Why an approval approves nothing (`approvalRefusal`). */
+type ApprovalRefusal = { reason: 'not-newer' | 'already-approved' | 'automatic'; message: string };
+
+/**
+ * An approval must approve at least one manual version the installation does not run yet;
+ * otherwise it would only bring an automatic upgrade forward, skipping the installation's own
+ * update check (DESIGN.md "Rollout rules": automatic versions wait for the daily check).
+ * Ranks are `VersionLadder` ranks. @returns null when the approval approves something
+ */
+function approvalRefusal(
+  current: string,
+  chosen: string,
+  from: number,
+  chosenRank: number,
+  prev: string | null,
+  alreadyApproved: boolean,
+  newly: readonly string[],
+): ApprovalRefusal | null {
+  if (!(chosenRank > from))
+    return { reason: 'not-newer', message: `it runs ${current}, so ${chosen} is not an update it can take` };
+  if (newly.length > 0) return null;
+  if (alreadyApproved)
+    return { reason: 'already-approved', message: `its admins already approved up to ${prev ?? chosen}` };
+  return {
+    reason: 'automatic',
+    message: `${chosen} needs no approval: it is automatic and no manual version between ${current} and it awaits approval; it is installed at the installation's next update check`,
+  };
+}
+
 /**
  * An admin approves `version` (default: the newest published) for one installation: its
  * approval covers every manual version up to it (recorded in its history), and it is upgraded
  * to the newest version it may now have, at once or at the end of its maintenance window
- * (≤ 4 h) [seed 003].
+ * (≤ 4 h) [seed 003]. An approval that approves no manual version is refused.
  * @throws AppError installation-not-found, version-not-found (unknown or not yet published),
- *   rollout-conflict (that version's rollout is paused or halted)
+ *   rollout-conflict (that version's rollout is paused or halted), approval-refused (the version
+ *   is not newer than what it runs, is already approved, or is automatic with no manual version
+ *   before it awaiting approval)
  */
 export async function approveInstallation(
   ctx: RolloutContext,
@@ -153,6 +184,12 @@ export async function approveInstallation(
     const newly = ladder.versions
       .filter((v, i) => v.approval === 'manual' && i > from && i > prevRank && i <= upTo)
       .map((v) => v.version);
+    const refusal = approvalRefusal(inst.version, chosen, from, ladder.rank(chosen), prev, prevRank >= upTo, newly);
+    if (refusal) {
+      throw new AppError(ErrorCode.APPROVAL_REFUSED, `installation ${installationId}: ${refusal.message}`, {
+        details: { appId, installationId, version: chosen, current: inst.version, reason: refusal.reason },
+      });
+    }
     if (!(await ctx.installs.setApproved(appId, installationId, prev, next, newly, now))) continue;
     const d = decideTarget(ladder, inst.version, next, now);
     let upgradeAt: number | null = null;

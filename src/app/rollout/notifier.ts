@@ -6,12 +6,23 @@
  */
 import type { Logger } from '../../lib/logger.js';
 
-/** One batch of "update available" notices for one manual version. `at` is epoch ms. */
+/**
+ * One batch of "update available" notices for one manual version. `at` is epoch ms. Each
+ * installation carries its admins' approval link (a signed, expiring URL: `POST` on it approves
+ * that installation up to `version`, no other credential), or null when the process has no
+ * approval secret (README "Security").
+ */
 export interface UpdateAvailableNotice {
   appId: string;
   version: string;
   at: number;
-  installations: { id: string; site: string | null }[];
+  installations: {
+    id: string;
+    site: string | null;
+    approvalUrl: string | null;
+    /** When the link expires, epoch ms; null without a link. */
+    approvalExpiresAt: number | null;
+  }[];
 }
 
 /** Delivers notices. Throws AppError (retryable or not) when it cannot. */

@@ -43,7 +43,10 @@ export async function notifyBatch(ctx: RolloutContext, data: NotifyBatchJob): Pr
       appId,
       version,
       at: now,
-      installations: due.map((id, k) => ({ id, site: sites[k] ?? null })),
+      installations: due.map((id, k) => {
+        const link = ctx.approvalLinks?.issue({ installationId: id, appId, version }, now);
+        return { id, site: sites[k] ?? null, approvalUrl: link?.url ?? null, approvalExpiresAt: link?.expiresAt ?? null };
+      }),
     });
     await ctx.installs.markUpdateAvailable(appId, due, version, now);
     ctx.events.emit('notify:sent', { appId, version, notified: due.length });
