@@ -5,7 +5,7 @@
  * and to the demo.
  */
 import { Redis } from 'ioredis';
-import { loadConfig, type Config } from './config/config.js';
+import { checkHttpConfig, loadConfig, type Config } from './config/config.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { AppError, ErrorCode } from './lib/errors.js';
 import { createLogger, type Logger } from './lib/logger.js';
@@ -16,6 +16,9 @@ import type { Settings } from './app/settings.js';
 import { startWorkers } from './workers/start-workers.js';
 import { startScheduler } from './workers/scheduler.js';
 import { WebhookNotifier } from './notify/notifiers.js';
+import { createApprovalLinks } from './app/rollout/approval-links.js';
+import { AuditStore } from './store/audit-store.js';
+import { createKeys } from './store/keys.js';
 
 /** Reads the configuration from `process.env`. @throws AppError config-invalid */
 export function configFromEnv(env: Record<string, string | undefined> = process.env): Config {
@@ -48,13 +51,25 @@ export async function connectRedis(url: string, opts: { failFast?: boolean } = {
   return redis;
 }
 
-/** The context options the configuration gives (settings, fetch policy, notifier). */
+/** The context options the configuration gives (settings, fetch policy, notifier, approval links). */
 function contextOptions(config: Config, overrides: { settings?: Partial<Settings> } = {}): AppContextOptions {
   return {
     settings: { ...pickSettings(config), ...overrides.settings },
     fetchPolicy: { ...config.fetch },
     notifier: config.notifyWebhookUrl ? new WebhookNotifier({ url: config.notifyWebhookUrl }) : undefined,
+    approvalLinks: config.approvalSecret
+      ? createApprovalLinks({
+          secret: config.approvalSecret,
+          baseUrl: config.publicUrl,
+          ttlMs: config.approvalLinkTtlMs,
+        })
+      : undefined,
   };
+}
+
+/** The audit trail of `config`'s prefix on `connection` (XADD MAXLEN ~ `config.auditMaxLen`). */
+export function openAuditStore(connection: Redis, config: Config): AuditStore {
+  return new AuditStore(connection, createKeys(config.prefix), config.auditMaxLen);
 }
 
 /** The settings the configuration sets (the others keep their defaults). */
@@ -67,7 +82,7 @@ function pickSettings(config: Config): Partial<Settings> {
 export async function openContext(
   env: Record<string, string | undefined> = process.env,
   opts: { logger?: Logger; clock?: Clock } = {},
-): Promise<{ ctx: Runtime; config: Config; close(): Promise<void> }> {
+): Promise<{ ctx: Runtime; config: Config; audit: AuditStore; close(): Promise<void> }> {
   const config = configFromEnv(env);
   const connection = await connectRedis(config.redisUrl, { failFast: true });
   const logger = opts.logger ?? createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
@@ -78,6 +93,7 @@ export async function openContext(
   return {
     ctx,
     config,
+    audit: openAuditStore(connection, config),
     async close() {
       await ctx.close();
       await connection.quit().catch(() => connection.disconnect());
@@ -102,7 +118,8 @@ export interface RunningDaemon extends Closable {
 /**
  * Starts the chosen parts on one connection. Workers include the rollout workers
  * (`startRolloutWorkers`), so one `mpu daemon` runs the whole pipeline.
- * @throws AppError config-invalid (HTTP without MPU_WEBHOOK_SECRET), store-unavailable.
+ * @throws AppError config-invalid (HTTP without MPU_WEBHOOK_SECRET or MPU_OPERATOR_TOKENS, all
+ *   reported together), store-unavailable.
  */
 export async function startDaemon(
   config: Config,
@@ -117,13 +134,12 @@ export async function startDaemon(
     settings?: Partial<Settings>;
   } = {},
 ): Promise<RunningDaemon> {
-  if (parts.http && !config.webhookSecret) {
-    throw new AppError(
-      ErrorCode.CONFIG_INVALID,
-      'MPU_WEBHOOK_SECRET (≥ 16 characters) is required to run the HTTP API (or run with --no-http)',
-    );
-  }
+  if (parts.http) checkHttpConfig(config);
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  if (parts.workers && !config.approvalSecret)
+    logger.warn(
+      'daemon: no MPU_APPROVAL_SECRET or MPU_WEBHOOK_SECRET: "update available" notices carry no approval links',
+    );
   const connection = opts.connection ?? (await connectRedis(config.redisUrl));
   const deps = { connection, clock: opts.clock ?? systemClock, logger, prefix: config.prefix };
   const ctx = createAppContext(deps, contextOptions(config, { settings: opts.settings }));
@@ -136,7 +152,11 @@ export async function startDaemon(
       const app = await buildApp({
         ctx,
         webhookSecret: config.webhookSecret!,
-        adminToken: config.adminToken,
+        operatorTokens: config.operatorTokens,
+        viewerTokens: config.viewerTokens,
+        approvalSecret: config.approvalSecret,
+        audit: openAuditStore(connection, config),
+        rateLimits: config.rateLimit,
         webhookBodyLimit: config.webhookBodyLimit,
         transportClock: opts.transportClock,
       });

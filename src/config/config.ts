@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../lib/errors.js';
+import { deriveApprovalSecret } from '../lib/approval-link.js';
 import { DEFAULT_ALLOWED_PORTS, parseAllowList } from '../poller/address-policy.js';
 import type { FetchPolicy } from '../poller/descriptor-fetcher.js';
 
@@ -53,8 +54,28 @@ const Env = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** HMAC secret of Forge deploy events; the HTTP API refuses to start without one. */
   MPU_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
-  /** Bearer token of /admin/queues; bull-board is off without one. */
-  MPU_ADMIN_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  /** Replaced by MPU_OPERATOR_TOKENS: reported as a problem so bull-board access is not lost silently. */
+  MPU_ADMIN_TOKEN: z.string().optional(),
+  /** `name:token,…`: full control (every route, bull-board). Parsed by `parseTokens`. */
+  MPU_OPERATOR_TOKENS: z.string().optional(),
+  /** `name:token,…`: read-only (every GET, /metrics). */
+  MPU_VIEWER_TOKENS: z.string().optional(),
+  /** HMAC secret of approval links; unset: derived from MPU_WEBHOOK_SECRET (HKDF). */
+  MPU_APPROVAL_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  /** Base URL of approval links, as admins reach the daemon. @defaultValue http://HOST:PORT */
+  MPU_PUBLIC_URL: z
+    .string()
+    .url()
+    .refine((u) => /^https?:/.test(u), 'must be an http(s) URL')
+    .optional(),
+  MPU_APPROVAL_LINK_TTL: duration('7d'),
+  /** Requests per client IP and window on the deploy intake. */
+  MPU_DEPLOY_RATE_LIMIT: int(120),
+  /** Requests per client IP and window on approval links. */
+  MPU_APPROVAL_RATE_LIMIT: int(30),
+  MPU_RATE_LIMIT_WINDOW: duration('1m'),
+  /** Entries kept in the audit stream (XADD MAXLEN ~). */
+  MPU_AUDIT_MAX_LEN: int(100_000, 100),
   /** Where "update available" notices for manual versions are POSTed; unset: they are logged. */
   MPU_NOTIFY_WEBHOOK_URL: z
     .string()
@@ -84,6 +105,45 @@ const Env = z.object({
   MPU_FETCH_TOTAL_TIMEOUT: duration('30s'),
 });
 
+/** Token names: what the audit trail records as the actor. */
+const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+/** Shortest token accepted: 24 characters (e.g. `openssl rand -hex 16` gives 32). */
+export const MIN_TOKEN_LENGTH = 24;
+
+/** A named API token. `name` is recorded by the audit trail; `token` is never logged. */
+export interface NamedToken {
+  name: string;
+  token: string;
+}
+
+/**
+ * Parses `name:token,name:token` (MPU_OPERATOR_TOKENS, MPU_VIEWER_TOKENS): names are 1–64 of
+ * letters, digits and `._@-`; tokens have ≥ MIN_TOKEN_LENGTH characters and no spaces or commas.
+ * Problems name the entry by its position and name, never by its token.
+ */
+export function parseTokens(variable: string, text: string | undefined): { tokens: NamedToken[]; problems: string[] } {
+  const tokens: NamedToken[] = [];
+  const problems: string[] = [];
+  const entries = (text ?? '').split(',').map((e) => e.trim());
+  entries.forEach((entry, i) => {
+    if (entry === '') {
+      if (entries.length > 1) problems.push(`entry ${i + 1} is empty`);
+      return;
+    }
+    const colon = entry.indexOf(':');
+    const name = colon < 0 ? entry : entry.slice(0, colon);
+    const token = colon < 0 ? '' : entry.slice(colon + 1);
+    const label = TOKEN_NAME.test(name) ? `'${name}'` : `entry ${i + 1}`;
+    if (colon < 0) problems.push(`${label}: write name:token`);
+    else if (!TOKEN_NAME.test(name)) problems.push(`${label}: name must be 1-64 letters, digits or ._@- characters`);
+    else if (token.length < MIN_TOKEN_LENGTH)
+      problems.push(`${label}: token has fewer than ${MIN_TOKEN_LENGTH} characters`);
+    else if (/\s/.test(token)) problems.push(`${label}: token contains white space`);
+    else tokens.push({ name, token });
+  });
+  return { tokens, problems: problems.map((p) => `${variable}: ${p}`) };
+}
+
 /** The validated, frozen configuration. Durations in ms, sizes in bytes. */
 export interface Config {
   redisUrl: string;
@@ -92,7 +152,21 @@ export interface Config {
   port: number;
   logLevel: string;
   webhookSecret: string | undefined;
-  adminToken: string | undefined;
+  /** Operator tokens (full control, bull-board); the HTTP API does not start without one. */
+  operatorTokens: readonly NamedToken[];
+  /** Viewer tokens (read-only). */
+  viewerTokens: readonly NamedToken[];
+  /**
+   * Approval-link secret: MPU_APPROVAL_SECRET, else derived from MPU_WEBHOOK_SECRET
+   * (`deriveApprovalSecret`), else undefined (notices then carry no links).
+   */
+  approvalSecret: string | undefined;
+  /** Base URL of approval links. */
+  publicUrl: string;
+  approvalLinkTtlMs: number;
+  /** Per-client-IP limits of the routes reachable without an operator token, per `windowMs`. */
+  rateLimit: { deployMax: number; approvalMax: number; windowMs: number };
+  auditMaxLen: number;
   /** Admin notification webhook (manual versions); undefined: notices are logged. */
   notifyWebhookUrl: string | undefined;
   webhookBodyLimit: number;
@@ -131,6 +205,32 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (!Number.isInteger(p) || p < 1 || p > 65535)
       issues.push({ variable: 'MPU_FETCH_EXTRA_PORTS', problem: `'${p}' is not a port` });
   }
+  if (clean.MPU_ADMIN_TOKEN !== undefined)
+    issues.push({
+      variable: 'MPU_ADMIN_TOKEN',
+      problem: 'replaced by MPU_OPERATOR_TOKENS=name:token (bull-board takes operator tokens)',
+    });
+  const operators = parseTokens('MPU_OPERATOR_TOKENS', clean.MPU_OPERATOR_TOKENS);
+  const viewers = parseTokens('MPU_VIEWER_TOKENS', clean.MPU_VIEWER_TOKENS);
+  for (const [variable, p] of [
+    ['MPU_OPERATOR_TOKENS', operators.problems],
+    ['MPU_VIEWER_TOKENS', viewers.problems],
+  ] as const)
+    for (const problem of p) issues.push({ variable, problem: problem.slice(variable.length + 2) });
+  const all = [...operators.tokens, ...viewers.tokens];
+  const seenNames = new Set<string>();
+  const seenTokens = new Set<string>();
+  for (const t of all) {
+    if (seenNames.has(t.name))
+      issues.push({
+        variable: 'MPU_OPERATOR_TOKENS',
+        problem: `name '${t.name}' is given twice (names must be unique)`,
+      });
+    if (seenTokens.has(t.token))
+      issues.push({ variable: 'MPU_OPERATOR_TOKENS', problem: `'${t.name}' reuses another entry's token` });
+    seenNames.add(t.name);
+    seenTokens.add(t.token);
+  }
   if (!r.success || issues.length) {
     throw new AppError(
       ErrorCode.CONFIG_INVALID,
@@ -148,7 +248,21 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: d.PORT,
     logLevel: d.LOG_LEVEL,
     webhookSecret: d.MPU_WEBHOOK_SECRET,
-    adminToken: d.MPU_ADMIN_TOKEN,
+    operatorTokens: Object.freeze(operators.tokens),
+    viewerTokens: Object.freeze(viewers.tokens),
+    approvalSecret:
+      d.MPU_APPROVAL_SECRET ?? (d.MPU_WEBHOOK_SECRET ? deriveApprovalSecret(d.MPU_WEBHOOK_SECRET) : undefined),
+    publicUrl: (d.MPU_PUBLIC_URL ?? `http://${d.HOST.includes(':') ? `[${d.HOST}]` : d.HOST}:${d.PORT}`).replace(
+      /\/+$/,
+      '',
+    ),
+    approvalLinkTtlMs: d.MPU_APPROVAL_LINK_TTL,
+    rateLimit: {
+      deployMax: d.MPU_DEPLOY_RATE_LIMIT,
+      approvalMax: d.MPU_APPROVAL_RATE_LIMIT,
+      windowMs: d.MPU_RATE_LIMIT_WINDOW,
+    },
+    auditMaxLen: d.MPU_AUDIT_MAX_LEN,
     notifyWebhookUrl: d.MPU_NOTIFY_WEBHOOK_URL,
     webhookBodyLimit: d.MPU_WEBHOOK_BODY_LIMIT,
     pollIntervalMs: d.MPU_POLL_INTERVAL,
@@ -171,4 +285,28 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
   };
   return Object.freeze(config);
+}
+
+/**
+ * What the HTTP API needs beyond `loadConfig`'s checks: the deploy-event secret and an operator
+ * token (an API nobody may operate would expose nothing but an anonymous deploy intake).
+ * @throws AppError config-invalid listing every missing setting (`details.issues`)
+ */
+export function checkHttpConfig(config: Config): void {
+  const issues: { variable: string; problem: string }[] = [];
+  if (!config.webhookSecret)
+    issues.push({ variable: 'MPU_WEBHOOK_SECRET', problem: 'required (≥ 16 characters) to run the HTTP API' });
+  if (config.operatorTokens.length === 0)
+    issues.push({
+      variable: 'MPU_OPERATOR_TOKENS',
+      problem: `required (name:token, token ≥ ${MIN_TOKEN_LENGTH} characters) to run the HTTP API`,
+    });
+  if (issues.length)
+    throw new AppError(
+      ErrorCode.CONFIG_INVALID,
+      'invalid configuration: ' +
+        issues.map((i) => `${i.variable}: ${i.problem}`).join('; ') +
+        ' (or run with --no-http)',
+      { details: { issues } },
+    );
 }

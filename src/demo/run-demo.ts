@@ -230,6 +230,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     REDIS_URL: opts.redisUrl,
     MPU_PREFIX: prefix,
     MPU_WEBHOOK_SECRET: secret,
+    // The demo's own operator (its HTTP API refuses to start without one); nobody else calls it.
+    MPU_OPERATOR_TOKENS: `demo:${randomBytes(24).toString('hex')}`,
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'warn',

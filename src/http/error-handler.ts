@@ -11,11 +11,13 @@ import { AppError, httpStatusFor } from '../lib/errors.js';
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError | Error, req, reply) => {
     if (err instanceof AppError) {
+      req.errorCode = err.code;
       const status = httpStatusFor(err.code);
       if (status >= 500) req.log.error({ err, code: err.code }, 'request failed');
       return reply.status(status).send({ error: { code: err.code, message: err.message, details: err.details ?? {} } });
     }
     const fe = err as FastifyError;
+    req.errorCode = fe.code ?? (typeof fe.statusCode === 'number' && fe.statusCode < 500 ? 'bad-request' : 'internal');
     if (typeof fe.statusCode === 'number' && fe.statusCode < 500) {
       return reply
         .status(fe.statusCode)

@@ -64,6 +64,12 @@ export interface Keys {
   rolloutBuckets(appId: string, version: string): string;
   /** LIST `<p>:app:{<appId>}:rollout:<version>:bucket:<kind>:<at>`: installation ids of one bucket. */
   rolloutBucket(appId: string, version: string, kind: string, at: number): string;
+  // ── audit ────────────────────────────────────────────────────────────
+  /**
+   * STREAM `<p>:audit`: one entry per state-changing action (audit-store.ts), capped by
+   * `XADD MAXLEN ~`. Cross-app and kept when an app is removed: the trail outlives its subject.
+   */
+  audit(): string;
 }
 
 /** Builds the key set for `prefix` (no trailing colon). */
@@ -93,5 +99,6 @@ export function createKeys(prefix = 'mpu'): Keys {
     rollout: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}`,
     rolloutBuckets: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}:buckets`,
     rolloutBucket: (appId, version, kind, at) => `${prefix}:app:{${appId}}:rollout:${version}:bucket:${kind}:${at}`,
+    audit: () => `${prefix}:audit`,
   };
 }

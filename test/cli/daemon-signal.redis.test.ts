@@ -22,6 +22,7 @@ describe('mpu daemon process', () => {
         PORT: '0',
         HOST: '127.0.0.1',
         MPU_WEBHOOK_SECRET: 'signal-test-secret-0123',
+        MPU_OPERATOR_TOKENS: 'signal-test:signal-operator-token-0123456789',
         LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/http/build-app.js';
+import { asOperator, asViewer, buildTestApp } from '../helpers/http.js';
 import { signDeployEvent } from '../../src/poller/deploy-event.js';
 import { registerForgeApp } from '../../src/app/detection/register-app.js';
 import { planRolloutJobId } from '../../src/jobs/queues.js';
@@ -17,7 +17,6 @@ import { requireFixtures } from '../helpers/fixtures.js';
 import { createHarness, type Harness } from '../helpers/detection-harness.js';
 
 const SECRET = 'test-secret-0123456789';
-const ADMIN = 'admin-token-0123456789';
 const ARI = 'ari:cloud:ecosystem::app/0c8f2b7e-1d2a-4c3b-9e8f-123456789abc';
 const fixtures = requireFixtures();
 const forgeDir = path.join(fixtures, 'forge', 'atlassian-labs__mermaid-diagrams-viewer');
@@ -31,7 +30,7 @@ describe('POST /v1/forge/deployments', () => {
   let app: FastifyInstance;
   beforeEach(async () => {
     h = await createHarness({ workers: true });
-    app = await buildApp({ ctx: h.ctx, webhookSecret: SECRET, adminToken: ADMIN, webhookBodyLimit: 64 * 1024 });
+    ({ app } = await buildTestApp(h.ctx, { webhookSecret: SECRET, webhookBodyLimit: 64 * 1024 }));
     await registerForgeApp(h.ctx, ARI);
   });
   afterEach(async () => {
@@ -145,15 +144,15 @@ describe('POST /v1/forge/deployments', () => {
     expect((await app.inject('/healthz')).json()).toEqual({ status: 'ok' });
     await send(event());
     await h.drain();
-    const metrics = (await app.inject('/metrics')).body;
+    const metrics = (await app.inject({ url: '/metrics', headers: asViewer })).body;
     expect(metrics).toMatch(/mpu_versions_total\{kind="forge",bump="initial",approval="automatic"\} 1/);
     expect(metrics).toMatch(/mpu_deploy_events_total\{result="accepted"\} 1/);
     expect(metrics).toMatch(/mpu_queue_jobs\{queue="rollout",state="waiting"\} 1/);
     expect(metrics).toMatch(/^mpu_poll_fetches_in_flight 0$/m);
     expect((await app.inject('/admin/queues')).statusCode).toBe(401);
-    const ok = await app.inject({ url: '/admin/queues', headers: { authorization: `Bearer ${ADMIN}` } });
+    const ok = await app.inject({ url: '/admin/queues', headers: asOperator });
     expect(ok.statusCode).toBe(200);
-    const api = await app.inject({ url: '/admin/queues/api/queues', headers: { authorization: `Bearer ${ADMIN}` } });
+    const api = await app.inject({ url: '/admin/queues/api/queues', headers: asOperator });
     expect(api.body).toContain('descriptor-poll');
   });
 });

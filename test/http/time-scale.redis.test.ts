@@ -8,7 +8,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
 import type { Runtime } from '../../src/runtime.js';
-import { buildApp } from '../../src/http/build-app.js';
+import { asOperator, buildTestApp } from '../helpers/http.js';
 import { UPGRADE_BATCH_JOB_NAME, type UpgradeBatchJob } from '../../src/jobs/queues.js';
 import { DAY, HOUR } from '../../src/lib/clock.js';
 import { ROLLOUT_T0 as T0, createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
@@ -24,7 +24,7 @@ beforeEach(async () => {
   // No workers: the test reads the delays of the jobs enqueued.
   rw = await createRolloutHarness({ workers: false, settings: { timeScale: SCALE } });
   ({ ctx, versions } = rw);
-  app = await buildApp({ ctx, webhookSecret: 'time-scale-secret-0123456789' });
+  ({ app } = await buildTestApp(ctx));
 });
 afterEach(async () => {
   await app.close();
@@ -59,6 +59,7 @@ it('an approval over HTTP and a planned rollout delay their upgrades on the same
   const maintenance = { timeZone: 'UTC', weekly: [], adHoc: [{ start: T0 - HOUR, end: T0 + 2 * HOUR }] };
   const reg = await app.inject({
     method: 'POST',
+    headers: asOperator,
     url: '/v1/installations',
     payload: { id: 'i1', appId: 'ts', site: 's1', version: '1.0.0', maintenance },
   });
@@ -66,6 +67,7 @@ it('an approval over HTTP and a planned rollout delay their upgrades on the same
 
   const approved = await app.inject({
     method: 'POST',
+    headers: asOperator,
     url: '/v1/installations/i1/approve',
     payload: { version: '1.1.0' },
   });
@@ -93,5 +95,7 @@ it('an approval over HTTP and a planned rollout delay their upgrades on the same
 
 async function registerMore(n: number): Promise<void> {
   const payload = Array.from({ length: n }, (_, i) => ({ id: `m${i}`, appId: 'ts', site: `m${i}`, version: '1.0.0' }));
-  expect((await app.inject({ method: 'POST', url: '/v1/installations', payload })).statusCode).toBe(200);
+  expect(
+    (await app.inject({ method: 'POST', url: '/v1/installations', headers: asOperator, payload })).statusCode,
+  ).toBe(200);
 }

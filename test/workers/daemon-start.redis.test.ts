@@ -14,6 +14,11 @@ import { createAppContext } from '../../src/runtime.js';
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { startLocalServer, T0, type LocalServer } from '../helpers/detection-harness.js';
+import type { AppError } from '../../src/lib/errors.js';
+
+const OPERATOR_TOKEN = 'boot-operator-token-0123456789';
+const VIEWER_TOKEN = 'boot-viewer-token-0123456789';
+const asViewer = { authorization: `Bearer ${VIEWER_TOKEN}` };
 
 describe('mpu daemon (startDaemon)', () => {
   let redis: Redis;
@@ -39,6 +44,8 @@ describe('mpu daemon (startDaemon)', () => {
       MPU_PREFIX: prefix,
       PORT: '0',
       MPU_WEBHOOK_SECRET: 'boot-secret-0123456789',
+      MPU_OPERATOR_TOKENS: `boot-test:${OPERATOR_TOKEN}`,
+      MPU_VIEWER_TOKENS: `boot-viewer:${VIEWER_TOKEN}`,
       MPU_FETCH_ALLOW_NETWORKS: '127.0.0.1/32',
       MPU_FETCH_EXTRA_PORTS: String(server.port),
       LOG_LEVEL: 'silent',
@@ -62,13 +69,14 @@ describe('mpu daemon (startDaemon)', () => {
       expect((await daemon.ctx.versions.listVersions('boot-app')).map((v) => v.version)).toEqual(['1.0.0']);
       const res = await request(`${daemon.url}/healthz`);
       expect(await res.body.json()).toEqual({ status: 'ok' });
-      const shown = await request(`${daemon.url}/v1/apps/boot-app`);
+      expect((await request(`${daemon.url}/v1/apps/boot-app`)).statusCode).toBe(401);
+      const shown = await request(`${daemon.url}/v1/apps/boot-app`, { headers: asViewer });
       expect(await shown.body.json()).toMatchObject({
         app: { id: 'boot-app', lastPollOutcome: 'changed' },
         latestVersion: '1.0.0',
       });
       // One registry: detection and rollout metrics side by side on /metrics.
-      const metrics = await (await request(`${daemon.url}/metrics`)).body.text();
+      const metrics = await (await request(`${daemon.url}/metrics`, { headers: asViewer })).body.text();
       expect(metrics).toMatch(/^mpu_versions_total\{kind="connect",bump="initial",approval="automatic"\} 1$/m);
       expect(metrics).toMatch(/^# TYPE mpu_upgrades_total counter$/m);
       expect(metrics).toMatch(/^# TYPE mpu_rollout_progress_percent gauge$/m);
@@ -84,10 +92,21 @@ describe('mpu daemon (startDaemon)', () => {
     }
   });
 
-  it('refuses to start the HTTP API without a webhook secret', async () => {
+  it('refuses to start the HTTP API without a webhook secret and an operator token, reporting both', async () => {
     const config = loadConfig({ REDIS_URL: process.env.REDIS_URL, MPU_PREFIX: prefix, LOG_LEVEL: 'silent' });
+    const err = await startDaemon(
+      config,
+      { scheduler: false, http: true, workers: false },
+      { logger: silentLogger },
+    ).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'config-invalid' });
+    expect((err as AppError).message).toMatch(/MPU_WEBHOOK_SECRET.*MPU_OPERATOR_TOKENS/);
+    expect((err as AppError).details).toMatchObject({
+      issues: [{ variable: 'MPU_WEBHOOK_SECRET' }, { variable: 'MPU_OPERATOR_TOKENS' }],
+    });
+    const withSecret = loadConfig({ MPU_PREFIX: prefix, MPU_WEBHOOK_SECRET: 'boot-secret-0123456789' });
     await expect(
-      startDaemon(config, { scheduler: false, http: true, workers: false }, { logger: silentLogger }),
-    ).rejects.toThrow(/MPU_WEBHOOK_SECRET/);
+      startDaemon(withSecret, { scheduler: false, http: true, workers: false }, { logger: silentLogger }),
+    ).rejects.toThrow(/MPU_OPERATOR_TOKENS.*required/);
   });
 });

@@ -3,7 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebhookNotifier } from '../../src/notify/notifiers.js';
 
-const notice = { appId: 'a', version: '1.1.0', at: 1, installations: [{ id: 'i1', site: 's1', approvalUrl: 'https://mpu.example.com/v1/approval-links/i1?sig=x', approvalExpiresAt: 2 }] };
+const notice = {
+  appId: 'a',
+  version: '1.1.0',
+  at: 1,
+  installations: [
+    { id: 'i1', site: 's1', approvalUrl: 'https://mpu.example.com/v1/approval-links/i1?sig=x', approvalExpiresAt: 2 },
+  ],
+};
 
 describe('WebhookNotifier', () => {
   let server: Server | undefined;

@@ -57,6 +57,7 @@ describe.skipIf(!hasRedisServer)('Redis outage', () => {
       MPU_PREFIX: 'outage',
       PORT: '0',
       MPU_WEBHOOK_SECRET: 'outage-secret-0123456789',
+      MPU_OPERATOR_TOKENS: 'outage-test:outage-operator-token-0123456789',
       LOG_LEVEL: 'silent',
     });
     const daemon = await until('the daemon to start', () =>

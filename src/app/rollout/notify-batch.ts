@@ -45,7 +45,12 @@ export async function notifyBatch(ctx: RolloutContext, data: NotifyBatchJob): Pr
       at: now,
       installations: due.map((id, k) => {
         const link = ctx.approvalLinks?.issue({ installationId: id, appId, version }, now);
-        return { id, site: sites[k] ?? null, approvalUrl: link?.url ?? null, approvalExpiresAt: link?.expiresAt ?? null };
+        return {
+          id,
+          site: sites[k] ?? null,
+          approvalUrl: link?.url ?? null,
+          approvalExpiresAt: link?.expiresAt ?? null,
+        };
       }),
     });
     await ctx.installs.markUpdateAvailable(appId, due, version, now);

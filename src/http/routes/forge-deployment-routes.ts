@@ -30,6 +30,10 @@ export interface DeploymentRouteOptions {
    * `ctx.clock`. @defaultValue ctx.clock
    */
   transportClock?: Clock;
+  /** Requests per client IP and `rateLimitWindowMs` (@fastify/rate-limit, registered by buildApp). */
+  rateLimitMax?: number;
+  /** @defaultValue 1 minute */
+  rateLimitWindowMs?: number;
 }
 
 export async function registerForgeDeploymentRoutes(app: FastifyInstance, opts: DeploymentRouteOptions): Promise<void> {
@@ -40,7 +44,12 @@ export async function registerForgeDeploymentRoutes(app: FastifyInstance, opts: 
     scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_req, body, done) =>
       done(null, body),
     );
-    scope.post('/v1/forge/deployments', { bodyLimit }, async (req, reply) => {
+    const rateLimit = opts.rateLimitMax
+      ? { max: opts.rateLimitMax, timeWindow: opts.rateLimitWindowMs ?? 60_000 }
+      : undefined;
+    // Public: the HMAC signature authenticates the deployer (no token in the deploy hook).
+    const config = { access: 'public' as const, audit: 'deploy.receive' as const, rateLimit };
+    scope.post('/v1/forge/deployments', { bodyLimit, config }, async (req, reply) => {
       const raw = typeof req.body === 'string' ? req.body : '';
       const header = (name: string) => {
         const v = req.headers[name];
@@ -56,6 +65,7 @@ export async function registerForgeDeploymentRoutes(app: FastifyInstance, opts: 
         ctx.metrics.deployEvents.inc({ result: 'rejected' });
         throw new AppError(ErrorCode.WEBHOOK_SIGNATURE_INVALID, `deploy event refused: ${problem}`);
       }
+      req.actor = 'deploy-hook';
       let json: unknown;
       try {
         json = JSON.parse(raw);
@@ -75,9 +85,11 @@ export async function registerForgeDeploymentRoutes(app: FastifyInstance, opts: 
         );
       }
       const event = parsed.data;
+      req.auditTarget = { app: event.appId };
       try {
         // Remembered for twice the tolerance: older replays already fail the timestamp check.
         const result = await receiveDeployEvent(ctx, event, 2 * SIGNATURE_TOLERANCE_MS);
+        if ('version' in result && typeof result.version === 'string') req.auditTarget.version = result.version;
         return reply
           .status(202)
           .send(

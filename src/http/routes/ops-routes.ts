@@ -9,7 +9,8 @@ import type { HttpContext } from '../http-context.js';
 const HEALTH_TIMEOUT_MS = 1_000;
 
 export async function registerOpsRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
-  app.get('/healthz', async (_req, reply) => {
+  // Public: load balancers and orchestrators probe it without credentials; it says only up or down.
+  app.get('/healthz', { config: { access: 'public' } }, async (_req, reply) => {
     // Answer at once during an outage: commands queue (BullMQ's connections retry forever),
     // so a ping without a deadline would hang the probe.
     if (ctx.connection.status !== 'ready') {

@@ -7,6 +7,7 @@
  * - `GET /v1/apps/:appId/installations?offset=&limit=` · `GET /v1/apps/:appId/distribution`
  * - `GET /v1/rollouts?app=&limit=` · `GET /v1/rollouts/:appId/:version`
  * - `POST /v1/rollouts/:appId/:version/pause|resume|halt`
+ * GETs need a viewer token, POSTs an operator token (auth.ts); each POST leaves an audit entry.
  * Errors are AppErrors, mapped to statuses by the app's error handler (error-handler.ts).
  */
 import type { FastifyInstance } from 'fastify';
@@ -40,18 +41,36 @@ const Action = z.enum(['pause', 'resume', 'halt']);
 
 /** Registers the routes on the process's context (its time scale, policy and queues). */
 export async function registerRolloutRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
-  app.post('/v1/installations', { bodyLimit: 50 * 1024 * 1024 }, async (req) => {
-    const body = req.body;
-    const list = Array.isArray(body) ? body : [body];
-    if (list.length === 0 || list.length > 10_000)
-      throw new AppError(ErrorCode.INPUT_INVALID, 'send one installation or an array of 1 to 10,000');
-    return registerInstallations(ctx, list, (i) => (Array.isArray(body) ? `body[${i}]` : 'body'));
-  });
+  app.post(
+    '/v1/installations',
+    { bodyLimit: 50 * 1024 * 1024, config: { audit: 'installation.register' } },
+    async (req) => {
+      const body = req.body;
+      const list = Array.isArray(body) ? body : [body];
+      const appIds = new Set(list.map((i) => (i as { appId?: unknown } | null)?.appId));
+      const [onlyApp] = appIds;
+      req.auditTarget = {
+        count: list.length,
+        ...(appIds.size === 1 && typeof onlyApp === 'string' ? { app: onlyApp } : {}),
+      };
+      if (list.length === 0 || list.length > 10_000)
+        throw new AppError(ErrorCode.INPUT_INVALID, 'send one installation or an array of 1 to 10,000');
+      return registerInstallations(ctx, list, (i) => (Array.isArray(body) ? `body[${i}]` : 'body'));
+    },
+  );
   app.get<{ Params: { id: string } }>('/v1/installations/:id', async (req) => showInstallation(ctx, req.params.id));
-  app.post<{ Params: { id: string } }>('/v1/installations/:id/approve', async (req, reply) => {
-    const body = parse(ApproveBody, req.body ?? undefined, 'body');
-    return reply.status(202).send(await approveInstallation(ctx, req.params.id, body?.version));
-  });
+  app.post<{ Params: { id: string } }>(
+    '/v1/installations/:id/approve',
+    { config: { audit: 'installation.approve' } },
+    async (req, reply) => {
+      req.auditTarget = { installation: req.params.id };
+      const body = parse(ApproveBody, req.body ?? undefined, 'body');
+      if (body?.version) req.auditTarget.version = body.version;
+      const result = await approveInstallation(ctx, req.params.id, body?.version);
+      req.auditTarget = { installation: req.params.id, app: result.appId, version: result.approvedUpTo };
+      return reply.status(202).send(result);
+    },
+  );
   app.get<{ Params: { appId: string } }>('/v1/apps/:appId/installations', async (req) => {
     const { offset, limit } = parse(Paging, req.query, 'query');
     const [total, installations] = await Promise.all([
@@ -72,7 +91,17 @@ export async function registerRolloutRoutes(app: FastifyInstance, ctx: HttpConte
   );
   app.post<{ Params: { appId: string; version: string; action: string } }>(
     '/v1/rollouts/:appId/:version/:action',
+    {
+      config: {
+        // An unknown action is refused before anything is attempted: nothing to record.
+        audit: (req) => {
+          const a = Action.safeParse((req.params as { action?: string }).action);
+          return a.success ? (`rollout.${a.data}` as const) : undefined;
+        },
+      },
+    },
     async (req) => {
+      req.auditTarget = { app: req.params.appId, version: req.params.version };
       const action = parse(Action, req.params.action, 'action (pause, resume or halt)');
       return controlRollout(ctx, req.params.appId, req.params.version, action);
     },

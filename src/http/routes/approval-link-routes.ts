@@ -1,0 +1,105 @@
+/**
+ * Approval links, the admin's side of "update available" (README "Security"): the notice carries,
+ * per installation, `<MPU_PUBLIC_URL>/v1/approval-links/<installation>?app=&version=&expires=&sig=`
+ * (src/lib/approval-link.ts). No token: the signature is the credential, rate-limited per IP.
+ * - `GET` → what a `POST` would approve (installation, app, its version, the version offered);
+ * - `POST` → approves that installation up to that version (`approveInstallation`), 202.
+ * A tampered link (another installation, app, version or expiry) or an expired one → 401
+ * `unauthorized`; a link whose installation now belongs to another app → 403 `forbidden`.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { verifyApproval, type SignedApproval } from '../../lib/approval-link.js';
+import { AppError, ErrorCode } from '../../lib/errors.js';
+import { approveInstallation } from '../../app/rollout/installations.js';
+import type { HttpContext } from '../http-context.js';
+
+/** Options of `registerApprovalLinkRoutes`. */
+export interface ApprovalLinkRouteOptions {
+  ctx: HttpContext;
+  /** The approval secret (config `approvalSecret`). */
+  secret: string;
+  /** Requests per client IP and `rateLimitWindowMs`. @defaultValue no limit */
+  rateLimitMax?: number;
+  /** @defaultValue 1 minute */
+  rateLimitWindowMs?: number;
+}
+
+const LinkQuery = z.object({
+  app: z.string().min(1),
+  version: z.string().min(1),
+  expires: z.coerce.number().int(),
+  sig: z.string().min(1),
+});
+
+/** Registers `GET` and `POST /v1/approval-links/:installationId`. */
+export async function registerApprovalLinkRoutes(app: FastifyInstance, opts: ApprovalLinkRouteOptions): Promise<void> {
+  const { ctx, secret } = opts;
+  const rateLimit = opts.rateLimitMax
+    ? { max: opts.rateLimitMax, timeWindow: opts.rateLimitWindowMs ?? 60_000 }
+    : undefined;
+
+  /** The verified link of `req`. @throws AppError unauthorized (malformed, tampered, expired), forbidden */
+  async function verifiedLink(req: FastifyRequest<{ Params: { installationId: string } }>): Promise<SignedApproval> {
+    const installationId = req.params.installationId;
+    req.actor = `link:${installationId}`;
+    req.auditTarget = { installation: installationId };
+    const q = LinkQuery.safeParse(req.query);
+    if (!q.success)
+      throw new AppError(
+        ErrorCode.UNAUTHORIZED,
+        'approval link is incomplete: it needs app, version, expires and sig (copy the whole link from the notice)',
+      );
+    const { app: appId, version, expires, sig } = q.data;
+    const link: SignedApproval = { installationId, appId, version, expires, sig };
+    req.auditTarget = { installation: installationId, app: link.appId, version: link.version };
+    const problem = verifyApproval(secret, link, ctx.clock.now());
+    if (problem === 'expired')
+      throw new AppError(
+        ErrorCode.UNAUTHORIZED,
+        `approval link expired at ${new Date(link.expires * 1000).toISOString()}: ask an operator for a new notice, or to approve it ('mpu approve')`,
+      );
+    if (problem)
+      throw new AppError(
+        ErrorCode.UNAUTHORIZED,
+        'approval link is not valid: its signature does not match (altered, or made for another installation, app or version)',
+      );
+    const owner = await ctx.installs.appOf(installationId);
+    if (owner !== null && owner !== link.appId)
+      throw new AppError(
+        ErrorCode.FORBIDDEN,
+        `approval link is for app ${link.appId}, but installation ${installationId} now belongs to ${owner}`,
+      );
+    return link;
+  }
+
+  app.get<{ Params: { installationId: string } }>(
+    '/v1/approval-links/:installationId',
+    { config: { access: 'public', rateLimit } },
+    async (req) => {
+      const link = await verifiedLink(req);
+      const inst = await ctx.installs.get(link.installationId);
+      const record = (await ctx.versions.listVersions(link.appId)).find((v) => v.version === link.version);
+      return {
+        installationId: inst.id,
+        appId: link.appId,
+        site: inst.site,
+        current: inst.version,
+        version: link.version,
+        approval: record?.approval ?? null,
+        approvedUpTo: inst.approvedUpTo,
+        expiresAt: link.expires * 1000,
+        approve: `POST this URL to approve ${inst.id} up to ${link.version}`,
+      };
+    },
+  );
+
+  app.post<{ Params: { installationId: string } }>(
+    '/v1/approval-links/:installationId',
+    { config: { access: 'public', audit: 'installation.approve', rateLimit } },
+    async (req, reply) => {
+      const link = await verifiedLink(req);
+      return reply.status(202).send(await approveInstallation(ctx, link.installationId, link.version));
+    },
+  );
+}
