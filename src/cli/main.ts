@@ -7,6 +7,10 @@ import { registerVersioningCommands } from './commands/versioning.js';
 import { registerDaemonCommands } from './commands/daemon.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerAuditCommand } from './commands/audit.js';
+import { setCliActor } from './audit.js';
+import { reportError } from './run-action.js';
+import { exitCodeFor } from '../lib/errors.js';
 
 export function buildProgram(): Command {
   const program = new Command('mpu')
@@ -15,11 +19,21 @@ export function buildProgram(): Command {
         'Marketplace rules (automatic or admin approval) and rolls each version out to every installation.',
     )
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .option('--actor <name>', 'who the audit trail names for this command (cli:<name>; default: the OS user)')
+    .hook('preAction', (_program, action) => {
+      try {
+        setCliActor(action.optsWithGlobals<{ actor?: string }>().actor);
+      } catch (err) {
+        reportError(err, process.argv.includes('--json'));
+        process.exit(exitCodeFor(err));
+      }
+    });
   registerVersioningCommands(program);
   registerDaemonCommands(program);
   registerRolloutCommands(program);
   registerDemoCommand(program);
+  registerAuditCommand(program);
   return program;
 }
 

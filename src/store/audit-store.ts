@@ -28,7 +28,7 @@ export interface AuditTarget {
   installation?: string;
   /** Installations registered or imported. */
   count?: number;
-  /** bull-board: the method and path of the request. */
+  /** What else names the subject: a descriptor URL (`app.add`), an imported file, bull-board's method and path. */
   path?: string;
 }
 

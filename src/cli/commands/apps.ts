@@ -21,11 +21,15 @@ import type { AppRecord } from '../../store/app-store.js';
 import type { VersionRecord } from '../../store/types.js';
 import type { Runtime } from '../../runtime.js';
 import { runAction } from '../run-action.js';
+import { audited } from '../audit.js';
+import type { AuditStore } from '../../store/audit-store.js';
 
-async function withContext<T>(fn: (ctx: Runtime, env: { port: number; secret?: string }) => Promise<T>): Promise<T> {
-  const { ctx, config, close } = await openContext();
+async function withContext<T>(
+  fn: (ctx: Runtime, env: { port: number; secret?: string; audit: AuditStore }) => Promise<T>,
+): Promise<T> {
+  const { ctx, config, audit, close } = await openContext();
   try {
-    return await fn(ctx, { port: config.port, secret: config.webhookSecret });
+    return await fn(ctx, { port: config.port, secret: config.webhookSecret, audit });
   } finally {
     await close();
   }
@@ -100,36 +104,39 @@ export async function removeAppCommand(
   opts: { yes?: boolean; json?: boolean },
   io: ConfirmIo = terminalConfirmIo,
 ): Promise<void> {
-  await withContext(async (ctx) => {
-    const deps: RemoveAppDeps = ctx;
-    const { app, inventory } = await previewAppRemoval(deps, appId);
-    const what = `${plural(inventory.versions, 'version')}, ${plural(inventory.installations, 'installation')}, ${plural(inventory.rollouts, 'rollout')}`;
-    if (!opts.yes) {
-      if (!io.interactive()) {
-        throw new AppError(
-          ErrorCode.INPUT_INVALID,
-          `not removing ${app.kind} app ${appId} (${what}) without confirmation: stdin is not a terminal; pass --yes to remove it`,
-          {
-            details: { ...inventory },
-          },
+  await withContext((ctx, env) =>
+    audited({ audit: env.audit, clock: ctx.clock }, 'app.remove', { app: appId }, async (note) => {
+      const deps: RemoveAppDeps = ctx;
+      const { app, inventory } = await previewAppRemoval(deps, appId);
+      const what = `${plural(inventory.versions, 'version')}, ${plural(inventory.installations, 'installation')}, ${plural(inventory.rollouts, 'rollout')}`;
+      if (!opts.yes) {
+        if (!io.interactive()) {
+          throw new AppError(
+            ErrorCode.INPUT_INVALID,
+            `not removing ${app.kind} app ${appId} (${what}) without confirmation: stdin is not a terminal; pass --yes to remove it`,
+            {
+              details: { ...inventory },
+            },
+          );
+        }
+        const answer = await io.ask(
+          `Remove ${app.kind} app ${appId} and delete its data: ${what}? This cannot be undone. [y/N] `,
         );
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          process.stderr.write(`app ${appId} not removed\n`);
+          note.outcome = 'cancelled';
+          process.exitCode = 1;
+          return;
+        }
       }
-      const answer = await io.ask(
-        `Remove ${app.kind} app ${appId} and delete its data: ${what}? This cannot be undone. [y/N] `,
+      const removed = await removeApp(deps, appId);
+      if (opts.json) return out(JSON.stringify({ removed }));
+      out(
+        `removed ${removed.kind} app ${appId}: ${plural(removed.versions, 'version')}, ${plural(removed.installations, 'installation')}, ` +
+          `${plural(removed.rollouts, 'rollout')} deleted (${plural(removed.keys, 'key')}); its polling has stopped`,
       );
-      if (!/^y(es)?$/i.test(answer.trim())) {
-        process.stderr.write(`app ${appId} not removed\n`);
-        process.exitCode = 1;
-        return;
-      }
-    }
-    const removed = await removeApp(deps, appId);
-    if (opts.json) return out(JSON.stringify({ removed }));
-    out(
-      `removed ${removed.kind} app ${appId}: ${plural(removed.versions, 'version')}, ${plural(removed.installations, 'installation')}, ` +
-        `${plural(removed.rollouts, 'rollout')} deleted (${plural(removed.keys, 'key')}); its polling has stopped`,
-    );
-  });
+    }),
+  );
 }
 
 export function registerAppsCommands(program: Command): void {
@@ -146,26 +153,33 @@ export function registerAppsCommands(program: Command): void {
     .description('register a Connect app; its first poll is due at once (next scheduler tick)')
     .action(
       runAction(async (url: string, opts: { id?: string; json?: boolean }) => {
-        await withContext(async (ctx) => {
-          let id = opts.id;
-          if (!id) {
-            const res = await ctx.fetcher.fetch(url);
-            if (res.status !== 'ok')
-              throw new AppError(ErrorCode.DESCRIPTOR_FETCH_FAILED, `${url} answered 304 to an unconditional request`, {
-                retryable: false,
-              });
-            const parsed = parseDescriptor(res.body, { source: url, kind: 'connect' });
-            if (!parsed.appKey)
-              throw new AppError(ErrorCode.INPUT_INVALID, `the descriptor at ${url} has no "key": pass --id`);
-            id = parsed.appKey;
-          }
-          const app = await registerConnectApp(ctx, id, url);
-          if (opts.json) out(JSON.stringify({ app }));
-          else
-            out(
-              `registered Connect app ${app.id}: polled every ${ctx.settings.pollIntervalMs / 3_600_000} h, first poll at the next scheduler tick (or now: mpu poll ${app.id})`,
-            );
-        });
+        await withContext((ctx, env) =>
+          audited({ audit: env.audit, clock: ctx.clock }, 'app.add', { path: url }, async (note) => {
+            let id = opts.id;
+            if (!id) {
+              const res = await ctx.fetcher.fetch(url);
+              if (res.status !== 'ok')
+                throw new AppError(
+                  ErrorCode.DESCRIPTOR_FETCH_FAILED,
+                  `${url} answered 304 to an unconditional request`,
+                  {
+                    retryable: false,
+                  },
+                );
+              const parsed = parseDescriptor(res.body, { source: url, kind: 'connect' });
+              if (!parsed.appKey)
+                throw new AppError(ErrorCode.INPUT_INVALID, `the descriptor at ${url} has no "key": pass --id`);
+              id = parsed.appKey;
+            }
+            note.target = { app: id, path: url };
+            const app = await registerConnectApp(ctx, id, url);
+            if (opts.json) out(JSON.stringify({ app }));
+            else
+              out(
+                `registered Connect app ${app.id}: polled every ${ctx.settings.pollIntervalMs / 3_600_000} h, first poll at the next scheduler tick (or now: mpu poll ${app.id})`,
+              );
+          }),
+        );
       }),
     );
 
@@ -176,11 +190,14 @@ export function registerAppsCommands(program: Command): void {
     .description('register a Forge app; production deploy events then create its versions')
     .action(
       runAction(async (ari: string, opts: { json?: boolean }) => {
-        await withContext(async (ctx) => {
-          const app = await registerForgeApp(ctx, ari);
-          if (opts.json) out(JSON.stringify({ app }));
-          else out(`registered Forge app ${app.id}: send production deploys with 'mpu forge deploy --app ${app.id} …'`);
-        });
+        await withContext((ctx, env) =>
+          audited({ audit: env.audit, clock: ctx.clock }, 'app.add', { app: ari }, async () => {
+            const app = await registerForgeApp(ctx, ari);
+            if (opts.json) out(JSON.stringify({ app }));
+            else
+              out(`registered Forge app ${app.id}: send production deploys with 'mpu forge deploy --app ${app.id} …'`);
+          }),
+        );
       }),
     );
 

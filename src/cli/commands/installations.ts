@@ -16,16 +16,18 @@ import type { Runtime } from '../../runtime.js';
 import { scheduleLatePlanning } from '../../app/rollout/late-installations.js';
 import { approveInstallation, generatePopulation, showInstallation } from '../../app/rollout/installations.js';
 import { controlRollout, listRollouts, showRollout, versionDistribution } from '../../app/rollout/rollouts.js';
+import type { AuditStore } from '../../store/audit-store.js';
+import { audited } from '../audit.js';
 
 const out = (s: string): void => void process.stdout.write(s + '\n');
 const iso = (t: number | null | undefined) => (t === null || t === undefined ? '-' : new Date(t).toISOString());
 const hours = (ms: number) => `${(ms / 3_600_000).toFixed(2)} h`;
 
-/** Opens the process's context from the environment, runs `fn`, closes. */
-export async function withRolloutContext<T>(fn: (ctx: Runtime) => Promise<T>): Promise<T> {
-  const { ctx, close } = await openContext();
+/** Opens the process's context (and its audit trail) from the environment, runs `fn`, closes. */
+export async function withRolloutContext<T>(fn: (ctx: Runtime, audit: AuditStore) => Promise<T>): Promise<T> {
+  const { ctx, audit, close } = await openContext();
   try {
-    return await fn(ctx);
+    return await fn(ctx, audit);
   } finally {
     await close();
   }
@@ -47,10 +49,30 @@ async function* jsonLines(file: string): AsyncGenerator<{ line: number; value: u
 
 /**
  * `mpu installations import FILE.jsonl`: one installation per line. The whole file is validated
- * first (streamed, so any size), and nothing is stored if a line is bad.
+ * first (streamed, so any size), and nothing is stored if a line is bad. Audited
+ * (`installation.import`), a refused file too.
  * @throws AppError input-invalid listing the first bad lines
  */
 export async function importInstallations(file: string, opts: { json?: boolean }): Promise<void> {
+  const res = await withRolloutContext((ctx, audit) =>
+    audited({ audit, clock: ctx.clock }, 'installation.import', { path: file }, async (note) => {
+      const r = await importFile(ctx, file);
+      note.target = { path: file, count: r.created + r.updated, ...(r.apps.size === 1 ? { app: [...r.apps][0] } : {}) };
+      return r;
+    }),
+  );
+  out(
+    opts.json
+      ? JSON.stringify({ file, created: res.created, updated: res.updated })
+      : `${file}: ${res.created} installation(s) registered, ${res.updated} updated`,
+  );
+}
+
+/** Validates all of `file`, then registers it in batches of 5,000. @throws AppError input-invalid */
+async function importFile(
+  ctx: Runtime,
+  file: string,
+): Promise<{ created: number; updated: number; apps: Set<string> }> {
   try {
     await access(file);
   } catch {
@@ -78,15 +100,19 @@ export async function importInstallations(file: string, opts: { json?: boolean }
       },
     );
   }
-  const res = await withRolloutContext(async (ctx) => {
+  {
     const total = { created: 0, updated: 0 };
     const apps = new Set<string>();
+    const seen = new Set<string>();
     let batch: Installation[] = [];
     const flush = async () => {
       const r = await ctx.installs.register(batch, ctx.clock.now());
       total.created += r.created;
       total.updated += r.updated;
-      if (r.created > 0) for (const i of batch) apps.add(i.appId);
+      for (const i of batch) {
+        seen.add(i.appId);
+        if (r.created > 0) apps.add(i.appId);
+      }
       batch = [];
     };
     try {
@@ -100,13 +126,8 @@ export async function importInstallations(file: string, opts: { json?: boolean }
       // plans an import made during a rollout in shared batches, not batch by batch.
       await scheduleLatePlanning(ctx, apps);
     }
-    return total;
-  });
-  out(
-    opts.json
-      ? JSON.stringify({ file, ...res })
-      : `${file}: ${res.created} installation(s) registered, ${res.updated} updated`,
-  );
+    return { ...total, apps: seen };
+  }
 }
 
 /** `mpu installations generate --app APP --count N [--seed S] [--current VERSION]`. */
@@ -126,24 +147,27 @@ export async function generateInstallationsCommand(opts: {
     );
   if (!Number.isInteger(seed))
     throw new AppError(ErrorCode.INPUT_INVALID, `--seed must be an integer (got '${opts.seed}')`);
-  const res = await withRolloutContext(async (ctx) => {
-    let version = opts.current;
-    if (!version) {
-      const all = await ctx.versions.listVersions(opts.app);
-      version = all.at(-1)?.version;
-      if (!version)
-        throw new AppError(
-          ErrorCode.INPUT_INVALID,
-          `app ${opts.app} has no version yet: pass --current VERSION (e.g. 1.0.0)`,
-        );
-    }
-    const started = Date.now();
-    const r = await generatePopulation(ctx, { appId: opts.app, count, seed, version }, (done) => {
-      if (!opts.json && process.stderr.isTTY) process.stderr.write(`\r  ${done}/${count}`);
-    });
-    if (!opts.json && process.stderr.isTTY) process.stderr.write('\n');
-    return { appId: opts.app, version, seed, ...r, ms: Date.now() - started };
-  });
+  const res = await withRolloutContext((ctx, audit) =>
+    audited({ audit, clock: ctx.clock }, 'installation.generate', { app: opts.app }, async (note) => {
+      let version = opts.current;
+      if (!version) {
+        const all = await ctx.versions.listVersions(opts.app);
+        version = all.at(-1)?.version;
+        if (!version)
+          throw new AppError(
+            ErrorCode.INPUT_INVALID,
+            `app ${opts.app} has no version yet: pass --current VERSION (e.g. 1.0.0)`,
+          );
+      }
+      const started = Date.now();
+      const r = await generatePopulation(ctx, { appId: opts.app, count, seed, version }, (done) => {
+        if (!opts.json && process.stderr.isTTY) process.stderr.write(`\r  ${done}/${count}`);
+      });
+      if (!opts.json && process.stderr.isTTY) process.stderr.write('\n');
+      note.target = { app: opts.app, version, count: r.created + r.updated };
+      return { appId: opts.app, version, seed, ...r, ms: Date.now() - started };
+    }),
+  );
   out(
     opts.json
       ? JSON.stringify(res)
@@ -196,7 +220,18 @@ export async function approveCommand(
   version: string | undefined,
   opts: { json?: boolean },
 ): Promise<void> {
-  const r = await withRolloutContext((ctx) => approveInstallation(ctx, installation, version));
+  const r = await withRolloutContext((ctx, audit) =>
+    audited(
+      { audit, clock: ctx.clock },
+      'installation.approve',
+      { installation, ...(version ? { version } : {}) },
+      async (note) => {
+        const result = await approveInstallation(ctx, installation, version);
+        note.target = { installation, app: result.appId, version: result.approvedUpTo };
+        return result;
+      },
+    ),
+  );
   if (opts.json) return out(JSON.stringify(r));
   out(
     `${r.installationId}: approved up to ${r.approvedUpTo}${r.approvedVersions.length ? ` (approves ${r.approvedVersions.join(', ')})` : ''}`,
@@ -250,8 +285,13 @@ export async function controlRolloutCommand(
   id: string,
   opts: { json?: boolean },
 ): Promise<void> {
-  const { appId, version } = parseRolloutId(id);
-  const r = await withRolloutContext((ctx) => controlRollout(ctx, appId, version, action));
+  const r = await withRolloutContext((ctx, audit) =>
+    audited({ audit, clock: ctx.clock }, `rollout.${action}`, {}, async (note) => {
+      const { appId, version } = parseRolloutId(id);
+      note.target = { app: appId, version };
+      return controlRollout(ctx, appId, version, action);
+    }),
+  );
   out(opts.json ? JSON.stringify(r) : describeRollout(r));
 }
 
