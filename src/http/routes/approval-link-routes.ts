@@ -73,11 +73,20 @@ export async function registerApprovalLinkRoutes(app: FastifyInstance, opts: App
     return link;
   }
 
-  app.get<{ Params: { installationId: string } }>(
-    '/v1/approval-links/:installationId',
-    { config: { access: 'public', rateLimit } },
-    async (req) => {
+  // One route for both methods, so they share one rate-limit counter per client (the plugin keeps
+  // a counter store per route): a client's budget is for the links, whatever the method.
+  app.route<{ Params: { installationId: string } }>({
+    method: ['GET', 'POST'],
+    url: '/v1/approval-links/:installationId',
+    config: {
+      access: 'public',
+      rateLimit,
+      audit: (req) => (req.method === 'POST' ? 'installation.approve' : undefined),
+    },
+    handler: async (req, reply) => {
       const link = await verifiedLink(req);
+      if (req.method === 'POST')
+        return reply.status(202).send(await approveInstallation(ctx, link.installationId, link.version));
       const inst = await ctx.installs.get(link.installationId);
       const record = (await ctx.versions.listVersions(link.appId)).find((v) => v.version === link.version);
       return {
@@ -92,14 +101,5 @@ export async function registerApprovalLinkRoutes(app: FastifyInstance, opts: App
         approve: `POST this URL to approve ${inst.id} up to ${link.version}`,
       };
     },
-  );
-
-  app.post<{ Params: { installationId: string } }>(
-    '/v1/approval-links/:installationId',
-    { config: { access: 'public', audit: 'installation.approve', rateLimit } },
-    async (req, reply) => {
-      const link = await verifiedLink(req);
-      return reply.status(202).send(await approveInstallation(ctx, link.installationId, link.version));
-    },
-  );
+  });
 }
