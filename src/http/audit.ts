@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock } from '../lib/clock.js';
-import type { AuditStore } from '../store/audit-store.js';
+import type { AuditStore, AuditTarget } from '../store/audit-store.js';
 import { requiredAccess } from './auth.js';
 
 /** Options of `installAudit`. */
@@ -21,6 +21,17 @@ export interface HttpAuditOptions {
 function actionOf(req: FastifyRequest) {
   const a = req.routeOptions.config.audit;
   return typeof a === 'function' ? a(req) : a;
+}
+
+/** What the URL names, for a request refused before its handler said more (a viewer's 403). */
+function targetOfParams(req: FastifyRequest): AuditTarget {
+  const p = (req.params ?? {}) as Record<string, string | undefined>;
+  const t: AuditTarget = {};
+  if (p.appId !== undefined) t.app = p.appId;
+  if (p.version !== undefined) t.version = p.version;
+  const installation = p.id ?? p.installationId;
+  if (installation !== undefined) t.installation = installation;
+  return t;
 }
 
 /** Installs the audit hook on `app` (after `installAuth`, before the routes). */
@@ -36,7 +47,7 @@ export function installAudit(app: FastifyInstance, opts: HttpAuditOptions): void
         actor: req.actor,
         action,
         atMs: opts.clock.now(),
-        target: req.auditTarget ?? {},
+        target: req.auditTarget && Object.keys(req.auditTarget).length > 0 ? req.auditTarget : targetOfParams(req),
         requestId: String(req.id),
         outcome,
       });

@@ -110,6 +110,8 @@ describe('HTTP API authentication, roles and audit (inject, real Redis)', () => 
     // The viewer's attempt is recorded (a known actor was refused); the anonymous ones are not.
     const entries = await audit.list({ limit: 10 });
     expect(entries).toMatchObject([{ actor: VIEWER.name, action: w.action, outcome: 'forbidden' }]);
+    if (w.url.includes('/i1/')) expect(entries[0]!.target).toEqual({ installation: 'i1' });
+    if (w.url.includes('/rollouts/')) expect(entries[0]!.target).toEqual({ app: 'h', version: '2.0.0' });
   });
 
   it('every write route works for an operator and leaves one audit entry naming it', async () => {

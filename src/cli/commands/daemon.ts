@@ -13,8 +13,16 @@ export function registerDaemonCommands(program: Command): void {
     .description(
       'run the scheduler, the HTTP API (deploy intake, /metrics, /healthz, /admin/queues) and the workers\n' +
         '(poll, versioning, rollout) in one process; stops gracefully on SIGTERM/SIGINT.\n' +
-        'Config from the environment: REDIS_URL, PORT, HOST, MPU_PREFIX, MPU_WEBHOOK_SECRET, MPU_ADMIN_TOKEN,\n' +
-        'MPU_POLL_INTERVAL (5h), MPU_SCHEDULER_CRON, MPU_POLL_CONCURRENCY (50), MPU_POLL_BATCH_SIZE (250), MPU_FETCH_ALLOW_NETWORKS (CIDRs), MPU_FETCH_EXTRA_PORTS, MPU_NOTIFY_WEBHOOK_URL, LOG_LEVEL…',
+        'Config from the environment: REDIS_URL, PORT, HOST, MPU_PREFIX, MPU_WEBHOOK_SECRET (deploy-event HMAC),\n' +
+        'MPU_POLL_INTERVAL (5h), MPU_SCHEDULER_CRON, MPU_POLL_CONCURRENCY (50), MPU_POLL_BATCH_SIZE (250), MPU_FETCH_ALLOW_NETWORKS (CIDRs), MPU_FETCH_EXTRA_PORTS, MPU_NOTIFY_WEBHOOK_URL, LOG_LEVEL…\n' +
+        'Security (README "Security"):\n' +
+        '  MPU_OPERATOR_TOKENS=alice:TOKEN,…  operators: every route and bull-board (required with the HTTP API; token ≥ 24 characters)\n' +
+        '  MPU_VIEWER_TOKENS=grafana:TOKEN,…  viewers: every GET, /metrics included\n' +
+        '  MPU_APPROVAL_SECRET                signs approval links (≥ 16 characters; default: derived from MPU_WEBHOOK_SECRET)\n' +
+        '  MPU_PUBLIC_URL                     base of approval links (default http://HOST:PORT)\n' +
+        '  MPU_APPROVAL_LINK_TTL (7d)         how long an approval link is valid\n' +
+        '  MPU_DEPLOY_RATE_LIMIT (120), MPU_APPROVAL_RATE_LIMIT (30) per client IP and MPU_RATE_LIMIT_WINDOW (1m)\n' +
+        '  MPU_AUDIT_MAX_LEN (100000)         audit entries kept (mpu audit, GET /v1/audit)',
     )
     .option('--no-scheduler', 'do not run the poll scheduler')
     .option('--no-http', 'do not run the HTTP API')
