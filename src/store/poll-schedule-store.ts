@@ -18,6 +18,14 @@ export class PollScheduleStore {
     await this.redis.zadd(this.keys.pollSchedule(), dueAt, appId);
   }
 
+  /**
+   * Schedules `appId` at `dueAt` (epoch ms) unless it is scheduled already (ZADD NX): a new app's
+   * first poll, which must not move a due time a scheduler tick has set since.
+   */
+  async scheduleIfAbsent(appId: string, dueAt: number): Promise<void> {
+    await this.redis.zadd(this.keys.pollSchedule(), 'NX', dueAt, appId);
+  }
+
   /** Schedules many apps at once. */
   async scheduleMany(entries: { appId: string; dueAt: number }[]): Promise<void> {
     if (entries.length === 0) return;

@@ -8,9 +8,44 @@
  * - any other array keeps its order.
  */
 import { hash } from 'node:crypto';
+import { AppError, ErrorCode } from '../lib/errors.js';
 
 /** JSON value as read from a descriptor. */
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/**
+ * Deepest nesting of objects and arrays a descriptor or manifest may have (the root object is
+ * level 1; `{"a":{"b":1}}` is 2). The deepest real one in fixtures/real is 9 levels (Connect
+ * modules with nested conditions, Forge module properties), so 64 is seven times that; it keeps
+ * every recursive walk of a descriptor (normalize, diff, classification, JSON.stringify) a few
+ * hundred frames from Node's stack limit, which a 3,000-level, 12 KB descriptor overflowed.
+ * Deeper input is `descriptor-invalid` (parse-descriptor.ts checks it before canonicalising).
+ */
+export const MAX_DESCRIPTOR_DEPTH = 64;
+
+/**
+ * The path (`$.a.b[3]`) of the first object or array nested deeper than `max`, or null when none
+ * is. Iterative, so a value of any depth is checked without recursion; it stops at the first
+ * too-deep value, so a cyclic value (a recursive YAML alias) ends too.
+ */
+export function findTooDeep(value: unknown, max: number = MAX_DESCRIPTOR_DEPTH): string | null {
+  const stack: Array<{ v: unknown; depth: number; path: string }> = [{ v: value, depth: 1, path: '$' }];
+  while (stack.length > 0) {
+    const { v, depth, path } = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) return path;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], depth: depth + 1, path: `${path}[${i}]` });
+    } else {
+      const keys = Object.keys(v);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const k = keys[i]!;
+        stack.push({ v: (v as Record<string, unknown>)[k], depth: depth + 1, path: `${path}.${k}` });
+      }
+    }
+  }
+  return null;
+}
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -47,6 +82,11 @@ function setCanon<T extends object>(o: T, c: string): T {
   return o;
 }
 
+/** The canonical JSON cached on an object or array built by `normalize`, or undefined. Never computes it. */
+export function cachedCanonOf(v: object): string | undefined {
+  return (v as WithCanon)[CANON];
+}
+
 /** Canonical JSON of a normalised value (cached on values built by `normalize`). */
 export function canonOf(v: Json): string {
   if (typeof v === 'object' && v !== null) {
@@ -79,8 +119,22 @@ function allStrings(a: readonly unknown[]): a is string[] {
 /**
  * Returns the normalised copy of `value` (see the module comment). `undefined` members are dropped,
  * as JSON.stringify would. Pure; does not modify its input.
+ * @throws AppError `descriptor-invalid` when `value` nests deeper than `MAX_DESCRIPTOR_DEPTH`
+ *   (parseDescriptor refuses such input first, with its path; this bounds the recursion for any
+ *   other caller)
  */
 export function normalize(value: unknown): Json {
+  return normalizeAt(value, 1);
+}
+
+function normalizeAt(value: unknown, depth: number): Json {
+  if (depth > MAX_DESCRIPTOR_DEPTH && typeof value === 'object' && value !== null) {
+    throw new AppError(
+      ErrorCode.DESCRIPTOR_INVALID,
+      `the descriptor nests objects or arrays deeper than ${MAX_DESCRIPTOR_DEPTH} levels`,
+      { details: { maxDepth: MAX_DESCRIPTOR_DEPTH } },
+    );
+  }
   if (Array.isArray(value)) {
     if (allStrings(value)) {
       const out = Array.from(new Set(value)).sort();
@@ -92,7 +146,7 @@ export function normalize(value: unknown): Json {
       const out = [...byKey.keys()].sort().map((k) => byKey.get(k)!);
       return setCanon(out, JSON.stringify(out));
     }
-    const items = value.map(normalize);
+    const items = value.map((v) => normalizeAt(v, depth + 1));
     if (isKeyedArray(items)) {
       (items as Array<{ key: string } & Json>).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     }
@@ -106,7 +160,7 @@ export function normalize(value: unknown): Json {
     for (const k of Object.keys(value).sort()) {
       const v = value[k];
       if (v === undefined) continue;
-      const n = normalize(v);
+      const n = normalizeAt(v, depth + 1);
       out[k] = n;
       c += (c.length > 1 ? ',' : '') + quoteKey(k) + ':' + canonOf(n);
     }

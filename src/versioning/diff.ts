@@ -6,7 +6,7 @@
  * `modules.webPanels[key=panel-1]` for keyed arrays, `scopes` with kind added/removed and the
  * element as after/before for sets of primitives, `[3]` for positional arrays.
  */
-import { canonOf, isKeyedArray, isPrimitiveArray, type Json } from './canonical.js';
+import { MAX_DESCRIPTOR_DEPTH, cachedCanonOf, isKeyedArray, isPrimitiveArray, type Json } from './canonical.js';
 import type { DescriptorChange } from './types.js';
 
 const IDENT = /^[A-Za-z_$][\w$:-]*$/;
@@ -21,33 +21,57 @@ export function joinPath(path: string, k: string): string {
 const isObj = (v: Json | undefined): v is { [k: string]: Json } =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Deep equality of two normalised JSON values. */
+/**
+ * Deep equality of two normalised JSON values (object key order ignored). Iterative: any depth,
+ * no recursion. Subtrees built by `normalize` compare by their cached canonical JSON.
+ */
 export function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
-    return true;
+  const stack: Array<[Json | undefined, Json | undefined]> = [[a, b]];
+  while (stack.length > 0) {
+    const [x, y] = stack.pop()!;
+    if (x === y) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+    const cx = cachedCanonOf(x);
+    const cy = cachedCanonOf(y);
+    if (cx !== undefined && cy !== undefined) {
+      if (cx !== cy) return false;
+      continue;
+    }
+    if (Array.isArray(x)) {
+      if (!Array.isArray(y) || x.length !== y.length) return false;
+      for (let i = 0; i < x.length; i++) stack.push([x[i], y[i]]);
+      continue;
+    }
+    if (Array.isArray(y)) return false;
+    const kx = Object.keys(x);
+    if (kx.length !== Object.keys(y).length) return false;
+    for (const k of kx) {
+      if (!(k in y)) return false;
+      stack.push([x[k], y[k]]);
+    }
   }
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if (!(k in b) || !jsonEqual(a[k], b[k])) return false;
   return true;
 }
 
 /**
  * Lists the differences between `before` and `after` (both normalised), in path order.
- * `path` is the prefix for every reported path ('' for the document root).
+ * `path` is the prefix for every reported path ('' for the document root). The walk stops at
+ * `MAX_DESCRIPTOR_DEPTH` levels (deeper than any parsed descriptor): a subtree that differs below
+ * it is reported as one change, so the diff never recurses without bound.
  */
 export function diffDocuments(before: Json | undefined, after: Json | undefined, path = ''): DescriptorChange[] {
   const out: DescriptorChange[] = [];
-  diffInto(before, after, path, out);
+  diffInto(before, after, path, out, 1);
   return out;
 }
 
-function diffInto(a: Json | undefined, b: Json | undefined, path: string, out: DescriptorChange[]): void {
+function diffInto(
+  a: Json | undefined,
+  b: Json | undefined,
+  path: string,
+  out: DescriptorChange[],
+  depth: number,
+): void {
   if (a === undefined && b === undefined) return;
   if (a === undefined) {
     out.push({ path, kind: 'added', after: b });
@@ -57,27 +81,35 @@ function diffInto(a: Json | undefined, b: Json | undefined, path: string, out: D
     out.push({ path, kind: 'removed', before: a });
     return;
   }
-  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && canonOf(a) === canonOf(b)) return;
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
+    // Values built by `normalize` carry their canonical JSON: equal subtrees cost one comparison.
+    const ca = cachedCanonOf(a);
+    if (ca !== undefined && ca === cachedCanonOf(b)) return;
+  }
+  if (depth > MAX_DESCRIPTOR_DEPTH) {
+    if (!jsonEqual(a, b)) out.push({ path, kind: 'changed', before: a, after: b });
+    return;
+  }
   if (isObj(a) && isObj(b)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const k of [...keys].sort()) diffInto(a[k], b[k], joinPath(path, k), out);
+    for (const k of [...keys].sort()) diffInto(a[k], b[k], joinPath(path, k), out, depth + 1);
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {
-    diffArrays(a, b, path, out);
+    diffArrays(a, b, path, out, depth);
     return;
   }
   if (!jsonEqual(a, b)) out.push({ path, kind: 'changed', before: a, after: b });
 }
 
-function diffArrays(a: Json[], b: Json[], path: string, out: DescriptorChange[]): void {
+function diffArrays(a: Json[], b: Json[], path: string, out: DescriptorChange[], depth: number): void {
   const aKeyed = a.length === 0 || isKeyedArray(a);
   const bKeyed = b.length === 0 || isKeyedArray(b);
   if (aKeyed && bKeyed && (a.length > 0 || b.length > 0)) {
     const am = new Map((a as Array<{ key: string } & Json>).map((x) => [x.key, x as Json]));
     const bm = new Map((b as Array<{ key: string } & Json>).map((x) => [x.key, x as Json]));
     const keys = [...new Set([...am.keys(), ...bm.keys()])].sort();
-    for (const k of keys) diffInto(am.get(k), bm.get(k), `${path}[key=${k}]`, out);
+    for (const k of keys) diffInto(am.get(k), bm.get(k), `${path}[key=${k}]`, out, depth + 1);
     return;
   }
   if (isPrimitiveArray(a) && isPrimitiveArray(b)) {
@@ -92,5 +124,5 @@ function diffArrays(a: Json[], b: Json[], path: string, out: DescriptorChange[])
     return;
   }
   const n = Math.max(a.length, b.length);
-  for (let i = 0; i < n; i++) diffInto(a[i], b[i], `${path}[${i}]`, out);
+  for (let i = 0; i < n; i++) diffInto(a[i], b[i], `${path}[${i}]`, out, depth + 1);
 }

@@ -8,7 +8,7 @@ import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../lib/errors.js';
-import { canonOf, hashCanonical, normalize } from './canonical.js';
+import { MAX_DESCRIPTOR_DEPTH, canonOf, findTooDeep, hashCanonical, normalize } from './canonical.js';
 import type { AppKind, ParsedDescriptor } from './types.js';
 
 /** `ari:cloud:ecosystem::app/<uuid>` (seed 002: "register a Forge app ID … under the forgeAppId key"). */
@@ -87,7 +87,42 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
   return { line, column: offset - last };
 }
 
+/**
+ * Offset of the first `{` or `[` that opens a level deeper than `max` in JSON or JSONC text
+ * (strings and comments skipped), or -1. Checked before parsing, so that no parser (the JSONC one
+ * recurses per level) walks a pathologically deep text.
+ */
+function jsonTooDeepAt(text: string, max: number): number {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x2f /* / */ && text.charCodeAt(i + 1) === 0x2f) {
+      while (i < text.length && text.charCodeAt(i) !== 10) i++;
+    } else if (c === 0x2f && text.charCodeAt(i + 1) === 0x2a /* * */) {
+      const end = text.indexOf('*/', i + 2);
+      i = end < 0 ? text.length : end + 1;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > max) return i;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;
+  }
+  return -1;
+}
+
+const tooDeep = (where: string) =>
+  `nested deeper than ${MAX_DESCRIPTOR_DEPTH} levels of objects and arrays ${where}(real descriptors use fewer than 10)`;
+
 function readConnect(text: string, source: string): unknown {
+  const deepAt = jsonTooDeepAt(text, MAX_DESCRIPTOR_DEPTH);
+  if (deepAt >= 0) {
+    const { line, column } = lineColumn(text, deepAt);
+    throw invalid(source, '$', tooDeep(`at line ${line}, column ${column} `), {
+      line,
+      column,
+      maxDepth: MAX_DESCRIPTOR_DEPTH,
+    });
+  }
   // Fast path: most descriptors are strict JSON; only the others pay for the JSONC parser.
   try {
     return JSON.parse(text);
@@ -113,8 +148,17 @@ function readConnect(text: string, source: string): unknown {
 
 function readForge(text: string, source: string): unknown {
   // uniqueKeys off: a repeated key keeps the last value, as Forge's own YAML loader does.
-  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: true });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { uniqueKeys: false, prettyErrors: true });
+  } catch (e) {
+    // The YAML composer recurses per level of flow collections: a pathologically deep text
+    // overflows it (it reports most such overflows as a document error, handled below).
+    throw invalid(source, '$', e instanceof RangeError ? tooDeep('') : `invalid YAML: ${(e as Error).message}`);
+  }
   const err = doc.errors[0];
+  if (err && /call stack/i.test(err.message))
+    throw invalid(source, '$', tooDeep(''), { maxDepth: MAX_DESCRIPTOR_DEPTH });
   if (err) {
     const pos = err.linePos?.[0];
     const at = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
@@ -128,7 +172,7 @@ function readForge(text: string, source: string): unknown {
   try {
     return doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    throw invalid(source, '$', `invalid YAML: ${(e as Error).message}`);
+    throw invalid(source, '$', e instanceof RangeError ? tooDeep('') : `invalid YAML: ${(e as Error).message}`);
   }
 }
 
@@ -143,8 +187,9 @@ function formatPath(path: readonly PropertyKey[]): string {
  *
  * @returns the document, its app key (Connect `key` / Forge `app.id`), canonical JSON and hash.
  * @throws AppError `descriptor-invalid` (details: source, path, problem, line/column where known)
- *   when the text is not JSON/JSONC/YAML, is not an object, or a field the rules read has the
- *   wrong type. Never throws anything else.
+ *   when the text is not JSON/JSONC/YAML, is not an object, nests objects and arrays deeper than
+ *   `MAX_DESCRIPTOR_DEPTH` (64) levels, or a field the rules read has the wrong type. Never throws
+ *   anything else.
  */
 export function parseDescriptor(text: string, opts: ParseOptions): ParsedDescriptor {
   const { source } = opts;
@@ -158,6 +203,9 @@ export function parseDescriptor(text: string, opts: ParseOptions): ParsedDescrip
       `the ${kind === 'connect' ? 'descriptor' : 'manifest'} must be an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
     );
   }
+  // Before the schema and canonicalisation, which walk the value recursively; iterative itself.
+  const deepPath = findTooDeep(value, MAX_DESCRIPTOR_DEPTH);
+  if (deepPath !== null) throw invalid(source, deepPath, tooDeep(''), { maxDepth: MAX_DESCRIPTOR_DEPTH });
   const schema = kind === 'connect' ? ConnectDescriptorSchema : ForgeManifestSchema;
   const result = schema.safeParse(value);
   if (!result.success) {

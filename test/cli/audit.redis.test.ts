@@ -3,6 +3,8 @@
  * each state-changing command leaves one entry, failed ones too, naming `cli:<--actor>` or the OS
  * user; `mpu audit` prints them newest first, as a table or JSON, filtered by app.
  */
+import { recordVersion } from '../../src/app/detection/record-version.js';
+import { parseDescriptor } from '../../src/versioning/index.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -12,7 +14,7 @@ import { approveCommand, controlRolloutCommand, importInstallations } from '../.
 import { removeAppCommand } from '../../src/cli/commands/apps.js';
 import { auditCommand } from '../../src/cli/commands/audit.js';
 import { cliActor, setCliActor } from '../../src/cli/audit.js';
-import { registerForgeApp } from '../../src/app/detection/register-app.js';
+import { registerConnectApp, registerForgeApp } from '../../src/app/detection/register-app.js';
 import { createAppContext } from '../../src/runtime.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
@@ -45,6 +47,29 @@ beforeAll(async () => {
   redis = await connectTestRedis();
   process.env.REDIS_URL = TEST_REDIS_URL;
   process.env.MPU_PREFIX = prefix;
+  // Installations are only imported for a stored version: 'cli-app' gets its 1.0.0 as a poll stores it.
+  const ctx = createAppContext({ connection: redis, clock: systemClock, logger: silentLogger, prefix });
+  try {
+    await registerConnectApp(ctx, 'cli-app', 'https://vendor.example.com/cli-app/atlassian-connect.json');
+    const d = parseDescriptor(
+      JSON.stringify({ key: 'cli-app', baseUrl: 'https://example.com', authentication: { type: 'jwt' }, modules: {} }),
+      { source: 'test', kind: 'connect' },
+    );
+    await ctx.descriptors.saveDescriptor('cli-app', d);
+    await recordVersion(
+      { ...ctx, enqueuePlanRollout: async () => {} },
+      {
+        v: 1,
+        appId: 'cli-app',
+        source: 'poll',
+        descriptorHash: d.hash,
+        baseVersion: null,
+        detectedAt: ctx.clock.now(),
+      },
+    );
+  } finally {
+    await ctx.close();
+  }
 });
 afterEach(() => setCliActor(undefined));
 afterAll(async () => {

@@ -167,4 +167,22 @@ describe('mpu replay FOLDER and mpu diff', () => {
     expect(r.code).toBe(65);
     expect(r.stderr).toMatch(/descriptor-invalid: .*b\.json: \$: invalid JSON at line 1/);
   });
+
+  it('mpu diff exits 65 (descriptor-invalid, no stack trace) on a descriptor nested 3,000 levels deep', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mpu-diff-'));
+    const deep = '{"":'.repeat(3000) + '1' + '}'.repeat(3000);
+    await writeFile(path.join(dir, 'a.json'), '{"key":"a"}');
+    await writeFile(path.join(dir, 'b.json'), `{"key":"a","modules":{"x":${deep}}}`);
+    await writeFile(path.join(dir, 'c.yml'), `app:\n  id: a\nx: ${'['.repeat(3000)}1${']'.repeat(3000)}\n`);
+    const r = await mpu(['diff', path.join(dir, 'a.json'), path.join(dir, 'b.json')]);
+    const y = await mpu(['diff', path.join(dir, 'c.yml'), path.join(dir, 'c.yml')]);
+    await rm(dir, { recursive: true, force: true });
+    expect(r.code).toBe(65);
+    expect(r.stderr).toMatch(
+      /descriptor-invalid: .*b\.json: \$: nested deeper than 64 levels .* at line 1, column \d+/,
+    );
+    expect(r.stderr).not.toMatch(/RangeError|\n\s+at /);
+    expect(y.code).toBe(65);
+    expect(y.stderr).toMatch(/descriptor-invalid: .*c\.yml: \$: nested deeper than 64 levels/);
+  });
 });

@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { asOperator, asViewer, buildTestApp } from '../helpers/http.js';
-import { signDeployEvent } from '../../src/poller/deploy-event.js';
+import { signDeployEvent, type DeployEvent } from '../../src/poller/deploy-event.js';
+import { manifestAppWarning, receiveDeployEvent } from '../../src/app/detection/accept-deployment.js';
 import { registerForgeApp } from '../../src/app/detection/register-app.js';
 import { planRolloutJobId } from '../../src/jobs/queues.js';
 import { requireFixtures } from '../helpers/fixtures.js';
@@ -118,6 +119,50 @@ describe('POST /v1/forge/deployments', () => {
     const s = await stored();
     expect(s.versions).toEqual([]);
     expect(Object.values(s.jobs).reduce((a, b) => a + b, 0)).toBe(0);
+  });
+
+  it.each`
+    field             | value                 | message
+    ${'environment'}  | ${'production\u200b'} | ${/environment 'production\\u\{200b\}' contains non-ASCII .*\(U\+200B\): did you mean 'production'\?/}
+    ${'environment'}  | ${'Production'}       | ${/environment 'Production' must be lower-case: did you mean 'production'\?/}
+    ${'environment'}  | ${'\u0440roduction'}  | ${/environment 'рroduction' contains non-ASCII .*\(U\+0440\): did you mean 'production'\?/}
+    ${'environment'}  | ${'prod env'}         | ${/environment 'prod env' must be a lower-case letter/}
+    ${'eventId'}      | ${'ev\u0000il'}       | ${/eventId 'ev\\u\{0\}il' contains non-ASCII or control characters \(U\+0000\)/}
+    ${'deploymentId'} | ${'dep\u202eloy'}     | ${/deploymentId 'dep\\u\{202e\}loy' contains non-ASCII or control characters \(U\+202E\)/}
+    ${'deploymentId'} | ${'a'.repeat(201)}    | ${/deploymentId 'a+' must be 1 to 200/}
+  `('$field $value → 400 payload-invalid saying why, nothing stored', async ({ field, value, message }) => {
+    const r = await send(event({ [field]: value }));
+    expect(r.statusCode).toBe(400);
+    expect(r.json().error.code).toBe('payload-invalid');
+    expect(r.json().error.message).toMatch(message);
+    await h.drain();
+    expect((await stored()).versions).toEqual([]);
+    expect((await h.ctx.apps.requireApp(ARI)).environments ?? {}).toEqual({});
+    const keys = await h.connection.keys(`${h.prefix}*`);
+    expect(keys.filter((k) => /[^\x20-\x7e]/.test(k))).toEqual([]);
+    expect(await h.connection.hkeys(h.ctx.keys.deployments(ARI))).toEqual([]);
+  });
+
+  it("a manifest naming another app is accepted and versioned for the event's app, with a warning", async () => {
+    const other = manifests[0]!;
+    const own = other.replace(/^(\s*id:\s*).*$/m, `$1${ARI}`); // the app.id line comes first
+    expect(own).not.toBe(other);
+    expect(
+      manifestAppWarning(ARI, ARI.toUpperCase().replace('ARI:CLOUD:ECOSYSTEM::APP', 'ari:cloud:ecosystem::app')),
+    ).toEqual([]);
+    const mismatch = await receiveDeployEvent(h.ctx, event({ manifest: other }) as DeployEvent, 60_000);
+    expect(mismatch).toMatchObject({
+      status: 'accepted',
+      warnings: [{ code: 'deploy-app-mismatch', detail: expect.stringMatching(/is not the app deployed to/) }],
+    });
+    const same = await receiveDeployEvent(h.ctx, event({ manifest: own }) as DeployEvent, 60_000);
+    expect(same).toMatchObject({ status: 'accepted', warnings: [] });
+    await h.drain();
+    expect((await h.ctx.versions.listVersions(ARI)).map((v) => v.version)).toEqual(['2.0.0', '2.1.0']);
+    // The use case checks the event too, whoever calls it.
+    await expect(
+      receiveDeployEvent(h.ctx, event({ environment: 'Production' }) as DeployEvent, 60_000),
+    ).rejects.toMatchObject({ code: 'payload-invalid' });
   });
 
   it('a replayed event id → 409, nothing new', async () => {

@@ -89,6 +89,49 @@ describe('rollout HTTP API (inject, real Redis)', () => {
     });
   });
 
+  it('refuses installations of unknown apps, unknown versions and unpublished versions: all listed, none stored', async () => {
+    // 'u' has 1.0.0 published and 2.0.0 detected a day after the clock's now (not published yet).
+    versions.add({
+      appId: 'u',
+      kind: 'connect',
+      version: '1.0.0',
+      bump: 'initial',
+      approval: 'automatic',
+      detectedAt: T0,
+    });
+    versions.add({
+      appId: 'u',
+      kind: 'connect',
+      version: '2.0.0',
+      bump: 'major',
+      approval: 'manual',
+      detectedAt: T0 + DAY,
+    });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/installations',
+      payload: [
+        { id: 'ok1', appId: 'u', site: 's1', version: '1.0.0' },
+        { id: 'x1', appId: 'ghost', site: 's2', version: '1.0.0' },
+        { id: 'x2', appId: 'u', site: 's3', version: '99.0.0' },
+        { id: 'x3', appId: 'u', site: 's4', version: '2.0.0' },
+        { id: 'x4', appId: 'u', site: 's5', version: 'bad' },
+      ],
+    });
+    expect(res.statusCode).toBe(400);
+    const error = res.json().error;
+    expect(error.code).toBe('input-invalid');
+    expect([...error.details.problems].sort()).toEqual([
+      expect.stringMatching(/^body\[1\]: app 'ghost' has no stored version/),
+      expect.stringMatching(/^body\[2\]: app 'u' has no version 99\.0\.0 \(stored: 1\.0\.0, 2\.0\.0\)/),
+      expect.stringMatching(/^body\[3\]: version 2\.0\.0 of app 'u' is not published until /),
+      expect.stringMatching(/^body\[4\]: version/),
+    ]);
+    expect((await app.inject({ url: '/v1/installations/ok1' })).statusCode).toBe(404);
+    expect((await app.inject({ url: '/v1/apps/ghost/distribution' })).json()).toMatchObject({ total: 0 });
+    expect((await app.inject({ url: '/v1/apps/u/distribution' })).json()).toMatchObject({ total: 0 });
+  });
+
   it('rollouts: list, show, pause / resume / halt; approvals', async () => {
     await app.inject({
       method: 'POST',

@@ -41,6 +41,8 @@ const routes: Record<string, Route> = {
   },
   '/invalid-json': (_q, r) => r.writeHead(200).end('{"key": "x", '),
   '/schema-error': (_q, r) => r.writeHead(200).end('[1, 2, 3]'),
+  // 3,000 levels (12 KB): deeper than MAX_DESCRIPTOR_DEPTH, and once deep enough to overflow the stack.
+  '/too-deep': (_q, r) => r.writeHead(200).end(`{"key":"fault-app","x":${'{"":'.repeat(3000)}1${'}'.repeat(3000)}}`),
   '/oversized': (_q, r) =>
     r.writeHead(200, { 'content-length': String(2 * 1_048_576) }).end(Buffer.alloc(2 * 1_048_576, 32)),
   '/oversized-chunked': (_q, r) => {
@@ -86,6 +88,7 @@ describe('poll fault matrix', () => {
     ${'/slow-body'}           | ${'descriptor-fetch-failed'}  | ${/no complete answer within 1000 ms/}
     ${'/invalid-json'}        | ${'descriptor-invalid'}       | ${/./}
     ${'/schema-error'}        | ${'descriptor-invalid'}       | ${/./}
+    ${'/too-deep'}            | ${'descriptor-invalid'}       | ${/nested deeper than 64 levels/}
     ${'/oversized'}           | ${'descriptor-fetch-refused'} | ${/exceeds 1048576/}
     ${'/oversized-chunked'}   | ${'descriptor-fetch-refused'} | ${/exceeds 1048576 bytes/}
     ${'/loop'}                | ${'descriptor-fetch-refused'} | ${/more than 3 redirects/}

@@ -16,6 +16,10 @@ import {
   showInstallationCommand,
 } from '../../src/cli/commands/installations.js';
 import { TEST_REDIS_URL, connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
+import { openContext } from '../../src/main.js';
+import { registerConnectApp } from '../../src/app/detection/register-app.js';
+import { recordVersion } from '../../src/app/detection/record-version.js';
+import { parseDescriptor } from '../../src/versioning/index.js';
 
 let redis: Redis;
 const prefix = testPrefix();
@@ -39,6 +43,22 @@ beforeAll(async () => {
   redis = await connectTestRedis();
   process.env.REDIS_URL = TEST_REDIS_URL;
   process.env.MPU_PREFIX = prefix;
+  // The app 'cli' with its first version, 1.0.0, stored as a poll stores it.
+  const { ctx, close } = await openContext();
+  try {
+    await registerConnectApp(ctx, 'cli', 'https://vendor.example.com/cli/atlassian-connect.json');
+    const d = parseDescriptor(
+      JSON.stringify({ key: 'cli', baseUrl: 'https://example.com', authentication: { type: 'jwt' }, modules: {} }),
+      { source: 'test', kind: 'connect' },
+    );
+    await ctx.descriptors.saveDescriptor('cli', d);
+    await recordVersion(
+      { ...ctx, enqueuePlanRollout: async () => {} },
+      { v: 1, appId: 'cli', source: 'poll', descriptorHash: d.hash, baseVersion: null, detectedAt: ctx.clock.now() },
+    );
+  } finally {
+    await close();
+  }
 });
 afterAll(async () => {
   await deleteKeysWithPrefix(redis, prefix);
@@ -57,6 +77,29 @@ describe('mpu installations / distribution', () => {
       message: expect.stringMatching(/line 2: version.*\n.*line 3: not JSON/s),
     });
     expect(await redis.exists(`${prefix}:installations`)).toBe(0);
+
+    // Well formed, but naming an app that does not exist and a version the app does not have:
+    // every such line is listed, and nothing (not even the good line 1) is stored.
+    const unknown = path.join(dir, 'unknown.jsonl');
+    writeFileSync(
+      unknown,
+      [
+        '{"id":"a1","appId":"cli","site":"s","version":"1.0.0"}',
+        '{"id":"g1","appId":"ghost","site":"s","version":"1.0.0"}',
+        '{"id":"g2","appId":"cli","site":"s","version":"99.0.0"}',
+        '{"id":"g3","appId":"cli","site":"s","version":"99.0.0"}',
+      ].join('\n'),
+    );
+    const err = await importInstallations(unknown, {}).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'input-invalid',
+      message: expect.stringMatching(
+        /line 2: app 'ghost' has no stored version.*\n.*line 3, line 4: app 'cli' has no version 99\.0\.0 \(stored: 1\.0\.0\)/s,
+      ),
+      meta: { details: { problems: [expect.stringMatching(/ghost/), expect.stringMatching(/99\.0\.0/)] } },
+    });
+    expect(await redis.exists(`${prefix}:installations`)).toBe(0);
+    expect(JSON.parse(await capture(() => distributionCommand('cli', { json: true })))).toMatchObject({ total: 0 });
 
     const good = path.join(dir, 'good.jsonl');
     writeFileSync(

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/lib/errors.js';
 import { detectKind, parseDescriptor } from '../../src/versioning/index.js';
+import { MAX_DESCRIPTOR_DEPTH, findTooDeep, normalize, type Json } from '../../src/versioning/canonical.js';
+import { diffDocuments, jsonEqual } from '../../src/versioning/diff.js';
+
+/** `{"":{"":…1…}}`: `levels` nested objects (the root counts as one). */
+const nested = (levels: number, inner = '1') => '{"":'.repeat(levels) + inner + '}'.repeat(levels);
 
 function parseError(text: string, kind?: 'connect' | 'forge'): AppError {
   try {
@@ -69,5 +74,49 @@ describe('parseDescriptor', () => {
     expect(detectKind('app:\n  id: x', 'atlassian-connect.json')).toBe('connect');
     expect(detectKind('  // c\n{}')).toBe('connect');
     expect(detectKind('app:\n  id: x')).toBe('forge');
+  });
+
+  describe(`nesting deeper than ${MAX_DESCRIPTOR_DEPTH} levels is descriptor-invalid, at any depth, never a RangeError`, () => {
+    it.each([65, 3000, 200_000])('Connect JSON and JSONC, %i levels', (levels) => {
+      const json = `{"key":"deep","x":${nested(levels - 1)}}`;
+      for (const text of [json, `// a comment\n${json}`, json.replace(/}$/, ',}')]) {
+        const e = parseError(text);
+        expect(e.code).toBe('descriptor-invalid');
+        expect(e.message).toMatch(/nested deeper than 64 levels of objects and arrays at line \d+, column \d+/);
+      }
+    });
+
+    it.each([65, 3000, 50_000])('Forge YAML (flow and block collections), %i levels', (levels) => {
+      const flow = `app:\n  id: deep\nx: ${'['.repeat(levels)}1${']'.repeat(levels)}\n`;
+      expect(parseError(flow, 'forge').message).toMatch(/nested deeper than 64 levels/);
+      if (levels <= 3000) {
+        const block = `app:\n  id: deep\n${Array.from({ length: levels }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')} 1\n`;
+        expect(parseError(block, 'forge').message).toMatch(/nested deeper than 64 levels/);
+      }
+    });
+
+    it('a recursive YAML alias is refused, not walked forever', () => {
+      const e = parseError('app:\n  id: x\nloop: &a [ *a ]\n', 'forge');
+      expect(e.code).toBe('descriptor-invalid');
+    });
+
+    it('64 levels are accepted, with the path of the first too-deep value otherwise', () => {
+      expect(parseDescriptor(`{"key":"ok","x":${nested(63)}}`, { source: 'ok.json' }).appKey).toBe('ok');
+      expect(findTooDeep(JSON.parse(nested(64)))).toBeNull();
+      expect(findTooDeep(JSON.parse(nested(65)))).toBe('$' + '.'.repeat(64));
+      expect(findTooDeep({ a: [{ b: [1] }] }, 3)).toBe('$.a[0].b');
+    });
+
+    it('canonicalisation and diff are bounded on values that did not come from parseDescriptor', () => {
+      let deep: Json = 1;
+      for (let i = 0; i < 5000; i++) deep = { a: deep };
+      expect(() => normalize(deep)).toThrow(expect.objectContaining({ code: 'descriptor-invalid' }));
+      let other: Json = 2;
+      for (let i = 0; i < 5000; i++) other = { a: other };
+      const changes = diffDocuments(deep, other);
+      expect(changes).toHaveLength(1);
+      expect(changes[0]!.path.split('.')).toHaveLength(MAX_DESCRIPTOR_DEPTH);
+      expect(jsonEqual(deep, other)).toBe(false);
+    });
   });
 });

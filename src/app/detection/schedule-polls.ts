@@ -1,14 +1,15 @@
 /**
  * Which Connect apps are polled now (DESIGN.md "Detection rules": every app every 5 hours, at a
  * stable per-app offset; many daemons must not poll twice): every app whose slot is due is handed
- * to the poll port in chunks of `pollBatchSize` apps, then moved to its next slot. Chunk job ids
+ * to the poll port in chunks of `pollBatchSize` apps, then moved to its next slot, never less than
+ * half an interval away (`nextPollDueAt`: a new app's registration poll is its slot's poll). Chunk job ids
  * name their apps and slots, so two daemons ticking at once enqueue each chunk once; should their
  * chunks differ, each app's slot is claimed on its record when polled (AppStore.claimPolls), so
  * it is still polled once. The schedule only moves forward (PollScheduleStore.rescheduleMany), so
  * a daemon whose clock lags or goes back never re-arms a slot already enqueued.
  */
 import type { PollBatchJob } from '../../jobs/queues.js';
-import { pollSlot } from '../../poller/poll-schedule.js';
+import { nextPollDueAt, pollSlot } from '../../poller/poll-schedule.js';
 import type { AppContext } from '../context.js';
 
 /** What one tick did. */
@@ -41,7 +42,11 @@ export async function enqueueDuePolls(
     }
     await ctx.enqueuePollBatches(jobs);
     // Never back (a slower daemon's tick), never re-added (an app removed since it was read).
-    await ctx.schedule.rescheduleMany(slots.map(({ appId, slot }) => ({ appId, dueAt: slot.nextDueAt })));
+    // The next slot's start, or half an interval from now if sooner (a registration's or a late
+    // poll: no second poll right after it; poll-schedule.ts `nextPollDueAt`).
+    await ctx.schedule.rescheduleMany(
+      slots.map(({ appId }) => ({ appId, dueAt: nextPollDueAt(appId, now, pollIntervalMs) })),
+    );
     if (due.length < PAGE) break;
   }
   if (total) ctx.logger.info({ due: total }, 'scheduler:enqueued');

@@ -31,7 +31,8 @@ export interface ApprovalResult {
 }
 
 /**
- * Registers installations: validates all first (nothing is stored if one is bad). New ones are
+ * Registers installations: validates all first (nothing is stored if one is bad): each must be
+ * well formed and name a stored, published version of its app (`InstallationRefs`). New ones are
  * then planned into the rollouts whose plans had already read the installation list
  * (late-installations.ts): an installation registered on an older version while a rollout is in
  * flight is upgraded within its window, measured from now (DESIGN.md "Rollout rules").
@@ -45,13 +46,16 @@ export async function registerInstallations(
 ): Promise<{ created: number; updated: number }> {
   const parsed: Installation[] = [];
   const problems: string[] = [];
+  const refs = new InstallationRefs();
   raw.forEach((r, i) => {
     try {
       parsed.push(parseInstallationInput(r, where(i)));
+      refs.add(parsed.at(-1)!, where(i));
     } catch (err) {
       problems.push(err instanceof Error ? err.message : String(err));
     }
   });
+  problems.push(...(await refs.check(ctx)));
   if (problems.length) {
     throw new AppError(
       ErrorCode.INPUT_INVALID,
@@ -68,6 +72,70 @@ export async function registerInstallations(
       parsed.map((i) => i.appId),
     );
   return r;
+}
+
+/** How many places `InstallationRefs` names for one bad (app, version) pair. */
+const WHERE_SHOWN = 3;
+/** Bad (app, version) pairs after which `InstallationRefs.check` stops reading (the input is refused anyway). */
+const PROBLEMS_CHECKED = 100;
+
+/**
+ * The (app, version) pairs a batch of installations names, kept once each with the first places
+ * that named it (so a streamed import of any size holds one entry per distinct pair, not per line),
+ * then checked against the stored versions. An installation is stored only for a registered app
+ * on a version that app has and has published (`detectedAt` ≤ now): an installation cannot run a
+ * version the marketplace never published (DESIGN.md "Rollout rules": the history of which
+ * installation ran which version is kept), and one of an unknown app could never be rolled out
+ * nor removed with its app. Versions are read through the `versions` port, so a context whose
+ * versions live in memory (demo, benchmark, tests) is checked the same way. An app with no stored
+ * version is refused too: it is unknown, or registered and not yet polled.
+ */
+export class InstallationRefs {
+  private readonly pairs = new Map<string, Map<string, { where: string[]; count: number; seq: number }>>();
+  private seq = 0;
+
+  /** Records that `where` (e.g. `line 12`, `body[3]`) names `inst.appId`@`inst.version`. */
+  add(inst: Pick<Installation, 'appId' | 'version'>, where: string): void {
+    let versions = this.pairs.get(inst.appId);
+    if (!versions) this.pairs.set(inst.appId, (versions = new Map()));
+    const ref = versions.get(inst.version);
+    if (!ref) versions.set(inst.version, { where: [where], count: 1, seq: this.seq++ });
+    else if (ref.count++ < WHERE_SHOWN) ref.where.push(where);
+  }
+
+  /**
+   * Reads each named app's versions once and checks every pair.
+   * @returns one problem per bad pair, naming where it was used, in input order (empty when all
+   *   are stored and published); stops after 100 bad pairs
+   */
+  async check(ctx: Pick<RolloutContext, 'versions' | 'clock'>): Promise<string[]> {
+    const problems: { seq: number; text: string }[] = [];
+    const now = ctx.clock.now();
+    for (const [appId, refs] of this.pairs) {
+      if (problems.length >= PROBLEMS_CHECKED) break;
+      const stored = await ctx.versions.listVersions(appId);
+      const known = stored.map((v) => v.version);
+      for (const [version, ref] of refs) {
+        const more = ref.count > ref.where.length ? ` (and ${ref.count - ref.where.length} more)` : '';
+        const at = `${ref.where.join(', ')}${more}`;
+        const rec = stored.find((v) => v.version === version);
+        const problem = (text: string) => problems.push({ seq: ref.seq, text: `${at}: ${text}` });
+        if (stored.length === 0) problem(`app '${appId}' has no stored version (not registered, or not polled yet)`);
+        else if (!rec)
+          problem(
+            `app '${appId}' has no version ${version} (stored: ${known.slice(-5).join(', ')}${known.length > 5 ? ' …' : ''})`,
+          );
+        else if (rec.detectedAt > now)
+          problem(
+            `version ${version} of app '${appId}' is not published until ${new Date(rec.detectedAt).toISOString()}`,
+          );
+      }
+    }
+    return problems
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, PROBLEMS_CHECKED)
+      .map((p) => p.text);
+  }
 }
 
 /**

@@ -14,7 +14,12 @@ import type { Installation } from '../../rollout/types.js';
 import { parseRolloutId, type RolloutView } from '../../store/rollout-store.js';
 import type { Runtime } from '../../runtime.js';
 import { scheduleLatePlanning } from '../../app/rollout/late-installations.js';
-import { approveInstallation, generatePopulation, showInstallation } from '../../app/rollout/installations.js';
+import {
+  InstallationRefs,
+  approveInstallation,
+  generatePopulation,
+  showInstallation,
+} from '../../app/rollout/installations.js';
 import { controlRollout, listRollouts, showRollout, versionDistribution } from '../../app/rollout/rollouts.js';
 import type { AuditStore } from '../../store/audit-store.js';
 import { audited } from '../audit.js';
@@ -49,8 +54,9 @@ async function* jsonLines(file: string): AsyncGenerator<{ line: number; value: u
 
 /**
  * `mpu installations import FILE.jsonl`: one installation per line. The whole file is validated
- * first (streamed, so any size), and nothing is stored if a line is bad. Audited
- * (`installation.import`), a refused file too.
+ * first (streamed, so any size), then the versions its lines name are checked against the store
+ * (registered app, stored and published version: `InstallationRefs`), and nothing is stored if a
+ * line is bad. Audited (`installation.import`), a refused file too.
  * @throws AppError input-invalid listing the first bad lines
  */
 export async function importInstallations(file: string, opts: { json?: boolean }): Promise<void> {
@@ -79,13 +85,14 @@ async function importFile(
     throw new AppError(ErrorCode.INPUT_INVALID, `cannot read ${file}`);
   }
   const problems: string[] = [];
+  const refs = new InstallationRefs();
   let count = 0;
   for await (const l of jsonLines(file)) {
     count++;
     if (l.error) problems.push(l.error);
     else {
       try {
-        parseInstallationInput(l.value, `line ${l.line}`);
+        refs.add(parseInstallationInput(l.value, `line ${l.line}`), `line ${l.line}`);
       } catch (err) {
         problems.push((err as Error).message);
       }
@@ -98,6 +105,15 @@ async function importFile(
       {
         details: { problems: problems.slice(0, 100) },
       },
+    );
+  }
+  // Against the store before anything is stored: every line names a stored, published version.
+  const unknown = await refs.check(ctx);
+  if (unknown.length) {
+    throw new AppError(
+      ErrorCode.INPUT_INVALID,
+      `${file}: ${unknown.length} unknown app version(s), nothing imported:\n  ${unknown.slice(0, 10).join('\n  ')}`,
+      { details: { problems: unknown } },
     );
   }
   {
