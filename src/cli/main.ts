@@ -7,11 +7,12 @@ import { registerVersioningCommands } from './commands/versioning.js';
 import { registerDaemonCommands } from './commands/daemon.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { exitQuietlyOnClosedStdout } from './run-action.js';
 
 export function buildProgram(): Command {
   const program = new Command('mpu')
     .description(
-      'marketplace-updater: detects Connect descriptor changes and Forge deploys, versions them by the\n' +
+      'marketplace-updater: detects Connect descriptor changes and Forge deploys, versions them by the ' +
         'Marketplace rules (automatic or admin approval) and rolls each version out to every installation.',
     )
     .version('0.1.0')
@@ -23,4 +24,5 @@ export function buildProgram(): Command {
   return program;
 }
 
+exitQuietlyOnClosedStdout();
 await buildProgram().parseAsync(process.argv);

@@ -11,9 +11,9 @@ export function registerDaemonCommands(program: Command): void {
     .command('daemon')
     .summary('run the daemon: poll scheduler, HTTP API and workers')
     .description(
-      'run the scheduler, the HTTP API (deploy intake, /metrics, /healthz, /admin/queues) and the workers\n' +
-        '(poll, versioning, rollout) in one process; stops gracefully on SIGTERM/SIGINT.\n' +
-        'Config from the environment: REDIS_URL, PORT, HOST, MPU_PREFIX, MPU_WEBHOOK_SECRET, MPU_ADMIN_TOKEN,\n' +
+      'run the scheduler, the HTTP API (deploy intake, /metrics, /healthz, /admin/queues) and the workers ' +
+        '(poll, versioning, rollout) in one process; stops gracefully on SIGTERM/SIGINT.\n\n' +
+        'Config from the environment: REDIS_URL, PORT, HOST, MPU_PREFIX, MPU_WEBHOOK_SECRET, MPU_ADMIN_TOKEN, ' +
         'MPU_POLL_INTERVAL (5h), MPU_SCHEDULER_CRON, MPU_POLL_CONCURRENCY (50), MPU_POLL_BATCH_SIZE (250), MPU_FETCH_ALLOW_NETWORKS (CIDRs), MPU_FETCH_EXTRA_PORTS, MPU_NOTIFY_WEBHOOK_URL, LOG_LEVEL…',
     )
     .option('--no-scheduler', 'do not run the poll scheduler')

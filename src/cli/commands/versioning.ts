@@ -41,7 +41,7 @@ export function registerVersioningCommands(program: Command): void {
     .command('diff')
     .summary('classify the change between two descriptor versions')
     .description(
-      'Classify the change from OLD to NEW (atlassian-connect.json or manifest.yml) by the Marketplace\n' +
+      'Classify the change from OLD to NEW (atlassian-connect.json or manifest.yml) by the Marketplace ' +
         'rules: the bump (major/minor/micro), whether admins must approve it, and why.',
     )
     .argument('<old>', 'the previous descriptor or manifest')
@@ -100,8 +100,8 @@ export function registerVersioningCommands(program: Command): void {
     .command('replay')
     .summary('replay a descriptor history: versions, bumps and approvals')
     .description(
-      'Replay a descriptor history as the Marketplace would see it: for each change its date, file or\n' +
-        'commit, the new version, bump, approval and reasons; then a summary. SOURCE is a folder of\n' +
+      'Replay a descriptor history as the Marketplace would see it: for each change its date, file or ' +
+        'commit, the new version, bump, approval and reasons; then a summary. SOURCE is a folder of ' +
         'versions (.json, .yml, .yaml, in file-name order; other files ignored), or use --git with --file.',
     )
     .argument('[source]', 'folder of descriptor versions')
