@@ -87,6 +87,11 @@ describe('rollout HTTP API (inject, real Redis)', () => {
       total: 2,
       versions: [{ version: '1.0.0', count: 2, percent: 100 }],
     });
+    // An app with neither a record nor installations is not found, as everywhere else (not an empty
+    // distribution).
+    const unknown = await app.inject({ url: '/v1/apps/no-such-app/distribution' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ error: { code: 'app-not-found' } });
   });
 
   it('rollouts: list, show, pause / resume / halt; approvals', async () => {
