@@ -15,7 +15,7 @@ import type { FetchesDescriptors } from './app/detection/poll-app.js';
 import { QueueName } from './jobs/queues.js';
 import type { Clock } from './lib/clock.js';
 import { createLimiter } from './lib/limiter.js';
-import { logErrors } from './lib/log-errors.js';
+import { createRedisErrorLog } from './lib/log-errors.js';
 import type { Logger } from './lib/logger.js';
 import { createMetrics } from './metrics/metrics.js';
 import { DescriptorFetcher, type FetchPolicy } from './poller/descriptor-fetcher.js';
@@ -83,13 +83,18 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
     rollout: new Queue(QueueName.rollout, qopts),
     notify: new Queue(QueueName.notify, qopts),
   };
-  for (const [name, q] of Object.entries(queues)) logErrors(q, deps.logger, { queue: name });
+  const redisErrors = createRedisErrorLog(deps.logger);
+  redisErrors.watchRecovery(deps.connection);
+  for (const [name, q] of Object.entries(queues)) redisErrors.watch(q, { queue: name });
   const ownFetcher = opts.fetcher ? undefined : new DescriptorFetcher(opts.fetchPolicy);
   const fetcher = opts.fetcher ?? ownFetcher!;
   const pollLimiter = createLimiter(settings.pollConcurrency);
   const storeConnection = deps.connection.duplicate({ enableAutoPipelining: true });
+  redisErrors.watch(storeConnection, { connection: 'stores' });
+  redisErrors.watchRecovery(storeConnection);
   const installs = new InstallationStore(deps.connection, keys);
   const rollouts = new RolloutStore(deps.connection, keys);
+  const versions = new VersionStore(storeConnection, keys);
   const metrics = createMetrics({
     async queueDepths() {
       const out: Record<string, Record<string, number>> = {};
@@ -101,6 +106,7 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
     fetchesInFlight: () => pollLimiter.inUse(),
     rollouts,
     installs,
+    versions,
   });
   return {
     ...deps,
@@ -111,7 +117,7 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
     fetcher,
     pollLimiter,
     apps: new AppStore(storeConnection, keys),
-    versions: new VersionStore(storeConnection, keys),
+    versions,
     descriptors: new DescriptorStore(storeConnection, keys),
     // The scheduler's reads and writes stay off the pipelined connection, whose queue fills with
     // the polls of the chunks already running while a tick enqueues the next ones.
@@ -124,6 +130,7 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
     notifier: opts.notifier ?? new LogNotifier(deps.logger),
     approvalLinks: opts.approvalLinks,
     metrics,
+    redisErrors,
     events: new LifecycleEvents(),
     async close() {
       await Promise.all(Object.values(queues).map((q) => q.close()));

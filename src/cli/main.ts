@@ -9,13 +9,13 @@ import { registerRolloutCommands } from './commands/rollout.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerAuditCommand } from './commands/audit.js';
 import { setCliActor } from './audit.js';
-import { reportError } from './run-action.js';
+import { exitQuietlyOnClosedStdout, reportError } from './run-action.js';
 import { exitCodeFor } from '../lib/errors.js';
 
 export function buildProgram(): Command {
   const program = new Command('mpu')
     .description(
-      'marketplace-updater: detects Connect descriptor changes and Forge deploys, versions them by the\n' +
+      'marketplace-updater: detects Connect descriptor changes and Forge deploys, versions them by the ' +
         'Marketplace rules (automatic or admin approval) and rolls each version out to every installation.',
     )
     .version('0.1.0')
@@ -37,4 +37,5 @@ export function buildProgram(): Command {
   return program;
 }
 
+exitQuietlyOnClosedStdout();
 await buildProgram().parseAsync(process.argv);

@@ -36,3 +36,17 @@ export function reportError(err: unknown, json: boolean): void {
   if (json) process.stdout.write(JSON.stringify({ error: { code: 'internal', message: e.message } }) + '\n');
   process.stderr.write(`mpu: internal error: ${e.stack ?? e.message}\n`);
 }
+
+/**
+ * Makes a closed stdout end the process quietly: `mpu rollouts list | head -1` closes the pipe
+ * after one line, and the next write fails with EPIPE, which with no listener is an uncaught
+ * exception and a stack trace. The reader has what it wanted, so the process exits at once with
+ * the status it already has (0 unless a command failed before). Other stream errors are rethrown.
+ * Installed once by the entry point (src/cli/main.ts), so it covers every command.
+ */
+export function exitQuietlyOnClosedStdout(stream: NodeJS.WriteStream = process.stdout): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(Number(process.exitCode ?? 0));
+  });
+}

@@ -17,7 +17,7 @@ export interface DeployAnswer {
  * Sends `event` to the daemon at `baseUrl`, signed with `secret` and timestamped `now` (epoch ms,
  * sent as epoch seconds; the daemon accepts ±5 minutes of its own clock).
  * @throws AppError store-unavailable when no daemon answers; the event's refusal (4xx/5xx) is
- *   thrown as the daemon's error code.
+ *   thrown as the daemon's error code (a refused signature: webhook-signature-invalid, exit 77).
  */
 export async function sendDeployEvent(
   baseUrl: string,
@@ -48,7 +48,9 @@ export async function sendDeployEvent(
   const answer = (await res.body.json().catch(() => ({}))) as DeployAnswer['body'];
   if (res.statusCode >= 400) {
     const code = answer.error?.code as ErrorCode | undefined;
-    const known = code && (Object.values(ErrorCode) as string[]).includes(code) ? code : ErrorCode.PAYLOAD_INVALID;
+    // A 401 without a code of ours (an authenticating proxy, say) is a refused signature too.
+    const fallback = res.statusCode === 401 ? ErrorCode.WEBHOOK_SIGNATURE_INVALID : ErrorCode.PAYLOAD_INVALID;
+    const known = code && (Object.values(ErrorCode) as string[]).includes(code) ? code : fallback;
     throw new AppError(known, `daemon refused the event (HTTP ${res.statusCode}): ${answer.error?.message ?? ''}`, {
       retryable: false,
       details: { httpStatus: res.statusCode },

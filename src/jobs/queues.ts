@@ -2,6 +2,10 @@
  * Queue names, job names and job payloads in one place (STYLE.md). Job data outlives deploys, so
  * each payload carries `v` and is parsed at the start of its processor. BullMQ job ids may not
  * contain `:` and may not be integers: build them with `jobIdPart`.
+ *
+ * Fields for people (`…Iso` times, `installations` counts) are optional and only shown by
+ * bull-board: jobs queued by an older release, without them, still parse, no processor reads
+ * them, and no job id depends on them. The dispatcher (src/workers/job-dispatcher.ts) adds them.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -26,12 +30,36 @@ export const PlanRolloutJob = z.object({
 export type PlanRolloutJob = z.infer<typeof PlanRolloutJob>;
 export const PLAN_ROLLOUT_JOB_NAME = 'plan-rollout';
 
+/** A Forge app ARI, the one kind of app id with characters a job id may not hold (`:`, `/`). */
+const FORGE_ARI_ID = /^ari:cloud:ecosystem::app\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+/** What a Forge ARI becomes; any other input that would read the same is escaped. */
+const FORGE_PART = /^forge-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const utf8 = new TextEncoder();
+
 /**
- * Makes a string safe inside a BullMQ job id: letters, digits, `.`, `_` and `-` pass; any other
- * character becomes `~` + its hex code (`:` → `~3a`), so distinct inputs stay distinct.
+ * Makes a string readable and safe inside a BullMQ job id (no `:`, never an integer), one to one
+ * so distinct inputs stay distinct:
+ * - a Forge app ARI `ari:cloud:ecosystem::app/<uuid>` (lower-case uuid) → `forge-<uuid>`;
+ * - letters, digits, `.`, `_` and `-` pass as they are (Connect keys, versions, client keys);
+ * - any other character becomes `~` and two hex digits per UTF-8 byte (`:` → `~3a`, `é` →
+ *   `~c3~a9`): fixed width, so an escape never runs into the next character;
+ * - an input that would pass as it is and read `forge-<uuid>` gets its `f` escaped (`~66orge-…`)
+ *   so it never meets an ARI's part.
+ *
+ * Job ids must stay the same for the same job: they make a second enqueue of it a no-op. This
+ * scheme replaced `~<hex code point>` escapes (an ARI read `ari~3acloud~3aecosystem~3a~3aapp~2f…`),
+ * so a job queued by an older release and enqueued again by a newer one (a redelivered plan, a
+ * second daemon's scheduler tick during a rolling deploy) gets a new id and runs twice. That is
+ * harmless: every step compares and sets (versions, plans, upgrades, notices), so the second run
+ * finds its work done.
  */
 export function jobIdPart(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]/g, (c) => `~${c.codePointAt(0)!.toString(16)}`);
+  const ari = FORGE_ARI_ID.exec(s);
+  if (ari) return `forge-${ari[1]}`;
+  const escaped = s.replace(/[^A-Za-z0-9._-]/gu, (c) =>
+    [...utf8.encode(c)].map((b) => `~${b.toString(16).padStart(2, '0')}`).join(''),
+  );
+  return FORGE_PART.test(escaped) ? `~66${escaped.slice(1)}` : escaped;
 }
 
 /** Deterministic id: a second daemon's or a retry's enqueue of the same plan is a no-op. */
@@ -95,6 +123,8 @@ export const VersionJob = z.object({
   deploymentId: z.string().min(1).optional(),
   /** When the change was detected (epoch ms). */
   detectedAt: z.number().int(),
+  /** `detectedAt` as ISO 8601, for people reading the queue (optional: older jobs lack it). */
+  detectedAtIso: z.string().optional(),
 });
 export type VersionJob = z.infer<typeof VersionJob>;
 export const VERSION_JOB_NAME = 'classify-version';
@@ -146,7 +176,9 @@ export const UPGRADE_JOB_OPTS = Object.freeze({
 export const UpgradeBatchSource = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('bucket'),
+    /** The bucket's time (epoch ms). */
     at: z.number().int(),
+    /** First and last position (inclusive: `start: 0, end: 0` is one installation). */
     start: z.number().int().min(0),
     end: z.number().int().min(0),
   }),
@@ -166,9 +198,26 @@ export const UpgradeBatchJob = z.object({
   version: z.string().min(1),
   dueAt: z.number().int(),
   source: UpgradeBatchSource,
+  /** `dueAt` as ISO 8601, for people (optional: older jobs lack it). */
+  dueAtIso: z.string().optional(),
+  /** How many installations the batch covers, for people (optional: older jobs lack it). */
+  installations: z.number().int().min(0).optional(),
 });
 export type UpgradeBatchJob = z.infer<typeof UpgradeBatchJob>;
 export const UPGRADE_BATCH_JOB_NAME = 'upgrade-batch';
+
+/** How many installations an upgrade batch covers (a bucket range is inclusive). */
+export const upgradeBatchSize = (j: UpgradeBatchJob): number =>
+  j.source.kind === 'bucket' ? j.source.end - j.source.start + 1 : j.source.ids.length;
+
+/** How many installations a notify batch covers. */
+export const notifyBatchSize = (j: NotifyBatchJob): number => (j.ids ? j.ids.length : j.end - j.start + 1);
+
+/** Epoch ms as ISO 8601, or undefined for a time outside the Date range. */
+export const isoTime = (ms: number): string | undefined => {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+};
 /** A short digest of a list of ids (job ids of batches that carry their ids). */
 export const idsDigest = (ids: readonly string[]): string =>
   createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 32);
@@ -197,6 +246,10 @@ export const NotifyBatchJob = z.object({
   end: z.number().int().min(0),
   /** Late installations (rollout/plan-late.ts): these ids instead of the bucket range. */
   ids: z.array(z.string().min(1)).min(1).max(5000).optional(),
+  /** `at` as ISO 8601, for people (optional: older jobs lack it). */
+  atIso: z.string().optional(),
+  /** How many installations the batch covers, for people (optional: older jobs lack it). */
+  installations: z.number().int().min(0).optional(),
 });
 export type NotifyBatchJob = z.infer<typeof NotifyBatchJob>;
 export const NOTIFY_BATCH_JOB_NAME = 'notify-admins';

@@ -46,14 +46,17 @@ export interface ErrorSpec {
   readonly description: string;
   /** HTTP status the API answers with when a request fails with this code. */
   readonly httpStatus: number;
-  /** `mpu` exit status, sysexits(3) style: 65 data, 66 not found, 69 unavailable, 75 temporary, 78 config, 1 other. */
+  /**
+   * `mpu` exit status, sysexits(3) style: 65 data, 66 not found, 69 unavailable, 75 temporary,
+   * 77 permission denied, 78 config, 1 other.
+   */
   readonly exitCode: number;
   /** Whether a worker retries it (BullMQ backoff), unless the thrower says otherwise (`AppErrorMeta.retryable`). */
   readonly retryable: boolean;
 }
 
 /** sysexits(3) statuses used by the catalogue. */
-const EX = { FAILURE: 1, DATAERR: 65, NOINPUT: 66, UNAVAILABLE: 69, TEMPFAIL: 75, CONFIG: 78 } as const;
+const EX = { FAILURE: 1, DATAERR: 65, NOINPUT: 66, UNAVAILABLE: 69, TEMPFAIL: 75, NOPERM: 77, CONFIG: 78 } as const;
 
 // Who sees each status: 4xx blame the request, 5xx the daemon or what it depends on. The
 // exit statuses of the codes that had one before the catalogue are kept (scripts test them).
@@ -126,7 +129,9 @@ const CATALOGUE = {
   [ErrorCode.WEBHOOK_SIGNATURE_INVALID]: {
     description: 'a deploy event is unsigned, wrongly signed or too old',
     httpStatus: 401,
-    exitCode: EX.FAILURE,
+    // EX_NOPERM: `mpu forge deploy` signed with another secret than the daemon's (or a clock
+    // more than 5 minutes off), which a script should tell apart from other failures.
+    exitCode: EX.NOPERM,
     retryable: false,
   },
   [ErrorCode.WEBHOOK_REPLAYED]: {

@@ -2,7 +2,7 @@
  * Prometheus metrics of detection and versioning (prom-client), on an injected Registry so tests
  * and several daemons in one process (tests) do not share global counters. Exposed at `/metrics`.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Counters the poller, the intake and the versioning worker update. */
 export interface DaemonMetrics {
@@ -13,6 +13,12 @@ export interface DaemonMetrics {
   readonly pollFailures: Counter<'code'>;
   /** `mpu_versions_total{kind,bump,approval}`: versions created. */
   readonly versions: Counter<'kind' | 'bump' | 'approval'>;
+  /**
+   * `mpu_version_delay_seconds{kind,source}`: from detection (the poll that fetched the change, or
+   * the deploy event's arrival) to its version stored, in clock seconds: the queue's share of the
+   * detection lag (a Connect change's whole lag is at most one poll interval more).
+   */
+  readonly versionDelay: Histogram<'kind' | 'source'>;
   /** `mpu_versions_superseded_total`: polled changes not versioned because a later polled change of the app was decided already (a late retry). */
   readonly versionsSuperseded: Counter;
   /** `mpu_deploy_events_total{result}`: deploy events by result (accepted, duplicate, non-production, rejected). */
@@ -63,6 +69,13 @@ export function createDaemonMetrics(
       name: 'mpu_versions_total',
       help: 'Versions created by kind, bump and approval',
       labelNames: ['kind', 'bump', 'approval'] as const,
+      registers: [registry],
+    }),
+    versionDelay: new Histogram({
+      name: 'mpu_version_delay_seconds',
+      help: 'Seconds from a change detected (poll or deploy event) to its version stored',
+      labelNames: ['kind', 'source'] as const,
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600],
       registers: [registry],
     }),
     versionsSuperseded: new Counter({

@@ -15,6 +15,11 @@ export interface RolloutMetrics {
   readonly progress: Gauge<'app' | 'version' | 'status'>;
   /** `mpu_installations{app,version}`: version distribution of apps with rollouts (collected). */
   readonly installations: Gauge<'app' | 'version'>;
+  /**
+   * `mpu_rollout_deferred{app,version}`: upgrades its plan moved to the end of a maintenance
+   * window (latest 50 rollouts, from their stored plan summaries).
+   */
+  readonly deferred: Gauge<'app' | 'version'>;
 }
 
 /**
@@ -57,5 +62,16 @@ export function createRolloutMetrics(
           this.set({ app, version }, n);
     },
   });
-  return { registry, upgrades, progress, installations };
+  const deferred = new Gauge({
+    name: 'mpu_rollout_deferred',
+    help: 'Planned upgrades deferred by a maintenance window, per rollout',
+    labelNames: ['app', 'version'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await stores.rollouts.list({ limit: 50 }))
+        if (r.summary) this.set({ app: r.appId, version: r.version }, r.summary.deferred ?? 0);
+    },
+  });
+  return { registry, upgrades, progress, installations, deferred };
 }

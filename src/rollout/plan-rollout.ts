@@ -55,6 +55,11 @@ export interface PlanSummary {
   delayMaxMs: number;
   /** Latest upgrade time, epoch ms, or null when none. */
   lastUpgradeAt: number | null;
+  /**
+   * Upgrades moved later by a maintenance window (`exactAt` after `dueAt`). Optional: summaries
+   * stored before it was counted lack it (read as 0).
+   */
+  deferred?: number;
 }
 
 /** 32-bit FNV-1a: a stable, well-spread hash for per-installation offsets. */
@@ -170,7 +175,7 @@ const HIST_BINS = 3 * 24 * 3600; // 1 s bins up to 3 days, then one overflow bin
 export class PlanSummaryBuilder {
   private readonly hist = new Uint32Array(HIST_BINS + 1);
   private readonly times = new Set<number>();
-  readonly counts = { total: 0, upgrades: 0, notifies: 0, upToDate: 0, blocked: 0 };
+  readonly counts = { total: 0, upgrades: 0, notifies: 0, upToDate: 0, blocked: 0, deferred: 0 };
   private max = 0;
   private last: number | null = null;
 
@@ -189,6 +194,7 @@ export class PlanSummaryBuilder {
       return;
     }
     this.counts.upgrades++;
+    if (step.exactAt > step.dueAt) this.counts.deferred++;
     const d = Math.max(0, step.at - this.publishedAt);
     this.hist[Math.min(HIST_BINS, Math.floor(d / 1000))]!++;
     if (d > this.max) this.max = d;

@@ -15,6 +15,7 @@
  * markUpdateAvailable-3), loaded by scripts.ts.
  */
 import type { Redis } from 'ioredis';
+import semver from 'semver';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { Installation, MaintenanceWindows } from '../rollout/types.js';
 import type { PlanInput } from '../rollout/plan-rollout.js';
@@ -317,6 +318,37 @@ export class InstallationStore {
     );
     const [ids, v, a] = columnsOf<[string[], string[], string[]]>('readRangeStates', reply, 3);
     return { ids, versions: v.map((x) => x || null), approved: a.map((x) => x || null) };
+  }
+
+  /**
+   * How many installations of `appId` wait for their admins: shown "update available" for a
+   * version newer than the one they run, and not approved up to it (HSCAN of the available hash
+   * in pages of `count`, with their versions and approvals read per page; O(installations shown
+   * an update), so callers that poll it, such as /metrics, should cache it).
+   */
+  async countPendingApprovals(appId: string, count = 5000): Promise<number> {
+    let pending = 0;
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.keys.installationAvailable(appId), cursor, 'COUNT', count);
+      cursor = next;
+      const ids: string[] = [];
+      const available: string[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        ids.push(flat[i]!);
+        available.push(flat[i + 1]!);
+      }
+      if (ids.length === 0) continue;
+      const { versions, approved } = await this.readStates(appId, ids);
+      for (let k = 0; k < ids.length; k++) {
+        const shown = semver.valid(available[k]!);
+        const runs = versions[k] ?? null;
+        if (!shown || runs === null || !semver.valid(runs) || semver.gte(runs, shown)) continue;
+        const ok = approved[k] ?? null;
+        if (ok === null || !semver.valid(ok) || semver.lt(ok, shown)) pending++;
+      }
+    } while (cursor !== '0');
+    return pending;
   }
 
   /** Sites of `ids` (null for unknown). */

@@ -10,6 +10,7 @@
 import type { Redis } from 'ioredis';
 import type { VersionReader, VersionRecord } from './types.js';
 import type { Keys } from './keys.js';
+import { execAll } from '../lib/exec-all.js';
 import { decisionMarked, deploymentRecorded, versionStored, type StoreVersionResult } from './script-results.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 
@@ -23,6 +24,24 @@ export class VersionStore implements VersionReader {
     private readonly keys: Keys,
   ) {
     this.redis = defineScripts(redis);
+  }
+
+  /**
+   * How many versions each registered app has (`<p>:apps`, then HLEN of each app's versions, in
+   * pipelines of 1,000): what /metrics reports, so versions made by any process (a daemon, `mpu
+   * poll`) count. An app without versions has 0.
+   */
+  async countVersionsByApp(): Promise<Map<string, number>> {
+    const ids = await this.redis.smembers(this.keys.apps());
+    const counts = new Map<string, number>();
+    for (let i = 0; i < ids.length; i += 1000) {
+      const page = ids.slice(i, i + 1000);
+      const pipe = this.redis.pipeline();
+      for (const id of page) pipe.hlen(this.keys.versions(id));
+      const replies = await execAll<number>(pipe);
+      page.forEach((id, k) => counts.set(id, Number(replies[k] ?? 0)));
+    }
+    return counts;
   }
 
   /**

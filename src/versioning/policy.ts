@@ -115,16 +115,64 @@ const PolicyOverride = z.strictObject({
     .optional(),
 });
 
+/** `scopeIncrease` → `scope-increase`: the rule's name as classifications print it (`connect.scope-increase`). */
+export function ruleName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** `scope-increase` → `scopeIncrease`; a camelCase key passes unchanged. */
+function ruleKey(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Every rule (and list) name a policy file may set per kind, as outputs print them. */
+export const POLICY_RULE_NAMES: Readonly<Record<'connect' | 'forge', readonly string[]>> = Object.freeze({
+  connect: Object.freeze(Object.keys(defaultPolicy.connect).map(ruleName)),
+  forge: Object.freeze(Object.keys(defaultPolicy.forge).map(ruleName)),
+});
+
+/** The override with each kind's keys in camelCase, so a file may use the printed rule names. */
+function normalizeKeys(override: unknown): unknown {
+  if (typeof override !== 'object' || override === null || Array.isArray(override)) return override;
+  const out: Record<string, unknown> = { ...(override as Record<string, unknown>) };
+  for (const kind of ['connect', 'forge'] as const) {
+    const rules = out[kind];
+    if (typeof rules === 'object' && rules !== null && !Array.isArray(rules))
+      out[kind] = Object.fromEntries(Object.entries(rules).map(([k, v]) => [ruleKey(k), v]));
+  }
+  return out;
+}
+
+/** One problem of a policy file, with unknown keys answered by the names that are valid there. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const unknown = issue.keys.map((k) => JSON.stringify(ruleName(k))).join(', ');
+    const kind = issue.path.length === 1 ? (issue.path[0] as 'connect' | 'forge') : undefined;
+    if (issue.path.length === 0) return `$: unknown key ${unknown}; a policy has the keys connect, forge`;
+    if (kind && POLICY_RULE_NAMES[kind])
+      return `${where}: unknown rule ${unknown}; the ${kind} rules are ${POLICY_RULE_NAMES[kind].join(', ')}`;
+    return `${where}: unknown key ${unknown}; a rule has the keys bump, approval, enabled`;
+  }
+  const path =
+    issue.path.length >= 2 ? [issue.path[0], ruleName(String(issue.path[1])), ...issue.path.slice(2)] : issue.path;
+  return `${path.map(String).join('.') || '$'}: ${issue.message}`;
+}
+
 /**
  * Builds a policy from a partial override (the parsed JSON or YAML of a policy file), on top of
- * `base` (the defaults). Forge rules may not use `micro` (Forge versions are major.minor.0).
+ * `base` (the defaults). Rules are named as classifications print them (`connect:` →
+ * `scope-increase:`, for the rule `connect.scope-increase`); the camelCase keys of
+ * `VersioningPolicy` (`scopeIncrease`) are accepted too. Forge rules may not use `micro` (Forge
+ * versions are major.minor.0).
  *
- * @throws AppError `policy-invalid` listing every problem (path and message).
+ * @throws AppError `policy-invalid` listing every problem (path and message; an unknown rule's
+ *   message lists the valid ones).
  */
 export function parsePolicy(override: unknown, base: VersioningPolicy = defaultPolicy): VersioningPolicy {
-  const parsed = PolicyOverride.safeParse(override ?? {});
+  const parsed = PolicyOverride.safeParse(normalizeKeys(override ?? {}));
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '$'}: ${i.message}`);
+    const problems = parsed.error.issues.map(describeIssue);
     throw new AppError(ErrorCode.POLICY_INVALID, `invalid versioning policy: ${problems.join('; ')}`, {
       details: { problems },
     });
@@ -140,7 +188,7 @@ export function parsePolicy(override: unknown, base: VersioningPolicy = defaultP
   const policy = merged as unknown as VersioningPolicy;
   const problems = Object.entries(policy.forge)
     .filter(([, v]) => v.bump === 'micro')
-    .map(([k]) => `forge.${k}.bump: Forge versions have no micro part (major.minor.0)`);
+    .map(([k]) => `forge.${ruleName(k)}.bump: Forge versions have no micro part (major.minor.0)`);
   if (problems.length) {
     throw new AppError(ErrorCode.POLICY_INVALID, `invalid versioning policy: ${problems.join('; ')}`, {
       details: { problems },

@@ -18,14 +18,31 @@ import {
   UPGRADE_BATCH_JOB_NAME,
   UPGRADE_JOB_OPTS,
   VERSION_JOB_NAME,
+  isoTime,
   latePlanJobId,
+  notifyBatchSize,
   notifyBatchJobId,
   planRolloutJobId,
   pollBatchJobId,
   pollJobId,
   upgradeBatchJobId,
+  upgradeBatchSize,
   versionJobId,
+  type NotifyBatchJob,
+  type UpgradeBatchJob,
+  type VersionJob,
 } from '../jobs/queues.js';
+
+// Fields for people reading bull-board (optional in the schemas; ids never depend on them).
+const forPeople = {
+  version: (j: VersionJob): VersionJob => ({ ...j, detectedAtIso: isoTime(j.detectedAt) }),
+  upgrade: (j: UpgradeBatchJob): UpgradeBatchJob => ({
+    ...j,
+    dueAtIso: isoTime(j.dueAt),
+    installations: upgradeBatchSize(j),
+  }),
+  notify: (j: NotifyBatchJob): NotifyBatchJob => ({ ...j, atIso: isoTime(j.at), installations: notifyBatchSize(j) }),
+};
 
 /** The process's queues, one per queue name (src/jobs/queues.ts `QueueName`). */
 export interface Queues {
@@ -87,7 +104,10 @@ export function createJobDispatcher(queues: Queues, clock: Clock, settings: Read
   };
   return {
     async enqueueVersion(job) {
-      await queues.version.add(VERSION_JOB_NAME, job, { ...versionJobOptions, jobId: versionJobId(job) });
+      await queues.version.add(VERSION_JOB_NAME, forPeople.version(job), {
+        ...versionJobOptions,
+        jobId: versionJobId(job),
+      });
     },
     async enqueuePlanRollout(job) {
       await queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, job, { ...planJobOptions, jobId: planRolloutJobId(job) });
@@ -128,7 +148,7 @@ export function createJobDispatcher(queues: Queues, clock: Clock, settings: Read
         queues.rollout,
         jobs.map((data) => ({
           name: UPGRADE_BATCH_JOB_NAME,
-          data,
+          data: forPeople.upgrade(data),
           opts: { jobId: upgradeBatchJobId(data), delay: delayUntil(data.dueAt), ...UPGRADE_JOB_OPTS },
         })),
       );
@@ -138,7 +158,7 @@ export function createJobDispatcher(queues: Queues, clock: Clock, settings: Read
         queues.notify,
         jobs.map((data) => ({
           name: NOTIFY_BATCH_JOB_NAME,
-          data,
+          data: forPeople.notify(data),
           opts: { jobId: notifyBatchJobId(data), delay: delayUntil(data.at), ...notifyJobOptions },
         })),
       );

@@ -32,7 +32,8 @@ function logWorker(ctx: WorkerContext, w: Worker): void {
       'job failed',
     );
   });
-  w.on('error', (err) => ctx.logger.error({ event: 'worker:error', queue: w.name, err }, 'worker error'));
+  // A worker's two connections error on every reconnect attempt during an outage: one log for all.
+  w.on('error', (err) => ctx.redisErrors.report(err, { event: 'worker:error', queue: w.name }, 'worker error'));
 }
 
 /** Starts the poll and versioning workers. */

@@ -24,7 +24,7 @@ describe('error catalogue', () => {
     expect(spec.description).not.toMatch(/\n/);
     expect(spec.httpStatus).toBeGreaterThanOrEqual(400);
     expect(spec.httpStatus).toBeLessThan(600);
-    expect([1, 65, 66, 69, 75, 78]).toContain(spec.exitCode);
+    expect([1, 65, 66, 69, 75, 77, 78]).toContain(spec.exitCode);
     expect(typeof spec.retryable).toBe('boolean');
   });
 
@@ -45,7 +45,7 @@ describe('error catalogue', () => {
     ${'bulk-upgrade-refused'}      | ${409} | ${1}  | ${false}
     ${'store-unavailable'}         | ${503} | ${69} | ${true}
     ${'input-invalid'}             | ${400} | ${65} | ${false}
-    ${'webhook-signature-invalid'} | ${401} | ${1}  | ${false}
+    ${'webhook-signature-invalid'} | ${401} | ${77} | ${false}
     ${'webhook-replayed'}          | ${409} | ${1}  | ${false}
     ${'rollout-not-found'}         | ${404} | ${66} | ${false}
     ${'rollout-conflict'}          | ${409} | ${1}  | ${false}

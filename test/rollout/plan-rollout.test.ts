@@ -298,6 +298,23 @@ describe('plan stream and summary', () => {
     );
     expect(s.summary()).toMatchObject({ total: 3, blocked: 1, upToDate: 1, upgrades: 1 });
   });
+
+  it('counts the upgrades a maintenance window deferred (deferrals on the dashboard)', () => {
+    const versions = [v('1.0.0', 'automatic', T0), v('1.0.1', 'automatic', T0 + HOUR)];
+    const plan = new PlanContext(versions[1]!, versions, policy);
+    const s = new PlanSummaryBuilder(T0 + HOUR);
+    // Checks at 03:00 UTC; 'busy' is in an ad-hoc window 02:00-05:00 that day.
+    const busy = { timeZone: 'UTC', weekly: [], adHoc: [{ start: T0 + 2 * HOUR, end: T0 + 5 * HOUR }] };
+    planChunk(
+      plan,
+      [
+        { id: 'free', version: '1.0.0', checkOffsetMs: 3 * HOUR, maintenance: null, approvedUpTo: null },
+        { id: 'busy', version: '1.0.0', checkOffsetMs: 3 * HOUR, maintenance: busy, approvedUpTo: null },
+      ],
+      s,
+    );
+    expect(s.summary()).toMatchObject({ upgrades: 2, deferred: 1 });
+  });
 });
 
 describe('simulateRollout', () => {

@@ -2,15 +2,18 @@
  * A Redis outage under a running daemon (issue 3, "Bad input … a Redis outage: never a crash"):
  * the daemon keeps running, /healthz answers 503 at once instead of hanging, and once Redis is
  * back the daemon answers 200 again. Uses its own redis-server on a free port, so the shared one
- * is left alone.
+ * is left alone. The logs an operator reads: the outage once per distinct error (not once per
+ * reconnect attempt of every connection, which was about 25 lines a second), then one line when
+ * it is over.
  */
+import { Writable } from 'node:stream';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { loadConfig } from '../../src/config/config.js';
 import { ManualClock } from '../../src/lib/clock.js';
-import { silentLogger } from '../../src/lib/logger.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { startDaemon } from '../../src/main.js';
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
@@ -60,12 +63,16 @@ describe.skipIf(!hasRedisServer)('Redis outage', () => {
       MPU_OPERATOR_TOKENS: 'outage-test:outage-operator-token-0123456789',
       LOG_LEVEL: 'silent',
     });
+    const lines: { level: number; msg: string; event?: string; err?: { message: string } }[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as (typeof lines)[0]);
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info', destination });
     const daemon = await until('the daemon to start', () =>
-      startDaemon(
-        config,
-        { scheduler: true, http: true, workers: true },
-        { clock: new ManualClock(), logger: silentLogger },
-      ),
+      startDaemon(config, { scheduler: true, http: true, workers: true }, { clock: new ManualClock(), logger }),
     );
     try {
       expect((await health(daemon.url!)).status).toBe(200);
@@ -75,10 +82,20 @@ describe.skipIf(!hasRedisServer)('Redis outage', () => {
         return h.status === 503 ? h : undefined;
       });
       expect(down.ms).toBeLessThan(2_000);
+      const outageStart = lines.length;
+      await new Promise((r) => setTimeout(r, 3_000)); // a few seconds of reconnect attempts
+      const during = lines.slice(outageStart);
+      const errors = lines.filter((l) => l.level >= 50);
+      expect(errors.map((l) => l.event)).toEqual(errors.map(() => 'redis:down'));
+      // Once per distinct error message, never once per attempt or per connection.
+      expect(new Set(errors.map((l) => l.err?.message)).size).toBe(errors.length);
+      expect(during.length).toBeLessThanOrEqual(2);
       redis = startRedis(port);
       await until('200 after Redis returns', async () =>
         (await health(daemon.url!)).status === 200 ? true : undefined,
       );
+      const recovered = await until('the recovery line', async () => lines.find((l) => l.event === 'redis:recovered'));
+      expect(recovered).toMatchObject({ level: 30, msg: expect.stringMatching(/redis available again after \d+/) });
     } finally {
       await daemon.close();
       redis.kill('SIGKILL');

@@ -155,6 +155,10 @@ export async function recordVersion(
     await deps.enqueuePlanRollout({ v: 1, appId: job.appId, version: stored.version });
     if (stored.status === 'exists') return { status: 'exists', version: stored.version };
     deps.metrics?.versions.inc({ kind, bump: record.bump, approval: record.approval });
+    deps.metrics?.versionDelay.observe(
+      { kind, source: job.source },
+      Math.max(0, deps.clock.now() - job.detectedAt) / 1000,
+    );
     deps.events?.emit('version:created', { appId: job.appId, version, bump: record.bump, approval: record.approval });
     deps.logger.info(
       {

@@ -6,7 +6,7 @@
 import semver from 'semver';
 import { AppError, ErrorCode } from '../../lib/errors.js';
 import type { RolloutRecord, RolloutView } from '../../store/rollout-store.js';
-import type { RolloutContext } from '../context.js';
+import type { AppContext, RolloutContext } from '../context.js';
 
 /** Rollouts with live progress, newest first. */
 export async function listRollouts(
@@ -52,12 +52,20 @@ export async function controlRollout(
   return ctx.rollouts.view((await requireRollout(ctx, appId, version))!);
 }
 
-/** How many installations run each version, newest version first. */
+/**
+ * How many installations run each version, newest version first (`percent`: of `total`, two
+ * decimals). A registered app with no installations has `total` 0; installations registered
+ * for an app id before (or without) its app record still count.
+ * @throws AppError app-not-found when the app is neither registered nor has installations (a
+ *   typo, a removed app): CLI exit 66, HTTP 404, as every other command that names an app,
+ *   instead of an empty distribution.
+ */
 export async function versionDistribution(
-  ctx: RolloutContext,
+  ctx: Pick<AppContext, 'apps' | 'installs'>,
   appId: string,
 ): Promise<{ appId: string; total: number; versions: { version: string; count: number; percent: number }[] }> {
-  const dist = await ctx.installs.distribution(appId);
+  const [app, dist] = await Promise.all([ctx.apps.getApp(appId), ctx.installs.distribution(appId)]);
+  if (!app && Object.keys(dist).length === 0) await ctx.apps.requireApp(appId); // throws app-not-found
   const total = Object.values(dist).reduce((a, b) => a + b, 0);
   const versions = Object.entries(dist)
     .sort(([a], [b]) => (semver.valid(a) && semver.valid(b) ? semver.rcompare(a, b) : a < b ? 1 : -1))

@@ -96,8 +96,8 @@ export async function applyUpgradeBatch(
   }
   const moved = await ctx.installs.compareAndSetVersions(appId, moves, now);
   if (moved > 0) {
-    const approvals = moves.filter((m) => m.cause === 'approval').length;
-    ctx.metrics.upgrades.inc({ app: appId, cause: approvals ? 'approval' : 'automatic' }, moved);
+    const anyApproval = moves.some((m) => m.cause === 'approval');
+    ctx.metrics.upgrades.inc({ app: appId, cause: anyApproval ? 'approval' : 'automatic' }, moved);
   }
   const r = await ctx.rollouts.get(appId, version);
   const view = r ? await ctx.rollouts.view(r) : null;
@@ -107,9 +107,29 @@ export async function applyUpgradeBatch(
   if (view?.complete && view.plannedAt !== null) await ctx.rollouts.expireBuckets(appId, version, 86_400);
   ctx.events.emit('rollout:batch:applied', { appId, version, moved, progressPercent });
   if (view?.complete) ctx.events.emit('rollout:completed', { appId, version });
-  ctx.logger.debug(
-    { event: 'rollout:batch:applied', appId, version, considered: ids.length, moved, progressPercent },
-    'upgrade batch applied',
+  // The operator's record of what the rollout did: every applied batch at info (a million
+  // installations are ~500 batches). `cause` is what the decider chose for the moves it planned
+  // (`mixed` when both); `moved` is what the compare-and-set applied (an installation that moved
+  // meanwhile is left alone, so it can be fewer).
+  const approvals = moves.filter((m) => m.cause === 'approval').length;
+  const cause =
+    moves.length === 0 ? 'none' : approvals === 0 ? 'automatic' : approvals === moves.length ? 'approval' : 'mixed';
+  const targets = [...new Set(moves.map((m) => m.target))];
+  ctx.logger.info(
+    {
+      event: 'rollout:batch:applied',
+      appId,
+      version,
+      source: data.source.kind,
+      considered: ids.length,
+      moved,
+      cause,
+      targets,
+      progressPercent,
+    },
+    `upgrade batch of ${appId}@${version}: ${moved} of ${ids.length} installation(s) moved` +
+      (moved > 0 ? ` to ${targets.join(', ')} (${cause})` : '') +
+      `; rollout ${progressPercent} % done`,
   );
   if (late && status === 'paused') {
     const after = new Map(moves.map((m) => [m.id, m.target]));

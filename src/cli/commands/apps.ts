@@ -139,6 +139,47 @@ export async function removeAppCommand(
   );
 }
 
+/** Forge's standard environments; only `production` deploys create versions. */
+const FORGE_ENVIRONMENTS = ['production', 'staging', 'development'] as const;
+const ENVIRONMENT_ALIASES: Record<string, (typeof FORGE_ENVIRONMENTS)[number]> = {
+  prod: 'production',
+  prd: 'production',
+  live: 'production',
+  stage: 'staging',
+  stg: 'staging',
+  dev: 'development',
+};
+
+/**
+ * The standard Forge environment that `env` most likely means, or null when `env` is one (or
+ * not close to any): a different case (`Production`), a common short form (`prod`, `dev`), a
+ * prefix of three letters or more, or a typo of one or two letters. Other names pass without a
+ * word: Forge has custom developer environments, so an unknown name is not refused.
+ */
+export function suggestForgeEnvironment(env: string): string | null {
+  if ((FORGE_ENVIRONMENTS as readonly string[]).includes(env)) return null;
+  const e = env.trim().toLowerCase();
+  if ((FORGE_ENVIRONMENTS as readonly string[]).includes(e)) return e;
+  if (ENVIRONMENT_ALIASES[e]) return ENVIRONMENT_ALIASES[e];
+  for (const known of FORGE_ENVIRONMENTS) {
+    if (e.length >= 3 && known.startsWith(e)) return known;
+    if (editDistance(e, known) <= 2) return known;
+  }
+  return null;
+}
+
+/** Levenshtein distance (the strings are a few letters long). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
 export function registerAppsCommands(program: Command): void {
   const apps = program.command('apps').description('register and inspect Connect and Forge apps');
   const add = apps
@@ -307,7 +348,10 @@ export function registerAppsCommands(program: Command): void {
   forge
     .command('deploy')
     .requiredOption('--app <ari>', 'Forge app ARI')
-    .requiredOption('--env <environment>', 'environment: production creates a version; staging and development do not')
+    .requiredOption(
+      '--env <environment>',
+      'environment: production creates a version; staging, development and custom ones do not (exact name)',
+    )
     .requiredOption('--manifest <file>', 'manifest.yml of the deployment')
     .option('--deployment-id <id>', 'deployment id (default: a new UUID); resending the same id creates nothing new')
     .option('--url <url>', 'daemon base URL (default: http://127.0.0.1:$PORT)')
@@ -323,6 +367,13 @@ export function registerAppsCommands(program: Command): void {
           url?: string;
           json?: boolean;
         }) => {
+          const meant = suggestForgeEnvironment(opts.env);
+          if (meant)
+            process.stderr.write(
+              `mpu: warning: environment '${opts.env}' is not '${meant}'` +
+                (meant === 'production' ? ': this deploy creates no version' : '') +
+                `; did you mean --env ${meant}? (sending it as '${opts.env}')\n`,
+            );
           await withContext(async (_ctx, env) => {
             if (!env.secret)
               throw new AppError(

@@ -11,10 +11,10 @@ export function registerDaemonCommands(program: Command): void {
     .command('daemon')
     .summary('run the daemon: poll scheduler, HTTP API and workers')
     .description(
-      'run the scheduler, the HTTP API (deploy intake, /metrics, /healthz, /admin/queues) and the workers\n' +
-        '(poll, versioning, rollout) in one process; stops gracefully on SIGTERM/SIGINT.\n' +
-        'Config from the environment: REDIS_URL, PORT, HOST, MPU_PREFIX, MPU_WEBHOOK_SECRET (deploy-event HMAC),\n' +
-        'MPU_POLL_INTERVAL (5h), MPU_SCHEDULER_CRON, MPU_POLL_CONCURRENCY (50), MPU_POLL_BATCH_SIZE (250), MPU_FETCH_ALLOW_NETWORKS (CIDRs), MPU_FETCH_EXTRA_PORTS, MPU_NOTIFY_WEBHOOK_URL, LOG_LEVEL…\n' +
+      'run the scheduler, the HTTP API (deploy intake, /metrics, /healthz, /admin/queues) and the workers ' +
+        '(poll, versioning, rollout) in one process; stops gracefully on SIGTERM/SIGINT.\n\n' +
+        'Config from the environment: REDIS_URL, PORT, HOST, MPU_PREFIX, MPU_WEBHOOK_SECRET (deploy-event HMAC), ' +
+        'MPU_POLL_INTERVAL (5h), MPU_SCHEDULER_CRON, MPU_POLL_CONCURRENCY (50), MPU_POLL_BATCH_SIZE (250), MPU_FETCH_ALLOW_NETWORKS (CIDRs), MPU_FETCH_EXTRA_PORTS, MPU_NOTIFY_WEBHOOK_URL, LOG_LEVEL…\n\n' +
         'Security (README "Security"):\n' +
         '  MPU_OPERATOR_TOKENS=alice:TOKEN,…  operators: every route and bull-board (required with the HTTP API; token ≥ 24 characters)\n' +
         '  MPU_VIEWER_TOKENS=grafana:TOKEN,…  viewers: every GET, /metrics included\n' +

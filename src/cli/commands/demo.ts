@@ -66,11 +66,11 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .summary('run the whole pipeline on real descriptor histories, on a compressed clock')
     .description(
-      'Runs poller, versioning and rollout on the local Redis (REDIS_URL, default 127.0.0.1:6379) on a\n' +
-        'compressed clock: a local server serves real Connect descriptor histories from ../shared/fixtures/real,\n' +
-        'changing every few simulated hours; real Forge manifests arrive as signed deploy events; generated\n' +
-        'installations (with maintenance windows) take each version, and some admins approve manual ones.\n' +
-        'Ends with the rollout promises checked: Connect automatic within 33 h of the change, Forge within\n' +
+      'Runs poller, versioning and rollout on the local Redis (REDIS_URL, default 127.0.0.1:6379) on a ' +
+        'compressed clock: a local server serves real Connect descriptor histories from ../shared/fixtures/real, ' +
+        'changing every few simulated hours; real Forge manifests arrive as signed deploy events; generated ' +
+        'installations (with maintenance windows) take each version, and some admins approve manual ones. ' +
+        'Ends with the rollout promises checked: Connect automatic within 33 h of the change, Forge within ' +
         'minutes, no manual version without approval. Uses a fresh key prefix, deleted at the end.',
     )
     .option('--fixtures <dir>', 'the real fixtures folder', DEFAULT_FIXTURES)

@@ -25,11 +25,16 @@ export function registerRolloutCommands(program: Command): void {
     .command('import')
     .argument('<file>', 'JSON Lines file: one installation per line')
     .description(
-      'register installations from a JSON Lines file; the whole file is validated first, nothing is stored if a line is bad.\n' +
-        'Line: {"id":"<clientKey>","appId":"my-app","site":"acme.atlassian.net","products":["jira"],"version":"1.0.0",\n' +
-        '       "checkTime":"03:15" (UTC daily update check; default: stable per id),\n' +
-        '       "maintenance":{"timeZone":"Europe/Berlin","weekly":[{"day":6,"start":"22:00","minutes":240}],"adHoc":[{"start":<ms>,"end":<ms>}]}}\n' +
+      'register installations from a JSON Lines file; the whole file is validated first, nothing is stored if a line is bad. ' +
         'Known installations keep their version (it only moves forward through upgrades); their other fields are updated.',
+    )
+    .addHelpText(
+      'after',
+      '\nLine format (one JSON object a line; checkTime: UTC daily update check, default stable per id):\n' +
+        '  {"id":"<clientKey>","appId":"my-app","site":"acme.atlassian.net","products":["jira"],"version":"1.0.0",\n' +
+        '   "checkTime":"03:15",\n' +
+        '   "maintenance":{"timeZone":"Europe/Berlin","weekly":[{"day":6,"start":"22:00","minutes":240}],\n' +
+        '                  "adHoc":[{"start":<ms>,"end":<ms>}]}}',
     )
     .option('--json', 'machine-readable output')
     .action(runAction((file: string, opts: { json?: boolean }) => importInstallations(file, opts)));
@@ -73,7 +78,7 @@ export function registerRolloutCommands(program: Command): void {
     .argument('[version]', 'version to approve (default: the newest published); approves every manual version up to it')
     .summary('approve a version for an installation (admin approval of a manual update)')
     .description(
-      'approve a version for an installation, as its admin would: it is upgraded to the newest version it may now have,\nat once or at the end of its maintenance window (at most 4 h); the daemon applies the upgrade',
+      'approve a version for an installation, as its admin would: it is upgraded to the newest version it may now have, at once or at the end of its maintenance window (at most 4 h); the daemon applies the upgrade',
     )
     .option('--json', 'machine-readable output')
     .action(

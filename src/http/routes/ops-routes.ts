@@ -8,9 +8,16 @@ import type { HttpContext } from '../http-context.js';
 /** How long /healthz waits for Redis to answer PING, ms. */
 const HEALTH_TIMEOUT_MS = 1_000;
 
+/**
+ * Registers `/healthz` and `/metrics`. Probes and scrapes come every few seconds and were most of
+ * the daemon's log (114 of 142 lines), so their request logs are debug lines: Fastify logs
+ * requests at info and a route can only raise its threshold (`logLevel`), so these two routes
+ * keep `debug` when the logger shows debug and `warn` (errors still logged) otherwise.
+ */
 export async function registerOpsRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  const logLevel = ctx.logger.isLevelEnabled('debug') ? 'debug' : 'warn';
   // Public: load balancers and orchestrators probe it without credentials; it says only up or down.
-  app.get('/healthz', { config: { access: 'public' } }, async (_req, reply) => {
+  app.get('/healthz', { logLevel, config: { access: 'public' } }, async (_req, reply) => {
     // Answer at once during an outage: commands queue (BullMQ's connections retry forever),
     // so a ping without a deadline would hang the probe.
     if (ctx.connection.status !== 'ready') {
@@ -37,7 +44,7 @@ export async function registerOpsRoutes(app: FastifyInstance, ctx: HttpContext):
       clearTimeout(timer);
     }
   });
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', { logLevel }, async (_req, reply) => {
     const text = await ctx.metrics.registry.metrics();
     return reply.type(ctx.metrics.registry.contentType).send(text);
   });
