@@ -1,7 +1,8 @@
 /**
  * Authentication and roles of the HTTP API (README "Security"). Every route needs a token unless
  * its config says `access: 'public'` (`/healthz`, the deploy intake, which its HMAC signature
- * authenticates, and approval links, which their own signature does):
+ * authenticates, approval links, which their own signature does, and the API's description,
+ * `/openapi.json` and Swagger UI at `/docs`, which hold no secret: openapi.ts):
  * - `viewer` tokens may read: by default every GET/HEAD route needs `viewer` (`/metrics` too);
  * - `operator` tokens may do everything: every other method needs `operator`, as does bull-board.
  * A route may set `config.access` itself. Credentials: `Authorization: Bearer <token>`; routes

@@ -3,7 +3,9 @@
  * deploy intake, approval links, apps/versions/installations/rollouts API, audit trail,
  * `/healthz`, `/metrics` and bull-board, behind the auth hook (auth.ts: viewer and operator
  * tokens), with per-IP rate limits on the routes reachable without a token and an audit entry
- * for every state-changing request (audit.ts).
+ * for every state-changing request (audit.ts). Every route declares its request and answer
+ * schemas in zod (schemas.ts), from which `/openapi.json` and Swagger UI at `/docs` are built
+ * (openapi.ts).
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
@@ -22,6 +24,8 @@ import { registerAuditRoutes } from './routes/audit-routes.js';
 import { registerAdminBoard } from './admin-board.js';
 import { installAuth } from './auth.js';
 import { installAudit } from './audit.js';
+import { installSchemaCompilers } from './schemas.js';
+import { registerOpenApi } from './openapi.js';
 
 /** Per-client-IP limits of the routes reachable without an operator token. */
 export interface RateLimits {
@@ -54,6 +58,8 @@ export interface BuildAppOptions {
   webhookBodyLimit?: number;
   /** @defaultValue 120 deploy and 30 approval-link requests per IP and minute */
   rateLimits?: Partial<RateLimits>;
+  /** The API version `/openapi.json` states. @defaultValue the package's, `0.1.0` */
+  apiVersion?: string;
 }
 
 /**
@@ -80,6 +86,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     ) as FastifyBaseLogger,
   });
   installErrorHandler(app);
+  installSchemaCompilers(app);
   installAuth(app, { operators: opts.operatorTokens, viewers: opts.viewerTokens ?? [] });
   installAudit(app, { store: opts.audit, clock: opts.transportClock ?? ctx.clock });
   // In memory, per process (README "Security"): a brake on abuse of the unauthenticated routes,
@@ -91,6 +98,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
         details: { max: c.max, retryAfterMs: c.ttl },
       }),
   });
+  // Before the routes: the document lists the routes registered after it.
+  await registerOpenApi(app, { version: opts.apiVersion ?? '0.1.0' });
   await registerOpsRoutes(app, ctx);
   await registerAppRoutes(app, ctx);
   await registerForgeDeploymentRoutes(app, {

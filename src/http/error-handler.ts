@@ -2,14 +2,35 @@
  * The HTTP boundary's one translation of errors (STYLE.md, "Error model"): an AppError answers
  * its code's catalogue status (`httpStatusFor`, src/lib/errors.ts), Fastify's own errors (413
  * body too large, 415, 400) keep theirs, anything else is a 500 that is logged.
+ * A request that fails its route's zod schema is an `input-invalid` AppError, worded as the
+ * routes word their own checks (`query: limit: Too big: …`).
  * Body: `{ error: { code, message, details } }`.
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AppError, httpStatusFor } from '../lib/errors.js';
+import { hasZodFastifySchemaValidationErrors, type ZodFastifySchemaValidationError } from 'fastify-type-provider-zod';
+import { AppError, ErrorCode, httpStatusFor } from '../lib/errors.js';
+
+/** How a message names each part of the request. */
+const PART_NAMES: Record<string, string> = { querystring: 'query', body: 'body', params: 'params', headers: 'headers' };
+
+/**
+ * The `input-invalid` error of a request that failed its route's zod schema: `<part>: <path>:
+ * <problem>; …`, the path dotted, `(root)` for the part itself.
+ */
+export function schemaValidationError(issues: readonly ZodFastifySchemaValidationError[], part?: string): AppError {
+  const problems = issues.map((i) => `${i.instancePath.slice(1).split('/').join('.') || '(root)'}: ${i.message}`);
+  return new AppError(
+    ErrorCode.INPUT_INVALID,
+    `${PART_NAMES[part ?? ''] ?? part ?? 'request'}: ${problems.join('; ')}`,
+  );
+}
 
 /** Installs the error handler on `app`. 5xx answers are logged at error level with their code. */
 export function installErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError | AppError | Error, req, reply) => {
+  app.setErrorHandler((thrown: FastifyError | AppError | Error, req, reply) => {
+    const err = hasZodFastifySchemaValidationErrors(thrown)
+      ? schemaValidationError(thrown.validation, thrown.validationContext)
+      : thrown;
     if (err instanceof AppError) {
       req.errorCode = err.code;
       const status = httpStatusFor(err.code);

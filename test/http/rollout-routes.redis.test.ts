@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { DAY, HOUR, ManualClock } from '../../src/lib/clock.js';
 import { installErrorHandler } from '../../src/http/error-handler.js';
+import { installSchemaCompilers } from '../../src/http/schemas.js';
 import { registerRolloutRoutes } from '../../src/http/routes/rollout-routes.js';
 import type { Runtime as RolloutContext } from '../../src/runtime.js';
 import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
@@ -32,6 +33,7 @@ describe('rollout HTTP API (inject, real Redis)', () => {
     registry = ctx.metrics.registry;
     app = Fastify();
     installErrorHandler(app);
+    installSchemaCompilers(app);
     await registerRolloutRoutes(app, ctx);
   });
   afterEach(async () => {

@@ -13,6 +13,7 @@ import { verifyApproval, type SignedApproval } from '../../lib/approval-link.js'
 import { AppError, ErrorCode } from '../../lib/errors.js';
 import { approveInstallation } from '../../app/rollout/installations.js';
 import type { HttpContext } from '../http-context.js';
+import { ApprovalResultSchema, documentedOnly, errorResponses, open } from '../schemas.js';
 
 /** Options of `registerApprovalLinkRoutes`. */
 export interface ApprovalLinkRouteOptions {
@@ -30,6 +31,19 @@ const LinkQuery = z.object({
   version: z.string().min(1),
   expires: z.coerce.number().int(),
   sig: z.string().min(1),
+});
+
+/** What `GET` on a link shows: what a `POST` on it would approve. */
+const LinkView = open({
+  installationId: z.string(),
+  appId: z.string(),
+  site: z.string(),
+  current: z.string().meta({ description: 'the version the installation runs' }),
+  version: z.string().meta({ description: 'the version the link approves up to' }),
+  approval: z.enum(['automatic', 'manual']).nullable(),
+  approvedUpTo: z.string().nullable(),
+  expiresAt: z.number().meta({ description: 'epoch ms' }),
+  approve: z.string(),
 });
 
 /** Registers `GET` and `POST /v1/approval-links/:installationId`. */
@@ -78,6 +92,20 @@ export async function registerApprovalLinkRoutes(app: FastifyInstance, opts: App
   app.route<{ Params: { installationId: string } }>({
     method: ['GET', 'POST'],
     url: '/v1/approval-links/:installationId',
+    schema: {
+      tags: ['approval-links'],
+      summary: 'GET: what the link approves; POST: approve it (the link is the credential)',
+      security: [{ approvalLink: [] }],
+      params: z.object({ installationId: z.string() }),
+      querystring: LinkQuery,
+      response: {
+        200: LinkView.describe('GET: what a POST would approve'),
+        202: ApprovalResultSchema,
+        ...errorResponses(401, 403, 404, 409, 429, 500, 503),
+      },
+    },
+    // The query is checked in the handler: an incomplete link is a 401 that says what is missing.
+    validatorCompiler: documentedOnly,
     config: {
       access: 'public',
       rateLimit,

@@ -16,6 +16,17 @@ import {
   TIMESTAMP_HEADER,
 } from '../../poller/deploy-event.js';
 import type { HttpContext } from '../http-context.js';
+import { documentedOnly, errorResponses, open } from '../schemas.js';
+import { z } from 'zod';
+
+/** What the intake answers, by `status`. */
+const DeployAnswer = open({
+  status: z.enum(['accepted', 'duplicate', 'non-production']),
+  appId: z.string(),
+  deploymentId: z.string(),
+  version: z.string().nullable().optional().meta({ description: 'duplicate: the version it created, if any' }),
+  environment: z.string().optional().meta({ description: 'non-production: the environment, recorded only' }),
+});
 
 /** Options of the intake route. */
 export interface DeploymentRouteOptions {
@@ -36,6 +47,7 @@ export interface DeploymentRouteOptions {
   rateLimitWindowMs?: number;
 }
 
+/** Registers `POST /v1/forge/deployments` (public; the HMAC signature authenticates it). */
 export async function registerForgeDeploymentRoutes(app: FastifyInstance, opts: DeploymentRouteOptions): Promise<void> {
   const { ctx, secret, bodyLimit } = opts;
   const transportClock = opts.transportClock ?? ctx.clock;
@@ -49,7 +61,16 @@ export async function registerForgeDeploymentRoutes(app: FastifyInstance, opts: 
       : undefined;
     // Public: the HMAC signature authenticates the deployer (no token in the deploy hook).
     const config = { access: 'public' as const, audit: 'deploy.receive' as const, rateLimit };
-    scope.post('/v1/forge/deployments', { bodyLimit, config }, async (req, reply) => {
+    const schema = {
+      tags: ['forge'],
+      summary: 'Receive a signed Forge deploy event; a production deploy becomes a version',
+      security: [{ deploySignature: [], deployTimestamp: [] }],
+      body: DeployEvent,
+      response: { 202: DeployAnswer, ...errorResponses(400, 401, 404, 409, 413, 415, 422, 429, 500, 503) },
+    };
+    // The body is the raw text, validated after its signature is checked: the schema documents it.
+    const validatorCompiler = documentedOnly;
+    scope.post('/v1/forge/deployments', { bodyLimit, config, schema, validatorCompiler }, async (req, reply) => {
       const raw = typeof req.body === 'string' ? req.body : '';
       const header = (name: string) => {
         const v = req.headers[name];

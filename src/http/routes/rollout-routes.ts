@@ -11,39 +11,67 @@
  * Errors are AppErrors, mapped to statuses by the app's error handler (error-handler.ts).
  */
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../../lib/errors.js';
+import { InstallationInput } from '../../rollout/installation-input.js';
 import type { HttpContext } from '../http-context.js';
 import { approveInstallation, registerInstallations, showInstallation } from '../../app/rollout/installations.js';
 import { controlRollout, listRollouts, showRollout, versionDistribution } from '../../app/rollout/rollouts.js';
+import {
+  AppParams,
+  ApprovalResultSchema,
+  DistributionSchema,
+  InstallationSchema,
+  InstallationViewSchema,
+  OPERATOR_ERRORS,
+  PagingQuery,
+  RolloutSchema,
+  VIEWER_ERRORS,
+  documentedOnly,
+  errorResponses,
+  open,
+} from '../schemas.js';
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    throw new AppError(
-      ErrorCode.INPUT_INVALID,
-      `${what}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
-    );
-  }
-  return r.data;
-}
-
-const Paging = z.object({
-  offset: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
-const ApproveBody = z.object({ version: z.string().min(1).optional() }).nullish();
+const ApproveBody = z
+  .object({
+    version: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'Approve up to this version; default: the newest published' }),
+  })
+  .nullish();
 const RolloutQuery = z.object({
   app: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 const Action = z.enum(['pause', 'resume', 'halt']);
+const InstallationParams = z.object({ id: z.string() });
+const RolloutParams = z.object({ appId: z.string(), version: z.string() });
+// The action is checked in the handler, whose message names the choices; the schema lists them.
+const ActionParams = RolloutParams.extend({ action: z.string().meta({ enum: Action.options }) });
 
 /** Registers the routes on the process's context (its time scale, policy and queues). */
 export async function registerRolloutRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
   app.post(
     '/v1/installations',
-    { bodyLimit: 50 * 1024 * 1024, config: { audit: 'installation.register' } },
+    {
+      bodyLimit: 50 * 1024 * 1024,
+      config: { audit: 'installation.register' },
+      schema: {
+        tags: ['installations'],
+        summary: 'Register installations (one or an array of up to 10,000; all valid or none stored)',
+        body: z.union([InstallationInput, z.array(InstallationInput).min(1).max(10_000)]),
+        response: {
+          200: open({ created: z.number(), updated: z.number() }),
+          ...errorResponses(400, 413, ...OPERATOR_ERRORS),
+        },
+      },
+      // Validated in the handler: every problem is reported at once, named by its position.
+      validatorCompiler: documentedOnly,
+    },
     async (req) => {
       const body = req.body;
       const list = Array.isArray(body) ? body : [body];
@@ -58,38 +86,112 @@ export async function registerRolloutRoutes(app: FastifyInstance, ctx: HttpConte
       return registerInstallations(ctx, list, (i) => (Array.isArray(body) ? `body[${i}]` : 'body'));
     },
   );
-  app.get<{ Params: { id: string } }>('/v1/installations/:id', async (req) => showInstallation(ctx, req.params.id));
-  app.post<{ Params: { id: string } }>(
+  r.get(
+    '/v1/installations/:id',
+    {
+      schema: {
+        tags: ['installations'],
+        summary: 'One installation with its approvals, "update available" and history',
+        params: InstallationParams,
+        response: { 200: InstallationViewSchema, ...errorResponses(404, ...VIEWER_ERRORS) },
+      },
+    },
+    async (req) => showInstallation(ctx, req.params.id),
+  );
+  r.post(
     '/v1/installations/:id/approve',
-    { config: { audit: 'installation.approve' } },
+    {
+      config: { audit: 'installation.approve' },
+      schema: {
+        tags: ['installations'],
+        summary: 'Approve a manual version for one installation, as its admins would',
+        params: InstallationParams,
+        body: ApproveBody,
+        response: { 202: ApprovalResultSchema, ...errorResponses(400, 404, 409, ...OPERATOR_ERRORS) },
+      },
+    },
     async (req, reply) => {
       req.auditTarget = { installation: req.params.id };
-      const body = parse(ApproveBody, req.body ?? undefined, 'body');
+      const body = req.body;
       if (body?.version) req.auditTarget.version = body.version;
       const result = await approveInstallation(ctx, req.params.id, body?.version);
       req.auditTarget = { installation: req.params.id, app: result.appId, version: result.approvedUpTo };
       return reply.status(202).send(result);
     },
   );
-  app.get<{ Params: { appId: string } }>('/v1/apps/:appId/installations', async (req) => {
-    const { offset, limit } = parse(Paging, req.query, 'query');
-    const [total, installations] = await Promise.all([
-      ctx.installs.count(req.params.appId),
-      ctx.installs.list(req.params.appId, offset, limit),
-    ]);
-    return { appId: req.params.appId, total, offset, installations };
-  });
-  app.get<{ Params: { appId: string } }>('/v1/apps/:appId/distribution', async (req) =>
-    versionDistribution(ctx, req.params.appId),
+  r.get(
+    '/v1/apps/:appId/installations',
+    {
+      schema: {
+        tags: ['installations'],
+        summary: "An app's installations, in registration order",
+        params: AppParams,
+        querystring: PagingQuery,
+        response: {
+          200: open({
+            appId: z.string(),
+            total: z.number(),
+            offset: z.number(),
+            installations: z.array(InstallationSchema),
+          }),
+          ...errorResponses(400, ...VIEWER_ERRORS),
+        },
+      },
+    },
+    async (req) => {
+      const { offset, limit } = req.query;
+      const [total, installations] = await Promise.all([
+        ctx.installs.count(req.params.appId),
+        ctx.installs.list(req.params.appId, offset, limit),
+      ]);
+      return { appId: req.params.appId, total, offset, installations };
+    },
   );
-  app.get('/v1/rollouts', async (req) => {
-    const q = parse(RolloutQuery, req.query, 'query');
-    return { rollouts: await listRollouts(ctx, { appId: q.app, limit: q.limit }) };
-  });
-  app.get<{ Params: { appId: string; version: string } }>('/v1/rollouts/:appId/:version', async (req) =>
-    showRollout(ctx, req.params.appId, req.params.version),
+  r.get(
+    '/v1/apps/:appId/distribution',
+    {
+      schema: {
+        tags: ['installations'],
+        summary: 'How many installations run each version, newest first',
+        params: AppParams,
+        response: { 200: DistributionSchema, ...errorResponses(...VIEWER_ERRORS) },
+      },
+    },
+    async (req) => versionDistribution(ctx, req.params.appId),
   );
-  app.post<{ Params: { appId: string; version: string; action: string } }>(
+  r.get(
+    '/v1/rollouts',
+    {
+      schema: {
+        tags: ['rollouts'],
+        summary: 'Rollouts with live progress, newest first',
+        querystring: RolloutQuery,
+        response: {
+          200: z.object({ rollouts: z.array(RolloutSchema) }),
+          ...errorResponses(400, ...VIEWER_ERRORS),
+        },
+      },
+    },
+    async (req) => ({ rollouts: await listRollouts(ctx, { appId: req.query.app, limit: req.query.limit }) }),
+  );
+  r.get(
+    '/v1/rollouts/:appId/:version',
+    {
+      schema: {
+        tags: ['rollouts'],
+        summary: 'One rollout with progress and its planned buckets',
+        params: RolloutParams,
+        response: {
+          200: RolloutSchema.extend({
+            buckets: z.array(open({ kind: z.string(), at: z.number(), size: z.number() })),
+          }),
+          ...errorResponses(404, ...VIEWER_ERRORS),
+        },
+      },
+    },
+    async (req) => showRollout(ctx, req.params.appId, req.params.version),
+  );
+  r.post(
     '/v1/rollouts/:appId/:version/:action',
     {
       config: {
@@ -99,6 +201,12 @@ export async function registerRolloutRoutes(app: FastifyInstance, ctx: HttpConte
           return a.success ? (`rollout.${a.data}` as const) : undefined;
         },
       },
+      schema: {
+        tags: ['rollouts'],
+        summary: 'Pause, resume or halt a rollout (halt is final)',
+        params: ActionParams,
+        response: { 200: RolloutSchema, ...errorResponses(400, 404, 409, ...OPERATOR_ERRORS) },
+      },
     },
     async (req) => {
       req.auditTarget = { app: req.params.appId, version: req.params.version };
@@ -106,4 +214,15 @@ export async function registerRolloutRoutes(app: FastifyInstance, ctx: HttpConte
       return controlRollout(ctx, req.params.appId, req.params.version, action);
     },
   );
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    throw new AppError(
+      ErrorCode.INPUT_INVALID,
+      `${what}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return r.data;
 }
