@@ -165,6 +165,12 @@ describe('POST /v1/forge/deployments', () => {
     ).rejects.toMatchObject({ code: 'payload-invalid' });
   });
 
+  it("the intake's 202 names the warning of a manifest naming another app", async () => {
+    const r = await send(event({ manifest: manifests[0]! }));
+    expect(r.statusCode).toBe(202);
+    expect(r.json()).toMatchObject({ status: 'accepted', warnings: [{ code: 'deploy-app-mismatch' }] });
+  });
+
   it('a replayed event id → 409, nothing new', async () => {
     const e = event({ environment: 'staging' });
     expect((await send(e)).statusCode).toBe(202);

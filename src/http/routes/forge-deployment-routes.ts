@@ -26,6 +26,12 @@ const DeployAnswer = open({
   deploymentId: z.string(),
   version: z.string().nullable().optional().meta({ description: 'duplicate: the version it created, if any' }),
   environment: z.string().optional().meta({ description: 'non-production: the environment, recorded only' }),
+  warnings: z
+    .array(open({ code: z.string(), detail: z.string() }))
+    .optional()
+    .meta({
+      description: "accepted: what looks wrong but was versioned (e.g. the manifest's app.id names another app)",
+    }),
 });
 
 /** Options of the intake route. */
@@ -111,13 +117,16 @@ export async function registerForgeDeploymentRoutes(app: FastifyInstance, opts: 
         // Remembered for twice the tolerance: older replays already fail the timestamp check.
         const result = await receiveDeployEvent(ctx, event, 2 * SIGNATURE_TOLERANCE_MS);
         if ('version' in result && typeof result.version === 'string') req.auditTarget.version = result.version;
-        return reply
-          .status(202)
-          .send(
-            result.status === 'accepted'
-              ? { status: result.status, appId: event.appId, deploymentId: event.deploymentId }
-              : { ...result, appId: event.appId, deploymentId: event.deploymentId },
-          );
+        return reply.status(202).send(
+          result.status === 'accepted'
+            ? {
+                status: result.status,
+                appId: event.appId,
+                deploymentId: event.deploymentId,
+                ...(result.warnings.length ? { warnings: result.warnings } : {}),
+              }
+            : { ...result, appId: event.appId, deploymentId: event.deploymentId },
+        );
       } catch (err) {
         ctx.metrics.deployEvents.inc({ result: 'rejected' });
         throw err;
