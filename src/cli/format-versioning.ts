@@ -1,7 +1,7 @@
 /**
  * Text rendering of classifications and replays for people (the `--json` output is the data).
  */
-import type { Classification, Replay, Reason } from '../versioning/index.js';
+import type { AdoptionVerdict, Classification, Replay, Reason } from '../versioning/index.js';
 import type { ReplayRollout } from '../replay/simulate-replay.js';
 
 const hours = (ms: number): string =>
@@ -37,6 +37,13 @@ export function formatClassification(c: Classification, from: string, to: string
   return lines.join('\n');
 }
 
+/** `connect-to-forge 1.2.0 -> 1.3.0: minor, automatic` and one line per reason. */
+export function formatAdoption(v: AdoptionVerdict, from: string, to: string): string {
+  const lines = [`${v.kind} ${from} -> ${to}: ${v.bump}, ${approvalWords(v.approval)}`];
+  for (const r of v.reasons) lines.push(reasonLine(r));
+  return lines.join('\n');
+}
+
 /** The timeline, one line per entry (reasons indented below, and the simulated rollout when given), then the summary. */
 export function formatReplay(replay: Replay, rollouts?: readonly ReplayRollout[]): string {
   const lines: string[] = [];
@@ -54,8 +61,9 @@ export function formatReplay(replay: Replay, rollouts?: readonly ReplayRollout[]
       );
       continue;
     }
+    if (e.step === 'adoption') lines.push(`${' '.repeat(12)}-- moves from Connect to Forge --`);
     lines.push(
-      `${date}  ${label}  ${String(e.version).padEnd(7)}  ${e.bump.padEnd(8)}  ${e.bump === 'initial' ? 'first version' : approvalWords(e.approval)}`,
+      `${date}  ${label}  ${String(e.version).padEnd(7)}  ${e.bump.padEnd(8)}  ${e.bump === 'initial' ? 'first version' : approvalWords(e.approval)}${e.step === 'adoption' ? ' (adoption: connect-to-forge)' : ''}`,
     );
     for (const r of e.reasons) lines.push(`${' '.repeat(12)}${reasonLine(r).trimStart()}`);
     for (const w of e.warnings) lines.push(`${' '.repeat(12)}! warning: ${w.detail}`);

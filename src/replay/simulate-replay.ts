@@ -10,6 +10,7 @@ import { pollSlot } from '../poller/poll-schedule.js';
 import { generateInstallations } from '../rollout/generate-population.js';
 import { simulateRollout, type SimulatedVersionResult } from '../rollout/simulate-rollout.js';
 import { HOUR, DAY } from '../lib/clock.js';
+import { AppError, ErrorCode } from '../lib/errors.js';
 import type { Replay } from '../versioning/replay.js';
 
 /** What a replayed version's rollout looked like. */
@@ -31,8 +32,18 @@ export interface ReplayRolloutOptions {
   pollIntervalMs?: number;
 }
 
-/** Runs the simulation over the versions of `replay`. */
+/**
+ * Runs the simulation over the versions of `replay`.
+ * @throws AppError `input-invalid` for a history that moves from Connect to Forge: the adoption
+ *   rollout (progressive over up to 120 hours) is not simulated.
+ */
 export function simulateReplayRollout(replay: Replay, opts: ReplayRolloutOptions): ReplayRollout[] {
+  if (replay.kind === 'connect-to-forge')
+    throw new AppError(
+      ErrorCode.INPUT_INVALID,
+      '--installations is not available for a history that moves from Connect to Forge: the adoption rollout is not simulated; replay each part alone',
+    );
+  const kind = replay.kind;
   const appId = opts.appId ?? 'replay';
   const interval = opts.pollIntervalMs ?? 5 * HOUR;
   const entries = replay.timeline.filter((e) => e.status === 'version');
@@ -42,7 +53,7 @@ export function simulateReplayRollout(replay: Replay, opts: ReplayRolloutOptions
     const t = e.date ? Date.parse(e.date.length === 10 ? `${e.date}T12:00:00Z` : e.date) : NaN;
     return Number.isFinite(t) ? t : base + i * DAY;
   });
-  const publishedAt = changedAt.map((t) => (replay.kind === 'connect' ? pollSlot(appId, t, interval).nextDueAt : t));
+  const publishedAt = changedAt.map((t) => (kind === 'connect' ? pollSlot(appId, t, interval).nextDueAt : t));
   const population = generateInstallations({
     appId,
     count: opts.installations,
@@ -51,7 +62,7 @@ export function simulateReplayRollout(replay: Replay, opts: ReplayRolloutOptions
     now: changedAt[0],
   });
   const results = simulateRollout(
-    replay.kind,
+    kind,
     entries.map((e, i) => ({
       version: e.version!,
       bump: e.bump === 'error' ? 'none' : e.bump,

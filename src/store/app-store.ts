@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { AppKind } from '../versioning/types.js';
+import { CONNECT_PRODUCTS, type ConnectProduct } from '../versioning/connect-products.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { Keys } from './keys.js';
 import { pollNotRecorded, pollsClaimed, recordedPerKey } from './script-results.js';
@@ -19,6 +20,11 @@ export interface AppRecord {
   kind: AppKind;
   /** Connect: the descriptor URL polled every interval. */
   descriptorUrl?: string;
+  /**
+   * Connect: the product the app is for (`mpu apps add connect URL --product P`), whose scope rules
+   * classify its changes (DESIGN.md, "Connect scopes differ by product"); absent: inferred.
+   */
+  product?: ConnectProduct;
   /** `active`, or `failing` after a failed poll (until the next successful one). */
   status: 'active' | 'failing';
   createdAt: number;
@@ -205,11 +211,21 @@ export class AppStore {
   }
 
   /**
-   * Registers a Connect app polled at `descriptorUrl`.
-   * @throws AppError app-conflict when the id exists; input-invalid for a bad id or URL.
+   * Registers a Connect app polled at `descriptorUrl`, for `product` when given.
+   * @throws AppError app-conflict when the id exists; input-invalid for a bad id, URL or product.
    */
-  async addConnectApp(input: { id: string; descriptorUrl: string; now: number }): Promise<AppRecord> {
+  async addConnectApp(input: {
+    id: string;
+    descriptorUrl: string;
+    now: number;
+    product?: ConnectProduct;
+  }): Promise<AppRecord> {
     assertAppId(input.id);
+    if (input.product !== undefined && !CONNECT_PRODUCTS.includes(input.product))
+      throw new AppError(
+        ErrorCode.INPUT_INVALID,
+        `unknown product '${String(input.product)}': expected one of ${CONNECT_PRODUCTS.join(', ')}`,
+      );
     let url: URL;
     try {
       url = new URL(input.descriptorUrl);
@@ -223,6 +239,7 @@ export class AppStore {
       id: input.id,
       kind: 'connect',
       descriptorUrl: url.toString(),
+      ...(input.product ? { product: input.product } : {}),
       status: 'active',
       createdAt: input.now,
       consecutiveFailures: 0,

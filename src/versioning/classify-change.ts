@@ -9,6 +9,15 @@
  */
 import { canonOf, type Json } from './canonical.js';
 import { diffDocuments } from './diff.js';
+import {
+  chooseProduct,
+  heldScopes,
+  isImpliedBy,
+  PRODUCT_NAME,
+  type ConnectProduct,
+  type ProductChoice,
+  type ProductScopes,
+} from './connect-products.js';
 import { egressEntries, forgeScopes } from './forge-permissions.js';
 import {
   defaultPolicy,
@@ -69,37 +78,40 @@ function connectApiVersion(a: Doc, b: Doc, p: ConnectPolicy): RuleHit {
   };
 }
 
-/** Connect scopes, upper-cased; absent means [READ], an explicit empty list means none (DESIGN.md). */
-function connectScopes(d: Doc): string[] {
-  const s = d.scopes as string[] | undefined;
-  return (s ?? ['READ']).map((x) => x.trim().toUpperCase());
-}
-
 /**
- * True when `scope` is implied by `held`: held itself, or below a held scope in the hierarchy
- * (READ ⊂ WRITE ⊂ DELETE ⊂ PROJECT_ADMIN ⊂ ADMIN). Standalone and unknown scopes are implied only
- * by themselves: an unknown scope counts as an increase (default-deny, as Atlassian's
+ * True when `scope` is implied by `held` under Jira's chain (READ ⊂ WRITE ⊂ DELETE ⊂
+ * PROJECT_ADMIN ⊂ ADMIN), or under `rules` when given. Standalone and unknown scopes are implied
+ * only by themselves: an unknown scope counts as an increase (default-deny, as Atlassian's
  * `connect-to-forge check-upgrade` does).
  */
 export function isScopeImplied(
   scope: string,
   held: ReadonlySet<string>,
-  p: Pick<ConnectPolicy, 'scopeHierarchy'>,
+  rules: ProductScopes = defaultPolicy.connect.products.jira,
 ): boolean {
-  if (held.has(scope)) return true;
-  const rank = p.scopeHierarchy.indexOf(scope);
-  if (rank < 0) return false;
-  for (const h of held) if (p.scopeHierarchy.indexOf(h) >= rank) return true;
-  return false;
+  return isImpliedBy(scope, held, rules);
 }
 
-function connectScopeIncrease(a: Doc, b: Doc, p: ConnectPolicy): RuleHit {
+/**
+ * The scope rule of the product's chain (DESIGN.md, "Connect scopes differ by product"): a scope
+ * the old set does not imply is an increase; a new descriptor without `scopes` where the product
+ * reads that as every scope (Bitbucket) is one too, unless the old one had none either.
+ */
+function connectScopeIncrease(a: Doc, b: Doc, p: ConnectPolicy, choice: ProductChoice): RuleHit {
   if (!p.scopeIncrease.enabled) return NO_HIT;
-  const held = new Set(connectScopes(a));
-  const reasons = [...new Set(connectScopes(b))]
-    .filter((s) => !isScopeImplied(s, held, p))
+  const rules = p.products[choice.product];
+  const held = heldScopes(a, rules);
+  const next = heldScopes(b, rules);
+  const why = ` (product: ${choice.detail})`;
+  if (next === 'all') {
+    if (held === 'all') return NO_HIT;
+    const detail = `scopes removed: without a scopes list a ${PRODUCT_NAME[choice.product]} app holds every scope${why}`;
+    return { reasons: [reason('connect.scope-increase', p.scopeIncrease, 'scopes', detail)], explains: ['scopes'] };
+  }
+  const reasons = [...next]
+    .filter((s) => !isImpliedBy(s, held, rules))
     .sort()
-    .map((s) => reason('connect.scope-increase', p.scopeIncrease, 'scopes', `scope added: ${s}`));
+    .map((s) => reason('connect.scope-increase', p.scopeIncrease, 'scopes', `scope added: ${s}${why}`));
   return reasons.length ? { reasons, explains: ['scopes'] } : NO_HIT;
 }
 
@@ -305,8 +317,19 @@ function summarize(
   return { kind, bump, approval, reasons, warnings, changes };
 }
 
+/** Options of classifyChange and classifyDeploy. */
+export interface ClassifyOptions {
+  /** The Connect app's product, when known (an option, the app's registration); inferred otherwise. */
+  product?: ConnectProduct;
+  /** Where `product` came from, for the reasons, e.g. `--product`, `the app's registration`. */
+  productBy?: string;
+}
+
 /**
- * Classifies the change from `before` to `after` (same kind) under `policy`.
+ * Classifies the change from `before` to `after` (same kind) under `policy`. A Connect change is
+ * judged by its product's scope rules: `opts.product`, else inferred from the two descriptors'
+ * module types, else Jira (`chooseProduct`); the result names it (`product`), and so do its scope
+ * reasons.
  *
  * @returns `{ bump, approval, reasons, warnings, changes }`: bump `none` (with no reasons) when the
  *   canonical forms are equal, i.e. only whitespace, key order or set order changed.
@@ -317,11 +340,15 @@ export function classifyChange(
   before: ParsedDescriptor,
   after: ParsedDescriptor,
   policy: VersioningPolicy = defaultPolicy,
+  opts: ClassifyOptions = {},
 ): Classification {
   if (before.kind !== after.kind)
     throw new Error(`cannot compare a ${before.kind} descriptor with a ${after.kind} one`);
   const kind = after.kind;
-  if (before.hash === after.hash) return summarize(kind, [], [], []);
+  const choice =
+    kind === 'connect' ? chooseProduct([after.document, before.document], opts.product, opts.productBy) : undefined;
+  const withProduct = (c: Classification): Classification => (choice ? { ...c, product: choice } : c);
+  if (before.hash === after.hash) return withProduct(summarize(kind, [], [], []));
   // Rules read the normalised documents: same members as written, sets sorted, and each
   // subtree's canonical JSON already cached (canonOf), so comparisons cost one string compare.
   const a = before.normalized as Doc;
@@ -334,7 +361,7 @@ export function classifyChange(
     const p = policy.connect;
     hits = [
       connectApiVersion(a, b, p),
-      connectScopeIncrease(a, b, p),
+      connectScopeIncrease(a, b, p, choice!),
       connectFreeToPaid(a, b, p),
       connectBaseUrl(a, b, p),
     ];
@@ -386,7 +413,7 @@ export function classifyChange(
   const explained = hits.flatMap((h) => h.explains);
   const leftover = changes.filter((c) => !explained.some((e) => isUnder(c.path, e)));
   if (leftover.length && other.outcome.enabled) reasons.push(otherReason(other.rule, other.outcome, leftover));
-  return summarize(kind, reasons, warnings, changes);
+  return withProduct(summarize(kind, reasons, warnings, changes));
 }
 
 /**
@@ -400,10 +427,11 @@ export function classifyDeploy(
   before: ParsedDescriptor | null,
   after: ParsedDescriptor,
   policy: VersioningPolicy = defaultPolicy,
+  opts: ClassifyOptions = {},
 ): Classification {
   const other = after.kind === 'forge' ? policy.forge.other : policy.connect.other;
   if (before === null) return summarize(after.kind, [], [], []);
-  const c = classifyChange(before, after, policy);
+  const c = classifyChange(before, after, policy, opts);
   if (c.bump !== 'none') return c;
   const rule = after.kind === 'forge' ? 'forge.other' : 'connect.other';
   const r = reason(
@@ -412,5 +440,5 @@ export function classifyDeploy(
     '$',
     'code-only deploy: the manifest is unchanged',
   );
-  return summarize(after.kind, [r], c.warnings, c.changes);
+  return { ...summarize(after.kind, [r], c.warnings, c.changes), ...(c.product ? { product: c.product } : {}) };
 }

@@ -6,6 +6,12 @@
  */
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../lib/errors.js';
+import {
+  CONNECT_PRODUCTS,
+  DEFAULT_PRODUCT_SCOPES,
+  type ConnectProduct,
+  type ProductScopes,
+} from './connect-products.js';
 import type { Approval, Bump } from './types.js';
 
 /** What a rule does when it fires. `enabled: false` turns the rule off (its changes fall to `other`). */
@@ -27,10 +33,38 @@ export interface ConnectPolicy {
   baseUrl: RuleOutcome;
   /** Any other change of the parsed descriptor: micro, automatic. */
   other: RuleOutcome;
-  /** Scopes in increasing power; each implies those before it. @defaultValue READ, WRITE, DELETE, PROJECT_ADMIN, ADMIN */
-  scopeHierarchy: string[];
-  /** Scopes that imply nothing and are implied by nothing. @defaultValue ACT_AS_USER, ACCESS_EMAIL_ADDRESSES */
-  standaloneScopes: string[];
+  /**
+   * Each product's implication chain and absent-scopes meaning (DESIGN.md, "Connect scopes differ
+   * by product"; defaults `DEFAULT_PRODUCT_SCOPES`). A policy file sets them under
+   * `connect: { products: { confluence: { chain: [...] } } }`; the older `scope-hierarchy` and
+   * `standalone-scopes` keys set Jira's `chain` and `standalone`.
+   */
+  products: Record<ConnectProduct, ProductScopes>;
+}
+
+/**
+ * One row of the Forge OAuth2 scope → Connect scope equivalence table (DESIGN.md, "Connect to
+ * Forge adoption"): `connectScope` is a Connect scope of `product`, or `UNMAPPED` (no equivalent:
+ * always an elevation); `source` is where the row was confirmed.
+ */
+export interface ScopeEquivalence {
+  product: ConnectProduct;
+  forgeScope: string;
+  connectScope: string;
+  source: string;
+}
+
+/** The move from a Connect app to its Forge successor (DESIGN.md, "Connect to Forge adoption"). */
+export interface AdoptionPolicy {
+  /** The move when the Forge version asks for nothing beyond the Connect descriptor: minor, automatic. */
+  move: Omit<RuleOutcome, 'enabled'>;
+  /** The move when anything is elevated (a scope, licensing, the Connect remote, an auth provider): major, manual. */
+  elevation: Omit<RuleOutcome, 'enabled'>;
+  /**
+   * Rows beyond the shipped table (`SHIPPED_SCOPE_EQUIVALENCES`), from a policy file; a row here
+   * for the same product and Forge scope replaces the shipped one.
+   */
+  scopeEquivalences: ScopeEquivalence[];
 }
 
 /** Forge rules (DESIGN.md, Forge table). */
@@ -63,6 +97,7 @@ export interface ForgePolicy {
 export interface VersioningPolicy {
   connect: ConnectPolicy;
   forge: ForgePolicy;
+  adoption: AdoptionPolicy;
 }
 
 const r = (bump: Bump, approval: Approval): RuleOutcome => ({ bump, approval, enabled: true });
@@ -75,8 +110,7 @@ export const defaultPolicy: VersioningPolicy = deepFreeze({
     freeToPaid: r('minor', 'manual'),
     baseUrl: r('minor', 'manual'),
     other: r('micro', 'automatic'),
-    scopeHierarchy: ['READ', 'WRITE', 'DELETE', 'PROJECT_ADMIN', 'ADMIN'],
-    standaloneScopes: ['ACT_AS_USER', 'ACCESS_EMAIL_ADDRESSES'],
+    products: structuredClone(DEFAULT_PRODUCT_SCOPES) as Record<ConnectProduct, ProductScopes>,
   },
   forge: {
     scopeAdded: r('major', 'manual'),
@@ -91,12 +125,28 @@ export const defaultPolicy: VersioningPolicy = deepFreeze({
     sqlModule: r('major', 'manual'),
     other: r('minor', 'automatic'),
   },
+  adoption: {
+    move: { bump: 'minor', approval: 'automatic' },
+    elevation: { bump: 'major', approval: 'manual' },
+    scopeEquivalences: [],
+  },
 });
 
 const Outcome = z.strictObject({
   bump: z.enum(['major', 'minor', 'micro', 'none']).optional(),
   approval: z.enum(['automatic', 'manual']).optional(),
   enabled: z.boolean().optional(),
+});
+const ProductScopesOverride = z.strictObject({
+  chain: z.array(z.string().min(1)).optional(),
+  implies: z.record(z.string(), z.array(z.string().min(1))).optional(),
+  standalone: z.array(z.string().min(1)).optional(),
+  absent: z.union([z.array(z.string().min(1)), z.literal('all')]).optional(),
+  case: z.enum(['upper', 'lower']).optional(),
+});
+const AdoptionOutcome = z.strictObject({
+  bump: z.enum(['major', 'minor']).optional(),
+  approval: z.enum(['automatic', 'manual']).optional(),
 });
 const PolicyOverride = z.strictObject({
   connect: z
@@ -108,6 +158,25 @@ const PolicyOverride = z.strictObject({
       other: Outcome.optional(),
       scopeHierarchy: z.array(z.string().min(1)).optional(),
       standaloneScopes: z.array(z.string().min(1)).optional(),
+      products: z
+        .strictObject(Object.fromEntries(CONNECT_PRODUCTS.map((p) => [p, ProductScopesOverride.optional()])))
+        .optional(),
+    })
+    .optional(),
+  adoption: z
+    .strictObject({
+      move: AdoptionOutcome.optional(),
+      elevation: AdoptionOutcome.optional(),
+      scopeEquivalences: z
+        .array(
+          z.strictObject({
+            product: z.enum(CONNECT_PRODUCTS as [ConnectProduct, ...ConnectProduct[]]),
+            forgeScope: z.string().min(1),
+            connectScope: z.string().min(1),
+            source: z.string().min(1),
+          }),
+        )
+        .optional(),
     })
     .optional(),
   forge: z
@@ -126,16 +195,17 @@ function ruleKey(name: string): string {
 }
 
 /** Every rule (and list) name a policy file may set per kind, as outputs print them. */
-export const POLICY_RULE_NAMES: Readonly<Record<'connect' | 'forge', readonly string[]>> = Object.freeze({
-  connect: Object.freeze(Object.keys(defaultPolicy.connect).map(ruleName)),
+export const POLICY_RULE_NAMES: Readonly<Record<'connect' | 'forge' | 'adoption', readonly string[]>> = Object.freeze({
+  connect: Object.freeze([...Object.keys(defaultPolicy.connect), 'scopeHierarchy', 'standaloneScopes'].map(ruleName)),
   forge: Object.freeze(Object.keys(defaultPolicy.forge).map(ruleName)),
+  adoption: Object.freeze(Object.keys(defaultPolicy.adoption).map(ruleName)),
 });
 
 /** The override with each kind's keys in camelCase, so a file may use the printed rule names. */
 function normalizeKeys(override: unknown): unknown {
   if (typeof override !== 'object' || override === null || Array.isArray(override)) return override;
   const out: Record<string, unknown> = { ...(override as Record<string, unknown>) };
-  for (const kind of ['connect', 'forge'] as const) {
+  for (const kind of ['connect', 'forge', 'adoption'] as const) {
     const rules = out[kind];
     if (typeof rules === 'object' && rules !== null && !Array.isArray(rules))
       out[kind] = Object.fromEntries(Object.entries(rules).map(([k, v]) => [ruleKey(k), v]));
@@ -148,8 +218,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   const where = issue.path.map(String).join('.');
   if (issue.code === 'unrecognized_keys') {
     const unknown = issue.keys.map((k) => JSON.stringify(ruleName(k))).join(', ');
-    const kind = issue.path.length === 1 ? (issue.path[0] as 'connect' | 'forge') : undefined;
-    if (issue.path.length === 0) return `$: unknown key ${unknown}; a policy has the keys connect, forge`;
+    const kind = issue.path.length === 1 ? (issue.path[0] as 'connect' | 'forge' | 'adoption') : undefined;
+    if (issue.path.length === 0) return `$: unknown key ${unknown}; a policy has the keys connect, forge, adoption`;
     if (kind && POLICY_RULE_NAMES[kind])
       return `${where}: unknown rule ${unknown}; the ${kind} rules are ${POLICY_RULE_NAMES[kind].join(', ')}`;
     return `${where}: unknown key ${unknown}; a rule has the keys bump, approval, enabled`;
@@ -177,15 +247,30 @@ export function parsePolicy(override: unknown, base: VersioningPolicy = defaultP
       details: { problems },
     });
   }
-  const o = parsed.data as { connect?: Record<string, unknown>; forge?: Record<string, unknown> };
-  const merged = structuredClone(base) as unknown as Record<'connect' | 'forge', Record<string, unknown>>;
-  for (const kind of ['connect', 'forge'] as const) {
+  const o = parsed.data as Partial<Record<'connect' | 'forge' | 'adoption', Record<string, unknown>>>;
+  const merged = structuredClone(base) as unknown as Record<'connect' | 'forge' | 'adoption', Record<string, unknown>>;
+  for (const kind of ['connect', 'forge', 'adoption'] as const) {
     for (const [k, v] of Object.entries(o[kind] ?? {})) {
-      if (v === undefined) continue;
+      if (v === undefined || (kind === 'connect' && ['products', 'scopeHierarchy', 'standaloneScopes'].includes(k)))
+        continue;
       merged[kind][k] = Array.isArray(v) ? [...v] : { ...(merged[kind][k] as object), ...(v as object) };
     }
   }
   const policy = merged as unknown as VersioningPolicy;
+  const c = o.connect as
+    | {
+        products?: Partial<Record<ConnectProduct, Partial<ProductScopes>>>;
+        scopeHierarchy?: string[];
+        standaloneScopes?: string[];
+      }
+    | undefined;
+  // The older keys name Jira's chain (the only one there was).
+  if (c?.scopeHierarchy) policy.connect.products.jira.chain = [...c.scopeHierarchy];
+  if (c?.standaloneScopes) policy.connect.products.jira.standalone = [...c.standaloneScopes];
+  for (const p of CONNECT_PRODUCTS) {
+    const over = c?.products?.[p];
+    if (over) policy.connect.products[p] = { ...policy.connect.products[p], ...structuredClone(over) };
+  }
   const problems = Object.entries(policy.forge)
     .filter(([, v]) => v.bump === 'micro')
     .map(([k]) => `forge.${ruleName(k)}.bump: Forge versions have no micro part (major.minor.0)`);

@@ -6,8 +6,9 @@
  * the marketplace keeps serving the last good descriptor: an unparseable entry creates no version
  * and says why; an unchanged one (same canonical form) creates none either.
  */
-import { AppError } from '../lib/errors.js';
-import { classifyChange } from './classify-change.js';
+import { AppError, ErrorCode } from '../lib/errors.js';
+import { judgeAdoption } from './adoption.js';
+import { classifyChange, type ClassifyOptions } from './classify-change.js';
 import { nextVersion } from './next-version.js';
 import { parseDescriptor } from './parse-descriptor.js';
 import { defaultPolicy, type VersioningPolicy } from './policy.js';
@@ -42,6 +43,10 @@ export interface TimelineEntry {
   /** Why no version was created, for `error`. */
   error?: { code: string; message: string };
   hash?: string;
+  /** The entry's kind, in a history that moves from Connect to Forge (`replayMove`). */
+  kind?: AppKind;
+  /** `adoption`: the first Forge version, judged against the last Connect version (`judgeAdoption`). */
+  step?: 'adoption';
 }
 
 /** Counts over a timeline. */
@@ -58,13 +63,21 @@ export interface ReplaySummary {
 
 /** A replayed history. */
 export interface Replay {
-  kind: AppKind;
+  /** `connect-to-forge` for a history that moves from a Connect app to its Forge successor. */
+  kind: AppKind | 'connect-to-forge';
   timeline: TimelineEntry[];
   summary: ReplaySummary;
 }
 
+/** The last version that parsed, and its number. */
+interface Current {
+  parsed: ParsedDescriptor;
+  version: string;
+}
+
 /**
- * Replays `items` (oldest first) of one app of kind `kind`.
+ * Replays `items` (oldest first) of one app of kind `kind`. A Connect history is judged by the
+ * product's scope rules (`opts.product`, else inferred per change: see classifyChange).
  * @param onProgress called after each entry with (done, total), for progress bars.
  */
 export function replayHistory(
@@ -72,10 +85,81 @@ export function replayHistory(
   kind: AppKind,
   policy: VersioningPolicy = defaultPolicy,
   onProgress?: (done: number, total: number) => void,
+  opts: ClassifyOptions = {},
 ): Replay {
+  const { timeline } = replayInto(items, kind, policy, opts, null, 0, (i) => onProgress?.(i, items.length));
+  return { kind, timeline, summary: summarizeTimeline(timeline) };
+}
+
+/**
+ * Replays a history that moves from a Connect app to its Forge successor (DESIGN.md, "Connect to
+ * Forge adoption"): the Connect versions by Connect rules, then the first Forge manifest that
+ * parses as the adoption step (`judgeAdoption` against the last Connect version that parsed; its
+ * version follows that Connect version: minor → M.(m+1).0, major → (M+1).0.0), then the later
+ * Forge versions by Forge rules.
+ * @throws AppError `input-invalid` when no Connect version parses; `descriptor-invalid` when the
+ *   first Forge manifest does not name the Connect app (`app.connect.key`).
+ */
+export function replayMove(
+  connectItems: readonly HistoryItem[],
+  forgeItems: readonly HistoryItem[],
+  policy: VersioningPolicy = defaultPolicy,
+  onProgress?: (done: number, total: number) => void,
+  opts: ClassifyOptions = {},
+): Replay {
+  const total = connectItems.length + forgeItems.length;
+  const progress = (i: number) => onProgress?.(i, total);
+  const before = replayInto(connectItems, 'connect', policy, opts, null, 0, progress);
+  const last = before.current;
+  if (!last)
+    throw new AppError(ErrorCode.INPUT_INVALID, 'no Connect version of the history parses: nothing to move from');
+  const after = replayInto(forgeItems, 'forge', policy, opts, last, connectItems.length, progress, (parsed, item) => {
+    const v = judgeAdoption(last.parsed, parsed, policy, opts);
+    const version = nextVersion('forge', last.version, v.bump);
+    return {
+      entry: {
+        label: item.label,
+        commit: item.commit,
+        date: item.date,
+        status: 'version',
+        version,
+        bump: v.bump,
+        approval: v.approval,
+        reasons: v.reasons,
+        warnings: [],
+        hash: parsed.hash,
+        step: 'adoption',
+      },
+      version,
+    };
+  });
+  const timeline = [
+    ...before.timeline.map((e) => ({ ...e, kind: 'connect' as const })),
+    ...after.timeline.map((e) => ({ ...e, kind: 'forge' as const })),
+  ];
+  return { kind: 'connect-to-forge', timeline, summary: summarizeTimeline(timeline) };
+}
+
+/** The first version of a history replayed after another one (the adoption step). */
+type FirstStep = (
+  parsed: ParsedDescriptor,
+  item: HistoryItem,
+) => { entry: Omit<TimelineEntry, 'index'>; version: string };
+
+function replayInto(
+  items: readonly HistoryItem[],
+  kind: AppKind,
+  policy: VersioningPolicy,
+  opts: ClassifyOptions,
+  start: Current | null,
+  offset: number,
+  progress: (done: number) => void,
+  firstStep?: FirstStep,
+): { timeline: TimelineEntry[]; current: Current | null } {
   const timeline: TimelineEntry[] = [];
-  let current: { parsed: ParsedDescriptor; version: string } | null = null;
-  items.forEach((item, index) => {
+  let current: Current | null = firstStep ? null : start;
+  items.forEach((item, i) => {
+    const index = offset + i;
     const base = { index, label: item.label, commit: item.commit, date: item.date };
     let parsed: ParsedDescriptor;
     try {
@@ -86,16 +170,20 @@ export function replayHistory(
       timeline.push({
         ...base,
         status: 'error',
-        version: current?.version,
+        version: (current ?? start)?.version,
         bump: 'error',
         reasons: [],
         warnings: [],
         error: e,
       });
-      onProgress?.(index + 1, items.length);
+      progress(index + 1);
       return;
     }
-    if (!current) {
+    if (!current && firstStep) {
+      const { entry, version } = firstStep(parsed, item);
+      current = { parsed, version };
+      timeline.push({ ...entry, index });
+    } else if (!current) {
       const version = nextVersion(kind, null, 'none');
       current = { parsed, version };
       timeline.push({
@@ -109,7 +197,7 @@ export function replayHistory(
         hash: parsed.hash,
       });
     } else {
-      const c = classifyChange(current.parsed, parsed, policy);
+      const c = classifyChange(current.parsed, parsed, policy, opts);
       if (c.bump === 'none') {
         timeline.push({
           ...base,
@@ -137,9 +225,9 @@ export function replayHistory(
         });
       }
     }
-    onProgress?.(index + 1, items.length);
+    progress(index + 1);
   });
-  return { kind, timeline, summary: summarizeTimeline(timeline) };
+  return { timeline, current };
 }
 
 /** Counts versions by bump and approval, unchanged and erroneous entries, and the latest version. */

@@ -2,6 +2,8 @@
  * Shapes of the versioning engine (DESIGN.md, "Versioning rules"). Pure data: no I/O here.
  */
 
+import type { ProductChoice } from './connect-products.js';
+
 /** Connect apps ship an `atlassian-connect.json` descriptor; Forge apps a `manifest.yml`. */
 export type AppKind = 'connect' | 'forge';
 
@@ -47,6 +49,8 @@ export interface Classification {
   warnings: ChangeWarning[];
   /** The structural diff the verdict was drawn from (canonical form). */
   changes: DescriptorChange[];
+  /** Connect: the product whose scope rules were applied, and where it came from. */
+  product?: ProductChoice;
 }
 
 /** A descriptor or manifest after parsing and validation. */

@@ -1,7 +1,8 @@
 /**
- * `mpu diff OLD NEW` on files of different kinds (a Connect descriptor against a Forge manifest)
- * says so instead of a parse error about the second file; `--from` must be a version of the
- * files' kind (Forge: major.minor.0).
+ * `mpu diff OLD NEW` on a Forge manifest against a Connect descriptor says they are different
+ * kinds instead of a parse error about the second file; a Connect descriptor against a Forge
+ * manifest is the move to Forge, refused when the manifest does not adopt it (`app.connect.key`);
+ * `--from` must be a version of the files' kind (Forge: major.minor.0).
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,11 +20,11 @@ const F2 = forge('002_2023-02-16_a118c062.yml');
 
 describe('mpu diff', () => {
   it.each([
-    [C1, F1, /is a connect descriptor and .* a forge manifest: they are different kinds of app/],
-    [F1, C1, /is a forge manifest and .* a connect descriptor: they are different kinds of app/],
-  ])('%s against %s: different kinds, input-invalid (exit 65)', async (a, b, message) => {
+    [C1, F1, 'descriptor-invalid', /app\.connect\.key: missing: the manifest does not name a Connect app/],
+    [F1, C1, 'input-invalid', /is a forge manifest and .* a connect descriptor: a Forge app does not move back/],
+  ])('%s against %s: refused (exit 65)', async (a, b, code, message) => {
     const err = await diffFiles(a, b, {}).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'input-invalid', message: expect.stringMatching(message) });
+    expect(err).toMatchObject({ code, message: expect.stringMatching(message) });
     expect(exitCodeFor(err)).toBe(65);
   });
 

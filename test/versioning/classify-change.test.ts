@@ -114,7 +114,7 @@ describe('Connect rules (DESIGN.md, Connect table)', () => {
       bump: 'minor',
       approval: 'manual',
       path: 'scopes',
-      detail: 'scope added: WRITE',
+      detail: 'scope added: WRITE (product: Jira, by default (no product given and no module type names one))',
     });
     expect(c.reasons.find((r) => r.rule === 'connect.other')?.detail).toBe('other change: name');
   });

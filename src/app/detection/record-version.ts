@@ -7,7 +7,7 @@
  * later polled change of the app was decided is `superseded`, not appended after it.
  */
 import { classifyChange, classifyDeploy, nextVersion } from '../../versioning/index.js';
-import type { Classification } from '../../versioning/index.js';
+import type { Classification, ClassifyOptions } from '../../versioning/index.js';
 import { AppError, ErrorCode, isAppError } from '../../lib/errors.js';
 import { parseStoredDescriptor } from '../../store/descriptor-store.js';
 import type { VersionRecord } from '../../store/types.js';
@@ -63,6 +63,16 @@ export async function recordVersion(
     known.latest !== undefined ? known.latest : deps.versions.latestVersion(job.appId),
   ]);
   const after = knownAfter ?? parseStoredDescriptor(job.appId, job.descriptorHash, afterText, kind);
+  // A Connect change is judged by the product the app was registered for, else an inferred one.
+  // Read once here: versions are rare beside polls, so the poll's claim does not carry it.
+  let classifyOpts: ClassifyOptions | undefined;
+  const optionsFor = async (): Promise<ClassifyOptions> => {
+    if (!classifyOpts) {
+      const product = kind === 'connect' ? (await deps.apps.getApp(job.appId))?.product : undefined;
+      classifyOpts = product ? { product, productBy: "the app's registration" } : {};
+    }
+    return classifyOpts;
+  };
   for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
     if (job.deploymentId !== undefined) {
       const existing = await deps.versions.deploymentVersion(job.appId, job.deploymentId);
@@ -92,8 +102,8 @@ export async function recordVersion(
     // No previous version: this descriptor is the initial version, nothing to classify against.
     const cls: Classification | null = before
       ? job.source === 'deploy'
-        ? classifyDeploy(before, after, deps.policy)
-        : classifyChange(before, after, deps.policy)
+        ? classifyDeploy(before, after, deps.policy, await optionsFor())
+        : classifyChange(before, after, deps.policy, await optionsFor())
       : null;
 
     if (cls && cls.bump === 'none') {

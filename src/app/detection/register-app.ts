@@ -5,22 +5,25 @@
  * `nextPollDueAt`).
  */
 import type { AppRecord } from '../../store/app-store.js';
+import type { ConnectProduct } from '../../versioning/index.js';
 import type { DetectionDeps } from './detection-deps.js';
 
 /**
  * Registers a Connect app and schedules its first poll now: its first version does not wait for
  * its slot (DESIGN.md "Detection rules"). Scheduled only if absent (ZADD NX): a registration that
  * races a tick, or one repeated, never moves a due time the scheduler already set (back to now,
- * which would poll it twice).
+ * which would poll it twice). `opts.product` is stored with it: its changes are classified by that
+ * product's scope rules (DESIGN.md, "Connect scopes differ by product"), not inferred.
  * @throws AppError app-conflict, input-invalid
  */
 export async function registerConnectApp(
   deps: Pick<DetectionDeps, 'apps' | 'schedule' | 'clock'>,
   id: string,
   descriptorUrl: string,
+  opts: { product?: ConnectProduct } = {},
 ): Promise<AppRecord> {
   const now = deps.clock.now();
-  const app = await deps.apps.addConnectApp({ id, descriptorUrl, now });
+  const app = await deps.apps.addConnectApp({ id, descriptorUrl, now, ...opts });
   await deps.schedule.scheduleIfAbsent(id, now);
   return app;
 }

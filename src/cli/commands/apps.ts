@@ -6,11 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { openContext } from '../../main.js';
 import { systemClock } from '../../lib/clock.js';
 import { AppError, ErrorCode } from '../../lib/errors.js';
-import { parseDescriptor } from '../../versioning/index.js';
+import { CONNECT_PRODUCTS, parseDescriptor, type ConnectProduct } from '../../versioning/index.js';
 import { pollApp } from '../../app/detection/poll-app.js';
 import { recordVersion, type RecordVersionResult } from '../../app/detection/record-version.js';
 import { registerConnectApp, registerForgeApp } from '../../app/detection/register-app.js';
@@ -42,6 +42,7 @@ function describeApp(app: AppRecord, extra: { nextPollAt: number | null; latest:
   const lines = [
     `${app.id} (${app.kind})`,
     app.descriptorUrl ? `  descriptor URL:  ${app.descriptorUrl}` : undefined,
+    app.kind === 'connect' ? `  product:         ${app.product ?? '(inferred from module types)'}` : undefined,
     `  status:          ${app.status}`,
     `  latest version:  ${extra.latest ?? '(none yet)'}`,
     app.kind === 'connect'
@@ -190,10 +191,16 @@ export function registerAppsCommands(program: Command): void {
     .command('connect')
     .argument('<url>', 'descriptor URL (atlassian-connect.json), http(s) on port 80, 443 or 8080')
     .option('--id <id>', 'app id (default: the descriptor\'s "key", fetched once now)')
+    .addOption(
+      new Option(
+        '--product <product>',
+        "the app's product, whose Connect scope rules classify its changes (default: inferred from module types)",
+      ).choices([...CONNECT_PRODUCTS]),
+    )
     .option('--json', 'print the app as JSON')
     .description('register a Connect app; its first poll is due at once (next scheduler tick)')
     .action(
-      runAction(async (url: string, opts: { id?: string; json?: boolean }) => {
+      runAction(async (url: string, opts: { id?: string; json?: boolean; product?: ConnectProduct }) => {
         await withContext((ctx, env) =>
           audited({ audit: env.audit, clock: ctx.clock }, 'app.add', { path: url }, async (note) => {
             let id = opts.id;
@@ -213,7 +220,7 @@ export function registerAppsCommands(program: Command): void {
               id = parsed.appKey;
             }
             note.target = { app: id, path: url };
-            const app = await registerConnectApp(ctx, id, url);
+            const app = await registerConnectApp(ctx, id, url, opts.product ? { product: opts.product } : {});
             if (opts.json) out(JSON.stringify({ app }));
             else
               out(
