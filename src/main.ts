@@ -75,7 +75,17 @@ export function openAuditStore(connection: Redis, config: Config): AuditStore {
 /** The settings the configuration sets (the others keep their defaults). */
 function pickSettings(config: Config): Partial<Settings> {
   const { pollIntervalMs, pollConcurrency, pollBatchSize, pollAttempts, pollBackoffMs, versionConcurrency } = config;
-  return { pollIntervalMs, pollConcurrency, pollBatchSize, pollAttempts, pollBackoffMs, versionConcurrency };
+  const { bulkUpgradeLimit, bulkUpgradeRetentionMs } = config;
+  return {
+    pollIntervalMs,
+    pollConcurrency,
+    pollBatchSize,
+    pollAttempts,
+    pollBackoffMs,
+    versionConcurrency,
+    bulkUpgradeLimit,
+    bulkUpgradeRetentionMs,
+  };
 }
 
 /** Context for one-shot CLI commands. `close()` closes queues and the connection. */

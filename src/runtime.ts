@@ -23,6 +23,7 @@ import { resolveRolloutPolicy } from './rollout/policy.js';
 import type { RolloutPolicy } from './rollout/types.js';
 import { AppRemover } from './store/app-remover.js';
 import { AppStore } from './store/app-store.js';
+import { BulkUpgradeStore } from './store/bulk-upgrade-store.js';
 import { DescriptorStore } from './store/descriptor-store.js';
 import { InstallationStore } from './store/installation-store.js';
 import { createKeys } from './store/keys.js';
@@ -95,6 +96,7 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
   const installs = new InstallationStore(deps.connection, keys);
   const rollouts = new RolloutStore(deps.connection, keys);
   const versions = new VersionStore(storeConnection, keys);
+  const bulkUpgrades = new BulkUpgradeStore(deps.connection, keys);
   const metrics = createMetrics({
     async queueDepths() {
       const out: Record<string, Record<string, number>> = {};
@@ -107,6 +109,7 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
     rollouts,
     installs,
     versions,
+    bulkUpgrades,
   });
   return {
     ...deps,
@@ -124,6 +127,7 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
     schedule: new PollScheduleStore(deps.connection, keys),
     installs,
     rollouts,
+    bulkUpgrades,
     remover: new AppRemover(deps.connection, keys),
     policy: opts.versioningPolicy,
     rolloutPolicy,

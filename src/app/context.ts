@@ -10,6 +10,8 @@ import type { Clock } from '../lib/clock.js';
 import type { Limiter } from '../lib/limiter.js';
 import type { Logger } from '../lib/logger.js';
 import type {
+  BulkBatchJob,
+  BulkPlanJob,
   NotifyBatchJob,
   PlanRolloutJob,
   PollBatchJob,
@@ -21,6 +23,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { RolloutPolicy } from '../rollout/types.js';
 import type { AppRemover } from '../store/app-remover.js';
 import type { AppStore } from '../store/app-store.js';
+import type { BulkUpgradeStore } from '../store/bulk-upgrade-store.js';
 import type { DescriptorStore } from '../store/descriptor-store.js';
 import type { InstallationStore } from '../store/installation-store.js';
 import type { Keys } from '../store/keys.js';
@@ -71,6 +74,10 @@ export interface JobPorts {
   enqueueNotifyBatches(jobs: readonly NotifyBatchJob[]): Promise<void>;
   /** Late-planning jobs, each `latePlanDelayMs` (clock ms) from now. */
   enqueueLatePlanning(requests: readonly LatePlanRequest[]): Promise<void>;
+  /** The plan job of a bulk upgrade, at once. */
+  enqueueBulkPlan(job: BulkPlanJob): Promise<void>;
+  /** Bulk upgrade batches, each delayed until its `dueAt` (clock ms). */
+  enqueueBulkBatches(jobs: readonly BulkBatchJob[]): Promise<void>;
 }
 
 /** Everything a use case may be given. */
@@ -85,6 +92,7 @@ export interface AppContext extends JobPorts {
   schedule: PollScheduleStore;
   installs: InstallationStore;
   rollouts: RolloutStore;
+  bulkUpgrades: BulkUpgradeStore;
   remover: AppRemover;
   fetcher: FetchesDescriptors;
   /** Bounds the process's descriptor fetches in flight to `settings.pollConcurrency`. */

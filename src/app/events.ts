@@ -19,6 +19,10 @@ export interface LifecycleEventMap {
   'rollout:batch:applied': { appId: string; version: string; moved: number; progressPercent: number };
   /** Every installation of the app runs `version` or newer (seen by the batch that completed it). */
   'rollout:completed': { appId: string; version: string };
+  /** A bulk upgrade batch recorded outcomes: `moved` installations took its target version. */
+  'bulk:batch:applied': { appId: string; bulkId: string; moved: number; skipped: number };
+  /** A bulk upgrade finished: every candidate moved or skipped (`completed`), or `cancelled`. */
+  'bulk:finished': { appId: string; bulkId: string; status: 'completed' | 'cancelled' };
   /** "Update available" notices delivered for a manual version. */
   'notify:sent': { appId: string; version: string; notified: number };
   /** Late installations planned into rollouts already planned. */

@@ -76,6 +76,16 @@ export interface RolloutSettings {
   latePlanDelayMs: number;
   /** Most installations one late-planning round holds in memory (it loops until the log is empty). @defaultValue 50000 */
   latePlanRoundSize: number;
+  /**
+   * Bulk upgrades running at once across every app and account (DESIGN.md "Distribution rules":
+   * a global limit; seeds 000/001 give no figure). @defaultValue 10
+   */
+  bulkUpgradeLimit: number;
+  /**
+   * How long a finished (completed or cancelled) bulk upgrade's record is kept, clock ms (seed 000:
+   * "records … are time-limited"). @defaultValue 30 days
+   */
+  bulkUpgradeRetentionMs: number;
 }
 
 export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze({
@@ -92,6 +102,8 @@ export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze
   maxBatchesPerSecond: 0,
   latePlanDelayMs: 1000,
   latePlanRoundSize: 50_000,
+  bulkUpgradeLimit: 10,
+  bulkUpgradeRetentionMs: 30 * 86_400_000,
 });
 
 /** Every setting of a process. */

@@ -76,6 +76,10 @@ const Env = z.object({
   MPU_RATE_LIMIT_WINDOW: duration('1m'),
   /** Entries kept in the audit stream (XADD MAXLEN ~). */
   MPU_AUDIT_MAX_LEN: int(100_000, 100),
+  /** Bulk upgrades running at once, all apps and accounts (the global limit). */
+  MPU_BULK_UPGRADE_LIMIT: int(10),
+  /** How long a finished bulk upgrade's record is kept. */
+  MPU_BULK_UPGRADE_RETENTION: duration('30d'),
   /** Where "update available" notices for manual versions are POSTed; unset: they are logged. */
   MPU_NOTIFY_WEBHOOK_URL: z
     .string()
@@ -167,6 +171,10 @@ export interface Config {
   /** Per-client-IP limits of the routes reachable without an operator token, per `windowMs`. */
   rateLimit: { deployMax: number; approvalMax: number; windowMs: number };
   auditMaxLen: number;
+  /** Global limit of running bulk upgrades. */
+  bulkUpgradeLimit: number;
+  /** Retention of a finished bulk upgrade's record, ms. */
+  bulkUpgradeRetentionMs: number;
   /** Admin notification webhook (manual versions); undefined: notices are logged. */
   notifyWebhookUrl: string | undefined;
   webhookBodyLimit: number;
@@ -263,6 +271,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       windowMs: d.MPU_RATE_LIMIT_WINDOW,
     },
     auditMaxLen: d.MPU_AUDIT_MAX_LEN,
+    bulkUpgradeLimit: d.MPU_BULK_UPGRADE_LIMIT,
+    bulkUpgradeRetentionMs: d.MPU_BULK_UPGRADE_RETENTION,
     notifyWebhookUrl: d.MPU_NOTIFY_WEBHOOK_URL,
     webhookBodyLimit: d.MPU_WEBHOOK_BODY_LIMIT,
     pollIntervalMs: d.MPU_POLL_INTERVAL,

@@ -11,6 +11,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import rateLimit from '@fastify/rate-limit';
 import type { HttpContext } from './http-context.js';
 import { registerRolloutRoutes } from './routes/rollout-routes.js';
+import { registerBulkUpgradeRoutes } from './routes/bulk-upgrade-routes.js';
 import { installErrorHandler } from './error-handler.js';
 import type { Clock } from '../lib/clock.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
@@ -119,6 +120,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     });
   if (opts.adminBoard ?? true) await registerAdminBoard(app, Object.values(ctx.queues));
   await registerRolloutRoutes(app, ctx);
+  await registerBulkUpgradeRoutes(app, ctx);
   await registerAuditRoutes(app, opts.audit);
   return app;
 }

@@ -35,6 +35,9 @@ export function installErrorHandler(app: FastifyInstance): void {
       req.errorCode = err.code;
       const status = httpStatusFor(err.code);
       if (status >= 500) req.log.error({ err, code: err.code }, 'request failed');
+      // A refusal that says when to come back (a bulk upgrade's global limit: 1800 s).
+      const retryAfter = err.details?.retryAfterSeconds;
+      if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
       return reply.status(status).send({ error: { code: err.code, message: err.message, details: err.details ?? {} } });
     }
     const fe = err as FastifyError;

@@ -71,6 +71,7 @@ const TAGS: OpenAPIV3.TagObject[] = [
   { name: 'installations', description: 'Installations, their histories and admin approvals' },
   { name: 'rollouts', description: 'Rollouts in flight: progress, pause, resume, halt' },
   { name: 'forge', description: 'Forge deploy intake (HMAC-signed events)' },
+  { name: 'bulk-upgrades', description: 'Bulk major-version upgrades of Forge apps: start, list, cancel' },
   { name: 'approval-links', description: 'Signed approval links from "update available" notices' },
   { name: 'audit', description: 'The audit trail' },
   { name: 'ops', description: 'Health, metrics and this document' },

@@ -44,7 +44,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'The request is not valid (`input-invalid`, `payload-invalid`, or Fastify’s own)',
   401: 'No or unknown credentials (`unauthorized`)',
   403: 'The credentials do not allow this (`forbidden`)',
-  404: 'Not found (`app-not-found`, `installation-not-found`, `version-not-found`, `rollout-not-found`)',
+  404: 'Not found (`app-not-found`, `installation-not-found`, `version-not-found`, `rollout-not-found`, `bulk-upgrade-not-found`)',
   409: 'Conflict with the current state',
   413: 'Body too large',
   415: 'Unsupported content type',

@@ -278,3 +278,41 @@ export const LATE_PLAN_JOB_NAME = 'plan-late-installations';
  */
 export const latePlanJobId = (appId: string, registered: number): string =>
   `late-plan__${jobIdPart(appId)}__${registered}`;
+
+// ── bulk major-version upgrades (app/rollout/bulk-upgrades.ts) ──────────────────────────
+
+/**
+ * Plans a bulk upgrade: lists the installations of its scope on the source major (resumable at
+ * its cursor) and enqueues a batch per range of them. One job per bulk upgrade.
+ */
+export const BulkPlanJob = z.object({
+  v: z.literal(1),
+  appId: z.string().min(1),
+  bulkId: z.string().min(1),
+});
+export type BulkPlanJob = z.infer<typeof BulkPlanJob>;
+export const BULK_PLAN_JOB_NAME = 'plan-bulk-upgrade';
+export const bulkPlanJobId = (j: BulkPlanJob): string => `bulk-plan__${jobIdPart(j.appId)}__${jobIdPart(j.bulkId)}`;
+
+/**
+ * Moves candidates `start … end` (inclusive) of a bulk upgrade, due at `dueAt` (clock ms); a
+ * maintenance window defers an installation from there (at most 4 h) and the job sleeps until
+ * then. Every installation's outcome is recorded once, so a redelivered batch changes nothing.
+ */
+export const BulkBatchJob = z.object({
+  v: z.literal(1),
+  appId: z.string().min(1),
+  bulkId: z.string().min(1),
+  start: z.number().int().min(0),
+  end: z.number().int().min(0),
+  dueAt: z.number().int(),
+  /** `dueAt` as ISO 8601, for people (optional). */
+  dueAtIso: z.string().optional(),
+  /** How many installations the batch covers, for people (optional). */
+  installations: z.number().int().min(0).optional(),
+});
+export type BulkBatchJob = z.infer<typeof BulkBatchJob>;
+export const BULK_BATCH_JOB_NAME = 'bulk-upgrade-batch';
+/** One job per candidate range of one bulk upgrade (ranges are cut at fixed multiples of the batch size). */
+export const bulkBatchJobId = (j: BulkBatchJob): string =>
+  `bulk__${jobIdPart(j.appId)}__${jobIdPart(j.bulkId)}__${j.start}-${j.end}`;

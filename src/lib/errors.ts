@@ -20,6 +20,7 @@ export const ErrorCode = {
   ROLLOUT_NOT_FOUND: 'rollout-not-found',
   ROLLOUT_CONFLICT: 'rollout-conflict',
   BULK_UPGRADE_REFUSED: 'bulk-upgrade-refused',
+  BULK_UPGRADE_NOT_FOUND: 'bulk-upgrade-not-found',
   WEBHOOK_SIGNATURE_INVALID: 'webhook-signature-invalid',
   WEBHOOK_REPLAYED: 'webhook-replayed',
   PAYLOAD_INVALID: 'payload-invalid',
@@ -124,6 +125,12 @@ const CATALOGUE = {
     description: 'a bulk upgrade was refused in the current state',
     httpStatus: 409,
     exitCode: EX.FAILURE,
+    retryable: false,
+  },
+  [ErrorCode.BULK_UPGRADE_NOT_FOUND]: {
+    description: 'no such bulk upgrade exists (never started, or its record expired)',
+    httpStatus: 404,
+    exitCode: EX.NOINPUT,
     retryable: false,
   },
   [ErrorCode.WEBHOOK_SIGNATURE_INVALID]: {

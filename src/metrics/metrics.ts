@@ -3,6 +3,7 @@
  * versioning counters (detection-metrics.ts), rollout gauges (rollout-metrics.ts) and gauges of
  * what the stores hold (store-metrics.ts), built once by the composition root.
  */
+import type { BulkUpgradeStore } from '../store/bulk-upgrade-store.js';
 import type { InstallationStore } from '../store/installation-store.js';
 import type { RolloutStore } from '../store/rollout-store.js';
 import type { VersionStore } from '../store/version-store.js';
@@ -22,6 +23,8 @@ export interface MetricSources {
   rollouts: RolloutStore;
   installs: InstallationStore;
   versions: VersionStore;
+  /** Bulk upgrades (the in-progress gauge); absent: the gauge reads 0. */
+  bulkUpgrades?: BulkUpgradeStore;
   /** Options of the store gauges (src/metrics/store-metrics.ts). */
   storeMetrics?: StoreMetricsOptions;
 }

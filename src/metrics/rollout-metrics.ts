@@ -4,6 +4,7 @@
  * upgrade counter of this process.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { BulkUpgradeStore } from '../store/bulk-upgrade-store.js';
 import type { InstallationStore } from '../store/installation-store.js';
 import type { RolloutStore } from '../store/rollout-store.js';
 
@@ -20,6 +21,10 @@ export interface RolloutMetrics {
    * window (latest 50 rollouts, from their stored plan summaries).
    */
   readonly deferred: Gauge<'app' | 'version'>;
+  /** `mpu_bulk_upgrades_in_progress`: running bulk upgrades, all apps (read from Redis at scrape time). */
+  readonly bulkInProgress: Gauge;
+  /** `mpu_bulk_upgrade_installations_moved_total{app}`: installations moved by bulk upgrades in this process. */
+  readonly bulkMoved: Counter<'app'>;
 }
 
 /**
@@ -28,7 +33,7 @@ export interface RolloutMetrics {
  */
 export function createRolloutMetrics(
   registry: Registry,
-  stores: { rollouts: RolloutStore; installs: InstallationStore },
+  stores: { rollouts: RolloutStore; installs: InstallationStore; bulkUpgrades?: BulkUpgradeStore },
 ): RolloutMetrics {
   const upgrades = new Counter({
     name: 'mpu_upgrades_total',
@@ -73,5 +78,19 @@ export function createRolloutMetrics(
         if (r.summary) this.set({ app: r.appId, version: r.version }, r.summary.deferred ?? 0);
     },
   });
-  return { registry, upgrades, progress, installations, deferred };
+  const bulkInProgress = new Gauge({
+    name: 'mpu_bulk_upgrades_in_progress',
+    help: 'Bulk major-version upgrades running, all apps',
+    registers: [registry],
+    async collect() {
+      this.set(stores.bulkUpgrades ? (await stores.bulkUpgrades.running()).length : 0);
+    },
+  });
+  const bulkMoved = new Counter({
+    name: 'mpu_bulk_upgrade_installations_moved_total',
+    help: 'Installations moved by bulk upgrades in this process',
+    labelNames: ['app'] as const,
+    registers: [registry],
+  });
+  return { registry, upgrades, progress, installations, deferred, bulkInProgress, bulkMoved };
 }

@@ -5,13 +5,16 @@
  *
  * - `<at>|i|<version>`                  registered
  * - `<at>|u|<from>|<to>|<a or p>`       upgraded (automatic, or by approval)
+ * - `<at>|u|<from>|<to>|b|<bulk id>`    upgraded by a bulk major-version upgrade (DESIGN.md
+ *                                       "Distribution rules"); a reader that predates it sees an
+ *                                       automatic upgrade and ignores the sixth field
  * - `<at>|a|<version>`                  approved
  * - `<at>|n|<version>`                  update available shown / notified
  *
  * `at` is epoch ms. This module is the single definition of the format. Two store scripts build
  * entries themselves, on hot paths where passing encoded entries would cost more client work
- * (registerInstallations-6.lua: `registered`; compareAndSetVersions-3.lua: `upgraded`, 2,000
- * moves per call); their header comments point here and test/rollout/installation-history.test.ts
+ * (registerInstallations-6.lua: `registered`; compareAndSetVersions-3.lua and
+ * applyBulkMoves-7.lua: `upgraded`, 2,000 moves per call); their header comments point here and test/rollout/installation-history.test.ts
  * proves that what they write decodes here. Version strings and ids never hold `|`, `;`, tabs
  * or newlines (semver and the installation id rules).
  */
@@ -19,12 +22,23 @@
 /** One history entry (see the module documentation). `at` is epoch ms. */
 export type HistoryEntry =
   | { at: number; kind: 'registered'; version: string }
-  | { at: number; kind: 'upgraded'; from: string; to: string; cause: UpgradeCause }
+  | {
+      at: number;
+      kind: 'upgraded';
+      from: string;
+      to: string;
+      cause: UpgradeCause | 'bulk';
+      /** The bulk upgrade that moved it (cause `bulk` only). */
+      bulkUpgradeId?: string;
+    }
   | { at: number; kind: 'approved'; version: string }
   | { at: number; kind: 'update-available'; version: string };
 
 /** Why an installation was upgraded: automatically, or because its admins approved. */
 export type UpgradeCause = 'automatic' | 'approval';
+
+/** The cause code of an upgrade by a bulk upgrade; the bulk upgrade's id follows as a sixth field. */
+export const BULK_CAUSE_CODE = 'b';
 
 /** Separates the entries of one history field. */
 export const HISTORY_SEPARATOR = ';';
@@ -42,7 +56,9 @@ const KIND_CODE = { registered: 'i', upgraded: 'u', approved: 'a', 'update-avail
 export function encodeHistoryEntry(e: HistoryEntry): string {
   const head = `${e.at}${FIELD_SEPARATOR}${KIND_CODE[e.kind]}${FIELD_SEPARATOR}`;
   if (e.kind === 'upgraded') {
-    return `${head}${e.from}${FIELD_SEPARATOR}${e.to}${FIELD_SEPARATOR}${UPGRADE_CAUSE_CODE[e.cause]}`;
+    const move = `${head}${e.from}${FIELD_SEPARATOR}${e.to}${FIELD_SEPARATOR}`;
+    if (e.cause === 'bulk') return `${move}${BULK_CAUSE_CODE}${FIELD_SEPARATOR}${e.bulkUpgradeId ?? ''}`;
+    return `${move}${UPGRADE_CAUSE_CODE[e.cause]}`;
   }
   return `${head}${e.version}`;
 }
@@ -50,7 +66,8 @@ export function encodeHistoryEntry(e: HistoryEntry): string {
 /**
  * Decodes one entry.
  * @returns the entry, or null for an unknown kind (forward compatible: a reader skips entries a
- *   later writer added). An `upgraded` entry whose cause code is not `p` reads as automatic.
+ *   later writer added). An `upgraded` entry whose cause code is neither `p` nor `b` reads as
+ *   automatic.
  * Pure.
  */
 export function decodeHistoryEntry(raw: string): HistoryEntry | null {
@@ -60,6 +77,8 @@ export function decodeHistoryEntry(raw: string): HistoryEntry | null {
     case KIND_CODE.registered:
       return { at, kind: 'registered', version: f[2]! };
     case KIND_CODE.upgraded:
+      if (f[4] === BULK_CAUSE_CODE)
+        return { at, kind: 'upgraded', from: f[2]!, to: f[3]!, cause: 'bulk', bulkUpgradeId: f[5] ?? '' };
       return {
         at,
         kind: 'upgraded',

@@ -19,6 +19,8 @@ export type AuditAction =
   | 'rollout.resume'
   | 'rollout.halt'
   | 'deploy.receive'
+  | 'bulk-upgrade.start'
+  | 'bulk-upgrade.cancel'
   | 'queue.admin';
 
 /** What an action was about; each field only when known. */
@@ -28,6 +30,8 @@ export interface AuditTarget {
   installation?: string;
   /** Installations registered or imported. */
   count?: number;
+  /** A bulk upgrade's id. */
+  bulkUpgrade?: string;
   /** What else names the subject: a descriptor URL (`app.add`), an imported file, bull-board's method and path. */
   path?: string;
 }
@@ -54,7 +58,7 @@ export interface AuditEntry extends AuditRecord {
   at: string;
 }
 
-const TARGET_FIELDS = ['app', 'version', 'installation', 'count', 'path'] as const;
+const TARGET_FIELDS = ['app', 'version', 'installation', 'count', 'path', 'bulkUpgrade'] as const;
 /** Entries read per XREVRANGE page when filtering by app. */
 const PAGE = 500;
 
@@ -120,6 +124,7 @@ function decode(id: string, flat: string[]): AuditEntry {
   if (f.installation !== undefined) target.installation = f.installation;
   if (f.count !== undefined) target.count = Number(f.count);
   if (f.path !== undefined) target.path = f.path;
+  if (f.bulkUpgrade !== undefined) target.bulkUpgrade = f.bulkUpgrade;
   return {
     id,
     at: f.at ?? '',

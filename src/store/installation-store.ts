@@ -351,6 +351,13 @@ export class InstallationStore {
     return pending;
   }
 
+  /** Maintenance windows of `ids` (null for none, or an unknown id). */
+  async readWindows(appId: string, ids: readonly string[]): Promise<(MaintenanceWindows | null)[]> {
+    if (ids.length === 0) return [];
+    const data = await this.redis.hmget(this.keys.installationData(appId), ...ids);
+    return data.map((j) => (j ? (JSON.parse(j) as StoredRecord).m : null));
+  }
+
   /** Sites of `ids` (null for unknown). */
   async readSites(appId: string, ids: readonly string[]): Promise<(string | null)[]> {
     if (ids.length === 0) return [];

@@ -64,6 +64,24 @@ export interface Keys {
   rolloutBuckets(appId: string, version: string): string;
   /** LIST `<p>:app:{<appId>}:rollout:<version>:bucket:<kind>:<at>`: installation ids of one bucket. */
   rolloutBucket(appId: string, version: string, kind: string, at: number): string;
+  // ── bulk upgrades (app/rollout/bulk-upgrades.ts) ─────────────────────
+  /** ZSET `<p>:app:{<appId>}:bulk-upgrades`: the app's bulk upgrade ids scored by start time (clock ms). */
+  bulkUpgrades(appId: string): string;
+  /** HASH `<p>:app:{<appId>}:bulk:<id>`: one bulk upgrade (status, majors, versions, counters, cursor). */
+  bulkUpgrade(appId: string, id: string): string;
+  /** LIST `<p>:app:{<appId>}:bulk:<id>:ids`: its candidates (installations on the source major at plan time). */
+  bulkUpgradeCandidates(appId: string, id: string): string;
+  /** LIST `<p>:app:{<appId>}:bulk:<id>:requested`: the installations an operator listed (`--installations`). */
+  bulkUpgradeRequested(appId: string, id: string): string;
+  /** HASH `<p>:app:{<appId>}:bulk:<id>:outcome`: installation id → `moved` or its skip reason (once each). */
+  bulkUpgradeOutcomes(appId: string, id: string): string;
+  /**
+   * HASH `<p>:bulk-upgrades:running`: running bulk upgrade id → `<appId>\t<env>\t<account>\t<at>`
+   * (the limits' view; cross-app: an entry whose record is gone or finished is pruned by the next start).
+   */
+  bulkUpgradesRunning(): string;
+  /** HASH `<p>:bulk-upgrades:index`: bulk upgrade id → app id (cancel by id; pruned as records expire). */
+  bulkUpgradeIndex(): string;
   // ── audit ────────────────────────────────────────────────────────────
   /**
    * STREAM `<p>:audit`: one entry per state-changing action (audit-store.ts), capped by
@@ -99,6 +117,13 @@ export function createKeys(prefix = 'mpu'): Keys {
     rollout: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}`,
     rolloutBuckets: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}:buckets`,
     rolloutBucket: (appId, version, kind, at) => `${prefix}:app:{${appId}}:rollout:${version}:bucket:${kind}:${at}`,
+    bulkUpgrades: (appId) => `${prefix}:app:{${appId}}:bulk-upgrades`,
+    bulkUpgrade: (appId, id) => `${prefix}:app:{${appId}}:bulk:${id}`,
+    bulkUpgradeCandidates: (appId, id) => `${prefix}:app:{${appId}}:bulk:${id}:ids`,
+    bulkUpgradeRequested: (appId, id) => `${prefix}:app:{${appId}}:bulk:${id}:requested`,
+    bulkUpgradeOutcomes: (appId, id) => `${prefix}:app:{${appId}}:bulk:${id}:outcome`,
+    bulkUpgradesRunning: () => `${prefix}:bulk-upgrades:running`,
+    bulkUpgradeIndex: () => `${prefix}:bulk-upgrades:index`,
     audit: () => `${prefix}:audit`,
   };
 }

@@ -33,6 +33,11 @@ export const SCRIPT_FILES = [
   'readPlanChunk-4.lua',
   'approveInstallation-3.lua',
   'markUpdateAvailable-3.lua',
+  'claimBulkUpgrade-1.lua',
+  'pushBulkCandidates-3.lua',
+  'applyBulkMoves-7.lua',
+  'finishBulkPlan-4.lua',
+  'cancelBulkUpgrade-4.lua',
 ] as const;
 
 /** A script argument: ioredis sends numbers as their decimal text. */
@@ -152,6 +157,54 @@ export interface ScriptCommands {
     availableVersion: string,
     ...ids: string[]
   ): Promise<number>;
+  /** claimBulkUpgrade-1.lua: 1 claimed, 0 the running set changed. */
+  mpuClaimBulkUpgrade(running: string, seenIds: string, id: string, value: string): Promise<number>;
+  /** pushBulkCandidates-3.lua: 1 appended, 0 cursor moved, -1 not running. */
+  mpuPushBulkCandidates(
+    record: string,
+    candidates: string,
+    outcomes: string,
+    expectedCursor: Arg,
+    cursor: Arg,
+    skips: Arg,
+    ...pairsThenIds: string[]
+  ): Promise<number>;
+  /** applyBulkMoves-7.lua: {state, moved, skipped, conflicts}. */
+  mpuApplyBulkMoves(
+    version: string,
+    distribution: string,
+    history: string,
+    outcomes: string,
+    record: string,
+    candidates: string,
+    requested: string,
+    at: Arg,
+    bulkId: string,
+    target: string,
+    ttlMs: Arg,
+    expiresAt: Arg,
+    lines: string,
+  ): Promise<[string, number, number, number]>;
+  /** finishBulkPlan-4.lua: 'ok' | 'finished' | 'stopped'. */
+  mpuFinishBulkPlan(
+    record: string,
+    outcomes: string,
+    candidates: string,
+    requested: string,
+    at: Arg,
+    ttlMs: Arg,
+    expiresAt: Arg,
+  ): Promise<string>;
+  /** cancelBulkUpgrade-4.lua: 'ok' | 'finished' | 'missing'. */
+  mpuCancelBulkUpgrade(
+    record: string,
+    outcomes: string,
+    candidates: string,
+    requested: string,
+    at: Arg,
+    ttlMs: Arg,
+    expiresAt: Arg,
+  ): Promise<string>;
 }
 
 /** The command name of a script file: `storeVersion-5.lua` → `mpuStoreVersion`. */

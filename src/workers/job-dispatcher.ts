@@ -10,6 +10,10 @@ import type { JobPorts } from '../app/context.js';
 import type { Settings } from '../app/settings.js';
 import type { Clock } from '../lib/clock.js';
 import {
+  BULK_BATCH_JOB_NAME,
+  BULK_PLAN_JOB_NAME,
+  bulkBatchJobId,
+  bulkPlanJobId,
   LATE_PLAN_JOB_NAME,
   NOTIFY_BATCH_JOB_NAME,
   PLAN_ROLLOUT_JOB_NAME,
@@ -160,6 +164,19 @@ export function createJobDispatcher(queues: Queues, clock: Clock, settings: Read
           name: NOTIFY_BATCH_JOB_NAME,
           data: forPeople.notify(data),
           opts: { jobId: notifyBatchJobId(data), delay: delayUntil(data.at), ...notifyJobOptions },
+        })),
+      );
+    },
+    async enqueueBulkPlan(job) {
+      await queues.rollout.add(BULK_PLAN_JOB_NAME, job, { ...planJobOptions, jobId: bulkPlanJobId(job) });
+    },
+    async enqueueBulkBatches(jobs) {
+      await addInChunks(
+        queues.rollout,
+        jobs.map((data) => ({
+          name: BULK_BATCH_JOB_NAME,
+          data: { ...data, dueAtIso: isoTime(data.dueAt), installations: data.end - data.start + 1 },
+          opts: { jobId: bulkBatchJobId(data), delay: delayUntil(data.dueAt), ...UPGRADE_JOB_OPTS },
         })),
       );
     },

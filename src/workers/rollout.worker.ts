@@ -1,8 +1,9 @@
 /**
  * BullMQ adapters of the rollout (DESIGN.md "Rollout rules"), thin over the use cases in
  * src/app/rollout/:
- * - queue `rollout`: `plan-rollout` (planVersionRollout), `upgrade-batch` (applyUpgradeBatch) and
- *   `plan-late-installations` (planLateInstallations);
+ * - queue `rollout`: `plan-rollout` (planVersionRollout), `upgrade-batch` (applyUpgradeBatch),
+ *   `plan-late-installations` (planLateInstallations), `plan-bulk-upgrade` (planBulkUpgrade) and
+ *   `bulk-upgrade-batch` (applyBulkBatch);
  * - queue `notify`: `notify-admins` (notifyBatch).
  * A batch that is not due, or whose rollout is paused, goes back to the delayed set.
  */
@@ -12,7 +13,12 @@ import { planLateInstallations } from '../app/rollout/late-installations.js';
 import { notifyBatch } from '../app/rollout/notify-batch.js';
 import { planVersionRollout } from '../app/rollout/plan-version-rollout.js';
 import { applyUpgradeBatch } from '../app/rollout/upgrade-batch.js';
+import { applyBulkBatch, planBulkUpgrade } from '../app/rollout/bulk-upgrades.js';
 import {
+  BULK_BATCH_JOB_NAME,
+  BULK_PLAN_JOB_NAME,
+  BulkBatchJob,
+  BulkPlanJob,
   LATE_PLAN_JOB_NAME,
   LatePlanJob,
   NotifyBatchJob,
@@ -36,6 +42,13 @@ export function rolloutProcessor(ctx: AppContext) {
         }
         case PLAN_ROLLOUT_JOB_NAME:
           return await planVersionRollout(ctx, parseJobData(PlanRolloutJob, job), (p) => job.updateProgress(p));
+        case BULK_PLAN_JOB_NAME:
+          return await planBulkUpgrade(ctx, parseJobData(BulkPlanJob, job));
+        case BULK_BATCH_JOB_NAME: {
+          const r = await applyBulkBatch(ctx, parseJobData(BulkBatchJob, job));
+          if (isWait(r)) return await sleepJob(job, token, r, ctx.clock, ctx.settings);
+          return r;
+        }
         case LATE_PLAN_JOB_NAME:
           return await planLateInstallations(ctx, parseJobData(LatePlanJob, job));
         default:

@@ -19,6 +19,10 @@ describe('encodeHistoryEntry / decodeHistoryEntry', () => {
     [{ at: T, kind: 'registered', version: '1.0.0' }, `${T}|i|1.0.0`],
     [{ at: T, kind: 'upgraded', from: '1.0.0', to: '1.0.1', cause: 'automatic' }, `${T}|u|1.0.0|1.0.1|a`],
     [{ at: T, kind: 'upgraded', from: '1.0.1', to: '2.0.0', cause: 'approval' }, `${T}|u|1.0.1|2.0.0|p`],
+    [
+      { at: T, kind: 'upgraded', from: '2.3.0', to: '3.0.0', cause: 'bulk', bulkUpgradeId: 'bu-1f2e' },
+      `${T}|u|2.3.0|3.0.0|b|bu-1f2e`,
+    ],
     [{ at: T, kind: 'approved', version: '2.0.0' }, `${T}|a|2.0.0`],
     [{ at: T, kind: 'update-available', version: '2.0.0' }, `${T}|n|2.0.0`],
     [{ at: 0, kind: 'registered', version: '2.0.0-beta.1+build.7' }, `0|i|2.0.0-beta.1+build.7`],

@@ -22,6 +22,7 @@ import type { VersionRecord } from '../../store/types.js';
 import type { Runtime } from '../../runtime.js';
 import { runAction } from '../run-action.js';
 import { audited } from '../audit.js';
+import { registerBulkUpgradeCommands } from './bulk-upgrade.js';
 import type { AuditStore } from '../../store/audit-store.js';
 
 async function withContext<T>(
@@ -351,7 +352,8 @@ export function registerAppsCommands(program: Command): void {
       }),
     );
 
-  const forge = program.command('forge').description('Forge deploy events');
+  const forge = program.command('forge').description('Forge deploy events and bulk upgrades');
+  registerBulkUpgradeCommands(forge);
   forge
     .command('deploy')
     .requiredOption('--app <ari>', 'Forge app ARI')

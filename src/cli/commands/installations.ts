@@ -226,7 +226,9 @@ export async function showInstallationCommand(id: string, opts: { json?: boolean
   out(`  maintenance:      ${i.maintenance ? JSON.stringify(i.maintenance) : '-'}`);
   out('  history:');
   for (const e of i.history) {
-    const what = e.kind === 'upgraded' ? `upgraded ${e.from} → ${e.to} (${e.cause})` : `${e.kind} ${e.version}`;
+    const cause = e.kind === 'upgraded' && e.cause === 'bulk' ? `bulk upgrade ${e.bulkUpgradeId}` : undefined;
+    const what =
+      e.kind === 'upgraded' ? `upgraded ${e.from} → ${e.to} (${cause ?? e.cause})` : `${e.kind} ${e.version}`;
     out(`    ${iso(e.at)}  ${what}`);
   }
 }
