@@ -10,3 +10,4 @@ export * from './installation-input.js';
 export * from './plan-late.js';
 export * from './rollout-status.js';
 export * from './installation-history.js';
+export * from './plan-adoption.js';

@@ -10,6 +10,9 @@
  *                                       automatic upgrade and ignores the sixth field
  * - `<at>|a|<version>`                  approved
  * - `<at>|n|<version>`                  update available shown / notified
+ * - `<at>|m|<app>@<from>|<app>@<to>|<a or p>`  moved from a Connect app to its Forge successor
+ *                                       (DESIGN.md "Connect to Forge adoption"), automatically
+ *                                       or by approval; kept in both apps' histories
  *
  * `at` is epoch ms. This module is the single definition of the format. Two store scripts build
  * entries themselves, on hot paths where passing encoded entries would cost more client work
@@ -32,7 +35,29 @@ export type HistoryEntry =
       bulkUpgradeId?: string;
     }
   | { at: number; kind: 'approved'; version: string }
-  | { at: number; kind: 'update-available'; version: string };
+  | { at: number; kind: 'update-available'; version: string }
+  | {
+      at: number;
+      kind: 'moved';
+      /** The Connect app and the Connect version it ran. */
+      from: AppVersion;
+      /** The Forge app and the version it moved to. */
+      to: AppVersion;
+      cause: UpgradeCause;
+    };
+
+/** An app and one of its versions (`<appId>@<version>` in an entry; app ids may hold `@`, versions never). */
+export interface AppVersion {
+  appId: string;
+  version: string;
+}
+
+const appVersionText = (a: AppVersion): string => `${a.appId}@${a.version}`;
+function parseAppVersion(s: string | undefined): AppVersion {
+  const t = s ?? '';
+  const at = t.lastIndexOf('@');
+  return { appId: t.slice(0, Math.max(0, at)), version: t.slice(at + 1) };
+}
 
 /** Why an installation was upgraded: automatically, or because its admins approved. */
 export type UpgradeCause = 'automatic' | 'approval';
@@ -50,7 +75,7 @@ const FIELD_SEPARATOR = '|';
 export const UPGRADE_CAUSE_CODE: Readonly<Record<UpgradeCause, string>> = { automatic: 'a', approval: 'p' };
 
 /** The one-letter code of each entry kind (the second field). */
-const KIND_CODE = { registered: 'i', upgraded: 'u', approved: 'a', 'update-available': 'n' } as const;
+const KIND_CODE = { registered: 'i', upgraded: 'u', approved: 'a', 'update-available': 'n', moved: 'm' } as const;
 
 /** Encodes one entry, e.g. `1735689600000|u|1.0.0|1.0.1|a`. Pure. */
 export function encodeHistoryEntry(e: HistoryEntry): string {
@@ -60,6 +85,8 @@ export function encodeHistoryEntry(e: HistoryEntry): string {
     if (e.cause === 'bulk') return `${move}${BULK_CAUSE_CODE}${FIELD_SEPARATOR}${e.bulkUpgradeId ?? ''}`;
     return `${move}${UPGRADE_CAUSE_CODE[e.cause]}`;
   }
+  if (e.kind === 'moved')
+    return `${head}${appVersionText(e.from)}${FIELD_SEPARATOR}${appVersionText(e.to)}${FIELD_SEPARATOR}${UPGRADE_CAUSE_CODE[e.cause]}`;
   return `${head}${e.version}`;
 }
 
@@ -90,6 +117,14 @@ export function decodeHistoryEntry(raw: string): HistoryEntry | null {
       return { at, kind: 'approved', version: f[2]! };
     case KIND_CODE['update-available']:
       return { at, kind: 'update-available', version: f[2]! };
+    case KIND_CODE.moved:
+      return {
+        at,
+        kind: 'moved',
+        from: parseAppVersion(f[2]),
+        to: parseAppVersion(f[3]),
+        cause: f[4] === UPGRADE_CAUSE_CODE.approval ? 'approval' : 'automatic',
+      };
     default:
       return null;
   }

@@ -7,13 +7,15 @@ import { AppError, ErrorCode } from '../lib/errors.js';
 import { DAY, HOUR, MINUTE, SECOND } from '../lib/clock.js';
 import type { RolloutPolicy } from './types.js';
 
-/** Defaults: 4 h maintenance cap, 24 h checks, Forge within 5 min [seed 003]. */
+/** Defaults: 4 h maintenance cap, 24 h checks, Forge within 5 min [seed 003]; Connect to Forge within 120 h. */
 export const DEFAULT_ROLLOUT_POLICY: Readonly<RolloutPolicy> = Object.freeze({
   maintenanceCapMs: 4 * HOUR,
   checkIntervalMs: DAY,
   connectBucketMs: 5 * MINUTE,
   forgeSpreadMs: 5 * MINUTE,
   forgeBucketMs: 15 * SECOND,
+  adoptionWindowMs: 120 * HOUR,
+  adoptionBucketMs: HOUR,
 });
 
 const PolicySchema = z.object({
@@ -26,6 +28,12 @@ const PolicySchema = z.object({
   connectBucketMs: z.number().int().min(SECOND).max(HOUR),
   forgeSpreadMs: z.number().int().min(0).max(DAY),
   forgeBucketMs: z.number().int().min(SECOND).max(HOUR),
+  adoptionWindowMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * DAY),
+  adoptionBucketMs: z.number().int().min(SECOND).max(DAY),
 });
 
 /**

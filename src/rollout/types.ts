@@ -82,4 +82,12 @@ export interface RolloutPolicy {
   forgeSpreadMs: number;
   /** Forge plans group upgrade times into buckets this wide. @defaultValue 15 s */
   forgeBucketMs: number;
+  /**
+   * A Connect app's eligible installations move to its Forge successor within this window of the
+   * Forge app's first production version (DESIGN.md "Connect to Forge adoption": "rolled out
+   * progressively over up to 120 hours"), maintenance deferrals included. @defaultValue 120 h
+   */
+  adoptionWindowMs: number;
+  /** Adoption plans group move times into buckets this wide. @defaultValue 1 h */
+  adoptionBucketMs: number;
 }

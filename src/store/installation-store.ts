@@ -12,7 +12,7 @@
  *
  * The scripts are commands/*.lua (registerInstallations-6, ackRegistrations-1,
  * compareAndSetVersions-3, readRangeStates-3, readPlanChunk-4, approveInstallation-3,
- * markUpdateAvailable-3), loaded by scripts.ts.
+ * markUpdateAvailable-3, adoptInstallations-14), loaded by scripts.ts.
  */
 import type { Redis } from 'ioredis';
 import semver from 'semver';
@@ -29,7 +29,7 @@ import {
 } from '../rollout/installation-history.js';
 import { execAll } from '../lib/exec-all.js';
 import type { Keys } from './keys.js';
-import { columnsOf, countOf, flagOf } from './script-results.js';
+import { adoptionApplied, columnsOf, countOf, flagOf, type AdoptionReply } from './script-results.js';
 import { defineScripts, scriptedPipeline, type ScriptedRedis } from './scripts.js';
 
 export { parseHistory, type HistoryEntry } from '../rollout/installation-history.js';
@@ -41,6 +41,18 @@ export interface InstallationView extends Installation {
   updateAvailable: string | null;
   history: HistoryEntry[];
 }
+
+/**
+ * One move of a Connect installation to the Forge app adopting its Connect app, from the Connect
+ * version the caller judged (`expected`), automatically or by its admins' approval.
+ */
+export interface AdoptionMove {
+  id: string;
+  expected: string;
+  cause: UpgradeCause;
+}
+
+export type { AdoptionReply } from './script-results.js';
 
 /** One compare-and-set move: from `expected` (what the caller read) to `target`. */
 export interface VersionMove {
@@ -432,6 +444,61 @@ export class InstallationStore {
       ...ids,
     );
     return countOf('markUpdateAvailable', reply);
+  }
+
+  /**
+   * Moves Connect installations to the Forge app adopting their app, at its version `version`
+   * (commands/adoptInstallations-14.lua; DESIGN.md "Connect to Forge adoption"): each only if it
+   * still runs `expected` on `connectAppId` and this adoption has not moved it before; one Lua call
+   * per 2,000. Its history in both apps gets a `moved` entry naming the Connect version.
+   * @param at time of the move, epoch ms
+   * @returns the totals of the calls (see `AdoptionReply`)
+   */
+  async adoptInstallations(
+    connectAppId: string,
+    forgeAppId: string,
+    version: string,
+    moves: readonly AdoptionMove[],
+    at: number,
+  ): Promise<AdoptionReply> {
+    const total: AdoptionReply = { moved: 0, conflicts: 0, done: 0 };
+    const k = this.keys;
+    for (let i = 0; i < moves.length; i += 2000) {
+      let packed = '';
+      for (const m of moves.slice(i, i + 2000)) packed += `${m.id}\t${m.expected}\t${UPGRADE_CAUSE_CODE[m.cause]}\n`;
+      const r = adoptionApplied(
+        await this.redis.mpuAdoptInstallations(
+          k.installationIndex(),
+          k.installationData(connectAppId),
+          k.installationVersion(connectAppId),
+          k.installationApproved(connectAppId),
+          k.installationAvailable(connectAppId),
+          k.versionDistribution(connectAppId),
+          k.installationHistory(connectAppId),
+          k.installationIds(forgeAppId),
+          k.installationData(forgeAppId),
+          k.installationVersion(forgeAppId),
+          k.versionDistribution(forgeAppId),
+          k.installationHistory(forgeAppId),
+          k.installationLog(forgeAppId),
+          k.adoptionOutcomes(forgeAppId, version),
+          at,
+          connectAppId,
+          forgeAppId,
+          version,
+          packed,
+        ),
+      );
+      total.moved += r.moved;
+      total.conflicts += r.conflicts;
+      total.done += r.done;
+    }
+    return total;
+  }
+
+  /** Installations the adoption by `forgeAppId@version` moved so far. */
+  adoptedCount(forgeAppId: string, version: string): Promise<number> {
+    return this.redis.hlen(this.keys.adoptionOutcomes(forgeAppId, version));
   }
 
   /** How many installations run each version: `{ '1.0.0': 12, '1.0.1': 988 }` (zero counts dropped). */

@@ -82,6 +82,12 @@ export interface Keys {
   bulkUpgradesRunning(): string;
   /** HASH `<p>:bulk-upgrades:index`: bulk upgrade id → app id (cancel by id; pruned as records expire). */
   bulkUpgradeIndex(): string;
+  // ── Connect to Forge adoption (app/rollout/adoption.ts) ──────────────
+  /**
+   * HASH `<p>:app:{<forgeAppId>}:adoption:<version>:outcome`: Connect installation id →
+   * `m|<connect version>|<a or p>` once the adoption by that Forge version moved it (once each).
+   */
+  adoptionOutcomes(appId: string, version: string): string;
   // ── audit ────────────────────────────────────────────────────────────
   /**
    * STREAM `<p>:audit`: one entry per state-changing action (audit-store.ts), capped by
@@ -124,6 +130,7 @@ export function createKeys(prefix = 'mpu'): Keys {
     bulkUpgradeOutcomes: (appId, id) => `${prefix}:app:{${appId}}:bulk:${id}:outcome`,
     bulkUpgradesRunning: () => `${prefix}:bulk-upgrades:running`,
     bulkUpgradeIndex: () => `${prefix}:bulk-upgrades:index`,
+    adoptionOutcomes: (appId, version) => `${prefix}:app:{${appId}}:adoption:${version}:outcome`,
     audit: () => `${prefix}:audit`,
   };
 }

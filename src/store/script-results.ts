@@ -227,3 +227,17 @@ export function columnsOf<T extends string[][]>(script: string, reply: unknown, 
   }
   return reply as T;
 }
+
+/** What adoptInstallations-14 did: moved now, lost the compare-and-set, or moved before. */
+export interface AdoptionReply {
+  moved: number;
+  conflicts: number;
+  done: number;
+}
+
+/** `{moved, conflicts, done}` of adoptInstallations-14. */
+export function adoptionApplied(reply: unknown): AdoptionReply {
+  if (!Array.isArray(reply) || reply.length !== 3) throw new UnexpectedScriptReply('adoptInstallations', reply);
+  const [moved, conflicts, done] = reply.map((x) => countOf('adoptInstallations', x)) as [number, number, number];
+  return { moved, conflicts, done };
+}

@@ -38,6 +38,7 @@ export const SCRIPT_FILES = [
   'applyBulkMoves-7.lua',
   'finishBulkPlan-4.lua',
   'cancelBulkUpgrade-4.lua',
+  'adoptInstallations-14.lua',
 ] as const;
 
 /** A script argument: ioredis sends numbers as their decimal text. */
@@ -113,6 +114,28 @@ export interface ScriptCommands {
   ): Promise<number>;
   /** ackRegistrations-1.lua: 1 dropped, 0 another planner did. */
   mpuAckRegistrations(log: string, first: string, count: Arg): Promise<number>;
+  /** adoptInstallations-14.lua: {moved, conflicts, done}. */
+  mpuAdoptInstallations(
+    index: string,
+    connectData: string,
+    connectVersion: string,
+    connectApproved: string,
+    connectAvailable: string,
+    connectDistribution: string,
+    connectHistory: string,
+    forgeIds: string,
+    forgeData: string,
+    forgeVersion: string,
+    forgeDistribution: string,
+    forgeHistory: string,
+    forgeLog: string,
+    outcomes: string,
+    at: Arg,
+    connectAppId: string,
+    forgeAppId: string,
+    version: string,
+    lines: string,
+  ): Promise<[number, number, number]>;
   /** compareAndSetVersions-3.lua: installations moved. */
   mpuCompareAndSetVersions(
     version: string,

@@ -228,7 +228,11 @@ export async function showInstallationCommand(id: string, opts: { json?: boolean
   for (const e of i.history) {
     const cause = e.kind === 'upgraded' && e.cause === 'bulk' ? `bulk upgrade ${e.bulkUpgradeId}` : undefined;
     const what =
-      e.kind === 'upgraded' ? `upgraded ${e.from} → ${e.to} (${cause ?? e.cause})` : `${e.kind} ${e.version}`;
+      e.kind === 'upgraded'
+        ? `upgraded ${e.from} → ${e.to} (${cause ?? e.cause})`
+        : e.kind === 'moved'
+          ? `moved ${e.from.appId}@${e.from.version} → ${e.to.appId}@${e.to.version} (${e.cause})`
+          : `${e.kind} ${e.version}`;
     out(`    ${iso(e.at)}  ${what}`);
   }
 }
