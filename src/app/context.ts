@@ -10,6 +10,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Limiter } from '../lib/limiter.js';
 import type { Logger } from '../lib/logger.js';
 import type {
+  AdoptionBatchJob,
   BulkBatchJob,
   BulkPlanJob,
   NotifyBatchJob,
@@ -78,6 +79,8 @@ export interface JobPorts {
   enqueueBulkPlan(job: BulkPlanJob): Promise<void>;
   /** Bulk upgrade batches, each delayed until its `dueAt` (clock ms). */
   enqueueBulkBatches(jobs: readonly BulkBatchJob[]): Promise<void>;
+  /** Connect to Forge adoption batches, each delayed until its `at` (clock ms). */
+  enqueueAdoptionBatches(jobs: readonly AdoptionBatchJob[]): Promise<void>;
 }
 
 /** Everything a use case may be given. */
@@ -128,6 +131,10 @@ export type RolloutContext = Omit<
     | 'enqueueUpgradeBatches'
     | 'enqueueNotifyBatches'
     | 'enqueueLatePlanning'
+    | 'enqueueAdoptionBatches'
+    | 'apps'
+    | 'descriptors'
+    | 'policy'
   >,
   'versions'
 > & { versions: VersionReader };

@@ -316,3 +316,37 @@ export const BULK_BATCH_JOB_NAME = 'bulk-upgrade-batch';
 /** One job per candidate range of one bulk upgrade (ranges are cut at fixed multiples of the batch size). */
 export const bulkBatchJobId = (j: BulkBatchJob): string =>
   `bulk__${jobIdPart(j.appId)}__${jobIdPart(j.bulkId)}__${j.start}-${j.end}`;
+
+// ── Connect to Forge adoption (app/rollout/adoption.ts) ──────────────────────────
+
+/**
+ * One batch of a Connect to Forge adoption: at `at` (clock ms) its installations still on the
+ * Connect app move to `forgeAppId@version` when their installed Connect version is eligible
+ * (`move`), or are shown "update available" and wait for approval (`notify`). The ids travel in
+ * the payload (the adoption plan writes no buckets); every move is a compare-and-set, once per
+ * adoption, so a batch run early, late or twice changes nothing more.
+ */
+export const AdoptionBatchJob = z.object({
+  v: z.literal(1),
+  /** The adopting Forge app (its ARI) and version. */
+  forgeAppId: z.string().min(1),
+  version: z.string().min(1),
+  /** The Connect app it adopts (its key). */
+  connectAppId: z.string().min(1),
+  kind: z.enum(['move', 'notify']),
+  at: z.number().int(),
+  ids: z.array(z.string().min(1)).min(1).max(5000),
+  /** `at` as ISO 8601, for people (optional). */
+  atIso: z.string().optional(),
+  /** How many installations the batch covers, for people (optional). */
+  installations: z.number().int().min(0).optional(),
+});
+export type AdoptionBatchJob = z.infer<typeof AdoptionBatchJob>;
+export const ADOPTION_BATCH_JOB_NAME = 'adoption-batch';
+/**
+ * One job per adoption, kind, time and set of ids: a redelivered plan, planning the same
+ * installations, enqueues the same jobs (no-ops); a plan that finds other installations adds
+ * new jobs, harmless since every move and notice is recorded once.
+ */
+export const adoptionBatchJobId = (j: AdoptionBatchJob): string =>
+  `adopt__${jobIdPart(j.forgeAppId)}__${jobIdPart(j.version)}__${j.kind}__${j.at}__${j.ids.length}__${idsDigest(j.ids)}`;

@@ -377,6 +377,12 @@ export class InstallationStore {
     return data.map((j) => (j ? (JSON.parse(j) as StoredRecord).s : null));
   }
 
+  /** The update shown available to each of `ids` ("update available"; null when none). */
+  async readAvailable(appId: string, ids: readonly string[]): Promise<(string | null)[]> {
+    if (ids.length === 0) return [];
+    return this.redis.hmget(this.keys.installationAvailable(appId), ...ids);
+  }
+
   /**
    * Atomic compare-and-set of many installations (one Lua call per 2,000): each moves from
    * `expected` to `target` only if it still runs `expected`; the distribution and history follow.

@@ -10,6 +10,8 @@ import type { JobPorts } from '../app/context.js';
 import type { Settings } from '../app/settings.js';
 import type { Clock } from '../lib/clock.js';
 import {
+  ADOPTION_BATCH_JOB_NAME,
+  adoptionBatchJobId,
   BULK_BATCH_JOB_NAME,
   BULK_PLAN_JOB_NAME,
   bulkBatchJobId,
@@ -177,6 +179,16 @@ export function createJobDispatcher(queues: Queues, clock: Clock, settings: Read
           name: BULK_BATCH_JOB_NAME,
           data: { ...data, dueAtIso: isoTime(data.dueAt), installations: data.end - data.start + 1 },
           opts: { jobId: bulkBatchJobId(data), delay: delayUntil(data.dueAt), ...UPGRADE_JOB_OPTS },
+        })),
+      );
+    },
+    async enqueueAdoptionBatches(jobs) {
+      await addInChunks(
+        queues.rollout,
+        jobs.map((data) => ({
+          name: ADOPTION_BATCH_JOB_NAME,
+          data: { ...data, atIso: isoTime(data.at), installations: data.ids.length },
+          opts: { jobId: adoptionBatchJobId(data), delay: delayUntil(data.at), ...UPGRADE_JOB_OPTS },
         })),
       );
     },

@@ -3,7 +3,8 @@
  * src/app/rollout/:
  * - queue `rollout`: `plan-rollout` (planVersionRollout), `upgrade-batch` (applyUpgradeBatch),
  *   `plan-late-installations` (planLateInstallations), `plan-bulk-upgrade` (planBulkUpgrade) and
- *   `bulk-upgrade-batch` (applyBulkBatch);
+ *   `bulk-upgrade-batch` (applyBulkBatch), `adoption-batch` (applyAdoptionBatch: a Connect to Forge
+ *   adoption's batch, enqueued by the plan of the adopting Forge version);
  * - queue `notify`: `notify-admins` (notifyBatch).
  * A batch that is not due, or whose rollout is paused, goes back to the delayed set.
  */
@@ -14,7 +15,10 @@ import { notifyBatch } from '../app/rollout/notify-batch.js';
 import { planVersionRollout } from '../app/rollout/plan-version-rollout.js';
 import { applyUpgradeBatch } from '../app/rollout/upgrade-batch.js';
 import { applyBulkBatch, planBulkUpgrade } from '../app/rollout/bulk-upgrades.js';
+import { applyAdoptionBatch } from '../app/rollout/adoption.js';
 import {
+  ADOPTION_BATCH_JOB_NAME,
+  AdoptionBatchJob,
   BULK_BATCH_JOB_NAME,
   BULK_PLAN_JOB_NAME,
   BulkBatchJob,
@@ -46,6 +50,11 @@ export function rolloutProcessor(ctx: AppContext) {
           return await planBulkUpgrade(ctx, parseJobData(BulkPlanJob, job));
         case BULK_BATCH_JOB_NAME: {
           const r = await applyBulkBatch(ctx, parseJobData(BulkBatchJob, job));
+          if (isWait(r)) return await sleepJob(job, token, r, ctx.clock, ctx.settings);
+          return r;
+        }
+        case ADOPTION_BATCH_JOB_NAME: {
+          const r = await applyAdoptionBatch(ctx, parseJobData(AdoptionBatchJob, job));
           if (isWait(r)) return await sleepJob(job, token, r, ctx.clock, ctx.settings);
           return r;
         }

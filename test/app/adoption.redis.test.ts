@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HOUR } from '../../src/lib/clock.js';
 import { applyAdoptionBatch, approveAdoption, findAdoption, planAdoption } from '../../src/app/rollout/adoption.js';
+import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
+import { ADOPTION_BATCH_JOB_NAME, AdoptionBatchJob } from '../../src/jobs/queues.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
 import type { Installation } from '../../src/rollout/types.js';
 import { createRolloutHarness, ROLLOUT_T0, type RolloutHarness } from '../helpers/rollout-harness.js';
@@ -117,5 +119,24 @@ describe('Connect to Forge adoption rollout (real Redis)', () => {
     expect(approved.history.at(-1)).toMatchObject({ kind: 'moved', cause: 'approval', from: { version: '1.0.0' } });
     expect(await ctx.installs.distribution(C)).toEqual({ '1.0.0': 4 });
     expect(await ctx.installs.distribution(F)).toEqual({ '2.0.0': 21 });
+  });
+
+  it("the Forge version's plan enqueues the adoption's batches, delayed until due; planned again, the same jobs", async () => {
+    const { ctx } = h;
+    const batches = await planAdoption(ctx, (await findAdoption(ctx, F, '2.0.0'))!);
+    expect(await planVersionRollout(ctx, { v: 1, appId: F, version: '2.0.0' })).toMatchObject({
+      adoptionBatches: batches.length,
+    });
+    const jobs = async () =>
+      (await ctx.queues.rollout.getJobs(['delayed', 'waiting'])).filter((j) => j.name === ADOPTION_BATCH_JOB_NAME);
+    const first = await jobs();
+    expect(first).toHaveLength(batches.length);
+    expect(
+      first.map((j) => AdoptionBatchJob.parse(j.data)).sort((a, b) => a.at - b.at || a.kind.localeCompare(b.kind)),
+    ).toEqual(batches.map((b) => ({ v: 1, ...b, atIso: new Date(b.at).toISOString(), installations: b.ids.length })));
+    for (const j of first) expect(j.delay).toBe(Math.max(0, AdoptionBatchJob.parse(j.data).at - h.clock.now()));
+    // A redelivered plan (the rollout is planned already) enqueues the same jobs again: no-ops.
+    expect(await planVersionRollout(ctx, { v: 1, appId: F, version: '2.0.0' })).toMatchObject({ alreadyPlanned: true });
+    expect((await jobs()).map((j) => j.id).sort()).toEqual(first.map((j) => j.id).sort());
   });
 });

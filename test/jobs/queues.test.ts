@@ -6,6 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  AdoptionBatchJob,
+  adoptionBatchJobId,
   NotifyBatchJob,
   UpgradeBatchJob,
   VersionJob,
@@ -99,5 +101,22 @@ describe('payloads for people', () => {
     expect(upgradeBatchSize({ ...base, source: { kind: 'bucket', at: 1, start: 2000, end: 3999 } })).toBe(2000);
     expect(upgradeBatchSize({ ...base, source: { kind: 'late', ids: ['x', 'y'] } })).toBe(2);
     expect(notifyBatchSize({ v: 1, appId: 'a', version: '1', at: 1, start: 5, end: 9 })).toBe(5);
+  });
+});
+
+describe('adoption batch jobs', () => {
+  const job = { v: 1, forgeAppId: ARI, version: '2.0.0', connectAppId: 'com.example.notes', kind: 'move' } as const;
+  it('get one id per adoption, kind, time and set of ids: the same batch planned again gets the same id', () => {
+    const a = adoptionBatchJobId({ ...job, at: 1000, ids: ['i1', 'i2'] });
+    expect(a).toBe(adoptionBatchJobId({ ...job, at: 1000, ids: ['i1', 'i2'], installations: 2 }));
+    expect(a).toMatch(new RegExp(`^adopt__forge-${UUID}__2\\.0\\.0__move__1000__2__[0-9a-f]{32}$`));
+    expect(a).not.toContain(':');
+    expect(adoptionBatchJobId({ ...job, at: 1000, ids: ['i1', 'i3'] })).not.toBe(a);
+    expect(adoptionBatchJobId({ ...job, at: 2000, ids: ['i1', 'i2'] })).not.toBe(a);
+    expect(adoptionBatchJobId({ ...job, kind: 'notify', at: 1000, ids: ['i1', 'i2'] })).not.toBe(a);
+  });
+  it('parse without the fields for people, and refuse an empty batch', () => {
+    expect(AdoptionBatchJob.parse({ ...job, at: 1, ids: ['i1'] })).toEqual({ ...job, at: 1, ids: ['i1'] });
+    expect(AdoptionBatchJob.safeParse({ ...job, at: 1, ids: [] }).success).toBe(false);
   });
 });

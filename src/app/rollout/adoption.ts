@@ -23,7 +23,16 @@ import type { AppContext } from '../context.js';
 /** What the adoption use cases read. */
 export type AdoptionContext = Pick<
   AppContext,
-  'clock' | 'logger' | 'apps' | 'descriptors' | 'installs' | 'policy' | 'rolloutPolicy' | 'settings'
+  | 'clock'
+  | 'logger'
+  | 'apps'
+  | 'descriptors'
+  | 'installs'
+  | 'policy'
+  | 'rolloutPolicy'
+  | 'settings'
+  | 'notifier'
+  | 'approvalLinks'
 > & { versions: VersionReader };
 
 /** The adoption a Forge version starts: the Connect app it adopts and the version's publication. */
@@ -144,9 +153,29 @@ export async function planAdoption(ctx: AdoptionContext, a: Adoption): Promise<A
   return out;
 }
 
+/**
+ * Plans the adoption `forgeAppId@version` starts, if any, and hands its batches to the job
+ * port (the plan job of a Forge version calls this once its own rollout is planned). Idempotent:
+ * the plan is deterministic and the batch job ids derive from it, so a redelivered plan enqueues
+ * the same jobs.
+ * @returns the adoption and its batch count, or null when the version adopts nothing
+ */
+export async function startAdoption(
+  ctx: AdoptionContext & Pick<AppContext, 'enqueueAdoptionBatches'>,
+  forgeAppId: string,
+  version: string,
+): Promise<{ adoption: Adoption; batches: number } | null> {
+  const a = await findAdoption(ctx, forgeAppId, version);
+  if (!a) return null;
+  const batches = await planAdoption(ctx, a);
+  await ctx.enqueueAdoptionBatches(batches.map((b) => ({ v: 1, ...b })));
+  return { adoption: a, batches: batches.length };
+}
+
 /** What an adoption batch did, or when to run it. */
 export type AdoptionBatchResult =
-  { kind: 'wait'; until: number } | { kind: 'done'; moved: number; notified: number; alreadyMoved: number };
+  | { kind: 'wait'; reason: 'not-due'; until: number }
+  | { kind: 'done'; moved: number; notified: number; alreadyMoved: number };
 
 /**
  * Applies one batch at `clock.now()`: installations still on the Connect app whose installed
@@ -157,7 +186,7 @@ export type AdoptionBatchResult =
  */
 export async function applyAdoptionBatch(ctx: AdoptionContext, b: AdoptionBatch): Promise<AdoptionBatchResult> {
   const now = ctx.clock.now();
-  if (now < b.at) return { kind: 'wait', until: b.at };
+  if (now < b.at) return { kind: 'wait', reason: 'not-due', until: b.at };
   const a = await findAdoption(ctx, b.forgeAppId, b.version);
   if (!a) return { kind: 'done', moved: 0, notified: 0, alreadyMoved: 0 };
   const eligible = eligibilityJudge(ctx, a);
@@ -189,12 +218,37 @@ export async function applyAdoptionBatch(ctx: AdoptionContext, b: AdoptionBatch)
     const movedIds = new Set(moves.map((m) => m.id));
     open = open.filter((id) => movedIds.has(id));
   }
-  const notified = await ctx.installs.markUpdateAvailable(a.connectAppId, waiting, `${a.forgeAppId}@${a.version}`, now);
+  const offer = `${a.forgeAppId}@${a.version}`;
+  // Only those not shown the offer yet are notified: a batch run twice notifies once.
+  const shown = await ctx.installs.readAvailable(a.connectAppId, waiting);
+  const fresh = waiting.filter((_, k) => shown[k] !== offer);
+  if (fresh.length > 0) await notifyWaiting(ctx, a, fresh, now);
+  const notified = await ctx.installs.markUpdateAvailable(a.connectAppId, waiting, offer, now);
   ctx.logger.info(
     { event: 'adoption:batch:applied', appId: a.forgeAppId, version: a.version, moved, notified, alreadyMoved },
     `adoption batch of ${a.forgeAppId}@${a.version}: ${moved} of ${b.ids.length} moved from ${a.connectAppId}`,
   );
   return { kind: 'done', moved, notified, alreadyMoved };
+}
+
+/**
+ * Delivers "update available" for the Forge version to the admins of Connect installations
+ * that wait for approval (deliver first, then mark, as for a manual version: a failed delivery
+ * is retried with the job). Each approval link names the installation's Connect app, as the
+ * installation belongs to it, and the Forge version it approves the move to.
+ */
+async function notifyWaiting(ctx: AdoptionContext, a: Adoption, ids: string[], now: number): Promise<void> {
+  const sites = await ctx.installs.readSites(a.connectAppId, ids);
+  await ctx.notifier.notify({
+    appId: a.connectAppId,
+    version: a.version,
+    successorAppId: a.forgeAppId,
+    at: now,
+    installations: ids.map((id, k) => {
+      const link = ctx.approvalLinks?.issue({ installationId: id, appId: a.connectAppId, version: a.version }, now);
+      return { id, site: sites[k] ?? null, approvalUrl: link?.url ?? null, approvalExpiresAt: link?.expiresAt ?? null };
+    }),
+  });
 }
 
 /**
@@ -228,4 +282,69 @@ export async function approveAdoption(
   if (r.conflicts > 0)
     throw new AppError(ErrorCode.ROLLOUT_CONFLICT, `installation ${installationId} changed meanwhile: approve again`);
   return r.moved === 1;
+}
+
+/** A Connect to Forge adoption as operators see it (`mpu rollouts show`, `mpu distribution`). */
+export interface AdoptionView {
+  type: 'connect-to-forge';
+  connectAppId: string;
+  forgeAppId: string;
+  /** The adopting Forge version. */
+  version: string;
+  /** Sites still on the Connect app (any version). */
+  onConnect: number;
+  /** Sites on the Forge app (any version: moved ones, and those installed on Forge directly). */
+  onForge: number;
+  /** `onForge` out of both apps' sites, percent (two decimals, rounded down); 100 when none. */
+  progressPercent: number;
+  /** The window eligible installations move in (epoch ms): publication to publication + `adoptionWindowMs`. */
+  windowStart: number;
+  windowEnd: number;
+}
+
+/** Progress of an adoption: sites on Forge out of all sites of both apps. */
+export async function adoptionView(
+  ctx: Pick<AdoptionContext, 'installs' | 'rolloutPolicy'>,
+  a: Adoption,
+): Promise<AdoptionView> {
+  const sum = (d: Record<string, number>) => Object.values(d).reduce((x, y) => x + y, 0);
+  const [onConnect, onForge] = await Promise.all([
+    ctx.installs.distribution(a.connectAppId).then(sum),
+    ctx.installs.distribution(a.forgeAppId).then(sum),
+  ]);
+  const total = onConnect + onForge;
+  return {
+    type: 'connect-to-forge',
+    connectAppId: a.connectAppId,
+    forgeAppId: a.forgeAppId,
+    version: a.version,
+    onConnect,
+    onForge,
+    progressPercent: total === 0 ? 100 : Math.floor((onForge / total) * 10_000) / 100,
+    windowStart: a.publishedAt,
+    windowEnd: a.publishedAt + ctx.rolloutPolicy.adoptionWindowMs,
+  };
+}
+
+/**
+ * The adoption `appId` takes part in, as the adopting Forge app (its first version) or as the
+ * adopted Connect app (the first registered Forge app whose first version names it), or null.
+ */
+export async function adoptionOfApp(
+  ctx: Pick<AdoptionContext, 'apps' | 'versions' | 'descriptors'>,
+  appId: string,
+): Promise<Adoption | null> {
+  const app = await ctx.apps.getApp(appId);
+  const forgeApps =
+    app?.kind === 'forge'
+      ? [app]
+      : app?.kind === 'connect'
+        ? (await ctx.apps.listApps()).filter((r) => r.kind === 'forge')
+        : [];
+  for (const f of forgeApps) {
+    const [first] = await ctx.versions.listVersions(f.id);
+    const a = first ? await findAdoption(ctx, f.id, first.version) : null;
+    if (a && (a.forgeAppId === appId || a.connectAppId === appId)) return a;
+  }
+  return null;
 }

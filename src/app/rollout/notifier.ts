@@ -15,6 +15,11 @@ import type { Logger } from '../../lib/logger.js';
 export interface UpdateAvailableNotice {
   appId: string;
   version: string;
+  /**
+   * The Forge app adopting `appId` (a Connect app), when the update is the move to it:
+   * `version` is then that Forge app's version.
+   */
+  successorAppId?: string;
   at: number;
   installations: {
     id: string;

@@ -2,7 +2,8 @@
  * Planning the rollout of one version (DESIGN.md "Rollout rules"): streams the app's
  * installations through the pure planner (src/rollout/plan-rollout.ts), writes the plan's time
  * buckets to the store, and hands one upgrade or notify batch per bucket range to the job ports
- * (never one job per installation). Idempotent: a planned rollout is not planned again, an
+ * (never one job per installation). A Forge app's first version whose manifest names a
+ * registered Connect app also starts that app's adoption (adoption.ts). Idempotent: a planned rollout is not planned again, an
  * interrupted one resumes at its cursor, and batch job ids are deterministic.
  */
 import { PlanContext, PlanSummaryBuilder, planChunk, type PlanSummary } from '../../rollout/plan-rollout.js';
@@ -10,6 +11,7 @@ import type { NotifyBatchJob, PlanRolloutJob, UpgradeBatchJob } from '../../jobs
 import type { RolloutContext } from '../context.js';
 import { toPlannedVersion } from './ladder.js';
 import { scheduleLatePlanning } from './late-installations.js';
+import { startAdoption } from './adoption.js';
 
 /** Result of a plan (also the plan job's BullMQ return value, shown on dashboards). */
 export interface PlanResult {
@@ -20,6 +22,18 @@ export interface PlanResult {
   summary: PlanSummary | null;
   batches: number;
   alreadyPlanned?: boolean;
+  /** The adoption batches enqueued, when the version adopts a Connect app (adoption.ts). */
+  adoptionBatches?: number;
+}
+
+/**
+ * Starts the Connect to Forge adoption a Forge version may start (its plan and batch jobs are
+ * deterministic, so a plan run again enqueues nothing new). @returns its batch count, if any
+ */
+async function adoptionOf(ctx: RolloutContext, kind: string, appId: string, version: string) {
+  if (kind !== 'forge') return {};
+  const started = await startAdoption(ctx, appId, version);
+  return started ? { adoptionBatches: started.batches } : {};
 }
 
 /** A plan that stops because its app was removed (`mpu apps remove`): logged, not retried. */
@@ -80,6 +94,8 @@ export async function planVersionRollout(
       summary: rollout.summary,
       batches: rollout.batches,
       alreadyPlanned: true,
+      // A plan interrupted after its rollout's plan, before its adoption's: enqueued now.
+      ...(rollout.status === 'halted' ? {} : await adoptionOf(ctx, record.kind, appId, version)),
     };
   }
   ctx.logger.info({ event: 'rollout:plan', appId, version }, `planning rollout of ${appId}@${version}`);
@@ -177,11 +193,12 @@ export async function planVersionRollout(
   // A registration whose own late-planning job was never enqueued (its process died right after
   // registering) is logged all the same: this picks it up.
   await scheduleLatePlanning(ctx, [appId]);
+  const adoption = await adoptionOf(ctx, record.kind, appId, version);
   await onProgress?.(100);
   ctx.events.emit('rollout:planned', { appId, version, status, batches });
   ctx.logger.info(
     { event: 'rollout:planned', appId, version, status, batches, ...s },
     `planned ${appId}@${version}: ${s.upgrades} upgrades, ${s.notifies} notices in ${batches} batches`,
   );
-  return { appId, version, status, summary: s, batches };
+  return { appId, version, status, summary: s, batches, ...adoption };
 }
