@@ -55,6 +55,7 @@ export async function connectRedis(url: string, opts: { failFast?: boolean } = {
 function contextOptions(config: Config, overrides: { settings?: Partial<Settings> } = {}): AppContextOptions {
   return {
     settings: { ...pickSettings(config), ...overrides.settings },
+    rolloutPolicy: { adoptionWindowMs: config.adoptionWindowMs },
     fetchPolicy: { ...config.fetch },
     notifier: config.notifyWebhookUrl ? new WebhookNotifier({ url: config.notifyWebhookUrl }) : undefined,
     approvalLinks: config.approvalSecret

@@ -80,6 +80,8 @@ const Env = z.object({
   MPU_BULK_UPGRADE_LIMIT: int(10),
   /** How long a finished bulk upgrade's record is kept. */
   MPU_BULK_UPGRADE_RETENTION: duration('30d'),
+  /** The window a Connect to Forge adoption moves its eligible installations in (at most 30 days). */
+  MPU_ADOPTION_WINDOW: duration('120h'),
   /** Where "update available" notices for manual versions are POSTed; unset: they are logged. */
   MPU_NOTIFY_WEBHOOK_URL: z
     .string()
@@ -168,6 +170,8 @@ export interface Config {
   /** Base URL of approval links. */
   publicUrl: string;
   approvalLinkTtlMs: number;
+  /** The Connect to Forge adoption window (rollout policy `adoptionWindowMs`). */
+  adoptionWindowMs: number;
   /** Per-client-IP limits of the routes reachable without an operator token, per `windowMs`. */
   rateLimit: { deployMax: number; approvalMax: number; windowMs: number };
   auditMaxLen: number;
@@ -265,6 +269,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       '',
     ),
     approvalLinkTtlMs: d.MPU_APPROVAL_LINK_TTL,
+    adoptionWindowMs: d.MPU_ADOPTION_WINDOW,
     rateLimit: {
       deployMax: d.MPU_DEPLOY_RATE_LIMIT,
       approvalMax: d.MPU_APPROVAL_RATE_LIMIT,

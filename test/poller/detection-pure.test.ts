@@ -80,6 +80,9 @@ describe('config', () => {
       pollBatchSize: 250,
     });
     expect(loadConfig({ MPU_POLL_BATCH_SIZE: '500' }).pollBatchSize).toBe(500);
+    expect(c.adoptionWindowMs).toBe(120 * HOUR);
+    expect(loadConfig({ MPU_ADOPTION_WINDOW: '48h' }).adoptionWindowMs).toBe(48 * HOUR);
+    expect(() => loadConfig({ MPU_ADOPTION_WINDOW: 'soon' })).toThrow(/MPU_ADOPTION_WINDOW/);
     expect(() => loadConfig({ MPU_POLL_BATCH_SIZE: '0' })).toThrow(/MPU_POLL_BATCH_SIZE/);
     expect(c.fetch.allowedPorts).toEqual([80, 443, 8080]);
     expect(Object.isFrozen(c)).toBe(true);

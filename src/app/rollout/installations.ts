@@ -14,6 +14,7 @@ import type { InstallationView } from '../../store/installation-store.js';
 import type { RolloutContext } from '../context.js';
 import { loadLadder } from './ladder.js';
 import { scheduleLatePlanning } from './late-installations.js';
+import { approveAdoption } from './adoption.js';
 
 /** Outcome of an approval. Times epoch ms. */
 export interface ApprovalResult {
@@ -28,6 +29,53 @@ export interface ApprovalResult {
   target: string | null;
   /** When the upgrade runs: now, or the end of its maintenance window (≤ 4 h). */
   upgradeAt: number | null;
+  /**
+   * The approval of a Connect installation's move to its Forge successor: the Connect app it
+   * left (`appId` is then the Forge app, `target` its version); absent for other approvals.
+   */
+  adoptedFrom?: string;
+}
+
+/**
+ * The Forge successor a Connect installation waits for: its "update available" names another
+ * app (`<forge app>@<version>`, set by the adoption's notify batch). @returns null otherwise
+ */
+function awaitedSuccessor(appId: string, updateAvailable: string | null): { appId: string; version: string } | null {
+  const at = updateAvailable?.lastIndexOf('@') ?? -1;
+  if (!updateAvailable || at <= 0) return null;
+  const successor = { appId: updateAvailable.slice(0, at), version: updateAvailable.slice(at + 1) };
+  return successor.appId === appId ? null : successor;
+}
+
+/**
+ * The approval of a Connect installation waiting for its Forge successor: it moves at once
+ * (adoption.ts `approveAdoption`). @returns null when the installation waits for no successor,
+ *   or `version` names another version than the one offered
+ */
+async function approveSuccessor(
+  ctx: RolloutContext,
+  installationId: string,
+  appId: string,
+  version: string | undefined,
+): Promise<ApprovalResult | null> {
+  const inst = await ctx.installs.get(installationId);
+  const successor = awaitedSuccessor(appId, inst.updateAvailable);
+  if (!successor || (version !== undefined && version !== successor.version)) return null;
+  const moved = await approveAdoption(ctx, installationId, successor.appId, successor.version);
+  ctx.logger.info(
+    { event: 'adoption:approved', appId: successor.appId, installationId, from: appId, moved },
+    `installation ${installationId} approved its move from ${appId} to ${successor.appId}@${successor.version}`,
+  );
+  return {
+    appId: successor.appId,
+    installationId,
+    current: inst.version,
+    approvedUpTo: successor.version,
+    approvedVersions: [successor.version],
+    target: successor.version,
+    upgradeAt: moved ? ctx.clock.now() : null,
+    adoptedFrom: appId,
+  };
 }
 
 /**
@@ -203,7 +251,9 @@ function approvalRefusal(
  * An admin approves `version` (default: the newest published) for one installation: its
  * approval covers every manual version up to it (recorded in its history), and it is upgraded
  * to the newest version it may now have, at once or at the end of its maintenance window
- * (≤ 4 h) [seed 003]. An approval that approves no manual version is refused.
+ * (≤ 4 h) [seed 003]. An approval that approves no manual version is refused. A Connect
+ * installation shown its Forge successor ("update available: <forge app>@<version>") moves to
+ * it instead, at once, when `version` is that Forge version or absent.
  * @throws AppError installation-not-found, version-not-found (unknown or not yet published),
  *   rollout-conflict (that version's rollout is paused or halted), approval-refused (the version
  *   is not newer than what it runs, is already approved, or is automatic with no manual version
@@ -220,6 +270,8 @@ export async function approveInstallation(
       ErrorCode.INSTALLATION_NOT_FOUND,
       `no installation '${installationId}' (see 'mpu installations list --app APP')`,
     );
+  const adopted = await approveSuccessor(ctx, installationId, appId, version);
+  if (adopted) return adopted;
   const now = ctx.clock.now();
   const ladder = await loadLadder(ctx, appId);
   const chosen = version ?? ladder.latestPublished(now)?.version;

@@ -6,15 +6,40 @@
 import semver from 'semver';
 import { AppError, ErrorCode } from '../../lib/errors.js';
 import type { RolloutRecord, RolloutView } from '../../store/rollout-store.js';
+import type { VersionReader } from '../../store/types.js';
 import type { AppContext, RolloutContext } from '../context.js';
+import { adoptionOfApp, adoptionView, findAdoption, type AdoptionView } from './adoption.js';
+
+/** A rollout's view; `adoption` when it is a Connect to Forge adoption rollout. */
+export type RolloutAdoptionView = RolloutView & { adoption?: AdoptionView };
+
+/**
+ * The view of a rollout; a Forge version adopting a Connect app is a `connect-to-forge`
+ * rollout: its progress counts the sites on Forge out of all sites of both apps (`reached` of
+ * `installations`), complete when none is left on Connect.
+ */
+async function viewOf(ctx: RolloutContext, r: RolloutRecord): Promise<RolloutAdoptionView> {
+  const view = await ctx.rollouts.view(r);
+  const a = r.kind === 'forge' ? await findAdoption(ctx, r.appId, r.version) : null;
+  if (!a) return view;
+  const adoption = await adoptionView(ctx, a);
+  return {
+    ...view,
+    installations: adoption.onConnect + adoption.onForge,
+    reached: adoption.onForge,
+    progressPercent: adoption.progressPercent,
+    complete: adoption.onConnect === 0,
+    adoption,
+  };
+}
 
 /** Rollouts with live progress, newest first. */
 export async function listRollouts(
   ctx: RolloutContext,
   opts: { appId?: string; limit?: number } = {},
-): Promise<RolloutView[]> {
+): Promise<RolloutAdoptionView[]> {
   const records = await ctx.rollouts.list(opts);
-  return Promise.all(records.map((r) => ctx.rollouts.view(r)));
+  return Promise.all(records.map((r) => viewOf(ctx, r)));
 }
 
 /** One rollout with progress and its buckets. @throws AppError rollout-not-found */
@@ -22,9 +47,9 @@ export async function showRollout(
   ctx: RolloutContext,
   appId: string,
   version: string,
-): Promise<RolloutView & { buckets: { kind: string; at: number; size: number }[] }> {
+): Promise<RolloutAdoptionView & { buckets: { kind: string; at: number; size: number }[] }> {
   const r = await requireRollout(ctx, appId, version);
-  const [view, buckets] = await Promise.all([ctx.rollouts.view(r), ctx.rollouts.listBuckets(appId, version)]);
+  const [view, buckets] = await Promise.all([viewOf(ctx, r), ctx.rollouts.listBuckets(appId, version)]);
   return { ...view, buckets };
 }
 
@@ -59,18 +84,26 @@ export async function controlRollout(
  * @throws AppError app-not-found when the app is neither registered nor has installations (a
  *   typo, a removed app): CLI exit 66, HTTP 404, as every other command that names an app,
  *   instead of an empty distribution.
+ * An app taking part in a Connect to Forge adoption (either app) also gets `adoption`: the
+ * sites on each of the two apps.
  */
 export async function versionDistribution(
-  ctx: Pick<AppContext, 'apps' | 'installs'>,
+  ctx: Pick<AppContext, 'apps' | 'installs' | 'descriptors' | 'rolloutPolicy'> & { versions: VersionReader },
   appId: string,
-): Promise<{ appId: string; total: number; versions: { version: string; count: number; percent: number }[] }> {
+): Promise<{
+  appId: string;
+  total: number;
+  versions: { version: string; count: number; percent: number }[];
+  adoption?: AdoptionView;
+}> {
   const [app, dist] = await Promise.all([ctx.apps.getApp(appId), ctx.installs.distribution(appId)]);
   if (!app && Object.keys(dist).length === 0) await ctx.apps.requireApp(appId); // throws app-not-found
   const total = Object.values(dist).reduce((a, b) => a + b, 0);
   const versions = Object.entries(dist)
     .sort(([a], [b]) => (semver.valid(a) && semver.valid(b) ? semver.rcompare(a, b) : a < b ? 1 : -1))
     .map(([version, count]) => ({ version, count, percent: total ? Math.round((count / total) * 10_000) / 100 : 0 }));
-  return { appId, total, versions };
+  const a = app ? await adoptionOfApp(ctx, appId) : null;
+  return { appId, total, versions, ...(a ? { adoption: await adoptionView(ctx, a) } : {}) };
 }
 
 /** Observed delays of one version's rollout, from the installations' histories. Times in ms. */

@@ -12,6 +12,7 @@ import { AppError, ErrorCode } from '../../lib/errors.js';
 import { parseInstallationInput } from '../../rollout/installation-input.js';
 import type { Installation } from '../../rollout/types.js';
 import { parseRolloutId, type RolloutView } from '../../store/rollout-store.js';
+import type { AdoptionView } from '../../app/rollout/adoption.js';
 import type { Runtime } from '../../runtime.js';
 import { scheduleLatePlanning } from '../../app/rollout/late-installations.js';
 import {
@@ -255,6 +256,12 @@ export async function approveCommand(
     ),
   );
   if (opts.json) return out(JSON.stringify(r));
+  if (r.adoptedFrom !== undefined)
+    return out(
+      r.upgradeAt === null
+        ? `${r.installationId}: already moved to ${r.appId}@${r.target}`
+        : `${r.installationId}: moved from ${r.adoptedFrom}@${r.current} to ${r.appId}@${r.target} at ${iso(r.upgradeAt)}`,
+    );
   out(
     `${r.installationId}: approved up to ${r.approvedUpTo}${r.approvedVersions.length ? ` (approves ${r.approvedVersions.join(', ')})` : ''}`,
   );
@@ -265,7 +272,7 @@ export async function approveCommand(
   );
 }
 
-function describeRollout(r: RolloutView): string {
+function describeRollout(r: RolloutView & { adoption?: AdoptionView }): string {
   const s = r.summary;
   const status = r.complete ? 'complete' : r.status;
   const lines = [
@@ -277,7 +284,13 @@ function describeRollout(r: RolloutView): string {
     );
   }
   if (r.supersededBy) lines.push(`    superseded by ${r.supersededBy}`);
+  if (r.adoption) lines.push(`    ${describeAdoption(r.adoption)}`);
   return lines.join('\n');
+}
+
+/** One line for a Connect to Forge adoption: both apps' sites and the window. */
+function describeAdoption(a: AdoptionView): string {
+  return `connect-to-forge: ${a.connectAppId} → ${a.forgeAppId}@${a.version}: ${a.onForge} site(s) on Forge, ${a.onConnect} on Connect (${a.progressPercent.toFixed(2)} %); window ${iso(a.windowStart)} → ${iso(a.windowEnd)}`;
 }
 
 export async function listRolloutsCommand(opts: { app?: string; limit: string; json?: boolean }): Promise<void> {
@@ -323,4 +336,5 @@ export async function distributionCommand(app: string, opts: { json?: boolean })
   out(`${app}: ${d.total} installation(s)`);
   for (const v of d.versions)
     out(`  ${v.version.padEnd(10)} ${String(v.count).padStart(9)}  ${v.percent.toFixed(2).padStart(6)} %`);
+  if (d.adoption) out(`  ${describeAdoption(d.adoption)}`);
 }

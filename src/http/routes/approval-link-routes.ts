@@ -3,7 +3,9 @@
  * per installation, `<MPU_PUBLIC_URL>/v1/approval-links/<installation>?app=&version=&expires=&sig=`
  * (src/lib/approval-link.ts). No token: the signature is the credential, rate-limited per IP.
  * - `GET` → what a `POST` would approve (installation, app, its version, the version offered);
- * - `POST` → approves that installation up to that version (`approveInstallation`), 202.
+ * - `POST` → approves that installation up to that version (`approveInstallation`), 202; for a
+ *   Connect installation shown its Forge successor, the link names the Connect app and the Forge
+ *   version, and the approval moves it to the Forge app.
  * A tampered link (another installation, app, version or expiry) or an expired one → 401
  * `unauthorized`; a link whose installation now belongs to another app → 403 `forbidden`.
  */
@@ -116,8 +118,12 @@ export async function registerApprovalLinkRoutes(app: FastifyInstance, opts: App
       if (req.method === 'POST')
         return reply.status(202).send(await approveInstallation(ctx, link.installationId, link.version));
       const inst = await ctx.installs.get(link.installationId);
-      const record = (await ctx.versions.listVersions(link.appId)).find((v) => v.version === link.version);
+      // A Connect installation offered its Forge successor: the version is the Forge app's.
+      const offer = inst.updateAvailable ?? '';
+      const successor = offer.endsWith(`@${link.version}`) ? offer.slice(0, -link.version.length - 1) : link.appId;
+      const record = (await ctx.versions.listVersions(successor)).find((v) => v.version === link.version);
       return {
+        ...(successor !== link.appId ? { successorAppId: successor } : {}),
         installationId: inst.id,
         appId: link.appId,
         site: inst.site,
