@@ -13,60 +13,20 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Worker, type Job } from 'bullmq';
-import { systemClock } from '../src/lib/clock.js';
-import { silentLogger } from '../src/lib/logger.js';
-import type { VersionReader, VersionRecord } from '../src/store/types.js';
 import { VersionLadder, decideTarget } from '../src/rollout/version-ladder.js';
-import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId, type PlanRolloutJob } from '../src/jobs/queues.js';
 import { toPlannedVersion } from '../src/app/rollout/ladder.js';
 import { generatePopulation } from '../src/app/rollout/installations.js';
-import { createAppContext, type Runtime } from '../src/runtime.js';
-import type { VersionStore } from '../src/store/version-store.js';
-import { startRolloutWorkers } from '../src/workers/start-workers.js';
-
-class Versions implements VersionReader {
-  readonly list: VersionRecord[] = [];
-  async getVersion(appId: string, version: string) {
-    return this.list.find((v) => v.appId === appId && v.version === version) ?? null;
-  }
-  async listVersions(appId: string) {
-    return this.list.filter((v) => v.appId === appId);
-  }
-  add(appId: string, version: string, bump: VersionRecord['bump'], detectedAt: number): void {
-    this.list.push({
-      appId,
-      kind: 'forge',
-      version,
-      bump,
-      approval: 'automatic',
-      reasons: [],
-      warnings: [],
-      descriptorHash: 'sha256:' + '0'.repeat(64),
-      source: 'deploy',
-      detectedAt,
-    });
-  }
-}
-
-const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function cleanup(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
-}
+import {
+  BenchVersions,
+  cleanup,
+  createBenchContext,
+  fmt,
+  mb,
+  seconds,
+  timeAutomaticRollout,
+  waitUntil,
+  type BenchEnv,
+} from './rollout-common.js';
 
 export async function run(): Promise<void> {
   const N = Number(process.env.BENCH_ROLLOUT_N ?? 1_000_000);
@@ -74,22 +34,11 @@ export async function run(): Promise<void> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const redis = new Redis(url, { maxRetriesPerRequest: null });
   const prefix = `bench-${randomUUID()}`;
-  const versions = new Versions();
-  // The rollout only reads versions (`VersionReader`): the bench gives them from memory.
-  const createRolloutContext = (): Runtime => {
-    const ctx = createAppContext(
-      { connection: redis, clock: systemClock, logger: silentLogger, prefix },
-      {
-        rolloutPolicy: { forgeSpreadMs: 0 },
-        settings: { batchSize: 2000, planChunkSize: 5000, upgradeConcurrency: 4 },
-      },
-    );
-    ctx.versions = versions as unknown as VersionStore;
-    return ctx;
-  };
+  const env: BenchEnv = { redis, prefix, versions: new BenchVersions() };
+  const { versions } = env;
   try {
     // ── set-up (not timed) ───────────────────────────────────────────────────────────────────
-    const setup = createRolloutContext();
+    const setup = createBenchContext(env);
     versions.add('bench-forge', '2.0.0', 'initial', Date.now() - 86_400_000);
     versions.add('bench-baseline', '2.0.0', 'initial', Date.now() - 86_400_000);
     let t = Date.now();
@@ -107,38 +56,21 @@ export async function run(): Promise<void> {
       version: '2.0.0',
       maintenanceWindows: false,
     });
-    console.log(`set-up: ${fmt(N)} + ${fmt(BASE_N)} installations stored in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    console.log(`set-up: ${fmt(N)} + ${fmt(BASE_N)} installations stored in ${seconds(Date.now() - t)}`);
     await setup.close();
 
     // ── batched rollout ──────────────────────────────────────────────────────────────────────
-    const rctx = createRolloutContext();
-    const workers = await startRolloutWorkers(rctx);
-    const rw = {
-      ctx: rctx,
-      close: async () => {
-        await workers.close();
-        await rctx.close();
-      },
-    };
-    const published = Date.now();
-    versions.add('bench-forge', '2.1.0', 'minor', published);
-    const job: PlanRolloutJob = { v: 1, appId: 'bench-forge', version: '2.1.0' };
-    await rw.ctx.queues.rollout.add(PLAN_ROLLOUT_JOB_NAME, job, { jobId: planRolloutJobId(job) });
-    const distKey = rw.ctx.keys.versionDistribution('bench-forge');
-    await waitUntil(async () => Number(await redis.hget(distKey, '2.1.0')) >= N, 600_000);
-    const elapsed = Date.now() - published;
-    const rollout = await rw.ctx.rollouts.get('bench-forge', '2.1.0');
-    const rate = N / (elapsed / 1000);
+    const auto = await timeAutomaticRollout(env, 'bench-forge', '2.1.0', N);
+    const { elapsedMs: elapsed, rate } = auto;
     const rss = process.resourceUsage().maxRSS;
-    await rw.close();
-    const planS = rollout?.plannedAt ? ((rollout.plannedAt - published) / 1000).toFixed(1) : '?';
+    const planS = auto.planMs === null ? '?' : seconds(auto.planMs);
     console.log(
-      `batched rollout: ${fmt(N)} installations upgraded in ${(elapsed / 1000).toFixed(1)} s (publication → all upgraded; planning ${planS} s, ${rollout?.batches} batch jobs)`,
+      `batched rollout: ${fmt(N)} installations upgraded in ${seconds(elapsed)} (publication → all upgraded; planning ${planS}, ${auto.batches} batch jobs)`,
     );
     console.log(`  ${fmt(rate)} upgrades/s, peak RSS ${mb(rss)}`);
 
     // ── baseline: one BullMQ job per installation ────────────────────────────────────────────
-    const ctx = createRolloutContext();
+    const ctx = createBenchContext(env);
     versions.add('bench-baseline', '2.1.0', 'minor', Date.now());
     const ladder = new VersionLadder((await versions.listVersions('bench-baseline')).map(toPlannedVersion));
     const queue = ctx.queues.rollout;

@@ -7,6 +7,7 @@ const suites: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   versioning: () => import('./versioning.bench.js'),
   poll: () => import('./poll.bench.js'),
   rollout: () => import('./rollout.bench.js'),
+  'bulk-upgrade': () => import('./bulk-upgrade.bench.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

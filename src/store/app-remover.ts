@@ -1,7 +1,8 @@
 /**
  * Unregistering an app (`mpu apps remove`): deletes every key of the app (all under
  * `<p>:app:{<appId>}`, see keys.ts) and its entries in the cross-app structures (the apps SET,
- * the poll schedule, the installation index, the rollouts ZSET), without blocking Redis: SCAN
+ * the poll schedule, the installation index, the rollouts ZSET, the bulk upgrades' running set
+ * and id index), without blocking Redis: SCAN
  * and ZSCAN pages, UNLINK (a hash of a million installations leaves the keyspace at once and is
  * freed by a background thread), the installation index cleaned a page of ids at a time.
  *
@@ -13,8 +14,11 @@
  *    versions (a version store and a rollout plan read them), the installations' version hash
  *    (the compare-and-set, approvals and "update available" write only where it has the id) and
  *    the rollout hashes (plan buckets, the plan's end and "superseded" write only where it
- *    exists). From then on no worker of this app creates a key (see those scripts);
- * 3. the installation index entries, the rollouts ZSET entries, then every remaining key.
+ *    exists), and the bulk upgrade records (every bulk upgrade script writes only while its
+ *    record says `running`). From then on no worker of this app creates a key (see those scripts);
+ * 3. the installation index entries, the rollouts ZSET entries, the bulk upgrades' entries in
+ *    the running set (which would hold a place under the limits forever) and the id index, then
+ *    every remaining key.
  * Removing twice is harmless (the second run finds nothing). Re-registering the same id while a
  * removal is still running is not supported: the removal may delete the new app's keys.
  *
@@ -56,6 +60,8 @@ export interface RemovedAppData extends AppInventory {
   keys: number;
   /** Entries of the global installation index deleted. */
   installationIndexEntries: number;
+  /** Its bulk upgrades (their records, running-set and index entries deleted). */
+  bulkUpgrades: number;
 }
 
 /** Options of a removal. */
@@ -109,12 +115,14 @@ export class AppRemover {
     const versions = versionList as string[];
     const indexed = await this.rolloutIds(appId, batch);
     const rolloutVersions = new Set([...versions, ...indexed.map((id) => parseRolloutId(id).version)]);
+    const bulkIds = await this.redis.zrange(k.bulkUpgrades(appId), 0, -1);
     const guards = [
       k.versions(appId),
       k.versionOrder(appId),
       k.deployments(appId),
       k.installationVersion(appId),
       ...[...rolloutVersions].map((v) => k.rollout(appId, v)),
+      ...bulkIds.map((id) => k.bulkUpgrade(appId, id)),
     ];
     for (let i = 0; i < guards.length; i += batch) keys += await this.redis.unlink(...guards.slice(i, i + batch));
 
@@ -131,7 +139,22 @@ export class AppRemover {
     const rollouts = await this.rolloutIds(appId, batch);
     for (let i = 0; i < rollouts.length; i += batch)
       await this.redis.zrem(k.rollouts(), ...rollouts.slice(i, i + batch));
-    // 3c. Every remaining key of the app: descriptors, installation hashes, plan buckets…
+    // 3c. The bulk upgrades' cross-app entries: the id index, and the running set, where a
+    // claim whose record was never written names the app too (the set is small: the running ones).
+    const running = Object.entries(await this.redis.hgetall(k.bulkUpgradesRunning()))
+      .filter(([, v]) => v.startsWith(`${appId}\t`))
+      .map(([id]) => id);
+    const bulkAll = [...new Set([...bulkIds, ...running])];
+    for (let i = 0; i < bulkAll.length; i += batch) {
+      const page = bulkAll.slice(i, i + batch);
+      await execAll(
+        this.redis
+          .multi()
+          .hdel(k.bulkUpgradesRunning(), ...page)
+          .hdel(k.bulkUpgradeIndex(), ...page),
+      );
+    }
+    // 3d. Every remaining key of the app: descriptors, installation hashes, plan buckets…
     const pattern = `${escapeGlob(k.app(appId))}*`;
     let cursor = '0';
     do {
@@ -148,6 +171,7 @@ export class AppRemover {
       installations: installations as number,
       rollouts: new Set([...indexed, ...rollouts]).size,
       installationIndexEntries,
+      bulkUpgrades: bulkIds.length,
     };
   }
 

@@ -4,15 +4,16 @@
  * installations found on the source major when it was planned), an explicit list of requested
  * installations when an operator gave one, and an outcome hash that records each installation's
  * outcome once (moved, or why skipped): the counters and the exactly-once guarantee both come
- * from it. Layout in keys.ts; scripts in commands/ (claimBulkUpgrade-1, pushBulkCandidates-3,
- * applyBulkMoves-7, finishBulkPlan-4, cancelBulkUpgrade-4).
+ * from it. Layout in keys.ts; scripts in commands/ (claimBulkUpgrade-1, planBulkChunk-4,
+ * pushBulkCandidates-3, readBulkBatch-5, applyBulkMoves-7, finishBulkPlan-4, cancelBulkUpgrade-4).
  *
  * Records of finished (completed or cancelled) bulk upgrades carry `expiresAt` (clock ms) and
  * their keys expire in Redis after the retention too: readers treat a record past `expiresAt`
  * as gone, so expiry follows the injected clock.
  */
 import type { Redis } from 'ioredis';
-import { UnexpectedScriptReply } from './script-results.js';
+import { UnexpectedScriptReply, columnsOf } from './script-results.js';
+import type { MaintenanceWindows } from '../rollout/types.js';
 import type { BulkSkipReason, RunningBulkUpgrade } from '../rollout/bulk-upgrade.js';
 import { BULK_SKIP_REASONS } from '../rollout/bulk-upgrade.js';
 import { execAll } from '../lib/exec-all.js';
@@ -228,20 +229,43 @@ export class BulkUpgradeStore {
     return this.redis.lrange(key, start, end);
   }
 
-  /** Candidates `start … end` (inclusive). */
-  candidates(appId: string, id: string, start: number, end: number): Promise<string[]> {
-    return this.redis.lrange(this.keys.bulkUpgradeCandidates(appId, id), start, end);
-  }
-
   /** How many candidates are listed so far. */
   candidateLength(appId: string, id: string): Promise<number> {
     return this.redis.llen(this.keys.bulkUpgradeCandidates(appId, id));
   }
 
-  /** Outcomes of `ids` (null: none yet). */
-  async outcomes(appId: string, id: string, ids: readonly string[]): Promise<(string | null)[]> {
-    if (ids.length === 0) return [];
-    return this.redis.hmget(this.keys.bulkUpgradeOutcomes(appId, id), ...ids);
+  /**
+   * Candidates `start … end` (inclusive) that have no outcome yet, with their versions, approvals
+   * and maintenance windows (null where absent), in one call (readBulkBatch-5.lua).
+   */
+  async readBatch(
+    b: Pick<BulkUpgradeRecord, 'appId' | 'id'>,
+    start: number,
+    end: number,
+  ): Promise<{
+    ids: string[];
+    versions: (string | null)[];
+    approved: (string | null)[];
+    windows: (MaintenanceWindows | null)[];
+  }> {
+    const k = this.keys;
+    const reply = await this.redis.mpuReadBulkBatch(
+      k.bulkUpgradeCandidates(b.appId, b.id),
+      k.bulkUpgradeOutcomes(b.appId, b.id),
+      k.installationVersion(b.appId),
+      k.installationApproved(b.appId),
+      k.installationData(b.appId),
+      start,
+      end,
+    );
+    const [ids, v, a, d] = columnsOf<[string[], string[], string[], string[]]>('readBulkBatch', reply, 4);
+    return {
+      ids,
+      versions: v.map((x) => x || null),
+      approved: a.map((x) => x || null),
+      // The installation store's record (`{s, p, c, m}`); '' when it has no windows.
+      windows: d.map((j) => (j ? ((JSON.parse(j) as { m?: MaintenanceWindows | null }).m ?? null) : null)),
+    };
   }
 
   /**
@@ -270,6 +294,35 @@ export class BulkUpgradeStore {
     if (reply === 0) return 'moved';
     if (reply === -1) return 'stopped';
     throw new UnexpectedScriptReply('pushBulkCandidates', reply);
+  }
+
+  /**
+   * Plans the next chunk of a bulk upgrade whose scope is the app's installation list, inside
+   * Redis (planBulkChunk-4.lua): up to `chunk` positions from `cursor`, those on the source
+   * major appended to the candidates, the cursor advanced (atomic).
+   * @returns `{ read, candidates }`, `moved` (another planner did it) or `stopped` (not running)
+   */
+  async planChunk(
+    b: Pick<BulkUpgradeRecord, 'appId' | 'id' | 'from'>,
+    cursor: number,
+    chunk: number,
+  ): Promise<{ read: number; candidates: number } | 'moved' | 'stopped'> {
+    const k = this.keys;
+    const reply = await this.redis.mpuPlanBulkChunk(
+      k.bulkUpgrade(b.appId, b.id),
+      k.bulkUpgradeCandidates(b.appId, b.id),
+      k.installationIds(b.appId),
+      k.installationVersion(b.appId),
+      cursor,
+      chunk,
+      b.from,
+    );
+    if (!Array.isArray(reply) || reply.length !== 3) throw new UnexpectedScriptReply('planBulkChunk', reply);
+    const [state, read, candidates] = reply.map(Number) as [number, number, number];
+    if (state === 1) return { read, candidates };
+    if (state === 0) return 'moved';
+    if (state === -1) return 'stopped';
+    throw new UnexpectedScriptReply('planBulkChunk', reply);
   }
 
   /** Marks the plan done. @returns `ok`, `finished` (completed now: nothing left) or `stopped` */

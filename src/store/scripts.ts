@@ -35,6 +35,8 @@ export const SCRIPT_FILES = [
   'markUpdateAvailable-3.lua',
   'claimBulkUpgrade-1.lua',
   'pushBulkCandidates-3.lua',
+  'planBulkChunk-4.lua',
+  'readBulkBatch-5.lua',
   'applyBulkMoves-7.lua',
   'finishBulkPlan-4.lua',
   'cancelBulkUpgrade-4.lua',
@@ -192,6 +194,26 @@ export interface ScriptCommands {
     skips: Arg,
     ...pairsThenIds: string[]
   ): Promise<number>;
+  /** planBulkChunk-4.lua: {1, read, candidates} appended, {0, 0, 0} cursor moved, {-1, 0, 0} not running. */
+  mpuPlanBulkChunk(
+    record: string,
+    candidates: string,
+    installationIds: string,
+    versions: string,
+    cursor: Arg,
+    chunk: Arg,
+    fromMajor: Arg,
+  ): Promise<[number, number, number]>;
+  /** readBulkBatch-5.lua: {ids, versions, approved, records}. */
+  mpuReadBulkBatch(
+    candidates: string,
+    outcomes: string,
+    versions: string,
+    approved: string,
+    data: string,
+    start: Arg,
+    stop: Arg,
+  ): Promise<[string[], string[], string[], string[]]>;
   /** applyBulkMoves-7.lua: {state, moved, skipped, conflicts}. */
   mpuApplyBulkMoves(
     version: string,

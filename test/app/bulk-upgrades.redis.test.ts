@@ -196,6 +196,19 @@ describe('execution', () => {
     }
   });
 
+  it('the plan lists only the installations of the source major (not 12.x or 20.x)', async () => {
+    await setUp();
+    for (const [version, seed] of [
+      ['12.0.0', 7],
+      ['20.1.0', 8],
+    ] as const)
+      await generatePopulation(h.ctx, { appId: APP, count: 5, seed, version, maintenanceWindows: false });
+    const b = await start();
+    expect((await planBulkUpgrade(h.ctx, { v: 1, appId: APP, bulkId: b.id })).candidates).toBe(35);
+    await runAll(b.id);
+    expect(await h.ctx.installs.distribution(APP)).toEqual({ '3.0.0': 35, '12.0.0': 5, '20.1.0': 5 });
+  });
+
   it('a redelivered plan or batch changes nothing', async () => {
     await setUp();
     const b = await start();

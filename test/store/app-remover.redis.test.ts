@@ -12,6 +12,7 @@ import { previewAppRemoval, removeApp } from '../../src/app/detection/remove-app
 import type { PlanSummary } from '../../src/rollout/plan-rollout.js';
 import { AppRemover, escapeGlob } from '../../src/store/app-remover.js';
 import { AppStore } from '../../src/store/app-store.js';
+import { BulkUpgradeStore } from '../../src/store/bulk-upgrade-store.js';
 import { DescriptorStore } from '../../src/store/descriptor-store.js';
 import { InstallationStore } from '../../src/store/installation-store.js';
 import { createKeys, type Keys } from '../../src/store/keys.js';
@@ -208,6 +209,7 @@ describe('AppRemover (real Redis)', () => {
       installations: 3,
       rollouts: 1,
       installationIndexEntries: 3,
+      bulkUpgrades: 0,
     });
 
     const after = await allKeys(w);
@@ -229,6 +231,7 @@ describe('AppRemover (real Redis)', () => {
       installations: 0,
       rollouts: 0,
       installationIndexEntries: 0,
+      bulkUpgrades: 0,
     });
   });
 
@@ -344,6 +347,93 @@ describe('AppRemover (real Redis)', () => {
       ),
     ).toEqual({ status: 'gone' });
     expect([...(await allKeys(w))].filter((k) => isAppKey(w, 'late', k))).toEqual([]);
+  });
+
+  it('removes its bulk upgrades: records, candidates, outcomes, running-set and index entries; another app keeps its own', async () => {
+    const w = await world();
+    const bulk = new BulkUpgradeStore(w.redis, w.keys);
+    for (const id of ['app', 'app-2']) await seedApp(w, id);
+    /** A running bulk upgrade of `appId` planned and half done, and a finished one. */
+    const seedBulk = async (appId: string) => {
+      const ids = [`${appId}-bu-run`, `${appId}-bu-done`];
+      for (const [k, id] of ids.entries()) {
+        expect(
+          await bulk.claim(
+            Object.keys(await w.redis.hgetall(w.keys.bulkUpgradesRunning())),
+            {
+              id,
+              appId,
+              environment: 'production',
+              account: `acct-${appId}-${k}`,
+            },
+            T0,
+          ),
+        ).toBe(true);
+        await bulk.create({
+          id,
+          appId,
+          environment: 'production',
+          account: `acct-${appId}-${k}`,
+          from: 1,
+          to: 2,
+          fromVersion: '1.0.0',
+          toVersion: '1.0.1',
+          startedAt: T0 + k,
+          scopeEnd: 3,
+          requested: k === 0 ? null : [`${appId}/i0`],
+        });
+      }
+      expect(await bulk.planChunk({ appId, id: ids[0]!, from: 1 }, 0, 10)).toEqual({ read: 3, candidates: 3 });
+      await bulk.applyMoves(
+        { appId, id: ids[0]!, toVersion: '1.0.1' },
+        [{ id: `${appId}/i1`, skip: 'not-installed' }],
+        T0,
+        60_000,
+        T0,
+      );
+      expect(await bulk.cancel(appId, ids[1]!, T0, 60_000, T0 + 1)).toBe('ok');
+      await bulk.release(ids[1]!);
+      return ids;
+    };
+    const [running] = await seedBulk('app');
+    const others = await seedBulk('app-2');
+    // A claim whose record was never written (a start that died between the two) holds a place too.
+    await bulk.claim(
+      Object.keys(await w.redis.hgetall(w.keys.bulkUpgradesRunning())),
+      {
+        id: 'app-bu-orphan',
+        appId: 'app',
+        environment: 'production',
+        account: 'acct-orphan',
+      },
+      T0,
+    );
+    expect(Object.keys(await w.redis.hgetall(w.keys.bulkUpgradesRunning())).sort()).toEqual([
+      'app-2-bu-run',
+      'app-bu-orphan',
+      'app-bu-run',
+    ]);
+
+    const removed = await w.remover.remove('app');
+    expect(removed.bulkUpgrades).toBe(2);
+    expect([...(await allKeys(w))].filter((k) => isAppKey(w, 'app', k))).toEqual([]);
+    expect(Object.keys(await w.redis.hgetall(w.keys.bulkUpgradesRunning()))).toEqual(['app-2-bu-run']);
+    expect(await w.redis.hgetall(w.keys.bulkUpgradeIndex())).toEqual(
+      Object.fromEntries(others.map((id) => [id, 'app-2'])),
+    );
+    expect((await bulk.list('app-2')).records.map((r) => r.id)).toEqual([...others].reverse());
+    // A batch or plan of the removed app still in flight finds it gone and writes nothing.
+    expect(await bulk.planChunk({ appId: 'app', id: running!, from: 1 }, 3, 10)).toBe('stopped');
+    expect(
+      await bulk.applyMoves(
+        { appId: 'app', id: running!, toVersion: '1.0.1' },
+        [{ id: 'app/i2', skip: 'not-installed' }],
+        T0,
+        60_000,
+        T0,
+      ),
+    ).toMatchObject({ state: 'stopped', moved: 0, skipped: 0 });
+    expect([...(await allKeys(w))].filter((k) => isAppKey(w, 'app', k))).toEqual([]);
   });
 
   it('removes a large installation index page by page, leaving another app entries alone', async () => {

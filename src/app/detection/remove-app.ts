@@ -1,7 +1,8 @@
 /**
  * Unregistering an app (`mpu apps remove`): the counterpart of register-app.ts. Its polling
  * stops at once and its data is deleted: record, schedule entry, versions, descriptors,
- * deployments, installations (and their index entries), rollouts (and their index entries).
+ * deployments, installations (and their index entries), rollouts (and their index entries),
+ * bulk upgrades (and their running-set and index entries).
  * The store does the deleting (store/app-remover.ts, which also says why a daemon running
  * meanwhile neither crashes nor re-creates anything); this module checks the app and logs.
  */
@@ -58,6 +59,7 @@ export async function removeApp(deps: RemoveAppDeps, appId: string): Promise<Rem
       versions: removed.versions,
       installations: removed.installations,
       rollouts: removed.rollouts,
+      bulkUpgrades: removed.bulkUpgrades,
     },
     `removed ${app.kind} app ${appId}: ${removed.versions} version(s), ${removed.installations} installation(s), ${removed.rollouts} rollout(s), ${removed.keys} key(s)`,
   );

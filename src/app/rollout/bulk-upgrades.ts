@@ -415,7 +415,8 @@ export interface BulkPlanResult {
 /**
  * Plans a bulk upgrade: reads its scope in chunks from the cursor, appends the installations on
  * the source major to the candidate list (an explicit list's others are recorded as failed,
- * with their reason) and enqueues a batch per full range of `batchSize` candidates, then the
+ * with their reason; the app's whole list is read and filtered inside the store, one call a
+ * chunk) and enqueues a batch per full range of `batchSize` candidates, then the
  * last range and the end of the plan. Resumable: a plan killed midway resumes at the cursor and
  * enqueues the ranges already cut again (same job ids: no-ops).
  */
@@ -442,6 +443,22 @@ export async function planBulkUpgrade(ctx: BulkContext, job: BulkPlanJob): Promi
   await enqueue(length, false);
   let cursor = rec.cursor;
   while (cursor < rec.scopeEnd) {
+    if (!rec.explicit) {
+      // The app's whole list: read, filtered and appended inside the store, one call a chunk.
+      const r = await ctx.bulkUpgrades.planChunk(rec, cursor, chunk);
+      if (r === 'stopped') return { bulkId, status: 'stopped', candidates: length, batches };
+      if (r === 'moved') {
+        rec = (await ctx.bulkUpgrades.get(appId, bulkId)) ?? rec;
+        cursor = rec.cursor;
+        length = await ctx.bulkUpgrades.candidateLength(appId, bulkId);
+        continue;
+      }
+      if (r.read === 0) break;
+      cursor += r.read;
+      length += r.candidates;
+      await enqueue(length, false);
+      continue;
+    }
     const ids = await ctx.bulkUpgrades.scopeIds(rec, cursor, Math.min(rec.scopeEnd, cursor + chunk) - 1);
     if (ids.length === 0) break;
     const { versions } = await ctx.installs.readStates(appId, ids);
@@ -450,7 +467,7 @@ export async function planBulkUpgrade(ctx: BulkContext, job: BulkPlanJob): Promi
     ids.forEach((id, k) => {
       const v = versions[k] ? semver.parse(versions[k]) : null;
       if (v && v.major === rec!.from) candidates.push(id);
-      else if (rec!.explicit) skips.push({ id, reason: v ? 'not-on-source-major' : 'not-installed' });
+      else skips.push({ id, reason: v ? 'not-on-source-major' : 'not-installed' });
     });
     const r = await ctx.bulkUpgrades.pushCandidates(appId, bulkId, cursor, cursor + ids.length, candidates, skips);
     if (r === 'stopped') return { bulkId, status: 'stopped', candidates: length, batches };
@@ -508,15 +525,12 @@ export async function applyBulkBatch(ctx: BulkContext, job: BulkBatchJob): Promi
   if (!rec || rec.status !== 'running') return { bulkId, moved: 0, skipped: 0, stopped: rec?.status ?? 'gone' };
   const now = ctx.clock.now();
   if (now < job.dueAt) return { kind: 'wait', reason: 'not-due', until: job.dueAt };
-  const ids = await ctx.bulkUpgrades.candidates(appId, bulkId, job.start, job.end);
   let moved = 0;
   let skipped = 0;
   let waitUntil: number | null = null;
   for (let attempt = 0; ; attempt++) {
-    const outcomes = await ctx.bulkUpgrades.outcomes(appId, bulkId, ids);
-    const open = ids.filter((_, k) => outcomes[k] === null);
-    const { versions, approved } = await ctx.installs.readStates(appId, open);
-    const windows = await ctx.installs.readWindows(appId, open);
+    // The candidates without an outcome yet, with what decides their move, in one read.
+    const { ids: open, versions, approved, windows } = await ctx.bulkUpgrades.readBatch(rec, job.start, job.end);
     const lines: BulkMoveLine[] = [];
     waitUntil = null;
     open.forEach((id, k) => {
@@ -554,7 +568,7 @@ export async function applyBulkBatch(ctx: BulkContext, job: BulkBatchJob): Promi
   ctx.events.emit('bulk:batch:applied', { appId, bulkId, moved, skipped });
   ctx.logger.info(
     { event: 'bulk:batch:applied', appId, bulkId, start: job.start, end: job.end, moved, skipped, waitUntil },
-    `bulk upgrade ${bulkId} of ${appId}: ${moved} of ${ids.length} installation(s) moved to ${rec.toVersion}` +
+    `bulk upgrade ${bulkId} of ${appId}: ${moved} of ${job.end - job.start + 1} installation(s) moved to ${rec.toVersion}` +
       (skipped ? `, ${skipped} failed` : '') +
       (waitUntil !== null ? `; others wait for their maintenance window` : ''),
   );

@@ -135,7 +135,9 @@ export async function removeAppCommand(
       if (opts.json) return out(JSON.stringify({ removed }));
       out(
         `removed ${removed.kind} app ${appId}: ${plural(removed.versions, 'version')}, ${plural(removed.installations, 'installation')}, ` +
-          `${plural(removed.rollouts, 'rollout')} deleted (${plural(removed.keys, 'key')}); its polling has stopped`,
+          `${plural(removed.rollouts, 'rollout')}` +
+          (removed.bulkUpgrades ? `, ${plural(removed.bulkUpgrades, 'bulk upgrade')}` : '') +
+          ` deleted (${plural(removed.keys, 'key')}); its polling has stopped`,
       );
     }),
   );
@@ -297,7 +299,7 @@ export function registerAppsCommands(program: Command): void {
     .option('--yes', 'do not ask for confirmation (required when stdin is not a terminal)')
     .option('--json', 'print what was removed as JSON')
     .description(
-      'unregister an app: its polling stops at once and its record, schedule, versions, descriptors, deployments, installations and rollouts are deleted',
+      'unregister an app: its polling stops at once and its record, schedule, versions, descriptors, deployments, installations, rollouts and bulk upgrades are deleted',
     )
     .action(runAction((appId: string, opts: { yes?: boolean; json?: boolean }) => removeAppCommand(appId, opts)));
 

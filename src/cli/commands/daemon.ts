@@ -22,7 +22,10 @@ export function registerDaemonCommands(program: Command): void {
         '  MPU_PUBLIC_URL                     base of approval links (default http://HOST:PORT)\n' +
         '  MPU_APPROVAL_LINK_TTL (7d)         how long an approval link is valid\n' +
         '  MPU_DEPLOY_RATE_LIMIT (120), MPU_APPROVAL_RATE_LIMIT (30) per client IP and MPU_RATE_LIMIT_WINDOW (1m)\n' +
-        '  MPU_AUDIT_MAX_LEN (100000)         audit entries kept (mpu audit, GET /v1/audit)',
+        '  MPU_AUDIT_MAX_LEN (100000)         audit entries kept (mpu audit, GET /v1/audit)\n\n' +
+        'Bulk upgrades (README "Bulk upgrades"):\n' +
+        '  MPU_BULK_UPGRADE_LIMIT (10)        global limit of running bulk upgrades\n' +
+        '  MPU_BULK_UPGRADE_RETENTION (30d)   how long finished ones stay listed',
     )
     .option('--no-scheduler', 'do not run the poll scheduler')
     .option('--no-http', 'do not run the HTTP API')

@@ -7,7 +7,7 @@
   upgrade is running: once `cancel` has run, no batch moves anyone.
 
   The history entry is built here: `<at>|u|<from>|<to>|b|<bulk id>`, the format of
-  encodeHistoryEntry in src/rollout/installation-history.ts (test/store/bulk-upgrade.redis.test.ts
+  encodeHistoryEntry in src/rollout/installation-history.ts (test/app/bulk-upgrades.redis.test.ts
   decodes what this writes). When the bulk upgrade is planned and every candidate has an
   outcome, it is completed here, and its keys expire after the retention.
 
@@ -33,13 +33,15 @@ local at, bulk, target = ARGV[1], ARGV[2], ARGV[3]
 local moved, skipped, conflicts = 0, 0, 0
 local dist = {}
 for id, what in string.gmatch(ARGV[6], '([^\t\n]+)\t([^\t\n]+)') do
-  if redis.call('HEXISTS', KEYS[4], id) == 0 then
-    if string.sub(what, 1, 1) == '!' then
-      local reason = string.sub(what, 2)
-      redis.call('HSET', KEYS[4], id, reason)
+  if string.byte(what, 1) == 33 then -- '!': record a skip, once
+    local reason = string.sub(what, 2)
+    if redis.call('HSETNX', KEYS[4], id, reason) == 1 then
       redis.call('HINCRBY', rec, 'skip:' .. reason, 1)
       skipped = skipped + 1
-    elseif redis.call('HGET', KEYS[1], id) == what then
+    end
+  elseif redis.call('HGET', KEYS[1], id) == what then
+    -- The outcome first: one with an outcome already is never moved or counted again.
+    if redis.call('HSETNX', KEYS[4], id, 'moved') == 1 then
       redis.call('HSET', KEYS[1], id, target)
       dist[what] = (dist[what] or 0) - 1
       dist[target] = (dist[target] or 0) + 1
@@ -47,11 +49,10 @@ for id, what in string.gmatch(ARGV[6], '([^\t\n]+)\t([^\t\n]+)') do
       local h = redis.call('HGET', KEYS[3], id)
       if h then e = h .. ';' .. e end
       redis.call('HSET', KEYS[3], id, e)
-      redis.call('HSET', KEYS[4], id, 'moved')
       moved = moved + 1
-    else
-      conflicts = conflicts + 1
     end
+  elseif redis.call('HEXISTS', KEYS[4], id) == 0 then
+    conflicts = conflicts + 1
   end
 end
 for v, n in pairs(dist) do

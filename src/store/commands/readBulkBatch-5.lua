@@ -1,0 +1,50 @@
+--[[
+  A bulk upgrade batch's read (BulkUpgradeStore.readBatch), in one call: a range of its
+  candidates, and of those without an outcome yet, their versions, approvals and maintenance
+  windows. The ids never travel to Redis (four reads of thousands of arguments per batch cost
+  the client and Redis more than the batch's compare-and-set).
+
+  Windows: an installation's record (InstallationStore `encode`: JSON `{s, p, c, m}`, `m` last)
+  is returned only when it may hold windows; one that ends with `,"m":null}` has none and comes
+  back as ''. Any other record comes back whole and the caller reads its `m`, so a change of the
+  encoding costs time, never a wrong answer.
+
+  Input:
+    KEYS[1]  candidate list (`bulkUpgradeCandidates`)
+    KEYS[2]  outcome hash (`bulkUpgradeOutcomes`)
+    KEYS[3]  version hash (`installationVersion`)
+    KEYS[4]  approved hash (`installationApproved`)
+    KEYS[5]  data hash (`installationData`)
+    ARGV[1]  start position (LRANGE, inclusive)
+    ARGV[2]  stop position (LRANGE, inclusive)
+
+  Output: {ids, versions, approved, records}, four arrays of the same length: the candidates
+  without an outcome, '' where a version, an approval or a record that may hold windows is
+  absent.
+]]
+local all = redis.call('LRANGE', KEYS[1], ARGV[1], ARGV[2])
+local ids, ver, appr, data = {}, {}, {}, {}
+local hasAppr = redis.call('EXISTS', KEYS[4]) == 1
+for i = 1, #all, 1000 do
+  local part = {unpack(all, i, math.min(i + 999, #all))}
+  local o = redis.call('HMGET', KEYS[2], unpack(part))
+  local open = {}
+  for k = 1, #part do
+    if not o[k] then open[#open + 1] = part[k] end
+  end
+  if #open > 0 then
+    local v = redis.call('HMGET', KEYS[3], unpack(open))
+    local a = hasAppr and redis.call('HMGET', KEYS[4], unpack(open)) or nil
+    local d = redis.call('HMGET', KEYS[5], unpack(open))
+    for k = 1, #open do
+      ids[#ids + 1] = open[k]
+      ver[#ver + 1] = v[k] or ''
+      appr[#appr + 1] = a and a[k] or ''
+      local r = d[k]
+      -- A plain find from the tenth last byte: no new string per record.
+      if r and string.find(r, ',"m":null}', -10, true) then r = '' end
+      data[#data + 1] = r or ''
+    end
+  end
+end
+return {ids, ver, appr, data}
