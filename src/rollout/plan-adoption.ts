@@ -9,10 +9,19 @@
  * Each eligible installation gets a stable slot in `[publishedAt, publishedAt + window - cap)`
  * (a hash of its id and the Forge version), deferred by its maintenance windows (≤ cap) and
  * aligned to the bucket grid, so every move happens inside the window even when deferred.
+ *
+ * Late installations ("Rollout rules": an installation registered after a plan read the list is
+ * planned by the same rules, its window measured from when it became known; "impossible to make
+ * lose an update"): a Connect installation registered at `knownAt`, after the adoption was
+ * planned, gets the same verdict and a slot in what remains of the window, `[knownAt, publishedAt +
+ * window - cap)`, deferred (≤ cap) and bucketed, never before `knownAt`; when nothing remains (it
+ * registered at the end of the window or after) it is due at `knownAt`. A late one that is not
+ * eligible is notified at `knownAt`. With `knownAt ≤ publishedAt` both are the plan's own steps.
  */
 import type { MaintenanceWindows, RolloutPolicy } from './types.js';
 import { deferForMaintenance } from './windows.js';
-import { bucketTime, hash32 } from './plan-rollout.js';
+import { hash32 } from './plan-rollout.js';
+import { lateBucketTime } from './plan-late.js';
 
 /** What the adoption planner reads of one Connect installation. */
 export interface AdoptionInput {
@@ -43,21 +52,29 @@ export interface AdoptingVersion {
 
 /**
  * When an eligible installation moves: its slot, spread over the window less the maintenance
- * cap (so a deferral never pushes it past the window), deferred and bucketed.
- * @returns epoch ms; `publishedAt ≤ at ≤ dueAt + maintenanceCapMs < publishedAt + adoptionWindowMs` when the
- *   window exceeds the cap (else every move is due at publication, deferred at most the cap).
+ * cap (so a deferral never pushes it past the window), deferred and bucketed. A late one
+ * (`knownAt` after publication) is spread over what remains of that span from `knownAt`, and due
+ * at `knownAt` when nothing remains.
+ * @param knownAt when the installation became known (epoch ms); the plan passes nothing (publication)
+ * @returns epoch ms; `max(publishedAt, knownAt) ≤ at ≤ dueAt + maintenanceCapMs`, and `< publishedAt +
+ *   adoptionWindowMs` when the installation was known before the window's last `maintenanceCapMs`
+ *   (else every move is due at once, deferred at most the cap).
  */
 export function adoptionMoveAt(
   inst: Pick<AdoptionInput, 'id' | 'maintenance'>,
   forge: AdoptingVersion,
   policy: Pick<RolloutPolicy, 'adoptionWindowMs' | 'adoptionBucketMs' | 'maintenanceCapMs'>,
+  knownAt: number = forge.publishedAt,
 ): { at: number; dueAt: number } {
-  const spread = Math.max(0, policy.adoptionWindowMs - policy.maintenanceCapMs);
-  const dueAt = forge.publishedAt + Math.floor((hash32(`${inst.id}|${forge.version}|adopt`) / 0x1_0000_0000) * spread);
+  const start = Math.max(forge.publishedAt, knownAt);
+  const spread = Math.max(0, forge.publishedAt + policy.adoptionWindowMs - policy.maintenanceCapMs - start);
+  const dueAt = start + Math.floor((hash32(`${inst.id}|${forge.version}|adopt`) / 0x1_0000_0000) * spread);
   const exact = deferForMaintenance(inst.maintenance, dueAt, policy.maintenanceCapMs);
-  const at = bucketTime(
+  // The plan's grid (anchored at publication); for a late one never before it became known.
+  const at = lateBucketTime(
     exact,
     dueAt,
+    start,
     forge.publishedAt,
     policy.adoptionBucketMs,
     inst.maintenance,
@@ -68,16 +85,18 @@ export function adoptionMoveAt(
 
 /**
  * The step of one installation, given whether its installed Connect version may move without
- * approval (`eligible`: the verdict's approval is `automatic`).
+ * approval (`eligible`: the verdict's approval is `automatic`). `knownAt`: for a late
+ * installation, when it was registered (see `adoptionMoveAt`; its notice is then at `knownAt`).
  */
 export function planAdoptionStep(
   inst: AdoptionInput,
   eligible: boolean,
   forge: AdoptingVersion,
   policy: Pick<RolloutPolicy, 'adoptionWindowMs' | 'adoptionBucketMs' | 'maintenanceCapMs'>,
+  knownAt: number = forge.publishedAt,
 ): AdoptionStep {
-  if (!eligible) return { kind: 'notify', at: forge.publishedAt };
-  return { kind: 'move', ...adoptionMoveAt(inst, forge, policy) };
+  if (!eligible) return { kind: 'notify', at: Math.max(forge.publishedAt, knownAt) };
+  return { kind: 'move', ...adoptionMoveAt(inst, forge, policy, knownAt) };
 }
 
 /**

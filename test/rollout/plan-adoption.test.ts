@@ -1,7 +1,8 @@
 /**
  * The adoption planner (src/rollout/plan-adoption.ts; DESIGN.md "Connect to Forge adoption"):
  * eligible installations move inside the window (maintenance deferrals included), stably; the
- * others are notified at publication.
+ * others are notified at publication; a late installation (registered after the plan) moves in
+ * what remains of the window from its registration, at once after it.
  */
 import { describe, expect, it } from 'vitest';
 import { HOUR } from '../../src/lib/clock.js';
@@ -59,6 +60,46 @@ describe('adoptionMoveAt', () => {
     const small = { ...policy, adoptionWindowMs: policy.maintenanceCapMs };
     expect(adoptionMoveAt({ id: 'a', maintenance: null }, forge, small)).toEqual({ at: P, dueAt: P });
     expect(adoptionMoveAt({ id: 'a', maintenance: always }, forge, small).at).toBe(P + policy.maintenanceCapMs);
+  });
+});
+
+describe('late installations (registered after the adoption plan)', () => {
+  it("known before publication: the plan's own step", () => {
+    for (let i = 0; i < 200; i++) {
+      const inst = { id: `inst-${i}`, connectVersion: '1.0.0', maintenance: i % 2 ? always : null };
+      expect(planAdoptionStep(inst, true, forge, policy, P - HOUR)).toEqual(
+        planAdoptionStep(inst, true, forge, policy),
+      );
+    }
+  });
+
+  it('moves in the rest of the window from registration (maintenance ≤ cap); notified at registration', () => {
+    const known = P + 100 * HOUR + 17 * 60_000;
+    const ats: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const inst = { id: `late-${i}`, connectVersion: '1.0.0', maintenance: i % 3 === 0 ? always : null };
+      const s = planAdoptionStep(inst, true, forge, policy, known);
+      if (s.kind !== 'move') throw new Error('expected a move');
+      expect(s.dueAt).toBeGreaterThanOrEqual(known);
+      expect(s.at).toBeGreaterThanOrEqual(known);
+      expect(s.at - s.dueAt).toBeLessThanOrEqual(policy.maintenanceCapMs);
+      expect(s.at).toBeLessThan(P + policy.adoptionWindowMs);
+      ats.push(s.at);
+    }
+    expect(Math.max(...ats) - Math.min(...ats)).toBeGreaterThan(10 * HOUR); // still spread
+    const inst = { id: 'late-x', connectVersion: '1.0.0', maintenance: always };
+    expect(planAdoptionStep(inst, false, forge, policy, known)).toEqual({ kind: 'notify', at: known });
+  });
+
+  it('registered after the window: due at once, deferred at most the cap', () => {
+    const known = P + 130 * HOUR + 1;
+    const free = adoptionMoveAt({ id: 'a', maintenance: null }, forge, policy, known);
+    expect(free.dueAt).toBe(known);
+    expect(free.at).toBeGreaterThanOrEqual(known);
+    expect(free.at).toBeLessThanOrEqual(known + policy.adoptionBucketMs);
+    const deferred = adoptionMoveAt({ id: 'a', maintenance: always }, forge, policy, known);
+    expect(deferred.at).toBeGreaterThanOrEqual(known);
+    expect(deferred.at).toBeLessThanOrEqual(known + policy.maintenanceCapMs);
   });
 });
 

@@ -5,7 +5,9 @@
  * and enqueues its plan → the plan enqueues the adoption's batches → over 120 h the eligible
  * installations move, each once, inside the window; the others are notified (one signed link
  * each, naming the Forge version) and move only on approval (HTTP, the link, `mpu approve`); `mpu
- * rollouts show` and `mpu distribution` print the connect-to-forge progress.
+ * rollouts show` and `mpu distribution` print the connect-to-forge progress. Connect installations
+ * registered after the adoption was planned join it through the late planner: the eligible ones
+ * move once inside what remains of the window (at once after it), the others are notified.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -15,8 +17,11 @@ import { receiveDeployEvent } from '../../src/app/detection/accept-deployment.js
 import { registerForgeApp } from '../../src/app/detection/register-app.js';
 import { createApprovalLinks } from '../../src/app/rollout/approval-links.js';
 import { planVersionRollout } from '../../src/app/rollout/plan-version-rollout.js';
+import { approveAdoption } from '../../src/app/rollout/adoption.js';
+import { registerInstallations } from '../../src/app/rollout/installations.js';
+import { planLateInstallations } from '../../src/app/rollout/late-installations.js';
 import { listRollouts, showRollout, versionDistribution } from '../../src/app/rollout/rollouts.js';
-import { ADOPTION_BATCH_JOB_NAME } from '../../src/jobs/queues.js';
+import { ADOPTION_BATCH_JOB_NAME, type AdoptionBatchJob } from '../../src/jobs/queues.js';
 import { HOUR } from '../../src/lib/clock.js';
 import type { DeployEvent } from '../../src/poller/deploy-event.js';
 import type { Installation } from '../../src/rollout/types.js';
@@ -211,4 +216,88 @@ it('moves every eligible installation once within 120 h, the others only on appr
       else process.env[k] = v;
   }
   expect(await rw.ctx.installs.appOf('old-2')).toBe(F);
+});
+
+it('a Connect installation registered after the adoption plan joins it: moved once, or notified', async () => {
+  // The installations registered before the deploy are planned by the adoption plan: their log entry is handled first.
+  expect(await planLateInstallations(rw.ctx, { v: 1, appId: C })).toMatchObject({ registrations: 1, adoptionMoves: 0 });
+  const deployedAt = h.clock.now();
+  const planned = rw.ctx.events.next('rollout:planned', (e) => e.appId === F, 20_000);
+  const deploy: DeployEvent = {
+    eventId: randomUUID(),
+    appId: F,
+    environment: 'production',
+    deploymentId: randomUUID(),
+    manifest: manifestText,
+    deployedAt: new Date(deployedAt).toISOString(),
+  };
+  expect(await receiveDeployEvent(h.ctx, deploy, 60_000)).toMatchObject({ status: 'accepted' });
+  const { version } = await planned;
+  await drain(rw.queues());
+  const window = rw.ctx.rolloutPolicy.adoptionWindowMs;
+  await rw.runFor(100 * HOUR);
+
+  // 100 h into the window: one on the eligible Connect version, one on the version that needs approval.
+  const registeredAt = h.clock.now();
+  const raw = (id: string, version: string) => ({
+    id,
+    appId: C,
+    site: `${id}.example.net`,
+    products: ['jira'],
+    version,
+  });
+  await registerInstallations(rw.ctx, [raw('late-new', '1.1.0'), raw('late-old', '1.0.0')]);
+  const adoptionJobs = async () =>
+    (await rw.ctx.queues.rollout.getJobs(['delayed', 'waiting', 'completed', 'active', 'failed']))
+      .filter((j) => j.name === ADOPTION_BATCH_JOB_NAME)
+      .map((j) => j.data as AdoptionBatchJob)
+      .filter((d) => d.ids.some((id) => id.startsWith('late-')));
+  const [entry] = await rw.ctx.installs.pendingRegistrations(C, 10);
+  const first = await planLateInstallations(rw.ctx, { v: 1, appId: C });
+  expect(first).toMatchObject({ registrations: 1, considered: 2, adoptionMoves: 1, adoptionNotices: 1, batches: 2 });
+  const jobs = await adoptionJobs();
+  expect(jobs.map((j) => [j.kind, j.ids])).toEqual(
+    expect.arrayContaining([
+      ['move', ['late-new']],
+      ['notify', ['late-old']],
+    ]),
+  );
+  const move = jobs.find((j) => j.kind === 'move')!;
+  expect(move.at).toBeGreaterThanOrEqual(registeredAt);
+  expect(move.at).toBeLessThan(deployedAt + window);
+
+  // A redelivery of a job that died before dropping the entry from the log: the same jobs, nothing new.
+  await rw.connection.lpush(rw.ctx.keys.installationLog(C), entry!.entry);
+  expect(await planLateInstallations(rw.ctx, { v: 1, appId: C })).toEqual(first);
+  expect(await adoptionJobs()).toHaveLength(jobs.length);
+  // The late-planning job the registration enqueued finds nothing left.
+  await rw.runFor(window - 100 * HOUR + 8 * HOUR);
+  expect(await adoptionJobs()).toHaveLength(jobs.length);
+
+  const moves = (await rw.ctx.installs.get('late-new')).history.filter((e) => e.kind === 'moved');
+  expect(moves).toHaveLength(1);
+  expect(moves[0]!.at).toBeGreaterThanOrEqual(registeredAt);
+  expect(moves[0]!.at).toBeLessThan(deployedAt + window);
+  expect(await rw.ctx.installs.get('late-new')).toMatchObject({ appId: F, version });
+  // The other was shown the Forge version once and waits for approval.
+  const lateNotices = rw.notices
+    .filter((n) => n.successorAppId === F)
+    .flatMap((n) => n.installations)
+    .filter((i) => i.id === 'late-old');
+  expect(lateNotices).toHaveLength(1);
+  expect(lateNotices[0]!.approvalUrl).toContain(`version=${encodeURIComponent(version)}`);
+  expect(await rw.ctx.installs.get('late-old')).toMatchObject({ appId: C, updateAvailable: `${F}@${version}` });
+
+  // Registered after the window: due at once (within the maintenance cap).
+  const afterAt = h.clock.now();
+  await registerInstallations(rw.ctx, [raw('after-window', '1.1.0')]);
+  await rw.runFor(rw.ctx.rolloutPolicy.maintenanceCapMs);
+  const after = (await rw.ctx.installs.get('after-window')).history.filter((e) => e.kind === 'moved');
+  expect(after).toHaveLength(1);
+  expect(after[0]!.at).toBeGreaterThanOrEqual(afterAt);
+
+  // Only an approval moves the one that needed it.
+  expect(await approveAdoption(rw.ctx, 'late-old', F, version)).toBe(true);
+  expect(await rw.ctx.installs.get('late-old')).toMatchObject({ appId: F, version });
+  expect((await rw.ctx.installs.get('late-old')).history.filter((e) => e.kind === 'moved')).toHaveLength(1);
 });

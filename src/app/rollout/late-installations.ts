@@ -22,6 +22,22 @@
  *    second run plan it differently; its batches' compare-and-set still moves it at most once.
  * Registering an installation again creates nothing: no log entry, no job (it keeps its plan).
  *
+ * Connect to Forge adoption (DESIGN.md "Connect to Forge adoption" and "Rollout rules": no
+ * installation may miss an update; adoption.ts, rollout/plan-adoption.ts). A late Connect
+ * installation also joins the adoption of the Forge app that adopts its app, once that adoption
+ * is planned (the adopting version's plan has finished and is not halted: the adoption plan runs
+ * after it and reads every installation registered by then): judged by its installed Connect
+ * version (verdicts cached per version), it gets an adoption batch, `move` at a slot in what
+ * remains of the window from its registration (due at once after the window; maintenance defers
+ * ≤ 4 h) or `notify` ("update available" for the Forge version, it moves on approval).
+ * - Never zero: one registered after the adoption plan read the list is logged after that plan's
+ *   version finished, so the planner that takes its entry from the log sees the adoption.
+ * - Exactly once from here: the log entry is handled once, and a redelivered job enqueues the same
+ *   adoption jobs (ids from adoption, kind, time and ids). One registered before the adoption plan
+ *   read the list but whose entry is handled only after that plan's version finished is in both
+ *   the plan and here (the adoption plan records no cursor): harmless, as the store records each
+ *   move once per adoption (`adoptInstallations`) and each notice once, both inside the window.
+ *
  * Batching: one job plans every registration logged before it runs (an import of 100,000
  * installations is a few jobs, see `latePlanDelayMs`), grouped like the planner's buckets: one
  * batch job per version, kind and bucket time, of at most `batchSize` installations.
@@ -29,9 +45,11 @@
 import { LatePlanContext, type FinishedPlan, type LateStep } from '../../rollout/plan-late.js';
 import type { PlannedVersion } from '../../rollout/types.js';
 import type { PendingRegistration } from '../../store/installation-store.js';
-import type { LatePlanJob, NotifyBatchJob, UpgradeBatchJob } from '../../jobs/queues.js';
+import { planAdoptionStep, type AdoptionBucket } from '../../rollout/plan-adoption.js';
+import type { AdoptionBatchJob, LatePlanJob, NotifyBatchJob, UpgradeBatchJob } from '../../jobs/queues.js';
 import type { LatePlanRequest, RolloutContext } from '../context.js';
 import { toPlannedVersion } from './ladder.js';
+import { adoptionOfApp, eligibilityJudge, type Adoption } from './adoption.js';
 
 /** Result of one late-planning job (also its BullMQ return value, shown on dashboards). */
 export interface LatePlanResult {
@@ -43,7 +61,10 @@ export interface LatePlanResult {
   /** Installations given a late upgrade / a late "update available" notice. */
   upgrades: number;
   notifies: number;
-  /** Upgrade and notify batch jobs enqueued (a job already there counts too: enqueueing it again is a no-op). */
+  /** Late Connect installations given an adoption `move` / an adoption notice (module documentation). */
+  adoptionMoves: number;
+  adoptionNotices: number;
+  /** Upgrade, notify and adoption batch jobs enqueued (one already there counts: enqueueing it again is a no-op). */
   batches: number;
 }
 
@@ -89,13 +110,39 @@ export async function loadLatePlan(
 }
 
 /**
+ * The planned adoption late installations of `appId` join, or null: `appId` is not a Connect app
+ * adopted by a Forge app, or the adopting version's plan has not finished (the adoption plan, run
+ * after it, will read them) or is halted.
+ */
+export async function lateAdoptionOf(
+  ctx: Pick<RolloutContext, 'apps' | 'versions' | 'descriptors' | 'rollouts'>,
+  appId: string,
+): Promise<Adoption | null> {
+  const a = await adoptionOfApp(ctx, appId);
+  if (!a || a.connectAppId !== appId) return null;
+  const [st] = await ctx.rollouts.planStates(a.forgeAppId, [a.version]);
+  return st && st.plannedAt !== null && st.status !== 'halted' ? a : null;
+}
+
+/**
  * Plans the app's late installations: every registration in its log, round by round (at most
  * `latePlanRoundSize` installations in memory), then drops the handled entries. See the module
  * documentation for why each installation is planned exactly once.
  */
 export async function planLateInstallations(ctx: RolloutContext, data: LatePlanJob): Promise<LatePlanResult> {
   const { appId } = data;
-  const res: LatePlanResult = { appId, registrations: 0, considered: 0, upgrades: 0, notifies: 0, batches: 0 };
+  const res: LatePlanResult = {
+    appId,
+    registrations: 0,
+    considered: 0,
+    upgrades: 0,
+    notifies: 0,
+    adoptionMoves: 0,
+    adoptionNotices: 0,
+    batches: 0,
+  };
+  // Verdicts per adopting version, cached across rounds (one per Connect version).
+  const judges = new Map<string, (connectVersion: string) => Promise<boolean>>();
   for (;;) {
     const pending = await ctx.installs.pendingRegistrations(appId, LOG_ENTRIES_PER_ROUND);
     if (pending.length === 0) break;
@@ -104,12 +151,18 @@ export async function planLateInstallations(ctx: RolloutContext, data: LatePlanJ
     while (take < pending.length && (take === 0 || size + span(pending[take]!) <= ctx.settings.latePlanRoundSize))
       size += span(pending[take++]!);
     const round = pending.slice(0, take);
-    // Plan states are read after the log: a plan not finished now will read every logged position.
+    // Plan states are read after the log: a plan not finished now will read every logged position
+    // (and so will an adoption plan whose version's plan has not finished).
     const plan = await loadLatePlan(ctx, appId);
+    const adoption = await lateAdoptionOf(ctx, appId);
+    const eligible = adoption ? (judges.get(adoption.version) ?? eligibilityJudge(ctx, adoption)) : null;
+    if (adoption && eligible) judges.set(adoption.version, eligible);
+    const adopt = new Map<string, AdoptionBucket>();
     const groups = new Map<string, { kind: LateStep['kind']; version: string; at: number; ids: string[] }>();
     for (const r of round) {
-      // Positions below every finished plan's end were planned by all of them: nothing to read.
-      for (let s = Math.max(r.start, plan.minPlanEnd); s <= r.end;) {
+      // Positions below every finished plan's end were planned by all of them: nothing to read,
+      // unless they join an adoption.
+      for (let s = adoption ? r.start : Math.max(r.start, plan.minPlanEnd); s <= r.end;) {
         const { read, inputs } = await ctx.installs.readChunk(
           appId,
           s,
@@ -127,10 +180,23 @@ export async function planLateInstallations(ctx: RolloutContext, data: LatePlanJ
             if (step.kind === 'upgrade') res.upgrades++;
             else res.notifies++;
           }
+          if (adoption && eligible) {
+            const forge = { version: adoption.version, publishedAt: adoption.publishedAt };
+            const input = { id: inst.id, connectVersion: inst.version, maintenance: inst.maintenance };
+            const ok = await eligible(inst.version);
+            const step = planAdoptionStep(input, ok, forge, ctx.rolloutPolicy, r.at);
+            const key = `${step.kind}:${step.at}`;
+            let b = adopt.get(key);
+            if (!b) adopt.set(key, (b = { kind: step.kind, at: step.at, ids: [] }));
+            b.ids.push(inst.id);
+            if (step.kind === 'move') res.adoptionMoves++;
+            else res.adoptionNotices++;
+          }
         }
       }
     }
     res.batches += await enqueueLateBatches(ctx, appId, [...groups.values()]);
+    if (adoption) res.batches += await enqueueLateAdoption(ctx, adoption, [...adopt.values()]);
     res.registrations += take;
     // False when a concurrent late planner dropped them first: it enqueued the same jobs.
     await ctx.installs.ackRegistrations(appId, round[0]!.entry, take);
@@ -138,9 +204,12 @@ export async function planLateInstallations(ctx: RolloutContext, data: LatePlanJ
   if (res.registrations > 0) {
     const { registrations, upgrades, notifies } = res;
     ctx.events.emit('rollout:late:planned', { appId, registrations, upgrades, notifies });
+    const adopted = res.adoptionMoves + res.adoptionNotices;
     ctx.logger.info(
       { event: 'rollout:late:planned', ...res },
-      `late installations of ${appId}: ${res.upgrades} upgrade(s), ${res.notifies} notice(s) in ${res.batches} batch(es)`,
+      `late installations of ${appId}: ${res.upgrades} upgrade(s), ${res.notifies} notice(s)` +
+        (adopted ? `, ${res.adoptionMoves} adoption move(s), ${res.adoptionNotices} adoption notice(s)` : '') +
+        ` in ${res.batches} batch(es)`,
     );
   }
   return res;
@@ -170,4 +239,26 @@ async function enqueueLateBatches(
   await ctx.enqueueUpgradeBatches(upgrades);
   await ctx.enqueueNotifyBatches(notifies);
   return upgrades.length + notifies.length;
+}
+
+/**
+ * Enqueues the adoption batches of late Connect installations, at most `batchSize` ids each
+ * (job ids derive from adoption, kind, time and ids: a redelivery enqueues the same). @returns how many.
+ */
+async function enqueueLateAdoption(ctx: RolloutContext, a: Adoption, buckets: AdoptionBucket[]): Promise<number> {
+  const bs = Math.max(1, Math.min(5000, ctx.settings.batchSize));
+  const jobs: AdoptionBatchJob[] = [];
+  for (const b of buckets.sort((x, y) => x.at - y.at || x.kind.localeCompare(y.kind)))
+    for (let i = 0; i < b.ids.length; i += bs)
+      jobs.push({
+        v: 1,
+        forgeAppId: a.forgeAppId,
+        version: a.version,
+        connectAppId: a.connectAppId,
+        kind: b.kind,
+        at: b.at,
+        ids: b.ids.slice(i, i + bs),
+      });
+  await ctx.enqueueAdoptionBatches(jobs);
+  return jobs.length;
 }
