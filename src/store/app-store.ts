@@ -67,7 +67,15 @@ export interface AppRecord {
 /** The fields of an app a poll reads. */
 export type PollTarget = Pick<
   AppRecord,
-  'id' | 'kind' | 'descriptorUrl' | 'etag' | 'lastModified' | 'lastSeenHash' | 'latestVersion' | 'latestHash'
+  | 'id'
+  | 'kind'
+  | 'descriptorUrl'
+  | 'etag'
+  | 'lastModified'
+  | 'lastSeenHash'
+  | 'latestVersion'
+  | 'latestHash'
+  | 'product'
 >;
 const POLL_TARGET_FIELDS = [
   'id',
@@ -78,6 +86,7 @@ const POLL_TARGET_FIELDS = [
   'lastSeenHash',
   'latestVersion',
   'latestHash',
+  'product',
 ] as const;
 
 /** A scheduled poll's claim: the app's slot number and the job id that polls it. */

@@ -10,6 +10,7 @@ import type { DescriptorStore } from '../../store/descriptor-store.js';
 import type { PollScheduleStore } from '../../store/poll-schedule-store.js';
 import type { VersionStore } from '../../store/version-store.js';
 import type { ParsedDescriptor, VersioningPolicy } from '../../versioning/index.js';
+import type { ConnectProduct } from '../../versioning/connect-products.js';
 import type { PlanRolloutJob, VersionJob } from '../../jobs/queues.js';
 import type { DaemonMetrics } from '../../metrics/detection-metrics.js';
 import type { LifecycleEvents } from '../events.js';
@@ -48,4 +49,9 @@ export interface KnownState {
    * one costs a retry, never a wrong version: the store appends only onto the latest version.
    */
   latest?: { version: string; descriptorHash: string } | null;
+  /**
+   * The Connect product the app was registered for, as the poll's claim read it (null: none, so
+   * inferred from the descriptor). Absent: the versioning step reads the app record.
+   */
+  product?: ConnectProduct | null;
 }

@@ -129,6 +129,7 @@ export async function pollLoadedApp(deps: PollDeps, app: PollTarget, claim?: Hel
     await deps.enqueueVersion(versionJob, {
       after: parsed,
       latest: latest ? { version: latest.version, descriptorHash: latest.descriptorHash } : null,
+      product: app.product ?? null,
     });
     // Validators are kept only once the change is safely handed on, so a crash before this
     // point re-fetches the full body next time instead of seeing a 304.

@@ -64,11 +64,16 @@ export async function recordVersion(
   ]);
   const after = knownAfter ?? parseStoredDescriptor(job.appId, job.descriptorHash, afterText, kind);
   // A Connect change is judged by the product the app was registered for, else an inferred one.
-  // Read once here: versions are rare beside polls, so the poll's claim does not carry it.
+  // The poll's claim read it (`known.product`); a queued job reads the app record once.
   let classifyOpts: ClassifyOptions | undefined;
   const optionsFor = async (): Promise<ClassifyOptions> => {
     if (!classifyOpts) {
-      const product = kind === 'connect' ? (await deps.apps.getApp(job.appId))?.product : undefined;
+      const product =
+        kind !== 'connect'
+          ? undefined
+          : known.product !== undefined
+            ? (known.product ?? undefined)
+            : (await deps.apps.getApp(job.appId))?.product;
       classifyOpts = product ? { product, productBy: "the app's registration" } : {};
     }
     return classifyOpts;
@@ -247,7 +252,10 @@ export async function recordVersionBatch(
           try {
             // What the poll knew of the latest version holds for an app's first change only.
             const k = known.get(jobs[i]!);
-            out[(await recordVersion(stepDeps, jobs[i]!, i === 0 ? k : k && { after: k.after })).status]++;
+            out[
+              (await recordVersion(stepDeps, jobs[i]!, i === 0 ? k : k && { after: k.after, product: k.product }))
+                .status
+            ]++;
           } catch (err) {
             const later = jobs.slice(i);
             if (isAppError(err, ErrorCode.APP_NOT_FOUND)) {

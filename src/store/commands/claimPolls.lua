@@ -22,7 +22,7 @@
     'T' .. owner         taken: another owner holds this slot, or a later slot was claimed;
                          owner is the current `pollClaim` ('' = that poll is done)
     'C' .. fields        claimed: the fields id, kind, descriptorUrl, etag, lastModified,
-                         lastSeenHash, latestVersion, latestHash (AppStore POLL_TARGET_FIELDS),
+                         lastSeenHash, latestVersion, latestHash, product (AppStore POLL_TARGET_FIELDS),
                          joined by NUL, each '' when absent, else '=' .. value
 ]]
 local out = {}
@@ -30,7 +30,8 @@ local owner = ARGV[1]
 for i, key in ipairs(KEYS) do
   local slotArg = ARGV[i + 1]
   local cur = redis.call('HMGET', key, 'pollSlot', 'pollClaim',
-    'id', 'kind', 'descriptorUrl', 'etag', 'lastModified', 'lastSeenHash', 'latestVersion', 'latestHash')
+    'id', 'kind', 'descriptorUrl', 'etag', 'lastModified', 'lastSeenHash', 'latestVersion', 'latestHash',
+    'product')
   if not cur[3] then
     out[i] = 'G'
   else
@@ -41,7 +42,7 @@ for i, key in ipairs(KEYS) do
     else
       redis.call('HSET', key, 'pollSlot', slotArg, 'pollClaim', owner)
       local f = {}
-      for j = 3, 10 do
+      for j = 3, 11 do
         if cur[j] then f[j - 2] = '=' .. cur[j] else f[j - 2] = '' end
       end
       out[i] = 'C' .. table.concat(f, '\0')
