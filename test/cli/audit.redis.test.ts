@@ -3,12 +3,13 @@
  * each state-changing command leaves one entry, failed ones too, naming `cli:<--actor>` or the OS
  * user; `mpu audit` prints them newest first, as a table or JSON, filtered by app.
  */
+import { capture } from '../helpers/stdout.js';
 import { recordVersion } from '../../src/app/detection/record-version.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { approveCommand, controlRolloutCommand, importInstallations } from '../../src/cli/commands/installations.js';
 import { removeAppCommand } from '../../src/cli/commands/apps.js';
@@ -26,20 +27,6 @@ let redis: Redis;
 const prefix = testPrefix();
 const dir = mkdtempSync(path.join(tmpdir(), 'mpu-audit-'));
 const ARI = 'ari:cloud:ecosystem::app/0c8f2b7e-1d2a-4c3b-9e8f-123456789abc';
-
-async function capture(fn: () => Promise<void>): Promise<string> {
-  const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    chunks.push(String(c));
-    return true;
-  });
-  try {
-    await fn();
-  } finally {
-    spy.mockRestore();
-  }
-  return chunks.join('');
-}
 
 const entries = () => new AuditStore(redis, createKeys(prefix)).list({ limit: 100 });
 

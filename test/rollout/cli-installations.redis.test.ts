@@ -3,10 +3,11 @@
  * them): import validates the whole file first, generate stores a population, the read commands
  * print JSON.
  */
+import { capture } from '../helpers/stdout.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import {
   distributionCommand,
@@ -24,20 +25,6 @@ import { parseDescriptor } from '../../src/versioning/index.js';
 let redis: Redis;
 const prefix = testPrefix();
 const dir = mkdtempSync(path.join(tmpdir(), 'mpu-cli-'));
-
-async function capture(fn: () => Promise<void>): Promise<string> {
-  const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    chunks.push(String(c));
-    return true;
-  });
-  try {
-    await fn();
-  } finally {
-    spy.mockRestore();
-  }
-  return chunks.join('');
-}
 
 beforeAll(async () => {
   redis = await connectTestRedis();

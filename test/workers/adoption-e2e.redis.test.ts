@@ -9,10 +9,11 @@
  * registered after the adoption was planned join it through the late planner: the eligible ones
  * move once inside what remains of the window (at once after it), the others are notified.
  */
+import { capture } from '../helpers/stdout.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { receiveDeployEvent } from '../../src/app/detection/accept-deployment.js';
 import { registerForgeApp } from '../../src/app/detection/register-app.js';
 import { createApprovalLinks } from '../../src/app/rollout/approval-links.js';
@@ -53,21 +54,6 @@ const inst = (id: string, version: string): Installation => ({
   checkOffsetMs: 0,
   maintenance: null,
 });
-
-/** What a CLI command prints on stdout. */
-async function capture(fn: () => Promise<void>): Promise<string> {
-  const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    chunks.push(String(c));
-    return true;
-  });
-  try {
-    await fn();
-  } finally {
-    spy.mockRestore();
-  }
-  return chunks.join('');
-}
 
 beforeEach(async () => {
   h = await createHarness({ workers: true });
