@@ -89,8 +89,21 @@ const CONFLUENCE_MODULES = new Set([
 ]);
 const BITBUCKET_MODULES = new Set(['repoPages', 'fileViews', 'linkers', 'profileTabs', 'oauthConsumer']);
 
+/** Module type → product (or null: it tells nothing); a descriptor's few types repeat across descriptors. */
+const MODULE_PRODUCT = new Map<string, ConnectProduct | null>();
+
 function productOfModule(type: string): ConnectProduct | undefined {
-  if (/^(jira|serviceDesk|agile)/.test(type)) return 'jira';
+  let p = MODULE_PRODUCT.get(type);
+  if (p === undefined) {
+    p = productOfModuleType(type) ?? null;
+    // Bounded: module type names come from descriptors, which anyone may write.
+    if (MODULE_PRODUCT.size < 10_000) MODULE_PRODUCT.set(type, p);
+  }
+  return p ?? undefined;
+}
+
+function productOfModuleType(type: string): ConnectProduct | undefined {
+  if (type.startsWith('jira') || type.startsWith('serviceDesk') || type.startsWith('agile')) return 'jira';
   if (CONFLUENCE_MODULES.has(type) || type.startsWith('confluence')) return 'confluence';
   if (BITBUCKET_MODULES.has(type) || type.startsWith('bitbucket')) return 'bitbucket';
   return undefined;
@@ -131,7 +144,10 @@ export function chooseProduct(
     if (typeof modules !== 'object' || modules === null || Array.isArray(modules)) continue;
     for (const type of Object.keys(modules)) {
       const p = productOfModule(type);
-      if (p && !found.get(p)?.includes(type)) found.set(p, [...(found.get(p) ?? []), type]);
+      if (!p) continue;
+      const types = found.get(p);
+      if (!types) found.set(p, [type]);
+      else if (!types.includes(type)) types.push(type);
     }
   }
   if (found.size === 1) {
