@@ -113,22 +113,27 @@ function jsonTooDeepAt(text: string, max: number): number {
 const tooDeep = (where: string) =>
   `nested deeper than ${MAX_DESCRIPTOR_DEPTH} levels of objects and arrays ${where}(real descriptors use fewer than 10)`;
 
+/** The error for JSON text nested too deep at `offset`, naming its line and column. */
+function tooDeepAt(text: string, source: string, offset: number): AppError {
+  const { line, column } = lineColumn(text, offset);
+  return invalid(source, '$', tooDeep(`at line ${line}, column ${column} `), {
+    line,
+    column,
+    maxDepth: MAX_DESCRIPTOR_DEPTH,
+  });
+}
+
 function readConnect(text: string, source: string): unknown {
-  const deepAt = jsonTooDeepAt(text, MAX_DESCRIPTOR_DEPTH);
-  if (deepAt >= 0) {
-    const { line, column } = lineColumn(text, deepAt);
-    throw invalid(source, '$', tooDeep(`at line ${line}, column ${column} `), {
-      line,
-      column,
-      maxDepth: MAX_DESCRIPTOR_DEPTH,
-    });
-  }
   // Fast path: most descriptors are strict JSON; only the others pay for the JSONC parser.
+  // JSON.parse does not recurse per level, and the parsed value's depth is checked afterwards
+  // (`findTooDeep`), so the text is scanned for depth only before the JSONC parser, which does.
   try {
     return JSON.parse(text);
   } catch {
     // fall through to the lenient parser, which also gives the error position
   }
+  const deepAt = jsonTooDeepAt(text, MAX_DESCRIPTOR_DEPTH);
+  if (deepAt >= 0) throw tooDeepAt(text, source, deepAt);
   const errors: ParseError[] = [];
   const value: unknown = parseJsonc(text, errors, {
     allowTrailingComma: true,
@@ -205,7 +210,12 @@ export function parseDescriptor(text: string, opts: ParseOptions): ParsedDescrip
   }
   // Before the schema and canonicalisation, which walk the value recursively; iterative itself.
   const deepPath = findTooDeep(value, MAX_DESCRIPTOR_DEPTH);
-  if (deepPath !== null) throw invalid(source, deepPath, tooDeep(''), { maxDepth: MAX_DESCRIPTOR_DEPTH });
+  if (deepPath !== null) {
+    // JSON text: say where, as the scan before the JSONC parser does (only too-deep texts pay for it).
+    const deepAt = kind === 'connect' ? jsonTooDeepAt(text, MAX_DESCRIPTOR_DEPTH) : -1;
+    if (deepAt >= 0) throw tooDeepAt(text, source, deepAt);
+    throw invalid(source, deepPath, tooDeep(''), { maxDepth: MAX_DESCRIPTOR_DEPTH });
+  }
   const schema = kind === 'connect' ? ConnectDescriptorSchema : ForgeManifestSchema;
   const result = schema.safeParse(value);
   if (!result.success) {
