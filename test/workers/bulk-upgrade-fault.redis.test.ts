@@ -6,15 +6,13 @@
  * upgrade-fault.redis.test.ts (fixtures/rollout-worker-child.ts), with small batches and a rate
  * limit so that the kill lands midway.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { LifecycleEvents, type LifecycleEventName } from '../../src/app/events.js';
 import { listBulkUpgrades, startBulkUpgrade, type BulkUpgradeView } from '../../src/app/rollout/bulk-upgrades.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
+import { WorkerChildren } from './fixtures/worker-children.js';
 import { baseForge, forge } from '../versioning/helpers.js';
 
 const APP = 'ari:cloud:ecosystem::app/99999999-2222-3333-4444-555555555555';
@@ -24,51 +22,19 @@ const APPROVED = 100;
 /** Installations on another major: not in the bulk upgrade at all. */
 const OTHERS = 200;
 const BATCH = 40;
-const CHILD = fileURLToPath(new URL('./fixtures/rollout-worker-child.ts', import.meta.url));
-// One process per child (see upgrade-fault.redis.test.ts): a SIGKILL must kill the worker itself.
-const TSX_LOADER = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
-
 let h: RolloutHarness<typeof systemClock>;
-const children: ChildProcess[] = [];
-const childEvents = new LifecycleEvents();
+const children = new WorkerChildren();
 
-function startChild(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, CHILD], {
-    env: {
-      ...process.env,
-      MPU_TEST_PREFIX: h.prefix,
-      REDIS_URL: TEST_REDIS_URL,
-      // The bulk upgrade reads no version: it carries its target in its record.
-      MPU_TEST_VERSIONS: '[]',
-      MPU_TEST_BATCH_SIZE: String(BATCH),
-      // About 2.5 s for the 100 batches: the kill lands midway.
-      MPU_TEST_MAX_BATCHES_PER_SECOND: '40',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
+function startChild() {
+  return children.start({
+    MPU_TEST_PREFIX: h.prefix,
+    REDIS_URL: TEST_REDIS_URL,
+    // The bulk upgrade reads no version: it carries its target in its record.
+    MPU_TEST_VERSIONS: '[]',
+    MPU_TEST_BATCH_SIZE: String(BATCH),
+    // About 2.5 s for the 100 batches: the kill lands midway.
+    MPU_TEST_MAX_BATCHES_PER_SECOND: '40',
   });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`worker child exited early (${code})`)));
-    let partial = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      const lines = (partial + d.toString()).split('\n');
-      partial = lines.pop()!;
-      for (const line of lines) {
-        if (line === 'ready') resolve(child);
-        else if (line.startsWith('{')) {
-          const { event, payload } = JSON.parse(line) as { event: LifecycleEventName; payload: never };
-          childEvents.emit(event, payload);
-        }
-      }
-    });
-  });
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  child.removeAllListeners('exit');
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
 }
 
 /** Installations on the target version, as the distribution counts them. */
@@ -102,17 +68,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) {
-    c.stdout?.destroy();
-    if (c.exitCode === null && c.signalCode === null) await kill(c);
-  }
+  await children.close();
   await h.close();
 });
 
 it('SIGKILL midway through a bulk upgrade of 4,000, restart: each installation moved or skipped exactly once', async () => {
   const first = await startChild();
   let movedSeen = 0;
-  const midway = childEvents.next(
+  const midway = children.events.next(
     'bulk:batch:applied',
     (e) => e.appId === APP && (movedSeen += e.moved) >= N / 4,
     20_000,
@@ -125,7 +88,7 @@ it('SIGKILL midway through a bulk upgrade of 4,000, restart: each installation m
     account: 'fault',
   })) as BulkUpgradeView;
   await midway;
-  await kill(first);
+  await children.kill(first);
   const atKill = await onTarget();
   expect(atKill).toBeGreaterThan(0);
   expect(atKill).toBeLessThan(N - APPROVED); // really midway
@@ -133,7 +96,7 @@ it('SIGKILL midway through a bulk upgrade of 4,000, restart: each installation m
   await new Promise((r) => setTimeout(r, 300));
   expect(await onTarget()).toBe(atKill); // and really dead: nothing moves without a worker
 
-  const finished = childEvents.next('bulk:finished', (e) => e.bulkId === b.id, 25_000);
+  const finished = children.events.next('bulk:finished', (e) => e.bulkId === b.id, 25_000);
   const second = await startChild();
   await finished;
   second.removeAllListeners('exit');

@@ -2,54 +2,25 @@
  * Fault: a worker process SIGKILLed in the middle of a rollout of 100,000 installations, then a
  * new one started: every installation is upgraded exactly once (counted from history events).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { LifecycleEvents, type LifecycleEventName } from '../../src/app/events.js';
 import type { Runtime as RolloutContext } from '../../src/runtime.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId } from '../../src/jobs/queues.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
+import { WorkerChildren } from './fixtures/worker-children.js';
 
 const N = 100_000;
-const CHILD = fileURLToPath(new URL('./fixtures/rollout-worker-child.ts', import.meta.url));
-// `node --import tsx` runs the child in ONE process: the tsx CLI would fork a grandchild that a
-// SIGKILL of the CLI leaves running, and the test would then not kill the worker at all.
-const TSX_LOADER = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
-
 let rw: RolloutHarness<typeof systemClock>;
 let ctx: RolloutContext;
-const children: ChildProcess[] = [];
-/** The lifecycle events that the worker children print (one JSON line each), re-emitted here. */
-const childEvents = new LifecycleEvents();
+const children = new WorkerChildren();
 
-function startChild(versions: unknown): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, CHILD], {
-    env: {
-      ...process.env,
-      MPU_TEST_PREFIX: rw.prefix,
-      REDIS_URL: TEST_REDIS_URL,
-      MPU_TEST_VERSIONS: JSON.stringify(versions),
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`worker child exited early (${code})`)));
-    let partial = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      const lines = (partial + d.toString()).split('\n');
-      partial = lines.pop()!;
-      for (const line of lines) {
-        if (line === 'ready') resolve(child);
-        else if (line.startsWith('{')) {
-          const { event, payload } = JSON.parse(line) as { event: LifecycleEventName; payload: never };
-          childEvents.emit(event, payload);
-        }
-      }
-    });
+function startChild(versions: unknown) {
+  return children.start({
+    MPU_TEST_PREFIX: rw.prefix,
+    REDIS_URL: TEST_REDIS_URL,
+    MPU_TEST_VERSIONS: JSON.stringify(versions),
   });
 }
 
@@ -65,15 +36,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) {
-    c.removeAllListeners('exit');
-    c.stdout?.destroy();
-    if (c.exitCode === null && c.signalCode === null) {
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await exited;
-    }
-  }
+  await children.close();
   await rw.close();
 });
 
@@ -107,23 +70,21 @@ it('SIGKILL mid-rollout of 100,000, restart: every installation upgraded exactly
   ];
   const first = await startChild(versions);
   const isFault = (e: { appId: string; version: string }) => e.appId === 'fault' && e.version === '2.1.0';
-  const midway = childEvents.next('rollout:batch:applied', (e) => isFault(e) && e.progressPercent >= 15, 20_000);
+  const midway = children.events.next('rollout:batch:applied', (e) => isFault(e) && e.progressPercent >= 15, 20_000);
   await ctx.queues.rollout.add(
     PLAN_ROLLOUT_JOB_NAME,
     { v: 1, appId: 'fault', version: '2.1.0' },
     { jobId: planRolloutJobId({ v: 1, appId: 'fault', version: '2.1.0' }) },
   );
   await midway;
-  first.removeAllListeners('exit');
-  first.kill('SIGKILL');
-  await new Promise((r) => first.once('exit', r));
+  await children.kill(first);
   const atKill = await upgraded();
   expect(atKill).toBeLessThan(N); // really mid-rollout
   // Proving that nothing happens takes time passing: no event marks an absence.
   await new Promise((r) => setTimeout(r, 300));
   expect(await upgraded()).toBe(atKill); // and really dead: nothing moves without a worker
 
-  const completed = childEvents.next('rollout:completed', isFault, 25_000);
+  const completed = children.events.next('rollout:completed', isFault, 25_000);
   const second = await startChild(versions);
   await completed;
   second.removeAllListeners('exit');
