@@ -5,7 +5,7 @@
  * is made here when dist/ is missing or older than src/ (.ci/run builds before the tests, so CI
  * tests the build it just made).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,10 +16,12 @@ import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { createAppContext } from '../../src/runtime.js';
 import { startLocalServer, type LocalServer } from '../helpers/detection-harness.js';
+import { startDaemonProcess } from '../helpers/daemon-process.js';
 import { TEST_REDIS_URL, connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const main = path.join(root, 'dist/cli/main.js');
+const VIEWER_TOKEN = 'compiled-viewer-token-0123456789';
 
 function newest(dir: string): number {
   return Math.max(
@@ -58,42 +60,24 @@ describe('the compiled daemon (dist/)', () => {
     } finally {
       await setup.close();
     }
-    const child = spawn(process.execPath, [main, 'daemon'], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH,
+    const daemon = await startDaemonProcess(
+      [main],
+      {
         REDIS_URL: TEST_REDIS_URL,
         MPU_PREFIX: prefix,
         PORT: '0',
         HOST: '127.0.0.1',
         MPU_WEBHOOK_SECRET: 'compiled-test-secret-0123',
         MPU_OPERATOR_TOKENS: 'ci:compiled-operator-token-0123456789',
+        MPU_VIEWER_TOKENS: `prometheus:${VIEWER_TOKEN}`,
         MPU_FETCH_ALLOW_NETWORKS: '127.0.0.1/32',
         MPU_FETCH_EXTRA_PORTS: String(server.port),
         LOG_LEVEL: 'info',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let logs = '';
-    let onStarted: (url: string) => void;
-    const started = new Promise<string>((resolve) => (onStarted = resolve));
-    const read = (d: Buffer) => {
-      logs += d.toString();
-      const line = logs.split('\n').find((l) => l.includes('"msg":"daemon:started"'));
-      if (line) onStarted((JSON.parse(line) as { url: string }).url);
-    };
-    child.stdout.on('data', read);
-    child.stderr.on('data', read);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      root,
+    );
+    const { child, url, logs, exited } = daemon;
     try {
-      let timer: NodeJS.Timeout | undefined;
-      const url = await Promise.race([
-        started,
-        exited.then((code) => Promise.reject(new Error(`daemon exited (${code}) before it started:\n${logs}`))),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`daemon did not start within 30 s:\n${logs}`)), 30_000);
-        }),
-      ]).finally(() => clearTimeout(timer));
       const health = await request(`${url}/healthz`);
       expect(health.statusCode).toBe(200);
       await health.body.dump();
@@ -107,19 +91,20 @@ describe('the compiled daemon (dist/)', () => {
           await new Promise((r) => setTimeout(r, 100));
           latest = await versions.versions.latestVersion('built-app');
         }
-        expect(latest, logs).toMatchObject({ version: '1.0.0', source: 'poll' });
+        expect(latest, logs()).toMatchObject({ version: '1.0.0', source: 'poll' });
       } finally {
         await versions.close();
       }
-      const metrics = await request(`${url}/metrics`);
+      // Prometheus scrapes with a viewer token.
+      const metrics = await request(`${url}/metrics`, { headers: { authorization: `Bearer ${VIEWER_TOKEN}` } });
       const text = await metrics.body.text();
-      // Served without a token today; with viewer tokens configured a scrape sends one.
-      if (metrics.statusCode === 200) expect(text).toMatch(/^mpu_versions_stored\{kind="connect"\} 1$/m);
+      expect(metrics.statusCode).toBe(200);
+      expect(text).toMatch(/^mpu_versions_stored\{kind="connect"\} 1$/m);
 
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
-      expect(logs).toMatch(/"signal":"SIGTERM".*"msg":"daemon:stopping"/);
-      expect(logs).toMatch(/"msg":"daemon:stopped"/);
+      expect(logs()).toMatch(/"signal":"SIGTERM".*"msg":"daemon:stopping"/);
+      expect(logs()).toMatch(/"msg":"daemon:stopped"/);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

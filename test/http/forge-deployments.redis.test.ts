@@ -1,5 +1,5 @@
 /**
- * Forge deploy intake (issue 3): forged signature, stale timestamp, replayed event id, malformed
+ * Forge deploy intake: forged signature, stale timestamp, replayed event id, malformed
  * body, oversized body → 4xx and nothing stored; the same deployment twice → one version;
  * staging → no version; production → a version with the rollout plan queued. Also /healthz,
  * /metrics and the bull-board token.

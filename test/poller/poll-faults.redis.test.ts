@@ -1,5 +1,5 @@
 /**
- * Fault matrix for polls (issue 3): 500, timeout, slow body, invalid JSON, schema error, oversized
+ * Fault matrix for polls: 500, timeout, slow body, invalid JSON, schema error, oversized
  * body (declared and chunked), redirect loop, redirect to a private address, loopback not in the
  * allow-list (checked after DNS), a disallowed port. Each: no version, the app shows the reason
  * and counts the failure; the worker keeps running and the next good poll works.

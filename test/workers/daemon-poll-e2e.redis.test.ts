@@ -1,5 +1,5 @@
 /**
- * End to end (issue 3): a local server replays a real Connect descriptor history from
+ * End to end: a local server replays a real Connect descriptor history from
  * ../shared/fixtures/real, advancing one version per poll; the scheduler (ManualClock), the real
  * poll and versioning queues and workers produce exactly the expected versions in order; 304s
  * and reformatted-but-equal bodies produce none.

@@ -1,5 +1,5 @@
 /**
- * `startDaemon` wiring (issue 3, "Running it"): one process runs scheduler, HTTP API and workers
+ * `startDaemon` wiring: one process runs scheduler, HTTP API and workers
  * (rollout workers included); a registered Connect app gets its first version without any call
  * but the daemon's own tick; close() stops everything and leaves no handle open.
  */

@@ -1,5 +1,5 @@
 /**
- * A Redis outage under a running daemon (issue 3, "Bad input … a Redis outage: never a crash"):
+ * A Redis outage under a running daemon:
  * the daemon keeps running, /healthz answers 503 at once instead of hanging, and once Redis is
  * back the daemon answers 200 again. Uses its own redis-server on a free port, so the shared one
  * is left alone. The logs an operator reads: the outage once per distinct error (not once per

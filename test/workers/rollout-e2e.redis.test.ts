@@ -1,5 +1,5 @@
 /**
- * End to end on real Redis with the daemon's own detection side (issue 4 "Integration"): a
+ * End to end on real Redis with the daemon's own detection side: a
  * Connect descriptor changes on a local server → the scheduler polls it → the versioning worker
  * stores 1.0.1 (micro, automatic) and enqueues the plan → the rollout workers upgrade every
  * installation, each inside 5 h + 24 h + 4 h of the change (DESIGN.md "Rollout rules").

@@ -1,5 +1,5 @@
 /**
- * Two daemons on the same Redis (issue 3): both schedulers tick, both run workers, both race to
+ * Two daemons on the same Redis: both schedulers tick, both run workers, both race to
  * version the same changes; every app still gets each version exactly once, in order.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
