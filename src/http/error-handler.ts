@@ -1,7 +1,8 @@
 /**
  * The HTTP boundary's one translation of errors (STYLE.md, "Error model"): an AppError answers
  * its code's catalogue status (`httpStatusFor`, src/lib/errors.ts), Fastify's own errors (413
- * body too large, 415, 400) keep theirs, anything else is a 500 that is logged.
+ * body too large, 415, 400) keep theirs, a Redis connection error (`isConnectionError`) is a
+ * retryable 503 `store-unavailable` with `retry-after`, anything else is a 500 that is logged.
  * A request that fails its route's zod schema is an `input-invalid` AppError, worded as the
  * routes word their own checks (`query: limit: Too big: …`).
  * Body: `{ error: { code, message, details } }`.
@@ -9,6 +10,10 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, type ZodFastifySchemaValidationError } from 'fastify-type-provider-zod';
 import { AppError, ErrorCode, httpStatusFor } from '../lib/errors.js';
+import { isConnectionError } from '../lib/log-errors.js';
+
+/** Seconds a client is told to wait after a Redis outage answered a request with 503. */
+const STORE_RETRY_AFTER_SECONDS = 5;
 
 /** How a message names each part of the request. */
 const PART_NAMES: Record<string, string> = { querystring: 'query', body: 'body', params: 'params', headers: 'headers' };
@@ -30,7 +35,12 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((thrown: FastifyError | AppError | Error, req, reply) => {
     const err = hasZodFastifySchemaValidationErrors(thrown)
       ? schemaValidationError(thrown.validation, thrown.validationContext)
-      : thrown;
+      : isConnectionError(thrown)
+        ? new AppError(ErrorCode.STORE_UNAVAILABLE, `Redis does not answer: ${thrown.message}`, {
+            retryable: true,
+            details: { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS },
+          })
+        : thrown;
     if (err instanceof AppError) {
       req.errorCode = err.code;
       const status = httpStatusFor(err.code);

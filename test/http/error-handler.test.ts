@@ -25,6 +25,12 @@ describe('HTTP error handler (inject, no socket)', () => {
     app.get('/bug', async () => {
       throw new TypeError('cannot read properties of undefined');
     });
+    app.get('/redis-down', async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
+    });
+    app.get('/redis-closed', async () => {
+      throw new Error('Connection is closed.');
+    });
     app.post('/echo', async (req) => req.body);
     await app.ready();
   });
@@ -51,6 +57,17 @@ describe('HTTP error handler (inject, no socket)', () => {
     await app.inject({ url: '/throw/store-unavailable' });
     expect(logs).toEqual([expect.objectContaining({ msg: 'request failed', code: 'store-unavailable' })]);
   });
+
+  it.each(['/redis-down', '/redis-closed'])(
+    'a Redis connection error (%s) is a 503 store-unavailable with retry-after',
+    async (url) => {
+      const res = await app.inject({ url });
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toBe('5');
+      expect(res.json()).toMatchObject({ error: { code: 'store-unavailable', details: { retryAfterSeconds: 5 } } });
+      expect(res.json().error.message).toMatch(/^Redis does not answer: /);
+    },
+  );
 
   it('anything else is a logged 500 that does not show its message', async () => {
     const res = await app.inject({ url: '/bug' });
