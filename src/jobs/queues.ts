@@ -36,11 +36,21 @@ const FORGE_ARI_ID = /^ari:cloud:ecosystem::app\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-
 const FORGE_PART = /^forge-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const utf8 = new TextEncoder();
 
+/** Whether the `_` at `offset` of `s` has a character other than `_` on both sides. */
+function isLoneInnerUnderscore(s: string, offset: number): boolean {
+  const before = s[offset - 1];
+  const after = s[offset + 1];
+  return before !== undefined && before !== '_' && after !== undefined && after !== '_';
+}
+
 /**
  * Makes a string readable and safe inside a BullMQ job id (no `:`, never an integer), one to one
  * so distinct inputs stay distinct:
  * - a Forge app ARI `ari:cloud:ecosystem::app/<uuid>` (lower-case uuid) → `forge-<uuid>`;
- * - letters, digits, `.`, `_` and `-` pass as they are (Connect keys, versions, client keys);
+ * - letters, digits, `.`, `-` and a `_` between two other characters pass as they are (Connect
+ *   keys, versions, client keys); a `_` next to another `_` or at either end is escaped, so no
+ *   part holds `__` or starts or ends with `_`, and parts joined with `__` split back one way
+ *   (`a__b` + `c` and `a` + `b__c` would otherwise both read `a__b__c`);
  * - any other character becomes `~` and two hex digits per UTF-8 byte (`:` → `~3a`, `é` →
  *   `~c3~a9`): fixed width, so an escape never runs into the next character;
  * - an input that would pass as it is and read `forge-<uuid>` gets its `f` escaped (`~66orge-…`)
@@ -56,8 +66,10 @@ const utf8 = new TextEncoder();
 export function jobIdPart(s: string): string {
   const ari = FORGE_ARI_ID.exec(s);
   if (ari) return `forge-${ari[1]}`;
-  const escaped = s.replace(/[^A-Za-z0-9._-]/gu, (c) =>
-    [...utf8.encode(c)].map((b) => `~${b.toString(16).padStart(2, '0')}`).join(''),
+  const escaped = s.replace(/[^A-Za-z0-9.-]/gu, (c, offset: number) =>
+    c === '_' && isLoneInnerUnderscore(s, offset)
+      ? c
+      : [...utf8.encode(c)].map((b) => `~${b.toString(16).padStart(2, '0')}`).join(''),
   );
   return FORGE_PART.test(escaped) ? `~66${escaped.slice(1)}` : escaped;
 }

@@ -31,6 +31,8 @@ describe('jobIdPart', () => {
     ${'a:b'}              | ${'a~3ab'}
     ${'é'}                | ${'~c3~a9'}
     ${'~'}                | ${'~7e'}
+    ${'a__b'}             | ${'a~5f~5fb'}
+    ${'_a_'}              | ${'~5fa~5f'}
     ${ARI.toUpperCase()}  | ${expect.stringMatching(/^ARI~3aCLOUD/)}
   `('$input → $part', ({ input, part }: { input: string; part: string }) => {
     expect(jobIdPart(input)).toEqual(part);
@@ -56,6 +58,20 @@ describe('jobIdPart', () => {
     fc.assert(
       fc.property(withAris, withAris, (a, b) => a === b || jobIdPart(a) !== jobIdPart(b)),
       { numRuns: 2000 },
+    );
+  });
+
+  it('parts joined with "__" never collide (an app id with "__" against a version)', () => {
+    expect(planRolloutJobId({ v: 1, appId: 'a__b', version: 'c' })).not.toBe(
+      planRolloutJobId({ v: 1, appId: 'a', version: 'b__c' }),
+    );
+    const part = fc.string({ unit: fc.constantFrom('a', '_', '-', ':') });
+    fc.assert(
+      fc.property(part, part, part, part, (a, b, c, d) => {
+        fc.pre(a !== c || b !== d);
+        return `${jobIdPart(a)}__${jobIdPart(b)}` !== `${jobIdPart(c)}__${jobIdPart(d)}`;
+      }),
+      { numRuns: 5000 },
     );
   });
 
