@@ -236,7 +236,8 @@ const CATALOGUE = {
   // 409: the app's state (licensed, submitted for listing, no production version, sharing not on)
   // refuses the change; the same request may pass once the state changes.
   [ErrorCode.SHARING_REFUSED]: {
-    description: 'sharing by installation link is not possible in the app\'s state (licensed, listed, no production version, not shared)',
+    description:
+      "sharing by installation link is not possible in the app's state (licensed, listed, no production version, not shared)",
     httpStatus: 409,
     exitCode: EX.FAILURE,
     retryable: false,
@@ -250,14 +251,14 @@ const CATALOGUE = {
   },
   [ErrorCode.INSTALL_REFUSED]: {
     description:
-      'the installer is not an admin of the link\'s product on that site, the site lacks a product, or the app may not be installed by link',
+      "the installer is not an admin of the link's product on that site, the site lacks a product, or the app may not be installed by link",
     httpStatus: 403,
     exitCode: EX.NOPERM,
     retryable: false,
   },
   // Seed 004: the message is exactly "The app vendor has blocked addon {addon_key} from being installed."
   [ErrorCode.INSTALL_BLOCKED]: {
-    description: 'the Connect app\'s vendor blocks new installations (blockInstall in its descriptor)',
+    description: "the Connect app's vendor blocks new installations (blockInstall in its descriptor)",
     httpStatus: 403,
     exitCode: EX.NOPERM,
     retryable: false,

@@ -525,7 +525,11 @@ export class InstallationStore {
         ),
       );
       // The moved ones join the Forge app's by-site index (ids still on the Connect app are skipped).
-      if (r.moved > 0) await this.indexSites(forgeAppId, moves.slice(i, i + 2000).map((m) => m.id));
+      if (r.moved > 0)
+        await this.indexSites(
+          forgeAppId,
+          moves.slice(i, i + 2000).map((m) => m.id),
+        );
       total.moved += r.moved;
       total.conflicts += r.conflicts;
       total.done += r.done;

@@ -87,12 +87,7 @@ export class SharingStore {
    */
   async regenerate(appId: string, at: number): Promise<SharingRecord> {
     const key = this.keys.sharing(appId);
-    const res = await this.redis
-      .multi()
-      .hincrby(key, 'gen', 1)
-      .hset(key, 'regeneratedAt', at)
-      .hgetall(key)
-      .exec();
+    const res = await this.redis.multi().hincrby(key, 'gen', 1).hset(key, 'regeneratedAt', at).hgetall(key).exec();
     return decode(appId, res?.at(-1)?.[1] as Record<string, string>);
   }
 

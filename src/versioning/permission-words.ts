@@ -68,7 +68,7 @@ export function scopeWords(scope: string): string {
 }
 
 const EGRESS: Record<string, string> = {
-  'fetch.backend': "Its backend exchanges data with",
+  'fetch.backend': 'Its backend exchanges data with',
   'fetch.client': 'Your browser exchanges data, for the app, with',
   images: 'Loads images from',
   media: 'Loads media from',

@@ -79,7 +79,13 @@ export async function connectClientKey(
       typeof named === 'string'
         ? `the descriptor of ${addonKey}@${inst.version} (installed on ${caller.site}) names Forge app ${named} in forgeAppId, not ${caller.appId}`
         : `the descriptor of ${addonKey}@${inst.version} (installed on ${caller.site}) has no forgeAppId: add the Forge app's ARI to it and update the installations`,
-      { details: { reason: typeof named === 'string' ? 'other-forge-app' : 'no-forge-app-id', addonKey, version: inst.version } },
+      {
+        details: {
+          reason: typeof named === 'string' ? 'other-forge-app' : 'no-forge-app-id',
+          addonKey,
+          version: inst.version,
+        },
+      },
     );
   return { clientKey: id };
 }

@@ -60,7 +60,9 @@ export interface LinkPreview {
  * both (SHA-256), so two installs of the same site converge on one id.
  */
 export function installationIdFor(appId: string, site: string): string {
-  const h = createHash('sha256').update(JSON.stringify(['installation/v1', appId, site])).digest('hex');
+  const h = createHash('sha256')
+    .update(JSON.stringify(['installation/v1', appId, site]))
+    .digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -99,7 +101,11 @@ function notShareable(appId: string, reasons: string[]): AppError {
  * app on that site"; "if you select both Jira and Confluence, your user can only install it on
  * sites running both").
  */
-export function eligibleSites(sites: readonly SiteRecord[], products: readonly string[], installer: string): SiteRecord[] {
+export function eligibleSites(
+  sites: readonly SiteRecord[],
+  products: readonly string[],
+  installer: string,
+): SiteRecord[] {
   return sites.filter(
     (s) => products.every((p) => s.products.includes(p)) && products.some((p) => s.admins[p]?.includes(installer)),
   );

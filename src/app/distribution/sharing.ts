@@ -167,13 +167,20 @@ export async function enableSharing(
   const current = await ctx.sharing.get(appId);
   const refusals = await sharingRefusals(ctx, app, current);
   if (refusals.length)
-    throw new AppError(ErrorCode.SHARING_REFUSED, `${appId} can't be shared by installation link: ${refusals.join('; ')}`, {
-      details: { appId, reasons: refusals },
-    });
+    throw new AppError(
+      ErrorCode.SHARING_REFUSED,
+      `${appId} can't be shared by installation link: ${refusals.join('; ')}`,
+      {
+        details: { appId, reasons: refusals },
+      },
+    );
   if (current.status === 'enabled' && current.products.join(',') === list.join(','))
     return view(ctx, app, current, false);
   const r = await ctx.sharing.enable(appId, list, ctx.clock.now(), actor);
-  ctx.logger.info({ event: 'sharing:enabled', appId, products: list, generation: r.generation }, `sharing of ${appId} enabled`);
+  ctx.logger.info(
+    { event: 'sharing:enabled', appId, products: list, generation: r.generation },
+    `sharing of ${appId} enabled`,
+  );
   return view(ctx, app, r, true);
 }
 

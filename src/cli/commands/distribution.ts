@@ -67,9 +67,14 @@ function describeSharing(v: SharingView): string {
 
 function describeInstall(r: InstallResult): string {
   const lines = [r.message];
-  lines.push(`  installation: ${r.id} (${r.installation.appId}@${r.installation.version} on ${r.installation.site} [${r.installation.products.join(', ')}])`);
+  lines.push(
+    `  installation: ${r.id} (${r.installation.appId}@${r.installation.version} on ${r.installation.site} [${r.installation.products.join(', ')}])`,
+  );
   if (r.sharedSecret !== undefined)
-    lines.push(`  shared secret: ${r.sharedSecret}`, '  (shown once: keep it; it signs the calls made as this installation)');
+    lines.push(
+      `  shared secret: ${r.sharedSecret}`,
+      '  (shown once: keep it; it signs the calls made as this installation)',
+    );
   return lines.join('\n');
 }
 
@@ -81,10 +86,13 @@ export function registerSharingCommands(apps: Command): void {
   sharing
     .command('enable')
     .argument('<app>', 'Forge app ARI')
-    .requiredOption('--products <list>', 'products the link installs into, comma-separated (a site must run all of them)')
+    .requiredOption(
+      '--products <list>',
+      'products the link installs into, comma-separated (a site must run all of them)',
+    )
     .option('--json', 'print the sharing state as JSON (the link as `link`)')
     .description(
-      "enable sharing and print the installation link (<MPU_PUBLIC_URL>/install/<app>?signature=…&product=…); refused for a licensed app, one submitted for listing, or one with no production version",
+      'enable sharing and print the installation link (<MPU_PUBLIC_URL>/install/<app>?signature=…&product=…); refused for a licensed app, one submitted for listing, or one with no production version',
     )
     .action(
       runAction(async (appId: string, opts: { products: string; json?: boolean }) => {
@@ -93,7 +101,11 @@ export function registerSharingCommands(apps: Command): void {
             enableSharing(ctx, appId, opts.products, cliActor()),
           ),
         );
-        out(opts.json ? JSON.stringify(v) : `${v.changed ? '' : '(already shared so) '}installation link: ${v.link}\n${describeSharing(v)}`);
+        out(
+          opts.json
+            ? JSON.stringify(v)
+            : `${v.changed ? '' : '(already shared so) '}installation link: ${v.link}\n${describeSharing(v)}`,
+        );
       }),
     );
   sharing
@@ -119,7 +131,9 @@ export function registerSharingCommands(apps: Command): void {
         const v = await withContext((ctx, audit) =>
           audited({ audit, clock: ctx.clock }, 'sharing.regenerate', { app: appId }, () => regenerateLink(ctx, appId)),
         );
-        out(opts.json ? JSON.stringify(v) : `new installation link: ${v.link}\n  (the previous link no longer installs)`);
+        out(
+          opts.json ? JSON.stringify(v) : `new installation link: ${v.link}\n  (the previous link no longer installs)`,
+        );
       }),
     );
   sharing
@@ -130,7 +144,9 @@ export function registerSharingCommands(apps: Command): void {
     .action(
       runAction(async (appId: string, opts: { json?: boolean }) => {
         const v = await withContext((ctx, audit) =>
-          audited({ audit, clock: ctx.clock }, 'sharing.stop', { app: appId }, () => stopSharing(ctx, appId, cliActor())),
+          audited({ audit, clock: ctx.clock }, 'sharing.stop', { app: appId }, () =>
+            stopSharing(ctx, appId, cliActor()),
+          ),
         );
         out(
           opts.json
@@ -149,7 +165,9 @@ export function registerSharingCommands(apps: Command): void {
     .action(
       runAction(async (appId: string, opts: { json?: boolean }) => {
         const r = await withContext((ctx, audit) =>
-          audited({ audit, clock: ctx.clock }, 'listing.submit', { app: appId }, () => submitListing(ctx, appId, cliActor())),
+          audited({ audit, clock: ctx.clock }, 'listing.submit', { app: appId }, () =>
+            submitListing(ctx, appId, cliActor()),
+          ),
         );
         out(
           opts.json
@@ -201,7 +219,7 @@ export function registerDistributionCommands(program: Command): void {
     .argument('<link>', "an installation link, or 'connect' followed by a Connect app's key")
     .argument('[app]', "with 'connect': the Connect app's key")
     .option('--site <site>', 'the site to install on (mpu sites add)')
-    .option('--admin-of <product>', "a link install: the product of the link you are an admin of on the site")
+    .option('--admin-of <product>', 'a link install: the product of the link you are an admin of on the site')
     .option('--json', 'print the result as JSON (the installation as `id`; `sharedSecret` only when it is new)')
     .summary('install a Forge app by its link, or a Connect app (mpu install connect APP --site S)')
     .description(
@@ -217,7 +235,11 @@ export function registerDistributionCommands(program: Command): void {
           const site = opts.site;
           const r = await withContext((ctx, audit) => {
             if (target === 'connect') {
-              if (!app) throw new AppError(ErrorCode.INPUT_INVALID, "name the Connect app: 'mpu install connect APP --site SITE'");
+              if (!app)
+                throw new AppError(
+                  ErrorCode.INPUT_INVALID,
+                  "name the Connect app: 'mpu install connect APP --site SITE'",
+                );
               return audited({ audit, clock: ctx.clock }, 'installation.install', { app, site }, async (note) => {
                 const res = await installConnectApp(ctx, { appId: app, site });
                 note.target = { app, site, installation: res.id, version: res.installation.version };
@@ -232,13 +254,21 @@ export function registerDistributionCommands(program: Command): void {
               );
             if (app !== undefined) throw new AppError(ErrorCode.INPUT_INVALID, `unexpected argument '${app}'`);
             if (!opts.adminOf)
-              throw new AppError(ErrorCode.INPUT_INVALID, '--admin-of PRODUCT is required: the product you administer on the site');
+              throw new AppError(
+                ErrorCode.INPUT_INVALID,
+                '--admin-of PRODUCT is required: the product you administer on the site',
+              );
             const adminOf = opts.adminOf;
-            return audited({ audit, clock: ctx.clock }, 'installation.install', { app: link.appId, site }, async (note) => {
-              const res = await installFromLink(ctx, { link, site, adminOf, installer: installerName() });
-              note.target = { app: link.appId, site, installation: res.id, version: res.installation.version };
-              return res;
-            });
+            return audited(
+              { audit, clock: ctx.clock },
+              'installation.install',
+              { app: link.appId, site },
+              async (note) => {
+                const res = await installFromLink(ctx, { link, site, adminOf, installer: installerName() });
+                note.target = { app: link.appId, site, installation: res.id, version: res.installation.version };
+                return res;
+              },
+            );
           });
           out(opts.json ? JSON.stringify(r) : describeInstall(r));
         },
