@@ -30,8 +30,11 @@ export interface InstallLinkKeys {
 /** What the distribution use cases read and write. */
 export type DistributionContext = RolloutContext & Pick<AppContext, 'sites' | 'sharing' | 'installLinks'>;
 
-/** An app's sharing state as operators see it (`mpu apps sharing show`, `GET /v1/apps/:appId/sharing`). */
-export interface SharingView extends SharingRecord {
+/**
+ * An app's sharing state as operators see it (`mpu apps sharing show`, `GET /v1/apps/:appId/sharing`);
+ * the signatures' salt stays in the store.
+ */
+export interface SharingView extends Omit<SharingRecord, 'salt'> {
   /** The current installation link while sharing is enabled, else null. */
   link: string | null;
   /** Whether this call changed anything (false: enabling again with the same products, stopping twice). */
@@ -143,7 +146,8 @@ async function view(
   r: SharingRecord,
   changed: boolean,
 ): Promise<SharingView> {
-  return { ...r, link: linkOf(keysOf(ctx), r), changed, refusals: await sharingRefusals(ctx, app, r) };
+  const { salt: _salt, ...shown } = r;
+  return { ...shown, link: linkOf(keysOf(ctx), r), changed, refusals: await sharingRefusals(ctx, app, r) };
 }
 
 /**
