@@ -17,6 +17,7 @@ import { startWorkers } from './workers/start-workers.js';
 import { startScheduler } from './workers/scheduler.js';
 import { WebhookNotifier } from './notify/notifiers.js';
 import { createApprovalLinks } from './app/rollout/approval-links.js';
+import { deriveInstallLinkSecret } from './lib/install-link.js';
 import { AuditStore } from './store/audit-store.js';
 import { createKeys } from './store/keys.js';
 
@@ -64,6 +65,9 @@ function contextOptions(config: Config, overrides: { settings?: Partial<Settings
           baseUrl: config.publicUrl,
           ttlMs: config.approvalLinkTtlMs,
         })
+      : undefined,
+    installLinks: config.approvalSecret
+      ? { secret: deriveInstallLinkSecret(config.approvalSecret), baseUrl: config.publicUrl }
       : undefined,
   };
 }

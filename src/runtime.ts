@@ -29,6 +29,9 @@ import { InstallationStore } from './store/installation-store.js';
 import { createKeys } from './store/keys.js';
 import { PollScheduleStore } from './store/poll-schedule-store.js';
 import { RolloutStore } from './store/rollout-store.js';
+import { SharingStore } from './store/sharing-store.js';
+import { SiteStore } from './store/site-store.js';
+import type { InstallLinkKeys } from './app/distribution/sharing.js';
 import { VersionStore } from './store/version-store.js';
 import type { VersioningPolicy } from './versioning/index.js';
 import { createJobDispatcher, type Queues } from './workers/job-dispatcher.js';
@@ -60,6 +63,8 @@ export interface AppContextOptions {
   notifier?: Notifier;
   /** Signs approval links for notices. @defaultValue none: notices carry no links */
   approvalLinks?: ApprovalLinks;
+  /** Signs and checks installation links. @defaultValue none: sharing by link is refused */
+  installLinks?: InstallLinkKeys;
 }
 
 /** The process's context: the application ports plus what only adapters use. */
@@ -128,6 +133,9 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
     installs,
     rollouts,
     bulkUpgrades,
+    sites: new SiteStore(deps.connection, keys),
+    sharing: new SharingStore(deps.connection, keys),
+    installLinks: opts.installLinks,
     remover: new AppRemover(deps.connection, keys),
     policy: opts.versioningPolicy,
     rolloutPolicy,

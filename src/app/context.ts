@@ -30,6 +30,8 @@ import type { InstallationStore } from '../store/installation-store.js';
 import type { Keys } from '../store/keys.js';
 import type { PollScheduleStore } from '../store/poll-schedule-store.js';
 import type { RolloutStore } from '../store/rollout-store.js';
+import type { SharingStore } from '../store/sharing-store.js';
+import type { SiteStore } from '../store/site-store.js';
 import type { VersionStore } from '../store/version-store.js';
 import type { VersionReader } from '../store/types.js';
 import type { VersioningPolicy } from '../versioning/index.js';
@@ -38,6 +40,7 @@ import type { KnownState } from './detection/detection-deps.js';
 import type { LifecycleEvents } from './events.js';
 import type { Notifier } from './rollout/notifier.js';
 import type { ApprovalLinks } from './rollout/approval-links.js';
+import type { InstallLinkKeys } from './distribution/sharing.js';
 import type { Settings } from './settings.js';
 
 /** The job a late-planning port call enqueues: the app and its registration count then. */
@@ -96,6 +99,12 @@ export interface AppContext extends JobPorts {
   installs: InstallationStore;
   rollouts: RolloutStore;
   bulkUpgrades: BulkUpgradeStore;
+  /** Sites, their products and admins (app/distribution). */
+  sites: SiteStore;
+  /** Sharing by installation link, listing state, installation secrets (app/distribution). */
+  sharing: SharingStore;
+  /** Signs and checks installation links; absent: sharing by link is unavailable (no secret). */
+  installLinks?: InstallLinkKeys;
   remover: AppRemover;
   fetcher: FetchesDescriptors;
   /** Bounds the process's descriptor fetches in flight to `settings.pollConcurrency`. */

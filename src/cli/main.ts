@@ -8,6 +8,7 @@ import { registerDaemonCommands } from './commands/daemon.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerAuditCommand } from './commands/audit.js';
+import { registerDistributionCommands } from './commands/distribution.js';
 import { setCliActor } from './audit.js';
 import { exitQuietlyOnClosedStdout, reportError } from './run-action.js';
 import { exitCodeFor } from '../lib/errors.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerRolloutCommands(program);
   registerDemoCommand(program);
   registerAuditCommand(program);
+  registerDistributionCommands(program);
   return program;
 }
 

@@ -8,6 +8,7 @@
  * of the descriptor change, Forge automatic versions within minutes, and no installation took a
  * manual version without its admin's approval.
  */
+import { runMigrationAct, type MigrationActReport } from './migration-act.js';
 import { randomBytes, createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -100,6 +101,8 @@ export interface DemoReport {
     missing: { count: number; held: boolean };
   };
   held: boolean;
+  /** The Connect-to-Forge migration act (its `held` is part of `held`). */
+  migration?: MigrationActReport;
 }
 
 interface DemoApp {
@@ -264,6 +267,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       `${apps.length} apps (${apps.filter((a) => a.kind === 'connect').length} Connect, ${apps.filter((a) => a.kind === 'forge').length} Forge), ${perApp} installations each, ${hours} simulated hours at ${speed / 3600} h/s; Redis prefix ${prefix}`,
     );
 
+    // Beside the main rollouts: the Connect-to-Forge migration act (migration-act.ts).
+    const act = runMigrationAct(ctx, { url: daemon.url!, webhookSecret: secret, say }).then(
+      (r) => ({ r }),
+      (err: unknown) => ({ err }),
+    );
     const populated = new Set<string>();
     const knownVersions = new Map<string, VersionRecord>();
     let approvalsDue: Array<{ at: number; id: string; version: string }> = [];
@@ -344,7 +352,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     }
     // Let the last upgrade batches land before reading the histories.
     await new Promise((r) => setTimeout(r, 1000));
-    return await buildReport(ctx, apps, server, prefix, hours, approvals, populated.size * perApp);
+    const migration = await act;
+    if ('err' in migration) throw migration.err;
+    const report = await buildReport(ctx, apps, server, prefix, hours, approvals, populated.size * perApp);
+    return { ...report, migration: migration.r, held: report.held && migration.r.held };
   } finally {
     if (daemon && !opts.keep) await deletePrefix(daemon, prefix).catch(() => {});
     if (daemon) await daemon.close();

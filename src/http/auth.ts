@@ -101,6 +101,19 @@ function refuse(req: FastifyRequest, reply: FastifyReply, err: AppError): Fastif
     .send({ error: { code: err.code, message: err.message, details: err.details ?? {} } });
 }
 
+/**
+ * The principal of a token (operator or viewer), or null: every configured token compared in
+ * constant time. For routes that take a token elsewhere than the header (the installation
+ * screen's form).
+ */
+export function createTokenVerifier(opts: AuthOptions): (token: string) => Principal | null {
+  const table = [
+    ...opts.operators.map((t) => ({ digest: digest(t.token), principal: { name: t.name, role: 'operator' as const } })),
+    ...opts.viewers.map((t) => ({ digest: digest(t.token), principal: { name: t.name, role: 'viewer' as const } })),
+  ];
+  return (token) => findPrincipal(table, token);
+}
+
 /** The access a route needs: its config's, else by method. */
 export function requiredAccess(req: FastifyRequest): RouteAccess {
   return req.routeOptions.config.access ?? (req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'operator');
@@ -111,10 +124,7 @@ export function requiredAccess(req: FastifyRequest): RouteAccess {
  * the request with `principal`, `actor`, `auditTarget` and `errorCode`.
  */
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
-  const table = [
-    ...opts.operators.map((t) => ({ digest: digest(t.token), principal: { name: t.name, role: 'operator' as const } })),
-    ...opts.viewers.map((t) => ({ digest: digest(t.token), principal: { name: t.name, role: 'viewer' as const } })),
-  ];
+  const verify = createTokenVerifier(opts);
   app.decorateRequest('principal', null);
   app.decorateRequest('actor', 'anonymous');
   app.decorateRequest('auditTarget', null as unknown as AuditTarget);
@@ -127,7 +137,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     const query = cookieAuth ? (req.query as Record<string, unknown> | undefined)?.token : undefined;
     const given =
       bearerOf(req) ?? (cookieAuth ? (cookieOf(req) ?? (typeof query === 'string' ? query : undefined)) : undefined);
-    const principal = given === undefined ? null : findPrincipal(table, given);
+    const principal = given === undefined ? null : verify(given);
     if (!principal) {
       reply.header(
         'www-authenticate',

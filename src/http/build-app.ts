@@ -23,7 +23,9 @@ import { registerAppRoutes } from './routes/app-routes.js';
 import { registerApprovalLinkRoutes } from './routes/approval-link-routes.js';
 import { registerAuditRoutes } from './routes/audit-routes.js';
 import { registerAdminBoard } from './admin-board.js';
-import { installAuth } from './auth.js';
+import { createTokenVerifier, installAuth } from './auth.js';
+import { registerDistributionRoutes } from './routes/distribution-routes.js';
+import { registerInstallRoutes } from './routes/install-routes.js';
 import { installAudit } from './audit.js';
 import { installSchemaCompilers } from './schemas.js';
 import { registerOpenApi } from './openapi.js';
@@ -122,5 +124,17 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await registerRolloutRoutes(app, ctx);
   await registerBulkUpgradeRoutes(app, ctx);
   await registerAuditRoutes(app, opts.audit);
+  await registerDistributionRoutes(app, ctx);
+  // The installation screen and the Connect clientKey: their own credentials (link, token, JWT),
+  // under the approval links' per-IP limit; mounted when the context signs installation links
+  // (the daemon's always does: its key derives from the webhook secret HTTP requires).
+  if (ctx.installLinks)
+    await registerInstallRoutes(app, {
+      ctx,
+      verifyToken: createTokenVerifier({ operators: opts.operatorTokens, viewers: opts.viewerTokens ?? [] }),
+      rateLimitMax: limits.approvalMax,
+      rateLimitWindowMs: limits.windowMs,
+      transportClock: opts.transportClock,
+    });
   return app;
 }

@@ -53,6 +53,20 @@ export const SECURITY_SCHEMES = {
     name: 'sig',
     description: 'The signature of an approval link, as the "update available" notice carries it.',
   },
+  installLink: {
+    type: 'apiKey',
+    in: 'query',
+    name: 'signature',
+    description:
+      "The signature of an installation link (`mpu apps sharing enable`); installing also takes the installer's API token (`token` field or bearer).",
+  },
+  installationJwt: {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      "A Connect JWT (`Authorization: JWT <token>`): iss = the installation's id, HMAC-signed with its shared secret, with exp and the request's qsh.",
+  },
 } satisfies Record<string, OpenAPIV3.SecuritySchemeObject>;
 
 /** A security requirement of the document. */
@@ -73,6 +87,11 @@ const TAGS: OpenAPIV3.TagObject[] = [
   { name: 'forge', description: 'Forge deploy intake (HMAC-signed events)' },
   { name: 'bulk-upgrades', description: 'Bulk major-version upgrades of Forge apps: start, list, cancel' },
   { name: 'approval-links', description: 'Signed approval links from "update available" notices' },
+  {
+    name: 'distribution',
+    description:
+      'Sites, sharing by installation link, the installation screen, Connect installs and the Connect clientKey',
+  },
   { name: 'audit', description: 'The audit trail' },
   { name: 'ops', description: 'Health, metrics and this document' },
 ];

@@ -43,8 +43,8 @@ export const ErrorBody = z
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'The request is not valid (`input-invalid`, `payload-invalid`, or Fastify’s own)',
   401: 'No or unknown credentials (`unauthorized`)',
-  403: 'The credentials do not allow this (`forbidden`)',
-  404: 'Not found (`app-not-found`, `installation-not-found`, `version-not-found`, `rollout-not-found`, `bulk-upgrade-not-found`)',
+  403: 'The credentials do not allow this (`forbidden`; installs: `install-link-invalid`, `install-refused`, `install-blocked`)',
+  404: 'Not found (`app-not-found`, `installation-not-found`, `version-not-found`, `rollout-not-found`, `bulk-upgrade-not-found`, `site-not-found`)',
   409: 'Conflict with the current state',
   413: 'Body too large',
   415: 'Unsupported content type',
@@ -128,6 +128,11 @@ export const InstallationSchema = open({
 export const InstallationViewSchema = InstallationSchema.extend({
   approvedUpTo: z.string().nullable(),
   updateAvailable: z.string().nullable(),
+  forgeAppLink: z
+    .string()
+    .nullable()
+    .optional()
+    .meta({ description: 'Connect: "Get the Forge app", the forgeAppLink of the descriptor of the version it runs' }),
   history: z.array(
     open({
       at: epochMs,

@@ -38,6 +38,16 @@ export const ErrorCode = {
   APPROVAL_REFUSED: 'approval-refused',
   /** Too many requests from one client on a route reachable without an operator token. */
   RATE_LIMITED: 'rate-limited',
+  /** No such site is registered (`mpu sites add`). */
+  SITE_NOT_FOUND: 'site-not-found',
+  /** Sharing by installation link cannot be enabled or changed in the app's state (seed 000). */
+  SHARING_REFUSED: 'sharing-refused',
+  /** An installation link that is stale (regenerated), stopped, or forged. */
+  INSTALL_LINK_INVALID: 'install-link-invalid',
+  /** The installer may not install here: not an admin of the link's product, or the site lacks a product. */
+  INSTALL_REFUSED: 'install-refused',
+  /** The Connect app's descriptor has `blockInstall: true` (seed 004). */
+  INSTALL_BLOCKED: 'install-blocked',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -216,6 +226,42 @@ const CATALOGUE = {
     httpStatus: 429,
     exitCode: EX.TEMPFAIL,
     retryable: true,
+  },
+  [ErrorCode.SITE_NOT_FOUND]: {
+    description: 'no such site is registered',
+    httpStatus: 404,
+    exitCode: EX.NOINPUT,
+    retryable: false,
+  },
+  // 409: the app's state (licensed, submitted for listing, no production version, sharing not on)
+  // refuses the change; the same request may pass once the state changes.
+  [ErrorCode.SHARING_REFUSED]: {
+    description:
+      "sharing by installation link is not possible in the app's state (licensed, listed, no production version, not shared)",
+    httpStatus: 409,
+    exitCode: EX.FAILURE,
+    retryable: false,
+  },
+  // 403 and EX_NOPERM, as the installation refusals below: the link itself is the credential.
+  [ErrorCode.INSTALL_LINK_INVALID]: {
+    description: 'the installation link was replaced by a newer one, sharing was stopped, or the link is forged',
+    httpStatus: 403,
+    exitCode: EX.NOPERM,
+    retryable: false,
+  },
+  [ErrorCode.INSTALL_REFUSED]: {
+    description:
+      "the installer is not an admin of the link's product on that site, the site lacks a product, or the app may not be installed by link",
+    httpStatus: 403,
+    exitCode: EX.NOPERM,
+    retryable: false,
+  },
+  // Seed 004: the message is exactly "The app vendor has blocked addon {addon_key} from being installed."
+  [ErrorCode.INSTALL_BLOCKED]: {
+    description: "the Connect app's vendor blocks new installations (blockInstall in its descriptor)",
+    httpStatus: 403,
+    exitCode: EX.NOPERM,
+    retryable: false,
   },
 } as const satisfies Record<ErrorCode, ErrorSpec>;
 

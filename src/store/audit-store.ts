@@ -21,6 +21,12 @@ export type AuditAction =
   | 'deploy.receive'
   | 'bulk-upgrade.start'
   | 'bulk-upgrade.cancel'
+  | 'site.add'
+  | 'sharing.enable'
+  | 'sharing.regenerate'
+  | 'sharing.stop'
+  | 'listing.submit'
+  | 'installation.install'
   | 'queue.admin';
 
 /** What an action was about; each field only when known. */
@@ -32,6 +38,8 @@ export interface AuditTarget {
   count?: number;
   /** A bulk upgrade's id. */
   bulkUpgrade?: string;
+  /** A site (`site.add`, `installation.install`). */
+  site?: string;
   /** What else names the subject: a descriptor URL (`app.add`), an imported file, bull-board's method and path. */
   path?: string;
 }
@@ -58,7 +66,7 @@ export interface AuditEntry extends AuditRecord {
   at: string;
 }
 
-const TARGET_FIELDS = ['app', 'version', 'installation', 'count', 'path', 'bulkUpgrade'] as const;
+const TARGET_FIELDS = ['app', 'version', 'installation', 'count', 'path', 'bulkUpgrade', 'site'] as const;
 /** Entries read per XREVRANGE page when filtering by app. */
 const PAGE = 500;
 
@@ -125,6 +133,7 @@ function decode(id: string, flat: string[]): AuditEntry {
   if (f.count !== undefined) target.count = Number(f.count);
   if (f.path !== undefined) target.path = f.path;
   if (f.bulkUpgrade !== undefined) target.bulkUpgrade = f.bulkUpgrade;
+  if (f.site !== undefined) target.site = f.site;
   return {
     id,
     at: f.at ?? '',

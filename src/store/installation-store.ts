@@ -144,12 +144,15 @@ export class InstallationStore {
         const slice = list.slice(i, i + 2000);
         const triples: string[] = [];
         const index: string[] = [];
+        const bySite: string[] = [];
         for (const inst of slice) {
           triples.push(inst.id, encode(inst), inst.version);
           index.push(inst.id, appId);
+          bySite.push(inst.site, inst.id);
         }
         const pipe = scriptedPipeline(this.redis);
         pipe.hset(this.keys.installationIndex(), ...index);
+        pipe.hset(this.keys.installationSites(appId), ...bySite);
         pipe.mpuRegisterInstallations(
           this.keys.installationIds(appId),
           this.keys.installationData(appId),
@@ -160,11 +163,37 @@ export class InstallationStore {
           at,
           ...triples,
         );
-        const [, reply] = await execAll(pipe);
+        const [, , reply] = await execAll(pipe);
         created += countOf('registerInstallations', reply);
       }
     }
     return { created, updated: batch.length - created };
+  }
+
+  /**
+   * The id of `appId`'s installation on `site` (the latest registered there), or null when it has
+   * none: the by-site index (keys.ts `installationSites`) checked against the installation's app
+   * and site, so an entry left by an installation that moved to another app answers null.
+   */
+  async onSite(appId: string, site: string): Promise<string | null> {
+    const id = await this.redis.hget(this.keys.installationSites(appId), site);
+    if (!id) return null;
+    const [owner, json] = await execAll<string | null>(
+      this.redis.pipeline().hget(this.keys.installationIndex(), id).hget(this.keys.installationData(appId), id),
+    );
+    return owner === appId && json && (JSON.parse(json) as StoredRecord).s === site ? id : null;
+  }
+
+  /**
+   * Adds `ids` of `appId` to its by-site index (installations that arrived by a move from another
+   * app, which the registration did not index); ids not registered to `appId` are skipped.
+   */
+  async indexSites(appId: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const data = await this.redis.hmget(this.keys.installationData(appId), ...ids);
+    const pairs: string[] = [];
+    data.forEach((j, k) => j && pairs.push((JSON.parse(j) as StoredRecord).s, ids[k]!));
+    if (pairs.length) await this.redis.hset(this.keys.installationSites(appId), ...pairs);
   }
 
   /** App of an installation, or null when unknown. */
@@ -495,6 +524,12 @@ export class InstallationStore {
           packed,
         ),
       );
+      // The moved ones join the Forge app's by-site index (ids still on the Connect app are skipped).
+      if (r.moved > 0)
+        await this.indexSites(
+          forgeAppId,
+          moves.slice(i, i + 2000).map((m) => m.id),
+        );
       total.moved += r.moved;
       total.conflicts += r.conflicts;
       total.done += r.done;

@@ -5,7 +5,8 @@
  * several deployments share a server.
  *
  * `mpu apps remove` (app-remover.ts) deletes an app by SCAN over `<p>:app:{<appId>}*` plus the
- * cross-app keys below (apps, poll-schedule, installations, rollouts): a new per-app key must
+ * cross-app keys below (apps, poll-schedule, installations, rollouts; sites are not any app's and
+ * stay): a new per-app key must
  * start with `app(appId)`, and a new cross-app key needs its cleanup added there.
  *
  * Layout (add new keys here, with a line of documentation each):
@@ -88,6 +89,24 @@ export interface Keys {
    * `m|<connect version>|<a or p>` once the adoption by that Forge version moved it (once each).
    */
   adoptionOutcomes(appId: string, version: string): string;
+  // ── distribution: sites, sharing by link, installation secrets (app/distribution) ──
+  /** SET `<p>:sites`: every registered site name (cross-app; written by single-key commands only). */
+  sites(): string;
+  /** HASH `<p>:site:<site>`: the site record (`createdAt`, epoch ms). */
+  site(site: string): string;
+  /** SET `<p>:site:<site>:products`: the products the site runs (`jira`, `confluence`, …). */
+  siteProducts(site: string): string;
+  /** SET `<p>:site:<site>:admins`: `<product>:<name>` for each admin of a product on the site. */
+  siteAdmins(site: string): string;
+  /**
+   * HASH `<p>:app:{<appId>}:sharing`: sharing by installation link and listing state (`status`
+   * enabled|stopped, `products`, `gen` link generation, `salt`, times and actors, `listingSubmittedAt`).
+   */
+  sharing(appId: string): string;
+  /** HASH `<p>:app:{<appId>}:inst:secret`: installation id → its shared secret (set once, at install). */
+  installationSecrets(appId: string): string;
+  /** HASH `<p>:app:{<appId>}:inst:site`: site → id of the app's installation on it (lookup by site). */
+  installationSites(appId: string): string;
   // ── audit ────────────────────────────────────────────────────────────
   /**
    * STREAM `<p>:audit`: one entry per state-changing action (audit-store.ts), capped by
@@ -131,6 +150,13 @@ export function createKeys(prefix = 'mpu'): Keys {
     bulkUpgradesRunning: () => `${prefix}:bulk-upgrades:running`,
     bulkUpgradeIndex: () => `${prefix}:bulk-upgrades:index`,
     adoptionOutcomes: (appId, version) => `${prefix}:app:{${appId}}:adoption:${version}:outcome`,
+    sites: () => `${prefix}:sites`,
+    site: (site) => `${prefix}:site:${site}`,
+    siteProducts: (site) => `${prefix}:site:${site}:products`,
+    siteAdmins: (site) => `${prefix}:site:${site}:admins`,
+    sharing: (appId) => `${prefix}:app:{${appId}}:sharing`,
+    installationSecrets: (appId) => `${prefix}:app:{${appId}}:inst:secret`,
+    installationSites: (appId) => `${prefix}:app:{${appId}}:inst:site`,
     audit: () => `${prefix}:audit`,
   };
 }

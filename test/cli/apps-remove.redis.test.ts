@@ -163,8 +163,8 @@ describe('mpu apps remove', () => {
       installationIndexEntries: 5,
     });
     // record, versions, version order, 1 descriptor, installation ids, data, versions, history,
-    // distribution, registration log
-    expect(removed.keys).toBe(10);
+    // distribution, registration log, by-site index
+    expect(removed.keys).toBe(11);
     expect(await h.connection.exists(h.ctx.keys.installationIndex())).toBe(0);
   });
 });

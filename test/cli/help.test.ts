@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { registerDaemonCommands } from '../../src/cli/commands/daemon.js';
 import { registerDemoCommand } from '../../src/cli/commands/demo.js';
+import { registerDistributionCommands } from '../../src/cli/commands/distribution.js';
 import { registerRolloutCommands } from '../../src/cli/commands/rollout.js';
 import { registerVersioningCommands } from '../../src/cli/commands/versioning.js';
 
@@ -31,6 +32,7 @@ describe('mpu --help', () => {
   registerDaemonCommands(program);
   registerRolloutCommands(program);
   registerDemoCommand(program);
+  registerDistributionCommands(program);
   const commands = allCommands(program).filter((c) => c !== program);
 
   it.each(commands.map((c) => [c.name(), c] as const))('%s: no line break inside a sentence', (_name, cmd) => {

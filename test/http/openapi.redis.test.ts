@@ -68,6 +68,8 @@ function expectedSecurity(method: string, path: string): unknown[] {
   if (path === '/healthz' || path === '/openapi.json') return [];
   if (path === '/v1/forge/deployments') return [{ deploySignature: [], deployTimestamp: [] }];
   if (path.startsWith('/v1/approval-links/')) return [{ approvalLink: [] }];
+  if (path.startsWith('/install/')) return [{ installLink: [] }];
+  if (path.startsWith('/2.0/addon/')) return [{ installationJwt: [] }];
   return method === 'GET' ? VIEWER : OPERATOR;
 }
 
@@ -205,7 +207,7 @@ describe('OpenAPI document and route schemas (inject, real Redis)', () => {
     const list = await app.inject({ url: '/v1/apps', headers: asViewer });
     expect(list.json().apps).toEqual(json(await rw.ctx.apps.listApps()));
     const inst = await app.inject({ url: '/v1/installations/i1', headers: asViewer });
-    expect(inst.json()).toEqual(json(await rw.ctx.installs.get('i1')));
+    expect(inst.json()).toEqual(json({ ...(await rw.ctx.installs.get('i1')), forgeAppLink: null }));
     const versions = await app.inject({ url: '/v1/apps/h/versions', headers: asViewer });
     expect(versions.json().versions).toEqual(json(await rw.ctx.versions.listVersions('h')));
     const rollout = await app.inject({ url: '/v1/rollouts/h/2.0.0', headers: asViewer });

@@ -15,6 +15,7 @@ import type { RolloutContext } from '../context.js';
 import { loadLadder } from './ladder.js';
 import { scheduleLatePlanning } from './late-installations.js';
 import { approveAdoption } from './adoption.js';
+import { forgeAppLinkOf } from '../distribution/connect-bridge.js';
 
 /** Outcome of an approval. Times epoch ms. */
 export interface ApprovalResult {
@@ -340,7 +341,15 @@ export async function approveInstallation(
   );
 }
 
-/** One installation with history. @throws AppError installation-not-found */
-export function showInstallation(ctx: RolloutContext, id: string): Promise<InstallationView> {
-  return ctx.installs.get(id);
+/**
+ * One installation with history and, for a Connect installation whose current version's
+ * descriptor has one, its "Get the Forge app" link (`forgeAppLink`; seed 002).
+ * @throws AppError installation-not-found
+ */
+export async function showInstallation(
+  ctx: RolloutContext,
+  id: string,
+): Promise<InstallationView & { forgeAppLink: string | null }> {
+  const inst = await ctx.installs.get(id);
+  return { ...inst, forgeAppLink: await forgeAppLinkOf(ctx, inst) };
 }

@@ -23,6 +23,7 @@ import type { Runtime } from '../../runtime.js';
 import { runAction } from '../run-action.js';
 import { audited } from '../audit.js';
 import { registerBulkUpgradeCommands } from './bulk-upgrade.js';
+import { registerSharingCommands } from './distribution.js';
 import type { AuditStore } from '../../store/audit-store.js';
 
 async function withContext<T>(
@@ -302,6 +303,7 @@ export function registerAppsCommands(program: Command): void {
       'unregister an app: its polling stops at once and its record, schedule, versions, descriptors, deployments, installations, rollouts and bulk upgrades are deleted',
     )
     .action(runAction((appId: string, opts: { yes?: boolean; json?: boolean }) => removeAppCommand(appId, opts)));
+  registerSharingCommands(apps);
 
   program
     .command('versions')

@@ -16,6 +16,7 @@ export function describeTarget(e: AuditEntry): string {
   const parts = [
     t.app !== undefined ? `${t.app}${t.version !== undefined ? `@${t.version}` : ''}` : t.version,
     t.installation !== undefined ? `installation ${t.installation}` : undefined,
+    t.site !== undefined ? `site ${t.site}` : undefined,
     t.count !== undefined ? `(${t.count})` : undefined,
     t.path,
   ];

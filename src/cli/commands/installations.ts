@@ -223,6 +223,7 @@ export async function showInstallationCommand(id: string, opts: { json?: boolean
   out(`  version:          ${i.version}`);
   out(`  approved up to:   ${i.approvedUpTo ?? '-'}`);
   out(`  update available: ${i.updateAvailable ?? '-'}`);
+  if (i.forgeAppLink) out(`  Get the Forge app: ${i.forgeAppLink}`);
   out(`  daily check:      ${new Date(i.checkOffsetMs).toISOString().slice(11, 16)} UTC`);
   out(`  maintenance:      ${i.maintenance ? JSON.stringify(i.maintenance) : '-'}`);
   out('  history:');

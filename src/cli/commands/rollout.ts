@@ -15,6 +15,7 @@ import {
   showInstallationCommand,
   showRolloutCommand,
 } from './installations.js';
+import { registerClientKeyCommand } from './distribution.js';
 
 /** installations, approve, rollouts, distribution. */
 export function registerRolloutCommands(program: Command): void {
@@ -71,6 +72,7 @@ export function registerRolloutCommands(program: Command): void {
     .description('one installation: version, approvals, "update available", maintenance windows and its history')
     .option('--json', 'machine-readable output')
     .action(runAction((id: string, opts: { json?: boolean }) => showInstallationCommand(id, opts)));
+  registerClientKeyCommand(inst);
 
   program
     .command('approve')
