@@ -131,7 +131,7 @@ export const InstallationViewSchema = InstallationSchema.extend({
   history: z.array(
     open({
       at: epochMs,
-      kind: z.enum(['registered', 'upgraded', 'approved', 'update-available', 'moved']),
+      kind: z.enum(['registered', 'upgraded', 'approved', 'update-available', 'moved', 'deferred']),
     }),
   ),
 }).meta({ id: 'InstallationView' });

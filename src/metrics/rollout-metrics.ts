@@ -12,6 +12,11 @@ export interface RolloutMetrics {
   readonly registry: Registry;
   /** `mpu_upgrades_total{app,cause}`: installations moved by this process. */
   readonly upgrades: Counter<'app' | 'cause'>;
+  /**
+   * `mpu_upgrades_deferred_total{app}`: upgrades applied by this process that a maintenance window
+   * had deferred (each is also a `deferred` entry in the installation's history).
+   */
+  readonly upgradesDeferred: Counter<'app'>;
   /** `mpu_rollout_progress_percent{app,version,status}`: collected at scrape time (latest 50 rollouts). */
   readonly progress: Gauge<'app' | 'version' | 'status'>;
   /** `mpu_installations{app,version}`: version distribution of apps with rollouts (collected). */
@@ -39,6 +44,12 @@ export function createRolloutMetrics(
     name: 'mpu_upgrades_total',
     help: 'Installations upgraded by this process',
     labelNames: ['app', 'cause'] as const,
+    registers: [registry],
+  });
+  const upgradesDeferred = new Counter({
+    name: 'mpu_upgrades_deferred_total',
+    help: 'Upgrades applied by this process after a maintenance window deferred them',
+    labelNames: ['app'] as const,
     registers: [registry],
   });
   const progress = new Gauge({
@@ -92,5 +103,5 @@ export function createRolloutMetrics(
     labelNames: ['app'] as const,
     registers: [registry],
   });
-  return { registry, upgrades, progress, installations, deferred, bulkInProgress, bulkMoved };
+  return { registry, upgrades, upgradesDeferred, progress, installations, deferred, bulkInProgress, bulkMoved };
 }

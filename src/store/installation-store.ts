@@ -11,7 +11,7 @@
  * field of `;`-separated entries, in the format of src/rollout/installation-history.ts.
  *
  * The scripts are commands/*.lua (registerInstallations-6, ackRegistrations-1,
- * compareAndSetVersions-3, readRangeStates-3, readPlanChunk-4, approveInstallation-3,
+ * compareAndSetVersions-4, readRangeStates-3, readPlanChunk-4, approveInstallation-3,
  * markUpdateAvailable-3, adoptInstallations-14), loaded by scripts.ts.
  */
 import type { Redis } from 'ioredis';
@@ -29,7 +29,7 @@ import {
 } from '../rollout/installation-history.js';
 import { execAll } from '../lib/exec-all.js';
 import type { Keys } from './keys.js';
-import { adoptionApplied, columnsOf, countOf, flagOf, type AdoptionReply } from './script-results.js';
+import { adoptionApplied, columnsOf, countOf, flagOf, movesApplied, type AdoptionReply } from './script-results.js';
 import { defineScripts, scriptedPipeline, type ScriptedRedis } from './scripts.js';
 
 export { parseHistory, type HistoryEntry } from '../rollout/installation-history.js';
@@ -390,23 +390,58 @@ export class InstallationStore {
    * @returns how many moved
    */
   async compareAndSetVersions(appId: string, moves: readonly VersionMove[], at: number): Promise<number> {
+    return (await this.applyMoves(appId, moves, at)).moved;
+  }
+
+  /**
+   * `compareAndSetVersions` for the batches of `version`'s rollout: a moved installation whose
+   * upgrade the plan recorded as deferred by a maintenance window (`recordDeferrals`) gets that
+   * `deferred` history entry before its `upgraded` one (compareAndSetVersions-4.lua).
+   * @param version the rollout whose deferrals apply; absent: none
+   * @returns how many moved, and how many of those moves had been deferred
+   */
+  async applyMoves(
+    appId: string,
+    moves: readonly VersionMove[],
+    at: number,
+    version?: string,
+  ): Promise<{ moved: number; deferred: number }> {
     let moved = 0;
+    let deferred = 0;
+    const deferrals = this.keys.rolloutDeferrals(appId, version ?? '');
     for (let i = 0; i < moves.length; i += 2000) {
       // One line per move; the script builds each `upgraded` history entry from it.
       let packed = '';
       for (const m of moves.slice(i, i + 2000)) {
         packed += `${m.id}\t${m.expected}\t${m.target}\t${UPGRADE_CAUSE_CODE[m.cause]}\n`;
       }
-      const reply = await this.redis.mpuCompareAndSetVersions(
-        this.keys.installationVersion(appId),
-        this.keys.versionDistribution(appId),
-        this.keys.installationHistory(appId),
-        at,
-        packed,
+      const reply = movesApplied(
+        await this.redis.mpuCompareAndSetVersions(
+          this.keys.installationVersion(appId),
+          this.keys.versionDistribution(appId),
+          this.keys.installationHistory(appId),
+          deferrals,
+          at,
+          packed,
+          version === undefined ? '0' : '1',
+        ),
       );
-      moved += countOf('compareAndSetVersions', reply);
+      moved += reply.moved;
+      deferred += reply.deferred;
     }
-    return moved;
+    return { moved, deferred };
+  }
+
+  /**
+   * Records the maintenance deferrals of planned upgrades of `version` (ids → encoded `deferred`
+   * history entries), for the upgrade's compare-and-set to append (`applyMoves`). Idempotent: a
+   * plan resumed after a crash writes the same values again.
+   */
+  async recordDeferrals(appId: string, version: string, entries: ReadonlyMap<string, string>): Promise<void> {
+    if (entries.size === 0) return;
+    const flat: string[] = [];
+    for (const [id, e] of entries) flat.push(id, e);
+    await this.redis.hset(this.keys.rolloutDeferrals(appId, version), ...flat);
   }
 
   /**

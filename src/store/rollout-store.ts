@@ -345,7 +345,7 @@ export class RolloutStore {
     const buckets = await this.listBuckets(appId, version);
     const keys = buckets.map((b) => this.keys.rolloutBucket(appId, version, b.kind, b.at));
     for (let i = 0; i < keys.length; i += 500) await this.redis.unlink(...keys.slice(i, i + 500));
-    await this.redis.unlink(this.keys.rolloutBuckets(appId, version));
+    await this.redis.unlink(this.keys.rolloutBuckets(appId, version), this.keys.rolloutDeferrals(appId, version));
   }
 
   /** Lets the plan's bucket lists expire in `seconds` (a completed rollout). Idempotent. */
@@ -356,6 +356,7 @@ export class RolloutStore {
     const pipe = this.redis.pipeline();
     for (const b of buckets) pipe.expire(this.keys.rolloutBucket(appId, version, b.kind, b.at), seconds);
     pipe.expire(key, seconds);
+    pipe.expire(this.keys.rolloutDeferrals(appId, version), seconds);
     await execAll(pipe);
   }
 

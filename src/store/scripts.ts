@@ -28,7 +28,7 @@ export const SCRIPT_FILES = [
   'pushBuckets.lua',
   'registerInstallations-6.lua',
   'ackRegistrations-1.lua',
-  'compareAndSetVersions-3.lua',
+  'compareAndSetVersions-4.lua',
   'readRangeStates-3.lua',
   'readPlanChunk-4.lua',
   'approveInstallation-3.lua',
@@ -138,14 +138,16 @@ export interface ScriptCommands {
     version: string,
     lines: string,
   ): Promise<[number, number, number]>;
-  /** compareAndSetVersions-3.lua: installations moved. */
+  /** compareAndSetVersions-4.lua: {installations moved, of which deferred}. */
   mpuCompareAndSetVersions(
     version: string,
     distribution: string,
     history: string,
+    deferrals: string,
     at: Arg,
     moves: string,
-  ): Promise<number>;
+    withDeferrals: '0' | '1',
+  ): Promise<[number, number]>;
   /** readRangeStates-3.lua: {ids, versions, approved}. */
   mpuReadRangeStates(
     list: string,
