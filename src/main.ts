@@ -77,6 +77,7 @@ export function openAuditStore(connection: Redis, config: Config): AuditStore {
 function pickSettings(config: Config): Partial<Settings> {
   const { pollIntervalMs, pollConcurrency, pollBatchSize, pollAttempts, pollBackoffMs, versionConcurrency } = config;
   const { bulkUpgradeLimit, bulkUpgradeRetentionMs } = config;
+  const { approvalReminderIntervalMs, reconcileIntervalMs, reconcileGraceMs } = config;
   return {
     pollIntervalMs,
     pollConcurrency,
@@ -86,6 +87,9 @@ function pickSettings(config: Config): Partial<Settings> {
     versionConcurrency,
     bulkUpgradeLimit,
     bulkUpgradeRetentionMs,
+    approvalReminderIntervalMs,
+    reconcileIntervalMs,
+    reconcileGraceMs,
   };
 }
 

@@ -176,8 +176,7 @@ export function explainInstallation(input: ExplainInput): InstallationExplanatio
     return s === 'halted' || s === 'paused';
   };
   const halted = (v: string) => input.rollouts.get(v)?.status === 'halted';
-  const latest =
-    [...all.versions].reverse().find((v) => v.publishedAt <= now && !halted(v.version))?.version ?? null;
+  const latest = [...all.versions].reverse().find((v) => v.publishedAt <= now && !halted(v.version))?.version ?? null;
   const base = { installationId: inst.id, current: inst.version, latest, nextCheckAt: nextCheck };
   if (input.appRemoved) return { ...base, shouldRun: inst.version, reasons: [{ kind: 'app-removed' }] };
 

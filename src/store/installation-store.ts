@@ -67,6 +67,8 @@ interface StoredRecord {
   p: string[];
   c: number;
   m: MaintenanceWindows | null;
+  /** Admins' addresses, when given (absent in records stored before they were kept). */
+  a?: string[];
 }
 
 /**
@@ -89,12 +91,22 @@ export interface PlanChunk<T extends PlanInput = PlanInput> {
 
 function encode(inst: Installation): string {
   const r: StoredRecord = { s: inst.site, p: inst.products, c: inst.checkOffsetMs, m: inst.maintenance };
+  if (inst.admins && inst.admins.length > 0) r.a = inst.admins;
   return JSON.stringify(r);
 }
 
 function decode(appId: string, id: string, json: string, version: string): Installation {
   const r = JSON.parse(json) as StoredRecord;
-  return { id, appId, site: r.s, products: r.p, version, checkOffsetMs: r.c, maintenance: r.m };
+  return {
+    id,
+    appId,
+    site: r.s,
+    products: r.p,
+    version,
+    checkOffsetMs: r.c,
+    maintenance: r.m,
+    ...(r.a ? { admins: r.a } : {}),
+  };
 }
 
 /** Redis installation store. Methods throw AppError `store-unavailable` only via the caller's connection errors. */
@@ -375,6 +387,17 @@ export class InstallationStore {
     if (ids.length === 0) return [];
     const data = await this.redis.hmget(this.keys.installationData(appId), ...ids);
     return data.map((j) => (j ? (JSON.parse(j) as StoredRecord).s : null));
+  }
+
+  /** Sites and admins of `ids` (null for unknown ids; `admins` empty when none were given). */
+  async readRecipients(appId: string, ids: readonly string[]): Promise<({ site: string; admins: string[] } | null)[]> {
+    if (ids.length === 0) return [];
+    const data = await this.redis.hmget(this.keys.installationData(appId), ...ids);
+    return data.map((j) => {
+      if (!j) return null;
+      const r = JSON.parse(j) as StoredRecord;
+      return { site: r.s, admins: r.a ?? [] };
+    });
   }
 
   /** The update shown available to each of `ids` ("update available"; null when none). */

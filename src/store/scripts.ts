@@ -41,6 +41,7 @@ export const SCRIPT_FILES = [
   'finishBulkPlan-4.lua',
   'cancelBulkUpgrade-4.lua',
   'adoptInstallations-14.lua',
+  'claimReminder-2.lua',
 ] as const;
 
 /** A script argument: ioredis sends numbers as their decimal text. */
@@ -148,6 +149,16 @@ export interface ScriptCommands {
     moves: string,
     withDeferrals: '0' | '1',
   ): Promise<[number, number]>;
+  /** claimReminder-2.lua: 1 claimed, 0 not. */
+  mpuClaimReminder(
+    notices: string,
+    reminders: string,
+    member: string,
+    id: string,
+    score: Arg,
+    at: Arg,
+    next: Arg,
+  ): Promise<number>;
   /** readRangeStates-3.lua: {ids, versions, approved}. */
   mpuReadRangeStates(
     list: string,
