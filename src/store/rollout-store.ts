@@ -340,6 +340,20 @@ export class RolloutStore {
       .sort((a, b) => a.at - b.at);
   }
 
+  /**
+   * How far (clock ms) the reconciliation sweep has checked this rollout's buckets; -Infinity
+   * before its first sweep.
+   */
+  async reconcileMark(appId: string, version: string): Promise<number> {
+    const raw = await this.redis.hget(this.keys.reconcileMarks(appId), version);
+    return raw === null ? -Infinity : Number(raw);
+  }
+
+  /** Records that the sweep checked this rollout's buckets up to `at` (clock ms). */
+  async setReconcileMark(appId: string, version: string, at: number): Promise<void> {
+    await this.redis.hset(this.keys.reconcileMarks(appId), version, String(at));
+  }
+
   /** Deletes the planned buckets (a restarted plan, or a halt). */
   async clearBuckets(appId: string, version: string): Promise<void> {
     const buckets = await this.listBuckets(appId, version);
