@@ -1,6 +1,7 @@
 /**
  * The rollout command group: `installations import|generate|list|show`, `approve`,
- * `rollouts list|show|pause|resume|halt`, `distribution`. Implementations in installations.ts.
+ * `rollouts list|show|pause|resume|halt`, `distribution`. Implementations in installations.ts;
+ * `installations why|update-check` and `approvals list` in installation-checks.ts.
  */
 import type { Command } from 'commander';
 import { runAction } from '../run-action.js';
@@ -15,6 +16,7 @@ import {
   showInstallationCommand,
   showRolloutCommand,
 } from './installations.js';
+import { registerInstallationCheckCommands } from './installation-checks.js';
 
 /** installations, approve, rollouts, distribution. */
 export function registerRolloutCommands(program: Command): void {
@@ -71,6 +73,7 @@ export function registerRolloutCommands(program: Command): void {
     .description('one installation: version, approvals, "update available", maintenance windows and its history')
     .option('--json', 'machine-readable output')
     .action(runAction((id: string, opts: { json?: boolean }) => showInstallationCommand(id, opts)));
+  registerInstallationCheckCommands(program, inst);
 
   program
     .command('approve')
