@@ -159,6 +159,22 @@ describe('reconciliation sweep and update check (real Redis)', () => {
     }
     expect(manualAt).toBeGreaterThan(0);
     expect(compared).toBe(60 * 30);
+    // Maintenance deferrals are in the histories, each right before the upgrade it deferred, ≤ 4 h.
+    let deferrals = 0;
+    for (const [, h] of await rw.histories('c'))
+      h.forEach((e, k) => {
+        if (e.kind !== 'deferred') return;
+        deferrals++;
+        const up = h[k + 1]!;
+        expect(up).toMatchObject({ kind: 'upgraded', to: e.version });
+        expect(e.until).toBeGreaterThan(e.at);
+        expect(e.until - e.at).toBeLessThanOrEqual(4 * HOUR);
+        if (up.kind === 'upgraded') expect(up.at).toBeGreaterThanOrEqual(e.until);
+      });
+    expect(deferrals).toBeGreaterThan(0);
+    expect(await rw.ctx.metrics.registry.getSingleMetricAsString('mpu_upgrades_deferred_total')).toContain(
+      `mpu_upgrades_deferred_total{app="c"} ${deferrals}`,
+    );
     const approved = await updateCheck(rw.ctx, ids[0]!);
     expect(approved).toMatchObject({ status: 'up-to-date', run: '1.1.0' });
     const other = await whyInstallation(rw.ctx, ids[1]!);
