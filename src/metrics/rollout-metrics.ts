@@ -140,5 +140,10 @@ export function createRolloutMetrics(
     installationsOverdue,
     reconcileRepairs,
     approvals,
-    progress, installations, deferred, bulkInProgress, bulkMoved };
+    progress,
+    installations,
+    deferred,
+    bulkInProgress,
+    bulkMoved,
+  };
 }

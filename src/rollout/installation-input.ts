@@ -63,7 +63,16 @@ export const InstallationInput = z.object({
     .optional(),
   maintenance: WindowsSchema.nullable().optional(),
   /** Its admins' addresses: one notice each (absent: one per installation, to its site's admins). */
-  admins: z.array(z.string().min(1).max(320).regex(/^[^\s;|]+$/, 'no whitespace, ";" or "|"')).max(50).optional(),
+  admins: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(320)
+        .regex(/^[^\s;|]+$/, 'no whitespace, ";" or "|"'),
+    )
+    .max(50)
+    .optional(),
 });
 export type InstallationInput = z.input<typeof InstallationInput>;
 

@@ -144,7 +144,10 @@ export function windowAt(windows: MaintenanceWindows | null, t: number): WindowR
       if (into >= w.minutes) continue;
       const end = t + (w.minutes - into) * MINUTE;
       if (!best || end > best.end)
-        best = { ref: { kind: 'weekly', day: w.day, start: w.start, minutes: w.minutes, timeZone: windows.timeZone }, end };
+        best = {
+          ref: { kind: 'weekly', day: w.day, start: w.start, minutes: w.minutes, timeZone: windows.timeZone },
+          end,
+        };
     }
   }
   for (const w of windows.adHoc)

@@ -37,7 +37,13 @@ describe('encodeHistoryEntry / decodeHistoryEntry', () => {
       `${T}|d|1.0.1|${T + 7_200_000}|w6,00:00,480,America/Los_Angeles`,
     ],
     [
-      { at: T, kind: 'deferred', version: '1.0.1', until: T + 60_000, window: { kind: 'ad-hoc', start: T - 1, end: T + 60_000 } },
+      {
+        at: T,
+        kind: 'deferred',
+        version: '1.0.1',
+        until: T + 60_000,
+        window: { kind: 'ad-hoc', start: T - 1, end: T + 60_000 },
+      },
       `${T}|d|1.0.1|${T + 60_000}|h${T - 1},${T + 60_000}`,
     ],
   ])('%o <-> %s', (entry, encoded) => {
