@@ -56,7 +56,8 @@ export async function listApprovalsCommand(rollout: string, opts: { limit: strin
 export function registerInstallationCheckCommands(program: Command, installations: Command): void {
   installations
     .command('why')
-    .argument('<installation>', 'installation id (clientKey)')
+    .argument('<id>', 'installation id (clientKey)')
+    .summary('why an installation is not on the latest version, reason by reason')
     .description(
       'why an installation is not on the latest version: each reason in words with times (next daily check, ' +
         'maintenance window deferral, approval needed and notices, blocked behind an unapproved version, ' +
@@ -66,7 +67,8 @@ export function registerInstallationCheckCommands(program: Command, installation
     .action(runAction((id: string, opts: { json?: boolean }) => whyCommand(id, opts)));
   installations
     .command('update-check')
-    .argument('<installation>', 'installation id (clientKey)')
+    .argument('<id>', 'installation id (clientKey)')
+    .summary('what its daily update check answers now')
     .description(
       "what the installation's daily update check answers now: the version to run, an update that needs its admin's approval (with the approval link), or up to date; and its next check",
     )
@@ -76,6 +78,7 @@ export function registerInstallationCheckCommands(program: Command, installation
   approvals
     .command('list')
     .argument('<rollout>', 'APP@VERSION of a manual version, e.g. my-app@1.1.0')
+    .summary('installations notified of a manual version, and their approvals')
     .description(
       'every installation notified of a manual version: pending, approved, upgraded or superseded; when its admins were notified and reminded',
     )
