@@ -15,6 +15,7 @@ import type { Closable } from './lib/closable.js';
 import type { Settings } from './app/settings.js';
 import { startWorkers } from './workers/start-workers.js';
 import { startScheduler } from './workers/scheduler.js';
+import { scheduleReconcile } from './workers/rollout.worker.js';
 import { WebhookNotifier } from './notify/notifiers.js';
 import { createApprovalLinks } from './app/rollout/approval-links.js';
 import { deriveInstallLinkSecret } from './lib/install-link.js';
@@ -81,6 +82,7 @@ export function openAuditStore(connection: Redis, config: Config): AuditStore {
 function pickSettings(config: Config): Partial<Settings> {
   const { pollIntervalMs, pollConcurrency, pollBatchSize, pollAttempts, pollBackoffMs, versionConcurrency } = config;
   const { bulkUpgradeLimit, bulkUpgradeRetentionMs } = config;
+  const { approvalReminderIntervalMs, reconcileIntervalMs, reconcileGraceMs } = config;
   return {
     pollIntervalMs,
     pollConcurrency,
@@ -90,6 +92,9 @@ function pickSettings(config: Config): Partial<Settings> {
     versionConcurrency,
     bulkUpgradeLimit,
     bulkUpgradeRetentionMs,
+    approvalReminderIntervalMs,
+    reconcileIntervalMs,
+    reconcileGraceMs,
   };
 }
 
@@ -161,7 +166,10 @@ export async function startDaemon(
   const parts_: Closable[] = [];
   let url: string | undefined;
   try {
-    if (parts.workers) parts_.push(await startWorkers(ctx));
+    if (parts.workers) {
+      parts_.push(await startWorkers(ctx));
+      await scheduleReconcile(ctx);
+    }
     if (parts.scheduler) parts_.push(startScheduler(ctx, config.schedulerCron));
     if (parts.http) {
       const app = await buildApp({

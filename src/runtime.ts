@@ -28,6 +28,7 @@ import { DescriptorStore } from './store/descriptor-store.js';
 import { InstallationStore } from './store/installation-store.js';
 import { createKeys } from './store/keys.js';
 import { PollScheduleStore } from './store/poll-schedule-store.js';
+import { ApprovalNoticeStore } from './store/approval-notice-store.js';
 import { RolloutStore } from './store/rollout-store.js';
 import { SharingStore } from './store/sharing-store.js';
 import { SiteStore } from './store/site-store.js';
@@ -100,6 +101,7 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
   redisErrors.watchRecovery(storeConnection);
   const installs = new InstallationStore(deps.connection, keys);
   const rollouts = new RolloutStore(deps.connection, keys);
+  const notices = new ApprovalNoticeStore(deps.connection, keys);
   const versions = new VersionStore(storeConnection, keys);
   const bulkUpgrades = new BulkUpgradeStore(deps.connection, keys);
   const metrics = createMetrics({
@@ -132,6 +134,7 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
     schedule: new PollScheduleStore(deps.connection, keys),
     installs,
     rollouts,
+    notices,
     bulkUpgrades,
     sites: new SiteStore(deps.connection, keys),
     sharing: new SharingStore(deps.connection, keys),

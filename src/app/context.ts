@@ -25,6 +25,7 @@ import type { RolloutPolicy } from '../rollout/types.js';
 import type { AppRemover } from '../store/app-remover.js';
 import type { AppStore } from '../store/app-store.js';
 import type { BulkUpgradeStore } from '../store/bulk-upgrade-store.js';
+import type { ApprovalNoticeStore } from '../store/approval-notice-store.js';
 import type { DescriptorStore } from '../store/descriptor-store.js';
 import type { InstallationStore } from '../store/installation-store.js';
 import type { Keys } from '../store/keys.js';
@@ -98,6 +99,8 @@ export interface AppContext extends JobPorts {
   schedule: PollScheduleStore;
   installs: InstallationStore;
   rollouts: RolloutStore;
+  /** "Update available" notices and their reminders (approval-notices.ts). */
+  notices: ApprovalNoticeStore;
   bulkUpgrades: BulkUpgradeStore;
   /** Sites, their products and admins (app/distribution). */
   sites: SiteStore;
@@ -130,6 +133,7 @@ export type RolloutContext = Omit<
     | 'keys'
     | 'installs'
     | 'rollouts'
+    | 'notices'
     | 'versions'
     | 'rolloutPolicy'
     | 'settings'

@@ -86,6 +86,22 @@ export interface RolloutSettings {
    * "records … are time-limited"). @defaultValue 30 days
    */
   bulkUpgradeRetentionMs: number;
+  /**
+   * How often a pending approval's notice is repeated to its admins, clock ms, until the
+   * installation is approved, upgraded, or a newer version's notice supersedes it. @defaultValue 3 days
+   */
+  approvalReminderIntervalMs: number;
+  /**
+   * How often the reconciliation sweep runs (app/rollout/reconcile.ts), clock ms: an installation
+   * whose upgrade job was lost reaches its version within one interval of its promised time.
+   * @defaultValue 1 h
+   */
+  reconcileIntervalMs: number;
+  /**
+   * How late past its promised time an installation counts as overdue, clock ms: a batch due now
+   * may simply not have run yet. @defaultValue 5 min
+   */
+  reconcileGraceMs: number;
 }
 
 export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze({
@@ -104,6 +120,9 @@ export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze
   latePlanRoundSize: 50_000,
   bulkUpgradeLimit: 10,
   bulkUpgradeRetentionMs: 30 * 86_400_000,
+  approvalReminderIntervalMs: 3 * 86_400_000,
+  reconcileIntervalMs: 3_600_000,
+  reconcileGraceMs: 300_000,
 });
 
 /** Every setting of a process. */

@@ -7,15 +7,21 @@ import type { ReplayRollout } from '../replay/simulate-replay.js';
 const hours = (ms: number): string =>
   ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`;
 
-/** `rollout: 50% +13.2 h, 99% +27.1 h, 100% +28.4 h after the change` or why nobody got it. */
+/**
+ * `rollout to N installations: 50% 13.2 h, 99% 27.1 h, 100% 28.4 h after the change`, or how many
+ * it reached and what held the others back (a manual version their admins did not approve).
+ */
 function rolloutLine(r: ReplayRollout): string {
-  if (r.p100At === null || r.p50At === null || r.p99At === null) {
+  const d = (t: number | null) => (t === null ? 'never' : hours(t - r.changedAt));
+  const approved = r.approved !== undefined ? `; admins of ${r.approved} approved it` : '';
+  if (r.reached === 0) {
     return r.approval === 'manual'
-      ? `rollout: 0 of ${r.population} installations (each waits for its admin's approval)`
+      ? `rollout: 0 of ${r.population} installations (each waits for its admin's approval${approved})`
       : `rollout: 0 of ${r.population} installations (held back until ${r.waitingOn} is approved)`;
   }
-  const d = (t: number) => hours(t - r.changedAt);
-  return `rollout to ${r.population} installations: 50% ${d(r.p50At)}, 99% ${d(r.p99At)}, 100% ${d(r.p100At)} after the change`;
+  if (r.reached < r.population)
+    return `rollout: ${r.reached} of ${r.population} installations (50% ${d(r.p50At)}, 99% ${d(r.p99At)} after the change; the others wait for approval of ${r.waitingOn}${approved})`;
+  return `rollout to ${r.population} installations: 50% ${d(r.p50At)}, 99% ${d(r.p99At)}, 100% ${d(r.p100At)} after the change${approved}`;
 }
 
 const approvalWords = (a: string | undefined): string => (a === 'manual' ? 'needs admin approval' : 'automatic');

@@ -80,6 +80,11 @@ const Env = z.object({
   MPU_BULK_UPGRADE_LIMIT: int(10),
   /** How long a finished bulk upgrade's record is kept. */
   MPU_BULK_UPGRADE_RETENTION: duration('30d'),
+  /** How often a pending approval's notice is repeated to its admins. */
+  MPU_APPROVAL_REMINDER_INTERVAL: duration('3d'),
+  /** How often the reconciliation sweep runs, and how late counts as overdue. */
+  MPU_RECONCILE_INTERVAL: duration('1h'),
+  MPU_RECONCILE_GRACE: duration('5m'),
   /** The window a Connect to Forge adoption moves its eligible installations in (at most 30 days). */
   MPU_ADOPTION_WINDOW: duration('120h'),
   /** Where "update available" notices for manual versions are POSTed; unset: they are logged. */
@@ -179,6 +184,11 @@ export interface Config {
   bulkUpgradeLimit: number;
   /** Retention of a finished bulk upgrade's record, ms. */
   bulkUpgradeRetentionMs: number;
+  /** Interval of approval reminders, ms. */
+  approvalReminderIntervalMs: number;
+  /** Interval of the reconciliation sweep, and its grace, ms. */
+  reconcileIntervalMs: number;
+  reconcileGraceMs: number;
   /** Admin notification webhook (manual versions); undefined: notices are logged. */
   notifyWebhookUrl: string | undefined;
   webhookBodyLimit: number;
@@ -278,6 +288,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     auditMaxLen: d.MPU_AUDIT_MAX_LEN,
     bulkUpgradeLimit: d.MPU_BULK_UPGRADE_LIMIT,
     bulkUpgradeRetentionMs: d.MPU_BULK_UPGRADE_RETENTION,
+    approvalReminderIntervalMs: d.MPU_APPROVAL_REMINDER_INTERVAL,
+    reconcileIntervalMs: d.MPU_RECONCILE_INTERVAL,
+    reconcileGraceMs: d.MPU_RECONCILE_GRACE,
     notifyWebhookUrl: d.MPU_NOTIFY_WEBHOOK_URL,
     webhookBodyLimit: d.MPU_WEBHOOK_BODY_LIMIT,
     pollIntervalMs: d.MPU_POLL_INTERVAL,

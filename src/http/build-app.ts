@@ -11,6 +11,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import rateLimit from '@fastify/rate-limit';
 import type { HttpContext } from './http-context.js';
 import { registerRolloutRoutes } from './routes/rollout-routes.js';
+import { registerInstallationCheckRoutes } from './routes/installation-check-routes.js';
 import { registerBulkUpgradeRoutes } from './routes/bulk-upgrade-routes.js';
 import { installErrorHandler } from './error-handler.js';
 import type { Clock } from '../lib/clock.js';
@@ -122,6 +123,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     });
   if (opts.adminBoard ?? true) await registerAdminBoard(app, Object.values(ctx.queues));
   await registerRolloutRoutes(app, ctx);
+  await registerInstallationCheckRoutes(app, ctx, opts.audit);
   await registerBulkUpgradeRoutes(app, ctx);
   await registerAuditRoutes(app, opts.audit);
   await registerDistributionRoutes(app, ctx);

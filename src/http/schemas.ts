@@ -122,6 +122,10 @@ export const InstallationSchema = open({
   version: z.string(),
   checkOffsetMs: z.number().meta({ description: 'daily update check, ms after 00:00 UTC' }),
   maintenance: MaintenanceSchema.nullable(),
+  admins: z
+    .array(z.string())
+    .optional()
+    .meta({ description: "its admins' addresses (one approval notice each); absent: its site's admins" }),
 }).meta({ id: 'Installation' });
 
 /** An installation with its approvals, "update available" and history (`InstallationView`). */
@@ -136,7 +140,7 @@ export const InstallationViewSchema = InstallationSchema.extend({
   history: z.array(
     open({
       at: epochMs,
-      kind: z.enum(['registered', 'upgraded', 'approved', 'update-available', 'moved']),
+      kind: z.enum(['registered', 'upgraded', 'approved', 'update-available', 'moved', 'deferred']),
     }),
   ),
 }).meta({ id: 'InstallationView' });

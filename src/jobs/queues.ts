@@ -291,6 +291,17 @@ export const LATE_PLAN_JOB_NAME = 'plan-late-installations';
 export const latePlanJobId = (appId: string, registered: number): string =>
   `late-plan__${jobIdPart(appId)}__${registered}`;
 
+/**
+ * The reconciliation sweep (app/rollout/reconcile.ts): one repeatable job on the rollout queue,
+ * every `reconcileIntervalMs` (BullMQ job scheduler `RECONCILE_SCHEDULER_ID`: one per queue,
+ * whichever daemons upsert it, so the sweep runs once per interval across all of them).
+ */
+export const ReconcileJob = z.object({ v: z.literal(1) });
+export type ReconcileJob = z.infer<typeof ReconcileJob>;
+export const RECONCILE_JOB_NAME = 'reconcile-rollouts';
+/** The job scheduler's id (BullMQ keeps one scheduler per id and queue). */
+export const RECONCILE_SCHEDULER_ID = 'reconcile-rollouts';
+
 // ── bulk major-version upgrades (app/rollout/bulk-upgrades.ts) ──────────────────────────
 
 /**

@@ -27,6 +27,8 @@ export const ErrorCode = {
   CONFIG_INVALID: 'config-invalid',
   POLICY_INVALID: 'policy-invalid',
   INPUT_INVALID: 'input-invalid',
+  /** A command-line option's value, or a combination of options, that the command cannot run with. */
+  USAGE_INVALID: 'usage-invalid',
   STORE_UNAVAILABLE: 'store-unavailable',
   /** An admin notification (webhook) could not be delivered: retryable. */
   NOTIFY_FAILED: 'notify-failed',
@@ -58,7 +60,7 @@ export interface ErrorSpec {
   /** HTTP status the API answers with when a request fails with this code. */
   readonly httpStatus: number;
   /**
-   * `mpu` exit status, sysexits(3) style: 65 data, 66 not found, 69 unavailable, 75 temporary,
+   * `mpu` exit status, sysexits(3) style: 64 usage, 65 data, 66 not found, 69 unavailable, 75 temporary,
    * 77 permission denied, 78 config, 1 other.
    */
   readonly exitCode: number;
@@ -67,7 +69,16 @@ export interface ErrorSpec {
 }
 
 /** sysexits(3) statuses used by the catalogue. */
-const EX = { FAILURE: 1, DATAERR: 65, NOINPUT: 66, UNAVAILABLE: 69, TEMPFAIL: 75, NOPERM: 77, CONFIG: 78 } as const;
+const EX = {
+  FAILURE: 1,
+  USAGE: 64,
+  DATAERR: 65,
+  NOINPUT: 66,
+  UNAVAILABLE: 69,
+  TEMPFAIL: 75,
+  NOPERM: 77,
+  CONFIG: 78,
+} as const;
 
 // Who sees each status: 4xx blame the request, 5xx the daemon or what it depends on. The
 // exit statuses of the codes that had one before the catalogue are kept (scripts test them).
@@ -183,6 +194,14 @@ const CATALOGUE = {
     description: 'an argument, file or request field is invalid',
     httpStatus: 400,
     exitCode: EX.DATAERR,
+    retryable: false,
+  },
+  // EX_USAGE: the command line itself is wrong (a value out of range for this run, options that
+  // do not go together): found by the command once its options are parsed.
+  [ErrorCode.USAGE_INVALID]: {
+    description: 'a command-line option is invalid (its value, or its combination with others)',
+    httpStatus: 400,
+    exitCode: EX.USAGE,
     retryable: false,
   },
   [ErrorCode.STORE_UNAVAILABLE]: {

@@ -12,6 +12,23 @@ export interface RolloutMetrics {
   readonly registry: Registry;
   /** `mpu_upgrades_total{app,cause}`: installations moved by this process. */
   readonly upgrades: Counter<'app' | 'cause'>;
+  /**
+   * `mpu_upgrades_deferred_total{app}`: upgrades applied by this process that a maintenance window
+   * had deferred (each is also a `deferred` entry in the installation's history).
+   */
+  readonly upgradesDeferred: Counter<'app'>;
+  /**
+   * `mpu_installations_overdue{app}`: installations the last reconciliation sweep of this process
+   * found past their promised time without their upgrade (it upgraded them at once).
+   */
+  readonly installationsOverdue: Gauge<'app'>;
+  /** `mpu_reconcile_repairs_total{app,kind}`: upgrades (`upgrade`) and notices (`notice`) the sweep made up for. */
+  readonly reconcileRepairs: Counter<'app' | 'kind'>;
+  /**
+   * `mpu_approvals{app,version,state}`: installations notified of a manual version, by state
+   * (pending, approved, upgraded, superseded, gone), as of the last reconciliation sweep.
+   */
+  readonly approvals: Gauge<'app' | 'version' | 'state'>;
   /** `mpu_rollout_progress_percent{app,version,status}`: collected at scrape time (latest 50 rollouts). */
   readonly progress: Gauge<'app' | 'version' | 'status'>;
   /** `mpu_installations{app,version}`: version distribution of apps with rollouts (collected). */
@@ -39,6 +56,30 @@ export function createRolloutMetrics(
     name: 'mpu_upgrades_total',
     help: 'Installations upgraded by this process',
     labelNames: ['app', 'cause'] as const,
+    registers: [registry],
+  });
+  const upgradesDeferred = new Counter({
+    name: 'mpu_upgrades_deferred_total',
+    help: 'Upgrades applied by this process after a maintenance window deferred them',
+    labelNames: ['app'] as const,
+    registers: [registry],
+  });
+  const installationsOverdue = new Gauge({
+    name: 'mpu_installations_overdue',
+    help: 'Installations past their promised time without their upgrade, found by the last reconciliation sweep',
+    labelNames: ['app'] as const,
+    registers: [registry],
+  });
+  const reconcileRepairs = new Counter({
+    name: 'mpu_reconcile_repairs_total',
+    help: 'Upgrades and notices the reconciliation sweep made up for (their jobs were lost)',
+    labelNames: ['app', 'kind'] as const,
+    registers: [registry],
+  });
+  const approvals = new Gauge({
+    name: 'mpu_approvals',
+    help: 'Installations notified of a manual version, by approval state, as of the last reconciliation sweep',
+    labelNames: ['app', 'version', 'state'] as const,
     registers: [registry],
   });
   const progress = new Gauge({
@@ -92,5 +133,17 @@ export function createRolloutMetrics(
     labelNames: ['app'] as const,
     registers: [registry],
   });
-  return { registry, upgrades, progress, installations, deferred, bulkInProgress, bulkMoved };
+  return {
+    registry,
+    upgrades,
+    upgradesDeferred,
+    installationsOverdue,
+    reconcileRepairs,
+    approvals,
+    progress,
+    installations,
+    deferred,
+    bulkInProgress,
+    bulkMoved,
+  };
 }

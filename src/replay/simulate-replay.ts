@@ -1,6 +1,7 @@
 /**
- * `mpu replay --installations N`: a simulated rollout of each replayed version to a
- * generated population, on a virtual clock, with no Redis. Pure.
+ * `mpu replay --installations N [--approve-share S]`: a simulated rollout of each replayed
+ * version to a generated population, on a virtual clock, with no Redis; a share S of the
+ * installations' admins approves each manual version. Pure.
  *
  * Publication times: a Connect version is published at the app's first poll slot after the commit
  * (polls every 5 h at a stable per-app offset: DESIGN.md, "Detection rules"); a Forge version at
@@ -30,6 +31,8 @@ export interface ReplayRolloutOptions {
   appId?: string;
   /** Poll interval. @defaultValue 5 h */
   pollIntervalMs?: number;
+  /** Share (0 … 1) of installations whose admins approve each manual version (`SimulationOptions`). @defaultValue 0 */
+  approveShare?: number;
 }
 
 /**
@@ -70,6 +73,8 @@ export function simulateReplayRollout(replay: Replay, opts: ReplayRolloutOptions
       publishedAt: publishedAt[i]!,
     })),
     population,
+    {},
+    { approveShare: opts.approveShare ?? 0 },
   );
   return results.map((r, i) => ({ ...r, index: entries[i]!.index, changedAt: changedAt[i]! }));
 }

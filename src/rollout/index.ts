@@ -11,3 +11,4 @@ export * from './plan-late.js';
 export * from './rollout-status.js';
 export * from './installation-history.js';
 export * from './plan-adoption.js';
+export * from './explain-installation.js';

@@ -13,14 +13,20 @@
  * - `<at>|m|<app>@<from>|<app>@<to>|<a or p>`  moved from a Connect app to its Forge successor
  *                                       (DESIGN.md "Connect to Forge adoption"), automatically
  *                                       or by approval; kept in both apps' histories
+ * - `<at>|d|<version>|<until>|<window>` its upgrade to `version`, due at `at`, was deferred by a
+ *                                       maintenance window until `until` (epoch ms; DESIGN.md
+ *                                       "Rollout rules": ≤ 4 h); `window` as `encodeWindowRef`
+ *                                       in windows.ts. Written with the upgrade it deferred
  *
  * `at` is epoch ms. This module is the single definition of the format. Two store scripts build
  * entries themselves, on hot paths where passing encoded entries would cost more client work
- * (registerInstallations-6.lua: `registered`; compareAndSetVersions-3.lua and
- * applyBulkMoves-7.lua: `upgraded`, 2,000 moves per call); their header comments point here and test/rollout/installation-history.test.ts
+ * (registerInstallations-6.lua: `registered`; compareAndSetVersions-4.lua: `deferred` and
+ * `upgraded`, and applyBulkMoves-7.lua: `upgraded`, 2,000 moves per call); their header comments point here and test/store/installation-store-scripts.redis.test.ts
  * proves that what they write decodes here. Version strings and ids never hold `|`, `;`, tabs
  * or newlines (semver and the installation id rules).
  */
+
+import { decodeWindowRef, describeWindowRef, encodeWindowRef, type WindowRef } from './windows.js';
 
 /** One history entry (see the module documentation). `at` is epoch ms. */
 export type HistoryEntry =
@@ -36,6 +42,17 @@ export type HistoryEntry =
     }
   | { at: number; kind: 'approved'; version: string }
   | { at: number; kind: 'update-available'; version: string }
+  | {
+      /** When the upgrade was due (its update check, or its Forge slot). */
+      at: number;
+      kind: 'deferred';
+      /** The version whose upgrade was deferred. */
+      version: string;
+      /** When the window let it run, epoch ms. */
+      until: number;
+      /** The window that deferred it. */
+      window: WindowRef;
+    }
   | {
       at: number;
       kind: 'moved';
@@ -75,7 +92,14 @@ const FIELD_SEPARATOR = '|';
 export const UPGRADE_CAUSE_CODE: Readonly<Record<UpgradeCause, string>> = { automatic: 'a', approval: 'p' };
 
 /** The one-letter code of each entry kind (the second field). */
-const KIND_CODE = { registered: 'i', upgraded: 'u', approved: 'a', 'update-available': 'n', moved: 'm' } as const;
+const KIND_CODE = {
+  registered: 'i',
+  upgraded: 'u',
+  approved: 'a',
+  'update-available': 'n',
+  moved: 'm',
+  deferred: 'd',
+} as const;
 
 /** Encodes one entry, e.g. `1735689600000|u|1.0.0|1.0.1|a`. Pure. */
 export function encodeHistoryEntry(e: HistoryEntry): string {
@@ -85,6 +109,8 @@ export function encodeHistoryEntry(e: HistoryEntry): string {
     if (e.cause === 'bulk') return `${move}${BULK_CAUSE_CODE}${FIELD_SEPARATOR}${e.bulkUpgradeId ?? ''}`;
     return `${move}${UPGRADE_CAUSE_CODE[e.cause]}`;
   }
+  if (e.kind === 'deferred')
+    return `${head}${e.version}${FIELD_SEPARATOR}${e.until}${FIELD_SEPARATOR}${encodeWindowRef(e.window)}`;
   if (e.kind === 'moved')
     return `${head}${appVersionText(e.from)}${FIELD_SEPARATOR}${appVersionText(e.to)}${FIELD_SEPARATOR}${UPGRADE_CAUSE_CODE[e.cause]}`;
   return `${head}${e.version}`;
@@ -117,6 +143,10 @@ export function decodeHistoryEntry(raw: string): HistoryEntry | null {
       return { at, kind: 'approved', version: f[2]! };
     case KIND_CODE['update-available']:
       return { at, kind: 'update-available', version: f[2]! };
+    case KIND_CODE.deferred: {
+      const window = decodeWindowRef(f[4] ?? '');
+      return window ? { at, kind: 'deferred', version: f[2]!, until: Number(f[3]), window } : null;
+    }
     case KIND_CODE.moved:
       return {
         at,
@@ -147,4 +177,21 @@ export function parseHistory(field: string | null | undefined): HistoryEntry[] {
     if (e) out.push(e);
   }
   return out;
+}
+
+/**
+ * One entry in words, without its time, e.g. `upgraded 1.0.0 → 1.0.1 (automatic)` or `deferred
+ * 1.0.1 until 2025-03-04T03:00:00.000Z by window weekly Tue 01:00 for 2 h (UTC)`. Pure.
+ */
+export function describeHistoryEntry(e: HistoryEntry): string {
+  switch (e.kind) {
+    case 'upgraded':
+      return `upgraded ${e.from} → ${e.to} (${e.cause === 'bulk' ? `bulk upgrade ${e.bulkUpgradeId}` : e.cause})`;
+    case 'moved':
+      return `moved ${e.from.appId}@${e.from.version} → ${e.to.appId}@${e.to.version} (${e.cause})`;
+    case 'deferred':
+      return `deferred ${e.version} until ${new Date(e.until).toISOString()} by window ${describeWindowRef(e.window)}`;
+    default:
+      return `${e.kind} ${e.version}`;
+  }
 }

@@ -62,6 +62,17 @@ export const InstallationInput = z.object({
     .refine((s) => parseLocalTime(s) !== null, { message: 'expected HH:MM (UTC)' })
     .optional(),
   maintenance: WindowsSchema.nullable().optional(),
+  /** Its admins' addresses: one notice each (absent: one per installation, to its site's admins). */
+  admins: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(320)
+        .regex(/^[^\s;|]+$/, 'no whitespace, ";" or "|"'),
+    )
+    .max(50)
+    .optional(),
 });
 export type InstallationInput = z.input<typeof InstallationInput>;
 
@@ -92,5 +103,6 @@ export function parseInstallationInput(raw: unknown, where = 'installation'): In
     version: d.version,
     checkOffsetMs,
     maintenance: d.maintenance ?? null,
+    ...(d.admins && d.admins.length > 0 ? { admins: [...new Set(d.admins)] } : {}),
   };
 }

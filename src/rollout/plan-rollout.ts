@@ -5,7 +5,8 @@
  * `PlanSummary` gives counts and p50 / p99 / max delay.
  */
 import type { MaintenanceWindows, PlannedVersion, RolloutPolicy } from './types.js';
-import { deferForMaintenance, maintenanceWindowEnd } from './windows.js';
+import { deferForMaintenance, maintenanceWindowEnd, windowAt } from './windows.js';
+import { encodeHistoryEntry, type HistoryEntry } from './installation-history.js';
 import { VersionLadder } from './version-ladder.js';
 
 /** What the planner reads of one installation (a row of the installation store). */
@@ -226,15 +227,41 @@ export class PlanSummaryBuilder {
 }
 
 /**
- * Plans one chunk of installations: groups them into buckets (one per kind and time) and feeds
- * `summary`. Memory is proportional to the chunk.
+ * The `deferred` history entry of an upgrade step a maintenance window moved later (DESIGN.md
+ * "Rollout rules": each deferral is kept in the installation's history), or null when the step
+ * is not a deferred upgrade: due at `dueAt`, it runs at its bucket time `at`, held by the window
+ * that contained `dueAt`. Pure.
  */
-export function planChunk(ctx: PlanContext, chunk: Iterable<PlanInput>, summary?: PlanSummaryBuilder): PlanBucket[] {
+export function deferralEntry(
+  version: string,
+  step: InstallationStep,
+  windows: MaintenanceWindows | null,
+): Extract<HistoryEntry, { kind: 'deferred' }> | null {
+  if (step.kind !== 'upgrade' || step.exactAt <= step.dueAt) return null;
+  const window = windowAt(windows, step.dueAt);
+  return window ? { at: step.dueAt, kind: 'deferred', version, until: step.at, window } : null;
+}
+
+/**
+ * Plans one chunk of installations: groups them into buckets (one per kind and time) and feeds
+ * `summary`. Memory is proportional to the chunk. With `deferrals`, each upgrade a maintenance
+ * window defers adds its encoded `deferred` history entry under its installation id.
+ */
+export function planChunk(
+  ctx: PlanContext,
+  chunk: Iterable<PlanInput>,
+  summary?: PlanSummaryBuilder,
+  deferrals?: Map<string, string>,
+): PlanBucket[] {
   const groups = new Map<number, PlanBucket>();
   for (const inst of chunk) {
     const step = ctx.step(inst);
     summary?.add(step);
     if (step.kind === 'skip') continue;
+    if (deferrals && step.kind === 'upgrade' && step.exactAt > step.dueAt) {
+      const e = deferralEntry(ctx.version.version, step, inst.maintenance);
+      if (e) deferrals.set(inst.id, encodeHistoryEntry(e));
+    }
     const key = step.at * 2 + (step.kind === 'notify' ? 1 : 0);
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { kind: step.kind, at: step.at, ids: [] }));

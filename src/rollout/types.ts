@@ -49,6 +49,11 @@ export interface Installation {
   checkOffsetMs: number;
   /** Maintenance windows; null when it has none. */
   maintenance: MaintenanceWindows | null;
+  /**
+   * Its admins' addresses (e.g. e-mail), each sent its own "update available" notice and
+   * reminders; absent or empty: one notice per installation, addressed to its site's admins.
+   */
+  admins?: string[];
 }
 
 /** What the planner needs of a published version. */

@@ -119,3 +119,68 @@ export function deferForMaintenance(windows: MaintenanceWindows | null, t: numbe
   }
   return Math.min(cur, limit);
 }
+
+/**
+ * One maintenance window, as a history entry and the "why" explanation name it: a weekly window
+ * (local day 0 = Sunday … 6, `HH:MM` start, length in minutes, in `timeZone`) or an ad-hoc one
+ * (epoch ms, `start` inclusive, `end` exclusive).
+ */
+export type WindowRef =
+  | { kind: 'weekly'; day: number; start: string; minutes: number; timeZone: string }
+  | { kind: 'ad-hoc'; start: number; end: number };
+
+/**
+ * The window that contains `t` (epoch ms), or null: the one ending last when several do (the
+ * one that defers an upgrade due at `t` furthest; DESIGN.md "Rollout rules"). Pure.
+ */
+export function windowAt(windows: MaintenanceWindows | null, t: number): WindowRef | null {
+  if (!windows) return null;
+  let best: { ref: WindowRef; end: number } | null = null;
+  if (windows.weekly.length > 0) {
+    const m = weekMinute(windows.timeZone, t);
+    for (const w of windows.weekly) {
+      const start = w.day * 24 * 60 + (parseLocalTime(w.start) ?? 0);
+      const into = (((m - start) % WEEK_MINUTES) + WEEK_MINUTES) % WEEK_MINUTES;
+      if (into >= w.minutes) continue;
+      const end = t + (w.minutes - into) * MINUTE;
+      if (!best || end > best.end)
+        best = {
+          ref: { kind: 'weekly', day: w.day, start: w.start, minutes: w.minutes, timeZone: windows.timeZone },
+          end,
+        };
+    }
+  }
+  for (const w of windows.adHoc)
+    if (t >= w.start && t < w.end && (!best || w.end > best.end))
+      best = { ref: { kind: 'ad-hoc', start: w.start, end: w.end }, end: w.end };
+  return best?.ref ?? null;
+}
+
+/**
+ * A window as one history field: `w<day>,<HH:MM>,<minutes>,<time zone>` or `h<start>,<end>`
+ * (IANA zone names and `HH:MM` never hold `|` or `;`). Pure.
+ */
+export function encodeWindowRef(w: WindowRef): string {
+  return w.kind === 'weekly' ? `w${w.day},${w.start},${w.minutes},${w.timeZone}` : `h${w.start},${w.end}`;
+}
+
+/** Decodes `encodeWindowRef`'s text, or null when it is not one. Pure. */
+export function decodeWindowRef(s: string): WindowRef | null {
+  const f = s.slice(1).split(',');
+  if (s.startsWith('w') && f.length === 4) {
+    const [day, start, minutes, timeZone] = f as [string, string, string, string];
+    return { kind: 'weekly', day: Number(day), start, minutes: Number(minutes), timeZone };
+  }
+  if (s.startsWith('h') && f.length === 2) return { kind: 'ad-hoc', start: Number(f[0]), end: Number(f[1]) };
+  return null;
+}
+
+const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+
+/** A window in words, e.g. `weekly Sat 00:00 for 8 h (Europe/Berlin)` or `ad hoc 2025-03-04T01:00Z–03:00Z`. Pure. */
+export function describeWindowRef(w: WindowRef): string {
+  if (w.kind === 'ad-hoc')
+    return `ad hoc ${new Date(w.start).toISOString().slice(0, 16)}Z–${new Date(w.end).toISOString().slice(0, 16)}Z`;
+  const len = w.minutes % 60 === 0 ? `${w.minutes / 60} h` : `${w.minutes} min`;
+  return `weekly ${DAY_NAMES[w.day] ?? `day ${w.day}`} ${w.start} for ${len} (${w.timeZone})`;
+}

@@ -11,7 +11,7 @@
  * field of `;`-separated entries, in the format of src/rollout/installation-history.ts.
  *
  * The scripts are commands/*.lua (registerInstallations-6, ackRegistrations-1,
- * compareAndSetVersions-3, readRangeStates-3, readPlanChunk-4, approveInstallation-3,
+ * compareAndSetVersions-4, readRangeStates-3, readPlanChunk-4, approveInstallation-3,
  * markUpdateAvailable-3, adoptInstallations-14), loaded by scripts.ts.
  */
 import type { Redis } from 'ioredis';
@@ -29,7 +29,7 @@ import {
 } from '../rollout/installation-history.js';
 import { execAll } from '../lib/exec-all.js';
 import type { Keys } from './keys.js';
-import { adoptionApplied, columnsOf, countOf, flagOf, type AdoptionReply } from './script-results.js';
+import { adoptionApplied, columnsOf, countOf, flagOf, movesApplied, type AdoptionReply } from './script-results.js';
 import { defineScripts, scriptedPipeline, type ScriptedRedis } from './scripts.js';
 
 export { parseHistory, type HistoryEntry } from '../rollout/installation-history.js';
@@ -67,6 +67,8 @@ interface StoredRecord {
   p: string[];
   c: number;
   m: MaintenanceWindows | null;
+  /** Admins' addresses, when given (absent in records stored before they were kept). */
+  a?: string[];
 }
 
 /**
@@ -89,12 +91,22 @@ export interface PlanChunk<T extends PlanInput = PlanInput> {
 
 function encode(inst: Installation): string {
   const r: StoredRecord = { s: inst.site, p: inst.products, c: inst.checkOffsetMs, m: inst.maintenance };
+  if (inst.admins && inst.admins.length > 0) r.a = inst.admins;
   return JSON.stringify(r);
 }
 
 function decode(appId: string, id: string, json: string, version: string): Installation {
   const r = JSON.parse(json) as StoredRecord;
-  return { id, appId, site: r.s, products: r.p, version, checkOffsetMs: r.c, maintenance: r.m };
+  return {
+    id,
+    appId,
+    site: r.s,
+    products: r.p,
+    version,
+    checkOffsetMs: r.c,
+    maintenance: r.m,
+    ...(r.a ? { admins: r.a } : {}),
+  };
 }
 
 /** Redis installation store. Methods throw AppError `store-unavailable` only via the caller's connection errors. */
@@ -406,6 +418,17 @@ export class InstallationStore {
     return data.map((j) => (j ? (JSON.parse(j) as StoredRecord).s : null));
   }
 
+  /** Sites and admins of `ids` (null for unknown ids; `admins` empty when none were given). */
+  async readRecipients(appId: string, ids: readonly string[]): Promise<({ site: string; admins: string[] } | null)[]> {
+    if (ids.length === 0) return [];
+    const data = await this.redis.hmget(this.keys.installationData(appId), ...ids);
+    return data.map((j) => {
+      if (!j) return null;
+      const r = JSON.parse(j) as StoredRecord;
+      return { site: r.s, admins: r.a ?? [] };
+    });
+  }
+
   /** The update shown available to each of `ids` ("update available"; null when none). */
   async readAvailable(appId: string, ids: readonly string[]): Promise<(string | null)[]> {
     if (ids.length === 0) return [];
@@ -419,23 +442,58 @@ export class InstallationStore {
    * @returns how many moved
    */
   async compareAndSetVersions(appId: string, moves: readonly VersionMove[], at: number): Promise<number> {
+    return (await this.applyMoves(appId, moves, at)).moved;
+  }
+
+  /**
+   * `compareAndSetVersions` for the batches of `version`'s rollout: a moved installation whose
+   * upgrade the plan recorded as deferred by a maintenance window (`recordDeferrals`) gets that
+   * `deferred` history entry before its `upgraded` one (compareAndSetVersions-4.lua).
+   * @param version the rollout whose deferrals apply; absent: none
+   * @returns how many moved, and how many of those moves had been deferred
+   */
+  async applyMoves(
+    appId: string,
+    moves: readonly VersionMove[],
+    at: number,
+    version?: string,
+  ): Promise<{ moved: number; deferred: number }> {
     let moved = 0;
+    let deferred = 0;
+    const deferrals = this.keys.rolloutDeferrals(appId, version ?? '');
     for (let i = 0; i < moves.length; i += 2000) {
       // One line per move; the script builds each `upgraded` history entry from it.
       let packed = '';
       for (const m of moves.slice(i, i + 2000)) {
         packed += `${m.id}\t${m.expected}\t${m.target}\t${UPGRADE_CAUSE_CODE[m.cause]}\n`;
       }
-      const reply = await this.redis.mpuCompareAndSetVersions(
-        this.keys.installationVersion(appId),
-        this.keys.versionDistribution(appId),
-        this.keys.installationHistory(appId),
-        at,
-        packed,
+      const reply = movesApplied(
+        await this.redis.mpuCompareAndSetVersions(
+          this.keys.installationVersion(appId),
+          this.keys.versionDistribution(appId),
+          this.keys.installationHistory(appId),
+          deferrals,
+          at,
+          packed,
+          version === undefined ? '0' : '1',
+        ),
       );
-      moved += countOf('compareAndSetVersions', reply);
+      moved += reply.moved;
+      deferred += reply.deferred;
     }
-    return moved;
+    return { moved, deferred };
+  }
+
+  /**
+   * Records the maintenance deferrals of planned upgrades of `version` (ids → encoded `deferred`
+   * history entries), for the upgrade's compare-and-set to append (`applyMoves`). Idempotent: a
+   * plan resumed after a crash writes the same values again.
+   */
+  async recordDeferrals(appId: string, version: string, entries: ReadonlyMap<string, string>): Promise<void> {
+    if (entries.size === 0) return;
+    const flat: string[] = [];
+    for (const [id, e] of entries) flat.push(id, e);
+    await this.redis.hset(this.keys.rolloutDeferrals(appId, version), ...flat);
   }
 
   /**

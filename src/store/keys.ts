@@ -65,6 +65,25 @@ export interface Keys {
   rolloutBuckets(appId: string, version: string): string;
   /** LIST `<p>:app:{<appId>}:rollout:<version>:bucket:<kind>:<at>`: installation ids of one bucket. */
   rolloutBucket(appId: string, version: string, kind: string, at: number): string;
+  /**
+   * HASH `<p>:app:{<appId>}:rollout:<version>:deferrals`: installation id → its encoded `deferred`
+   * history entry (installation-history.ts), written by the plan for each upgrade a maintenance
+   * window defers and appended to the history by the upgrade's compare-and-set.
+   */
+  rolloutDeferrals(appId: string, version: string): string;
+  /**
+   * HASH `<p>:app:{<appId>}:reconcile`: version → clock ms up to which the reconciliation sweep
+   * has checked that version's planned buckets (app/rollout/reconcile.ts).
+   */
+  reconcileMarks(appId: string): string;
+  /**
+   * HASH `<p>:app:{<appId>}:notices:<version>`: installation id → `<notified at>[,<reminded at>…]`
+   * (clock ms): the "update available" notices its admins were sent for that manual version, and
+   * each reminder (app/rollout/approval-notices.ts).
+   */
+  approvalNotices(appId: string, version: string): string;
+  /** ZSET `<p>:app:{<appId>}:reminders`: `<version>\t<installation id>` scored by its next reminder time (clock ms). */
+  approvalReminders(appId: string): string;
   // ── bulk upgrades (app/rollout/bulk-upgrades.ts) ─────────────────────
   /** ZSET `<p>:app:{<appId>}:bulk-upgrades`: the app's bulk upgrade ids scored by start time (clock ms). */
   bulkUpgrades(appId: string): string;
@@ -142,6 +161,10 @@ export function createKeys(prefix = 'mpu'): Keys {
     rollout: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}`,
     rolloutBuckets: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}:buckets`,
     rolloutBucket: (appId, version, kind, at) => `${prefix}:app:{${appId}}:rollout:${version}:bucket:${kind}:${at}`,
+    rolloutDeferrals: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}:deferrals`,
+    reconcileMarks: (appId) => `${prefix}:app:{${appId}}:reconcile`,
+    approvalNotices: (appId, version) => `${prefix}:app:{${appId}}:notices:${version}`,
+    approvalReminders: (appId) => `${prefix}:app:{${appId}}:reminders`,
     bulkUpgrades: (appId) => `${prefix}:app:{${appId}}:bulk-upgrades`,
     bulkUpgrade: (appId, id) => `${prefix}:app:{${appId}}:bulk:${id}`,
     bulkUpgradeCandidates: (appId, id) => `${prefix}:app:{${appId}}:bulk:${id}:ids`,

@@ -340,12 +340,26 @@ export class RolloutStore {
       .sort((a, b) => a.at - b.at);
   }
 
+  /**
+   * How far (clock ms) the reconciliation sweep has checked this rollout's buckets; -Infinity
+   * before its first sweep.
+   */
+  async reconcileMark(appId: string, version: string): Promise<number> {
+    const raw = await this.redis.hget(this.keys.reconcileMarks(appId), version);
+    return raw === null ? -Infinity : Number(raw);
+  }
+
+  /** Records that the sweep checked this rollout's buckets up to `at` (clock ms). */
+  async setReconcileMark(appId: string, version: string, at: number): Promise<void> {
+    await this.redis.hset(this.keys.reconcileMarks(appId), version, String(at));
+  }
+
   /** Deletes the planned buckets (a restarted plan, or a halt). */
   async clearBuckets(appId: string, version: string): Promise<void> {
     const buckets = await this.listBuckets(appId, version);
     const keys = buckets.map((b) => this.keys.rolloutBucket(appId, version, b.kind, b.at));
     for (let i = 0; i < keys.length; i += 500) await this.redis.unlink(...keys.slice(i, i + 500));
-    await this.redis.unlink(this.keys.rolloutBuckets(appId, version));
+    await this.redis.unlink(this.keys.rolloutBuckets(appId, version), this.keys.rolloutDeferrals(appId, version));
   }
 
   /** Lets the plan's bucket lists expire in `seconds` (a completed rollout). Idempotent. */
@@ -356,6 +370,7 @@ export class RolloutStore {
     const pipe = this.redis.pipeline();
     for (const b of buckets) pipe.expire(this.keys.rolloutBucket(appId, version, b.kind, b.at), seconds);
     pipe.expire(key, seconds);
+    pipe.expire(this.keys.rolloutDeferrals(appId, version), seconds);
     await execAll(pipe);
   }
 

@@ -35,13 +35,19 @@ function oneOf<const T extends string>(script: string, reply: unknown, allowed: 
 // ── Counts and flags ──────────────────────────────────────────────────────────────────────
 
 /**
- * A count (integer ≥ 0): registerInstallations-6, compareAndSetVersions-3,
- * markUpdateAvailable-3, unindexInstallations-1.
+ * A count (integer ≥ 0): registerInstallations-6, markUpdateAvailable-3, unindexInstallations-1
+ * (and each count of compareAndSetVersions-4, `movesApplied`).
  */
 export function countOf(script: string, reply: unknown): number {
   const n = integer(script, reply);
   if (n < 0) throw new UnexpectedScriptReply(script, reply);
   return n;
+}
+
+/** compareAndSetVersions-4's `{moved, deferred}`: installations moved, and how many of those moves were deferred. */
+export function movesApplied(reply: unknown): { moved: number; deferred: number } {
+  if (!Array.isArray(reply) || reply.length !== 2) throw new UnexpectedScriptReply('compareAndSetVersions', reply);
+  return { moved: countOf('compareAndSetVersions', reply[0]), deferred: countOf('compareAndSetVersions', reply[1]) };
 }
 
 /** 1 done / 0 not done: ackRegistrations-1, approveInstallation-3, markSuperseded-1. */

@@ -28,7 +28,7 @@ export const SCRIPT_FILES = [
   'pushBuckets.lua',
   'registerInstallations-6.lua',
   'ackRegistrations-1.lua',
-  'compareAndSetVersions-3.lua',
+  'compareAndSetVersions-4.lua',
   'readRangeStates-3.lua',
   'readPlanChunk-4.lua',
   'approveInstallation-3.lua',
@@ -41,6 +41,7 @@ export const SCRIPT_FILES = [
   'finishBulkPlan-4.lua',
   'cancelBulkUpgrade-4.lua',
   'adoptInstallations-14.lua',
+  'claimReminder-2.lua',
 ] as const;
 
 /** A script argument: ioredis sends numbers as their decimal text. */
@@ -138,13 +139,25 @@ export interface ScriptCommands {
     version: string,
     lines: string,
   ): Promise<[number, number, number]>;
-  /** compareAndSetVersions-3.lua: installations moved. */
+  /** compareAndSetVersions-4.lua: {installations moved, of which deferred}. */
   mpuCompareAndSetVersions(
     version: string,
     distribution: string,
     history: string,
+    deferrals: string,
     at: Arg,
     moves: string,
+    withDeferrals: '0' | '1',
+  ): Promise<[number, number]>;
+  /** claimReminder-2.lua: 1 claimed, 0 not. */
+  mpuClaimReminder(
+    notices: string,
+    reminders: string,
+    member: string,
+    id: string,
+    score: Arg,
+    at: Arg,
+    next: Arg,
   ): Promise<number>;
   /** readRangeStates-3.lua: {ids, versions, approved}. */
   mpuReadRangeStates(

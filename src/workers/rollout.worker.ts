@@ -4,18 +4,21 @@
  * - queue `rollout`: `plan-rollout` (planVersionRollout), `upgrade-batch` (applyUpgradeBatch),
  *   `plan-late-installations` (planLateInstallations), `plan-bulk-upgrade` (planBulkUpgrade) and
  *   `bulk-upgrade-batch` (applyBulkBatch), `adoption-batch` (applyAdoptionBatch: a Connect to Forge
- *   adoption's batch, enqueued by the plan of the adopting Forge version);
+ *   adoption's batch, enqueued by the plan of the adopting Forge version), `reconcile-rollouts`
+ *   (reconcile: the repeatable reconciliation sweep, scheduled by `scheduleReconcile`);
  * - queue `notify`: `notify-admins` (notifyBatch).
  * A batch that is not due, or whose rollout is paused, goes back to the delayed set.
  */
 import type { Job } from 'bullmq';
 import type { AppContext } from '../app/context.js';
+import type { WorkerContext } from './worker-context.js';
 import { planLateInstallations } from '../app/rollout/late-installations.js';
 import { notifyBatch } from '../app/rollout/notify-batch.js';
 import { planVersionRollout } from '../app/rollout/plan-version-rollout.js';
 import { applyUpgradeBatch } from '../app/rollout/upgrade-batch.js';
 import { applyBulkBatch, planBulkUpgrade } from '../app/rollout/bulk-upgrades.js';
 import { applyAdoptionBatch } from '../app/rollout/adoption.js';
+import { reconcile } from '../app/rollout/reconcile.js';
 import {
   ADOPTION_BATCH_JOB_NAME,
   AdoptionBatchJob,
@@ -28,6 +31,9 @@ import {
   NotifyBatchJob,
   PLAN_ROLLOUT_JOB_NAME,
   PlanRolloutJob,
+  RECONCILE_JOB_NAME,
+  RECONCILE_SCHEDULER_ID,
+  ReconcileJob,
   UPGRADE_BATCH_JOB_NAME,
   UpgradeBatchJob,
 } from '../jobs/queues.js';
@@ -60,6 +66,11 @@ export function rolloutProcessor(ctx: AppContext) {
         }
         case LATE_PLAN_JOB_NAME:
           return await planLateInstallations(ctx, parseJobData(LatePlanJob, job));
+        case RECONCILE_JOB_NAME: {
+          parseJobData(ReconcileJob, job);
+          const { overdueByApp: _, approvals: __, ...r } = await reconcile(ctx);
+          return r;
+        }
         default:
           throw unknownJob(job);
       }
@@ -80,4 +91,19 @@ export function notifyProcessor(ctx: AppContext) {
       throw toWorkerError(err);
     }
   };
+}
+
+/**
+ * Schedules the reconciliation sweep on the rollout queue every `settings.reconcileIntervalMs`
+ * clock ms (a BullMQ job scheduler, converted to real ms with `timeScale`): idempotent, so every
+ * daemon may call it at start; the last call's interval wins.
+ */
+export async function scheduleReconcile(ctx: Pick<WorkerContext, 'queues' | 'settings'>): Promise<void> {
+  const every = Math.max(1000, Math.round(ctx.settings.reconcileIntervalMs / ctx.settings.timeScale));
+  const data: ReconcileJob = { v: 1 };
+  await ctx.queues.rollout.upsertJobScheduler(
+    RECONCILE_SCHEDULER_ID,
+    { every },
+    { name: RECONCILE_JOB_NAME, data, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+  );
 }

@@ -149,6 +149,31 @@ describe('mpu replay FOLDER and mpu diff', () => {
     expect(m.slice(firstManual).map((x) => x.reached)).toEqual(m.slice(firstManual).map(() => 0));
   });
 
+  it('--approve-share S: that share of admins approves each manual version; a later approval covers an earlier one', async () => {
+    type Out = { rollouts: Array<{ approval: string; reached: number; approved?: number; waitingOn: string | null }> };
+    const dir = path.join(fixtures, 'connect', 'ZenUml__confluence-plugin-cloud');
+    const r = await mpu(['replay', dir, '--installations', '2000', '--approve-share', '0.6', '--json']);
+    expect(r.code).toBe(0);
+    const rs = (JSON.parse(r.stdout) as Out).rollouts;
+    const manual = rs.filter((x, i) => i > 0 && x.approval === 'manual');
+    expect(manual.length).toBeGreaterThan(5);
+    for (const x of manual) {
+      expect(x.approved! / 2000).toBeGreaterThan(0.55);
+      expect(x.approved! / 2000).toBeLessThan(0.65);
+      // its own approvers, and those who approved a later version, have it
+      expect(x.reached).toBeGreaterThanOrEqual(x.approved!);
+    }
+    expect(rs.at(-1)!.reached).toBe(manual.at(-1)!.approved); // the newest: exactly its approvers
+    expect(rs.every((x) => x.reached > 0)).toBe(true);
+    const text = await mpu(['replay', dir, '--installations', '2000', '--approve-share', '0.6']);
+    expect(text.stdout).toMatch(
+      /rollout: \d+ of 2000 installations \(50% [\d.]+ h, 99% never after the change; the others wait for approval of 1\.8\.0\)/,
+    );
+    const bad = await mpu(['replay', dir, '--installations', '10', '--approve-share', '1.5']);
+    expect(bad.code).not.toBe(0); // commander's refusal of an option's value, as for --installations
+    expect(bad.stderr).toMatch(/--approve-share must be a number from 0 to 1/);
+  });
+
   it('mpu diff prints the bump, approval, next version and reasons in words', async () => {
     const dir = path.join(fixtures, 'connect', 'jmigueprieto__ticket-linter');
     const files = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();

@@ -24,7 +24,7 @@ describe('error catalogue', () => {
     expect(spec.description).not.toMatch(/\n/);
     expect(spec.httpStatus).toBeGreaterThanOrEqual(400);
     expect(spec.httpStatus).toBeLessThan(600);
-    expect([1, 65, 66, 69, 75, 77, 78]).toContain(spec.exitCode);
+    expect([1, 64, 65, 66, 69, 75, 77, 78]).toContain(spec.exitCode);
     expect(typeof spec.retryable).toBe('boolean');
   });
 

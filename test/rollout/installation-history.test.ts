@@ -26,6 +26,26 @@ describe('encodeHistoryEntry / decodeHistoryEntry', () => {
     [{ at: T, kind: 'approved', version: '2.0.0' }, `${T}|a|2.0.0`],
     [{ at: T, kind: 'update-available', version: '2.0.0' }, `${T}|n|2.0.0`],
     [{ at: 0, kind: 'registered', version: '2.0.0-beta.1+build.7' }, `0|i|2.0.0-beta.1+build.7`],
+    [
+      {
+        at: T,
+        kind: 'deferred',
+        version: '1.0.1',
+        until: T + 7_200_000,
+        window: { kind: 'weekly', day: 6, start: '00:00', minutes: 480, timeZone: 'America/Los_Angeles' },
+      },
+      `${T}|d|1.0.1|${T + 7_200_000}|w6,00:00,480,America/Los_Angeles`,
+    ],
+    [
+      {
+        at: T,
+        kind: 'deferred',
+        version: '1.0.1',
+        until: T + 60_000,
+        window: { kind: 'ad-hoc', start: T - 1, end: T + 60_000 },
+      },
+      `${T}|d|1.0.1|${T + 60_000}|h${T - 1},${T + 60_000}`,
+    ],
   ])('%o <-> %s', (entry, encoded) => {
     expect(encodeHistoryEntry(entry)).toBe(encoded);
     expect(decodeHistoryEntry(encoded)).toEqual(entry);

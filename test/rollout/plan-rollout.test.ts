@@ -349,4 +349,25 @@ describe('simulateRollout', () => {
     expect(res[1]!.fullDelayMs!).toBeLessThanOrEqual(5 * MINUTE + 4 * HOUR);
     expect(res[1]!.p100At!).toBeLessThanOrEqual(res[2]!.p100At!);
   });
+  it('approveShare: that share approves each manual version, at its approval; approving a later one covers an earlier one', () => {
+    const versions = [
+      { version: '1.0.0', bump: 'initial', approval: 'automatic', publishedAt: T0 },
+      { version: '1.1.0', bump: 'minor', approval: 'manual', publishedAt: T0 + 5 * HOUR },
+      { version: '1.1.1', bump: 'micro', approval: 'automatic', publishedAt: T0 + 10 * HOUR },
+      { version: '1.2.0', bump: 'minor', approval: 'manual', publishedAt: T0 + 200 * HOUR },
+    ] as const;
+    const res = simulateRollout('connect', versions, pop, {}, { approveShare: 0.5, approvalDelayMs: 24 * HOUR });
+    const share = (n: number) => n / pop.length;
+    expect(share(res[1]!.approved!)).toBeGreaterThan(0.45);
+    expect(share(res[1]!.approved!)).toBeLessThan(0.55);
+    // 1.1.0 and 1.1.1: approvers of 1.1.0 or of 1.2.0 (≈ 75 %); 1.2.0: its own approvers
+    expect(share(res[1]!.reached)).toBeGreaterThan(0.7);
+    expect(res[2]!.reached).toBe(res[1]!.reached);
+    expect(res[3]!.reached).toBe(res[3]!.approved);
+    expect(res[3]).toMatchObject({ waitingOn: '1.2.0', p100At: null });
+    // an approval comes after the notice (next check) and within the delay (+ 4 h of window)
+    expect(res[1]!.p50At! - versions[1].publishedAt).toBeLessThanOrEqual(24 * HOUR + 24 * HOUR + 4 * HOUR);
+    const all = simulateRollout('connect', versions, pop, {}, { approveShare: 1 });
+    expect(all.map((r) => r.reached)).toEqual(versions.map(() => pop.length));
+  });
 });

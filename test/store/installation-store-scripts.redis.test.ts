@@ -1,7 +1,7 @@
 /**
  * The installation store's scripts on a real Redis, through the store methods that run them:
  * registerInstallations-6.lua (register), ackRegistrations-1.lua (ackRegistrations),
- * compareAndSetVersions-3.lua (compareAndSetVersions), readRangeStates-3.lua
+ * compareAndSetVersions-4.lua (compareAndSetVersions, applyMoves), readRangeStates-3.lua
  * (readRangeStates), readPlanChunk-4.lua (readChunk / readPlanChunk),
  * approveInstallation-3.lua (setApproved) and markUpdateAvailable-3.lua (markUpdateAvailable).
  * Also proves that the history entries the scripts build themselves are exactly those of
@@ -9,7 +9,12 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { encodeHistory } from '../../src/rollout/installation-history.js';
+import {
+  encodeHistory,
+  encodeHistoryEntry,
+  parseHistory,
+  type HistoryEntry,
+} from '../../src/rollout/installation-history.js';
 import type { Installation } from '../../src/rollout/types.js';
 import { InstallationStore } from '../../src/store/installation-store.js';
 import { createKeys, type Keys } from '../../src/store/keys.js';
@@ -91,7 +96,7 @@ describe('InstallationStore scripts (real Redis)', () => {
     });
   });
 
-  describe('compareAndSetVersions-3.lua', () => {
+  describe('compareAndSetVersions-4.lua', () => {
     it('moves only installations still on the expected version; the distribution follows', async () => {
       await store.register([inst('x'), inst('y'), inst('z', '1.0.1')], T);
       const moved = await store.compareAndSetVersions(
@@ -108,6 +113,36 @@ describe('InstallationStore scripts (real Redis)', () => {
       expect(await store.distribution('a')).toEqual({ '1.0.0': 1, '1.0.2': 2 });
       expect((await store.get('y')).history).toEqual([{ at: T, kind: 'registered', version: '1.0.0' }]);
       expect(await redis.hexists(keys.installationVersion('a'), 'nope')).toBe(0);
+    });
+
+    it('a planned deferral is appended before the upgrade it deferred, once, as encodeHistoryEntry wrote it', async () => {
+      await store.register([inst('x'), inst('y')], T);
+      const deferred: HistoryEntry = {
+        at: T + 10,
+        kind: 'deferred',
+        version: '1.0.1',
+        until: T + 3_600_010,
+        window: { kind: 'weekly', day: 3, start: '01:00', minutes: 120, timeZone: 'Europe/Berlin' },
+      };
+      await store.recordDeferrals('a', '1.0.1', new Map([['x', encodeHistoryEntry(deferred)]]));
+      const moves = (['x', 'y'] as const).map((id) => ({
+        id,
+        expected: '1.0.0',
+        target: '1.0.1',
+        cause: 'automatic' as const,
+      }));
+      expect(await store.applyMoves('a', moves, T + 3_600_010, '1.0.1')).toEqual({ moved: 2, deferred: 1 });
+      expect(await store.applyMoves('a', moves, T + 3_600_020, '1.0.1')).toEqual({ moved: 0, deferred: 0 });
+      const raw = await redis.hget(keys.installationHistory('a'), 'x');
+      expect(raw).toBe(
+        encodeHistory([
+          { at: T, kind: 'registered', version: '1.0.0' },
+          deferred,
+          { at: T + 3_600_010, kind: 'upgraded', from: '1.0.0', to: '1.0.1', cause: 'automatic' },
+        ]),
+      );
+      expect(parseHistory(raw)[1]).toEqual(deferred);
+      expect((await store.get('y')).history.map((e) => e.kind)).toEqual(['registered', 'upgraded']);
     });
   });
 

@@ -43,6 +43,8 @@
  * batch job per version, kind and bucket time, of at most `batchSize` installations.
  */
 import { LatePlanContext, type FinishedPlan, type LateStep } from '../../rollout/plan-late.js';
+import { deferralEntry } from '../../rollout/plan-rollout.js';
+import { encodeHistoryEntry } from '../../rollout/installation-history.js';
 import type { PlannedVersion } from '../../rollout/types.js';
 import type { PendingRegistration } from '../../store/installation-store.js';
 import { planAdoptionStep, type AdoptionBucket } from '../../rollout/plan-adoption.js';
@@ -159,6 +161,8 @@ export async function planLateInstallations(ctx: RolloutContext, data: LatePlanJ
     if (adoption && eligible) judges.set(adoption.version, eligible);
     const adopt = new Map<string, AdoptionBucket>();
     const groups = new Map<string, { kind: LateStep['kind']; version: string; at: number; ids: string[] }>();
+    // Maintenance deferrals of the late upgrades, per version: kept in their histories when applied.
+    const deferrals = new Map<string, Map<string, string>>();
     for (const r of round) {
       // Positions below every finished plan's end were planned by all of them: nothing to read,
       // unless they join an adoption.
@@ -177,8 +181,15 @@ export async function planLateInstallations(ctx: RolloutContext, data: LatePlanJ
             let g = groups.get(key);
             if (!g) groups.set(key, (g = { kind: step.kind, version: step.version, at: step.at, ids: [] }));
             g.ids.push(inst.id);
-            if (step.kind === 'upgrade') res.upgrades++;
-            else res.notifies++;
+            if (step.kind === 'upgrade') {
+              res.upgrades++;
+              const d = deferralEntry(step.version, step, inst.maintenance);
+              if (d) {
+                let m = deferrals.get(step.version);
+                if (!m) deferrals.set(step.version, (m = new Map()));
+                m.set(inst.id, encodeHistoryEntry(d));
+              }
+            } else res.notifies++;
           }
           if (adoption && eligible) {
             const forge = { version: adoption.version, publishedAt: adoption.publishedAt };
@@ -195,6 +206,7 @@ export async function planLateInstallations(ctx: RolloutContext, data: LatePlanJ
         }
       }
     }
+    for (const [version, m] of deferrals) await ctx.installs.recordDeferrals(appId, version, m);
     res.batches += await enqueueLateBatches(ctx, appId, [...groups.values()]);
     if (adoption) res.batches += await enqueueLateAdoption(ctx, adoption, [...adopt.values()]);
     res.registrations += take;

@@ -7,14 +7,34 @@
 import type { Logger } from '../../lib/logger.js';
 
 /**
+ * One notice to one admin of one installation: `to` is the admin's address from the
+ * installation's `admins`, or null when it has none (the notice is then for its site's admins,
+ * one per installation). The approval link approves that installation up to the version.
+ */
+export interface AdminNotice {
+  to: string | null;
+  installationId: string;
+  site: string | null;
+  approvalUrl: string | null;
+  /** When the link expires, epoch ms; null without a link. */
+  approvalExpiresAt: number | null;
+}
+
+/**
  * One batch of "update available" notices for one manual version. `at` is epoch ms. Each
  * installation carries its admins' approval link (a signed, expiring URL: `POST` on it approves
  * that installation up to `version`, no other credential), or null when the process has no
- * approval secret (README "Security").
+ * approval secret (README "Security"). `notices` holds one notice per admin (per installation
+ * when it lists none): what a mailer sends, one message each.
  */
 export interface UpdateAvailableNotice {
   appId: string;
   version: string;
+  /**
+   * `notice`: the version's first notice; `reminder`: the approval is still pending after the
+   * reminder interval (app/rollout/approval-notices.ts). @defaultValue `notice`
+   */
+  kind?: 'notice' | 'reminder';
   /**
    * The Forge app adopting `appId` (a Connect app), when the update is the move to it:
    * `version` is then that Forge app's version.
@@ -28,6 +48,8 @@ export interface UpdateAvailableNotice {
     /** When the link expires, epoch ms; null without a link. */
     approvalExpiresAt: number | null;
   }[];
+  /** One per admin of each installation (see `AdminNotice`); absent in notices of older callers. */
+  notices?: AdminNotice[];
 }
 
 /** Delivers notices. Throws AppError (retryable or not) when it cannot. */
@@ -35,10 +57,22 @@ export interface Notifier {
   notify(notice: UpdateAvailableNotice): Promise<void>;
 }
 
-/** Logs one line per batch (the default). */
+/** Logs one line per batch at info and one per admin notice at debug (the default). */
 export class LogNotifier implements Notifier {
   constructor(private readonly logger: Logger) {}
   async notify(n: UpdateAvailableNotice): Promise<void> {
+    for (const a of n.notices ?? [])
+      this.logger.debug(
+        {
+          event: n.kind === 'reminder' ? 'notify:approval-reminder' : 'notify:update-available:admin',
+          appId: n.appId,
+          version: n.version,
+          to: a.to ?? `admins of ${a.site ?? a.installationId}`,
+          installationId: a.installationId,
+          approvalUrl: a.approvalUrl,
+        },
+        `${n.kind === 'reminder' ? 'reminder: ' : ''}update ${n.version} of ${n.appId} needs your approval`,
+      );
     this.logger.info(
       {
         event: 'notify:update-available',
@@ -47,7 +81,7 @@ export class LogNotifier implements Notifier {
         count: n.installations.length,
         sample: n.installations.slice(0, 3).map((i) => i.id),
       },
-      `update ${n.version} of ${n.appId} needs approval: notified admins of ${n.installations.length} installation(s)`,
+      `${n.kind === 'reminder' ? 'reminded' : 'notified'} ${n.notices?.length ?? n.installations.length} admin(s) of ${n.installations.length} installation(s): update ${n.version} of ${n.appId} needs approval`,
     );
   }
 }

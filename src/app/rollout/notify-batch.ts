@@ -9,6 +9,7 @@ import type { NotifyBatchJob } from '../../jobs/queues.js';
 import type { RolloutContext } from '../context.js';
 import { toPlannedVersion } from './ladder.js';
 import { rolloutGone, type BatchWait } from './upgrade-batch.js';
+import { sendNotices } from './approval-notices.js';
 
 /** What a notify batch did. */
 export interface NotifyBatchResult {
@@ -19,8 +20,10 @@ export interface NotifyBatchResult {
 }
 
 /**
- * Notifies one batch (a range of the plan's notify bucket, or the ids of late installations);
- * installations already on the version (or that approved it) are left out.
+ * Notifies one batch (a range of the plan's notify bucket, or the ids of late installations):
+ * one notice per admin of each installation (approval-notices.ts), recorded once, with its first
+ * reminder scheduled; installations already on the version (or that approved it), and those
+ * whose admins were notified of it already, are left out.
  */
 export async function notifyBatch(ctx: RolloutContext, data: NotifyBatchJob): Promise<NotifyBatchResult | BatchWait> {
   const { appId, version } = data;
@@ -37,24 +40,14 @@ export async function notifyBatch(ctx: RolloutContext, data: NotifyBatchJob): Pr
   const due = ids.filter(
     (_, k) => versions[k] && ladder.rank(versions[k]) < target && ladder.rank(approved[k] ?? null) < target,
   );
-  if (due.length > 0) {
-    const sites = await ctx.installs.readSites(appId, due);
-    await ctx.notifier.notify({
-      appId,
-      version,
-      at: now,
-      installations: due.map((id, k) => {
-        const link = ctx.approvalLinks?.issue({ installationId: id, appId, version }, now);
-        return {
-          id,
-          site: sites[k] ?? null,
-          approvalUrl: link?.url ?? null,
-          approvalExpiresAt: link?.expiresAt ?? null,
-        };
-      }),
-    });
-    await ctx.installs.markUpdateAvailable(appId, due, version, now);
-    ctx.events.emit('notify:sent', { appId, version, notified: due.length });
+  // A batch run again (a retry, or the reconciliation sweep) sends no installation's notice twice.
+  const sent = await ctx.notices.notified(appId, version, due);
+  const fresh = due.filter((_, k) => !sent[k]);
+  if (fresh.length > 0) {
+    await sendNotices(ctx, appId, version, fresh, now, 'notice');
+    await ctx.notices.recordNotices(appId, version, fresh, now, now + ctx.settings.approvalReminderIntervalMs);
+    ctx.events.emit('notify:sent', { appId, version, notified: fresh.length });
   }
-  return { considered: ids.length, notified: due.length };
+  if (due.length > 0) await ctx.installs.markUpdateAvailable(appId, due, version, now);
+  return { considered: ids.length, notified: fresh.length };
 }

@@ -176,7 +176,10 @@ export async function planVersionRollout(
       continue;
     }
     next = read(start + got.read);
-    const buckets = planChunk(plan, got.inputs, summary);
+    const deferrals = new Map<string, string>();
+    const buckets = planChunk(plan, got.inputs, summary, deferrals);
+    // Before the buckets (and cursor) move: a plan resumed after a crash writes them again, the same.
+    await ctx.installs.recordDeferrals(appId, version, deferrals);
     if (!(await ctx.rollouts.pushBuckets(appId, version, buckets, start + got.read, start)))
       return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
     start += got.read;

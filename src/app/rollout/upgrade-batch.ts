@@ -94,11 +94,12 @@ export async function applyUpgradeBatch(
         cause: d.approvedBetween.length > 0 ? 'approval' : 'automatic',
       });
   }
-  const moved = await ctx.installs.compareAndSetVersions(appId, moves, now);
+  const { moved, deferred } = await ctx.installs.applyMoves(appId, moves, now, version);
   if (moved > 0) {
     const anyApproval = moves.some((m) => m.cause === 'approval');
     ctx.metrics.upgrades.inc({ app: appId, cause: anyApproval ? 'approval' : 'automatic' }, moved);
   }
+  if (deferred > 0) ctx.metrics.upgradesDeferred.inc({ app: appId }, deferred);
   const r = await ctx.rollouts.get(appId, version);
   const view = r ? await ctx.rollouts.view(r) : null;
   const progressPercent = view?.progressPercent ?? 0;

@@ -23,6 +23,10 @@ export function registerDaemonCommands(program: Command): void {
         '  MPU_APPROVAL_LINK_TTL (7d)         how long an approval link is valid\n' +
         '  MPU_DEPLOY_RATE_LIMIT (120), MPU_APPROVAL_RATE_LIMIT (30) per client IP and MPU_RATE_LIMIT_WINDOW (1m)\n' +
         '  MPU_AUDIT_MAX_LEN (100000)         audit entries kept (mpu audit, GET /v1/audit)\n\n' +
+        'Rollout control (README "Controlling a rollout"):\n' +
+        '  MPU_RECONCILE_INTERVAL (1h)        how often the reconciliation sweep upgrades overdue installations\n' +
+        '  MPU_RECONCILE_GRACE (5m)           how late past its promised time an installation counts as overdue\n' +
+        '  MPU_APPROVAL_REMINDER_INTERVAL (3d) reminders of a pending approval to its admins\n\n' +
         'Bulk upgrades (README "Bulk upgrades"):\n' +
         '  MPU_BULK_UPGRADE_LIMIT (10)        global limit of running bulk upgrades\n' +
         '  MPU_BULK_UPGRADE_RETENTION (30d)   how long finished ones stay listed',

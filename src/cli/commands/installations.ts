@@ -11,6 +11,7 @@ import { openContext } from '../../main.js';
 import { AppError, ErrorCode } from '../../lib/errors.js';
 import { parseInstallationInput } from '../../rollout/installation-input.js';
 import type { Installation } from '../../rollout/types.js';
+import { describeHistoryEntry } from '../../rollout/installation-history.js';
 import { parseRolloutId, type RolloutView } from '../../store/rollout-store.js';
 import type { AdoptionView } from '../../app/rollout/adoption.js';
 import type { Runtime } from '../../runtime.js';
@@ -227,16 +228,7 @@ export async function showInstallationCommand(id: string, opts: { json?: boolean
   out(`  daily check:      ${new Date(i.checkOffsetMs).toISOString().slice(11, 16)} UTC`);
   out(`  maintenance:      ${i.maintenance ? JSON.stringify(i.maintenance) : '-'}`);
   out('  history:');
-  for (const e of i.history) {
-    const cause = e.kind === 'upgraded' && e.cause === 'bulk' ? `bulk upgrade ${e.bulkUpgradeId}` : undefined;
-    const what =
-      e.kind === 'upgraded'
-        ? `upgraded ${e.from} → ${e.to} (${cause ?? e.cause})`
-        : e.kind === 'moved'
-          ? `moved ${e.from.appId}@${e.from.version} → ${e.to.appId}@${e.to.version} (${e.cause})`
-          : `${e.kind} ${e.version}`;
-    out(`    ${iso(e.at)}  ${what}`);
-  }
+  for (const e of i.history) out(`    ${iso(e.at)}  ${describeHistoryEntry(e)}`);
 }
 
 export async function approveCommand(

@@ -1,6 +1,7 @@
 /**
  * The rollout command group: `installations import|generate|list|show`, `approve`,
- * `rollouts list|show|pause|resume|halt`, `distribution`. Implementations in installations.ts.
+ * `rollouts list|show|pause|resume|halt`, `distribution`. Implementations in installations.ts;
+ * `installations why|update-check` and `approvals list` in installation-checks.ts.
  */
 import type { Command } from 'commander';
 import { runAction } from '../run-action.js';
@@ -16,6 +17,7 @@ import {
   showRolloutCommand,
 } from './installations.js';
 import { registerClientKeyCommand } from './distribution.js';
+import { registerInstallationCheckCommands } from './installation-checks.js';
 
 /** installations, approve, rollouts, distribution. */
 export function registerRolloutCommands(program: Command): void {
@@ -73,6 +75,7 @@ export function registerRolloutCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(runAction((id: string, opts: { json?: boolean }) => showInstallationCommand(id, opts)));
   registerClientKeyCommand(inst);
+  registerInstallationCheckCommands(program, inst);
 
   program
     .command('approve')

@@ -241,13 +241,23 @@ export function registerVersioningCommands(program: Command): void {
       },
     )
     .option('--seed <n>', 'seed of the generated installations', (v) => Number(v), 1)
+    .option(
+      '--approve-share <s>',
+      'with --installations: the share (0 to 1, e.g. 0.6) of installations whose admins approve each version that needs approval (within 48 h of its notice); default 0, nobody approves',
+      (v) => {
+        const s = Number(v);
+        if (v.trim() === '' || !Number.isFinite(s) || s < 0 || s > 1)
+          throw new InvalidArgumentError('--approve-share must be a number from 0 to 1, e.g. 0.6');
+        return s;
+      },
+    )
     .option('--json', 'print the timeline and summary as JSON')
     .addHelpText(
       'after',
       '\nA history holding both kinds (a folder of .json and .yml versions, or --file and --forge-file) moves from ' +
         'Connect to Forge: the Connect versions, then the adoption step (the first Forge manifest judged against the ' +
         'last Connect version), then the Forge versions by Forge rules.\n' +
-        '\nExamples:\n  mpu replay ../shared/fixtures/real/connect/jmigueprieto__ticket-linter\n  mpu replay ../shared/fixtures/real/connect/ZenUml__confluence-plugin-cloud --installations 10000\n  mpu replay --git ~/src/my-app --file atlassian-connect.json --json\n  mpu replay --git ~/src/my-app --file atlassian-connect.json --forge-file manifest.yml\n\nExit status: 0 replayed (unparseable versions are reported in the timeline); 65 bad input.',
+        '\nExamples:\n  mpu replay ../shared/fixtures/real/connect/jmigueprieto__ticket-linter\n  mpu replay ../shared/fixtures/real/connect/ZenUml__confluence-plugin-cloud --installations 10000 --approve-share 0.6\n  mpu replay --git ~/src/my-app --file atlassian-connect.json --json\n  mpu replay --git ~/src/my-app --file atlassian-connect.json --forge-file manifest.yml\n\nExit status: 0 replayed (unparseable versions are reported in the timeline); 65 bad input.',
     )
     .action(
       runAction(
@@ -263,6 +273,7 @@ export function registerVersioningCommands(program: Command): void {
             json?: boolean;
             installations?: number;
             seed: number;
+            approveShare?: number;
           },
         ) => {
           const policy = await loadPolicyFile(opts.policy);
@@ -321,8 +332,14 @@ export function registerVersioningCommands(program: Command): void {
           } finally {
             progress.done();
           }
+          if (opts.approveShare !== undefined && !opts.installations)
+            throw new AppError(ErrorCode.INPUT_INVALID, '--approve-share goes with --installations N');
           const rollouts = opts.installations
-            ? simulateReplayRollout(replay, { installations: opts.installations, seed: opts.seed })
+            ? simulateReplayRollout(replay, {
+                installations: opts.installations,
+                seed: opts.seed,
+                approveShare: opts.approveShare,
+              })
             : undefined;
           if (opts.json)
             process.stdout.write(JSON.stringify(rollouts ? { ...replay, rollouts } : replay, null, 2) + '\n');

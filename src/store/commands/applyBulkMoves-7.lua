@@ -1,6 +1,6 @@
 --[[
   The bulk upgrade's compare-and-set (BulkUpgradeStore.applyMoves): the same move as
-  compareAndSetVersions-3.lua (an installation moves only from the version the caller read; the
+  compareAndSetVersions-4.lua (an installation moves only from the version the caller read; the
   distribution and its history follow), plus, per installation, the bulk upgrade's outcome
   recorded once: an installation with an outcome is never moved or counted again, so a
   redelivered, resumed or concurrent batch changes nothing. Nothing moves unless the bulk

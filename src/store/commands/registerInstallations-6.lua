@@ -12,7 +12,7 @@
 
   The history entry is built here (one per new installation, up to 2,000 per call) rather than
   passed in: its format is defined by encodeHistoryEntry in src/rollout/installation-history.ts
-  (`<at>|i|<version>`), and test/rollout/installation-history.test.ts proves this script's
+  (`<at>|i|<version>`), and test/store/installation-store-scripts.redis.test.ts proves this script's
   entries decode there.
 
   Input:

@@ -1,0 +1,184 @@
+/**
+ * The reconciliation sweep and the update check on a real Redis (ManualClock, promoted delayed
+ * jobs): delayed upgrade jobs deleted from Redis mid-rollout (as a Redis restarted from an AOF
+ * that lost its last second would) → every installation still reaches the version within one
+ * sweep interval of its promised time, and none is upgraded twice; the update check's answers
+ * agree with the history the rollout records.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DAY, HOUR, MINUTE } from '../../src/lib/clock.js';
+import { approveInstallation, generatePopulation } from '../../src/app/rollout/installations.js';
+import { reconcile } from '../../src/app/rollout/reconcile.js';
+import { updateCheck, whyInstallation } from '../../src/app/rollout/explain.js';
+import { promisedUpgrade } from '../../src/rollout/explain-installation.js';
+import type { HistoryEntry } from '../../src/rollout/installation-history.js';
+import { ROLLOUT_T0 as T0, createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
+import { drain, promoteAndDrain } from '../rollout/helpers.js';
+
+/** The version an installation ran at `t`, read off its history. */
+function versionAt(h: readonly HistoryEntry[], t: number): string | null {
+  let v: string | null = null;
+  for (const e of h) {
+    if (e.at > t) break;
+    if (e.kind === 'registered') v = e.version;
+    if (e.kind === 'upgraded') v = e.to;
+  }
+  return v;
+}
+
+describe('reconciliation sweep and update check (real Redis)', () => {
+  let rw: RolloutHarness;
+  beforeEach(async () => {
+    rw = await createRolloutHarness({
+      settings: { batchSize: 200, reconcileIntervalMs: HOUR, reconcileGraceMs: 5 * MINUTE },
+    });
+  });
+  afterEach(() => rw.close());
+
+  it('delayed upgrade jobs lost mid-rollout: every installation reaches the version within one sweep interval, once', async () => {
+    const N = 1500;
+    rw.versions.add({
+      appId: 'c',
+      kind: 'connect',
+      version: '1.0.0',
+      bump: 'initial',
+      approval: 'automatic',
+      detectedAt: T0 - DAY,
+    });
+    await generatePopulation(rw.ctx, { appId: 'c', count: N, seed: 5, version: '1.0.0' });
+    const P = T0 + 2 * HOUR + 7 * MINUTE;
+    rw.clock.set(P);
+    const v101 = rw.versions.add({
+      appId: 'c',
+      kind: 'connect',
+      version: '1.0.1',
+      bump: 'micro',
+      approval: 'automatic',
+      detectedAt: P,
+    });
+    await rw.plan('c', '1.0.1');
+    await rw.runFor(6 * HOUR);
+    const early = (await rw.ctx.installs.distribution('c'))['1.0.1'] ?? 0;
+    expect(early).toBeGreaterThan(0);
+    expect(early).toBeLessThan(N);
+
+    // A lost AOF second: the delayed jobs (the set and the jobs' hashes) are gone.
+    const rollout = rw.ctx.queues.rollout;
+    const delayed = await rollout.getDelayed();
+    expect(delayed.length).toBeGreaterThan(3);
+    const delayedKey = `${rw.prefix}:${rollout.name}:delayed`;
+    expect(await rw.connection.zcard(delayedKey)).toBe(delayed.length);
+    await rw.connection.del(delayedKey, ...delayed.map((j) => `${rw.prefix}:${rollout.name}:${j.id}`));
+    expect(await rollout.getDelayedCount()).toBe(0);
+
+    // The sweep runs every hour of clock time; nothing else is left to upgrade them.
+    let repaired = 0;
+    for (let h = 0; h < 30; h++) {
+      rw.clock.advance(HOUR);
+      await promoteAndDrain(rw.queues());
+      const r = await reconcile(rw.ctx);
+      repaired += r.repaired;
+      expect(r.repaired).toBe(r.overdue);
+    }
+    expect(await rw.ctx.installs.distribution('c')).toEqual({ '1.0.1': N });
+    expect(repaired).toBe(N - early);
+    const second = await reconcile(rw.ctx);
+    expect(second).toMatchObject({ overdue: 0, repaired: 0 });
+
+    const inputs = new Map((await rw.ctx.installs.readPlanChunk('c', 0, N)).map((i) => [i.id, i]));
+    const policy = rw.ctx.rolloutPolicy;
+    for (const [id, h] of await rw.histories('c')) {
+      const ups = h.filter((e) => e.kind === 'upgraded');
+      expect(ups, id).toHaveLength(1);
+      const i = inputs.get(id)!;
+      const promised = promisedUpgrade({ ...v101, publishedAt: v101.detectedAt }, { ...i, knownAt: null }, policy).at;
+      expect(ups[0]!.at).toBeGreaterThanOrEqual(promised);
+      // one sweep interval (plus the grace before a batch counts as lost)
+      expect(ups[0]!.at - promised, id).toBeLessThanOrEqual(HOUR + 5 * MINUTE);
+    }
+    const metrics = await rw.ctx.metrics.registry.getSingleMetricAsString('mpu_reconcile_repairs_total');
+    expect(metrics).toContain(`mpu_reconcile_repairs_total{app="c",kind="upgrade"} ${N - early}`);
+  });
+
+  it('update-check answers agree with the recorded history at every hour of a rollout (windows, a manual version, an approval)', async () => {
+    const N = 300;
+    rw.versions.add({
+      appId: 'c',
+      kind: 'connect',
+      version: '1.0.0',
+      bump: 'initial',
+      approval: 'automatic',
+      detectedAt: T0 - DAY,
+    });
+    await generatePopulation(rw.ctx, { appId: 'c', count: N, seed: 9, version: '1.0.0' });
+    const P = T0 + 30 * MINUTE;
+    rw.clock.set(P);
+    rw.versions.add({
+      appId: 'c',
+      kind: 'connect',
+      version: '1.0.1',
+      bump: 'micro',
+      approval: 'automatic',
+      detectedAt: P,
+    });
+    await rw.plan('c', '1.0.1');
+    const ids = (await rw.ctx.installs.list('c', 0, N)).map((i) => i.id);
+    let manualAt = 0;
+    let compared = 0;
+    for (let h = 1; h <= 60; h++) {
+      await rw.runFor(HOUR);
+      const now = rw.clock.now();
+      if (h === 20) {
+        manualAt = now;
+        rw.versions.add({
+          appId: 'c',
+          kind: 'connect',
+          version: '1.1.0',
+          bump: 'minor',
+          approval: 'manual',
+          detectedAt: now,
+        });
+        await rw.plan('c', '1.1.0');
+      }
+      if (h === 40) await approveInstallation(rw.ctx, ids[0]!, '1.1.0');
+      await drain(rw.queues());
+      const histories = await rw.histories('c');
+      for (const id of ids.filter((_, k) => k % 10 === 0)) {
+        const u = await updateCheck(rw.ctx, id);
+        const h = histories.get(id)!;
+        expect(u.run, `${id} at ${new Date(now).toISOString()}`).toBe(versionAt(h, now));
+        expect(u.status).not.toBe('update'); // every upgrade due by now has been applied
+        const shown = h.some((e) => e.kind === 'update-available' && e.version === '1.1.0');
+        const approvedIt = h.some((e) => e.kind === 'approved');
+        expect(u.status === 'approval-needed', `${id} at ${new Date(now).toISOString()}`).toBe(shown && !approvedIt);
+        if (u.status === 'approval-needed') expect(u.needsApproval).toBe('1.1.0');
+        expect(u.nextCheckAt).toBeGreaterThan(now);
+        expect(u.nextCheckAt).toBeLessThanOrEqual(now + DAY);
+        compared++;
+      }
+    }
+    expect(manualAt).toBeGreaterThan(0);
+    expect(compared).toBe(60 * 30);
+    // Maintenance deferrals are in the histories, each right before the upgrade it deferred, ≤ 4 h.
+    let deferrals = 0;
+    for (const [, h] of await rw.histories('c'))
+      h.forEach((e, k) => {
+        if (e.kind !== 'deferred') return;
+        deferrals++;
+        const up = h[k + 1]!;
+        expect(up).toMatchObject({ kind: 'upgraded', to: e.version });
+        expect(e.until).toBeGreaterThan(e.at);
+        expect(e.until - e.at).toBeLessThanOrEqual(4 * HOUR);
+        if (up.kind === 'upgraded') expect(up.at).toBeGreaterThanOrEqual(e.until);
+      });
+    expect(deferrals).toBeGreaterThan(0);
+    expect(await rw.ctx.metrics.registry.getSingleMetricAsString('mpu_upgrades_deferred_total')).toContain(
+      `mpu_upgrades_deferred_total{app="c"} ${deferrals}`,
+    );
+    const approved = await updateCheck(rw.ctx, ids[0]!);
+    expect(approved).toMatchObject({ status: 'up-to-date', run: '1.1.0' });
+    const other = await whyInstallation(rw.ctx, ids[1]!);
+    expect(other.reasons.map((r) => r.kind)).toEqual(['needs-approval']);
+    expect(other.words[0]).toMatch(/^version 1\.1\.0 needs its admins' approval \(admins notified at /);
+  });
+});
