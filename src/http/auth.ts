@@ -35,6 +35,11 @@ declare module 'fastify' {
     cookieAuth?: boolean;
     /** Path of the cookie set by `?token=`. @defaultValue `/` */
     cookiePath?: string;
+    /**
+     * Also accept a call made as an installation (`Authorization: JWT <token>`, connect-jwt.ts):
+     * the hook lets such a request through unauthenticated and the route verifies the JWT itself.
+     */
+    installationJwt?: boolean;
     /** The audit action the route performs (audit.ts), or a function of the request for routes with several. */
     audit?: AuditAction | ((req: FastifyRequest) => AuditAction | undefined);
   }
@@ -133,6 +138,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     req.auditTarget = {};
     const access = requiredAccess(req);
     if (access === 'public') return;
+    if (req.routeOptions.config.installationJwt === true && /^JWT\s/i.test(req.headers.authorization ?? '')) return;
     const cookieAuth = req.routeOptions.config.cookieAuth === true;
     const query = cookieAuth ? (req.query as Record<string, unknown> | undefined)?.token : undefined;
     const given =

@@ -123,7 +123,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     });
   if (opts.adminBoard ?? true) await registerAdminBoard(app, Object.values(ctx.queues));
   await registerRolloutRoutes(app, ctx);
-  await registerInstallationCheckRoutes(app, ctx, opts.audit);
+  await registerInstallationCheckRoutes(app, ctx, opts.audit, opts.transportClock);
   await registerBulkUpgradeRoutes(app, ctx);
   await registerAuditRoutes(app, opts.audit);
   await registerDistributionRoutes(app, ctx);

@@ -11,6 +11,7 @@ import { reconcile } from '../../src/app/rollout/reconcile.js';
 import { ROLLOUT_T0 as T0, createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
 import { asOperator, asViewer, buildTestApp } from '../helpers/http.js';
 import { createApprovalLinks } from '../../src/app/rollout/approval-links.js';
+import { createQueryStringHash, encodeSymmetric, fromMethodAndUrl } from 'atlassian-jwt';
 
 describe('update check, why and approvals (HTTP, real Redis)', () => {
   let rw: RolloutHarness;
@@ -170,5 +171,38 @@ describe('update check, why and approvals (HTTP, real Redis)', () => {
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error.code).toBe('installation-not-found');
     expect((await get('/v1/approvals/c/1.0.1')).statusCode).toBe(400);
+  });
+
+  it('the installation itself calls its update check with a JWT signed by its shared secret, and only its own', async () => {
+    await rw.ctx.sharing.setSecretOnce('c', 'i-1', 'i-1-shared-secret-0123456789');
+    const url = '/v1/installations/i-1/update-check';
+    const jwt = (iss: string, secret: string, path = url) =>
+      encodeSymmetric(
+        {
+          iss,
+          iat: Math.floor(rw.clock.now() / 1000),
+          exp: Math.floor(rw.clock.now() / 1000) + 180,
+          qsh: createQueryStringHash(fromMethodAndUrl('GET', path)),
+        },
+        secret,
+      );
+    const own = await get(url, { authorization: `JWT ${jwt('i-1', 'i-1-shared-secret-0123456789')}` });
+    expect(own.statusCode).toBe(200);
+    expect(own.json()).toMatchObject({ installationId: 'i-1', status: 'up-to-date', run: '1.0.0' });
+
+    const forged = await get(url, { authorization: `JWT ${jwt('i-1', 'not-the-secret-0123456789')}` });
+    expect(forged.statusCode).toBe(401);
+    expect(forged.json().error.details.reason).toBe('bad-signature');
+
+    const other = '/v1/installations/i-2/update-check';
+    const notOwn = await get(other, { authorization: `JWT ${jwt('i-1', 'i-1-shared-secret-0123456789', other)}` });
+    expect(notOwn.statusCode).toBe(403);
+    expect(notOwn.json().error.message).toMatch(/may check its own updates only/);
+
+    // the JWT lets the installation through the update check only, not "why"
+    const why = await get('/v1/installations/i-1/why', {
+      authorization: `JWT ${jwt('i-1', 'i-1-shared-secret-0123456789', '/v1/installations/i-1/why')}`,
+    });
+    expect(why.statusCode).toBe(401);
   });
 });

@@ -6,9 +6,8 @@
  * - `GET /v1/installations/:id/why` → `InstallationWhy`: each reason it is not on the latest
  *   version, typed and in words, with times;
  * - `GET /v1/approvals/:appId/:version?limit=` → `ApprovalList`: the approvals of a manual version.
- * Viewer tokens (auth.ts). The update check names its access in `UPDATE_CHECK_ACCESS`, the one
- * place another way for an installation to call it as itself (its own credential, checked by a
- * hook of its own) would be added.
+ * Viewer tokens (auth.ts). The update check is also callable *as the installation* (UPM's daily
+ * check): a Connect JWT signed with its shared secret (connect-jwt.ts), whose `iss` must be `:id`.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -17,9 +16,12 @@ import { updateCheck, whyInstallation, type AuditReader } from '../../app/rollou
 import { listApprovals, APPROVAL_STATES } from '../../app/rollout/approval-notices.js';
 import type { RouteAccess } from '../auth.js';
 import type { HttpContext } from '../http-context.js';
+import { verifyInstallationJwt } from '../connect-jwt.js';
+import { AppError, ErrorCode } from '../../lib/errors.js';
+import type { Clock } from '../../lib/clock.js';
 import { VIEWER_ERRORS, errorResponses, open } from '../schemas.js';
 
-/** Who may call the update check: an operator or viewer token. */
+/** Who may call the update check: an operator or viewer token, or the installation itself (its JWT). */
 export const UPDATE_CHECK_ACCESS: RouteAccess = 'viewer';
 
 const epochMs = z.number().meta({ description: 'epoch ms' });
@@ -68,17 +70,21 @@ const ApprovalListSchema = open({
   ),
 }).meta({ id: 'ApprovalList' });
 
-/** Registers the routes; `audit` names who paused or halted a rollout in `why`. */
+/**
+ * Registers the routes; `audit` names who paused or halted a rollout in `why`; `transportClock`
+ * checks a JWT's expiry (real time, not the rollout's possibly scaled clock). @defaultValue ctx.clock
+ */
 export async function registerInstallationCheckRoutes(
   app: FastifyInstance,
   ctx: HttpContext,
   audit?: AuditReader,
+  transportClock?: Clock,
 ): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(
     '/v1/installations/:id/update-check',
     {
-      config: { access: UPDATE_CHECK_ACCESS },
+      config: { access: UPDATE_CHECK_ACCESS, installationJwt: true },
       schema: {
         tags: ['installations'],
         summary: "What the installation's daily update check answers now",
@@ -86,7 +92,20 @@ export async function registerInstallationCheckRoutes(
         response: { 200: UpdateCheckSchema, ...errorResponses(404, ...VIEWER_ERRORS) },
       },
     },
-    async (req) => updateCheck(ctx, req.params.id),
+    async (req) => {
+      if (req.principal === null) {
+        // No token passed the auth hook: the call is made as an installation, with its JWT.
+        const caller = await verifyInstallationJwt(req, ctx, (transportClock ?? ctx.clock).now());
+        req.actor = `installation:${caller}`;
+        if (caller !== req.params.id)
+          throw new AppError(
+            ErrorCode.FORBIDDEN,
+            `installation ${caller} may check its own updates only, not installation ${req.params.id}'s`,
+            { details: { caller, installation: req.params.id } },
+          );
+      }
+      return updateCheck(ctx, req.params.id);
+    },
   );
   r.get(
     '/v1/installations/:id/why',
