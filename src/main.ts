@@ -56,6 +56,7 @@ function contextOptions(config: Config, overrides: { settings?: Partial<Settings
   return {
     settings: { ...pickSettings(config), ...overrides.settings },
     rolloutPolicy: { adoptionWindowMs: config.adoptionWindowMs },
+    auditMaxLen: config.auditMaxLen,
     fetchPolicy: { ...config.fetch },
     notifier: config.notifyWebhookUrl ? new WebhookNotifier({ url: config.notifyWebhookUrl }) : undefined,
     approvalLinks: config.approvalSecret
@@ -76,7 +77,7 @@ export function openAuditStore(connection: Redis, config: Config): AuditStore {
 /** The settings the configuration sets (the others keep their defaults). */
 function pickSettings(config: Config): Partial<Settings> {
   const { pollIntervalMs, pollConcurrency, pollBatchSize, pollAttempts, pollBackoffMs, versionConcurrency } = config;
-  const { bulkUpgradeLimit, bulkUpgradeRetentionMs } = config;
+  const { bulkUpgradeLimit, bulkUpgradeRetentionMs, errorBudgetCount, errorBudgetRatio, phasedPauseCapMs } = config;
   return {
     pollIntervalMs,
     pollConcurrency,
@@ -86,6 +87,9 @@ function pickSettings(config: Config): Partial<Settings> {
     versionConcurrency,
     bulkUpgradeLimit,
     bulkUpgradeRetentionMs,
+    errorBudgetCount,
+    errorBudgetRatio,
+    phasedPauseCapMs,
   };
 }
 

@@ -18,6 +18,11 @@ export type AuditAction =
   | 'rollout.pause'
   | 'rollout.resume'
   | 'rollout.halt'
+  | 'rollout.advance'
+  | 'rollout.complete'
+  | 'rollout.phase'
+  | 'rollout.report-failure'
+  | 'app.phased-release'
   | 'deploy.receive'
   | 'bulk-upgrade.start'
   | 'bulk-upgrade.cancel'
@@ -34,6 +39,8 @@ export interface AuditTarget {
   bulkUpgrade?: string;
   /** What else names the subject: a descriptor URL (`app.add`), an imported file, bull-board's method and path. */
   path?: string;
+  /** Why, when the system acted by itself (an error budget's pause, a pause cap's resume) or a report says. */
+  reason?: string;
 }
 
 /** One action to record. */
@@ -58,7 +65,7 @@ export interface AuditEntry extends AuditRecord {
   at: string;
 }
 
-const TARGET_FIELDS = ['app', 'version', 'installation', 'count', 'path', 'bulkUpgrade'] as const;
+const TARGET_FIELDS = ['app', 'version', 'installation', 'count', 'path', 'bulkUpgrade', 'reason'] as const;
 /** Entries read per XREVRANGE page when filtering by app. */
 const PAGE = 500;
 
@@ -125,6 +132,7 @@ function decode(id: string, flat: string[]): AuditEntry {
   if (f.count !== undefined) target.count = Number(f.count);
   if (f.path !== undefined) target.path = f.path;
   if (f.bulkUpgrade !== undefined) target.bulkUpgrade = f.bulkUpgrade;
+  if (f.reason !== undefined) target.reason = f.reason;
   return {
     id,
     at: f.at ?? '',

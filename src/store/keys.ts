@@ -64,6 +64,11 @@ export interface Keys {
   rolloutBuckets(appId: string, version: string): string;
   /** LIST `<p>:app:{<appId>}:rollout:<version>:bucket:<kind>:<at>`: installation ids of one bucket. */
   rolloutBucket(appId: string, version: string, kind: string, at: number): string;
+  /**
+   * HASH `<p>:app:{<appId>}:rollout:<version>:failures`: installation id → JSON of its reported
+   * failed upgrade (at, by, reason), once each (the error budget, rollout/phased-release.ts).
+   */
+  rolloutFailures(appId: string, version: string): string;
   // ── bulk upgrades (app/rollout/bulk-upgrades.ts) ─────────────────────
   /** ZSET `<p>:app:{<appId>}:bulk-upgrades`: the app's bulk upgrade ids scored by start time (clock ms). */
   bulkUpgrades(appId: string): string;
@@ -123,6 +128,7 @@ export function createKeys(prefix = 'mpu'): Keys {
     rollout: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}`,
     rolloutBuckets: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}:buckets`,
     rolloutBucket: (appId, version, kind, at) => `${prefix}:app:{${appId}}:rollout:${version}:bucket:${kind}:${at}`,
+    rolloutFailures: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}:failures`,
     bulkUpgrades: (appId) => `${prefix}:app:{${appId}}:bulk-upgrades`,
     bulkUpgrade: (appId, id) => `${prefix}:app:{${appId}}:bulk:${id}`,
     bulkUpgradeCandidates: (appId, id) => `${prefix}:app:{${appId}}:bulk:${id}:ids`,

@@ -4,7 +4,9 @@
  * - queue `rollout`: `plan-rollout` (planVersionRollout), `upgrade-batch` (applyUpgradeBatch),
  *   `plan-late-installations` (planLateInstallations), `plan-bulk-upgrade` (planBulkUpgrade) and
  *   `bulk-upgrade-batch` (applyBulkBatch), `adoption-batch` (applyAdoptionBatch: a Connect to Forge
- *   adoption's batch, enqueued by the plan of the adopting Forge version);
+ *   adoption's batch, enqueued by the plan of the adopting Forge version), `phase-step`
+ *   (runPhaseStep: the next phase of a phased release) and `pause-cap` (runPauseCap: a phased
+ *   release's pause ends at its cap);
  * - queue `notify`: `notify-admins` (notifyBatch).
  * A batch that is not due, or whose rollout is paused, goes back to the delayed set.
  */
@@ -16,6 +18,7 @@ import { planVersionRollout } from '../app/rollout/plan-version-rollout.js';
 import { applyUpgradeBatch } from '../app/rollout/upgrade-batch.js';
 import { applyBulkBatch, planBulkUpgrade } from '../app/rollout/bulk-upgrades.js';
 import { applyAdoptionBatch } from '../app/rollout/adoption.js';
+import { runPauseCap, runPhaseStep } from '../app/rollout/phased-release.js';
 import {
   ADOPTION_BATCH_JOB_NAME,
   AdoptionBatchJob,
@@ -26,6 +29,10 @@ import {
   LATE_PLAN_JOB_NAME,
   LatePlanJob,
   NotifyBatchJob,
+  PAUSE_CAP_JOB_NAME,
+  PHASE_STEP_JOB_NAME,
+  PauseCapJob,
+  PhaseStepJob,
   PLAN_ROLLOUT_JOB_NAME,
   PlanRolloutJob,
   UPGRADE_BATCH_JOB_NAME,
@@ -55,6 +62,16 @@ export function rolloutProcessor(ctx: AppContext) {
         }
         case ADOPTION_BATCH_JOB_NAME: {
           const r = await applyAdoptionBatch(ctx, parseJobData(AdoptionBatchJob, job));
+          if (isWait(r)) return await sleepJob(job, token, r, ctx.clock, ctx.settings);
+          return r;
+        }
+        case PHASE_STEP_JOB_NAME: {
+          const r = await runPhaseStep(ctx, parseJobData(PhaseStepJob, job));
+          if (isWait(r)) return await sleepJob(job, token, r, ctx.clock, ctx.settings);
+          return r;
+        }
+        case PAUSE_CAP_JOB_NAME: {
+          const r = await runPauseCap(ctx, parseJobData(PauseCapJob, job));
           if (isWait(r)) return await sleepJob(job, token, r, ctx.clock, ctx.settings);
           return r;
         }

@@ -1,6 +1,7 @@
 /**
  * The rollout command group: `installations import|generate|list|show`, `approve`,
- * `rollouts list|show|pause|resume|halt`, `distribution`. Implementations in installations.ts.
+ * `rollouts list|show|pause|resume|halt`, `distribution`. Implementations in installations.ts;
+ * `rollouts phase|advance|complete|report-failure` in phased.ts.
  */
 import type { Command } from 'commander';
 import { runAction } from '../run-action.js';
@@ -15,6 +16,7 @@ import {
   showInstallationCommand,
   showRolloutCommand,
 } from './installations.js';
+import { registerRolloutPhaseCommands } from './phased.js';
 
 /** installations, approve, rollouts, distribution. */
 export function registerRolloutCommands(program: Command): void {
@@ -111,6 +113,7 @@ export function registerRolloutCommands(program: Command): void {
       .option('--json', 'machine-readable output')
       .action(runAction((id: string, opts: { json?: boolean }) => controlRolloutCommand(action, id, opts)));
   }
+  registerRolloutPhaseCommands(ro);
 
   program
     .command('distribution')
