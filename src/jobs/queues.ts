@@ -372,6 +372,7 @@ export const PhaseStepJob = z.object({
   v: z.literal(1),
   appId: z.string().min(1),
   version: z.string().min(1),
+  /** Index of the phase in the schedule's percentages (0 is the first, planned with the rollout). */
   phase: z.number().int().min(1),
   at: z.number().int(),
   /** `at` as ISO 8601, for people (optional). */

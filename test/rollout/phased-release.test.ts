@@ -100,7 +100,11 @@ describe('pause accounting', () => {
     let s = startPhases(apple, T0);
     s = pausePhases(s, T0 + 10 * HOUR);
     expect(pausePhases(s, T0 + 11 * HOUR)).toBe(s); // pausing twice keeps the first start
-    expect(phaseTimeline(s).slice(1).every((p) => p.startsAt === null)).toBe(true);
+    expect(
+      phaseTimeline(s)
+        .slice(1)
+        .every((p) => p.startsAt === null),
+    ).toBe(true);
     s = resumePhases(s, T0 + 16 * HOUR);
     expect([s.phase, s.pausedAt, s.pausedMs, s.nextStepAt]).toEqual([0, null, 6 * HOUR, T0 + 30 * HOUR]);
     expect(resumePhases(s, T0 + 20 * HOUR)).toBe(s); // resuming a running one changes nothing
@@ -211,7 +215,10 @@ describe('the planner with a cohort slice', () => {
 });
 
 describe('the decider with phases', () => {
-  const ladder = new VersionLadder([v('1.0.0', T0 - DAY), v('1.0.1', T0), v('1.0.2', T0 + HOUR)], new Map([['1.0.2', 10]]));
+  const ladder = new VersionLadder(
+    [v('1.0.0', T0 - DAY), v('1.0.1', T0), v('1.0.2', T0 + HOUR)],
+    new Map([['1.0.2', 10]]),
+  );
 
   it('takes a phased version only below the phase reached; the walk goes on to older targets', () => {
     expect(decideTarget(ladder, '1.0.0', null, T0 + 2 * HOUR, 9.99).target).toBe('1.0.2');

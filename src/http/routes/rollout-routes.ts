@@ -54,14 +54,9 @@ const RolloutQuery = z.object({
 const Action = z.enum(['pause', 'resume', 'halt', 'advance', 'complete']);
 const AdvanceBody = z
   .object({
-    phase: z
-      .number()
-      .int()
-      .min(2)
-      .optional()
-      .meta({
-        description: 'advance: the phase to reach, 1-based (a retried request then changes nothing); default: the next',
-      }),
+    phase: z.number().int().min(2).optional().meta({
+      description: 'advance: the phase to reach, 1-based (a retried request then changes nothing); default: the next',
+    }),
   })
   .nullish();
 const FailureBody = z
