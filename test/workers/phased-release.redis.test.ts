@@ -32,7 +32,7 @@ function movesTo(h: Map<string, HistoryEntry[]>, version: string): Map<string, n
   return out;
 }
 
-describe('phased releases and the error budget (workers, real Redis)', () => {
+describe('phased releases and the error budget (workers, real Redis)', { timeout: 120_000 }, () => {
   let rw: RolloutHarness;
   let clock: ManualClock;
   let versions: MemoryVersions;
@@ -216,24 +216,25 @@ describe('phased releases and the error budget (workers, real Redis)', () => {
     await rw.runFor(30 * HOUR, HOUR);
     const ids = [...(await rw.histories(APP)).keys()];
     expect((await showRollout(rw.ctx, APP, '1.0.1')).reached).toBe(N);
-    // Budget: max(5, 5 % of 1500 = 75) = 75. Report 75: kept; a duplicate changes nothing; the 76th pauses.
-    for (const id of ids.slice(0, 75)) {
+    // Budget: max(5, 5 % of N). Report that many: kept; a duplicate changes nothing; one more pauses.
+    const B = Math.floor(0.05 * N);
+    for (const id of ids.slice(0, B)) {
       const r = await reportFailure(rw.ctx, { installationId: id, reason: 'health check 500', by: 'monitoring' });
       expect(r.paused).toBe(false);
     }
     const dup = await reportFailure(rw.ctx, { installationId: ids[0]!, version: '1.0.1', by: 'monitoring' });
-    expect(dup).toMatchObject({ recorded: false, failures: 75, paused: false });
-    const r = await reportFailure(rw.ctx, { installationId: ids[75]!, by: 'monitoring' });
+    expect(dup).toMatchObject({ recorded: false, failures: B, paused: false });
+    const r = await reportFailure(rw.ctx, { installationId: ids[B]!, by: 'monitoring' });
     expect(r).toMatchObject({
       recorded: true,
-      failures: 76,
-      budget: 75,
+      failures: B + 1,
+      budget: B,
       paused: true,
       status: 'paused',
-      reason: `error budget exceeded: 76 failures of ${N} upgraded, budget 75`,
+      reason: `error budget exceeded: ${B + 1} failures of ${N} upgraded, budget ${B}`,
     });
     const show = await showRollout(rw.ctx, APP, '1.0.1');
-    expect(show).toMatchObject({ status: 'paused', failures: 76, pause: { by: 'system', reason: r.reason } });
+    expect(show).toMatchObject({ status: 'paused', failures: B + 1, pause: { by: 'system', reason: r.reason } });
     expect(rw.rolloutNotices).toEqual([expect.objectContaining({ type: 'rollout-paused', reason: r.reason })]);
     const entries = await new AuditStore(rw.connection, rw.ctx.keys).list({ appId: APP, limit: 5 });
     expect(entries[0]).toMatchObject({ actor: 'system', action: 'rollout.pause', target: { reason: r.reason } });
@@ -250,6 +251,6 @@ describe('phased releases and the error budget (workers, real Redis)', () => {
     await controlRollout(rw.ctx, APP, '1.0.1', 'resume', 'alice');
     expect((await showRollout(rw.ctx, APP, '1.0.1')).status).toBe('scheduled');
     // A new failure past the budget pauses it again.
-    expect((await reportFailure(rw.ctx, { installationId: ids[80]!, by: 'monitoring' })).paused).toBe(true);
+    expect((await reportFailure(rw.ctx, { installationId: ids[B + 5]!, by: 'monitoring' })).paused).toBe(true);
   });
 });
