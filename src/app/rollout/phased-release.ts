@@ -39,15 +39,15 @@ export const SYSTEM_ACTOR = 'system';
 
 /**
  * The phased release a new rollout of `appId` starts with: the app's setting
- * (`mpu apps phased-release set`), for automatic versions only (a manual version waits for each
- * admin anyway); null when off.
+ * (`mpu apps phased-release set`), for automatic updates only (a manual version waits for each
+ * admin anyway; an app's first version updates nobody); null when off.
  */
 export async function phasedReleaseFor(
   ctx: Pick<RolloutContext, 'apps'>,
   appId: string,
-  approval: string,
+  version: { approval: string; bump: string },
 ): Promise<PhaseSchedule | null> {
-  if (approval !== 'automatic') return null;
+  if (version.approval !== 'automatic' || version.bump === 'initial') return null;
   const app = await ctx.apps.getApp(appId);
   return app?.phasedRelease ?? null;
 }

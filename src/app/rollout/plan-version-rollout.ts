@@ -66,7 +66,7 @@ export async function planVersionRollout(
   const record = await ctx.versions.getVersion(appId, version);
   if (!record) return planGone(ctx, appId, version, 0, 'the version is not stored');
   const planned = toPlannedVersion(record);
-  const schedule = await phasedReleaseFor(ctx, appId, record.approval);
+  const schedule = await phasedReleaseFor(ctx, appId, record);
   const { record: rollout, created } = await ctx.rollouts.create({
     appId,
     version,
