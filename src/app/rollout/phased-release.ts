@@ -16,6 +16,7 @@
  */
 import { AppError, ErrorCode } from '../../lib/errors.js';
 import {
+  cohortOf,
   judgeErrorBudget,
   lastPhase,
   parsePhaseSchedule,
@@ -332,7 +333,19 @@ export async function phaseRollout(
   if ((await ctx.rollouts.view(r)).complete)
     throw new AppError(ErrorCode.ROLLOUT_CONFLICT, `rollout ${r.id} is complete: every installation has it`);
   const now = ctx.clock.now();
-  const first = startPhases(s, now);
+  // The first phase's cohort size: the installations whose cohort is below its percentage.
+  let cohortSize = 0;
+  for (let start = 0; ;) {
+    const ids = await ctx.installs.listRange(
+      ctx.keys.installationIds(appId),
+      start,
+      start + ctx.settings.planChunkSize - 1,
+    );
+    if (ids.length === 0) break;
+    start += ids.length;
+    for (const id of ids) if (cohortOf(appId, id) < s.percents[0]!) cohortSize++;
+  }
+  const first = { ...startPhases(s, now), cohortSize };
   // The plan already planned everyone: the first phase's cohort is released as planned (its
   // batches check the cohort), later phases re-plan their slices from their start.
   let conflict = false;
