@@ -58,6 +58,7 @@ function contextOptions(config: Config, overrides: { settings?: Partial<Settings
   return {
     settings: { ...pickSettings(config), ...overrides.settings },
     rolloutPolicy: { adoptionWindowMs: config.adoptionWindowMs },
+    auditMaxLen: config.auditMaxLen,
     fetchPolicy: { ...config.fetch },
     notifier: config.notifyWebhookUrl ? new WebhookNotifier({ url: config.notifyWebhookUrl }) : undefined,
     approvalLinks: config.approvalSecret
@@ -81,8 +82,8 @@ export function openAuditStore(connection: Redis, config: Config): AuditStore {
 /** The settings the configuration sets (the others keep their defaults). */
 function pickSettings(config: Config): Partial<Settings> {
   const { pollIntervalMs, pollConcurrency, pollBatchSize, pollAttempts, pollBackoffMs, versionConcurrency } = config;
-  const { bulkUpgradeLimit, bulkUpgradeRetentionMs } = config;
   const { approvalReminderIntervalMs, reconcileIntervalMs, reconcileGraceMs } = config;
+  const { bulkUpgradeLimit, bulkUpgradeRetentionMs, errorBudgetCount, errorBudgetRatio, phasedPauseCapMs } = config;
   return {
     pollIntervalMs,
     pollConcurrency,
@@ -95,6 +96,9 @@ function pickSettings(config: Config): Partial<Settings> {
     approvalReminderIntervalMs,
     reconcileIntervalMs,
     reconcileGraceMs,
+    errorBudgetCount,
+    errorBudgetRatio,
+    phasedPauseCapMs,
   };
 }
 

@@ -23,6 +23,7 @@ import { resolveRolloutPolicy } from './rollout/policy.js';
 import type { RolloutPolicy } from './rollout/types.js';
 import { AppRemover } from './store/app-remover.js';
 import { AppStore } from './store/app-store.js';
+import { AuditStore } from './store/audit-store.js';
 import { BulkUpgradeStore } from './store/bulk-upgrade-store.js';
 import { DescriptorStore } from './store/descriptor-store.js';
 import { InstallationStore } from './store/installation-store.js';
@@ -66,6 +67,8 @@ export interface AppContextOptions {
   approvalLinks?: ApprovalLinks;
   /** Signs and checks installation links. @defaultValue none: sharing by link is refused */
   installLinks?: InstallLinkKeys;
+  /** Entries the audit trail keeps (`MPU_AUDIT_MAX_LEN`). @defaultValue 100,000 */
+  auditMaxLen?: number;
 }
 
 /** The process's context: the application ports plus what only adapters use. */
@@ -147,6 +150,7 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
     metrics,
     redisErrors,
     events: new LifecycleEvents(),
+    audit: new AuditStore(deps.connection, keys, opts.auditMaxLen),
     async close() {
       await Promise.all(Object.values(queues).map((q) => q.close()));
       await ownFetcher?.close();

@@ -14,6 +14,8 @@ import type {
   BulkBatchJob,
   BulkPlanJob,
   NotifyBatchJob,
+  PauseCapJob,
+  PhaseStepJob,
   PlanRolloutJob,
   PollBatchJob,
   PollJob,
@@ -24,6 +26,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { RolloutPolicy } from '../rollout/types.js';
 import type { AppRemover } from '../store/app-remover.js';
 import type { AppStore } from '../store/app-store.js';
+import type { AuditStore } from '../store/audit-store.js';
 import type { BulkUpgradeStore } from '../store/bulk-upgrade-store.js';
 import type { ApprovalNoticeStore } from '../store/approval-notice-store.js';
 import type { DescriptorStore } from '../store/descriptor-store.js';
@@ -85,6 +88,10 @@ export interface JobPorts {
   enqueueBulkBatches(jobs: readonly BulkBatchJob[]): Promise<void>;
   /** Connect to Forge adoption batches, each delayed until its `at` (clock ms). */
   enqueueAdoptionBatches(jobs: readonly AdoptionBatchJob[]): Promise<void>;
+  /** Phase steps of phased releases, each delayed until its `at` (clock ms). */
+  enqueuePhaseSteps(jobs: readonly PhaseStepJob[]): Promise<void>;
+  /** The end of a phased release's pause cap, delayed until its `at` (clock ms). */
+  enqueuePauseCap(job: PauseCapJob): Promise<void>;
 }
 
 /** Everything a use case may be given. */
@@ -122,6 +129,8 @@ export interface AppContext extends JobPorts {
   approvalLinks?: ApprovalLinks;
   metrics: Metrics;
   events: LifecycleEvents;
+  /** The audit trail, for what the system does by itself (an error budget's pause, a pause cap's resume). */
+  audit: Pick<AuditStore, 'record'>;
 }
 
 /** What the rollout use cases read: `versions` may be any reader of stored versions. */
@@ -145,6 +154,9 @@ export type RolloutContext = Omit<
     | 'enqueueNotifyBatches'
     | 'enqueueLatePlanning'
     | 'enqueueAdoptionBatches'
+    | 'enqueuePhaseSteps'
+    | 'enqueuePauseCap'
+    | 'audit'
     | 'apps'
     | 'descriptors'
     | 'policy'

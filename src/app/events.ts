@@ -25,6 +25,13 @@ export interface LifecycleEventMap {
   'bulk:finished': { appId: string; bulkId: string; status: 'completed' | 'cancelled' };
   /** "Update available" notices delivered for a manual version. */
   'notify:sent': { appId: string; version: string; notified: number };
+  /** A phased release reached a phase (by its schedule, an operator's advance or complete) and planned its cohort. */
+  'rollout:phase': { appId: string; version: string; phase: number; percent: number; cohortSize: number; at: number };
+  /** A rollout was paused (`by`: the operator, or `system` for the error budget) or resumed (`system`: a pause cap). */
+  'rollout:paused': { appId: string; version: string; by: string; reason: string; at: number };
+  'rollout:resumed': { appId: string; version: string; by: string; reason: string; at: number };
+  /** A failed upgrade was reported (the error budget). */
+  'rollout:failure': { appId: string; version: string; installationId: string; failures: number; budget: number };
   /** Late installations planned into rollouts already planned. */
   'rollout:late:planned': { appId: string; registrations: number; upgrades: number; notifies: number };
 }

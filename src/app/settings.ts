@@ -102,6 +102,18 @@ export interface RolloutSettings {
    * may simply not have run yet. @defaultValue 5 min
    */
   reconcileGraceMs: number;
+  /**
+   * Error budget of a rollout (rollout/phased-release.ts `judgeErrorBudget`): it pauses itself when
+   * reported failures exceed `max(errorBudgetCount, errorBudgetRatio × upgraded)`. @defaultValue 5
+   */
+  errorBudgetCount: number;
+  /** See `errorBudgetCount`. @defaultValue 0.05 */
+  errorBudgetRatio: number;
+  /**
+   * Longest total pause of a phased release, clock ms, after which an operator's pause ends by
+   * itself (Apple's phased release: 30 days). @defaultValue 30 days
+   */
+  phasedPauseCapMs: number;
 }
 
 export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze({
@@ -123,6 +135,9 @@ export const DEFAULT_ROLLOUT_SETTINGS: Readonly<RolloutSettings> = Object.freeze
   approvalReminderIntervalMs: 3 * 86_400_000,
   reconcileIntervalMs: 3_600_000,
   reconcileGraceMs: 300_000,
+  errorBudgetCount: 5,
+  errorBudgetRatio: 0.05,
+  phasedPauseCapMs: 30 * 86_400_000,
 });
 
 /** Every setting of a process. */

@@ -87,6 +87,11 @@ const Env = z.object({
   MPU_RECONCILE_GRACE: duration('5m'),
   /** The window a Connect to Forge adoption moves its eligible installations in (at most 30 days). */
   MPU_ADOPTION_WINDOW: duration('120h'),
+  /** Error budget: a rollout pauses itself when reported failures exceed max(count, ratio × upgraded). */
+  MPU_ERROR_BUDGET_COUNT: int(5, 0),
+  MPU_ERROR_BUDGET_RATIO: z.coerce.number().min(0).max(1).default(0.05),
+  /** Longest total pause of a phased release before it resumes by itself (Apple: 30 days). */
+  MPU_PHASED_PAUSE_CAP: duration('30d'),
   /** Where "update available" notices for manual versions are POSTed; unset: they are logged. */
   MPU_NOTIFY_WEBHOOK_URL: z
     .string()
@@ -189,6 +194,11 @@ export interface Config {
   /** Interval of the reconciliation sweep, and its grace, ms. */
   reconcileIntervalMs: number;
   reconcileGraceMs: number;
+  /** Error budget of a rollout: failures tolerated, `max(count, ratio × upgraded)`. */
+  errorBudgetCount: number;
+  errorBudgetRatio: number;
+  /** Longest total pause of a phased release, ms. */
+  phasedPauseCapMs: number;
   /** Admin notification webhook (manual versions); undefined: notices are logged. */
   notifyWebhookUrl: string | undefined;
   webhookBodyLimit: number;
@@ -291,6 +301,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     approvalReminderIntervalMs: d.MPU_APPROVAL_REMINDER_INTERVAL,
     reconcileIntervalMs: d.MPU_RECONCILE_INTERVAL,
     reconcileGraceMs: d.MPU_RECONCILE_GRACE,
+    errorBudgetCount: d.MPU_ERROR_BUDGET_COUNT,
+    errorBudgetRatio: d.MPU_ERROR_BUDGET_RATIO,
+    phasedPauseCapMs: d.MPU_PHASED_PAUSE_CAP,
     notifyWebhookUrl: d.MPU_NOTIFY_WEBHOOK_URL,
     webhookBodyLimit: d.MPU_WEBHOOK_BODY_LIMIT,
     pollIntervalMs: d.MPU_POLL_INTERVAL,

@@ -27,6 +27,7 @@ import { listRollouts } from '../app/rollout/rollouts.js';
 import type { VersionRecord } from '../store/types.js';
 import type { HistoryEntry } from '../store/installation-store.js';
 import { startFixtureServer, type FixtureServer, type ServedHistory } from './fixture-server.js';
+import { createPhasedAct, type PhasedActReport } from './phased-act.js';
 
 /** Fixture apps the demo uses unless told otherwise: a mix of majors, manual minors, micros and Forge deploys. */
 export const DEFAULT_DEMO_APPS: readonly string[] = [
@@ -111,6 +112,8 @@ export interface DemoReport {
   held: boolean;
   /** The Connect-to-Forge migration act (its `held` is part of `held`). */
   migration?: MigrationActReport;
+  /** The phased-release act (phased-act.ts): its app's phase timeline, pause and resume. */
+  phased?: PhasedActReport;
 }
 
 interface DemoApp {
@@ -234,6 +237,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const served: ServedHistory[] = apps
     .filter((a) => a.kind === 'connect')
     .map((a) => ({ name: a.name, versions: a.texts, changeAt: a.changeAt }));
+  const descriptor = apps.find((a) => a.kind === 'connect')?.texts[0];
+  const phased = createPhasedAct({ descriptor, start, end, clock, logger });
+  if (phased.served) served.push(phased.served);
   const server: FixtureServer = await startFixtureServer(served, clock);
   const prefix = `mpu-demo-${randomBytes(4).toString('hex')}`;
   const secret = randomBytes(24).toString('hex');
@@ -271,6 +277,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       if (a.kind === 'connect') await registerConnectApp(ctx, a.appId, server.url(a.name));
       else await registerForgeApp(ctx, a.appId);
     }
+    await phased.begin(ctx, server);
     say(
       `${apps.length} apps (${apps.filter((a) => a.kind === 'connect').length} Connect, ${apps.filter((a) => a.kind === 'forge').length} Forge), ${perApp} installations each, ${hours} simulated hours at ${speed / 3600} h/s; Redis prefix ${prefix}`,
     );
@@ -362,9 +369,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     await new Promise((r) => setTimeout(r, 1000));
     const migration = await act;
     if ('err' in migration) throw migration.err;
+    const phasedAct = await phased.finish();
+    for (const line of phasedAct?.lines ?? []) say(line);
     const report = await buildReport(ctx, apps, server, prefix, hours, approvals, populated.size * perApp);
-    return { ...report, migration: migration.r, held: report.held && migration.r.held };
+    return {
+      ...report,
+      migration: migration.r,
+      ...(phasedAct ? { phased: phasedAct } : {}),
+      held: report.held && migration.r.held,
+    };
   } finally {
+    await phased.finish().catch(() => null); // stops the act's timer when the run failed
     if (daemon && !opts.keep) await deletePrefix(daemon, prefix).catch(() => {});
     if (daemon) await daemon.close();
     await probe.quit().catch(() => probe.disconnect());

@@ -181,7 +181,34 @@ export const RolloutSchema = open({
   reached: z.number(),
   progressPercent: z.number(),
   complete: z.boolean(),
+  failures: z.number().optional().meta({ description: 'Failed upgrades reported (the error budget)' }),
+  pause: open({ at: epochMs, by: z.string(), reason: z.string() })
+    .optional()
+    .meta({ description: 'The pause in progress: when, by whom (`system`: the error budget) and why' }),
+  phased: open({
+    phase: z.number().meta({ description: 'Phase reached, 1-based' }),
+    phases: z.number(),
+    percent: z.number().meta({ description: 'Percentage of installations the phase releases to' }),
+    cohortSize: z.number().meta({ description: 'Installations within that percentage when the phase was released' }),
+    startedAt: epochMs,
+    nextStepAt: epochMs.nullable().meta({ description: 'Next phase; null at the last phase or while paused' }),
+    percents: z.array(z.number()),
+    intervalMs: z.number(),
+    pausedMs: z.number(),
+    pauseCapAt: epochMs.nullable(),
+  })
+    .optional()
+    .meta({ description: 'The phased release, when the rollout has one' }),
 }).meta({ id: 'Rollout' });
+
+/** A phase schedule: a preset name, or percentages and an interval (rollout/phased-release.ts). */
+export const PhaseScheduleBody = z.union([
+  open({ preset: z.enum(['apple', 'forge']) }),
+  open({
+    percents: z.array(z.number()).min(1).max(100),
+    intervalMs: z.number().int(),
+  }),
+]);
 
 /** How many installations of an app run each version. */
 export const DistributionSchema = open({

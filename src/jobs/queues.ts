@@ -196,6 +196,12 @@ export const UpgradeBatchSource = z.discriminatedUnion('kind', [
   }),
   z.object({ kind: z.literal('ids'), ids: z.array(z.string().min(1)).min(1).max(5000) }),
   z.object({ kind: z.literal('late'), ids: z.array(z.string().min(1)).min(1).max(5000) }),
+  /** Installations a phase of a phased release released (rollout/phased-release.ts): as `ids`. */
+  z.object({
+    kind: z.literal('phase'),
+    phase: z.number().int().min(0),
+    ids: z.array(z.string().min(1)).min(1).max(5000),
+  }),
 ]);
 
 /**
@@ -245,7 +251,9 @@ export const upgradeBatchJobId = (j: UpgradeBatchJob): string =>
     ? `upgrade__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.source.at}__${j.source.start}-${j.source.end}`
     : j.source.kind === 'late'
       ? `late-upgrade__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.dueAt}__${j.source.ids.length}__${idsDigest(j.source.ids)}`
-      : `approve__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${jobIdPart(j.source.ids[0]!)}__${j.source.ids.length}`;
+      : j.source.kind === 'phase'
+        ? `phase-upgrade__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.source.phase}__${j.dueAt}__${j.source.ids.length}__${idsDigest(j.source.ids)}`
+        : `approve__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${jobIdPart(j.source.ids[0]!)}__${j.source.ids.length}`;
 
 /** Shows "update available" and notifies admins of one range of a manual version's notify bucket. */
 export const NotifyBatchJob = z.object({
@@ -373,3 +381,47 @@ export const ADOPTION_BATCH_JOB_NAME = 'adoption-batch';
  */
 export const adoptionBatchJobId = (j: AdoptionBatchJob): string =>
   `adopt__${jobIdPart(j.forgeAppId)}__${jobIdPart(j.version)}__${j.kind}__${j.at}__${j.ids.length}__${idsDigest(j.ids)}`;
+
+// ── phased releases (app/rollout/phased-release.ts) ──────────────────────────
+
+/**
+ * Starts phase `phase` of a phased release when it is due (the rollout's `nextStepAt`, which a
+ * pause moves later; the job sleeps until then) and plans the cohort slice it releases. Enqueued
+ * for `at` (clock ms): by the plan or the previous phase for the scheduled step, by an operator's
+ * advance or complete for now. A phase reached already is only released (again: its batches have
+ * deterministic ids), never stepped twice.
+ */
+export const PhaseStepJob = z.object({
+  v: z.literal(1),
+  appId: z.string().min(1),
+  version: z.string().min(1),
+  /** Index of the phase in the schedule's percentages (0 is the first, planned with the rollout). */
+  phase: z.number().int().min(1),
+  at: z.number().int(),
+  /** `at` as ISO 8601, for people (optional). */
+  atIso: z.string().optional(),
+});
+export type PhaseStepJob = z.infer<typeof PhaseStepJob>;
+export const PHASE_STEP_JOB_NAME = 'phase-step';
+/** One job per rollout, phase and planned start: a redelivered plan or step enqueues the same. */
+export const phaseStepJobId = (j: PhaseStepJob): string =>
+  `phase__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.phase}__${j.at}`;
+
+/**
+ * Resumes a phased release whose pause began at `pausedAt` once the total pause reaches its cap
+ * (at `at`, clock ms; Apple: 30 days), unless it was resumed (or paused again) meanwhile.
+ */
+export const PauseCapJob = z.object({
+  v: z.literal(1),
+  appId: z.string().min(1),
+  version: z.string().min(1),
+  pausedAt: z.number().int(),
+  at: z.number().int(),
+  /** `at` as ISO 8601, for people (optional). */
+  atIso: z.string().optional(),
+});
+export type PauseCapJob = z.infer<typeof PauseCapJob>;
+export const PAUSE_CAP_JOB_NAME = 'pause-cap';
+/** One job per pause of a rollout. */
+export const pauseCapJobId = (j: PauseCapJob): string =>
+  `pause-cap__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.pausedAt}`;

@@ -38,6 +38,15 @@ export interface RolloutMetrics {
    * window (latest 50 rollouts, from their stored plan summaries).
    */
   readonly deferred: Gauge<'app' | 'version'>;
+  /**
+   * `mpu_rollout_phase_percent{app,version}`: the percentage a phased release's phase reached
+   * (latest 50 rollouts; only phased ones), and `mpu_rollout_phase_cohort{app,version}`: the
+   * installations within it when the phase was released.
+   */
+  readonly phasePercent: Gauge<'app' | 'version'>;
+  readonly phaseCohort: Gauge<'app' | 'version'>;
+  /** `mpu_rollout_failures{app,version}`: failed upgrades reported (the error budget), latest 50 rollouts. */
+  readonly failures: Gauge<'app' | 'version'>;
   /** `mpu_bulk_upgrades_in_progress`: running bulk upgrades, all apps (read from Redis at scrape time). */
   readonly bulkInProgress: Gauge;
   /** `mpu_bulk_upgrade_installations_moved_total{app}`: installations moved by bulk upgrades in this process. */
@@ -119,6 +128,41 @@ export function createRolloutMetrics(
         if (r.summary) this.set({ app: r.appId, version: r.version }, r.summary.deferred ?? 0);
     },
   });
+  const phasePercent = new Gauge({
+    name: 'mpu_rollout_phase_percent',
+    help: "Percentage of installations a phased release's current phase releases to",
+    labelNames: ['app', 'version'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await stores.rollouts.list({ limit: 50 }))
+        if (r.phases) this.set({ app: r.appId, version: r.version }, r.phases.schedule.percents[r.phases.phase] ?? 100);
+    },
+  });
+  const phaseCohort = new Gauge({
+    name: 'mpu_rollout_phase_cohort',
+    help: "Installations within a phased release's current phase",
+    labelNames: ['app', 'version'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await stores.rollouts.list({ limit: 50 }))
+        if (r.phases) this.set({ app: r.appId, version: r.version }, r.phases.cohortSize);
+    },
+  });
+  const failures = new Gauge({
+    name: 'mpu_rollout_failures',
+    help: 'Failed upgrades reported per rollout (the error budget)',
+    labelNames: ['app', 'version'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await stores.rollouts.list({ limit: 50 })) {
+        const n = await stores.rollouts.failureCount(r.appId, r.version);
+        if (n > 0) this.set({ app: r.appId, version: r.version }, n);
+      }
+    },
+  });
   const bulkInProgress = new Gauge({
     name: 'mpu_bulk_upgrades_in_progress',
     help: 'Bulk major-version upgrades running, all apps',
@@ -143,6 +187,9 @@ export function createRolloutMetrics(
     progress,
     installations,
     deferred,
+    phasePercent,
+    phaseCohort,
+    failures,
     bulkInProgress,
     bulkMoved,
   };

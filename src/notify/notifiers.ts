@@ -5,7 +5,7 @@
  */
 import { request } from 'undici';
 import { AppError, ErrorCode } from '../lib/errors.js';
-import type { Notifier, UpdateAvailableNotice } from '../app/rollout/notifier.js';
+import type { Notifier, RolloutNotice, UpdateAvailableNotice } from '../app/rollout/notifier.js';
 
 /** Options of `WebhookNotifier`. */
 export interface WebhookNotifierOptions {
@@ -41,13 +41,22 @@ export class WebhookNotifier implements Notifier {
   }
 
   async notify(n: UpdateAvailableNotice): Promise<void> {
+    await this.post({ type: 'update-available', ...n });
+  }
+
+  /** POSTs `{ type: 'rollout-paused' | 'rollout-resumed', appId, version, at, reason }`. */
+  async rolloutNotice(n: RolloutNotice): Promise<void> {
+    await this.post({ ...n });
+  }
+
+  private async post(body: object): Promise<void> {
     let last: unknown;
     for (let attempt = 1; attempt <= this.o.attempts; attempt++) {
       try {
         const res = await request(this.o.url, {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...this.o.headers },
-          body: JSON.stringify({ type: 'update-available', ...n }),
+          body: JSON.stringify(body),
           headersTimeout: this.o.timeoutMs,
           bodyTimeout: this.o.timeoutMs,
         });

@@ -17,6 +17,7 @@ import type { RolloutStatus } from './rollout-status.js';
 import type { MaintenanceWindows, PlannedVersion, RolloutPolicy } from './types.js';
 import { VersionLadder, decideTarget } from './version-ladder.js';
 import { deferForMaintenance, describeWindowRef, windowAt, type WindowRef } from './windows.js';
+import { cohortOf, inCohort, phasePercent, type PhaseState } from './phased-release.js';
 
 /** What the explanation reads of one installation. Times epoch ms. */
 export interface ExplainedInstallation {
@@ -41,6 +42,8 @@ export interface RolloutFacts {
   by?: string | null;
   /** When it was paused or halted, epoch ms, when known. */
   at?: number | null;
+  /** Its phased release (rollout/phased-release.ts), when it has one. */
+  phased?: PhaseState | null;
 }
 
 /** The "update available" notice of one manual version to the installation's admins. */
@@ -67,6 +70,8 @@ export interface ExplainInput {
   now: number;
   /** True when the installation's app is no longer registered (`mpu apps remove`). */
   appRemoved?: boolean;
+  /** The installation's app id: its phased-release cohort is a hash of app and installation. */
+  appId?: string;
 }
 
 /**
@@ -81,6 +86,9 @@ export interface ExplainInput {
  * - `blocked-behind`: the automatic `version` waits behind the unapproved manual `blockedBy`;
  * - `rollout-paused` / `rollout-halted`: `version`'s rollout was paused or halted, by whom and
  *   when (null when the audit trail does not say);
+ * - `phase-not-reached`: `version` is a phased release whose current phase (`percent` %) does not
+ *   reach the installation's cohort (`cohort`, a percentile in [0, 100)); the next phase starts
+ *   at `nextStepAt` (null at the last phase or while paused);
  * - `app-removed`: its app was removed; nothing more is rolled out to it.
  */
 export type InstallationReason =
@@ -99,6 +107,7 @@ export type InstallationReason =
   | { kind: 'blocked-behind'; version: string; blockedBy: string }
   | { kind: 'rollout-paused'; version: string; by: string | null; at: number | null }
   | { kind: 'rollout-halted'; version: string; by: string | null; at: number | null }
+  | { kind: 'phase-not-reached'; version: string; cohort: number; percent: number; nextStepAt: number | null }
   | { kind: 'app-removed' };
 
 /** What `explainInstallation` answers. Times epoch ms. */
@@ -219,7 +228,28 @@ export function explainInstallation(input: ExplainInput): InstallationExplanatio
       blockedBy = v.version;
       continue;
     }
+    const phased = facts?.phased;
     let p = promisedUpgrade(v, inst, policy);
+    if (phased) {
+      // A phased release reaches the installation only once a phase covers its cohort; the
+      // phase that did counts the window from its own start (the current phase's start is the
+      // one kept, so a cohort released by an earlier phase keeps the publication's promise).
+      const cohort = cohortOf(input.appId ?? '', inst.id);
+      const percent = phasePercent(phased);
+      if (!inCohort(cohort, percent)) {
+        reasons.push({
+          kind: 'phase-not-reached',
+          version: v.version,
+          cohort,
+          percent,
+          nextStepAt: phased.pausedAt === null ? phased.nextStepAt : null,
+        });
+        continue;
+      }
+      const previous = phased.phase > 0 ? phased.schedule.percents[phased.phase - 1]! : 0;
+      if (!inCohort(cohort, previous) && phased.startedAt > v.publishedAt)
+        p = promisedUpgrade({ ...v, publishedAt: phased.startedAt }, inst, policy);
+    }
     const approvedAt = v.approval === 'manual' ? inst.approvedAt[v.version] : undefined;
     if (approvedAt !== undefined && approvedAt > p.at) {
       const at = deferForMaintenance(inst.maintenance, approvedAt, policy.maintenanceCapMs);
@@ -320,6 +350,8 @@ export function describeReason(r: InstallationReason): string {
       return `the rollout of ${r.version} is paused${byWhom(r.by, r.at)}`;
     case 'rollout-halted':
       return `the rollout of ${r.version} is halted${byWhom(r.by, r.at)}`;
+    case 'phase-not-reached':
+      return `phase not reached: ${r.version} is a phased release at ${r.percent} % and this installation's cohort is ${r.cohort.toFixed(1)} %${r.nextStepAt !== null ? `; the next phase starts at ${iso(r.nextStepAt)}` : ''}`;
     case 'app-removed':
       return 'its app was removed: nothing more is rolled out to it';
   }

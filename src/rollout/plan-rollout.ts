@@ -8,6 +8,7 @@ import type { MaintenanceWindows, PlannedVersion, RolloutPolicy } from './types.
 import { deferForMaintenance, maintenanceWindowEnd, windowAt } from './windows.js';
 import { encodeHistoryEntry, type HistoryEntry } from './installation-history.js';
 import { VersionLadder } from './version-ladder.js';
+import { cohortOf } from './phased-release.js';
 
 /** What the planner reads of one installation (a row of the installation store). */
 export interface PlanInput {
@@ -27,13 +28,24 @@ export interface PlanInput {
  *   `dueAt` is the check (Connect) or spread slot (Forge) time, `exactAt` after maintenance deferral;
  * - `notify` at `at`: a manual version shows "update available" at its next check and its
  *   admins are notified; it does not upgrade;
- * - `skip`: already on this version or newer (`up-to-date`), or held back by an unapproved
- *   manual version in between (`blocked`; its approval will take it to the newest version).
+ * - `skip`: already on this version or newer (`up-to-date`), held back by an unapproved
+ *   manual version in between (`blocked`; its approval will take it to the newest version), or
+ *   outside the cohort slice a phased release plans now (`phased`, rollout/phased-release.ts).
  */
 export type InstallationStep =
   | { kind: 'upgrade'; at: number; exactAt: number; dueAt: number }
   | { kind: 'notify'; at: number }
-  | { kind: 'skip'; reason: 'up-to-date' | 'blocked' };
+  | { kind: 'skip'; reason: 'up-to-date' | 'blocked' | 'phased' };
+
+/**
+ * The cohort slice a phased release plans (rollout/phased-release.ts): installations of `appId`
+ * whose cohort is in [`from`, `to`) percent; the others are skipped as `phased`.
+ */
+export interface CohortSlice {
+  appId: string;
+  from: number;
+  to: number;
+}
 
 /** One bucket of the stream: these installations get `kind` at `at` (epoch ms). */
 export interface PlanBucket {
@@ -61,6 +73,8 @@ export interface PlanSummary {
    * stored before it was counted lack it (read as 0).
    */
   deferred?: number;
+  /** Installations a phased release holds for a later phase (absent: none, or an unphased plan). */
+  held?: number;
 }
 
 /** 32-bit FNV-1a: a stable, well-spread hash for per-installation offsets. */
@@ -131,15 +145,21 @@ export class PlanContext {
   /** Ranks of manual versions older than the target (they can block it). */
   private readonly manualBefore: number[];
   readonly bucketMs: number;
+  /** With a `slice`: installations seen whose cohort is below `slice.to` (the phase's cohort size). */
+  cohortMembers = 0;
 
   /**
-   * @param version the version to plan (must be in `versions`, or it is added)
+   * @param version the version to plan (must be in `versions`, or it is added); a phase of a
+   *   phased release passes its start as `publishedAt` (each installation's window counts from it)
    * @param versions every version of the app (any order)
+   * @param slice a phased release's cohort slice: only its installations get a step, the others
+   *   are skipped as `phased`; absent for an unphased plan
    */
   constructor(
     readonly version: PlannedVersion,
     versions: readonly PlannedVersion[],
     readonly policy: RolloutPolicy,
+    readonly slice?: CohortSlice,
   ) {
     const all = versions.some((v) => v.version === version.version) ? versions : [...versions, version];
     this.ladder = new VersionLadder(all);
@@ -153,6 +173,12 @@ export class PlanContext {
   step(inst: PlanInput): InstallationStep {
     const v = this.version;
     const from = this.ladder.rank(inst.version);
+    if (this.slice) {
+      const c = cohortOf(this.slice.appId, inst.id);
+      if (c < this.slice.to) this.cohortMembers++;
+      if (!(Number.isNaN(from) || from >= this.targetRank) && (c < this.slice.from || c >= this.slice.to))
+        return { kind: 'skip', reason: 'phased' };
+    }
     if (Number.isNaN(from) || from >= this.targetRank) return { kind: 'skip', reason: 'up-to-date' };
     const approved = inst.approvedUpTo === null ? -1 : this.ladder.rank(inst.approvedUpTo);
     if (v.approval === 'manual' && approved < this.targetRank) {
@@ -176,7 +202,7 @@ const HIST_BINS = 3 * 24 * 3600; // 1 s bins up to 3 days, then one overflow bin
 export class PlanSummaryBuilder {
   private readonly hist = new Uint32Array(HIST_BINS + 1);
   private readonly times = new Set<number>();
-  readonly counts = { total: 0, upgrades: 0, notifies: 0, upToDate: 0, blocked: 0, deferred: 0 };
+  readonly counts = { total: 0, upgrades: 0, notifies: 0, upToDate: 0, blocked: 0, deferred: 0, held: 0 };
   private max = 0;
   private last: number | null = null;
 
@@ -186,6 +212,7 @@ export class PlanSummaryBuilder {
     this.counts.total++;
     if (step.kind === 'skip') {
       if (step.reason === 'blocked') this.counts.blocked++;
+      else if (step.reason === 'phased') this.counts.held++;
       else this.counts.upToDate++;
       return;
     }
@@ -215,8 +242,10 @@ export class PlanSummaryBuilder {
   }
 
   summary(): PlanSummary {
+    const { held, ...counts } = this.counts;
     return {
-      ...this.counts,
+      ...counts,
+      ...(held > 0 ? { held } : {}),
       buckets: this.times.size,
       delayP50Ms: this.percentile(0.5),
       delayP99Ms: this.percentile(0.99),

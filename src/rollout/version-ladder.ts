@@ -10,8 +10,18 @@ export class VersionLadder {
   readonly versions: readonly PlannedVersion[];
   private readonly ranks = new Map<string, number>();
 
-  /** @param versions any order; invalid semver strings are dropped. */
-  constructor(versions: readonly PlannedVersion[]) {
+  /**
+   * Phased releases in progress (rollout/phased-release.ts): version → the percentage its phase
+   * has reached; null when no version of the ladder is phased.
+   */
+  readonly phases: ReadonlyMap<string, number> | null;
+
+  /**
+   * @param versions any order; invalid semver strings are dropped.
+   * @param phases the phased versions and their current percentage (absent or empty: none)
+   */
+  constructor(versions: readonly PlannedVersion[], phases?: ReadonlyMap<string, number>) {
+    this.phases = phases && phases.size > 0 ? phases : null;
     this.versions = versions
       .filter((v) => semver.valid(v.version))
       .sort((a, b) => semver.compare(a.version, b.version));
@@ -67,13 +77,20 @@ export interface TargetDecision {
  * version stops the walk, so no later automatic version passes it. The target is the newest
  * reached: a newer version supersedes an older one still rolling out, and an installation never
  * moves backwards.
+ *
+ * A phased automatic version (`ladder.phases`) is taken only by an installation whose `cohort`
+ * (rollout/phased-release.ts `cohortOf`) is below the percentage its phase has reached; the walk
+ * goes on past it (a later unphased version may still be taken). Without `cohort` no phase is
+ * checked.
  */
 export function decideTarget(
   ladder: VersionLadder,
   current: string,
   approvedUpTo: string | null,
   now: number,
+  cohort?: number,
 ): TargetDecision {
+  const phases = cohort === undefined ? null : ladder.phases;
   const from = ladder.rank(current);
   const approved = approvedUpTo === null ? -1 : ladder.rank(approvedUpTo);
   const res: TargetDecision = { target: null, approvedBetween: [], blockedBy: null };
@@ -81,8 +98,10 @@ export function decideTarget(
   for (let i = Math.floor(from) + 1; i < ladder.versions.length; i++) {
     const v = ladder.versions[i]!;
     if (v.publishedAt > now) break;
-    if (v.approval === 'automatic') res.target = v.version;
-    else if (i <= approved) {
+    if (v.approval === 'automatic') {
+      const percent = phases?.get(v.version);
+      if (percent === undefined || cohort! < percent) res.target = v.version;
+    } else if (i <= approved) {
       res.target = v.version;
       res.approvedBetween.push(v.version);
     } else {

@@ -6,8 +6,9 @@ import type { Redis } from 'ioredis';
 import type { AppKind } from '../versioning/types.js';
 import { CONNECT_PRODUCTS, type ConnectProduct } from '../versioning/connect-products.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
+import type { PhaseSchedule } from '../rollout/phased-release.js';
 import type { Keys } from './keys.js';
-import { pollNotRecorded, pollsClaimed, recordedPerKey } from './script-results.js';
+import { flagOf, pollNotRecorded, pollsClaimed, recordedPerKey } from './script-results.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 
 /** Outcome of the last poll of a Connect app. */
@@ -58,6 +59,11 @@ export interface AppRecord {
    * stale and is not appended (VersionStore.storeVersion, `superseded`).
    */
   versionedAt?: number;
+  /**
+   * The app's phased release of automatic versions (rollout/phased-release.ts): each automatic
+   * version's rollout follows this schedule; absent: off (DESIGN.md "Rollout rules" windows).
+   */
+  phasedRelease?: PhaseSchedule;
   /** Poll slot most recently claimed (see `claimPolls`). */
   pollSlot?: number;
   /** Who holds the claim on `pollSlot`: a poll job id; `''` once that poll is done. */
@@ -158,6 +164,7 @@ function decode(h: Record<string, string>): AppRecord | null {
   rec.consecutiveFailures = Number(h.consecutiveFailures ?? 0);
   rec.totalFailures = Number(h.totalFailures ?? 0);
   if (h.environments) rec.environments = JSON.parse(h.environments) as Record<string, number>;
+  if (h.phasedRelease) rec.phasedRelease = JSON.parse(h.phasedRelease) as PhaseSchedule;
   return rec as unknown as AppRecord;
 }
 
@@ -307,6 +314,17 @@ export class AppStore {
     if (!app)
       throw new AppError(ErrorCode.APP_NOT_FOUND, `no app '${appId}' (see 'mpu apps list')`, { details: { appId } });
     return app;
+  }
+
+  /**
+   * Sets the app's phased release of automatic versions (null: off). Only while the app is
+   * registered (commands/setAppField-1.lua).
+   * @throws AppError app-not-found
+   */
+  async setPhasedRelease(appId: string, schedule: PhaseSchedule | null): Promise<void> {
+    const value = schedule ? JSON.stringify({ percents: schedule.percents, intervalMs: schedule.intervalMs }) : '';
+    if (!flagOf('setAppField', await this.redis.mpuSetAppField(this.keys.app(appId), 'phasedRelease', value)))
+      throw new AppError(ErrorCode.APP_NOT_FOUND, `no app '${appId}' (see 'mpu apps list')`, { details: { appId } });
   }
 
   /** Every registered app, sorted by id. */

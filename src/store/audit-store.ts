@@ -18,6 +18,11 @@ export type AuditAction =
   | 'rollout.pause'
   | 'rollout.resume'
   | 'rollout.halt'
+  | 'rollout.advance'
+  | 'rollout.complete'
+  | 'rollout.phase'
+  | 'rollout.report-failure'
+  | 'app.phased-release'
   | 'deploy.receive'
   | 'bulk-upgrade.start'
   | 'bulk-upgrade.cancel'
@@ -42,6 +47,8 @@ export interface AuditTarget {
   site?: string;
   /** What else names the subject: a descriptor URL (`app.add`), an imported file, bull-board's method and path. */
   path?: string;
+  /** Why, when the system acted by itself (an error budget's pause, a pause cap's resume) or a report says. */
+  reason?: string;
 }
 
 /** One action to record. */
@@ -66,7 +73,7 @@ export interface AuditEntry extends AuditRecord {
   at: string;
 }
 
-const TARGET_FIELDS = ['app', 'version', 'installation', 'count', 'path', 'bulkUpgrade', 'site'] as const;
+const TARGET_FIELDS = ['app', 'version', 'installation', 'count', 'path', 'bulkUpgrade', 'site', 'reason'] as const;
 /** Entries read per XREVRANGE page when filtering by app. */
 const PAGE = 500;
 
@@ -134,6 +141,7 @@ function decode(id: string, flat: string[]): AuditEntry {
   if (f.path !== undefined) target.path = f.path;
   if (f.bulkUpgrade !== undefined) target.bulkUpgrade = f.bulkUpgrade;
   if (f.site !== undefined) target.site = f.site;
+  if (f.reason !== undefined) target.reason = f.reason;
   return {
     id,
     at: f.at ?? '',

@@ -84,6 +84,11 @@ export interface Keys {
   approvalNotices(appId: string, version: string): string;
   /** ZSET `<p>:app:{<appId>}:reminders`: `<version>\t<installation id>` scored by its next reminder time (clock ms). */
   approvalReminders(appId: string): string;
+  /**
+   * HASH `<p>:app:{<appId>}:rollout:<version>:failures`: installation id → JSON of its reported
+   * failed upgrade (at, by, reason), once each (the error budget, rollout/phased-release.ts).
+   */
+  rolloutFailures(appId: string, version: string): string;
   // ── bulk upgrades (app/rollout/bulk-upgrades.ts) ─────────────────────
   /** ZSET `<p>:app:{<appId>}:bulk-upgrades`: the app's bulk upgrade ids scored by start time (clock ms). */
   bulkUpgrades(appId: string): string;
@@ -165,6 +170,7 @@ export function createKeys(prefix = 'mpu'): Keys {
     reconcileMarks: (appId) => `${prefix}:app:{${appId}}:reconcile`,
     approvalNotices: (appId, version) => `${prefix}:app:{${appId}}:notices:${version}`,
     approvalReminders: (appId) => `${prefix}:app:{${appId}}:reminders`,
+    rolloutFailures: (appId, version) => `${prefix}:app:{${appId}}:rollout:${version}:failures`,
     bulkUpgrades: (appId) => `${prefix}:app:{${appId}}:bulk-upgrades`,
     bulkUpgrade: (appId, id) => `${prefix}:app:{${appId}}:bulk:${id}`,
     bulkUpgradeCandidates: (appId, id) => `${prefix}:app:{${appId}}:bulk:${id}:ids`,

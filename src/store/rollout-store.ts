@@ -20,11 +20,14 @@ import {
   type RolloutStatus,
   type RolloutStatusState,
 } from '../rollout/rollout-status.js';
+import { pausePhases, resumePhases, type PhaseState } from '../rollout/phased-release.js';
 import type { Keys } from './keys.js';
 import { execAll } from '../lib/exec-all.js';
 import {
   bucketsPushed,
+  failureRecorded,
   flagOf,
+  phasesSet,
   planningFinished,
   rolloutActionRefused,
   rolloutNotFound,
@@ -62,6 +65,33 @@ export interface RolloutRecord {
   batches: number;
   /** A newer version of the app whose rollout started while this one was in flight. */
   supersededBy: string | null;
+  /** The phased release of this rollout (rollout/phased-release.ts); absent when unphased. */
+  phases?: PhaseState;
+  /** The pause in progress: when (epoch ms), by whom (`system` for the error budget) and why; absent when not paused. */
+  pause?: RolloutPause;
+}
+
+/** Who paused a rollout, when and why. */
+export interface RolloutPause {
+  at: number;
+  /** The operator (token or CLI actor), or `system`. */
+  by: string;
+  reason: string;
+}
+
+/** Who asks for a status change, and why (recorded with a pause). */
+export interface TransitionBy {
+  at: number;
+  by: string;
+  reason?: string;
+}
+
+/** One reported failed upgrade (the error budget). */
+export interface RolloutFailure {
+  installationId: string;
+  at: number;
+  by: string;
+  reason: string;
 }
 
 /** A rollout with its live progress. */
@@ -101,6 +131,7 @@ function toHash(r: RolloutRecord): Record<string, string> {
     summary: r.summary ? JSON.stringify(r.summary) : '',
     batches: String(r.batches),
     supersededBy: r.supersededBy ?? '',
+    ...(r.phases ? { phases: JSON.stringify(r.phases) } : {}),
   };
 }
 
@@ -121,6 +152,8 @@ function fromHash(h: Record<string, string>): RolloutRecord | null {
     summary: h.summary ? (JSON.parse(h.summary) as PlanSummary) : null,
     batches: Number(h.batches ?? 0),
     supersededBy: h.supersededBy || null,
+    ...(h.phases ? { phases: JSON.parse(h.phases) as PhaseState } : {}),
+    ...(h.pause ? { pause: JSON.parse(h.pause) as RolloutPause } : {}),
   };
 }
 
@@ -193,7 +226,22 @@ export class RolloutStore {
    * @throws AppError `rollout-not-found`; `rollout-conflict` when resuming or pausing a halted
    *   rollout, or (retryable) when the status kept moving under `STATUS_ATTEMPTS` attempts
    */
-  async transition(appId: string, version: string, action: RolloutAction): Promise<RolloutStatus> {
+  async transition(appId: string, version: string, action: RolloutAction, by?: TransitionBy): Promise<RolloutStatus> {
+    return (await this.transitionWith(appId, version, action, by)).status;
+  }
+
+  /**
+   * `transition`, also telling whether this call changed the status. With `by`, a pause records
+   * who paused and why (`pause`), and a phased release's pause time moves with the status
+   * (rollout/phased-release.ts `pausePhases`, `resumePhases`), in the same compare-and-set.
+   * @throws as `transition`
+   */
+  async transitionWith(
+    appId: string,
+    version: string,
+    action: RolloutAction,
+    by?: TransitionBy,
+  ): Promise<{ status: RolloutStatus; changed: boolean }> {
     const id = rolloutId(appId, version);
     const key = this.keys.rollout(appId, version);
     for (let attempt = 0; attempt < STATUS_ATTEMPTS; attempt++) {
@@ -201,18 +249,139 @@ export class RolloutStore {
       if (!current) throw rolloutNotFound(id);
       const t = transitionRollout(current, action);
       if (!t.ok) throw rolloutActionRefused(id, t.status, action);
-      if (!t.changed) return t.next.status;
-      const res = rolloutStatusSet(await this.redis.mpuSetRolloutStatus(key, ...casArgs(current, t.next)));
-      if (res === 'ok') return t.next.status;
+      if (!t.changed) return { status: t.next.status, changed: false };
+      const extra: string[] = [];
+      if (by) {
+        const raw = current.phases;
+        let phases = raw ? (JSON.parse(raw) as PhaseState) : null;
+        if (phases && action === 'pause') phases = pausePhases(phases, by.at);
+        if (phases && action !== 'pause') phases = resumePhases(phases, by.at);
+        const pause: RolloutPause | null =
+          action === 'pause' ? { at: by.at, by: by.by, reason: by.reason ?? 'paused by an operator' } : null;
+        extra.push(raw ?? '', 'pause', pause ? JSON.stringify(pause) : '');
+        if (phases) extra.push('phases', JSON.stringify(phases));
+      }
+      const res = rolloutStatusSet(await this.redis.mpuSetRolloutStatus(key, ...casArgs(current, t.next), ...extra));
+      if (res === 'ok') return { status: t.next.status, changed: true };
       if (res === 'missing') throw rolloutNotFound(id);
     }
     throw rolloutStatusContended(id, STATUS_ATTEMPTS);
   }
 
-  /** Status and `resumeTo` of the rollout hash at `key`, or null when it has no status (no rollout). */
-  private async readStatus(key: string): Promise<RolloutStatusState | null> {
-    const [status, resumeTo] = await this.redis.hmget(key, 'status', 'resumeTo');
-    return status ? { status: status as RolloutStatus, resumeTo: (resumeTo || null) as RolloutStatus | null } : null;
+  /**
+   * Compare-and-set of the phased-release state (commands/setPhases-1.lua): `update` computes the
+   * new state from the stored one (null: nothing to write), read again while another writer
+   * (a step, a pause) moves it under.
+   * @returns the state written (or the stored one when `update` wrote nothing); null when the
+   *   rollout is halted or gone
+   * @throws AppError `rollout-conflict` (retryable) when it kept moving under `STATUS_ATTEMPTS` attempts
+   */
+  async setPhases(
+    appId: string,
+    version: string,
+    update: (current: PhaseState | null) => PhaseState | null,
+  ): Promise<PhaseState | null> {
+    const key = this.keys.rollout(appId, version);
+    for (let attempt = 0; attempt < STATUS_ATTEMPTS; attempt++) {
+      const raw = (await this.redis.hget(key, 'phases')) ?? '';
+      const current = raw ? (JSON.parse(raw) as PhaseState) : null;
+      const next = update(current);
+      if (next === null) return current;
+      const res = phasesSet(await this.redis.mpuSetPhases(key, raw, JSON.stringify(next)));
+      if (res === 'ok') return next;
+      if (res !== 'stale') return null;
+    }
+    throw rolloutStatusContended(rolloutId(appId, version), STATUS_ATTEMPTS);
+  }
+
+  /**
+   * Records a failed upgrade of `installationId` in the rollout, once per installation.
+   * @returns whether this call added it and the rollout's failures now
+   * @throws AppError `rollout-not-found`; `installation-not-found` when it is not the app's
+   */
+  async recordFailure(
+    appId: string,
+    version: string,
+    failure: RolloutFailure,
+  ): Promise<{ added: boolean; failures: number }> {
+    const reply = await this.redis.mpuRecordFailure(
+      this.keys.rollout(appId, version),
+      this.keys.rolloutFailures(appId, version),
+      this.keys.installationVersion(appId),
+      failure.installationId,
+      JSON.stringify({ at: failure.at, by: failure.by, reason: failure.reason }),
+    );
+    const r = failureRecorded(reply);
+    if (r === 'missing') throw rolloutNotFound(rolloutId(appId, version));
+    if (r === 'unknown')
+      throw new AppError(
+        ErrorCode.INSTALLATION_NOT_FOUND,
+        `installation ${failure.installationId} is not an installation of ${appId}`,
+      );
+    return r;
+  }
+
+  /** How many failed upgrades were reported in the rollout. */
+  failureCount(appId: string, version: string): Promise<number> {
+    return this.redis.hlen(this.keys.rolloutFailures(appId, version));
+  }
+
+  /** The reported failures of the rollout (newest first, at most `limit`). */
+  async failures(appId: string, version: string, limit = 100): Promise<RolloutFailure[]> {
+    const h = await this.redis.hgetall(this.keys.rolloutFailures(appId, version));
+    return Object.entries(h)
+      .map(([installationId, json]) => ({
+        installationId,
+        ...(JSON.parse(json) as Omit<RolloutFailure, 'installationId'>),
+      }))
+      .sort((a, b) => b.at - a.at)
+      .slice(0, limit);
+  }
+
+  /**
+   * Status and phase percentage of the rollouts of `versions` of one app (nulls where none
+   * exists; `percent` null when unphased): what an upgrade batch's ladder needs, in one round trip.
+   */
+  async gates(
+    appId: string,
+    versions: readonly string[],
+  ): Promise<{ status: RolloutStatus | null; percent: number | null }[]> {
+    if (versions.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const v of versions) pipe.hmget(this.keys.rollout(appId, v), 'status', 'phases');
+    const rows = await execAll<(string | null)[]>(pipe);
+    return rows.map(([status, phases]) => {
+      if (!phases) return { status: status as RolloutStatus | null, percent: null };
+      const p = JSON.parse(phases) as PhaseState;
+      return { status: status as RolloutStatus | null, percent: p.schedule.percents[p.phase] ?? 100 };
+    });
+  }
+
+  /**
+   * The phased-release state of the rollouts of `versions` of one app (null where unphased or
+   * none exists), in one round trip.
+   */
+  async phaseStates(appId: string, versions: readonly string[]): Promise<(PhaseState | null)[]> {
+    if (versions.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const v of versions) pipe.hget(this.keys.rollout(appId, v), 'phases');
+    const rows = await execAll<string | null>(pipe);
+    return rows.map((phases) => (phases ? (JSON.parse(phases) as PhaseState) : null));
+  }
+
+  /**
+   * Status and `resumeTo` of the rollout hash at `key` (and its raw `phases`, null when
+   * unphased), or null when it has no status (no rollout).
+   */
+  private async readStatus(key: string): Promise<(RolloutStatusState & { phases: string | null }) | null> {
+    const [status, resumeTo, phases] = await this.redis.hmget(key, 'status', 'resumeTo', 'phases');
+    return status
+      ? {
+          status: status as RolloutStatus,
+          resumeTo: (resumeTo || null) as RolloutStatus | null,
+          phases: phases || null,
+        }
+      : null;
   }
 
   /**

@@ -110,6 +110,19 @@ export function rolloutStatusSet(reply: unknown): 'ok' | 'stale' | 'missing' {
   return oneOf('setRolloutStatus', reply, ['ok', 'stale', 'missing']);
 }
 
+/** setPhases-1: 'ok' | 'stale' (phases moved since the read) | 'halted' | 'missing'. */
+export function phasesSet(reply: unknown): 'ok' | 'stale' | 'halted' | 'missing' {
+  return oneOf('setPhases', reply, ['ok', 'stale', 'halted', 'missing']);
+}
+
+/** recordFailure-3: -1 no rollout, -2 unknown installation, else `{added, count}`. */
+export function failureRecorded(reply: unknown): 'missing' | 'unknown' | { added: boolean; failures: number } {
+  if (reply === -1) return 'missing';
+  if (reply === -2) return 'unknown';
+  if (!Array.isArray(reply) || reply.length !== 2) throw new UnexpectedScriptReply('recordFailure', reply);
+  return { added: flagOf('recordFailure', reply[0]), failures: countOf('recordFailure', reply[1]) };
+}
+
 /** finishPlanning-2: 'ok' | 'behind' (installations past the cursor) | 'stale' | 'missing'. */
 export function planningFinished(reply: unknown): 'ok' | 'behind' | 'stale' | 'missing' {
   return oneOf('finishPlanning', reply, ['ok', 'behind', 'stale', 'missing']);

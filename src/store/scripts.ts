@@ -42,6 +42,9 @@ export const SCRIPT_FILES = [
   'cancelBulkUpgrade-4.lua',
   'adoptInstallations-14.lua',
   'claimReminder-2.lua',
+  'setPhases-1.lua',
+  'recordFailure-3.lua',
+  'setAppField-1.lua',
 ] as const;
 
 /** A script argument: ioredis sends numbers as their decimal text. */
@@ -87,7 +90,20 @@ export interface ScriptCommands {
     expectedResumeTo: string,
     status: string,
     resumeTo: string,
+    ...phasesAndFields: string[]
   ): Promise<string>;
+  /** setAppField-1.lua: 1 written, 0 the app is not registered. */
+  mpuSetAppField(app: string, field: string, value: string): Promise<number>;
+  /** setPhases-1.lua: 'ok' | 'stale' | 'halted' | 'missing'. */
+  mpuSetPhases(rollout: string, expectedPhases: string, phases: string): Promise<string>;
+  /** recordFailure-3.lua: -1 no rollout, -2 unknown installation, {added 1/0, count}. */
+  mpuRecordFailure(
+    rollout: string,
+    failures: string,
+    installationVersion: string,
+    installationId: string,
+    failureJson: string,
+  ): Promise<number | [number, number]>;
   /** markSuperseded-1.lua: 1 marked, 0 no rollout. */
   mpuMarkSuperseded(rollout: string, newerVersion: string): Promise<number>;
   /** finishPlanning-2.lua: 'ok' | 'behind' | 'stale' | 'missing'. */

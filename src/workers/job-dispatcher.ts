@@ -18,6 +18,10 @@ import {
   bulkPlanJobId,
   LATE_PLAN_JOB_NAME,
   NOTIFY_BATCH_JOB_NAME,
+  PAUSE_CAP_JOB_NAME,
+  PHASE_STEP_JOB_NAME,
+  pauseCapJobId,
+  phaseStepJobId,
   PLAN_ROLLOUT_JOB_NAME,
   POLL_BATCH_JOB_NAME,
   POLL_JOB_NAME,
@@ -190,6 +194,23 @@ export function createJobDispatcher(queues: Queues, clock: Clock, settings: Read
           data: { ...data, atIso: isoTime(data.at), installations: data.ids.length },
           opts: { jobId: adoptionBatchJobId(data), delay: delayUntil(data.at), ...UPGRADE_JOB_OPTS },
         })),
+      );
+    },
+    async enqueuePhaseSteps(jobs) {
+      await addInChunks(
+        queues.rollout,
+        jobs.map((data) => ({
+          name: PHASE_STEP_JOB_NAME,
+          data: { ...data, atIso: isoTime(data.at) },
+          opts: { jobId: phaseStepJobId(data), delay: delayUntil(data.at), ...UPGRADE_JOB_OPTS },
+        })),
+      );
+    },
+    async enqueuePauseCap(job) {
+      await queues.rollout.add(
+        PAUSE_CAP_JOB_NAME,
+        { ...job, atIso: isoTime(job.at) },
+        { jobId: pauseCapJobId(job), delay: delayUntil(job.at), ...UPGRADE_JOB_OPTS },
       );
     },
     async enqueueLatePlanning(requests) {

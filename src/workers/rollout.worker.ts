@@ -6,6 +6,9 @@
  *   `bulk-upgrade-batch` (applyBulkBatch), `adoption-batch` (applyAdoptionBatch: a Connect to Forge
  *   adoption's batch, enqueued by the plan of the adopting Forge version), `reconcile-rollouts`
  *   (reconcile: the repeatable reconciliation sweep, scheduled by `scheduleReconcile`);
+ *   adoption's batch, enqueued by the plan of the adopting Forge version), `phase-step`
+ *   (runPhaseStep: the next phase of a phased release) and `pause-cap` (runPauseCap: a phased
+ *   release's pause ends at its cap);
  * - queue `notify`: `notify-admins` (notifyBatch).
  * A batch that is not due, or whose rollout is paused, goes back to the delayed set.
  */
@@ -19,6 +22,7 @@ import { applyUpgradeBatch } from '../app/rollout/upgrade-batch.js';
 import { applyBulkBatch, planBulkUpgrade } from '../app/rollout/bulk-upgrades.js';
 import { applyAdoptionBatch } from '../app/rollout/adoption.js';
 import { reconcile } from '../app/rollout/reconcile.js';
+import { runPauseCap, runPhaseStep } from '../app/rollout/phased-release.js';
 import {
   ADOPTION_BATCH_JOB_NAME,
   AdoptionBatchJob,
@@ -29,6 +33,10 @@ import {
   LATE_PLAN_JOB_NAME,
   LatePlanJob,
   NotifyBatchJob,
+  PAUSE_CAP_JOB_NAME,
+  PHASE_STEP_JOB_NAME,
+  PauseCapJob,
+  PhaseStepJob,
   PLAN_ROLLOUT_JOB_NAME,
   PlanRolloutJob,
   RECONCILE_JOB_NAME,
@@ -61,6 +69,16 @@ export function rolloutProcessor(ctx: AppContext) {
         }
         case ADOPTION_BATCH_JOB_NAME: {
           const r = await applyAdoptionBatch(ctx, parseJobData(AdoptionBatchJob, job));
+          if (isWait(r)) return await sleepJob(job, token, r, ctx.clock, ctx.settings);
+          return r;
+        }
+        case PHASE_STEP_JOB_NAME: {
+          const r = await runPhaseStep(ctx, parseJobData(PhaseStepJob, job));
+          if (isWait(r)) return await sleepJob(job, token, r, ctx.clock, ctx.settings);
+          return r;
+        }
+        case PAUSE_CAP_JOB_NAME: {
+          const r = await runPauseCap(ctx, parseJobData(PauseCapJob, job));
           if (isWait(r)) return await sleepJob(job, token, r, ctx.clock, ctx.settings);
           return r;
         }

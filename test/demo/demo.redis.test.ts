@@ -48,6 +48,17 @@ describe('mpu demo', () => {
     expect(report.bounds.manualWithoutApproval.count).toBe(0);
     expect(report.bounds.missing.count).toBe(0);
     expect(report.held).toBe(true);
+    // The phased-release act: phases in order, an error-budget pause with its reason, an operator's resume.
+    const act = report.phased!;
+    const phases = act.events.filter((e) => e.kind === 'phase');
+    expect(phases.map((e) => e.percent)).toEqual([10, 25, 50, 100].slice(0, phases.length));
+    expect(phases.length).toBeGreaterThanOrEqual(3);
+    expect(act.events.find((e) => e.kind === 'paused')).toMatchObject({
+      by: 'system',
+      reason: expect.stringMatching(/^error budget exceeded: 6 failures of \d+ upgraded, budget 5$/),
+    });
+    expect(act.events.find((e) => e.kind === 'resumed')).toMatchObject({ by: 'demo-operator' });
+    expect(lines.some((l) => l.startsWith('phased release of demo-phased-release-act@1.0.1'))).toBe(true);
 
     const redis = await connectTestRedis();
     try {

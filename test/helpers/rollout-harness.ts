@@ -6,7 +6,7 @@
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Notifier, UpdateAvailableNotice } from '../../src/app/rollout/notifier.js';
+import type { Notifier, RolloutNotice, UpdateAvailableNotice } from '../../src/app/rollout/notifier.js';
 import type { Settings } from '../../src/app/settings.js';
 import type { Runtime } from '../../src/runtime.js';
 import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId, type PlanRolloutJob } from '../../src/jobs/queues.js';
@@ -51,6 +51,8 @@ export interface RolloutHarness<C extends Clock = ManualClock> {
   versions: MemoryVersions;
   /** Every "update available" notice delivered, in order. */
   notices: UpdateAvailableNotice[];
+  /** Every rollout notice (paused by its error budget, resumed at a pause cap) delivered, in order. */
+  rolloutNotices: RolloutNotice[];
   workers?: RolloutWorkers;
   /** The context's four queues. */
   queues(): Queue[];
@@ -82,7 +84,11 @@ export async function createRolloutHarness<C extends Clock = ManualClock>(
   const clock = opts.clock ?? (new ManualClock(ROLLOUT_T0) as Clock as C);
   const versions = opts.versions instanceof MemoryVersions ? opts.versions : new MemoryVersions();
   const notices: UpdateAvailableNotice[] = [];
-  const notifier: Notifier = { notify: async (n) => void notices.push(n) };
+  const rolloutNotices: RolloutNotice[] = [];
+  const notifier: Notifier = {
+    notify: async (n) => void notices.push(n),
+    rolloutNotice: async (n) => void rolloutNotices.push(n),
+  };
   const ctx = createTestContext({
     connection,
     clock,
@@ -106,6 +112,7 @@ export async function createRolloutHarness<C extends Clock = ManualClock>(
     prefix,
     versions,
     notices,
+    rolloutNotices,
     workers,
     queues,
     async plan(appId, version) {

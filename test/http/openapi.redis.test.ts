@@ -197,7 +197,7 @@ describe('OpenAPI document and route schemas (inject, real Redis)', () => {
     });
     const action = await app.inject({ method: 'POST', url: '/v1/rollouts/h/2.0.0/explode', headers: asOperator });
     expect(action.statusCode).toBe(400);
-    expect(action.json().error.message).toMatch(/^action \(pause, resume or halt\): \(root\): /);
+    expect(action.json().error.message).toMatch(/^action \(pause, resume, halt, advance or complete\): \(root\): /);
   });
 
   it('answers keep every field of the records the use cases return', async () => {

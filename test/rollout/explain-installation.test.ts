@@ -16,6 +16,7 @@ import {
 import { PlanContext } from '../../src/rollout/plan-rollout.js';
 import { DEFAULT_ROLLOUT_POLICY } from '../../src/rollout/policy.js';
 import type { PlannedVersion } from '../../src/rollout/types.js';
+import { cohortOf, parsePhaseSchedule, startPhases, stepPhases } from '../../src/rollout/phased-release.js';
 
 const T0 = Date.parse('2025-03-03T00:00:00Z'); // a Monday
 const pol = DEFAULT_ROLLOUT_POLICY;
@@ -49,6 +50,48 @@ const input = (over: Partial<ExplainInput>): ExplainInput => ({
 });
 
 describe('explainInstallation', () => {
+  it('a phased release: "phase not reached" until a phase covers its cohort, then its check after that phase starts', () => {
+    const cohort = cohortOf('c', 'i-1');
+    const schedule = parsePhaseSchedule({ percents: [1, 2, 5, 10, 20, 50, 100], intervalMs: DAY });
+    // the phase just below the installation's cohort, and the one that covers it
+    const below = schedule.percents.filter((p) => p <= cohort).length - 1;
+    const covers = schedule.percents.findIndex((p) => cohort < p);
+    const versions = [v('1.0.0', T0 - 30 * DAY), v('1.0.1', T0 + HOUR)];
+    let phased = startPhases(schedule, T0 + HOUR);
+    if (below >= 0) phased = stepPhases(phased, below, T0 + HOUR + below * DAY);
+    const now = T0 + HOUR + Math.max(below, 0) * DAY + 2 * HOUR;
+    const waiting = explainInstallation(
+      input({ versions, appId: 'c', rollouts: new Map([['1.0.1', { status: 'scheduled' as const, phased }]]), now }),
+    );
+    expect(waiting.shouldRun).toBe('1.0.0');
+    expect(waiting.reasons).toEqual([
+      {
+        kind: 'phase-not-reached',
+        version: '1.0.1',
+        cohort,
+        percent: schedule.percents[Math.max(below, 0)],
+        nextStepAt: phased.nextStepAt,
+      },
+    ]);
+    expect(describeReason(waiting.reasons[0]!)).toMatch(
+      /^phase not reached: 1\.0\.1 is a phased release at \d+ % and this installation's cohort is [\d.]+ %; the next phase starts at /,
+    );
+    const at = phased.nextStepAt!;
+    const reached = stepPhases(phased, covers, at);
+    const after = explainInstallation(
+      input({
+        versions,
+        appId: 'c',
+        rollouts: new Map([['1.0.1', { status: 'scheduled' as const, phased: reached }]]),
+        now: at + MINUTE,
+      }),
+    );
+    // its next daily check after the covering phase began
+    expect(after.reasons).toEqual([
+      { kind: 'waiting-for-check', version: '1.0.1', checkAt: promisedUpgrade(v('1.0.1', at), inst(), pol).dueAt },
+    ]);
+  });
+
   it('up to date on the newest version; next check at its daily time', () => {
     const e = explainInstallation(input({ now: T0 + HOUR }));
     expect(e.reasons).toEqual([{ kind: 'up-to-date', version: '1.0.0' }]);

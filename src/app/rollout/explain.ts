@@ -50,7 +50,10 @@ async function rolloutFacts(
   versions: readonly string[],
   audit: AuditReader | undefined,
 ): Promise<Map<string, RolloutFacts>> {
-  const statuses = await ctx.rollouts.statuses(appId, versions);
+  const [statuses, phases] = await Promise.all([
+    ctx.rollouts.statuses(appId, versions),
+    ctx.rollouts.phaseStates(appId, versions),
+  ]);
   const out = new Map<string, RolloutFacts>();
   const stopped = versions.filter((_, k) => statuses[k] === 'paused' || statuses[k] === 'halted');
   const entries = stopped.length && audit ? await audit.list({ appId, limit: AUDIT_LOOKBACK }) : [];
@@ -61,7 +64,7 @@ async function rolloutFacts(
     const e = action
       ? entries.find((x) => x.action === action && x.target.version === v && x.outcome === 'ok')
       : undefined;
-    out.set(v, { status, by: e?.actor ?? null, at: e?.atMs ?? null });
+    out.set(v, { status, by: e?.actor ?? null, at: e?.atMs ?? null, phased: phases[k] ?? null });
   });
   return out;
 }
@@ -106,6 +109,7 @@ export async function whyInstallation(
     reminderIntervalMs: ctx.settings.approvalReminderIntervalMs,
     now,
     appRemoved: records.length === 0,
+    appId: inst.appId,
   });
   return { ...e, appId: inst.appId, words: e.reasons.map(describeReason) };
 }

@@ -8,6 +8,7 @@ import { AppError, ErrorCode } from '../../lib/errors.js';
 import { parseInstallationInput } from '../../rollout/installation-input.js';
 import { generateInstallations, type GenerateOptions } from '../../rollout/generate-population.js';
 import { decideTarget } from '../../rollout/version-ladder.js';
+import { cohortOf } from '../../rollout/phased-release.js';
 import { deferForMaintenance } from '../../rollout/windows.js';
 import type { Installation } from '../../rollout/types.js';
 import type { InstallationView } from '../../store/installation-store.js';
@@ -312,7 +313,13 @@ export async function approveInstallation(
       });
     }
     if (!(await ctx.installs.setApproved(appId, installationId, prev, next, newly, now))) continue;
-    const d = decideTarget(ladder, inst.version, next, now);
+    const d = decideTarget(
+      ladder,
+      inst.version,
+      next,
+      now,
+      ladder.phases ? cohortOf(appId, installationId) : undefined,
+    );
     let upgradeAt: number | null = null;
     if (d.target !== null) {
       upgradeAt = deferForMaintenance(inst.maintenance, now, ctx.rolloutPolicy.maintenanceCapMs);

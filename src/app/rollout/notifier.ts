@@ -52,9 +52,24 @@ export interface UpdateAvailableNotice {
   notices?: AdminNotice[];
 }
 
+/**
+ * A notice to the vendor's operators that a rollout changed by itself: paused by its error
+ * budget, or resumed when a phased release's total pause reached its cap. `at` is epoch ms.
+ */
+export interface RolloutNotice {
+  type: 'rollout-paused' | 'rollout-resumed';
+  appId: string;
+  version: string;
+  at: number;
+  /** In words, e.g. `error budget exceeded: 7 failures of 60 upgraded, budget 5`. */
+  reason: string;
+}
+
 /** Delivers notices. Throws AppError (retryable or not) when it cannot. */
 export interface Notifier {
   notify(notice: UpdateAvailableNotice): Promise<void>;
+  /** Delivers a rollout notice; a notifier without it only has the log line the use case writes. */
+  rolloutNotice?(notice: RolloutNotice): Promise<void>;
 }
 
 /** Logs one line per batch at info and one per admin notice at debug (the default). */
@@ -83,5 +98,9 @@ export class LogNotifier implements Notifier {
       },
       `${n.kind === 'reminder' ? 'reminded' : 'notified'} ${n.notices?.length ?? n.installations.length} admin(s) of ${n.installations.length} installation(s): update ${n.version} of ${n.appId} needs approval`,
     );
+  }
+
+  async rolloutNotice(n: RolloutNotice): Promise<void> {
+    this.logger.warn({ event: `notify:${n.type}`, ...n }, `rollout ${n.appId}@${n.version}: ${n.type}: ${n.reason}`);
   }
 }

@@ -12,6 +12,8 @@ import type { RolloutContext } from '../context.js';
 import { toPlannedVersion } from './ladder.js';
 import { scheduleLatePlanning } from './late-installations.js';
 import { startAdoption } from './adoption.js';
+import { firstPhasePlanned, phasedReleaseFor } from './phased-release.js';
+import { startPhases } from '../../rollout/phased-release.js';
 
 /** Result of a plan (also the plan job's BullMQ return value, shown on dashboards). */
 export interface PlanResult {
@@ -64,6 +66,7 @@ export async function planVersionRollout(
   const record = await ctx.versions.getVersion(appId, version);
   if (!record) return planGone(ctx, appId, version, 0, 'the version is not stored');
   const planned = toPlannedVersion(record);
+  const schedule = await phasedReleaseFor(ctx, appId, record);
   const { record: rollout, created } = await ctx.rollouts.create({
     appId,
     version,
@@ -78,6 +81,7 @@ export async function planVersionRollout(
     summary: null,
     batches: 0,
     supersededBy: null,
+    ...(schedule ? { phases: startPhases(schedule, record.detectedAt) } : {}),
   });
   // The app may have been removed between the read of its version and the rollout's creation:
   // its removal may then have missed the new rollout, so take it back.
@@ -87,6 +91,8 @@ export async function planVersionRollout(
   }
   if (!rollout) return planGone(ctx, appId, version, 0, 'the rollout was deleted as it was created');
   if (rollout.plannedAt !== null || rollout.status === 'halted') {
+    // A plan interrupted after its end, before its phased release's next step was enqueued.
+    if (rollout.phases && rollout.status !== 'halted') await firstPhasePlanned(ctx, appId, version, null);
     return {
       appId,
       version,
@@ -101,7 +107,9 @@ export async function planVersionRollout(
   ctx.logger.info({ event: 'rollout:plan', appId, version }, `planning rollout of ${appId}@${version}`);
   await ctx.rollouts.markSuperseded(appId, version);
   const all = (await ctx.versions.listVersions(appId)).map(toPlannedVersion);
-  const plan = new PlanContext(planned, all, ctx.rolloutPolicy);
+  // A phased release plans its first phase's cohort here; later phases plan theirs (phased-release.ts).
+  const slice = rollout.phases ? { appId, from: 0, to: rollout.phases.schedule.percents[0]! } : undefined;
+  const plan = new PlanContext(planned, all, ctx.rolloutPolicy, slice);
   const summary = new PlanSummaryBuilder(planned.publishedAt);
   const total = await ctx.installs.count(appId);
   const chunk = ctx.settings.planChunkSize;
@@ -193,6 +201,7 @@ export async function planVersionRollout(
     await onProgress?.(total === 0 ? 100 : Math.min(99, Math.floor((start / total) * 100)));
   }
   const s = summary.summary();
+  if (rollout.phases && status !== 'halted') await firstPhasePlanned(ctx, appId, version, plan.cohortMembers);
   // A registration whose own late-planning job was never enqueued (its process died right after
   // registering) is logged all the same: this picks it up.
   await scheduleLatePlanning(ctx, [appId]);

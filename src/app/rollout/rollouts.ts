@@ -9,9 +9,14 @@ import type { RolloutRecord, RolloutView } from '../../store/rollout-store.js';
 import type { VersionReader } from '../../store/types.js';
 import type { AppContext, RolloutContext } from '../context.js';
 import { adoptionOfApp, adoptionView, findAdoption, type AdoptionView } from './adoption.js';
+import { phasedView, schedulePauseCap, type PhasedView } from './phased-release.js';
 
-/** A rollout's view; `adoption` when it is a Connect to Forge adoption rollout. */
-export type RolloutAdoptionView = RolloutView & { adoption?: AdoptionView };
+/**
+ * A rollout's view; `adoption` when it is a Connect to Forge adoption rollout; `phased` when it
+ * is a phased release (phase, cohort size, next step); `failures`: failed upgrades reported
+ * (the error budget).
+ */
+export type RolloutAdoptionView = RolloutView & { adoption?: AdoptionView; phased?: PhasedView; failures: number };
 
 /**
  * The view of a rollout; a Forge version adopting a Connect app is a `connect-to-forge`
@@ -19,7 +24,9 @@ export type RolloutAdoptionView = RolloutView & { adoption?: AdoptionView };
  * `installations`), complete when none is left on Connect.
  */
 async function viewOf(ctx: RolloutContext, r: RolloutRecord): Promise<RolloutAdoptionView> {
-  const view = await ctx.rollouts.view(r);
+  const [base, failures] = await Promise.all([ctx.rollouts.view(r), ctx.rollouts.failureCount(r.appId, r.version)]);
+  const phased = phasedView(r, ctx.clock.now(), ctx.settings.phasedPauseCapMs);
+  const view: RolloutAdoptionView = { ...base, failures, ...(phased ? { phased } : {}) };
   const a = r.kind === 'forge' ? await findAdoption(ctx, r.appId, r.version) : null;
   if (!a) return view;
   const adoption = await adoptionView(ctx, a);
@@ -70,11 +77,19 @@ export async function controlRollout(
   appId: string,
   version: string,
   action: 'pause' | 'resume' | 'halt',
-): Promise<RolloutView> {
-  await ctx.rollouts.transition(appId, version, action);
+  by = 'operator',
+): Promise<RolloutAdoptionView> {
+  const at = ctx.clock.now();
+  const reason = `${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'halted'} by ${by}`;
+  const { changed } = await ctx.rollouts.transitionWith(appId, version, action, { at, by, reason });
   if (action === 'halt') await ctx.rollouts.clearBuckets(appId, version);
-  ctx.logger.info({ event: `rollout:${action}`, appId, version }, `rollout ${appId}@${version}: ${action}`);
-  return ctx.rollouts.view((await requireRollout(ctx, appId, version))!);
+  if (changed && action === 'pause') {
+    await schedulePauseCap(ctx, appId, version);
+    ctx.events.emit('rollout:paused', { appId, version, by, reason, at });
+  }
+  if (changed && action === 'resume') ctx.events.emit('rollout:resumed', { appId, version, by, reason, at });
+  ctx.logger.info({ event: `rollout:${action}`, appId, version, by }, `rollout ${appId}@${version}: ${action}`);
+  return viewOf(ctx, (await requireRollout(ctx, appId, version))!);
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import semver from 'semver';
 import { decideTarget } from '../../rollout/version-ladder.js';
+import { cohortOf } from '../../rollout/phased-release.js';
 import type { UpgradeBatchJob } from '../../jobs/queues.js';
 import type { VersionMove } from '../../store/installation-store.js';
 import type { RolloutContext } from '../context.js';
@@ -81,11 +82,12 @@ export async function applyUpgradeBatch(
         data.source.end,
       );
   const ladder = await loadLadder(ctx, appId);
+  const phased = ladder.phases !== null;
   const moves: VersionMove[] = [];
   for (let k = 0; k < ids.length; k++) {
     const cur = current[k];
     if (!cur) continue;
-    const d = decideTarget(ladder, cur, approved[k] ?? null, now);
+    const d = decideTarget(ladder, cur, approved[k] ?? null, now, phased ? cohortOf(appId, ids[k]!) : undefined);
     if (d.target !== null)
       moves.push({
         id: ids[k]!,

@@ -3,6 +3,7 @@
  * `mpu apps remove APP`, `mpu versions APP`, `mpu poll APP`, `mpu forge deploy`. Each opens the Redis context
  * from the environment (REDIS_URL, MPU_PREFIX…) and closes it before returning.
  */
+import { registerAppPhasedReleaseCommands } from './phased.js';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
@@ -293,6 +294,8 @@ export function registerAppsCommands(program: Command): void {
         });
       }),
     );
+
+  registerAppPhasedReleaseCommands(apps);
 
   apps
     .command('remove')

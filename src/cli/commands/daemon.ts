@@ -29,7 +29,10 @@ export function registerDaemonCommands(program: Command): void {
         '  MPU_APPROVAL_REMINDER_INTERVAL (3d) reminders of a pending approval to its admins\n\n' +
         'Bulk upgrades (README "Bulk upgrades"):\n' +
         '  MPU_BULK_UPGRADE_LIMIT (10)        global limit of running bulk upgrades\n' +
-        '  MPU_BULK_UPGRADE_RETENTION (30d)   how long finished ones stay listed',
+        '  MPU_BULK_UPGRADE_RETENTION (30d)   how long finished ones stay listed\n\n' +
+        'Controlling a rollout (README "Controlling a rollout"):\n' +
+        '  MPU_ERROR_BUDGET_COUNT (5), MPU_ERROR_BUDGET_RATIO (0.05)  a rollout pauses past max(count, ratio × upgraded) failures\n' +
+        "  MPU_PHASED_PAUSE_CAP (30d)         a phased release's total pause before it resumes by itself",
     )
     .option('--no-scheduler', 'do not run the poll scheduler')
     .option('--no-http', 'do not run the HTTP API')

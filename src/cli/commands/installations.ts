@@ -12,7 +12,7 @@ import { AppError, ErrorCode } from '../../lib/errors.js';
 import { parseInstallationInput } from '../../rollout/installation-input.js';
 import type { Installation } from '../../rollout/types.js';
 import { describeHistoryEntry } from '../../rollout/installation-history.js';
-import { parseRolloutId, type RolloutView } from '../../store/rollout-store.js';
+import { parseRolloutId } from '../../store/rollout-store.js';
 import type { AdoptionView } from '../../app/rollout/adoption.js';
 import type { Runtime } from '../../runtime.js';
 import { scheduleLatePlanning } from '../../app/rollout/late-installations.js';
@@ -22,9 +22,15 @@ import {
   generatePopulation,
   showInstallation,
 } from '../../app/rollout/installations.js';
-import { controlRollout, listRollouts, showRollout, versionDistribution } from '../../app/rollout/rollouts.js';
+import {
+  controlRollout,
+  listRollouts,
+  showRollout,
+  versionDistribution,
+  type RolloutAdoptionView,
+} from '../../app/rollout/rollouts.js';
 import type { AuditStore } from '../../store/audit-store.js';
-import { audited } from '../audit.js';
+import { audited, cliActor } from '../audit.js';
 
 const out = (s: string): void => void process.stdout.write(s + '\n');
 const iso = (t: number | null | undefined) => (t === null || t === undefined ? '-' : new Date(t).toISOString());
@@ -265,7 +271,8 @@ export async function approveCommand(
   );
 }
 
-function describeRollout(r: RolloutView & { adoption?: AdoptionView }): string {
+/** A rollout for people: status, progress, plan, and its phased release, pause and failures when it has them. */
+export function describeRollout(r: RolloutAdoptionView): string {
   const s = r.summary;
   const status = r.complete ? 'complete' : r.status;
   const lines = [
@@ -273,9 +280,28 @@ function describeRollout(r: RolloutView & { adoption?: AdoptionView }): string {
   ];
   if (s) {
     lines.push(
-      `    plan: ${s.upgrades} upgrade(s), ${s.notifies} notice(s), ${s.upToDate} up to date, ${s.blocked} blocked; delay p50 ${hours(s.delayP50Ms)}, p99 ${hours(s.delayP99Ms)}, max ${hours(s.delayMaxMs)}; ${r.batches} batch(es)`,
+      `    plan: ${s.upgrades} upgrade(s), ${s.notifies} notice(s), ${s.upToDate} up to date, ${s.blocked} blocked${s.held ? `, ${s.held} held for later phases` : ''}; delay p50 ${hours(s.delayP50Ms)}, p99 ${hours(s.delayP99Ms)}, max ${hours(s.delayMaxMs)}; ${r.batches} batch(es)`,
     );
   }
+  const p = r.phased;
+  if (p) {
+    const next =
+      p.phase === p.phases
+        ? 'released to all'
+        : p.nextStepAt === null
+          ? 'next phase when resumed'
+          : `next phase (${p.percents[p.phase]} %) at ${iso(p.nextStepAt)}`;
+    lines.push(
+      `    phased release: phase ${p.phase} of ${p.phases} (${p.percent} %): cohort ${p.cohortSize} installation(s), since ${iso(p.startedAt)}; ${next}`,
+    );
+    lines.push(
+      `    schedule: ${p.percents.join(', ')} % every ${hours(p.intervalMs)}; paused ${hours(p.pausedMs)} in all` +
+        (p.pauseCapAt !== null ? `, resumes by itself at ${iso(p.pauseCapAt)}` : ''),
+    );
+  }
+  if (r.status === 'paused' && r.pause)
+    lines.push(`    paused at ${iso(r.pause.at)} by ${r.pause.by}: ${r.pause.reason}`);
+  if (r.failures > 0) lines.push(`    failed upgrades reported: ${r.failures}`);
   if (r.supersededBy) lines.push(`    superseded by ${r.supersededBy}`);
   if (r.adoption) lines.push(`    ${describeAdoption(r.adoption)}`);
   return lines.join('\n');
@@ -317,7 +343,7 @@ export async function controlRolloutCommand(
     audited({ audit, clock: ctx.clock }, `rollout.${action}`, {}, async (note) => {
       const { appId, version } = parseRolloutId(id);
       note.target = { app: appId, version };
-      return controlRollout(ctx, appId, version, action);
+      return controlRollout(ctx, appId, version, action, cliActor());
     }),
   );
   out(opts.json ? JSON.stringify(r) : describeRollout(r));

@@ -1,7 +1,8 @@
 /**
  * The rollout command group: `installations import|generate|list|show`, `approve`,
  * `rollouts list|show|pause|resume|halt`, `distribution`. Implementations in installations.ts;
- * `installations why|update-check` and `approvals list` in installation-checks.ts.
+ * `installations why|update-check` and `approvals list` in installation-checks.ts;
+ * `rollouts phase|advance|complete|report-failure` in phased.ts.
  */
 import type { Command } from 'commander';
 import { runAction } from '../run-action.js';
@@ -18,6 +19,7 @@ import {
 } from './installations.js';
 import { registerClientKeyCommand } from './distribution.js';
 import { registerInstallationCheckCommands } from './installation-checks.js';
+import { registerRolloutPhaseCommands } from './phased.js';
 
 /** installations, approve, rollouts, distribution. */
 export function registerRolloutCommands(program: Command): void {
@@ -116,6 +118,7 @@ export function registerRolloutCommands(program: Command): void {
       .option('--json', 'machine-readable output')
       .action(runAction((id: string, opts: { json?: boolean }) => controlRolloutCommand(action, id, opts)));
   }
+  registerRolloutPhaseCommands(ro);
 
   program
     .command('distribution')

@@ -1,12 +1,29 @@
 /**
- * Read-only operator API for apps and versions (the same data as `mpu apps` / `mpu versions`):
- * `GET /v1/apps`, `GET /v1/apps/:appId`, `GET /v1/apps/:appId/versions` (appId URL-encoded).
+ * Operator API for apps and versions (the same data as `mpu apps` / `mpu versions`):
+ * `GET /v1/apps`, `GET /v1/apps/:appId`, `GET /v1/apps/:appId/versions` (appId URL-encoded);
+ * `PUT|DELETE /v1/apps/:appId/phased-release` (operator, audited): the app's phased release of
+ * automatic versions (`{ preset }` or `{ percents, intervalMs }`; rollout/phased-release.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { HttpContext } from '../http-context.js';
-import { AppParams, AppSchema, VersionSchema, VIEWER_ERRORS, errorResponses } from '../schemas.js';
+import { setAppPhasedRelease } from '../../app/rollout/phased-release.js';
+import {
+  AppParams,
+  AppSchema,
+  OPERATOR_ERRORS,
+  PhaseScheduleBody,
+  VersionSchema,
+  VIEWER_ERRORS,
+  errorResponses,
+  open,
+} from '../schemas.js';
+
+const PhasedReleaseAnswer = z.object({
+  appId: z.string(),
+  phasedRelease: open({ percents: z.array(z.number()), intervalMs: z.number() }).nullable(),
+});
 
 /** Registers the app routes (viewer). */
 export async function registerAppRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
@@ -56,5 +73,40 @@ export async function registerAppRoutes(app: FastifyInstance, ctx: HttpContext):
       await ctx.apps.requireApp(req.params.appId);
       return { versions: await ctx.versions.listVersions(req.params.appId) };
     },
+  );
+  r.put(
+    '/v1/apps/:appId/phased-release',
+    {
+      config: { audit: 'app.phased-release' },
+      schema: {
+        tags: ['apps'],
+        summary: "Roll the app's automatic versions out in phases (a preset, or percentages and an interval)",
+        params: AppParams,
+        body: PhaseScheduleBody,
+        response: { 200: PhasedReleaseAnswer, ...errorResponses(400, 404, ...OPERATOR_ERRORS) },
+      },
+    },
+    async (req) => {
+      const b = req.body as { preset?: string; percents?: number[]; intervalMs?: number };
+      const s = await setAppPhasedRelease(
+        ctx,
+        req.params.appId,
+        b.preset ?? { percents: b.percents, intervalMs: b.intervalMs },
+      );
+      return { appId: req.params.appId, phasedRelease: s };
+    },
+  );
+  r.delete(
+    '/v1/apps/:appId/phased-release',
+    {
+      config: { audit: 'app.phased-release' },
+      schema: {
+        tags: ['apps'],
+        summary: "Turn the app's phased release off (rollouts in flight keep theirs)",
+        params: AppParams,
+        response: { 200: PhasedReleaseAnswer, ...errorResponses(404, ...OPERATOR_ERRORS) },
+      },
+    },
+    async (req) => ({ appId: req.params.appId, phasedRelease: await setAppPhasedRelease(ctx, req.params.appId, null) }),
   );
 }

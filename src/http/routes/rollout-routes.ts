@@ -6,7 +6,10 @@
  * - `POST /v1/installations/:id/approve` `{ version? }` → 202 `ApprovalResult`
  * - `GET /v1/apps/:appId/installations?offset=&limit=` · `GET /v1/apps/:appId/distribution`
  * - `GET /v1/rollouts?app=&limit=` · `GET /v1/rollouts/:appId/:version`
- * - `POST /v1/rollouts/:appId/:version/pause|resume|halt`
+ * - `POST /v1/rollouts/:appId/:version/pause|resume|halt|advance|complete` (advance and complete:
+ *   a phased release's next phase, or `{ "phase": N }`, and "release to all")
+ * - `PUT /v1/rollouts/:appId/:version/phased-release` `{ preset } | { percents, intervalMs }`
+ * - `POST /v1/installations/:id/failures` `{ version?, reason? }`: a failed upgrade (error budget)
  * GETs need a viewer token, POSTs an operator token (auth.ts); each POST leaves an audit entry.
  * Errors are AppErrors, mapped to statuses by the app's error handler (error-handler.ts).
  */
@@ -18,6 +21,7 @@ import { InstallationInput } from '../../rollout/installation-input.js';
 import type { HttpContext } from '../http-context.js';
 import { approveInstallation, registerInstallations, showInstallation } from '../../app/rollout/installations.js';
 import { controlRollout, listRollouts, showRollout, versionDistribution } from '../../app/rollout/rollouts.js';
+import { advancePhases, phaseRollout, reportFailure } from '../../app/rollout/phased-release.js';
 import {
   AppParams,
   ApprovalResultSchema,
@@ -26,6 +30,7 @@ import {
   InstallationViewSchema,
   OPERATOR_ERRORS,
   PagingQuery,
+  PhaseScheduleBody,
   RolloutSchema,
   VIEWER_ERRORS,
   documentedOnly,
@@ -46,7 +51,24 @@ const RolloutQuery = z.object({
   app: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-const Action = z.enum(['pause', 'resume', 'halt']);
+const Action = z.enum(['pause', 'resume', 'halt', 'advance', 'complete']);
+const AdvanceBody = z
+  .object({
+    phase: z.number().int().min(2).optional().meta({
+      description: 'advance: the phase to reach, 1-based (a retried request then changes nothing); default: the next',
+    }),
+  })
+  .nullish();
+const FailureBody = z
+  .object({
+    version: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: "The rollout's version; default: the version the installation runs" }),
+    reason: z.string().max(500).optional(),
+  })
+  .nullish();
 const InstallationParams = z.object({ id: z.string() });
 const RolloutParams = z.object({ appId: z.string(), version: z.string() });
 // The action is checked in the handler, whose message names the choices; the schema lists them.
@@ -203,15 +225,88 @@ export async function registerRolloutRoutes(app: FastifyInstance, ctx: HttpConte
       },
       schema: {
         tags: ['rollouts'],
-        summary: 'Pause, resume or halt a rollout (halt is final)',
+        summary:
+          'Pause, resume or halt a rollout (halt is final); advance a phased release to its next phase, or complete it (release to all)',
         params: ActionParams,
+        body: AdvanceBody,
         response: { 200: RolloutSchema, ...errorResponses(400, 404, 409, ...OPERATOR_ERRORS) },
       },
     },
     async (req) => {
-      req.auditTarget = { app: req.params.appId, version: req.params.version };
-      const action = parse(Action, req.params.action, 'action (pause, resume or halt)');
-      return controlRollout(ctx, req.params.appId, req.params.version, action);
+      const { appId, version } = req.params;
+      req.auditTarget = { app: appId, version };
+      const action = parse(Action, req.params.action, 'action (pause, resume, halt, advance or complete)');
+      if (action === 'advance' || action === 'complete') {
+        const to = req.body?.phase;
+        await advancePhases(ctx, appId, version, { mode: action, ...(to !== undefined ? { to: to - 1 } : {}) });
+        return showRollout(ctx, appId, version);
+      }
+      return controlRollout(ctx, appId, version, action, req.actor);
+    },
+  );
+  r.put(
+    '/v1/rollouts/:appId/:version/phased-release',
+    {
+      config: { audit: 'rollout.phase' },
+      schema: {
+        tags: ['rollouts'],
+        summary: 'Give a rollout in flight a phased release (its first phase starts now)',
+        params: RolloutParams,
+        body: PhaseScheduleBody,
+        response: { 200: RolloutSchema, ...errorResponses(400, 404, 409, ...OPERATOR_ERRORS) },
+      },
+    },
+    async (req) => {
+      const { appId, version } = req.params;
+      req.auditTarget = { app: appId, version };
+      const b = req.body as { preset?: string; percents?: number[]; intervalMs?: number };
+      await phaseRollout(ctx, appId, version, b.preset ?? { percents: b.percents, intervalMs: b.intervalMs });
+      return showRollout(ctx, appId, version);
+    },
+  );
+  r.post(
+    '/v1/installations/:id/failures',
+    {
+      config: { audit: 'rollout.report-failure' },
+      schema: {
+        tags: ['installations'],
+        summary:
+          'Report a failed upgrade of an installation (once per installation and version); past the error budget the rollout pauses itself',
+        params: InstallationParams,
+        body: FailureBody,
+        response: {
+          200: open({
+            appId: z.string(),
+            version: z.string(),
+            installationId: z.string(),
+            recorded: z.boolean(),
+            failures: z.number(),
+            upgraded: z.number(),
+            budget: z.number(),
+            paused: z.boolean(),
+            status: z.string(),
+            reason: z.string(),
+          }),
+          ...errorResponses(400, 404, ...OPERATOR_ERRORS),
+        },
+      },
+    },
+    async (req) => {
+      req.auditTarget = { installation: req.params.id };
+      const body = req.body;
+      const r = await reportFailure(ctx, {
+        installationId: req.params.id,
+        ...(body?.version ? { version: body.version } : {}),
+        ...(body?.reason ? { reason: body.reason } : {}),
+        by: req.actor,
+      });
+      req.auditTarget = {
+        installation: req.params.id,
+        app: r.appId,
+        version: r.version,
+        ...(body?.reason ? { reason: body.reason } : {}),
+      };
+      return r;
     },
   );
 }
