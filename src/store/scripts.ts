@@ -29,7 +29,6 @@ export const SCRIPT_FILES = [
   'registerInstallations-6.lua',
   'ackRegistrations-1.lua',
   'compareAndSetVersions-3.lua',
-  'readRangeStates-3.lua',
   'readPlanChunk-4.lua',
   'approveInstallation-3.lua',
   'markUpdateAvailable-3.lua',
@@ -146,15 +145,7 @@ export interface ScriptCommands {
     at: Arg,
     moves: string,
   ): Promise<number>;
-  /** readRangeStates-3.lua: {ids, versions, approved}. */
-  mpuReadRangeStates(
-    list: string,
-    version: string,
-    approved: string,
-    start: Arg,
-    stop: Arg,
-  ): Promise<[string[], string[], string[]]>;
-  /** readPlanChunk-4.lua: {ids, data, versions, approved}. */
+  /** readPlanChunk-4.lua: {ids, data, versions, approved} (nil where absent; approved empty when none). */
   mpuReadPlanChunk(
     ids: string,
     data: string,
@@ -162,7 +153,7 @@ export interface ScriptCommands {
     approved: string,
     start: Arg,
     stop: Arg,
-  ): Promise<[string[], string[], string[], string[]]>;
+  ): Promise<[string[], (string | null)[], (string | null)[], (string | null)[]]>;
   /** approveInstallation-3.lua: 1 recorded, 0 not (stale or unregistered). */
   mpuApproveInstallation(
     approved: string,
