@@ -170,7 +170,11 @@ export async function run(): Promise<void> {
       for (let off = 0; off < BASE_N; off += 5000) {
         const ids = await redis.lrange(ctx.keys.installationIds('bench-baseline'), off, off + 4999);
         await queue.addBulk(
-          ids.map((id) => ({ name: 'upgrade-one', data: { id }, opts: { jobId: `one__${id}`, removeOnComplete: true } })),
+          ids.map((id) => ({
+            name: 'upgrade-one',
+            data: { id },
+            opts: { jobId: `one__${id}`, removeOnComplete: true },
+          })),
         );
       }
       const baseKey = ctx.keys.versionDistribution('bench-baseline');

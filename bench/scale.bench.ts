@@ -27,7 +27,15 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { generateInstallations } from '../src/rollout/generate-population.js';
 import type { Installation } from '../src/rollout/types.js';
-import { BenchVersions, cleanup, createBenchContext, fmt, mb, seconds, timeAutomaticRollout } from './rollout-common.js';
+import {
+  BenchVersions,
+  cleanup,
+  createBenchContext,
+  fmt,
+  mb,
+  seconds,
+  timeAutomaticRollout,
+} from './rollout-common.js';
 import {
   countClientCommands,
   describeTop,
@@ -161,7 +169,9 @@ export async function run(): Promise<void> {
     console.log(
       `rollout of the largest app: ${fmt(largest)} installations upgraded in ${seconds(auto.elapsedMs)} ` +
         `(planning ${auto.planMs === null ? '?' : seconds(auto.planMs)}, ${auto.batches} batch jobs), ${fmt(auto.rate)} upgrades/s` +
-        (ceiling === null ? '' : ` = ${(auto.rate / ceiling).toFixed(3)} of redis-benchmark (${fmt(ceiling)} ops/s, mean of before and after)`),
+        (ceiling === null
+          ? ''
+          : ` = ${(auto.rate / ceiling).toFixed(3)} of redis-benchmark (${fmt(ceiling)} ops/s, mean of before and after)`),
     );
     console.log(
       `  Redis CPU ${rolloutCost.cpuS.toFixed(1)} s; ${(rolloutSent / largest).toFixed(4)} client commands and ` +

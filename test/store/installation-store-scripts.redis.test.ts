@@ -111,7 +111,7 @@ describe('InstallationStore scripts (real Redis)', () => {
     });
   });
 
-  describe("readRangeStates and readPlanChunk-4.lua", () => {
+  describe('readRangeStates and readPlanChunk-4.lua', () => {
     it('read ids by position with versions, approvals and records ("" / null where absent)', async () => {
       await store.register([inst('x'), inst('y', '1.0.1'), inst('z')], T);
       await store.setApproved('a', 'y', null, '2.0.0', ['2.0.0'], T + 1);
