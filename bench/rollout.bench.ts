@@ -29,6 +29,7 @@ import { Worker, type Job } from 'bullmq';
 import { VersionLadder, decideTarget } from '../src/rollout/version-ladder.js';
 import { toPlannedVersion } from '../src/app/rollout/ladder.js';
 import { generatePopulation } from '../src/app/rollout/installations.js';
+import { createKeys } from '../src/store/keys.js';
 import {
   BenchVersions,
   cleanup,
@@ -136,6 +137,10 @@ export async function run(): Promise<void> {
         `${(rolloutCost.executed / N).toFixed(4)} executed by Redis (${fmt(rolloutCost.executed)}, scripts' inner calls included)`,
     );
     console.log(`  top: ${describeTop(rolloutCost)}`);
+    const historyAfter = await keyBytes(redis, { history: createKeys(prefix).installationHistory('bench-forge') });
+    console.log(
+      `  history after the upgrade: ${(historyAfter.history! / N).toFixed(1)} bytes per installation (before: ${(bytes.history! / N).toFixed(1)})`,
+    );
     console.log(`load average after the rollout: ${await loadAverage()}`);
     const ceiling1 = await redisBenchmarkHset(redis, url);
     const ceiling = ceiling0 !== null && ceiling1 !== null ? (ceiling0 + ceiling1) / 2 : null;
