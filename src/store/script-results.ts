@@ -235,7 +235,7 @@ export function pollsClaimed(reply: unknown, fields: readonly string[]): ClaimRe
 // ── Columns ────────────────────────────────────────────────────────────────────────────────
 
 /**
- * readRangeStates-3 and readPlanChunk-4: `n` arrays of one length ('' where absent).
+ * readBulkBatch-5: `n` arrays of one length ('' where absent).
  * @returns the arrays as sent
  */
 export function columnsOf<T extends string[][]>(script: string, reply: unknown, n: T['length']): T {
@@ -243,6 +243,24 @@ export function columnsOf<T extends string[][]>(script: string, reply: unknown, 
   const len = (reply[0] as unknown[] | undefined)?.length;
   for (const col of reply) {
     if (!Array.isArray(col) || col.length !== len) throw new UnexpectedScriptReply(script, reply);
+  }
+  return reply as T;
+}
+
+/**
+ * readPlanChunk-4: `n` arrays, the first of ids; each other one as long as the first (null where
+ * absent), or empty when its whole hash is absent (read as all null).
+ * @returns the arrays as sent
+ */
+export function sparseColumnsOf<T extends [string[], ...(string | null)[][]]>(
+  script: string,
+  reply: unknown,
+  n: T['length'],
+): T {
+  if (!Array.isArray(reply) || reply.length !== n) throw new UnexpectedScriptReply(script, reply);
+  const len = (reply[0] as unknown[] | undefined)?.length;
+  for (const col of reply) {
+    if (!Array.isArray(col) || (col.length !== len && col.length !== 0)) throw new UnexpectedScriptReply(script, reply);
   }
   return reply as T;
 }

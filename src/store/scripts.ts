@@ -29,7 +29,6 @@ export const SCRIPT_FILES = [
   'registerInstallations-6.lua',
   'ackRegistrations-1.lua',
   'compareAndSetVersions-4.lua',
-  'readRangeStates-3.lua',
   'readPlanChunk-4.lua',
   'approveInstallation-3.lua',
   'markUpdateAvailable-3.lua',
@@ -175,15 +174,7 @@ export interface ScriptCommands {
     at: Arg,
     next: Arg,
   ): Promise<number>;
-  /** readRangeStates-3.lua: {ids, versions, approved}. */
-  mpuReadRangeStates(
-    list: string,
-    version: string,
-    approved: string,
-    start: Arg,
-    stop: Arg,
-  ): Promise<[string[], string[], string[]]>;
-  /** readPlanChunk-4.lua: {ids, data, versions, approved}. */
+  /** readPlanChunk-4.lua: {ids, data, versions, approved} (nil where absent; approved empty when none). */
   mpuReadPlanChunk(
     ids: string,
     data: string,
@@ -191,7 +182,7 @@ export interface ScriptCommands {
     approved: string,
     start: Arg,
     stop: Arg,
-  ): Promise<[string[], string[], string[], string[]]>;
+  ): Promise<[string[], (string | null)[], (string | null)[], (string | null)[]]>;
   /** approveInstallation-3.lua: 1 recorded, 0 not (stale or unregistered). */
   mpuApproveInstallation(
     approved: string,

@@ -1,11 +1,11 @@
 /**
  * The installation store's scripts on a real Redis, through the store methods that run them:
  * registerInstallations-6.lua (register), ackRegistrations-1.lua (ackRegistrations),
- * compareAndSetVersions-4.lua (compareAndSetVersions, applyMoves), readRangeStates-3.lua
- * (readRangeStates), readPlanChunk-4.lua (readChunk / readPlanChunk),
- * approveInstallation-3.lua (setApproved) and markUpdateAvailable-3.lua (markUpdateAvailable).
+ * compareAndSetVersions-4.lua (compareAndSetVersions, applyMoves), readPlanChunk-4.lua (readChunk /
+ * readPlanChunk), approveInstallation-3.lua (setApproved) and markUpdateAvailable-3.lua (markUpdateAvailable).
  * Also proves that the history entries the scripts build themselves are exactly those of
- * src/rollout/installation-history.ts.
+ * src/rollout/installation-history.ts. readRangeStates (native commands, no script) is read here
+ * beside readPlanChunk, with and without approvals.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -146,7 +146,7 @@ describe('InstallationStore scripts (real Redis)', () => {
     });
   });
 
-  describe('readRangeStates-3.lua and readPlanChunk-4.lua', () => {
+  describe('readRangeStates and readPlanChunk-4.lua', () => {
     it('read ids by position with versions, approvals and records ("" / null where absent)', async () => {
       await store.register([inst('x'), inst('y', '1.0.1'), inst('z')], T);
       await store.setApproved('a', 'y', null, '2.0.0', ['2.0.0'], T + 1);
@@ -165,6 +165,26 @@ describe('InstallationStore scripts (real Redis)', () => {
         { id: 'z', version: '1.0.0', checkOffsetMs: 60_000, maintenance: null, approvedUpTo: null, position: 2 },
       ]);
       expect(await store.readChunk('a', 10, 5)).toEqual({ read: 0, inputs: [] });
+      expect(await store.readRangeStates('a', keys.rolloutBucket('a', '2.0.0', 'upgrade', T), 9, 12)).toEqual({
+        ids: [],
+        versions: [],
+        approved: [],
+      });
+    });
+
+    it('read an app without any approval: approvals are null, and records with windows keep them', async () => {
+      const windows = { timeZone: 'Europe/Berlin', weekly: [{ day: 6, start: '00:00', minutes: 480 }], adHoc: [] };
+      await store.register([inst('x'), { ...inst('y', '1.0.1'), checkOffsetMs: 0, maintenance: windows }], T);
+      await redis.rpush(keys.rolloutBucket('a', '2.0.0', 'upgrade', T), 'y', 'ghost', 'x');
+      expect(await store.readRangeStates('a', keys.rolloutBucket('a', '2.0.0', 'upgrade', T), 0, 5)).toEqual({
+        ids: ['y', 'ghost', 'x'],
+        versions: ['1.0.1', null, '1.0.0'],
+        approved: [null, null, null],
+      });
+      expect((await store.readChunk('a', 0, 5)).inputs).toEqual([
+        { id: 'x', version: '1.0.0', checkOffsetMs: 60_000, maintenance: null, approvedUpTo: null, position: 0 },
+        { id: 'y', version: '1.0.1', checkOffsetMs: 0, maintenance: windows, approvedUpTo: null, position: 1 },
+      ]);
     });
   });
 

@@ -1,7 +1,8 @@
 /**
- * A planner that dies mid-plan (here: its 3rd bucket write fails) is resumed by the next plan
- * job at its cursor: every installation lands in exactly one bucket, and the enqueued batch
- * ranges cover every bucket.
+ * A planner that dies mid-plan (here: its 3rd bucket write fails, while the next chunk is already
+ * being planned) is resumed by the next plan job at its cursor: every installation lands in
+ * exactly one bucket, and the enqueued batch ranges cover every bucket. A plan reports its
+ * progress in whole percents, once each, ending at 100.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { DAY } from '../../src/lib/clock.js';
@@ -78,4 +79,31 @@ it('resumes an interrupted plan at its cursor: each installation planned once, e
     const c = covered.get(b.at) ?? [];
     expect(c.filter(Boolean).length).toBe(b.size);
   }
+});
+
+it('reports progress once per whole percent, rising to 100, with more chunks than percents', async () => {
+  const N = 1500;
+  for (const [version, detectedAt] of [
+    ['1.0.0', T0 - DAY],
+    ['1.0.1', T0],
+  ] as const)
+    rw.versions.add({
+      appId: 'p',
+      kind: 'forge',
+      version,
+      bump: version === '1.0.0' ? 'initial' : 'micro',
+      approval: 'automatic',
+      detectedAt,
+    });
+  await generatePopulation(ctx, { appId: 'p', count: N, seed: 4, version: '1.0.0' });
+  const small = { ...ctx, settings: { ...ctx.settings, planChunkSize: 10 } }; // 150 chunks
+  const seen: number[] = [];
+  const res = await planVersionRollout(small, { v: 1, appId: 'p', version: '1.0.1' }, async (p) => {
+    seen.push(p);
+  });
+  expect(res.summary).toMatchObject({ total: N, upgrades: N });
+  expect(seen.at(-1)).toBe(100);
+  expect(seen.length).toBeLessThanOrEqual(101);
+  for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]!);
+  expect(await ctx.rollouts.planCursor('p', '1.0.1')).toBe(N);
 });

@@ -6,7 +6,13 @@
  * registered Connect app also starts that app's adoption (adoption.ts). Idempotent: a planned rollout is not planned again, an
  * interrupted one resumes at its cursor, and batch job ids are deterministic.
  */
-import { PlanContext, PlanSummaryBuilder, planChunk, type PlanSummary } from '../../rollout/plan-rollout.js';
+import {
+  PlanContext,
+  PlanSummaryBuilder,
+  planChunk,
+  type PlanBucket,
+  type PlanSummary,
+} from '../../rollout/plan-rollout.js';
 import type { NotifyBatchJob, PlanRolloutJob, UpgradeBatchJob } from '../../jobs/queues.js';
 import type { RolloutContext } from '../context.js';
 import { toPlannedVersion } from './ladder.js';
@@ -152,20 +158,49 @@ export async function planVersionRollout(
       `resuming the plan of ${appId}@${version} at installation ${resumeAt}`,
     );
   }
-  // Read the next chunk while this one is planned and written. The cursor advances by the
-  // positions read, and planning ends only when it has reached the end of the installation list
-  // (atomically, in finishPlanning): an installation registered while the plan runs is read by
-  // it; one registered after is the late planner's (late-installations.ts). Never both, never neither.
+  // Read the next chunk while this one is planned, and write a chunk's buckets (then enqueue its
+  // full batches) while the next one is planned: the loop waits on Redis only for the previous
+  // chunk's write, so its round trips (queued behind the batches' compare-and-set scripts, which
+  // run while the plan goes on) overlap the planning instead of adding to it. Writes stay in
+  // order: each starts after the previous one ended, from the cursor it left. The cursor advances
+  // by the positions read, and planning ends only when it has reached the end of the installation
+  // list (atomically, in finishPlanning): an installation registered while the plan runs is read
+  // by it; one registered after is the late planner's (late-installations.ts). Never both, never neither.
   const read = (from: number) => {
     const p = ctx.installs.readChunk(appId, from, chunk);
     p.catch(() => {}); // a failure surfaces at its await, never as an unhandled rejection
     return p;
   };
+  /**
+   * Records one chunk's maintenance deferrals, then appends its buckets and enqueues its full
+   * batches. @returns false when the rollout is gone
+   */
+  const write = async (
+    buckets: PlanBucket[],
+    deferrals: ReadonlyMap<string, string>,
+    cursor: number,
+    from: number,
+  ): Promise<boolean> => {
+    // Before the buckets (and cursor) move: a plan resumed after a crash writes them again, the same.
+    await ctx.installs.recordDeferrals(appId, version, deferrals);
+    if (!(await ctx.rollouts.pushBuckets(appId, version, buckets, cursor, from))) return false;
+    for (const b of buckets) {
+      const key = `${b.kind}:${b.at}`;
+      const o = open.get(key) ?? { kind: b.kind, at: b.at, length: 0, flushed: 0 };
+      o.length += b.ids.length;
+      open.set(key, o);
+    }
+    await flush(false);
+    return true;
+  };
+  let writing: Promise<boolean> = Promise.resolve(true);
   let next = read(resumeAt);
   let status: string;
+  let percent = -1;
   for (let start = resumeAt; ;) {
     const got = await next;
     if (got.read === 0) {
+      if (!(await writing)) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
       await flush(true);
       const st = await ctx.rollouts.finishPlanning(
         appId,
@@ -186,19 +221,16 @@ export async function planVersionRollout(
     next = read(start + got.read);
     const deferrals = new Map<string, string>();
     const buckets = planChunk(plan, got.inputs, summary, deferrals);
-    // Before the buckets (and cursor) move: a plan resumed after a crash writes them again, the same.
-    await ctx.installs.recordDeferrals(appId, version, deferrals);
-    if (!(await ctx.rollouts.pushBuckets(appId, version, buckets, start + got.read, start)))
-      return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
+    if (!(await writing)) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
+    writing = write(buckets, deferrals, start + got.read, start);
+    writing.catch(() => {}); // surfaces at its await
     start += got.read;
-    for (const b of buckets) {
-      const key = `${b.kind}:${b.at}`;
-      const o = open.get(key) ?? { kind: b.kind, at: b.at, length: 0, flushed: 0 };
-      o.length += b.ids.length;
-      open.set(key, o);
+    // Progress moves by whole percents: one job update per percent, not one per chunk.
+    const p = total === 0 ? 100 : Math.min(99, Math.floor((start / total) * 100));
+    if (p !== percent) {
+      percent = p;
+      await onProgress?.(p);
     }
-    await flush(false);
-    await onProgress?.(total === 0 ? 100 : Math.min(99, Math.floor((start / total) * 100)));
   }
   const s = summary.summary();
   if (rollout.phases && status !== 'halted') await firstPhasePlanned(ctx, appId, version, plan.cohortMembers);
