@@ -88,6 +88,17 @@ export interface Keys {
    * `m|<connect version>|<a or p>` once the adoption by that Forge version moved it (once each).
    */
   adoptionOutcomes(appId: string, version: string): string;
+  /**
+   * HASH `<p>:app:{<connectAppId>}:adoption:<forgeAppId>@<version>:released`: Connect installation
+   * id → `m|<connect version>|<a or p>` once that adoption released it from the Connect app (once each).
+   */
+  adoptionReleased(connectAppId: string, forgeAppId: string, version: string): string;
+  /**
+   * HASH `<p>:app:{<connectAppId>}:adoption:<forgeAppId>@<version>:pending`: released installations
+   * the Forge app has not received yet, id → `<connect version>\t<cause>\t<data JSON>\t<history>`
+   * (emptied as they are received: holds a batch or two at most).
+   */
+  adoptionPending(connectAppId: string, forgeAppId: string, version: string): string;
   // ── audit ────────────────────────────────────────────────────────────
   /**
    * STREAM `<p>:audit`: one entry per state-changing action (audit-store.ts), capped by
@@ -131,6 +142,9 @@ export function createKeys(prefix = 'mpu'): Keys {
     bulkUpgradesRunning: () => `${prefix}:bulk-upgrades:running`,
     bulkUpgradeIndex: () => `${prefix}:bulk-upgrades:index`,
     adoptionOutcomes: (appId, version) => `${prefix}:app:{${appId}}:adoption:${version}:outcome`,
+    adoptionReleased: (appId, forgeAppId, version) =>
+      `${prefix}:app:{${appId}}:adoption:${forgeAppId}@${version}:released`,
+    adoptionPending: (appId, forgeAppId, version) => `${prefix}:app:{${appId}}:adoption:${forgeAppId}@${version}:pending`,
     audit: () => `${prefix}:audit`,
   };
 }

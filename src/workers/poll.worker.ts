@@ -74,7 +74,7 @@ export function createPollWorker(
       }
     },
     // Chunks wait on their limiter, not on worker slots: enough slots for single polls and chunks.
-    { connection: ctx.connection, prefix: ctx.prefix, concurrency: ctx.settings.pollConcurrency },
+    { connection: ctx.connection, prefix: ctx.queuePrefix, concurrency: ctx.settings.pollConcurrency },
   );
   worker.on('closing', () => closing.abort(HAND_BACK));
   return worker;

@@ -29,6 +29,6 @@ export function createVersionWorker(
         throw toWorkerError(err);
       }
     },
-    { connection: ctx.connection, prefix: ctx.prefix, concurrency: ctx.settings.versionConcurrency },
+    { connection: ctx.connection, prefix: ctx.queuePrefix, concurrency: ctx.settings.versionConcurrency },
   );
 }
