@@ -5,7 +5,7 @@
  * and to the demo.
  */
 import { checkHttpConfig, loadConfig, type Config } from './config/config.js';
-import { systemClock, type Clock } from './lib/clock.js';
+import { ScaledClock, systemClock, type Clock } from './lib/clock.js';
 import { AppError, ErrorCode } from './lib/errors.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { buildApp } from './http/build-app.js';
@@ -51,7 +51,10 @@ export async function connectRedis(
     throw new AppError(
       ErrorCode.STORE_UNAVAILABLE,
       `no Redis answers at ${describeTarget(where)}: ${hint} (${String(err instanceof Error ? err.message : err)})`,
-      { retryable: true, details: 'url' in where ? { redisUrl: where.url } : { redisClusterNodes: describeTarget(where) } },
+      {
+        retryable: true,
+        details: 'url' in where ? { redisUrl: where.url } : { redisClusterNodes: describeTarget(where) },
+      },
     );
   }
   return redis;
@@ -82,8 +85,11 @@ export function openAuditStore(connection: RedisConnection, config: Config): Aud
 /** The settings the configuration sets (the others keep their defaults). */
 function pickSettings(config: Config): Partial<Settings> {
   const { pollIntervalMs, pollConcurrency, pollBatchSize, pollAttempts, pollBackoffMs, versionConcurrency } = config;
-  const { bulkUpgradeLimit, bulkUpgradeRetentionMs } = config;
+  const { bulkUpgradeLimit, bulkUpgradeRetentionMs, stalledIntervalMs, timeScale } = config;
   return {
+    lockDurationMs: config.jobLockMs,
+    stalledIntervalMs,
+    timeScale,
     pollIntervalMs,
     pollConcurrency,
     pollBatchSize,
@@ -116,6 +122,18 @@ export async function openContext(
       await connection.quit().catch(() => connection.disconnect());
     },
   };
+}
+
+/**
+ * The daemon's clock: real time, or with MPU_TIME_SCALE a scaled clock that reads real time at
+ * MPU_TIME_EPOCH (else at start) and runs `timeScale` times faster, the same in every daemon
+ * given the same epoch.
+ */
+export function configClock(config: Pick<Config, 'timeScale' | 'timeEpoch'>, real: Clock = systemClock): Clock {
+  if (config.timeScale === 1) return real;
+  const now = real.now();
+  const epoch = config.timeEpoch ?? now;
+  return new ScaledClock(epoch + Math.floor((now - epoch) * config.timeScale), config.timeScale, real);
 }
 
 /** Which parts of the daemon run in this process. */
@@ -160,7 +178,7 @@ export async function startDaemon(
   const connection = opts.connection ?? (await connectRedis(config.redis));
   const deps = {
     connection,
-    clock: opts.clock ?? systemClock,
+    clock: opts.clock ?? configClock(config),
     logger,
     prefix: config.prefix,
     queuePrefix: config.queuePrefix,
@@ -181,7 +199,8 @@ export async function startDaemon(
         audit: openAuditStore(connection, config),
         rateLimits: config.rateLimit,
         webhookBodyLimit: config.webhookBodyLimit,
-        transportClock: opts.transportClock,
+        // Deploy-event signatures are fresh in real time, whatever the pipeline's clock.
+        transportClock: opts.transportClock ?? (config.timeScale === 1 ? undefined : systemClock),
       });
       url = await app.listen({ host: config.host, port: config.port });
       parts_.push({ close: () => app.close() });

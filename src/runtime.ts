@@ -29,6 +29,7 @@ import { InstallationStore } from './store/installation-store.js';
 import { createKeys } from './store/keys.js';
 import { PollScheduleStore } from './store/poll-schedule-store.js';
 import { RolloutStore } from './store/rollout-store.js';
+import { VARIADIC_KEY_SCRIPTS } from './store/scripts.js';
 import { VersionStore } from './store/version-store.js';
 import type { VersioningPolicy } from './versioning/index.js';
 import { createJobDispatcher, type Queues } from './workers/job-dispatcher.js';
@@ -93,7 +94,10 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
   const ownFetcher = opts.fetcher ? undefined : new DescriptorFetcher(opts.fetchPolicy);
   const fetcher = opts.fetcher ?? ownFetcher!;
   const pollLimiter = createLimiter(settings.pollConcurrency);
-  const storeConnection = duplicateConnection(deps.connection, { enableAutoPipelining: true });
+  const storeConnection = duplicateConnection(deps.connection, {
+    enableAutoPipelining: true,
+    ...(isCluster(deps.connection) ? { autoPipeliningIgnoredCommands: [...VARIADIC_KEY_SCRIPTS] } : {}),
+  });
   redisErrors.watch(storeConnection, { connection: 'stores' });
   redisErrors.watchRecovery(storeConnection);
   const installs = new InstallationStore(deps.connection, keys);

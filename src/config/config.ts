@@ -151,6 +151,23 @@ const Env = z.object({
   MPU_POLL_ATTEMPTS: int(4),
   MPU_POLL_BACKOFF: duration('30s'),
   MPU_VERSION_CONCURRENCY: int(4),
+  /**
+   * BullMQ lock of an active job (every worker): how long a job of a daemon that died (SIGKILL)
+   * waits before another daemon takes it over.
+   */
+  MPU_JOB_LOCK: duration('30s'),
+  /** How often workers look for jobs whose lock expired (BullMQ stalled check). */
+  MPU_STALLED_INTERVAL: duration('30s'),
+  /**
+   * Clock ms per real ms, for demos and tests of many daemons: the daemon runs on a scaled clock
+   * (3600: one simulated hour per second) and converts its job delays with it. 1 in production.
+   */
+  MPU_TIME_SCALE: z.coerce.number().min(1).max(1_000_000).default(1),
+  /**
+   * With MPU_TIME_SCALE: the real instant (epoch ms) at which the scaled clock reads real time,
+   * so that daemons started at different moments share one clock. @defaultValue the daemon's start
+   */
+  MPU_TIME_EPOCH: z.coerce.number().int().min(0).optional(),
   /** CIDRs that descriptor fetches may reach although not public, e.g. `127.0.0.1/32`. */
   MPU_FETCH_ALLOW_NETWORKS: list,
   /** Ports allowed besides 80, 443, 8080. */
@@ -247,6 +264,12 @@ export interface Config {
   pollAttempts: number;
   pollBackoffMs: number;
   versionConcurrency: number;
+  /** BullMQ job lock and stalled-check interval of every worker, real ms. */
+  jobLockMs: number;
+  stalledIntervalMs: number;
+  /** Clock ms per real ms (MPU_TIME_SCALE), and the real epoch ms at which the clock reads real time. */
+  timeScale: number;
+  timeEpoch: number | undefined;
   /** The fetcher's policy (see FetchPolicy), plus the allow-list as written. */
   fetch: Omit<FetchPolicy, 'userAgent' | 'allowedPorts'> & { allowedPorts: number[]; allowNetworks: string[] };
 }
@@ -346,6 +369,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     pollAttempts: d.MPU_POLL_ATTEMPTS,
     pollBackoffMs: d.MPU_POLL_BACKOFF,
     versionConcurrency: d.MPU_VERSION_CONCURRENCY,
+    jobLockMs: d.MPU_JOB_LOCK,
+    stalledIntervalMs: d.MPU_STALLED_INTERVAL,
+    timeScale: d.MPU_TIME_SCALE,
+    timeEpoch: d.MPU_TIME_EPOCH,
     fetch: {
       allowList: allow.list,
       allowNetworks: d.MPU_FETCH_ALLOW_NETWORKS,

@@ -38,7 +38,8 @@ export function describeTarget(target: RedisTarget): string {
  */
 export function openRedis(target: RedisTarget, opts: { failFast?: boolean } = {}): RedisConnection {
   const node: RedisOptions = { maxRetriesPerRequest: null, lazyConnect: true };
-  if ('url' in target) return new Redis(target.url, { ...node, ...(opts.failFast ? { retryStrategy: () => null } : {}) });
+  if ('url' in target)
+    return new Redis(target.url, { ...node, ...(opts.failFast ? { retryStrategy: () => null } : {}) });
   const options: ClusterOptions = {
     redisOptions: node,
     lazyConnect: true,
@@ -50,10 +51,13 @@ export function openRedis(target: RedisTarget, opts: { failFast?: boolean } = {}
   );
 }
 
-/** A new connection to the same server or cluster, with `overrides` (e.g. `enableAutoPipelining`). */
+/**
+ * A new connection to the same server or cluster, with `overrides` (`enableAutoPipelining`, and
+ * the commands left out of it).
+ */
 export function duplicateConnection(
   c: RedisConnection,
-  overrides: { enableAutoPipelining?: boolean } = {},
+  overrides: { enableAutoPipelining?: boolean; autoPipeliningIgnoredCommands?: string[] } = {},
 ): RedisConnection {
   return isCluster(c) ? c.duplicate(undefined, overrides) : c.duplicate(overrides);
 }

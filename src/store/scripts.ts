@@ -46,6 +46,16 @@ export const SCRIPT_FILES = [
   'createRecord-1.lua',
 ] as const;
 
+/**
+ * The command names of the scripts that take numkeys first (no number in their file name). On a
+ * Redis Cluster connection with auto-pipelining they must be left out of it
+ * (`autoPipeliningIgnoredCommands`): ioredis groups an auto-pipelined script by its first
+ * argument, which for these is numkeys, not a key, so it would send the script to the wrong node.
+ */
+export const VARIADIC_KEY_SCRIPTS: readonly string[] = SCRIPT_FILES.filter((f) => !/-\d+\.lua$/.test(f)).map(
+  (f) => `mpu${f[0]!.toUpperCase()}${f.slice(1, -'.lua'.length)}`,
+);
+
 /** A script argument: ioredis sends numbers as their decimal text. */
 type Arg = string | number;
 

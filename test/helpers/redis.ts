@@ -111,3 +111,10 @@ export function testPrefix(): string {
 export async function deleteKeysWithPrefix(redis: RedisConnection, prefix: string): Promise<void> {
   for await (const keys of scanKeys(redis, `*${prefix}*`, 1000)) await unlinkKeys(redis, keys);
 }
+
+/** Every key matching the glob `pattern`, sorted, without repeats (SCAN on every master). */
+export async function keysMatching(redis: RedisConnection, pattern: string): Promise<string[]> {
+  const out = new Set<string>();
+  for await (const keys of scanKeys(redis, pattern, 1000)) for (const k of keys) out.add(k);
+  return [...out].sort();
+}
