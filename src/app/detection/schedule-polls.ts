@@ -27,7 +27,7 @@ const PAGE = 1_000;
  * jobs for every daemon to take a share, each daemon taking only the chunks it can start at once
  * (poll.worker.ts), while a large page still uses chunks of `pollBatchSize`.
  */
-const CHUNKS_PER_PAGE = 16;
+const CHUNKS_PER_PAGE = 8;
 const MIN_CHUNK = 10;
 
 /** Apps per chunk for `due` apps due together (deterministic: daemons ticking at once chunk alike). */
