@@ -1,8 +1,11 @@
 /**
  * Every Redis key the project writes, built in one place (like BullMQ's QueueKeys.toKey).
- * Redis Cluster friendly: all keys of one app share the hash tag `{<appId>}`, so multi-key
- * Lua scripts and MULTI on one app stay in one slot. The prefix (default `mpu`) lets tests and
- * several deployments share a server.
+ * Redis Cluster: all keys of one app share the hash tag `{<appId>}`, so multi-key Lua scripts
+ * and MULTI on one app stay in one slot; each cross-app key is a slot of its own, written only by
+ * single-key commands, never in a script or MULTI with another key (the README's "Redis Cluster
+ * and many daemons" has the table of keys per slot, and the order of the two-step writes). The
+ * prefix (default `mpu`, never in braces here: it would override the apps' hash tags) lets tests
+ * and several deployments share a server.
  *
  * `mpu apps remove` (app-remover.ts) deletes an app by SCAN over `<p>:app:{<appId>}*` plus the
  * cross-app keys below (apps, poll-schedule, installations, rollouts): a new per-app key must
@@ -144,7 +147,8 @@ export function createKeys(prefix = 'mpu'): Keys {
     adoptionOutcomes: (appId, version) => `${prefix}:app:{${appId}}:adoption:${version}:outcome`,
     adoptionReleased: (appId, forgeAppId, version) =>
       `${prefix}:app:{${appId}}:adoption:${forgeAppId}@${version}:released`,
-    adoptionPending: (appId, forgeAppId, version) => `${prefix}:app:{${appId}}:adoption:${forgeAppId}@${version}:pending`,
+    adoptionPending: (appId, forgeAppId, version) =>
+      `${prefix}:app:{${appId}}:adoption:${forgeAppId}@${version}:pending`,
     audit: () => `${prefix}:audit`,
   };
 }
