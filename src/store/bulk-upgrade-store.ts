@@ -221,7 +221,11 @@ export class BulkUpgradeStore {
   async forget(appId: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const k = this.keys;
-    await execAll(crossSlotPipeline(this.redis).hdel(k.bulkUpgradeIndex(), ...ids).hdel(k.bulkUpgradesRunning(), ...ids));
+    await execAll(
+      crossSlotPipeline(this.redis)
+        .hdel(k.bulkUpgradeIndex(), ...ids)
+        .hdel(k.bulkUpgradesRunning(), ...ids),
+    );
     const pipe = this.redis.multi();
     for (const id of ids)
       pipe.unlink(
