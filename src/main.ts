@@ -4,9 +4,8 @@
  * hands it to workers, scheduler and HTTP API (`mpu daemon`), to CLI commands (`openContext`)
  * and to the demo.
  */
-import { Redis } from 'ioredis';
 import { checkHttpConfig, loadConfig, type Config } from './config/config.js';
-import { systemClock, type Clock } from './lib/clock.js';
+import { ScaledClock, systemClock, type Clock } from './lib/clock.js';
 import { AppError, ErrorCode } from './lib/errors.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { buildApp } from './http/build-app.js';
@@ -21,6 +20,7 @@ import { createApprovalLinks } from './app/rollout/approval-links.js';
 import { deriveInstallLinkSecret } from './lib/install-link.js';
 import { AuditStore } from './store/audit-store.js';
 import { createKeys } from './store/keys.js';
+import { describeTarget, openRedis, type RedisConnection, type RedisTarget } from './lib/redis-connection.js';
 
 /** Reads the configuration from `process.env`. @throws AppError config-invalid */
 export function configFromEnv(env: Record<string, string | undefined> = process.env): Config {
@@ -28,26 +28,35 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
 }
 
 /**
- * Connects to Redis and pings it. `failFast` (CLI): no reconnection attempts, so an absent server
- * is an immediate, clear error; the daemon keeps ioredis' reconnection after the first ping.
+ * Connects to Redis (one server, or a cluster: `target`, see config `redis`) and pings it.
+ * `failFast` (CLI): no reconnection attempts, so an absent server is an immediate, clear error;
+ * the daemon keeps ioredis' reconnection after the first ping. A cluster connection is ready
+ * once it has read the slot map from a node.
  * @throws AppError store-unavailable saying how to start a Redis.
  */
-export async function connectRedis(url: string, opts: { failFast?: boolean } = {}): Promise<Redis> {
-  const redis = new Redis(url, {
-    maxRetriesPerRequest: null,
-    lazyConnect: true,
-    ...(opts.failFast ? { retryStrategy: () => null } : {}),
-  });
+export async function connectRedis(
+  target: RedisTarget | string,
+  opts: { failFast?: boolean } = {},
+): Promise<RedisConnection> {
+  const where: RedisTarget = typeof target === 'string' ? { url: target } : target;
+  const redis = openRedis(where, opts);
   redis.on('error', () => {}); // reported through the failing command / ping below
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
     redis.disconnect();
+    const hint =
+      'url' in where
+        ? `start one with 'docker compose up -d redis' (or 'redis-server --daemonize yes'), or set REDIS_URL`
+        : `start it (test/cluster/start-cluster.sh starts a local one), or fix REDIS_CLUSTER_NODES`;
     throw new AppError(
       ErrorCode.STORE_UNAVAILABLE,
-      `no Redis answers at ${url}: start one with 'docker compose up -d redis' (or 'redis-server --daemonize yes'), or set REDIS_URL (${String(err instanceof Error ? err.message : err)})`,
-      { retryable: true, details: { redisUrl: url } },
+      `no Redis answers at ${describeTarget(where)}: ${hint} (${String(err instanceof Error ? err.message : err)})`,
+      {
+        retryable: true,
+        details: 'url' in where ? { redisUrl: where.url } : { redisClusterNodes: describeTarget(where) },
+      },
     );
   }
   return redis;
@@ -75,7 +84,7 @@ function contextOptions(config: Config, overrides: { settings?: Partial<Settings
 }
 
 /** The audit trail of `config`'s prefix on `connection` (XADD MAXLEN ~ `config.auditMaxLen`). */
-export function openAuditStore(connection: Redis, config: Config): AuditStore {
+export function openAuditStore(connection: RedisConnection, config: Config): AuditStore {
   return new AuditStore(connection, createKeys(config.prefix), config.auditMaxLen);
 }
 
@@ -84,7 +93,11 @@ function pickSettings(config: Config): Partial<Settings> {
   const { pollIntervalMs, pollConcurrency, pollBatchSize, pollAttempts, pollBackoffMs, versionConcurrency } = config;
   const { approvalReminderIntervalMs, reconcileIntervalMs, reconcileGraceMs } = config;
   const { bulkUpgradeLimit, bulkUpgradeRetentionMs, errorBudgetCount, errorBudgetRatio, phasedPauseCapMs } = config;
+  const { stalledIntervalMs, timeScale } = config;
   return {
+    lockDurationMs: config.jobLockMs,
+    stalledIntervalMs,
+    timeScale,
     pollIntervalMs,
     pollConcurrency,
     pollBatchSize,
@@ -108,10 +121,10 @@ export async function openContext(
   opts: { logger?: Logger; clock?: Clock } = {},
 ): Promise<{ ctx: Runtime; config: Config; audit: AuditStore; close(): Promise<void> }> {
   const config = configFromEnv(env);
-  const connection = await connectRedis(config.redisUrl, { failFast: true });
+  const connection = await connectRedis(config.redis, { failFast: true });
   const logger = opts.logger ?? createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
   const ctx = createAppContext(
-    { connection, clock: opts.clock ?? systemClock, logger, prefix: config.prefix },
+    { connection, clock: opts.clock ?? systemClock, logger, prefix: config.prefix, queuePrefix: config.queuePrefix },
     contextOptions(config),
   );
   return {
@@ -123,6 +136,18 @@ export async function openContext(
       await connection.quit().catch(() => connection.disconnect());
     },
   };
+}
+
+/**
+ * The daemon's clock: real time, or with MPU_TIME_SCALE a scaled clock that reads real time at
+ * MPU_TIME_EPOCH (else at start) and runs `timeScale` times faster, the same in every daemon
+ * given the same epoch.
+ */
+export function configClock(config: Pick<Config, 'timeScale' | 'timeEpoch'>, real: Clock = systemClock): Clock {
+  if (config.timeScale === 1) return real;
+  const now = real.now();
+  const epoch = config.timeEpoch ?? now;
+  return new ScaledClock(epoch + Math.floor((now - epoch) * config.timeScale), config.timeScale, real);
 }
 
 /** Which parts of the daemon run in this process. */
@@ -151,7 +176,7 @@ export async function startDaemon(
   opts: {
     clock?: Clock;
     logger?: Logger;
-    connection?: Redis;
+    connection?: RedisConnection;
     /** Clock for deploy-event signature freshness, when `clock` is not real time (the demo). */
     transportClock?: Clock;
     /** Settings beyond the configuration's, such as `timeScale` for a scaled clock (the demo). */
@@ -164,8 +189,14 @@ export async function startDaemon(
     logger.warn(
       'daemon: no MPU_APPROVAL_SECRET or MPU_WEBHOOK_SECRET: "update available" notices carry no approval links',
     );
-  const connection = opts.connection ?? (await connectRedis(config.redisUrl));
-  const deps = { connection, clock: opts.clock ?? systemClock, logger, prefix: config.prefix };
+  const connection = opts.connection ?? (await connectRedis(config.redis));
+  const deps = {
+    connection,
+    clock: opts.clock ?? configClock(config),
+    logger,
+    prefix: config.prefix,
+    queuePrefix: config.queuePrefix,
+  };
   const ctx = createAppContext(deps, contextOptions(config, { settings: opts.settings }));
   const parts_: Closable[] = [];
   let url: string | undefined;
@@ -185,7 +216,8 @@ export async function startDaemon(
         audit: openAuditStore(connection, config),
         rateLimits: config.rateLimit,
         webhookBodyLimit: config.webhookBodyLimit,
-        transportClock: opts.transportClock,
+        // Deploy-event signatures are fresh in real time, whatever the pipeline's clock.
+        transportClock: opts.transportClock ?? (config.timeScale === 1 ? undefined : systemClock),
       });
       url = await app.listen({ host: config.host, port: config.port });
       parts_.push({ close: () => app.close() });

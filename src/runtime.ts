@@ -6,13 +6,13 @@
  * benchmarks call it to build a process of their own.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { LifecycleEvents } from './app/events.js';
 import { LogNotifier, type Notifier } from './app/rollout/notifier.js';
 import type { ApprovalLinks } from './app/rollout/approval-links.js';
 import { DEFAULT_SETTINGS, type Settings } from './app/settings.js';
 import type { FetchesDescriptors } from './app/detection/poll-app.js';
-import { QueueName } from './jobs/queues.js';
+import { QueueName, queuePrefixFor } from './jobs/queues.js';
+import { duplicateConnection, isCluster, type RedisConnection } from './lib/redis-connection.js';
 import type { Clock } from './lib/clock.js';
 import { createLimiter } from './lib/limiter.js';
 import { createRedisErrorLog } from './lib/log-errors.js';
@@ -34,6 +34,7 @@ import { RolloutStore } from './store/rollout-store.js';
 import { SharingStore } from './store/sharing-store.js';
 import { SiteStore } from './store/site-store.js';
 import type { InstallLinkKeys } from './app/distribution/sharing.js';
+import { VARIADIC_KEY_SCRIPTS } from './store/scripts.js';
 import { VersionStore } from './store/version-store.js';
 import type { VersioningPolicy } from './versioning/index.js';
 import { createJobDispatcher, type Queues } from './workers/job-dispatcher.js';
@@ -42,12 +43,14 @@ import type { Closable } from './lib/closable.js';
 
 /** What the composition root gives every process: one connection, the clock, the logger, the prefix. */
 export interface RuntimeDeps {
-  /** ioredis connection created with `maxRetriesPerRequest: null` (BullMQ requires it). */
-  connection: Redis;
+  /** ioredis connection (one server or a cluster) created with `maxRetriesPerRequest: null` (BullMQ requires it). */
+  connection: RedisConnection;
   clock: Clock;
   logger: Logger;
-  /** Prefix for store keys and for BullMQ's `prefix` option (default `mpu`). */
+  /** Prefix for store keys (default `mpu`; no braces: each app's keys carry their own hash tag). */
   prefix: string;
+  /** BullMQ's `prefix` option. @defaultValue `queuePrefixFor(prefix, connection is a cluster)` */
+  queuePrefix?: string;
 }
 
 /** Options of `createAppContext`; every field has a production default. */
@@ -72,10 +75,10 @@ export interface AppContextOptions {
 }
 
 /** The process's context: the application ports plus what only adapters use. */
-export interface Runtime extends WorkerContext, RuntimeDeps, Closable {}
+export interface Runtime extends WorkerContext, Omit<RuntimeDeps, 'queuePrefix'>, Closable {}
 
 /**
- * Builds the process's context. Queues use `deps.connection` and BullMQ `prefix: deps.prefix`.
+ * Builds the process's context. Queues use `deps.connection` and BullMQ `prefix: queuePrefix`.
  * The detection stores (apps, versions, descriptors) use a duplicate of the connection
  * with auto-pipelining, which the context owns: the commands that concurrent polls and
  * versioning steps issue in the same tick go out in one socket write (docs/performance.md).
@@ -86,7 +89,8 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
   const settings: Readonly<Settings> = Object.freeze({ ...DEFAULT_SETTINGS, ...opts.settings });
   const rolloutPolicy = resolveRolloutPolicy(opts.rolloutPolicy);
   const keys = createKeys(deps.prefix);
-  const qopts = { connection: deps.connection, prefix: deps.prefix };
+  const queuePrefix = deps.queuePrefix ?? queuePrefixFor(deps.prefix, isCluster(deps.connection));
+  const qopts = { connection: deps.connection, prefix: queuePrefix };
   const queues: Queues = {
     poll: new Queue(QueueName.poll, qopts),
     version: new Queue(QueueName.version, qopts),
@@ -99,7 +103,10 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
   const ownFetcher = opts.fetcher ? undefined : new DescriptorFetcher(opts.fetchPolicy);
   const fetcher = opts.fetcher ?? ownFetcher!;
   const pollLimiter = createLimiter(settings.pollConcurrency);
-  const storeConnection = deps.connection.duplicate({ enableAutoPipelining: true });
+  const storeConnection = duplicateConnection(deps.connection, {
+    enableAutoPipelining: true,
+    ...(isCluster(deps.connection) ? { autoPipeliningIgnoredCommands: [...VARIADIC_KEY_SCRIPTS] } : {}),
+  });
   redisErrors.watch(storeConnection, { connection: 'stores' });
   redisErrors.watchRecovery(storeConnection);
   const installs = new InstallationStore(deps.connection, keys);
@@ -123,6 +130,7 @@ export function createAppContext(deps: RuntimeDeps, opts: AppContextOptions = {}
   });
   return {
     ...deps,
+    queuePrefix,
     ...createJobDispatcher(queues, deps.clock, settings),
     keys,
     settings,

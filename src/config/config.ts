@@ -9,6 +9,8 @@ import { AppError, ErrorCode } from '../lib/errors.js';
 import { deriveApprovalSecret } from '../lib/approval-link.js';
 import { DEFAULT_ALLOWED_PORTS, parseAllowList } from '../poller/address-policy.js';
 import type { FetchPolicy } from '../poller/descriptor-fetcher.js';
+import type { RedisTarget } from '../lib/redis-connection.js';
+import { queuePrefixFor } from '../jobs/queues.js';
 
 /** `5h`, `30m`, `45s`, `250ms` or a bare number of ms → ms. */
 export function parseDuration(text: string): number | null {
@@ -42,12 +44,62 @@ const list = z
       .filter(Boolean),
   );
 
+/**
+ * Parses `REDIS_CLUSTER_NODES`: `host:port` entries separated by commas (an IPv6 host in
+ * brackets, `[::1]:7000`). @returns the nodes, or a problem to report.
+ */
+export function parseClusterNodes(text: string): { host: string; port: number }[] | string {
+  const nodes: { host: string; port: number }[] = [];
+  for (const raw of text.split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(entry);
+    const port = m ? Number(m[3]) : NaN;
+    if (!m || port < 1 || port > 65535) return `'${entry}' is not host:port (e.g. 10.0.0.5:6379)`;
+    nodes.push({ host: m[1] ?? m[2]!, port });
+  }
+  if (nodes.length === 0) return 'no node given: host:port,host:port,…';
+  return nodes;
+}
+
+/**
+ * The store's key prefix and the BullMQ queue prefix of `MPU_PREFIX` (`name` or `{name}`):
+ * store keys use `name` (each app's keys carry their own hash tag `{appId}`, which a braced prefix
+ * would override, putting every key in one slot); queues use `{name}` when it was written so or
+ * when Redis is a cluster (BullMQ's Lua scripts touch several keys of a queue, which must share a
+ * slot: BullMQ docs, "Redis Cluster"), else `name` (the queues a single-server deployment has).
+ */
+export function prefixesOf(mpuPrefix: string, cluster: boolean): { prefix: string; queuePrefix: string } {
+  const braced = /^\{(.*)\}$/.exec(mpuPrefix);
+  const prefix = braced ? braced[1]! : mpuPrefix;
+  return { prefix, queuePrefix: queuePrefixFor(prefix, cluster || braced !== null) };
+}
+
 const Env = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-  /** Prefix of store keys and BullMQ queues. */
+  /** `host:port,host:port,…`: some nodes of a Redis Cluster (the others are discovered); replaces REDIS_URL. */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (s === undefined) return undefined;
+      const nodes = parseClusterNodes(s);
+      if (typeof nodes === 'string') {
+        ctx.addIssue({ code: 'custom', message: nodes });
+        return z.NEVER;
+      }
+      return nodes;
+    }),
+  /**
+   * Prefix of store keys and BullMQ queues: a name, or a name in braces (`{mpu}`), the BullMQ queue
+   * hash tag Redis Cluster needs (store keys use the name without braces: see `prefixesOf`).
+   */
   MPU_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only (no ":")')
+    .regex(
+      /^(?:[A-Za-z0-9_-]+|\{[A-Za-z0-9_-]+\})$/,
+      'letters, digits, _ and - only (no ":"), optionally in braces as a hash tag: {mpu}',
+    )
     .default('mpu'),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -109,6 +161,23 @@ const Env = z.object({
   MPU_POLL_ATTEMPTS: int(4),
   MPU_POLL_BACKOFF: duration('30s'),
   MPU_VERSION_CONCURRENCY: int(4),
+  /**
+   * BullMQ lock of an active job (every worker): how long a job of a daemon that died (SIGKILL)
+   * waits before another daemon takes it over.
+   */
+  MPU_JOB_LOCK: duration('30s'),
+  /** How often workers look for jobs whose lock expired (BullMQ stalled check). */
+  MPU_STALLED_INTERVAL: duration('30s'),
+  /**
+   * Clock ms per real ms, for demos and tests of many daemons: the daemon runs on a scaled clock
+   * (3600: one simulated hour per second) and converts its job delays with it. 1 in production.
+   */
+  MPU_TIME_SCALE: z.coerce.number().min(1).max(1_000_000).default(1),
+  /**
+   * With MPU_TIME_SCALE: the real instant (epoch ms) at which the scaled clock reads real time,
+   * so that daemons started at different moments share one clock. @defaultValue the daemon's start
+   */
+  MPU_TIME_EPOCH: z.coerce.number().int().min(0).optional(),
   /** CIDRs that descriptor fetches may reach although not public, e.g. `127.0.0.1/32`. */
   MPU_FETCH_ALLOW_NETWORKS: list,
   /** Ports allowed besides 80, 443, 8080. */
@@ -162,8 +231,14 @@ export function parseTokens(variable: string, text: string | undefined): { token
 
 /** The validated, frozen configuration. Durations in ms, sizes in bytes. */
 export interface Config {
+  /** REDIS_URL (also set, unused, when `redis` is a cluster). */
   redisUrl: string;
+  /** Where Redis is: REDIS_CLUSTER_NODES when set, else REDIS_URL. */
+  redis: RedisTarget;
+  /** Prefix of store keys (MPU_PREFIX without braces, see `prefixesOf`). */
   prefix: string;
+  /** BullMQ `prefix` of the queues (see `prefixesOf`). */
+  queuePrefix: string;
   host: string;
   port: number;
   logLevel: string;
@@ -209,6 +284,12 @@ export interface Config {
   pollAttempts: number;
   pollBackoffMs: number;
   versionConcurrency: number;
+  /** BullMQ job lock and stalled-check interval of every worker, real ms. */
+  jobLockMs: number;
+  stalledIntervalMs: number;
+  /** Clock ms per real ms (MPU_TIME_SCALE), and the real epoch ms at which the clock reads real time. */
+  timeScale: number;
+  timeEpoch: number | undefined;
   /** The fetcher's policy (see FetchPolicy), plus the allow-list as written. */
   fetch: Omit<FetchPolicy, 'userAgent' | 'allowedPorts'> & { allowedPorts: number[]; allowNetworks: string[] };
 }
@@ -275,7 +356,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const d = r.data;
   const config: Config = {
     redisUrl: d.REDIS_URL,
-    prefix: d.MPU_PREFIX,
+    redis: d.REDIS_CLUSTER_NODES ? { clusterNodes: d.REDIS_CLUSTER_NODES } : { url: d.REDIS_URL },
+    ...prefixesOf(d.MPU_PREFIX, d.REDIS_CLUSTER_NODES !== undefined),
     host: d.HOST,
     port: d.PORT,
     logLevel: d.LOG_LEVEL,
@@ -313,6 +395,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     pollAttempts: d.MPU_POLL_ATTEMPTS,
     pollBackoffMs: d.MPU_POLL_BACKOFF,
     versionConcurrency: d.MPU_VERSION_CONCURRENCY,
+    jobLockMs: d.MPU_JOB_LOCK,
+    stalledIntervalMs: d.MPU_STALLED_INTERVAL,
+    timeScale: d.MPU_TIME_SCALE,
+    timeEpoch: d.MPU_TIME_EPOCH,
     fetch: {
       allowList: allow.list,
       allowNetworks: d.MPU_FETCH_ALLOW_NETWORKS,

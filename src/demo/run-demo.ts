@@ -18,6 +18,7 @@ import { sendDeployEvent } from '../http/deploy-client.js';
 import { HOUR, MINUTE, ScaledClock, systemClock, type Clock } from '../lib/clock.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
+import { scanKeys, unlinkKeys } from '../lib/redis-connection.js';
 import { connectRedis, startDaemon, type RunningDaemon } from '../main.js';
 import { registerConnectApp, registerForgeApp } from '../app/detection/register-app.js';
 import { schedulerTick } from '../workers/scheduler.js';
@@ -42,6 +43,8 @@ export const DEFAULT_DEMO_APPS: readonly string[] = [
 /** Options of `runDemo`. Durations are simulated time. */
 export interface DemoOptions {
   redisUrl: string;
+  /** `host:port,…` of a Redis Cluster (REDIS_CLUSTER_NODES); when set, `redisUrl` is not used. */
+  redisClusterNodes?: string;
   /** ../shared/fixtures/real */
   fixturesDir: string;
   /** `kind/folder` names under fixturesDir. @defaultValue DEFAULT_DEMO_APPS */
@@ -183,15 +186,11 @@ async function loadApps(
   return apps;
 }
 
-/** Deletes every key of `prefix` (SCAN + UNLINK). */
+/** Deletes every key of `prefix`: the store's and the queues' (SCAN on each master + UNLINK). */
 async function deletePrefix(daemon: RunningDaemon, prefix: string): Promise<void> {
   const redis = daemon.ctx.connection;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 2000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  for (const pattern of [`${prefix}:*`, `{${prefix}}:*`])
+    for await (const keys of scanKeys(redis, pattern, 2000)) await unlinkKeys(redis, keys);
 }
 
 /** Approvals planned for a manual version: who approves, and when (simulated epoch ms). */
@@ -232,7 +231,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const lastChange = end - 34 * HOUR;
   const apps = await loadApps(opts.fixturesDir, opts.apps ?? DEFAULT_DEMO_APPS, start, changeEvery, lastChange);
 
-  const probe = await connectRedis(opts.redisUrl, { failFast: true });
+  const redisEnv = {
+    REDIS_URL: opts.redisUrl,
+    ...(opts.redisClusterNodes ? { REDIS_CLUSTER_NODES: opts.redisClusterNodes } : {}),
+  };
+  const probe = await connectRedis(loadConfig(redisEnv).redis, { failFast: true });
   const clock: Clock = new ScaledClock(start, speed);
   const served: ServedHistory[] = apps
     .filter((a) => a.kind === 'connect')
@@ -244,7 +247,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const prefix = `mpu-demo-${randomBytes(4).toString('hex')}`;
   const secret = randomBytes(24).toString('hex');
   const config = loadConfig({
-    REDIS_URL: opts.redisUrl,
+    ...redisEnv,
     MPU_PREFIX: prefix,
     MPU_WEBHOOK_SECRET: secret,
     // The demo's own operator (its HTTP API refuses to start without one); nobody else calls it.

@@ -4,12 +4,12 @@
  * (src/runtime.ts) is one.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis-connection.js';
 import type { AppContext } from '../app/context.js';
 import type { QueueName } from '../jobs/queues.js';
 
 export interface HttpContext extends AppContext {
-  connection: Redis;
+  connection: RedisConnection;
   /** Every queue of the process, shown by bull-board. */
   queues: Readonly<Record<keyof typeof QueueName, Queue>>;
 }

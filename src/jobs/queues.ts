@@ -21,6 +21,16 @@ export const QueueName = {
   notify: 'notify',
 } as const;
 
+/**
+ * BullMQ's `prefix` for the store prefix `prefix`: on a Redis Cluster it is a hash tag,
+ * `{<prefix>}`, since BullMQ's Lua scripts touch several keys of a queue, which must share a slot
+ * (BullMQ docs, "Redis Cluster"); the four queues then share that slot. On one server it is
+ * `prefix` itself.
+ */
+export function queuePrefixFor(prefix: string, cluster: boolean): string {
+  return cluster && !/^\{.*\}$/.test(prefix) ? `{${prefix}}` : prefix;
+}
+
 /** Job enqueued by the versioning worker once a version is stored: the rollout plans it. */
 export const PlanRolloutJob = z.object({
   v: z.literal(1),

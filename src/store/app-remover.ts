@@ -22,12 +22,13 @@
  * Removing twice is harmless (the second run finds nothing). Re-registering the same id while a
  * removal is still running is not supported: the removal may delete the new app's keys.
  *
- * Redis Cluster: all of an app's keys share one slot (hash tag), so the SCAN of step 3 must run
- * on the node that owns that slot; with one Redis (the only deployment today) it simply runs.
+ * Redis Cluster: every command touches one hash slot (the app's keys share the app's hash tag;
+ * each global key is a slot of its own); the SCAN of step 3 runs on every master.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis-connection.js';
 import type { Keys } from './keys.js';
 import { execAll } from '../lib/exec-all.js';
+import { crossSlotPipeline, scanKeys } from '../lib/redis-connection.js';
 import { parseRolloutId } from './rollout-store.js';
 import { countOf } from './script-results.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
@@ -77,7 +78,7 @@ export interface RemoveOptions {
 export class AppRemover {
   private readonly redis: ScriptedRedis;
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly keys: Keys,
   ) {
     this.redis = defineScripts(redis);
@@ -103,8 +104,9 @@ export class AppRemover {
     const batch = Math.max(1, opts.batchSize ?? 1000);
     const k = this.keys;
     // 1. Nothing new is scheduled, and claims and poll records in flight find the app gone.
+    // Three hash slots: on a cluster the three commands may run in any order, which is as safe.
     const [, , recordDeleted] = await execAll<number>(
-      this.redis.pipeline().srem(k.apps(), appId).zrem(k.pollSchedule(), appId).unlink(k.app(appId)),
+      crossSlotPipeline(this.redis).srem(k.apps(), appId).zrem(k.pollSchedule(), appId).unlink(k.app(appId)),
     );
     let keys = recordDeleted!;
 
@@ -148,20 +150,15 @@ export class AppRemover {
     for (let i = 0; i < bulkAll.length; i += batch) {
       const page = bulkAll.slice(i, i + batch);
       await execAll(
-        this.redis
-          .multi()
+        crossSlotPipeline(this.redis)
           .hdel(k.bulkUpgradesRunning(), ...page)
           .hdel(k.bulkUpgradeIndex(), ...page),
       );
     }
     // 3d. Every remaining key of the app: descriptors, installation hashes, plan buckets…
-    const pattern = `${escapeGlob(k.app(appId))}*`;
-    let cursor = '0';
-    do {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', batch);
-      cursor = next;
-      if (found.length > 0) keys += await this.redis.unlink(...found);
-    } while (cursor !== '0');
+    // One SCAN per master of a cluster; the keys found share the app's slot, so one UNLINK each page.
+    for await (const found of scanKeys(this.redis, `${escapeGlob(k.app(appId))}*`, batch))
+      keys += await this.redis.unlink(...found);
 
     return {
       appId,

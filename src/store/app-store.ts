@@ -2,13 +2,13 @@
  * Registered apps and their poll state, in Redis (one HASH per app, see keys.ts `app`).
  * Connect apps are polled (DESIGN.md, "Detection rules"); Forge apps receive deploy events.
  */
-import type { Redis } from 'ioredis';
 import type { AppKind } from '../versioning/types.js';
 import { CONNECT_PRODUCTS, type ConnectProduct } from '../versioning/connect-products.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { PhaseSchedule } from '../rollout/phased-release.js';
 import type { Keys } from './keys.js';
 import { flagOf, pollNotRecorded, pollsClaimed, recordedPerKey } from './script-results.js';
+import { crossSlotPipeline, isCluster, type RedisConnection } from '../lib/redis-connection.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 
 /** Outcome of the last poll of a Connect app. */
@@ -121,8 +121,8 @@ const SCRIPT_BATCH = 500;
 const noNul = (v: string): string => (v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v);
 
 /** `items` in batches for one script each: SCRIPT_BATCH apps, or one app on a Cluster connection. */
-function scriptBatches<T>(redis: Redis, items: readonly T[]): T[][] {
-  const size = (redis as { isCluster?: boolean }).isCluster ? 1 : SCRIPT_BATCH;
+function scriptBatches<T>(redis: RedisConnection, items: readonly T[]): T[][] {
+  const size = isCluster(redis) ? 1 : SCRIPT_BATCH;
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
@@ -177,7 +177,7 @@ function claimedApp(app: Record<string, string>): ClaimResult {
 export class AppStore {
   private readonly redis: ScriptedRedis;
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly keys: Keys,
   ) {
     this.redis = defineScripts(redis);
@@ -294,13 +294,16 @@ export class AppStore {
     for (const [k, v] of Object.entries(rec)) {
       if (v !== undefined) fields[k] = typeof v === 'object' ? JSON.stringify(v) : String(v);
     }
-    // HSETNX on `id` decides who registers; the other fields follow in the same MULTI only when it won.
-    const created = await this.redis.hsetnx(this.keys.app(rec.id), 'id', rec.id);
-    if (!created)
+    // Two hash slots, two steps: the apps SET first (idempotent), then the record, created with
+    // all its fields at once only if absent (commands/createRecord-1.lua), which decides who
+    // registers. A failure between the two leaves an id in the SET without a record: readers of
+    // the SET skip it (`listApps`), and registering the app again completes it.
+    await this.redis.sadd(this.keys.apps(), rec.id);
+    const created = await this.redis.mpuCreateRecord(this.keys.app(rec.id), 'id', ...Object.entries(fields).flat());
+    if (!flagOf('createRecord', created))
       throw new AppError(ErrorCode.APP_CONFLICT, `app '${rec.id}' is already registered`, {
         details: { appId: rec.id },
       });
-    await this.redis.multi().hset(this.keys.app(rec.id), fields).sadd(this.keys.apps(), rec.id).exec();
   }
 
   /** @returns the app, or null when unknown. */
@@ -330,7 +333,7 @@ export class AppStore {
   /** Every registered app, sorted by id. */
   async listApps(): Promise<AppRecord[]> {
     const ids = (await this.redis.smembers(this.keys.apps())).sort();
-    const pipe = this.redis.pipeline();
+    const pipe = crossSlotPipeline(this.redis);
     for (const id of ids) pipe.hgetall(this.keys.app(id));
     const res = (await pipe.exec()) ?? [];
     return res.map(([, h]) => decode(h as Record<string, string>)).filter((a): a is AppRecord => a !== null);

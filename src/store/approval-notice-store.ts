@@ -6,7 +6,7 @@
  * (`approvalReminders`). Every key starts with the app's key (Redis Cluster safe; removed with
  * its app). Times are clock ms.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis-connection.js';
 import type { NoticeFacts } from '../rollout/explain-installation.js';
 import { execAll } from '../lib/exec-all.js';
 import type { Keys } from './keys.js';
@@ -38,7 +38,7 @@ const member = (version: string, id: string) => `${version}\t${id}`;
 export class ApprovalNoticeStore {
   private readonly redis: ScriptedRedis;
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     readonly keys: Keys,
   ) {
     this.redis = defineScripts(redis);

@@ -4,7 +4,7 @@
  * bound. Written by the adapters (HTTP routes, CLI commands) once per action, failed ones too;
  * read newest first by `GET /v1/audit` and `mpu audit`.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis-connection.js';
 import type { Keys } from './keys.js';
 
 /** What the trail records. Names are `<subject>.<verb>`. */
@@ -84,7 +84,7 @@ export class AuditStore {
    *   few more may stay). @defaultValue 100,000
    */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: Keys,
     private readonly maxLen = 100_000,
   ) {}

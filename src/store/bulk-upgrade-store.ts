@@ -11,12 +11,13 @@
  * their keys expire in Redis after the retention too: readers treat a record past `expiresAt`
  * as gone, so expiry follows the injected clock.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis-connection.js';
 import { UnexpectedScriptReply, columnsOf } from './script-results.js';
 import type { MaintenanceWindows } from '../rollout/types.js';
 import type { BulkSkipReason, RunningBulkUpgrade } from '../rollout/bulk-upgrade.js';
 import { BULK_SKIP_REASONS } from '../rollout/bulk-upgrade.js';
 import { execAll } from '../lib/exec-all.js';
+import { crossSlotPipeline } from '../lib/redis-connection.js';
 import type { Keys } from './keys.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 
@@ -109,7 +110,7 @@ function decode(h: Record<string, string>): BulkUpgradeRecord | null {
 export class BulkUpgradeStore {
   private readonly redis: ScriptedRedis;
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     readonly keys: Keys,
   ) {
     this.redis = defineScripts(redis);
@@ -144,9 +145,16 @@ export class BulkUpgradeStore {
     return reply === 1;
   }
 
-  /** Stores a new running bulk upgrade (after `claim`), its requested list and its index entries. */
+  /**
+   * Stores a new running bulk upgrade (after `claim`), its requested list and its index entries:
+   * the global id index first, then the app's keys in one MULTI (one hash slot). A failure
+   * between the two leaves an index entry whose record does not exist, which readers take as an
+   * unknown id (and `mpu apps remove` deletes); the other order could leave a running bulk
+   * upgrade that cannot be cancelled by its id.
+   */
   async create(b: NewBulkUpgrade): Promise<void> {
     const k = this.keys;
+    await this.redis.hset(k.bulkUpgradeIndex(), b.id, b.appId);
     const pipe = this.redis.multi();
     if (b.requested)
       for (let i = 0; i < b.requested.length; i += 10_000)
@@ -171,7 +179,6 @@ export class BulkUpgradeStore {
       scopeEnd: b.requested ? b.requested.length : b.scopeEnd,
     });
     pipe.zadd(k.bulkUpgrades(b.appId), b.startedAt, b.id);
-    pipe.hset(k.bulkUpgradeIndex(), b.id, b.appId);
     await execAll(pipe);
   }
 
@@ -205,10 +212,20 @@ export class BulkUpgradeStore {
     return { records, gone };
   }
 
-  /** Deletes what is left of expired bulk upgrades of `appId` (records, lists, index entries). */
+  /**
+   * Deletes what is left of expired bulk upgrades of `appId` (records, lists, index entries): the
+   * global entries first (two single-key commands), then the app's keys in one MULTI (one hash
+   * slot), the app's list of ids last of all, so a failure part way leaves the ids listed as gone
+   * and the next `list` + `forget` finishes.
+   */
   async forget(appId: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const k = this.keys;
+    await execAll(
+      crossSlotPipeline(this.redis)
+        .hdel(k.bulkUpgradeIndex(), ...ids)
+        .hdel(k.bulkUpgradesRunning(), ...ids),
+    );
     const pipe = this.redis.multi();
     for (const id of ids)
       pipe.unlink(
@@ -218,8 +235,6 @@ export class BulkUpgradeStore {
         k.bulkUpgradeOutcomes(appId, id),
       );
     pipe.zrem(k.bulkUpgrades(appId), ...ids);
-    pipe.hdel(k.bulkUpgradeIndex(), ...ids);
-    pipe.hdel(k.bulkUpgradesRunning(), ...ids);
     await execAll(pipe);
   }
 

@@ -4,7 +4,7 @@
  * `descriptor`). Kept per app (inside the app's hash tag) so that a version and its descriptor
  * are written in one Lua script on one Redis Cluster slot.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis-connection.js';
 import type { AppKind, ParsedDescriptor } from '../versioning/types.js';
 import { parseDescriptor } from '../versioning/index.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
@@ -16,7 +16,7 @@ import { defineScripts, type ScriptedRedis } from './scripts.js';
 export class DescriptorStore {
   private readonly redis: ScriptedRedis;
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly keys: Keys,
   ) {
     this.redis = defineScripts(redis);

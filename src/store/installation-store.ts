@@ -12,9 +12,9 @@
  *
  * The scripts are commands/*.lua (registerInstallations-6, ackRegistrations-1,
  * compareAndSetVersions-4, readPlanChunk-4, approveInstallation-3,
- * markUpdateAvailable-3, adoptInstallations-14), loaded by scripts.ts.
+ * markUpdateAvailable-3, releaseAdoptions-8, receiveAdoptions-7), loaded by scripts.ts.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis-connection.js';
 import semver from 'semver';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { Installation, MaintenanceWindows } from '../rollout/types.js';
@@ -30,14 +30,15 @@ import {
 import { execAll } from '../lib/exec-all.js';
 import type { Keys } from './keys.js';
 import {
-  adoptionApplied,
+  adoptionsReleased,
   countOf,
   flagOf,
   movesApplied,
   sparseColumnsOf,
   type AdoptionReply,
 } from './script-results.js';
-import { defineScripts, scriptedPipeline, type ScriptedRedis } from './scripts.js';
+import { crossSlotPipeline, isCluster } from '../lib/redis-connection.js';
+import { defineScripts, scriptedPipeline, type ScriptedPipeline, type ScriptedRedis } from './scripts.js';
 
 export { parseHistory, type HistoryEntry } from '../rollout/installation-history.js';
 
@@ -139,7 +140,7 @@ function decode(appId: string, id: string, json: string, version: string): Insta
 export class InstallationStore {
   private readonly redis: ScriptedRedis;
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     readonly keys: Keys,
   ) {
     this.redis = defineScripts(redis);
@@ -188,20 +189,34 @@ export class InstallationStore {
           index.push(inst.id, appId);
           bySite.push(inst.site, inst.id);
         }
-        const pipe = scriptedPipeline(this.redis);
-        pipe.hset(this.keys.installationIndex(), ...index);
-        pipe.hset(this.keys.installationSites(appId), ...bySite);
-        pipe.mpuRegisterInstallations(
-          this.keys.installationIds(appId),
-          this.keys.installationData(appId),
-          this.keys.installationVersion(appId),
-          this.keys.versionDistribution(appId),
-          this.keys.installationHistory(appId),
-          this.keys.installationLog(appId),
-          at,
-          ...triples,
-        );
-        const [, , reply] = await execAll(pipe);
+        // The global index first, then the app's keys (another hash slot): a failure between the
+        // two leaves index entries without a record, which readers report as not found and the
+        // same registration, retried, completes (the conflict check passes: same app).
+        const register = (pipe: ScriptedPipeline | ScriptedRedis) =>
+          pipe.mpuRegisterInstallations(
+            this.keys.installationIds(appId),
+            this.keys.installationData(appId),
+            this.keys.installationVersion(appId),
+            this.keys.versionDistribution(appId),
+            this.keys.installationHistory(appId),
+            this.keys.installationLog(appId),
+            at,
+            ...triples,
+          );
+        let reply: unknown;
+        if (isCluster(this.redis)) {
+          await this.redis.hset(this.keys.installationIndex(), ...index);
+          const pipe = scriptedPipeline(this.redis); // the app's slot only
+          pipe.hset(this.keys.installationSites(appId), ...bySite);
+          register(pipe);
+          [, reply] = await execAll(pipe);
+        } else {
+          const pipe = scriptedPipeline(this.redis);
+          pipe.hset(this.keys.installationIndex(), ...index);
+          pipe.hset(this.keys.installationSites(appId), ...bySite);
+          register(pipe);
+          [, , reply] = await execAll(pipe);
+        }
         created += countOf('registerInstallations', reply);
       }
     }
@@ -217,7 +232,7 @@ export class InstallationStore {
     const id = await this.redis.hget(this.keys.installationSites(appId), site);
     if (!id) return null;
     const [owner, json] = await execAll<string | null>(
-      this.redis.pipeline().hget(this.keys.installationIndex(), id).hget(this.keys.installationData(appId), id),
+      crossSlotPipeline(this.redis).hget(this.keys.installationIndex(), id).hget(this.keys.installationData(appId), id),
     );
     return owner === appId && json && (JSON.parse(json) as StoredRecord).s === site ? id : null;
   }
@@ -570,9 +585,20 @@ export class InstallationStore {
 
   /**
    * Moves Connect installations to the Forge app adopting their app, at its version `version`
-   * (commands/adoptInstallations-14.lua; DESIGN.md "Connect to Forge adoption"): each only if it
-   * still runs `expected` on `connectAppId` and this adoption has not moved it before; one Lua call
-   * per 2,000. Its history in both apps gets a `moved` entry naming the Connect version.
+   * (DESIGN.md "Connect to Forge adoption"): each only if it still runs `expected` on
+   * `connectAppId` and this adoption has not moved it before; its history in both apps gets a
+   * `moved` entry naming the Connect version. Up to 2,000 moves per round of three steps, each
+   * touching one hash slot (Redis Cluster), in this order:
+   * 1. commands/releaseAdoptions-8.lua on the Connect app: the compare-and-set; a released
+   *    installation leaves the Connect app and waits in the adoption's pending hash (with its
+   *    outcome recorded there, so it is released once);
+   * 2. commands/receiveAdoptions-7.lua on the Forge app: every pending installation joins it
+   *    (once: its outcome is recorded on the Forge side too);
+   * 3. the global index names the Forge app, then the pending entries are dropped.
+   * A failure between steps leaves installations pending, never lost nor moved twice: step 1
+   * returns every pending entry, so the next call for this adoption (the batch retried, another
+   * batch, an approval) delivers them; until then they are on neither app's list (a lookup by id
+   * says not found).
    * @param at time of the move, epoch ms
    * @returns the totals of the calls (see `AdoptionReply`)
    */
@@ -585,18 +611,34 @@ export class InstallationStore {
   ): Promise<AdoptionReply> {
     const total: AdoptionReply = { moved: 0, conflicts: 0, done: 0 };
     const k = this.keys;
-    for (let i = 0; i < moves.length; i += 2000) {
+    const pending = k.adoptionPending(connectAppId, forgeAppId, version);
+    for (let i = 0; i === 0 || i < moves.length; i += 2000) {
       let packed = '';
       for (const m of moves.slice(i, i + 2000)) packed += `${m.id}\t${m.expected}\t${UPGRADE_CAUSE_CODE[m.cause]}\n`;
-      const r = adoptionApplied(
-        await this.redis.mpuAdoptInstallations(
-          k.installationIndex(),
+      const r = adoptionsReleased(
+        await this.redis.mpuReleaseAdoptions(
           k.installationData(connectAppId),
           k.installationVersion(connectAppId),
           k.installationApproved(connectAppId),
           k.installationAvailable(connectAppId),
           k.versionDistribution(connectAppId),
           k.installationHistory(connectAppId),
+          k.adoptionReleased(connectAppId, forgeAppId, version),
+          pending,
+          at,
+          connectAppId,
+          forgeAppId,
+          version,
+          packed,
+        ),
+      );
+      total.moved += r.moved;
+      total.conflicts += r.conflicts;
+      total.done += r.done;
+      if (r.ids.length === 0) continue;
+      countOf(
+        'receiveAdoptions',
+        await this.redis.mpuReceiveAdoptions(
           k.installationIds(forgeAppId),
           k.installationData(forgeAppId),
           k.installationVersion(forgeAppId),
@@ -605,21 +647,16 @@ export class InstallationStore {
           k.installationLog(forgeAppId),
           k.adoptionOutcomes(forgeAppId, version),
           at,
-          connectAppId,
-          forgeAppId,
           version,
-          packed,
+          r.lines,
         ),
       );
-      // The moved ones join the Forge app's by-site index (ids still on the Connect app are skipped).
-      if (r.moved > 0)
-        await this.indexSites(
-          forgeAppId,
-          moves.slice(i, i + 2000).map((m) => m.id),
-        );
-      total.moved += r.moved;
-      total.conflicts += r.conflicts;
-      total.done += r.done;
+      // The received ones join the Forge app's by-site index (its own slot).
+      await this.indexSites(forgeAppId, r.ids);
+      const index: string[] = [];
+      for (const id of r.ids) index.push(id, forgeAppId);
+      await this.redis.hset(k.installationIndex(), ...index);
+      await this.redis.hdel(pending, ...r.ids);
     }
     return total;
   }

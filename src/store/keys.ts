@@ -1,8 +1,11 @@
 /**
  * Every Redis key the project writes, built in one place (like BullMQ's QueueKeys.toKey).
- * Redis Cluster friendly: all keys of one app share the hash tag `{<appId>}`, so multi-key
- * Lua scripts and MULTI on one app stay in one slot. The prefix (default `mpu`) lets tests and
- * several deployments share a server.
+ * Redis Cluster: all keys of one app share the hash tag `{<appId>}`, so multi-key Lua scripts
+ * and MULTI on one app stay in one slot; each cross-app key is a slot of its own, written only by
+ * single-key commands, never in a script or MULTI with another key (the README's "Redis Cluster
+ * and many daemons" has the table of keys per slot, and the order of the two-step writes). The
+ * prefix (default `mpu`, never in braces here: it would override the apps' hash tags) lets tests
+ * and several deployments share a server.
  *
  * `mpu apps remove` (app-remover.ts) deletes an app by SCAN over `<p>:app:{<appId>}*` plus the
  * cross-app keys below (apps, poll-schedule, installations, rollouts; sites are not any app's and
@@ -116,11 +119,11 @@ export interface Keys {
   // ── distribution: sites, sharing by link, installation secrets (app/distribution) ──
   /** SET `<p>:sites`: every registered site name (cross-app; written by single-key commands only). */
   sites(): string;
-  /** HASH `<p>:site:<site>`: the site record (`createdAt`, epoch ms). */
+  /** HASH `<p>:site:{<site>}`: the site record (`createdAt`, epoch ms); a site's keys share the hash tag `{<site>}`. */
   site(site: string): string;
-  /** SET `<p>:site:<site>:products`: the products the site runs (`jira`, `confluence`, …). */
+  /** SET `<p>:site:{<site>}:products`: the products the site runs (`jira`, `confluence`, …). */
   siteProducts(site: string): string;
-  /** SET `<p>:site:<site>:admins`: `<product>:<name>` for each admin of a product on the site. */
+  /** SET `<p>:site:{<site>}:admins`: `<product>:<name>` for each admin of a product on the site. */
   siteAdmins(site: string): string;
   /**
    * HASH `<p>:app:{<appId>}:sharing`: sharing by installation link and listing state (`status`
@@ -131,6 +134,17 @@ export interface Keys {
   installationSecrets(appId: string): string;
   /** HASH `<p>:app:{<appId>}:inst:site`: site → id of the app's installation on it (lookup by site). */
   installationSites(appId: string): string;
+  /**
+   * HASH `<p>:app:{<connectAppId>}:adoption:<forgeAppId>@<version>:released`: Connect installation
+   * id → `m|<connect version>|<a or p>` once that adoption released it from the Connect app (once each).
+   */
+  adoptionReleased(connectAppId: string, forgeAppId: string, version: string): string;
+  /**
+   * HASH `<p>:app:{<connectAppId>}:adoption:<forgeAppId>@<version>:pending`: released installations
+   * the Forge app has not received yet, id → `<connect version>\t<cause>\t<data JSON>\t<history>`
+   * (emptied as they are received: holds a batch or two at most).
+   */
+  adoptionPending(connectAppId: string, forgeAppId: string, version: string): string;
   // ── audit ────────────────────────────────────────────────────────────
   /**
    * STREAM `<p>:audit`: one entry per state-changing action (audit-store.ts), capped by
@@ -180,12 +194,16 @@ export function createKeys(prefix = 'mpu'): Keys {
     bulkUpgradeIndex: () => `${prefix}:bulk-upgrades:index`,
     adoptionOutcomes: (appId, version) => `${prefix}:app:{${appId}}:adoption:${version}:outcome`,
     sites: () => `${prefix}:sites`,
-    site: (site) => `${prefix}:site:${site}`,
-    siteProducts: (site) => `${prefix}:site:${site}:products`,
-    siteAdmins: (site) => `${prefix}:site:${site}:admins`,
+    site: (site) => `${prefix}:site:{${site}}`,
+    siteProducts: (site) => `${prefix}:site:{${site}}:products`,
+    siteAdmins: (site) => `${prefix}:site:{${site}}:admins`,
     sharing: (appId) => `${prefix}:app:{${appId}}:sharing`,
     installationSecrets: (appId) => `${prefix}:app:{${appId}}:inst:secret`,
     installationSites: (appId) => `${prefix}:app:{${appId}}:inst:site`,
+    adoptionReleased: (appId, forgeAppId, version) =>
+      `${prefix}:app:{${appId}}:adoption:${forgeAppId}@${version}:released`,
+    adoptionPending: (appId, forgeAppId, version) =>
+      `${prefix}:app:{${appId}}:adoption:${forgeAppId}@${version}:pending`,
     audit: () => `${prefix}:audit`,
   };
 }

@@ -3,13 +3,13 @@
  * `pollSchedule`). A scheduler tick reads the apps that are due and moves each to its next slot;
  * two daemons reading the same due apps enqueue the same job ids (a no-op), so sharing it is safe.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis-connection.js';
 import type { Keys } from './keys.js';
 
 /** Redis-backed poll schedule. */
 export class PollScheduleStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: Keys,
   ) {}
 

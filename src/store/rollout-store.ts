@@ -8,7 +8,7 @@
  * (commands/setRolloutStatus-1.lua, commands/finishPlanning-2.lua), reading again when the
  * status moved in between.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis-connection.js';
 import semver from 'semver';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { PlanBucket, PlanSummary } from '../rollout/plan-rollout.js';
@@ -35,6 +35,7 @@ import {
   rolloutStatusSet,
 } from './script-results.js';
 import { defineScripts, scriptedPipeline, type ScriptedRedis } from './scripts.js';
+import { crossSlotPipeline } from '../lib/redis-connection.js';
 
 export type { RolloutStatus } from '../rollout/rollout-status.js';
 
@@ -161,7 +162,7 @@ function fromHash(h: Record<string, string>): RolloutRecord | null {
 export class RolloutStore {
   private readonly redis: ScriptedRedis;
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     readonly keys: Keys,
   ) {
     this.redis = defineScripts(redis);
@@ -174,15 +175,16 @@ export class RolloutStore {
    */
   async create(r: Omit<RolloutRecord, 'id'>): Promise<{ record: RolloutRecord | null; created: boolean }> {
     const key = this.keys.rollout(r.appId, r.version);
-    const created = (await this.redis.hsetnx(key, 'appId', r.appId)) === 1;
-    if (created) {
-      await execAll(
-        this.redis
-          .pipeline()
-          .hset(key, toHash({ ...r, id: rolloutId(r.appId, r.version) }))
-          .zadd(this.keys.rollouts(), r.publishedAt, rolloutId(r.appId, r.version)),
-      );
-    }
+    const id = rolloutId(r.appId, r.version);
+    // Two hash slots, two steps: the rollouts index first (idempotent: the same member and
+    // score), then the record, created with all its fields only if absent
+    // (commands/createRecord-1.lua). A failure between the two leaves an index entry without a
+    // record, which readers skip (`list`) and the plan job, retried, completes.
+    await this.redis.zadd(this.keys.rollouts(), r.publishedAt, id);
+    const created = flagOf(
+      'createRecord',
+      await this.redis.mpuCreateRecord(key, 'appId', ...Object.entries(toHash({ ...r, id })).flat()),
+    );
     return { record: await this.get(r.appId, r.version), created };
   }
 
@@ -193,12 +195,9 @@ export class RolloutStore {
    */
   async discard(appId: string, version: string): Promise<void> {
     await this.clearBuckets(appId, version);
-    await execAll(
-      this.redis
-        .pipeline()
-        .unlink(this.keys.rollout(appId, version))
-        .zrem(this.keys.rollouts(), rolloutId(appId, version)),
-    );
+    // The record, then its index entry (an entry without a record is skipped by readers).
+    await this.redis.unlink(this.keys.rollout(appId, version));
+    await this.redis.zrem(this.keys.rollouts(), rolloutId(appId, version));
   }
 
   /** The rollout record, or null. */
@@ -555,7 +554,7 @@ export class RolloutStore {
       .map(parseRolloutId)
       .filter((r) => !opts.appId || r.appId === opts.appId)
       .slice(0, opts.limit ?? 100);
-    const pipe = this.redis.pipeline();
+    const pipe = crossSlotPipeline(this.redis);
     for (const r of wanted) pipe.hgetall(this.keys.rollout(r.appId, r.version));
     const hashes = await execAll<Record<string, string>>(pipe);
     return hashes.flatMap((h) => {

@@ -35,8 +35,8 @@ function oneOf<const T extends string>(script: string, reply: unknown, allowed: 
 // ── Counts and flags ──────────────────────────────────────────────────────────────────────
 
 /**
- * A count (integer ≥ 0): registerInstallations-6, markUpdateAvailable-3, unindexInstallations-1
- * (and each count of compareAndSetVersions-4, `movesApplied`).
+ * A count (integer ≥ 0): registerInstallations-6, markUpdateAvailable-3, unindexInstallations-1,
+ * receiveAdoptions-7 (and each count of compareAndSetVersions-4, `movesApplied`).
  */
 export function countOf(script: string, reply: unknown): number {
   const n = integer(script, reply);
@@ -50,7 +50,7 @@ export function movesApplied(reply: unknown): { moved: number; deferred: number 
   return { moved: countOf('compareAndSetVersions', reply[0]), deferred: countOf('compareAndSetVersions', reply[1]) };
 }
 
-/** 1 done / 0 not done: ackRegistrations-1, approveInstallation-3, markSuperseded-1. */
+/** 1 done / 0 not done: ackRegistrations-1, approveInstallation-3, markSuperseded-1, createRecord-1. */
 export function flagOf(script: string, reply: unknown): boolean {
   const n = integer(script, reply);
   if (n !== 0 && n !== 1) throw new UnexpectedScriptReply(script, reply);
@@ -265,16 +265,33 @@ export function sparseColumnsOf<T extends [string[], ...(string | null)[][]]>(
   return reply as T;
 }
 
-/** What adoptInstallations-14 did: moved now, lost the compare-and-set, or moved before. */
+/** What an adoption call did: moved now, lost the compare-and-set, or moved before. */
 export interface AdoptionReply {
   moved: number;
   conflicts: number;
   done: number;
 }
 
-/** `{moved, conflicts, done}` of adoptInstallations-14. */
-export function adoptionApplied(reply: unknown): AdoptionReply {
-  if (!Array.isArray(reply) || reply.length !== 3) throw new UnexpectedScriptReply('adoptInstallations', reply);
-  const [moved, conflicts, done] = reply.map((x) => countOf('adoptInstallations', x)) as [number, number, number];
-  return { moved, conflicts, done };
+/**
+ * `{moved, conflicts, done, pending}` of releaseAdoptions-8: the counts, and the pending entries
+ * as `<id>\t<value>` lines (receiveAdoptions-7's input) with their ids.
+ */
+export function adoptionsReleased(reply: unknown): AdoptionReply & { ids: string[]; lines: string } {
+  if (!Array.isArray(reply) || reply.length !== 4 || !Array.isArray(reply[3]) || reply[3].length % 2 !== 0)
+    throw new UnexpectedScriptReply('releaseAdoptions', reply);
+  const [moved, conflicts, done] = reply.slice(0, 3).map((x) => countOf('releaseAdoptions', x)) as [
+    number,
+    number,
+    number,
+  ];
+  const flat = reply[3] as unknown[];
+  const ids: string[] = [];
+  let lines = '';
+  for (let i = 0; i < flat.length; i += 2) {
+    if (typeof flat[i] !== 'string' || typeof flat[i + 1] !== 'string')
+      throw new UnexpectedScriptReply('releaseAdoptions', reply);
+    ids.push(flat[i] as string);
+    lines += `${flat[i] as string}\t${flat[i + 1] as string}\n`;
+  }
+  return { moved, conflicts, done, ids, lines };
 }

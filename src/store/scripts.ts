@@ -11,7 +11,8 @@
  * compiled `scripts.js`.
  */
 import { readFileSync } from 'node:fs';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisConnection } from '../lib/redis-connection.js';
 
 /** Every script file in `./commands/` (test/store/scripts.redis.test.ts checks the folder matches). */
 export const SCRIPT_FILES = [
@@ -39,12 +40,24 @@ export const SCRIPT_FILES = [
   'applyBulkMoves-7.lua',
   'finishBulkPlan-4.lua',
   'cancelBulkUpgrade-4.lua',
-  'adoptInstallations-14.lua',
+  'releaseAdoptions-8.lua',
+  'receiveAdoptions-7.lua',
+  'createRecord-1.lua',
   'claimReminder-2.lua',
   'setPhases-1.lua',
   'recordFailure-3.lua',
   'setAppField-1.lua',
 ] as const;
+
+/**
+ * The command names of the scripts that take numkeys first (no number in their file name). On a
+ * Redis Cluster connection with auto-pipelining they must be left out of it
+ * (`autoPipeliningIgnoredCommands`): ioredis groups an auto-pipelined script by its first
+ * argument, which for these is numkeys, not a key, so it would send the script to the wrong node.
+ */
+export const VARIADIC_KEY_SCRIPTS: readonly string[] = SCRIPT_FILES.filter((f) => !/-\d+\.lua$/.test(f)).map(
+  (f) => `mpu${f[0]!.toUpperCase()}${f.slice(1, -'.lua'.length)}`,
+);
 
 /** A script argument: ioredis sends numbers as their decimal text. */
 type Arg = string | number;
@@ -132,15 +145,24 @@ export interface ScriptCommands {
   ): Promise<number>;
   /** ackRegistrations-1.lua: 1 dropped, 0 another planner did. */
   mpuAckRegistrations(log: string, first: string, count: Arg): Promise<number>;
-  /** adoptInstallations-14.lua: {moved, conflicts, done}. */
-  mpuAdoptInstallations(
-    index: string,
+  /** releaseAdoptions-8.lua: {moved, conflicts, done, pending id/value pairs}. */
+  mpuReleaseAdoptions(
     connectData: string,
     connectVersion: string,
     connectApproved: string,
     connectAvailable: string,
     connectDistribution: string,
     connectHistory: string,
+    released: string,
+    pending: string,
+    at: Arg,
+    connectAppId: string,
+    forgeAppId: string,
+    version: string,
+    lines: string,
+  ): Promise<[number, number, number, string[]]>;
+  /** receiveAdoptions-7.lua: installations received now. */
+  mpuReceiveAdoptions(
     forgeIds: string,
     forgeData: string,
     forgeVersion: string,
@@ -149,11 +171,11 @@ export interface ScriptCommands {
     forgeLog: string,
     outcomes: string,
     at: Arg,
-    connectAppId: string,
-    forgeAppId: string,
     version: string,
     lines: string,
-  ): Promise<[number, number, number]>;
+  ): Promise<number>;
+  /** createRecord-1.lua: 1 created, 0 the record exists. */
+  mpuCreateRecord(key: string, guardField: string, ...fieldsAndValues: string[]): Promise<number>;
   /** compareAndSetVersions-4.lua: {installations moved, of which deferred}. */
   mpuCompareAndSetVersions(
     version: string,
@@ -283,7 +305,7 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _everyFileTyped: Same<keyof ScriptCommands, CommandName<(typeof SCRIPT_FILES)[number]>> = true;
 
 /** A connection with every script defined as a command (`defineScripts`). */
-export type ScriptedRedis = Redis & ScriptCommands;
+export type ScriptedRedis = RedisConnection & ScriptCommands;
 
 /** A pipeline of a `ScriptedRedis`: the scripts queue like any command (see `scriptedPipeline`). */
 export type ScriptedPipeline = ChainableCommander & {
@@ -319,7 +341,7 @@ export function loadScripts(): readonly ScriptDefinition[] {
 }
 
 /** Connections the scripts are defined on already. */
-const defined = new WeakSet<Redis>();
+const defined = new WeakSet<RedisConnection>();
 
 /**
  * Defines every script on `redis` as a command (once per connection: later calls only return
@@ -327,7 +349,7 @@ const defined = new WeakSet<Redis>();
  * constructor; nothing else in src/ calls `defineCommand` (eslint.config.js).
  * @throws as `loadScripts` when a .lua file cannot be read.
  */
-export function defineScripts(redis: Redis): ScriptedRedis {
+export function defineScripts(redis: RedisConnection): ScriptedRedis {
   if (!defined.has(redis)) {
     for (const s of loadScripts()) {
       const definition = s.numberOfKeys === undefined ? { lua: s.lua } : { numberOfKeys: s.numberOfKeys, lua: s.lua };

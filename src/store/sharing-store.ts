@@ -7,7 +7,7 @@
  * remove` deletes them with the app.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis-connection.js';
 import type { Keys } from './keys.js';
 
 /** An app's sharing and listing state. Times epoch ms. */
@@ -53,7 +53,7 @@ function decode(appId: string, h: Record<string, string>): SharingRecord {
 /** Redis store of sharing records and installation secrets. */
 export class SharingStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: Keys,
   ) {}
 

@@ -7,7 +7,7 @@
  * Adding is a union: products and admins are only added, never dropped, so repeating a command
  * or importing installations again changes nothing.
  */
-import type { Redis } from 'ioredis';
+import { crossSlotPipeline, type RedisConnection } from '../lib/redis-connection.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import { execAll } from '../lib/exec-all.js';
 import type { Keys } from './keys.js';
@@ -34,7 +34,7 @@ export interface SiteInput {
 /** Redis store of sites. */
 export class SiteStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: Keys,
   ) {}
 
@@ -45,7 +45,7 @@ export class SiteStore {
    */
   async upsert(sites: readonly SiteInput[], at: number): Promise<number> {
     if (sites.length === 0) return 0;
-    const pipe = this.redis.pipeline();
+    const pipe = crossSlotPipeline(this.redis);
     for (const s of sites) {
       pipe.hsetnx(this.keys.site(s.site), 'createdAt', at);
       if (s.products.length) pipe.sadd(this.keys.siteProducts(s.site), ...s.products);
@@ -91,7 +91,7 @@ export class SiteStore {
     const out: SiteRecord[] = [];
     for (let i = 0; i < names.length; i += 500) {
       const page = names.slice(i, i + 500);
-      const pipe = this.redis.pipeline();
+      const pipe = crossSlotPipeline(this.redis);
       for (const s of page)
         pipe.hget(this.keys.site(s), 'createdAt').smembers(this.keys.siteProducts(s)).smembers(this.keys.siteAdmins(s));
       const r = await execAll<unknown>(pipe);

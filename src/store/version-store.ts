@@ -7,10 +7,11 @@
  * Every write checks that the app is registered (its record exists), so a versioning step still
  * running when the app is removed (`mpu apps remove`, app-remover.ts) writes nothing.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/redis-connection.js';
 import type { VersionReader, VersionRecord } from './types.js';
 import type { Keys } from './keys.js';
 import { execAll } from '../lib/exec-all.js';
+import { crossSlotPipeline } from '../lib/redis-connection.js';
 import { decisionMarked, deploymentRecorded, versionStored, type StoreVersionResult } from './script-results.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 
@@ -20,7 +21,7 @@ export type { StoreVersionResult } from './script-results.js';
 export class VersionStore implements VersionReader {
   private readonly redis: ScriptedRedis;
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly keys: Keys,
   ) {
     this.redis = defineScripts(redis);
@@ -36,7 +37,7 @@ export class VersionStore implements VersionReader {
     const counts = new Map<string, number>();
     for (let i = 0; i < ids.length; i += 1000) {
       const page = ids.slice(i, i + 1000);
-      const pipe = this.redis.pipeline();
+      const pipe = crossSlotPipeline(this.redis);
       for (const id of page) pipe.hlen(this.keys.versions(id));
       const replies = await execAll<number>(pipe);
       page.forEach((id, k) => counts.set(id, Number(replies[k] ?? 0)));

@@ -6,19 +6,14 @@
  * on the apps and retried as single polls; the chunk itself fails only on errors that are not
  * poll outcomes (Redis), and is then retried as a whole.
  */
-import { setMaxListeners } from 'node:events';
-import { WaitingError, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import { pollSingle, type FetchesDescriptors, type PollAppResult } from '../app/detection/poll-app.js';
 import { pollBatch, type PollBatchResult } from '../app/detection/poll-batch.js';
-import { createLimiter } from '../lib/limiter.js';
 import { recordVersionBatch } from '../app/detection/record-version.js';
 import type { KnownState } from '../app/detection/detection-deps.js';
 import type { WorkerContext } from './worker-context.js';
 import { parseJobData, toWorkerError } from './boundary.js';
 import { POLL_BATCH_JOB_NAME, PollBatchJob, PollJob, QueueName, pollJobId, type VersionJob } from '../jobs/queues.js';
-
-/** Why a chunk waiting for its turn stops: the worker is closing. */
-const HAND_BACK = new Error('poll worker closing: chunk handed back');
 
 /** The context's fetcher behind its limiter (the fetch alone waits for a place). */
 function limitedFetcher(ctx: WorkerContext): FetchesDescriptors {
@@ -40,29 +35,20 @@ export function createPollWorker(
     versionChanges: async (changes: readonly VersionJob[], known: ReadonlyMap<VersionJob, KnownState>) =>
       void (await recordVersionBatch(ctx, changes, known)),
   };
-  // Chunks in progress at once: enough to keep `pollConcurrency` fetches in flight while three
-  // more are in their tails (slowest polls, versioning their changes, recording), so the event
-  // loop does not wait on Redis. The others wait before claiming their apps, so claims stay
-  // close to their fetches and the process holds a few chunks' polls, not a whole tick's, which
-  // keeps garbage collection low (docs/performance.md).
-  // On shutdown the chunks still waiting are handed back (to the queue's wait list, for this or
-  // another daemon), not polled: `close()` waits for the chunks in progress only.
-  const chunks = createLimiter(Math.ceil(ctx.settings.pollConcurrency / ctx.settings.pollBatchSize) + 3);
-  const closing = new AbortController();
-  // Every chunk waiting for its turn listens for the worker closing: as many as a tick's chunks.
-  setMaxListeners(0, closing.signal);
+  // Jobs in progress at once (chunks and single polls): enough chunks to keep `pollConcurrency`
+  // fetches in flight while three more are in their tails (slowest polls, versioning their
+  // changes, recording), so the event loop does not wait on Redis. No more: a daemon takes a
+  // chunk only when it can start it, so the chunks of a tick spread over every daemon instead of
+  // waiting in the first one that woke (each daemon holds a few chunks' polls, not a whole
+  // tick's, which also keeps garbage collection low; docs/performance.md). On shutdown the
+  // chunks in progress finish; the others are still in the queue, for this or another daemon.
+  const slots = Math.ceil(ctx.settings.pollConcurrency / ctx.settings.pollBatchSize) + 3;
   const worker = new Worker(
     QueueName.poll,
-    async (job, token) => {
+    async (job) => {
       if (job.name === POLL_BATCH_JOB_NAME) {
         const { polls } = parseJobData(PollBatchJob, job);
-        try {
-          return await chunks.run(() => pollBatch(batchDeps, polls, job.id!), closing.signal);
-        } catch (err) {
-          if (err !== HAND_BACK) throw err;
-          await job.moveToWait(token);
-          throw new WaitingError();
-        }
+        return await pollBatch(batchDeps, polls, job.id!);
       }
       const data = parseJobData(PollJob, job);
       // The retry keeps its slot's claim while BullMQ has attempts left for this job.
@@ -73,9 +59,13 @@ export function createPollWorker(
         throw toWorkerError(err);
       }
     },
-    // Chunks wait on their limiter, not on worker slots: enough slots for single polls and chunks.
-    { connection: ctx.connection, prefix: ctx.prefix, concurrency: ctx.settings.pollConcurrency },
+    {
+      connection: ctx.connection,
+      prefix: ctx.queuePrefix,
+      lockDuration: ctx.settings.lockDurationMs,
+      stalledInterval: ctx.settings.stalledIntervalMs,
+      concurrency: slots,
+    },
   );
-  worker.on('closing', () => closing.abort(HAND_BACK));
   return worker;
 }

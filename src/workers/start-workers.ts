@@ -56,7 +56,7 @@ export async function startRolloutWorkers(ctx: WorkerContext): Promise<RolloutWo
   const s = ctx.settings;
   const opts = {
     connection: ctx.connection,
-    prefix: ctx.prefix,
+    prefix: ctx.queuePrefix,
     lockDuration: s.lockDurationMs,
     stalledInterval: s.stalledIntervalMs,
     // A batch redelivered after its worker died is harmless (compare-and-set), so let it retry.

@@ -29,6 +29,12 @@ export function createVersionWorker(
         throw toWorkerError(err);
       }
     },
-    { connection: ctx.connection, prefix: ctx.prefix, concurrency: ctx.settings.versionConcurrency },
+    {
+      connection: ctx.connection,
+      prefix: ctx.queuePrefix,
+      lockDuration: ctx.settings.lockDurationMs,
+      stalledInterval: ctx.settings.stalledIntervalMs,
+      concurrency: ctx.settings.versionConcurrency,
+    },
   );
 }

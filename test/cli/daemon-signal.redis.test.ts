@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startDaemonProcess } from '../helpers/daemon-process.js';
-import { TEST_REDIS_URL, connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_ENV, connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -17,7 +17,7 @@ describe('mpu daemon process', () => {
       const daemon = await startDaemonProcess(
         ['--import', 'tsx', path.join(root, 'src/cli/main.ts')],
         {
-          REDIS_URL: TEST_REDIS_URL,
+          ...TEST_REDIS_ENV,
           MPU_PREFIX: prefix,
           PORT: '0',
           HOST: '127.0.0.1',

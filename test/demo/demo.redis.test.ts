@@ -6,13 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/demo/run-demo.js';
 import { requireFixtures } from '../helpers/fixtures.js';
-import { TEST_REDIS_URL, connectTestRedis } from '../helpers/redis.js';
+import { TEST_REDIS_CLUSTER_NODES, TEST_REDIS_URL, connectTestRedis, keysMatching } from '../helpers/redis.js';
 
 describe('mpu demo', () => {
   it('detects, versions and rolls out real histories inside the promised windows, then cleans up', async () => {
     const lines: string[] = [];
     const report = await runDemo({
       redisUrl: TEST_REDIS_URL,
+      redisClusterNodes: TEST_REDIS_CLUSTER_NODES,
       fixturesDir: requireFixtures(),
       apps: [
         'connect/BrandNameSoftware__agile-smells',
@@ -62,8 +63,7 @@ describe('mpu demo', () => {
 
     const redis = await connectTestRedis();
     try {
-      const [, left] = await redis.scan('0', 'MATCH', `${report.prefix}:*`, 'COUNT', 10_000);
-      expect(left).toEqual([]);
+      expect(await keysMatching(redis, `*${report.prefix}*`)).toEqual([]);
     } finally {
       redis.disconnect();
     }

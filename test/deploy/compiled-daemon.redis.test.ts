@@ -17,7 +17,7 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { createAppContext } from '../../src/runtime.js';
 import { startLocalServer, type LocalServer } from '../helpers/detection-harness.js';
 import { startDaemonProcess } from '../helpers/daemon-process.js';
-import { TEST_REDIS_URL, connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_ENV, connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const main = path.join(root, 'dist/cli/main.js');
@@ -63,7 +63,7 @@ describe('the compiled daemon (dist/)', () => {
     const daemon = await startDaemonProcess(
       [main],
       {
-        REDIS_URL: TEST_REDIS_URL,
+        ...TEST_REDIS_ENV,
         MPU_PREFIX: prefix,
         PORT: '0',
         HOST: '127.0.0.1',

@@ -1,11 +1,25 @@
 /**
- * Real Redis for tests (never a mock): REDIS_URL, else 127.0.0.1:6379. Each test gets its own
- * key prefix / queue names (`test-<uuid>`) and cleans up after itself.
+ * Real Redis for tests (never a mock): REDIS_CLUSTER_NODES (a Redis Cluster, see
+ * test/cluster/start-cluster.sh) when set, else REDIS_URL, else 127.0.0.1:6379. Each test gets
+ * its own key prefix / queue names (`test-<uuid>`) and cleans up after itself. Tests open raw
+ * connections through `connectTestRedis` only, and pass `TEST_REDIS_ENV` to the processes they
+ * spawn, so that the cluster pass of `.ci/run` runs every suite on the cluster.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { parseClusterNodes } from '../../src/config/config.js';
+import { openRedis, scanKeys, unlinkKeys, type RedisConnection } from '../../src/lib/redis-connection.js';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** `host:port,…` of the cluster the tests run on, or undefined (one server). */
+export const TEST_REDIS_CLUSTER_NODES = process.env.REDIS_CLUSTER_NODES || undefined;
+/** Whether the tests run on a Redis Cluster. */
+export const ON_CLUSTER = TEST_REDIS_CLUSTER_NODES !== undefined;
+/** The environment that points a spawned `mpu` at the tests' Redis (REDIS_URL, and REDIS_CLUSTER_NODES on a cluster). */
+export const TEST_REDIS_ENV: Record<string, string> = {
+  REDIS_URL: TEST_REDIS_URL,
+  ...(TEST_REDIS_CLUSTER_NODES ? { REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES } : {}),
+};
 
 async function tryConnect(url: string): Promise<Redis> {
   const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: () => null });
@@ -17,6 +31,23 @@ async function tryConnect(url: string): Promise<Redis> {
   } catch (err) {
     redis.disconnect();
     throw err;
+  }
+}
+
+async function connectCluster(text: string): Promise<RedisConnection> {
+  const nodes = parseClusterNodes(text);
+  if (typeof nodes === 'string') throw new Error(`REDIS_CLUSTER_NODES: ${nodes}`);
+  const cluster = openRedis({ clusterNodes: nodes }, { failFast: true });
+  cluster.on('error', () => {});
+  try {
+    await cluster.connect();
+    await cluster.ping();
+    return cluster;
+  } catch (err) {
+    cluster.disconnect();
+    throw new Error(
+      `no Redis Cluster answers at ${text}: start one with test/cluster/start-cluster.sh, or unset REDIS_CLUSTER_NODES (${String(err)})`,
+    );
   }
 }
 
@@ -43,11 +74,17 @@ async function startContainerRedis(): Promise<string | null> {
 }
 
 /**
- * Connects and pings: `REDIS_URL` when set; else 127.0.0.1:6379; else a Testcontainers Redis
- * where a Docker engine answers; else throws a message that says how to start a server.
- * `maxRetriesPerRequest: null` is what BullMQ workers require.
+ * Connects and pings: the cluster of `REDIS_CLUSTER_NODES` when set; else `REDIS_URL`; else
+ * 127.0.0.1:6379; else a Testcontainers Redis where a Docker engine answers; else throws a
+ * message that says how to start a server. `maxRetriesPerRequest: null` is what BullMQ workers
+ * require.
+ *
+ * Typed as one server's connection so tests read simply; on the cluster pass it is an ioredis
+ * `Cluster`, which takes the same commands (tests that need what only one server has, such as
+ * INFO or MONITOR of the whole keyspace, skip with `ON_CLUSTER`).
  */
 export async function connectTestRedis(): Promise<Redis> {
+  if (TEST_REDIS_CLUSTER_NODES) return (await connectCluster(TEST_REDIS_CLUSTER_NODES)) as Redis;
   try {
     return await tryConnect(TEST_REDIS_URL);
   } catch (err) {
@@ -67,12 +104,17 @@ export function testPrefix(): string {
   return `test-${randomUUID()}`;
 }
 
-/** Deletes every key that starts with `prefix` (SCAN, never KEYS). */
-export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
+/**
+ * Deletes every key that contains `prefix` (the store's keys and the queues', hash-tagged or
+ * not): SCAN on every master, never KEYS.
+ */
+export async function deleteKeysWithPrefix(redis: RedisConnection, prefix: string): Promise<void> {
+  for await (const keys of scanKeys(redis, `*${prefix}*`, 1000)) await unlinkKeys(redis, keys);
+}
+
+/** Every key matching the glob `pattern`, sorted, without repeats (SCAN on every master). */
+export async function keysMatching(redis: RedisConnection, pattern: string): Promise<string[]> {
+  const out = new Set<string>();
+  for await (const keys of scanKeys(redis, pattern, 1000)) for (const k of keys) out.add(k);
+  return [...out].sort();
 }

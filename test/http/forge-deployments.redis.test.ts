@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { keysMatching } from '../helpers/redis.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { asOperator, asViewer, buildTestApp } from '../helpers/http.js';
 import { signDeployEvent, type DeployEvent } from '../../src/poller/deploy-event.js';
@@ -138,7 +139,7 @@ describe('POST /v1/forge/deployments', () => {
     await h.drain();
     expect((await stored()).versions).toEqual([]);
     expect((await h.ctx.apps.requireApp(ARI)).environments ?? {}).toEqual({});
-    const keys = await h.connection.keys(`${h.prefix}*`);
+    const keys = await keysMatching(h.connection, `${h.prefix}*`);
     expect(keys.filter((k) => /[^\x20-\x7e]/.test(k))).toEqual([]);
     expect(await h.connection.hkeys(h.ctx.keys.deployments(ARI))).toEqual([]);
   });

@@ -20,7 +20,7 @@ import { PollScheduleStore } from '../../src/store/poll-schedule-store.js';
 import { RolloutStore } from '../../src/store/rollout-store.js';
 import { VersionStore } from '../../src/store/version-store.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
-import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
+import { connectTestRedis, deleteKeysWithPrefix, testPrefix, keysMatching } from '../helpers/redis.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');
 
@@ -161,14 +161,7 @@ async function seedApp(w: World, appId: string, n = 3): Promise<void> {
 }
 
 async function allKeys(w: World): Promise<Set<string>> {
-  const out = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, found] = await w.redis.scan(cursor, 'MATCH', `${escapeGlob(w.prefix)}:*`, 'COUNT', 1000);
-    cursor = next;
-    for (const k of found) out.add(k);
-  } while (cursor !== '0');
-  return out;
+  return new Set(await keysMatching(w.redis, `${escapeGlob(w.prefix)}:*`));
 }
 
 const isAppKey = (w: World, appId: string, key: string) =>

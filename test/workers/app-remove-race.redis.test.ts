@@ -5,6 +5,7 @@
  * schedule entry or its rollouts index entry. The removal is made to happen at the worst moment
  * by wrapping one store call; no sleeps, time is a ManualClock.
  */
+import { keysMatching } from '../helpers/redis.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HOUR } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
@@ -68,20 +69,7 @@ describe('removing an app while the daemon runs', () => {
     removeApp({ apps: h.ctx.apps, remover: new AppRemover(h.connection, h.ctx.keys), logger: silentLogger }, appId);
   /** Every key of the app (`<p>:app:{<appId>}*`). */
   const appKeys = async (h: Harness, appId: string): Promise<string[]> => {
-    const out: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await h.connection.scan(
-        cursor,
-        'MATCH',
-        `${escapeGlob(h.ctx.keys.app(appId))}*`,
-        'COUNT',
-        1000,
-      );
-      cursor = next;
-      out.push(...found);
-    } while (cursor !== '0');
-    return out;
+    return keysMatching(h.connection, `${escapeGlob(h.ctx.keys.app(appId))}*`);
   };
   const batchDeps = (h: Harness, fetcher: FetchesDescriptors, extra: Partial<PollBatchDeps> = {}): PollBatchDeps => ({
     ...h.ctx,

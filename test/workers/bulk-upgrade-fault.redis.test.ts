@@ -11,7 +11,7 @@ import { listBulkUpgrades, startBulkUpgrade, type BulkUpgradeView } from '../../
 import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
-import { TEST_REDIS_URL } from '../helpers/redis.js';
+import { TEST_REDIS_ENV } from '../helpers/redis.js';
 import { WorkerChildren } from './fixtures/worker-children.js';
 import { baseForge, forge } from '../versioning/helpers.js';
 
@@ -28,7 +28,7 @@ const children = new WorkerChildren();
 function startChild() {
   return children.start({
     MPU_TEST_PREFIX: h.prefix,
-    REDIS_URL: TEST_REDIS_URL,
+    ...TEST_REDIS_ENV,
     // The bulk upgrade reads no version: it carries its target in its record.
     MPU_TEST_VERSIONS: '[]',
     MPU_TEST_BATCH_SIZE: String(BATCH),

@@ -12,7 +12,7 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { startDaemon } from '../../src/main.js';
 import { createAppContext } from '../../src/runtime.js';
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
-import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_ENV, connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 import { startLocalServer, T0, type LocalServer } from '../helpers/detection-harness.js';
 import type { AppError } from '../../src/lib/errors.js';
 
@@ -40,7 +40,7 @@ describe('mpu daemon (startDaemon)', () => {
 
   it('boots all parts, versions a due app, serves /healthz, and stops cleanly', async () => {
     const config = loadConfig({
-      REDIS_URL: process.env.REDIS_URL,
+      ...TEST_REDIS_ENV,
       MPU_PREFIX: prefix,
       PORT: '0',
       MPU_WEBHOOK_SECRET: 'boot-secret-0123456789',
@@ -93,7 +93,7 @@ describe('mpu daemon (startDaemon)', () => {
   });
 
   it('refuses to start the HTTP API without a webhook secret and an operator token, reporting both', async () => {
-    const config = loadConfig({ REDIS_URL: process.env.REDIS_URL, MPU_PREFIX: prefix, LOG_LEVEL: 'silent' });
+    const config = loadConfig({ ...TEST_REDIS_ENV, MPU_PREFIX: prefix, LOG_LEVEL: 'silent' });
     const err = await startDaemon(
       config,
       { scheduler: false, http: true, workers: false },

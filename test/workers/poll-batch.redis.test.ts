@@ -200,9 +200,9 @@ describe('chunked polls', () => {
     });
   });
 
-  it('on shutdown, chunks waiting for their turn are handed back to the queue, not polled; the next worker polls them once', async () => {
-    // 8 worker slots, 5 chunks of 4 polls in progress at once (2 for the fetches in flight, 3 in
-    // their tails): 3 more chunks wait in the worker, 4 in the queue.
+  it('on shutdown, the chunks in progress finish and the others stay in the queue; the next worker polls them once', async () => {
+    // 5 chunks of 4 polls in progress at once (2 for the fetches in flight, 3 in their tails): a
+    // worker takes no chunk it cannot start, so the other 7 stay in the queue.
     const h = await harness({ workers: true, settings: { pollBatchSize: 4, pollConcurrency: 8 } });
     const ids = Array.from({ length: 48 }, (_, i) => `slow-${i}`);
     for (const id of ids) await registerConnectApp(h.ctx, id, server.url(`/${id}`));

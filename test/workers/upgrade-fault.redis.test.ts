@@ -8,7 +8,7 @@ import { generatePopulation } from '../../src/app/rollout/installations.js';
 import { PLAN_ROLLOUT_JOB_NAME, planRolloutJobId } from '../../src/jobs/queues.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { createRolloutHarness, type RolloutHarness } from '../helpers/rollout-harness.js';
-import { TEST_REDIS_URL } from '../helpers/redis.js';
+import { TEST_REDIS_ENV } from '../helpers/redis.js';
 import { WorkerChildren } from './fixtures/worker-children.js';
 
 const N = 100_000;
@@ -19,7 +19,7 @@ const children = new WorkerChildren();
 function startChild(versions: unknown) {
   return children.start({
     MPU_TEST_PREFIX: rw.prefix,
-    REDIS_URL: TEST_REDIS_URL,
+    ...TEST_REDIS_ENV,
     MPU_TEST_VERSIONS: JSON.stringify(versions),
   });
 }

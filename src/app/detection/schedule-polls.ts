@@ -1,7 +1,8 @@
 /**
  * Which Connect apps are polled now (DESIGN.md "Detection rules": every app every 5 hours, at a
  * stable per-app offset; many daemons must not poll twice): every app whose slot is due is handed
- * to the poll port in chunks of `pollBatchSize` apps, then moved to its next slot, never less than
+ * to the poll port in chunks of at most `pollBatchSize` apps (smaller for a small burst, see
+ * `chunkSize`), then moved to its next slot, never less than
  * half an interval away (`nextPollDueAt`: a new app's registration poll is its slot's poll). Chunk job ids
  * name their apps and slots, so two daemons ticking at once enqueue each chunk once; should their
  * chunks differ, each app's slot is claimed on its record when polled (AppStore.claimPolls), so
@@ -20,6 +21,19 @@ export interface TickResult {
 
 /** Due apps read per page (one ZRANGEBYSCORE, one enqueue, one ZADD each). */
 const PAGE = 1_000;
+/**
+ * A page of due apps is split into this many chunks at least, when chunks stay at least
+ * `MIN_CHUNK` apps: a burst (apps registered together, a restart after an outage) becomes enough
+ * jobs for every daemon to take a share, each daemon taking only the chunks it can start at once
+ * (poll.worker.ts), while a large page still uses chunks of `pollBatchSize`.
+ */
+const CHUNKS_PER_PAGE = 8;
+const MIN_CHUNK = 10;
+
+/** Apps per chunk for `due` apps due together (deterministic: daemons ticking at once chunk alike). */
+export function chunkSize(due: number, pollBatchSize: number): number {
+  return Math.max(1, Math.min(pollBatchSize, Math.max(MIN_CHUNK, Math.ceil(due / CHUNKS_PER_PAGE))));
+}
 
 /** Enqueues the polls due at `clock.now()`. Safe to run concurrently in several daemons. */
 export async function enqueueDuePolls(
@@ -34,10 +48,11 @@ export async function enqueueDuePolls(
     total += due.length;
     const slots = due.map((appId) => ({ appId, slot: pollSlot(appId, now, pollIntervalMs) }));
     const jobs: PollBatchJob[] = [];
-    for (let i = 0; i < slots.length; i += pollBatchSize) {
+    const size = chunkSize(due.length, pollBatchSize);
+    for (let i = 0; i < slots.length; i += size) {
       jobs.push({
         v: 1,
-        polls: slots.slice(i, i + pollBatchSize).map(({ appId, slot }) => ({ appId, slot: slot.slot })),
+        polls: slots.slice(i, i + size).map(({ appId, slot }) => ({ appId, slot: slot.slot })),
       });
     }
     await ctx.enqueuePollBatches(jobs);

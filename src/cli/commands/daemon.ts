@@ -13,8 +13,8 @@ export function registerDaemonCommands(program: Command): void {
     .description(
       'run the scheduler, the HTTP API (deploy intake, /metrics, /healthz, /admin/queues) and the workers ' +
         '(poll, versioning, rollout) in one process; stops gracefully on SIGTERM/SIGINT.\n\n' +
-        'Config from the environment: REDIS_URL, PORT, HOST, MPU_PREFIX, MPU_WEBHOOK_SECRET (deploy-event HMAC), ' +
-        'MPU_POLL_INTERVAL (5h), MPU_SCHEDULER_CRON, MPU_POLL_CONCURRENCY (50), MPU_POLL_BATCH_SIZE (250), MPU_FETCH_ALLOW_NETWORKS (CIDRs), MPU_FETCH_EXTRA_PORTS, MPU_NOTIFY_WEBHOOK_URL, MPU_ADOPTION_WINDOW (120h: Connect to Forge adoptions), LOG_LEVEL…\n\n' +
+        'Config from the environment: REDIS_URL (or REDIS_CLUSTER_NODES=host:port,… for a Redis Cluster), PORT, HOST, MPU_PREFIX, MPU_WEBHOOK_SECRET (deploy-event HMAC), ' +
+        "MPU_POLL_INTERVAL (5h), MPU_SCHEDULER_CRON, MPU_POLL_CONCURRENCY (50), MPU_POLL_BATCH_SIZE (250), MPU_FETCH_ALLOW_NETWORKS (CIDRs), MPU_FETCH_EXTRA_PORTS, MPU_NOTIFY_WEBHOOK_URL, MPU_ADOPTION_WINDOW (120h: Connect to Forge adoptions), MPU_JOB_LOCK (30s: how soon another daemon takes over a dead one's jobs), LOG_LEVEL…\n\n" +
         'Security (README "Security"):\n' +
         '  MPU_OPERATOR_TOKENS=alice:TOKEN,…  operators: every route and bull-board (required with the HTTP API; token ≥ 24 characters)\n' +
         '  MPU_VIEWER_TOKENS=grafana:TOKEN,…  viewers: every GET, /metrics included\n' +

@@ -72,7 +72,8 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .summary('run the whole pipeline on real descriptor histories, on a compressed clock')
     .description(
-      'Runs poller, versioning and rollout on the local Redis (REDIS_URL, default 127.0.0.1:6379) on a ' +
+      'Runs poller, versioning and rollout on the local Redis (REDIS_URL, default 127.0.0.1:6379, or the ' +
+        'Redis Cluster of REDIS_CLUSTER_NODES) on a ' +
         'compressed clock: a local server serves real Connect descriptor histories from ../shared/fixtures/real, ' +
         'changing every few simulated hours; real Forge manifests arrive as signed deploy events; generated ' +
         'installations (with maintenance windows) take each version, and some admins approve manual ones. ' +
@@ -125,6 +126,7 @@ export function registerDemoCommand(program: Command): void {
             );
           const report = await runDemo({
             redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+            redisClusterNodes: process.env.REDIS_CLUSTER_NODES || undefined,
             fixturesDir: opts.fixtures,
             apps: opts.apps
               ?.split(',')
