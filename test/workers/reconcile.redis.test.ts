@@ -66,9 +66,10 @@ describe('reconciliation sweep and update check (real Redis)', () => {
     const rollout = rw.ctx.queues.rollout;
     const delayed = await rollout.getDelayed();
     expect(delayed.length).toBeGreaterThan(3);
-    const delayedKey = `${rw.prefix}:${rollout.name}:delayed`;
+    // BullMQ's own key names (its prefix is hash-tagged on a cluster: one slot for the queue).
+    const delayedKey = rollout.keys.delayed!;
     expect(await rw.connection.zcard(delayedKey)).toBe(delayed.length);
-    await rw.connection.del(delayedKey, ...delayed.map((j) => `${rw.prefix}:${rollout.name}:${j.id}`));
+    await rw.connection.del(delayedKey, ...delayed.map((j) => rollout.toKey(j.id!)));
     expect(await rollout.getDelayedCount()).toBe(0);
 
     // The sweep runs every hour of clock time; nothing else is left to upgrade them.
