@@ -18,7 +18,7 @@ import { sendDeployEvent } from '../http/deploy-client.js';
 import { HOUR, MINUTE, ScaledClock, systemClock, type Clock } from '../lib/clock.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
-import { scanKeys, unlinkKeys } from '../lib/redis-connection.js';
+import { scanKeys, unlinkKeys, type RedisConnection } from '../lib/redis-connection.js';
 import { connectRedis, startDaemon, type RunningDaemon } from '../main.js';
 import { registerConnectApp, registerForgeApp } from '../app/detection/register-app.js';
 import { schedulerTick } from '../workers/scheduler.js';
@@ -187,8 +187,7 @@ async function loadApps(
 }
 
 /** Deletes every key of `prefix`: the store's and the queues' (SCAN on each master + UNLINK). */
-async function deletePrefix(daemon: RunningDaemon, prefix: string): Promise<void> {
-  const redis = daemon.ctx.connection;
+async function deletePrefix(redis: RedisConnection, prefix: string): Promise<void> {
   for (const pattern of [`${prefix}:*`, `{${prefix}}:*`])
     for await (const keys of scanKeys(redis, pattern, 2000)) await unlinkKeys(redis, keys);
 }
@@ -383,8 +382,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     };
   } finally {
     await phased.finish().catch(() => null); // stops the act's timer when the run failed
-    if (daemon && !opts.keep) await deletePrefix(daemon, prefix).catch(() => {});
+    // Once the daemon has stopped: a job still running before (the reconciliation sweep writing
+    // its mark) could otherwise write a key after the deletion.
     if (daemon) await daemon.close();
+    if (!opts.keep) await deletePrefix(probe, prefix).catch(() => {});
     await probe.quit().catch(() => probe.disconnect());
     await server.close();
   }
