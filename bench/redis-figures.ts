@@ -156,9 +156,8 @@ export async function loadAverage(): Promise<string> {
 export function installationKeys(keys: Keys, appId: string): Record<string, string> {
   return {
     ids: keys.installationIds(appId),
+    // One record per installation: version, record JSON and history (installation-record.ts).
     data: keys.installationData(appId),
-    version: keys.installationVersion(appId),
-    history: keys.installationHistory(appId),
     index: keys.installationIndex(),
   };
 }

@@ -137,9 +137,10 @@ export async function run(): Promise<void> {
         `${(rolloutCost.executed / N).toFixed(4)} executed by Redis (${fmt(rolloutCost.executed)}, scripts' inner calls included)`,
     );
     console.log(`  top: ${describeTop(rolloutCost)}`);
-    const historyAfter = await keyBytes(redis, { history: createKeys(prefix).installationHistory('bench-forge') });
+    // The history is part of each record now: the record's growth is the upgrade's history entry.
+    const dataAfter = await keyBytes(redis, { data: createKeys(prefix).installationData('bench-forge') });
     console.log(
-      `  history after the upgrade: ${(historyAfter.history! / N).toFixed(1)} bytes per installation (before: ${(bytes.history! / N).toFixed(1)})`,
+      `  records after the upgrade: ${(dataAfter.data! / N).toFixed(1)} bytes per installation (before: ${(bytes.data! / N).toFixed(1)})`,
     );
     console.log(`load average after the rollout: ${await loadAverage()}`);
     const ceiling1 = await redisBenchmarkHset(redis, url);

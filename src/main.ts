@@ -20,6 +20,7 @@ import { createApprovalLinks } from './app/rollout/approval-links.js';
 import { deriveInstallLinkSecret } from './lib/install-link.js';
 import { AuditStore } from './store/audit-store.js';
 import { createKeys } from './store/keys.js';
+import { migrateStore } from './store/migrate.js';
 import { describeTarget, openRedis, type RedisConnection, type RedisTarget } from './lib/redis-connection.js';
 
 /** Reads the configuration from `process.env`. @throws AppError config-invalid */
@@ -123,6 +124,11 @@ export async function openContext(
   const config = configFromEnv(env);
   const connection = await connectRedis(config.redis, { failFast: true });
   const logger = opts.logger ?? createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
+  // A store in an older key layout is migrated before any command reads it (one GET otherwise).
+  await migrateStore(connection, createKeys(config.prefix), logger).catch((err: unknown) => {
+    connection.disconnect();
+    throw err;
+  });
   const ctx = createAppContext(
     { connection, clock: opts.clock ?? systemClock, logger, prefix: config.prefix, queuePrefix: config.queuePrefix },
     contextOptions(config),
@@ -190,6 +196,8 @@ export async function startDaemon(
       'daemon: no MPU_APPROVAL_SECRET or MPU_WEBHOOK_SECRET: "update available" notices carry no approval links',
     );
   const connection = opts.connection ?? (await connectRedis(config.redis));
+  // A store in an older key layout is migrated before any worker, schedule or route touches it.
+  await migrateStore(connection, createKeys(config.prefix), logger);
   const deps = {
     connection,
     clock: opts.clock ?? configClock(config),

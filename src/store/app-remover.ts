@@ -110,7 +110,7 @@ export class AppRemover {
     );
     let keys = recordDeleted!;
 
-    // 2. The guard keys: versions, the installations' versions, the rollout hashes.
+    // 2. The guard keys: versions, the installations' records, the rollout hashes.
     const [versionList, installations] = await execAll<string[] | number>(
       this.redis.pipeline().lrange(k.versionOrder(appId), 0, -1).llen(k.installationIds(appId)),
     );
@@ -122,7 +122,7 @@ export class AppRemover {
       k.versions(appId),
       k.versionOrder(appId),
       k.deployments(appId),
-      k.installationVersion(appId),
+      k.installationData(appId),
       ...[...rolloutVersions].map((v) => k.rollout(appId, v)),
       ...bulkIds.map((id) => k.bulkUpgrade(appId, id)),
     ];

@@ -5,7 +5,7 @@
  * installations when an operator gave one, and an outcome hash that records each installation's
  * outcome once (moved, or why skipped): the counters and the exactly-once guarantee both come
  * from it. Layout in keys.ts; scripts in commands/ (claimBulkUpgrade-1, planBulkChunk-4,
- * pushBulkCandidates-3, readBulkBatch-5, applyBulkMoves-7, finishBulkPlan-4, cancelBulkUpgrade-4).
+ * pushBulkCandidates-3, readBulkBatch-4, applyBulkMoves-6, finishBulkPlan-4, cancelBulkUpgrade-4).
  *
  * Records of finished (completed or cancelled) bulk upgrades carry `expiresAt` (clock ms) and
  * their keys expire in Redis after the retention too: readers treat a record past `expiresAt`
@@ -251,7 +251,7 @@ export class BulkUpgradeStore {
 
   /**
    * Candidates `start … end` (inclusive) that have no outcome yet, with their versions, approvals
-   * and maintenance windows (null where absent), in one call (readBulkBatch-5.lua).
+   * and maintenance windows (null where absent), in one call (readBulkBatch-4.lua).
    */
   async readBatch(
     b: Pick<BulkUpgradeRecord, 'appId' | 'id'>,
@@ -267,7 +267,6 @@ export class BulkUpgradeStore {
     const reply = await this.redis.mpuReadBulkBatch(
       k.bulkUpgradeCandidates(b.appId, b.id),
       k.bulkUpgradeOutcomes(b.appId, b.id),
-      k.installationVersion(b.appId),
       k.installationApproved(b.appId),
       k.installationData(b.appId),
       start,
@@ -278,7 +277,7 @@ export class BulkUpgradeStore {
       ids,
       versions: v.map((x) => x || null),
       approved: a.map((x) => x || null),
-      // The installation store's record (`{s, p, c, m}`); '' when it has no windows.
+      // The installation's record JSON (`{s, p, c, m}`); '' when it has no windows.
       windows: d.map((j) => (j ? ((JSON.parse(j) as { m?: MaintenanceWindows | null }).m ?? null) : null)),
     };
   }
@@ -327,7 +326,7 @@ export class BulkUpgradeStore {
       k.bulkUpgrade(b.appId, b.id),
       k.bulkUpgradeCandidates(b.appId, b.id),
       k.installationIds(b.appId),
-      k.installationVersion(b.appId),
+      k.installationData(b.appId),
       cursor,
       chunk,
       b.from,
@@ -354,7 +353,7 @@ export class BulkUpgradeStore {
   }
 
   /**
-   * The compare-and-set of one batch, in calls of 2,000 lines (see applyBulkMoves-7.lua).
+   * The compare-and-set of one batch, in calls of 2,000 lines (see applyBulkMoves-6.lua).
    * @param at clock ms; `ttlMs` real ms; `expiresAt` clock ms
    */
   async applyMoves(
@@ -371,9 +370,8 @@ export class BulkUpgradeStore {
       for (const l of lines.slice(i, i + 2000))
         packed += 'skip' in l ? `${l.id}\t!${l.skip}\n` : `${l.id}\t${l.expected}\n`;
       const reply = await this.redis.mpuApplyBulkMoves(
-        k.installationVersion(b.appId),
+        k.installationData(b.appId),
         k.versionDistribution(b.appId),
-        k.installationHistory(b.appId),
         k.bulkUpgradeOutcomes(b.appId, b.id),
         k.bulkUpgrade(b.appId, b.id),
         k.bulkUpgradeCandidates(b.appId, b.id),

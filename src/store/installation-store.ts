@@ -3,16 +3,16 @@
  * keyed by installation id (layout in keys.ts), read and written in batches (pipelines, Lua over
  * thousands of ids per call) so a million installations plan and upgrade in seconds.
  *
- * The version hash is the compare-and-set target: `compareAndSetVersions` moves an installation
- * only from the version the caller read, so concurrent or redelivered batches never upgrade one
- * twice, and each move is appended to its history with the time.
+ * An installation is one field of the app's data hash, `<version>\x1f<record JSON>\x1f<history>`
+ * (installation-record.ts): its version is the compare-and-set target (`compareAndSetVersions`
+ * moves an installation only from the version the caller read, so concurrent or redelivered
+ * batches never upgrade one twice), and each move is appended to its history with the time. The
+ * history (which version it ran when, DESIGN.md "Rollout rules") is `;`-separated entries, in
+ * the format of src/rollout/installation-history.ts.
  *
- * Each installation's history (which version it ran when, DESIGN.md "Rollout rules") is one hash
- * field of `;`-separated entries, in the format of src/rollout/installation-history.ts.
- *
- * The scripts are commands/*.lua (registerInstallations-6, ackRegistrations-1,
- * compareAndSetVersions-4, readPlanChunk-4, approveInstallation-3,
- * markUpdateAvailable-3, releaseAdoptions-8, receiveAdoptions-7), loaded by scripts.ts.
+ * The scripts are commands/*.lua (registerInstallations-4, ackRegistrations-1,
+ * compareAndSetVersions-3, upgradeRange-5, readPlanChunk-3, approveInstallation-2,
+ * markUpdateAvailable-2, releaseAdoptions-7, receiveAdoptions-5), loaded by scripts.ts.
  */
 import type { RedisConnection } from '../lib/redis-connection.js';
 import semver from 'semver';
@@ -28,12 +28,20 @@ import {
   type UpgradeCause,
 } from '../rollout/installation-history.js';
 import { execAll } from '../lib/exec-all.js';
+import {
+  assertNoSeparator,
+  RECORD_SEPARATOR,
+  recordJson,
+  recordVersion,
+  splitRecord,
+} from './installation-record.js';
 import type { Keys } from './keys.js';
 import {
   adoptionsReleased,
   countOf,
   flagOf,
   movesApplied,
+  rangeUpgraded,
   sparseColumnsOf,
   type AdoptionReply,
 } from './script-results.js';
@@ -61,6 +69,18 @@ export interface AdoptionMove {
 }
 
 export type { AdoptionReply } from './script-results.js';
+
+/**
+ * What `upgradeRange` did: ids read, installations moved (of which deferred by a window), the
+ * moves per target version, and the installations whose version was not in its map.
+ */
+export interface RangeUpgrade {
+  considered: number;
+  moved: number;
+  deferred: number;
+  targets: Map<string, number>;
+  unknown: string[];
+}
 
 /** One compare-and-set move: from `expected` (what the caller read) to `target`. */
 export interface VersionMove {
@@ -121,6 +141,12 @@ export function decodePlanFields(json: string): Pick<StoredRecord, 'c' | 'm'> {
 
 const NO_WINDOWS = ',"m":null}';
 const CHECK_FIELD = ',"c":';
+
+/** The site in a stored value (`<version>\x1f<JSON>\x1f<history>`), or null when it has no record. */
+function siteOf(value: string | null | undefined): string | null {
+  const json = recordJson(value);
+  return json === null ? null : (JSON.parse(json) as StoredRecord).s;
+}
 
 function decode(appId: string, id: string, json: string, version: string): Installation {
   const r = JSON.parse(json) as StoredRecord;
@@ -185,6 +211,7 @@ export class InstallationStore {
         const index: string[] = [];
         const bySite: string[] = [];
         for (const inst of slice) {
+          assertNoSeparator(inst.version, 'version');
           triples.push(inst.id, encode(inst), inst.version);
           index.push(inst.id, appId);
           bySite.push(inst.site, inst.id);
@@ -196,9 +223,7 @@ export class InstallationStore {
           pipe.mpuRegisterInstallations(
             this.keys.installationIds(appId),
             this.keys.installationData(appId),
-            this.keys.installationVersion(appId),
             this.keys.versionDistribution(appId),
-            this.keys.installationHistory(appId),
             this.keys.installationLog(appId),
             at,
             ...triples,
@@ -234,7 +259,7 @@ export class InstallationStore {
     const [owner, json] = await execAll<string | null>(
       crossSlotPipeline(this.redis).hget(this.keys.installationIndex(), id).hget(this.keys.installationData(appId), id),
     );
-    return owner === appId && json && (JSON.parse(json) as StoredRecord).s === site ? id : null;
+    return owner === appId && siteOf(json) === site ? id : null;
   }
 
   /**
@@ -245,7 +270,10 @@ export class InstallationStore {
     if (ids.length === 0) return;
     const data = await this.redis.hmget(this.keys.installationData(appId), ...ids);
     const pairs: string[] = [];
-    data.forEach((j, k) => j && pairs.push((JSON.parse(j) as StoredRecord).s, ids[k]!));
+    data.forEach((j, k) => {
+      const s = siteOf(j);
+      if (s !== null) pairs.push(s, ids[k]!);
+    });
     if (pairs.length) await this.redis.hset(this.keys.installationSites(appId), ...pairs);
   }
 
@@ -270,25 +298,24 @@ export class InstallationStore {
         ErrorCode.INSTALLATION_NOT_FOUND,
         `no installation '${id}' (register it with POST /installations or 'mpu installations import')`,
       );
-    const [json, version, approved, available, history] = await execAll<string | null>(
+    const [value, approved, available] = await execAll<string | null>(
       this.redis
         .pipeline()
         .hget(this.keys.installationData(appId), id)
-        .hget(this.keys.installationVersion(appId), id)
         .hget(this.keys.installationApproved(appId), id)
-        .hget(this.keys.installationAvailable(appId), id)
-        .hget(this.keys.installationHistory(appId), id),
+        .hget(this.keys.installationAvailable(appId), id),
     );
-    if (!json || !version)
+    const rec = splitRecord(value);
+    if (!rec)
       throw new AppError(
         ErrorCode.INSTALLATION_NOT_FOUND,
         `installation '${id}' is indexed but has no record in app ${appId}`,
       );
     return {
-      ...decode(appId, id, json, version),
+      ...decode(appId, id, rec.json, rec.version),
       approvedUpTo: approved ?? null,
       updateAvailable: available ?? null,
-      history: parseHistory(history),
+      history: parseHistory(rec.history || null),
     };
   }
 
@@ -296,13 +323,11 @@ export class InstallationStore {
   async list(appId: string, offset: number, limit: number): Promise<Installation[]> {
     const ids = await this.redis.lrange(this.keys.installationIds(appId), offset, offset + limit - 1);
     if (ids.length === 0) return [];
-    const [data = [], versions = []] = await execAll<(string | null)[]>(
-      this.redis
-        .pipeline()
-        .hmget(this.keys.installationData(appId), ...ids)
-        .hmget(this.keys.installationVersion(appId), ...ids),
-    );
-    return ids.flatMap((id, k) => (data[k] && versions[k] ? [decode(appId, id, data[k], versions[k])] : []));
+    const data = await this.redis.hmget(this.keys.installationData(appId), ...ids);
+    return ids.flatMap((id, k) => {
+      const rec = splitRecord(data[k]);
+      return rec ? [decode(appId, id, rec.json, rec.version)] : [];
+    });
   }
 
   /** Ids `start … end` (inclusive) of a Redis list (a plan bucket or the installation list). */
@@ -317,31 +342,33 @@ export class InstallationStore {
 
   /**
    * The planner's view of installations `start … start+count-1` with their positions, and how
-   * many positions were read (one Lua call): a cursor advances by `read`, so an id without a
-   * record can never stall it.
+   * many positions were read (one Lua call, readPlanChunk-3.lua, which leaves the histories in
+   * Redis): a cursor advances by `read`, so an id without a record can never stall it.
    */
   async readChunk(appId: string, start: number, count: number): Promise<PlanChunk<PlanInput & { position: number }>> {
     if (count <= 0) return { read: 0, inputs: [] };
     const reply = await this.redis.mpuReadPlanChunk(
       this.keys.installationIds(appId),
       this.keys.installationData(appId),
-      this.keys.installationVersion(appId),
       this.keys.installationApproved(appId),
       start,
       start + count - 1,
     );
-    const [ids, data, versions, approved] = sparseColumnsOf<
-      [string[], (string | null)[], (string | null)[], (string | null)[]]
-    >('readPlanChunk', reply, 4);
+    const [ids, data, approved] = sparseColumnsOf<[string[], (string | null)[], (string | null)[]]>(
+      'readPlanChunk',
+      reply,
+      3,
+    );
     const out: (PlanInput & { position: number })[] = [];
     for (let k = 0; k < ids.length; k++) {
-      const json = data[k];
-      const version = versions[k];
-      if (!json || !version) continue;
-      const r = decodePlanFields(json);
+      // `<version>\x1f<record JSON>` (the script cut the history off).
+      const pair = data[k];
+      const sep = pair ? pair.indexOf(RECORD_SEPARATOR) : -1;
+      if (sep <= 0) continue;
+      const r = decodePlanFields(pair!.slice(sep + 1));
       out.push({
         id: ids[k]!,
-        version,
+        version: pair!.slice(0, sep),
         checkOffsetMs: r.c,
         maintenance: r.m,
         approvedUpTo: approved[k] || null,
@@ -382,22 +409,21 @@ export class InstallationStore {
     ids: readonly string[],
   ): Promise<{ versions: (string | null)[]; approved: (string | null)[] }> {
     if (ids.length === 0) return { versions: [], approved: [] };
-    const [versions = [], approved = []] = await execAll<(string | null)[]>(
+    const [data = [], approved = []] = await execAll<(string | null)[]>(
       this.redis
         .pipeline()
-        .hmget(this.keys.installationVersion(appId), ...ids)
+        .hmget(this.keys.installationData(appId), ...ids)
         .hmget(this.keys.installationApproved(appId), ...ids),
     );
-    return { versions, approved };
+    return { versions: data.map(recordVersion), approved };
   }
 
   /**
    * Ids `start … stop` of the list at `listKey` (a plan bucket) with their current versions and
    * approvals (null where absent), in two round trips: the ids with whether the app has any
-   * approval, then their versions (and approvals, when it has). Native commands rather than a
-   * script: on an upgrade batch's hot path, a script's handling of each id and value cost Redis
-   * about twice the CPU of the commands themselves (docs/performance.md, "Rollout"). The read
-   * needs no atomicity: the compare-and-set that follows checks each version again.
+   * approval, then their records (and approvals, when it has). The upgrade batch's slow path
+   * (its fast path is `upgradeRange`); the read needs no atomicity: the compare-and-set that
+   * follows checks each version again.
    */
   async readRangeStates(
     appId: string,
@@ -410,8 +436,8 @@ export class InstallationStore {
     );
     if (!Array.isArray(ids) || ids.length === 0) return { ids: [], versions: [], approved: [] };
     if (anyApproval === 0) {
-      const versions = await this.redis.hmget(this.keys.installationVersion(appId), ...ids);
-      return { ids, versions, approved: ids.map(() => null) };
+      const data = await this.redis.hmget(this.keys.installationData(appId), ...ids);
+      return { ids, versions: data.map(recordVersion), approved: ids.map(() => null) };
     }
     const { versions, approved } = await this.readStates(appId, ids);
     return { ids, versions, approved };
@@ -452,21 +478,25 @@ export class InstallationStore {
   async readWindows(appId: string, ids: readonly string[]): Promise<(MaintenanceWindows | null)[]> {
     if (ids.length === 0) return [];
     const data = await this.redis.hmget(this.keys.installationData(appId), ...ids);
-    return data.map((j) => (j ? (JSON.parse(j) as StoredRecord).m : null));
+    return data.map((v) => {
+      const j = recordJson(v);
+      return j ? (JSON.parse(j) as StoredRecord).m : null;
+    });
   }
 
   /** Sites of `ids` (null for unknown). */
   async readSites(appId: string, ids: readonly string[]): Promise<(string | null)[]> {
     if (ids.length === 0) return [];
     const data = await this.redis.hmget(this.keys.installationData(appId), ...ids);
-    return data.map((j) => (j ? (JSON.parse(j) as StoredRecord).s : null));
+    return data.map(siteOf);
   }
 
   /** Sites and admins of `ids` (null for unknown ids; `admins` empty when none were given). */
   async readRecipients(appId: string, ids: readonly string[]): Promise<({ site: string; admins: string[] } | null)[]> {
     if (ids.length === 0) return [];
     const data = await this.redis.hmget(this.keys.installationData(appId), ...ids);
-    return data.map((j) => {
+    return data.map((v) => {
+      const j = recordJson(v);
       if (!j) return null;
       const r = JSON.parse(j) as StoredRecord;
       return { site: r.s, admins: r.a ?? [] };
@@ -492,7 +522,7 @@ export class InstallationStore {
   /**
    * `compareAndSetVersions` for the batches of `version`'s rollout: a moved installation whose
    * upgrade the plan recorded as deferred by a maintenance window (`recordDeferrals`) gets that
-   * `deferred` history entry before its `upgraded` one (compareAndSetVersions-4.lua).
+   * `deferred` history entry before its `upgraded` one (compareAndSetVersions-3.lua).
    * @param version the rollout whose deferrals apply; absent: none
    * @returns how many moved, and how many of those moves had been deferred
    */
@@ -509,13 +539,13 @@ export class InstallationStore {
       // One line per move; the script builds each `upgraded` history entry from it.
       let packed = '';
       for (const m of moves.slice(i, i + 2000)) {
+        assertNoSeparator(m.target, 'version');
         packed += `${m.id}\t${m.expected}\t${m.target}\t${UPGRADE_CAUSE_CODE[m.cause]}\n`;
       }
       const reply = movesApplied(
         await this.redis.mpuCompareAndSetVersions(
-          this.keys.installationVersion(appId),
+          this.keys.installationData(appId),
           this.keys.versionDistribution(appId),
-          this.keys.installationHistory(appId),
           deferrals,
           at,
           packed,
@@ -529,6 +559,70 @@ export class InstallationStore {
   }
 
   /**
+   * The upgrade batch's fast path (commands/upgradeRange-5.lua): ids `start … stop` of the
+   * bucket list `listKey` of `version`'s rollout are moved inside Redis by `targets`, the
+   * version each version of the app's ladder goes to now (`target` null: it stays) and why, in
+   * one atomic call of up to 2,000 ids: no id or version crosses to the client. Each move is
+   * the compare-and-set's (`applyMoves` with `version`: the plan's recorded deferral, then the
+   * `upgraded` entry), so a range run twice moves nobody the second time.
+   * Only for decisions that depend on the current version alone (no phased release; the
+   * script checks that the app has no per-installation approval).
+   * @param at upgrade time, epoch ms
+   * @returns null when the app has approvals (nothing done: use `readRangeStates` and
+   *   `applyMoves`); else the ids read (`considered`), moved, of which deferred, the moves per
+   *   target version, and the ids of the installations whose version is not in `targets` (left
+   *   alone, for the caller to read and decide one by one)
+   */
+  async upgradeRange(
+    appId: string,
+    version: string,
+    listKey: string,
+    start: number,
+    stop: number,
+    targets: ReadonlyMap<string, { target: string | null; cause: UpgradeCause }>,
+    at: number,
+  ): Promise<RangeUpgrade | null> {
+    let map = '';
+    for (const [from, t] of targets) {
+      assertNoSeparator(from, 'version');
+      if (t.target !== null) assertNoSeparator(t.target, 'version');
+      map += `${from}\t${t.target ?? '-'}\t${UPGRADE_CAUSE_CODE[t.cause]}\n`;
+    }
+    const out: RangeUpgrade = { considered: 0, moved: 0, deferred: 0, targets: new Map(), unknown: [] };
+    for (let i = start; i <= stop; i += 2000) {
+      const reply = rangeUpgraded(
+        await this.redis.mpuUpgradeRange(
+          listKey,
+          this.keys.installationData(appId),
+          this.keys.versionDistribution(appId),
+          this.keys.rolloutDeferrals(appId, version),
+          this.keys.installationApproved(appId),
+          at,
+          i,
+          Math.min(stop, i + 1999),
+          map,
+          '1',
+        ),
+      );
+      if (reply === null) {
+        if (i === start) return null;
+        // Approvals appeared after a first part: the rest goes the slow way, with the unknown ones.
+        const ids = await this.redis.lrange(listKey, i, stop);
+        out.unknown.push(...ids);
+        out.considered += ids.length;
+        break;
+      }
+      out.considered += reply.considered;
+      out.moved += reply.moved;
+      out.deferred += reply.deferred;
+      for (const [t, n] of reply.targets) out.targets.set(t, (out.targets.get(t) ?? 0) + n);
+      out.unknown.push(...reply.unknown);
+      if (reply.considered < Math.min(stop, i + 1999) - i + 1) break; // the list ended
+    }
+    return out;
+  }
+
+  /**
    * Records the maintenance deferrals of planned upgrades of `version` (ids → encoded `deferred`
    * history entries), for the upgrade's compare-and-set to append (`applyMoves`). Idempotent: a
    * plan resumed after a crash writes the same values again.
@@ -536,7 +630,10 @@ export class InstallationStore {
   async recordDeferrals(appId: string, version: string, entries: ReadonlyMap<string, string>): Promise<void> {
     if (entries.size === 0) return;
     const flat: string[] = [];
-    for (const [id, e] of entries) flat.push(id, e);
+    for (const [id, e] of entries) {
+      assertNoSeparator(e, 'history entry');
+      flat.push(id, e);
+    }
     await this.redis.hset(this.keys.rolloutDeferrals(appId, version), ...flat);
   }
 
@@ -554,14 +651,15 @@ export class InstallationStore {
     versions: readonly string[],
     at: number,
   ): Promise<boolean> {
+    for (const v of versions) assertNoSeparator(v, 'version');
+    const entries = encodeHistory(versions.map((version) => ({ at, kind: 'approved', version })));
     const reply = await this.redis.mpuApproveInstallation(
       this.keys.installationApproved(appId),
-      this.keys.installationHistory(appId),
-      this.keys.installationVersion(appId),
+      this.keys.installationData(appId),
       id,
       expected ?? '',
       next,
-      encodeHistory(versions.map((version) => ({ at, kind: 'approved', version }))),
+      entries,
     );
     return flagOf('approveInstallation', reply);
   }
@@ -572,10 +670,10 @@ export class InstallationStore {
    */
   async markUpdateAvailable(appId: string, ids: readonly string[], version: string, at: number): Promise<number> {
     if (ids.length === 0) return 0;
+    assertNoSeparator(version, 'version');
     const reply = await this.redis.mpuMarkUpdateAvailable(
       this.keys.installationAvailable(appId),
-      this.keys.installationHistory(appId),
-      this.keys.installationVersion(appId),
+      this.keys.installationData(appId),
       encodeHistoryEntry({ at, kind: 'update-available', version }),
       version,
       ...ids,
@@ -587,12 +685,13 @@ export class InstallationStore {
    * Moves Connect installations to the Forge app adopting their app, at its version `version`
    * (DESIGN.md "Connect to Forge adoption"): each only if it still runs `expected` on
    * `connectAppId` and this adoption has not moved it before; its history in both apps gets a
-   * `moved` entry naming the Connect version. Up to 2,000 moves per round of three steps, each
-   * touching one hash slot (Redis Cluster), in this order:
-   * 1. commands/releaseAdoptions-8.lua on the Connect app: the compare-and-set; a released
+   * `moved` entry naming the Connect version (the Connect app keeps it in its `installationsLeft`
+   * hash). Up to 2,000 moves per round of three steps, each touching one hash slot (Redis
+   * Cluster), in this order:
+   * 1. commands/releaseAdoptions-7.lua on the Connect app: the compare-and-set; a released
    *    installation leaves the Connect app and waits in the adoption's pending hash (with its
    *    outcome recorded there, so it is released once);
-   * 2. commands/receiveAdoptions-7.lua on the Forge app: every pending installation joins it
+   * 2. commands/receiveAdoptions-5.lua on the Forge app: every pending installation joins it
    *    (once: its outcome is recorded on the Forge side too);
    * 3. the global index names the Forge app, then the pending entries are dropped.
    * A failure between steps leaves installations pending, never lost nor moved twice: step 1
@@ -618,11 +717,10 @@ export class InstallationStore {
       const r = adoptionsReleased(
         await this.redis.mpuReleaseAdoptions(
           k.installationData(connectAppId),
-          k.installationVersion(connectAppId),
           k.installationApproved(connectAppId),
           k.installationAvailable(connectAppId),
           k.versionDistribution(connectAppId),
-          k.installationHistory(connectAppId),
+          k.installationsLeft(connectAppId),
           k.adoptionReleased(connectAppId, forgeAppId, version),
           pending,
           at,
@@ -641,9 +739,7 @@ export class InstallationStore {
         await this.redis.mpuReceiveAdoptions(
           k.installationIds(forgeAppId),
           k.installationData(forgeAppId),
-          k.installationVersion(forgeAppId),
           k.versionDistribution(forgeAppId),
-          k.installationHistory(forgeAppId),
           k.installationLog(forgeAppId),
           k.adoptionOutcomes(forgeAppId, version),
           at,
@@ -674,13 +770,22 @@ export class InstallationStore {
     return out;
   }
 
-  /** Raw history fields of many installations, for audits and tests (HSCAN, never a single huge read). */
+  /**
+   * The histories of an app's installations, for audits and tests (HSCAN, never a single huge
+   * read): those it has, then those that left it (moved by an adoption; `installationsLeft`).
+   */
   async *scanHistory(appId: string, count = 5000): AsyncGenerator<[string, HistoryEntry[]]> {
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.redis.hscan(this.keys.installationHistory(appId), cursor, 'COUNT', count);
-      cursor = next;
-      for (let i = 0; i < flat.length; i += 2) yield [flat[i]!, parseHistory(flat[i + 1])];
-    } while (cursor !== '0');
+    for (const key of [this.keys.installationData(appId), this.keys.installationsLeft(appId)]) {
+      const left = key !== this.keys.installationData(appId);
+      let cursor = '0';
+      do {
+        const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', count);
+        cursor = next;
+        for (let i = 0; i < flat.length; i += 2) {
+          const history = left ? flat[i + 1] : splitRecord(flat[i + 1])?.history;
+          yield [flat[i]!, parseHistory(history || null)];
+        }
+      } while (cursor !== '0');
+    }
   }
 }

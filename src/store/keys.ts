@@ -20,6 +20,11 @@ export interface Keys {
   readonly prefix: string;
   /** SET of every registered app id. */
   apps(): string;
+  /**
+   * STRING `<p>:layout`: the number of the store's key layout, written by the migrations
+   * (migrate.ts) once the store is in it; absent in a store written before migrations existed.
+   */
+  layout(): string;
   // ── apps, descriptors, versions ──────────────────────────────────────
   /** HASH `<p>:app:{<appId>}`: the app record (kind, descriptor URL, poll state, last error…). */
   app(appId: string): string;
@@ -37,21 +42,28 @@ export interface Keys {
   webhookEvent(eventId: string): string;
   // ── installations, rollouts ─────────────────────────────────────────
   // One app's installations live in a few big hashes (not a key per installation): a million
-  // installations are ~7 keys, read and written in batches by pipelines and Lua.
+  // installations are ~5 keys, read and written in batches by pipelines and Lua.
   /** HASH `<p>:installations`: installation id → app id (global index; the only cross-app key). */
   installationIndex(): string;
   /** LIST `<p>:app:{<appId>}:inst:ids`: installation ids in registration order (stable paging for plans). */
   installationIds(appId: string): string;
-  /** HASH `<p>:app:{<appId>}:inst:data`: id → installation JSON (site, products, check offset, windows). */
+  /**
+   * HASH `<p>:app:{<appId>}:inst:data`: id → `<version>\x1f<record JSON>\x1f<history>`, the whole
+   * installation in one field (installation-record.ts): the version it runs (the compare-and-set
+   * target), its record (site, products, check offset, windows, admins) and its `;`-separated
+   * history entries (rollout/installation-history.ts). Stores written before this layout kept the
+   * version and history in `inst:version` and `inst:history` (migrations/records.ts merges them).
+   */
   installationData(appId: string): string;
-  /** HASH `<p>:app:{<appId>}:inst:version`: id → version it runs (the compare-and-set target). */
-  installationVersion(appId: string): string;
   /** HASH `<p>:app:{<appId>}:inst:approved`: id → highest version its admins approved. */
   installationApproved(appId: string): string;
   /** HASH `<p>:app:{<appId>}:inst:available`: id → newest version shown as "update available". */
   installationAvailable(appId: string): string;
-  /** HASH `<p>:app:{<appId>}:inst:history`: id → `;`-separated entries (rollout/installation-history.ts). */
-  installationHistory(appId: string): string;
+  /**
+   * HASH `<p>:app:{<appId>}:inst:left`: id → the history of an installation that left the app (an
+   * adoption moved it to a Forge app: its record is gone, the app keeps its history).
+   */
+  installationsLeft(appId: string): string;
   /** HASH `<p>:app:{<appId>}:inst:distribution`: version → number of installations running it. */
   versionDistribution(appId: string): string;
   /**
@@ -158,6 +170,7 @@ export function createKeys(prefix = 'mpu'): Keys {
   return {
     prefix,
     apps: () => `${prefix}:apps`,
+    layout: () => `${prefix}:layout`,
     // ── apps, descriptors, versions ──────────────────────────────────────
     app: (appId) => `${prefix}:app:{${appId}}`,
     versions: (appId) => `${prefix}:app:{${appId}}:versions`,
@@ -170,10 +183,9 @@ export function createKeys(prefix = 'mpu'): Keys {
     installationIndex: () => `${prefix}:installations`,
     installationIds: (appId) => `${prefix}:app:{${appId}}:inst:ids`,
     installationData: (appId) => `${prefix}:app:{${appId}}:inst:data`,
-    installationVersion: (appId) => `${prefix}:app:{${appId}}:inst:version`,
     installationApproved: (appId) => `${prefix}:app:{${appId}}:inst:approved`,
     installationAvailable: (appId) => `${prefix}:app:{${appId}}:inst:available`,
-    installationHistory: (appId) => `${prefix}:app:{${appId}}:inst:history`,
+    installationsLeft: (appId) => `${prefix}:app:{${appId}}:inst:left`,
     versionDistribution: (appId) => `${prefix}:app:{${appId}}:inst:distribution`,
     installationLog: (appId) => `${prefix}:app:{${appId}}:inst:late`,
     rollouts: () => `${prefix}:rollouts`,

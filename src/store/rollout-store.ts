@@ -306,7 +306,7 @@ export class RolloutStore {
     const reply = await this.redis.mpuRecordFailure(
       this.keys.rollout(appId, version),
       this.keys.rolloutFailures(appId, version),
-      this.keys.installationVersion(appId),
+      this.keys.installationData(appId),
       failure.installationId,
       JSON.stringify({ at: failure.at, by: failure.by, reason: failure.reason }),
     );

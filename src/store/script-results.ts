@@ -35,8 +35,8 @@ function oneOf<const T extends string>(script: string, reply: unknown, allowed: 
 // ── Counts and flags ──────────────────────────────────────────────────────────────────────
 
 /**
- * A count (integer ≥ 0): registerInstallations-6, markUpdateAvailable-3, unindexInstallations-1,
- * receiveAdoptions-7 (and each count of compareAndSetVersions-4, `movesApplied`).
+ * A count (integer ≥ 0): registerInstallations-4, markUpdateAvailable-2, unindexInstallations-1,
+ * receiveAdoptions-5 (and each count of compareAndSetVersions-3, `movesApplied`).
  */
 export function countOf(script: string, reply: unknown): number {
   const n = integer(script, reply);
@@ -44,13 +44,44 @@ export function countOf(script: string, reply: unknown): number {
   return n;
 }
 
-/** compareAndSetVersions-4's `{moved, deferred}`: installations moved, and how many of those moves were deferred. */
+/** compareAndSetVersions-3's `{moved, deferred}`: installations moved, and how many of those moves were deferred. */
 export function movesApplied(reply: unknown): { moved: number; deferred: number } {
   if (!Array.isArray(reply) || reply.length !== 2) throw new UnexpectedScriptReply('compareAndSetVersions', reply);
   return { moved: countOf('compareAndSetVersions', reply[0]), deferred: countOf('compareAndSetVersions', reply[1]) };
 }
 
-/** 1 done / 0 not done: ackRegistrations-1, approveInstallation-3, markSuperseded-1, createRecord-1. */
+/**
+ * upgradeRange-5's reply: null for -1 (the app has approvals: nothing done), else
+ * `{considered, moved, deferred, targets, unknown}` (targets a flat `<version>, <count>` list).
+ */
+export function rangeUpgraded(reply: unknown): {
+  considered: number;
+  moved: number;
+  deferred: number;
+  targets: [string, number][];
+  unknown: string[];
+} | null {
+  if (reply === -1) return null;
+  if (!Array.isArray(reply) || reply.length !== 5 || !Array.isArray(reply[3]) || !Array.isArray(reply[4]))
+    throw new UnexpectedScriptReply('upgradeRange', reply);
+  const flat = reply[3] as unknown[];
+  const targets: [string, number][] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    if (typeof flat[i] !== 'string') throw new UnexpectedScriptReply('upgradeRange', reply);
+    targets.push([flat[i] as string, countOf('upgradeRange', flat[i + 1])]);
+  }
+  const unknown = reply[4] as unknown[];
+  if (!unknown.every((x) => typeof x === 'string')) throw new UnexpectedScriptReply('upgradeRange', reply);
+  return {
+    considered: countOf('upgradeRange', reply[0]),
+    moved: countOf('upgradeRange', reply[1]),
+    deferred: countOf('upgradeRange', reply[2]),
+    targets,
+    unknown: unknown as string[],
+  };
+}
+
+/** 1 done / 0 not done: ackRegistrations-1, approveInstallation-2, markSuperseded-1, createRecord-1. */
 export function flagOf(script: string, reply: unknown): boolean {
   const n = integer(script, reply);
   if (n !== 0 && n !== 1) throw new UnexpectedScriptReply(script, reply);
@@ -235,7 +266,7 @@ export function pollsClaimed(reply: unknown, fields: readonly string[]): ClaimRe
 // ── Columns ────────────────────────────────────────────────────────────────────────────────
 
 /**
- * readBulkBatch-5: `n` arrays of one length ('' where absent).
+ * readBulkBatch-4: `n` arrays of one length ('' where absent).
  * @returns the arrays as sent
  */
 export function columnsOf<T extends string[][]>(script: string, reply: unknown, n: T['length']): T {
@@ -248,7 +279,7 @@ export function columnsOf<T extends string[][]>(script: string, reply: unknown, 
 }
 
 /**
- * readPlanChunk-4: `n` arrays, the first of ids; each other one as long as the first (null where
+ * readPlanChunk-3: `n` arrays, the first of ids; each other one as long as the first (null where
  * absent), or empty when its whole hash is absent (read as all null).
  * @returns the arrays as sent
  */
@@ -273,8 +304,8 @@ export interface AdoptionReply {
 }
 
 /**
- * `{moved, conflicts, done, pending}` of releaseAdoptions-8: the counts, and the pending entries
- * as `<id>\t<value>` lines (receiveAdoptions-7's input) with their ids.
+ * `{moved, conflicts, done, pending}` of releaseAdoptions-7: the counts, and the pending entries
+ * as `<id>\t<value>` lines (receiveAdoptions-5's input) with their ids.
  */
 export function adoptionsReleased(reply: unknown): AdoptionReply & { ids: string[]; lines: string } {
   if (!Array.isArray(reply) || reply.length !== 4 || !Array.isArray(reply[3]) || reply[3].length % 2 !== 0)

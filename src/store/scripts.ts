@@ -27,21 +27,23 @@ export const SCRIPT_FILES = [
   'markSuperseded-1.lua',
   'finishPlanning-2.lua',
   'pushBuckets.lua',
-  'registerInstallations-6.lua',
+  'registerInstallations-4.lua',
   'ackRegistrations-1.lua',
-  'compareAndSetVersions-4.lua',
-  'readPlanChunk-4.lua',
-  'approveInstallation-3.lua',
-  'markUpdateAvailable-3.lua',
+  'compareAndSetVersions-3.lua',
+  'upgradeRange-5.lua',
+  'migrateRecords-4.lua',
+  'readPlanChunk-3.lua',
+  'approveInstallation-2.lua',
+  'markUpdateAvailable-2.lua',
   'claimBulkUpgrade-1.lua',
   'pushBulkCandidates-3.lua',
   'planBulkChunk-4.lua',
-  'readBulkBatch-5.lua',
-  'applyBulkMoves-7.lua',
+  'readBulkBatch-4.lua',
+  'applyBulkMoves-6.lua',
   'finishBulkPlan-4.lua',
   'cancelBulkUpgrade-4.lua',
-  'releaseAdoptions-8.lua',
-  'receiveAdoptions-7.lua',
+  'releaseAdoptions-7.lua',
+  'receiveAdoptions-5.lua',
   'createRecord-1.lua',
   'claimReminder-2.lua',
   'setPhases-1.lua',
@@ -112,7 +114,7 @@ export interface ScriptCommands {
   mpuRecordFailure(
     rollout: string,
     failures: string,
-    installationVersion: string,
+    installationData: string,
     installationId: string,
     failureJson: string,
   ): Promise<number | [number, number]>;
@@ -132,27 +134,24 @@ export interface ScriptCommands {
   ): Promise<string>;
   /** pushBuckets.lua: 1 appended, 0 no rollout, -1 cursor moved. */
   mpuPushBuckets(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
-  /** registerInstallations-6.lua: new installations. */
+  /** registerInstallations-4.lua: new installations. */
   mpuRegisterInstallations(
     ids: string,
     data: string,
-    version: string,
     distribution: string,
-    history: string,
     log: string,
     at: Arg,
     ...idJsonVersion: Arg[]
   ): Promise<number>;
   /** ackRegistrations-1.lua: 1 dropped, 0 another planner did. */
   mpuAckRegistrations(log: string, first: string, count: Arg): Promise<number>;
-  /** releaseAdoptions-8.lua: {moved, conflicts, done, pending id/value pairs}. */
+  /** releaseAdoptions-7.lua: {moved, conflicts, done, pending id/value pairs}. */
   mpuReleaseAdoptions(
     connectData: string,
-    connectVersion: string,
     connectApproved: string,
     connectAvailable: string,
     connectDistribution: string,
-    connectHistory: string,
+    connectLeft: string,
     released: string,
     pending: string,
     at: Arg,
@@ -161,13 +160,11 @@ export interface ScriptCommands {
     version: string,
     lines: string,
   ): Promise<[number, number, number, string[]]>;
-  /** receiveAdoptions-7.lua: installations received now. */
+  /** receiveAdoptions-5.lua: installations received now. */
   mpuReceiveAdoptions(
     forgeIds: string,
     forgeData: string,
-    forgeVersion: string,
     forgeDistribution: string,
-    forgeHistory: string,
     forgeLog: string,
     outcomes: string,
     at: Arg,
@@ -176,16 +173,37 @@ export interface ScriptCommands {
   ): Promise<number>;
   /** createRecord-1.lua: 1 created, 0 the record exists. */
   mpuCreateRecord(key: string, guardField: string, ...fieldsAndValues: string[]): Promise<number>;
-  /** compareAndSetVersions-4.lua: {installations moved, of which deferred}. */
+  /** compareAndSetVersions-3.lua: {installations moved, of which deferred}. */
   mpuCompareAndSetVersions(
-    version: string,
+    data: string,
     distribution: string,
-    history: string,
     deferrals: string,
     at: Arg,
     moves: string,
     withDeferrals: '0' | '1',
   ): Promise<[number, number]>;
+  /** upgradeRange-5.lua: -1 (the app has approvals) or {considered, moved, deferred, targets, unknown ids}. */
+  mpuUpgradeRange(
+    bucket: string,
+    data: string,
+    distribution: string,
+    deferrals: string,
+    approved: string,
+    at: Arg,
+    start: Arg,
+    stop: Arg,
+    targets: string,
+    withDeferrals: '0' | '1',
+  ): Promise<number | [number, number, number, (string | number)[], string[]]>;
+  /** migrateRecords-4.lua: {merged, dropped, skipped}. */
+  mpuMigrateRecords(
+    data: string,
+    oldVersion: string,
+    oldHistory: string,
+    left: string,
+    mode: 'records' | 'left',
+    ...ids: string[]
+  ): Promise<[number, number, number]>;
   /** claimReminder-2.lua: 1 claimed, 0 not. */
   mpuClaimReminder(
     notices: string,
@@ -196,30 +214,27 @@ export interface ScriptCommands {
     at: Arg,
     next: Arg,
   ): Promise<number>;
-  /** readPlanChunk-4.lua: {ids, data, versions, approved} (nil where absent; approved empty when none). */
+  /** readPlanChunk-3.lua: {ids, `<version>\x1f<JSON>` records, approved} (nil where absent; approved empty when none). */
   mpuReadPlanChunk(
     ids: string,
     data: string,
-    version: string,
     approved: string,
     start: Arg,
     stop: Arg,
-  ): Promise<[string[], (string | null)[], (string | null)[], (string | null)[]]>;
-  /** approveInstallation-3.lua: 1 recorded, 0 not (stale or unregistered). */
+  ): Promise<[string[], (string | null)[], (string | null)[]]>;
+  /** approveInstallation-2.lua: 1 recorded, 0 not (stale or unregistered). */
   mpuApproveInstallation(
     approved: string,
-    history: string,
-    version: string,
+    data: string,
     id: string,
     expected: string,
     next: string,
     entries: string,
   ): Promise<number>;
-  /** markUpdateAvailable-3.lua: installations newly marked. */
+  /** markUpdateAvailable-2.lua: installations newly marked. */
   mpuMarkUpdateAvailable(
     available: string,
-    history: string,
-    version: string,
+    data: string,
     entry: string,
     availableVersion: string,
     ...ids: string[]
@@ -241,26 +256,24 @@ export interface ScriptCommands {
     record: string,
     candidates: string,
     installationIds: string,
-    versions: string,
+    data: string,
     cursor: Arg,
     chunk: Arg,
     fromMajor: Arg,
   ): Promise<[number, number, number]>;
-  /** readBulkBatch-5.lua: {ids, versions, approved, records}. */
+  /** readBulkBatch-4.lua: {ids, versions, approved, records}. */
   mpuReadBulkBatch(
     candidates: string,
     outcomes: string,
-    versions: string,
     approved: string,
     data: string,
     start: Arg,
     stop: Arg,
   ): Promise<[string[], string[], string[], string[]]>;
-  /** applyBulkMoves-7.lua: {state, moved, skipped, conflicts}. */
+  /** applyBulkMoves-6.lua: {state, moved, skipped, conflicts}. */
   mpuApplyBulkMoves(
-    version: string,
+    data: string,
     distribution: string,
-    history: string,
     outcomes: string,
     record: string,
     candidates: string,

@@ -1,11 +1,14 @@
 /**
  * The installation store's scripts on a real Redis, through the store methods that run them:
- * registerInstallations-6.lua (register), ackRegistrations-1.lua (ackRegistrations),
- * compareAndSetVersions-4.lua (compareAndSetVersions, applyMoves), readPlanChunk-4.lua (readChunk /
- * readPlanChunk), approveInstallation-3.lua (setApproved) and markUpdateAvailable-3.lua (markUpdateAvailable).
+ * registerInstallations-4.lua (register), ackRegistrations-1.lua (ackRegistrations),
+ * compareAndSetVersions-3.lua (compareAndSetVersions, applyMoves), upgradeRange-5.lua
+ * (upgradeRange, the upgrade batch's fast path), readPlanChunk-3.lua (readChunk / readPlanChunk),
+ * approveInstallation-2.lua (setApproved), markUpdateAvailable-2.lua (markUpdateAvailable) and
+ * migrateRecords-4.lua (the migration to one record per installation, migrations/records.ts).
  * Also proves that the history entries the scripts build themselves are exactly those of
- * src/rollout/installation-history.ts. readRangeStates (native commands, no script) is read here
- * beside readPlanChunk, with and without approvals.
+ * src/rollout/installation-history.ts, at the end of each installation's record
+ * (`<version>\x1f<JSON>\x1f<history>`, installation-record.ts). readRangeStates (native
+ * commands, no script) is read here beside readPlanChunk, with and without approvals.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -18,6 +21,7 @@ import {
 import type { Installation } from '../../src/rollout/types.js';
 import { InstallationStore } from '../../src/store/installation-store.js';
 import { createKeys, type Keys } from '../../src/store/keys.js';
+import { splitRecord } from '../../src/store/installation-record.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 
 const T = Date.parse('2025-01-01T00:00:00Z');
@@ -47,8 +51,10 @@ describe('InstallationStore scripts (real Redis)', () => {
     await deleteKeysWithPrefix(redis, prefix);
     await redis.quit();
   });
+  /** The raw history part of an installation's record (undefined when it has no record). */
+  const historyOf = async (id: string) => splitRecord(await redis.hget(keys.installationData('a'), id))?.history;
 
-  describe('registerInstallations-6.lua and ackRegistrations-1.lua', () => {
+  describe('registerInstallations-4.lua and ackRegistrations-1.lua', () => {
     it('new installations take consecutive positions, logged once per call; known ones keep versions', async () => {
       expect(await store.register([inst('x'), inst('y', '1.0.1')], T)).toEqual({ created: 2, updated: 0 });
       const again = [inst('y', '0.1.0', { site: 'moved.example.net' }), inst('z')];
@@ -57,6 +63,10 @@ describe('InstallationStore scripts (real Redis)', () => {
       expect(await redis.lrange(keys.installationIds('a'), 0, -1)).toEqual(['x', 'y', 'z']);
       expect(await store.distribution('a')).toEqual({ '1.0.0': 2, '1.0.1': 1 });
       expect(await store.get('y')).toMatchObject({ version: '1.0.1', site: 'moved.example.net' });
+      // One field: the version, the record JSON (replaced by the upsert), the history (kept).
+      expect(await redis.hget(keys.installationData('a'), 'y')).toBe(
+        `1.0.1\x1f{"s":"moved.example.net","p":["jira"],"c":60000,"m":null}\x1f${T}|i|1.0.1`,
+      );
       // only calls that created installations are logged
       expect(await store.pendingRegistrations('a', 10)).toEqual([
         { start: 0, end: 1, at: T, entry: `0|1|${T}` },
@@ -83,7 +93,7 @@ describe('InstallationStore scripts (real Redis)', () => {
         ],
         T + 1,
       );
-      expect(await redis.hgetall(keys.installationHistory('a'))).toEqual({
+      expect({ x: await historyOf('x'), y: await historyOf('y') }).toEqual({
         x: encodeHistory([
           { at: T, kind: 'registered', version: '1.0.0' },
           { at: T + 1, kind: 'upgraded', from: '1.0.0', to: '1.0.1', cause: 'automatic' },
@@ -96,7 +106,7 @@ describe('InstallationStore scripts (real Redis)', () => {
     });
   });
 
-  describe('compareAndSetVersions-4.lua', () => {
+  describe('compareAndSetVersions-3.lua', () => {
     it('moves only installations still on the expected version; the distribution follows', async () => {
       await store.register([inst('x'), inst('y'), inst('z', '1.0.1')], T);
       const moved = await store.compareAndSetVersions(
@@ -112,7 +122,7 @@ describe('InstallationStore scripts (real Redis)', () => {
       expect(moved).toBe(2);
       expect(await store.distribution('a')).toEqual({ '1.0.0': 1, '1.0.2': 2 });
       expect((await store.get('y')).history).toEqual([{ at: T, kind: 'registered', version: '1.0.0' }]);
-      expect(await redis.hexists(keys.installationVersion('a'), 'nope')).toBe(0);
+      expect(await redis.hexists(keys.installationData('a'), 'nope')).toBe(0);
     });
 
     it('a planned deferral is appended before the upgrade it deferred, once, as encodeHistoryEntry wrote it', async () => {
@@ -133,7 +143,7 @@ describe('InstallationStore scripts (real Redis)', () => {
       }));
       expect(await store.applyMoves('a', moves, T + 3_600_010, '1.0.1')).toEqual({ moved: 2, deferred: 1 });
       expect(await store.applyMoves('a', moves, T + 3_600_020, '1.0.1')).toEqual({ moved: 0, deferred: 0 });
-      const raw = await redis.hget(keys.installationHistory('a'), 'x');
+      const raw = await historyOf('x');
       expect(raw).toBe(
         encodeHistory([
           { at: T, kind: 'registered', version: '1.0.0' },
@@ -146,7 +156,7 @@ describe('InstallationStore scripts (real Redis)', () => {
     });
   });
 
-  describe('readRangeStates and readPlanChunk-4.lua', () => {
+  describe('readRangeStates and readPlanChunk-3.lua', () => {
     it('read ids by position with versions, approvals and records ("" / null where absent)', async () => {
       await store.register([inst('x'), inst('y', '1.0.1'), inst('z')], T);
       await store.setApproved('a', 'y', null, '2.0.0', ['2.0.0'], T + 1);
@@ -188,14 +198,14 @@ describe('InstallationStore scripts (real Redis)', () => {
     });
   });
 
-  describe('approveInstallation-3.lua', () => {
+  describe('approveInstallation-2.lua', () => {
     it('1: sets approvedUpTo from the value read and appends one entry per version approved', async () => {
       await store.register([inst('x')], T);
       expect(await store.setApproved('a', 'x', null, '1.2.0', ['1.1.0', '1.2.0'], T + 5)).toBe(true);
       expect(await store.setApproved('a', 'x', '1.2.0', '1.3.0', [], T + 6)).toBe(true);
       const x = await store.get('x');
       expect(x.approvedUpTo).toBe('1.3.0');
-      expect(await redis.hget(keys.installationHistory('a'), 'x')).toBe(
+      expect(await historyOf('x')).toBe(
         encodeHistory([
           { at: T, kind: 'registered', version: '1.0.0' },
           { at: T + 5, kind: 'approved', version: '1.1.0' },
@@ -206,9 +216,11 @@ describe('InstallationStore scripts (real Redis)', () => {
 
     it('1: writes the first history entries of an installation that had none', async () => {
       await store.register([inst('x')], T);
-      await redis.hdel(keys.installationHistory('a'), 'x');
+      // A record with an empty history (as a migrated record without history has).
+      const r = splitRecord(await redis.hget(keys.installationData('a'), 'x'))!;
+      await redis.hset(keys.installationData('a'), 'x', `${r.version}\x1f${r.json}\x1f`);
       expect(await store.setApproved('a', 'x', null, '1.1.0', ['1.1.0'], T + 5)).toBe(true);
-      expect(await redis.hget(keys.installationHistory('a'), 'x')).toBe(`${T + 5}|a|1.1.0`);
+      expect(await historyOf('x')).toBe(`${T + 5}|a|1.1.0`);
     });
 
     it('0: a stale approvedUpTo, or an installation not registered (nothing written)', async () => {
@@ -218,11 +230,11 @@ describe('InstallationStore scripts (real Redis)', () => {
       expect(await store.setApproved('a', 'ghost', null, '1.3.0', ['1.3.0'], T + 6)).toBe(false);
       expect((await store.get('x')).approvedUpTo).toBe('1.2.0');
       expect(await redis.hexists(keys.installationApproved('a'), 'ghost')).toBe(0);
-      expect(await redis.hexists(keys.installationHistory('a'), 'ghost')).toBe(0);
+      expect(await redis.hexists(keys.installationData('a'), 'ghost')).toBe(0);
     });
   });
 
-  describe('markUpdateAvailable-3.lua', () => {
+  describe('markUpdateAvailable-2.lua', () => {
     it('marks each registered installation once per version, with one history entry', async () => {
       await store.register([inst('x'), inst('y')], T);
       expect(await store.markUpdateAvailable('a', ['x', 'y', 'ghost'], '2.0.0', T + 1)).toBe(2);
@@ -230,7 +242,7 @@ describe('InstallationStore scripts (real Redis)', () => {
       expect(await store.markUpdateAvailable('a', ['x'], '2.1.0', T + 3)).toBe(1);
       expect(await store.markUpdateAvailable('a', [], '2.1.0', T + 3)).toBe(0);
       expect((await store.get('x')).updateAvailable).toBe('2.1.0');
-      expect(await redis.hget(keys.installationHistory('a'), 'x')).toBe(
+      expect(await historyOf('x')).toBe(
         encodeHistory([
           { at: T, kind: 'registered', version: '1.0.0' },
           { at: T + 1, kind: 'update-available', version: '2.0.0' },

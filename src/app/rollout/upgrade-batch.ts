@@ -2,12 +2,20 @@
  * An upgrade batch (DESIGN.md "Rollout rules"): when due, each installation of the batch goes to
  * the newest version it may have (`decideTarget`, recomputed from the store and `clock.now()`)
  * through the store's atomic compare-and-set, so early, late or repeated runs are harmless.
+ *
+ * Two paths, with the same outcome: a bucket batch of a rollout without phases, in an app without
+ * per-installation approvals, decides by version alone, so the batch computes each ladder
+ * version's target and the store moves the whole range inside Redis (`upgradeRange`, the fast
+ * path: no ids or versions cross to Node); any other batch (phased, late, by ids, or an app with
+ * approvals) reads each installation's state and decides one by one (the slow path).
  */
 import semver from 'semver';
 import { decideTarget } from '../../rollout/version-ladder.js';
 import { cohortOf } from '../../rollout/phased-release.js';
 import type { UpgradeBatchJob } from '../../jobs/queues.js';
 import type { VersionMove } from '../../store/installation-store.js';
+import type { VersionLadder } from '../../rollout/version-ladder.js';
+import type { UpgradeCause } from '../../rollout/installation-history.js';
 import type { RolloutContext } from '../context.js';
 import { loadLadder } from './ladder.js';
 
@@ -69,20 +77,49 @@ export async function applyUpgradeBatch(
     return { considered: 0, moved: 0, skipped: 'gone', progressPercent: 0 };
   const now = ctx.clock.now();
   if (now < data.dueAt) return { kind: 'wait', reason: 'not-due', until: data.dueAt };
+  const ladder = await loadLadder(ctx, appId);
+  const phased = ladder.phases !== null;
+  // The fast path first, when a version alone decides (see the module documentation); it leaves
+  // to the slow path the installations on a version outside the ladder, or the whole range when
+  // the app has approvals.
+  const src = data.source;
+  let considered = 0;
+  let moved = 0;
+  let deferred = 0;
+  const targetCounts = new Map<string, number>();
+  // What the slow path decides one by one: a bucket range read whole, or a list of ids.
+  let slowIds: readonly string[] | null = src.kind === 'bucket' ? null : src.ids;
+  let fastDone = false;
+  if (src.kind === 'bucket' && !phased) {
+    const fast = await ctx.installs.upgradeRange(
+      appId,
+      version,
+      ctx.keys.rolloutBucket(appId, version, 'upgrade', src.at),
+      src.start,
+      src.end,
+      targetsByVersion(ladder, now),
+      now,
+    );
+    if (fast !== null) {
+      fastDone = true;
+      ({ considered, moved, deferred } = fast);
+      for (const [t, n] of fast.targets) targetCounts.set(t, n);
+      slowIds = fast.unknown;
+    }
+  }
   const {
     ids,
     versions: current,
     approved,
-  } = data.source.kind !== 'bucket'
-    ? { ids: data.source.ids, ...(await ctx.installs.readStates(appId, data.source.ids)) }
+  } = slowIds !== null
+    ? { ids: slowIds, ...(await ctx.installs.readStates(appId, slowIds)) }
     : await ctx.installs.readRangeStates(
         appId,
-        ctx.keys.rolloutBucket(appId, version, 'upgrade', data.source.at),
-        data.source.start,
-        data.source.end,
+        ctx.keys.rolloutBucket(appId, version, 'upgrade', (src as { at: number }).at),
+        (src as { start: number }).start,
+        (src as { end: number }).end,
       );
-  const ladder = await loadLadder(ctx, appId);
-  const phased = ladder.phases !== null;
+  if (!fastDone) considered = ids.length;
   const moves: VersionMove[] = [];
   for (let k = 0; k < ids.length; k++) {
     const cur = current[k];
@@ -96,7 +133,11 @@ export async function applyUpgradeBatch(
         cause: d.approvedBetween.length > 0 ? 'approval' : 'automatic',
       });
   }
-  const { moved, deferred } = await ctx.installs.applyMoves(appId, moves, now, version);
+  const slow = await ctx.installs.applyMoves(appId, moves, now, version);
+  moved += slow.moved;
+  deferred += slow.deferred;
+  for (const m of moves) targetCounts.set(m.target, (targetCounts.get(m.target) ?? 0) + 1);
+  const fastMoves = moved - slow.moved;
   if (moved > 0) {
     const anyApproval = moves.some((m) => m.cause === 'approval');
     ctx.metrics.upgrades.inc({ app: appId, cause: anyApproval ? 'approval' : 'automatic' }, moved);
@@ -114,23 +155,25 @@ export async function applyUpgradeBatch(
   // installations are ~500 batches). `cause` is what the decider chose for the moves it planned
   // (`mixed` when both); `moved` is what the compare-and-set applied (an installation that moved
   // meanwhile is left alone, so it can be fewer).
+  // The fast path's moves are all automatic (no approvals in the app).
+  const planned = moves.length + fastMoves;
   const approvals = moves.filter((m) => m.cause === 'approval').length;
   const cause =
-    moves.length === 0 ? 'none' : approvals === 0 ? 'automatic' : approvals === moves.length ? 'approval' : 'mixed';
-  const targets = [...new Set(moves.map((m) => m.target))];
+    planned === 0 ? 'none' : approvals === 0 ? 'automatic' : approvals === planned ? 'approval' : 'mixed';
+  const targets = [...targetCounts.keys()];
   ctx.logger.info(
     {
       event: 'rollout:batch:applied',
       appId,
       version,
       source: data.source.kind,
-      considered: ids.length,
+      considered,
       moved,
       cause,
       targets,
       progressPercent,
     },
-    `upgrade batch of ${appId}@${version}: ${moved} of ${ids.length} installation(s) moved` +
+    `upgrade batch of ${appId}@${version}: ${moved} of ${considered} installation(s) moved` +
       (moved > 0 ? ` to ${targets.join(', ')} (${cause})` : '') +
       `; rollout ${progressPercent} % done`,
   );
@@ -142,7 +185,24 @@ export async function applyUpgradeBatch(
     });
     if (waiting) return { kind: 'wait', reason: 'paused', progressPercent };
   }
-  return { considered: ids.length, moved, progressPercent };
+  return { considered, moved, progressPercent };
+}
+
+/**
+ * The fast path's map: each version of `ladder` → the version an installation on it goes to at
+ * `now` without any approval of its own (`decideTarget` with `approvedUpTo` null, no cohort), or
+ * null when it stays.
+ */
+export function targetsByVersion(
+  ladder: VersionLadder,
+  now: number,
+): Map<string, { target: string | null; cause: UpgradeCause }> {
+  const out = new Map<string, { target: string | null; cause: UpgradeCause }>();
+  for (const v of ladder.versions) {
+    const d = decideTarget(ladder, v.version, null, now);
+    out.set(v.version, { target: d.target, cause: d.approvedBetween.length > 0 ? 'approval' : 'automatic' });
+  }
+  return out;
 }
 
 async function progress(ctx: RolloutContext, appId: string, version: string): Promise<number> {

@@ -9,13 +9,15 @@
   nobody twice, as with pushBulkCandidates-3.lua (used for an explicit list of installations).
 
   The major version is the leading number of a semantic version (`2.4.1` → 2, as semver.major
-  reads the versions the store holds); an installation without a version is not a candidate.
+  reads the versions the store holds), matched at the start of the installation's record, which
+begins with its version; an installation without a record is not a candidate.
 
   Input:
     KEYS[1]  bulk upgrade record hash (`bulkUpgrade`)
     KEYS[2]  candidate list (`bulkUpgradeCandidates`)
     KEYS[3]  the app's installation id list (`installationIds`)
-    KEYS[4]  version hash (`installationVersion`)
+    KEYS[4]  data hash (`installationData`: id → `<version>\x1f<JSON>\x1f<history>`, the
+             version first, src/store/installation-record.ts)
     ARGV[1]  the cursor the caller read (positions of the scope planned)
     ARGV[2]  most positions to read (the chunk size)
     ARGV[3]  source major version

@@ -6,7 +6,7 @@
   Input:
     KEYS[1]  rollout hash (`rollout(appId, version)`)
     KEYS[2]  the rollout's failures hash (`rolloutFailures(appId, version)`)
-    KEYS[3]  the app's installation versions (`installationVersion(appId)`)
+    KEYS[3]  the app's installation records (`installationData(appId)`)
     ARGV[1]  installation id
     ARGV[2]  the failure's JSON (at, by, reason)
 

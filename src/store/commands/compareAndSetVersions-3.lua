@@ -9,6 +9,10 @@
   recorded; the caller only asks for forward moves; an upgrade that falls in a maintenance window
   is deferred to the window's end, and each deferral is kept in the history).
 
+  An installation is one field of the data hash, `<version>\x1f<record JSON>\x1f<history>`
+  (src/store/installation-record.ts): a move rewrites it with the target version first and the
+  entries appended at the end.
+
   The `upgraded` history entry is built here (up to 2,000 moves per call, on the rollout's hot
   path) rather than passed in: its format is defined by encodeHistoryEntry in
   src/rollout/installation-history.ts (`<at>|u|<from>|<to>|<cause code>`, cause code `a`
@@ -18,38 +22,39 @@
   happens once.
 
   Input:
-    KEYS[1]  version hash (`installationVersion`: id → version)
+    KEYS[1]  data hash (`installationData`: id → `<version>\x1f<JSON>\x1f<history>`)
     KEYS[2]  distribution hash (`versionDistribution`: version → count)
-    KEYS[3]  history hash (`installationHistory`: id → `;`-separated entries)
-    KEYS[4]  the rollout's deferral hash (`rolloutDeferrals`: id → encoded `deferred` entry)
+    KEYS[3]  the rollout's deferral hash (`rolloutDeferrals`: id → encoded `deferred` entry)
     ARGV[1]  upgrade time, epoch ms
     ARGV[2]  the moves, one line each `<id>\t<expected>\t<target>\t<cause code>` (one argument:
              thousands of arguments cost the client more than the script costs Redis)
-    ARGV[3]  '1' to look deferrals up in KEYS[4], '0' not to
+    ARGV[3]  '1' to look deferrals up in KEYS[3], '0' not to
 
   Output: {moved, deferred}: installations moved, and how many of those moves were deferred.
 ]]
 local at = ARGV[1]
 -- One EXISTS per call spares an HGET per move when the plan recorded no deferral.
-local withDeferrals = ARGV[3] == '1' and redis.call('EXISTS', KEYS[4]) == 1
+local withDeferrals = ARGV[3] == '1' and redis.call('EXISTS', KEYS[3]) == 1
 local moved, deferred = 0, 0
 local dist = {}
+local find, sub = string.find, string.sub
 for id, expected, target, cause in string.gmatch(ARGV[2], '([^\t\n]+)\t([^\t\n]+)\t([^\t\n]+)\t([^\t\n]+)') do
-  if redis.call('HGET', KEYS[1], id) == expected then
-    redis.call('HSET', KEYS[1], id, target)
+  local r = redis.call('HGET', KEYS[1], id)
+  local a = r and find(r, '\31', 1, true)
+  if a and sub(r, 1, a - 1) == expected then
     dist[expected] = (dist[expected] or 0) - 1
     dist[target] = (dist[target] or 0) + 1
     local e = at .. '|u|' .. expected .. '|' .. target .. '|' .. cause
     if withDeferrals then
-      local d = redis.call('HGET', KEYS[4], id)
+      local d = redis.call('HGET', KEYS[3], id)
       if d then
         e = d .. ';' .. e
         deferred = deferred + 1
       end
     end
-    local h = redis.call('HGET', KEYS[3], id)
-    if h then e = h .. ';' .. e end
-    redis.call('HSET', KEYS[3], id, e)
+    -- An empty history (the record ends with its separator) takes the entry without a `;`.
+    if sub(r, -1) ~= '\31' then e = ';' .. e end
+    redis.call('HSET', KEYS[1], id, target .. sub(r, a) .. e)
     moved = moved + 1
   end
 end

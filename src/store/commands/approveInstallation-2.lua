@@ -4,16 +4,17 @@
 
   Rules (DESIGN.md "Rollout rules": manual approval; history kept): `approvedUpTo` moves only
   from the value the caller read (a concurrent approval wins, the caller reads again); only a
-  registered installation (one in the version hash) is written, so one whose app was removed
+  registered installation (one with a record) is written, so one whose app was removed
   meanwhile is not re-created.
 
-  The history entries are encoded by the caller (encodeHistoryEntry in
-  src/rollout/installation-history.ts) and appended here as they are.
+  An installation is one field of the data hash, `<version>\x1f<record JSON>\x1f<history>`
+  (src/store/installation-record.ts): the entries are appended at its end. They are encoded by
+  the caller (encodeHistoryEntry in src/rollout/installation-history.ts) and appended here as
+  they are.
 
   Input:
     KEYS[1]  approved hash (`installationApproved`: id → highest version approved)
-    KEYS[2]  history hash (`installationHistory`: id → `;`-separated entries)
-    KEYS[3]  version hash (`installationVersion`)
+    KEYS[2]  data hash (`installationData`)
     ARGV[1]  installation id
     ARGV[2]  expected `approvedUpTo` ('' = none)
     ARGV[3]  new `approvedUpTo`
@@ -22,13 +23,13 @@
   Output (an integer): 1 recorded; 0 `approvedUpTo` differs from ARGV[2] or the installation is
   not registered (nothing written).
 ]]
-if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return 0 end
+local r = redis.call('HGET', KEYS[2], ARGV[1])
+if not r then return 0 end
 local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if cur ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 if ARGV[4] ~= '' then
-  local h = redis.call('HGET', KEYS[2], ARGV[1])
-  if h then h = h .. ';' .. ARGV[4] else h = ARGV[4] end
-  redis.call('HSET', KEYS[2], ARGV[1], h)
+  if string.sub(r, -1) ~= '\31' then r = r .. ';' end
+  redis.call('HSET', KEYS[2], ARGV[1], r .. ARGV[4])
 end
 return 1

@@ -5,10 +5,14 @@
   kept):
   - a new installation is appended to the app's registration list, stored with its version,
     counted in the version distribution and given a `registered` history entry;
-  - a known one only gets its data updated: its version is the store's, moved only by upgrades;
+  - a known one only gets its record JSON replaced: its version is the store's, moved only by
+    upgrades, and its history is kept;
   - the new ones take consecutive positions (the script is atomic) and are logged as one
     `<start>|<end>|<at>` entry for the late planner in the same step, so no registration can
     miss it (src/workers/late-installations.ts).
+
+  An installation is one field of the data hash, `<version>\x1f<record JSON>\x1f<history>`
+  (src/store/installation-record.ts).
 
   The history entry is built here (one per new installation, up to 2,000 per call) rather than
   passed in: its format is defined by encodeHistoryEntry in src/rollout/installation-history.ts
@@ -17,11 +21,9 @@
 
   Input:
     KEYS[1]  installation id list (`installationIds`)
-    KEYS[2]  data hash (`installationData`: id → installation JSON)
-    KEYS[3]  version hash (`installationVersion`: id → version)
-    KEYS[4]  distribution hash (`versionDistribution`: version → count)
-    KEYS[5]  history hash (`installationHistory`: id → `;`-separated entries)
-    KEYS[6]  registration log list (`installationLog`)
+    KEYS[2]  data hash (`installationData`: id → `<version>\x1f<JSON>\x1f<history>`)
+    KEYS[3]  distribution hash (`versionDistribution`: version → count)
+    KEYS[4]  registration log list (`installationLog`)
     ARGV[1]  registration time, epoch ms
     ARGV[2…] triples: installation id, installation JSON, version
 
@@ -33,14 +35,19 @@ local first = redis.call('LLEN', KEYS[1])
 local dist = {}
 for i = 2, #ARGV, 3 do
   local id, json, ver = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if redis.call('HSET', KEYS[2], id, json) == 1 then
+  local r = redis.call('HGET', KEYS[2], id)
+  if r then
+    -- Known: the version before the first separator and the history after the second stay.
+    local a = string.find(r, '\31', 1, true)
+    local b = a and string.find(r, '\31', a + 1, true)
+    if b then redis.call('HSET', KEYS[2], id, string.sub(r, 1, a) .. json .. string.sub(r, b)) end
+  else
     created = created + 1
     redis.call('RPUSH', KEYS[1], id)
-    redis.call('HSET', KEYS[3], id, ver)
+    redis.call('HSET', KEYS[2], id, ver .. '\31' .. json .. '\31' .. at .. '|i|' .. ver)
     dist[ver] = (dist[ver] or 0) + 1
-    redis.call('HSET', KEYS[5], id, at .. '|i|' .. ver)
   end
 end
-for v, n in pairs(dist) do redis.call('HINCRBY', KEYS[4], v, n) end
-if created > 0 then redis.call('RPUSH', KEYS[6], first .. '|' .. (first + created - 1) .. '|' .. at) end
+for v, n in pairs(dist) do redis.call('HINCRBY', KEYS[3], v, n) end
+if created > 0 then redis.call('RPUSH', KEYS[4], first .. '|' .. (first + created - 1) .. '|' .. at) end
 return created

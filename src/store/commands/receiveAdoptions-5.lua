@@ -7,18 +7,18 @@
 
   Every key is the Forge app's (one hash slot). A receipt, in one atomic step: the installation
   is appended to the Forge registration list (logged for the late planner, as a registration
-  is), gets its record, the adopting version, the distribution counts it, and its history is the
-  one the Connect side built (the Connect history, then the `moved` entry).
+  is), gets its record (`<version>\x1f<record JSON>\x1f<history>`, src/store/installation-record.ts)
+  with the adopting version, the distribution counts it, and its history is the one the Connect
+  side built (the Connect history, then the `moved` entry).
 
   Input:
     KEYS[1]  Forge id list              KEYS[2]  Forge data hash
-    KEYS[3]  Forge version hash         KEYS[4]  Forge distribution hash
-    KEYS[5]  Forge history hash         KEYS[6]  Forge registration log list
-    KEYS[7]  outcome hash of the adoption (`adoptionOutcomes`: id → `m|<connect version>|<cause>`)
+    KEYS[3]  Forge distribution hash    KEYS[4]  Forge registration log list
+    KEYS[5]  outcome hash of the adoption (`adoptionOutcomes`: id → `m|<connect version>|<cause>`)
     ARGV[1]  time, epoch ms
     ARGV[2]  adopting Forge version
     ARGV[3]  the receipts, one line each `<id>\t<connect version>\t<cause>\t<data JSON>\t<history>`
-             (releaseAdoptions-8.lua's pending entries)
+             (releaseAdoptions-7.lua's pending entries)
 
   Output: the number of installations received now (integer).
 ]]
@@ -26,16 +26,14 @@ local at, fver = ARGV[1], ARGV[2]
 local first = redis.call('LLEN', KEYS[1])
 local received = 0
 for id, expected, cause, data, history in string.gmatch(ARGV[3], '([^\t\n]+)\t([^\t\n]+)\t([^\t\n]+)\t([^\t\n]*)\t([^\t\n]*)') do
-  if redis.call('HSETNX', KEYS[7], id, 'm|' .. expected .. '|' .. cause) == 1 then
+  if redis.call('HSETNX', KEYS[5], id, 'm|' .. expected .. '|' .. cause) == 1 then
     redis.call('RPUSH', KEYS[1], id)
-    if data ~= '' then redis.call('HSET', KEYS[2], id, data) end
-    redis.call('HSET', KEYS[3], id, fver)
-    redis.call('HSET', KEYS[5], id, history)
+    redis.call('HSET', KEYS[2], id, fver .. '\31' .. data .. '\31' .. history)
     received = received + 1
   end
 end
 if received > 0 then
-  redis.call('HINCRBY', KEYS[4], fver, received)
-  redis.call('RPUSH', KEYS[6], first .. '|' .. (first + received - 1) .. '|' .. at)
+  redis.call('HINCRBY', KEYS[3], fver, received)
+  redis.call('RPUSH', KEYS[4], first .. '|' .. (first + received - 1) .. '|' .. at)
 end
 return received

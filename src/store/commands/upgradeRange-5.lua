@@ -1,0 +1,103 @@
+--[[
+  The upgrade batch's fast path (InstallationStore.upgradeRange): a range of a rollout bucket
+  moved in one call, for a rollout whose decision depends only on an installation's current
+  version (no phased release, and no per-installation approval in the app: `decideTarget` in
+  src/rollout/version-ladder.ts with `approvedUpTo` null). The caller computes, for every
+  version of the app's ladder, the version it goes to now (or none) and why; this script reads
+  each installation of the range, looks its version up in that map and moves it. No id or
+  version crosses to the client and back (the slow path reads each version and sends each move:
+  about a million values each way for a million installations).
+
+  As safe as the compare-and-set it stands for (compareAndSetVersions-3.lua), and atomic per
+  call: the version is read and written in the same step; a batch run twice finds its
+  installations on their target, which the map moves nowhere (a version's target is newer than
+  it or none: never backwards), so nothing is moved or recorded twice.
+
+  Falls back, doing nothing, when the app's approvals hash exists (any installation may have a
+  per-installation approval, which the map does not know): the caller runs the slow path. An
+  installation whose version is not in the map (a version outside the ladder) is left alone
+  and returned, for the caller to decide one by one (and move by the compare-and-set).
+
+  An installation is one field of the data hash, `<version>\x1f<record JSON>\x1f<history>`
+  (src/store/installation-record.ts). A move rewrites it with the target version first and, at
+  the end, the `deferred` entry the plan recorded for it (if any; rolloutDeferrals) then the
+  `upgraded` entry `<at>|u|<from>|<to>|<cause code>` (encodeHistoryEntry in
+  src/rollout/installation-history.ts; test/store/installation-store-scripts.redis.test.ts
+  proves the entries decode there).
+
+  Input:
+    KEYS[1]  the bucket list (`rolloutBucket`)
+    KEYS[2]  data hash (`installationData`)
+    KEYS[3]  distribution hash (`versionDistribution`)
+    KEYS[4]  the rollout's deferral hash (`rolloutDeferrals`)
+    KEYS[5]  approved hash (`installationApproved`)
+    ARGV[1]  upgrade time, epoch ms
+    ARGV[2]  start position (LRANGE, inclusive)
+    ARGV[3]  stop position (LRANGE, inclusive)
+    ARGV[4]  the map, one line per version of the ladder: `<version>\t<target>\t<cause code>`,
+             target `-` when that version stays
+    ARGV[5]  '1' to look deferrals up in KEYS[4], '0' not to
+
+  Output: -1 when the app has approvals (nothing done: run the slow path); else
+  {considered, moved, deferred, targets, unknown}: ids in the range, installations moved, how
+  many of those moves were deferred, a flat `<target>, <count>` list of the moves, and the ids of
+  the installations whose version is not in the map.
+]]
+if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
+local ids = redis.call('LRANGE', KEYS[1], ARGV[2], ARGV[3])
+local n = #ids
+local at = ARGV[1]
+local map = {}
+for v, t, c in string.gmatch(ARGV[4], '([^\t\n]+)\t([^\t\n]+)\t([^\t\n]+)') do
+  map[v] = t ~= '-' and {t, c} or false
+end
+local withDeferrals = ARGV[5] == '1' and redis.call('EXISTS', KEYS[4]) == 1
+local find, sub = string.find, string.sub
+local moved, deferred = 0, 0
+local dist, byTarget, unknown, done = {}, {}, {}, {}
+for i = 1, n, 1000 do
+  local j = math.min(i + 999, n)
+  local recs = redis.call('HMGET', KEYS[2], unpack(ids, i, j))
+  local out, m = {}, 0
+  for k = 1, j - i + 1 do
+    local r = recs[k]
+    local a = r and find(r, '\31', 1, true)
+    if a then
+      local from = sub(r, 1, a - 1)
+      local to = map[from]
+      if to == nil then
+        unknown[#unknown + 1] = ids[i + k - 1]
+      elseif to and not done[ids[i + k - 1]] then
+        -- `done`: an id listed twice in the range is moved once (its record was read before the move).
+        local id, target = ids[i + k - 1], to[1]
+        done[id] = true
+        local e = at .. '|u|' .. from .. '|' .. target .. '|' .. to[2]
+        if withDeferrals then
+          local d = redis.call('HGET', KEYS[4], id)
+          if d then
+            e = d .. ';' .. e
+            deferred = deferred + 1
+          end
+        end
+        if sub(r, -1) ~= '\31' then e = ';' .. e end
+        out[m + 1] = id
+        out[m + 2] = target .. sub(r, a) .. e
+        m = m + 2
+        dist[from] = (dist[from] or 0) - 1
+        dist[target] = (dist[target] or 0) + 1
+        byTarget[target] = (byTarget[target] or 0) + 1
+        moved = moved + 1
+      end
+    end
+  end
+  if m > 0 then redis.call('HSET', KEYS[2], unpack(out, 1, m)) end
+end
+for v, c in pairs(dist) do
+  if c ~= 0 then redis.call('HINCRBY', KEYS[3], v, c) end
+end
+local targets = {}
+for t, c in pairs(byTarget) do
+  targets[#targets + 1] = t
+  targets[#targets + 1] = c
+end
+return {n, moved, deferred, targets, unknown}

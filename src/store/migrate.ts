@@ -1,0 +1,56 @@
+/**
+ * The store's migrations, run once at daemon start and by CLI commands that open the store
+ * (main.ts `startDaemon`, `openContext`) before anything reads or writes installations.
+ *
+ * The store records the number of its key layout in `<p>:layout` (keys.ts `layout`); absent, it
+ * is layout 1 (every store written before migrations existed). Each migration takes the store to
+ * the next layout and the number is written once it is done, so on a store in the current layout
+ * the runner is one GET. Every migration is idempotent and resumable (a daemon killed halfway,
+ * or two daemons starting at once, finish it by running it again), and logs what it did per app.
+ */
+import type { Logger } from '../lib/logger.js';
+import type { RedisConnection } from '../lib/redis-connection.js';
+import type { Keys } from './keys.js';
+import { migrateRecords } from './migrations/records.js';
+import { defineScripts, type ScriptedRedis } from './scripts.js';
+
+/** One migration: it takes the store from layout `to - 1` to `to`. */
+interface Migration {
+  to: number;
+  name: string;
+  run(redis: ScriptedRedis, keys: Keys, logger: Logger): Promise<unknown>;
+}
+
+/**
+ * The migrations in order. Layout 1: the layout before migrations (version, data and history in
+ * three hashes per app). Layout 2: one record per installation (migrations/records.ts).
+ * The installation indexes' migration (migrations/indexes.ts, `migrateIndexes(redis, keys)`)
+ * joins here as the next layout.
+ */
+const MIGRATIONS: readonly Migration[] = [{ to: 2, name: 'records', run: migrateRecords }];
+
+/** The layout this code reads and writes. */
+export const STORE_LAYOUT = MIGRATIONS[MIGRATIONS.length - 1]!.to;
+
+/**
+ * Brings the store to `STORE_LAYOUT`, running the migrations it has not had, in order.
+ * @returns the layout found and the layout now
+ * @throws the connection's errors (the next start runs the rest)
+ */
+export async function migrateStore(
+  redis: RedisConnection,
+  keys: Keys,
+  logger: Logger,
+): Promise<{ from: number; to: number }> {
+  const from = Number((await redis.get(keys.layout())) ?? '1');
+  if (from >= STORE_LAYOUT) return { from, to: from };
+  const scripted = defineScripts(redis);
+  for (const m of MIGRATIONS) {
+    if (m.to <= from) continue;
+    logger.info({ event: 'store:migrate', migration: m.name, layout: m.to }, `store migration '${m.name}' started`);
+    await m.run(scripted, keys, logger);
+    await redis.set(keys.layout(), String(m.to));
+    logger.info({ event: 'store:migrate', migration: m.name, layout: m.to }, `store migration '${m.name}' done`);
+  }
+  return { from, to: STORE_LAYOUT };
+}
