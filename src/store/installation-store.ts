@@ -28,13 +28,7 @@ import {
   type UpgradeCause,
 } from '../rollout/installation-history.js';
 import { execAll } from '../lib/exec-all.js';
-import {
-  assertNoSeparator,
-  RECORD_SEPARATOR,
-  recordJson,
-  recordVersion,
-  splitRecord,
-} from './installation-record.js';
+import { assertNoSeparator, RECORD_SEPARATOR, recordJson, recordVersion, splitRecord } from './installation-record.js';
 import type { Keys } from './keys.js';
 import {
   adoptionsReleased,

@@ -188,9 +188,10 @@ describe('AppRemover (real Redis)', () => {
     const before = await allKeys(w);
     const cross = await crossApp(w);
     const own = [...before].filter((k) => isAppKey(w, target, k));
-    // record, versions, order, deployments, 2 descriptors, 8 installation hashes (with the by-site
-    // index), the registration log, rollout, its buckets hash, 1 bucket list
-    expect(own.length).toBe(18);
+    // record, versions, order, deployments, 2 descriptors, 6 installation hashes (records with
+    // their versions and histories, the by-site index…), the registration log, rollout, its
+    // buckets hash, 1 bucket list
+    expect(own.length).toBe(16);
 
     expect(await w.remover.inventory(target)).toEqual({ appId: target, versions: 2, installations: 3, rollouts: 1 });
     const removed = await w.remover.remove(target, { batchSize: 2 }); // small pages: several SCAN/LRANGE rounds
@@ -235,7 +236,7 @@ describe('AppRemover (real Redis)', () => {
     await seedApp(plain, 'app');
     await seedApp(globbed, 'app');
     const plainBefore = await allKeys(plain);
-    expect(await globbed.remover.remove('app')).toMatchObject({ recordDeleted: true, keys: 18 });
+    expect(await globbed.remover.remove('app')).toMatchObject({ recordDeleted: true, keys: 16 });
     expect(await allKeys(plain)).toEqual(plainBefore);
     expect([...(await allKeys(globbed))].filter((k) => isAppKey(globbed, 'app', k))).toEqual([]);
   });
@@ -267,7 +268,7 @@ describe('AppRemover (real Redis)', () => {
       versions: 2,
       installations: 5,
       rollouts: 1,
-      keys: 18,
+      keys: 16,
     });
     const removed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'app:removed');
     expect(removed).toMatchObject({
@@ -276,7 +277,7 @@ describe('AppRemover (real Redis)', () => {
       versions: 2,
       installations: 5,
       rollouts: 1,
-      keys: 18,
+      keys: 16,
     });
     expect(removed?.msg).toMatch(/removed connect app app: 2 version\(s\), 5 installation\(s\)/);
     await expect(w.apps.getApp('app')).resolves.toBeNull();

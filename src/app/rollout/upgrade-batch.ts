@@ -158,8 +158,7 @@ export async function applyUpgradeBatch(
   // The fast path's moves are all automatic (no approvals in the app).
   const planned = moves.length + fastMoves;
   const approvals = moves.filter((m) => m.cause === 'approval').length;
-  const cause =
-    planned === 0 ? 'none' : approvals === 0 ? 'automatic' : approvals === planned ? 'approval' : 'mixed';
+  const cause = planned === 0 ? 'none' : approvals === 0 ? 'automatic' : approvals === planned ? 'approval' : 'mixed';
   const targets = [...targetCounts.keys()];
   ctx.logger.info(
     {
