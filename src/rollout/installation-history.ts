@@ -1,7 +1,8 @@
 /**
  * The installation history format, pure (no I/O): DESIGN.md "Rollout rules" keeps which
  * installation ran which version when. The installation store keeps one installation's history
- * in one hash field (keys.ts `installationHistory`), entries oldest first, separated by `;`:
+ * at the end of its record (keys.ts `installationData`, store/installation-record.ts), entries
+ * oldest first, separated by `;`:
  *
  * - `<at>|i|<version>`                  registered
  * - `<at>|u|<from>|<to>|<a or p>`       upgraded (automatic, or by approval)
@@ -20,8 +21,8 @@
  *
  * `at` is epoch ms. This module is the single definition of the format. Two store scripts build
  * entries themselves, on hot paths where passing encoded entries would cost more client work
- * (registerInstallations-6.lua: `registered`; compareAndSetVersions-4.lua: `deferred` and
- * `upgraded`, and applyBulkMoves-7.lua: `upgraded`, 2,000 moves per call); their header comments point here and test/store/installation-store-scripts.redis.test.ts
+ * (registerInstallations-4.lua: `registered`; compareAndSetVersions-3.lua and upgradeRange-5.lua:
+ * `deferred` and `upgraded`, and applyBulkMoves-6.lua: `upgraded`, 2,000 moves per call); their header comments point here and test/store/installation-store-scripts.redis.test.ts
  * proves that what they write decodes here. Version strings and ids never hold `|`, `;`, tabs
  * or newlines (semver and the installation id rules).
  */

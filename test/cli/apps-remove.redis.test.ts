@@ -162,9 +162,9 @@ describe('mpu apps remove', () => {
       rollouts: 0,
       installationIndexEntries: 5,
     });
-    // record, versions, version order, 1 descriptor, installation ids, data, versions, history,
-    // distribution, registration log, by-site index
-    expect(removed.keys).toBe(11);
+    // record, versions, version order, 1 descriptor, installation ids, records (with versions and
+    // histories), distribution, registration log, by-site index
+    expect(removed.keys).toBe(9);
     expect(await h.connection.exists(h.ctx.keys.installationIndex())).toBe(0);
   });
 });

@@ -8,7 +8,7 @@
  * Execution is the rollout engine's: a plan job lists the candidates (installations of the scope
  * on the source major) into the store, resumable at its cursor, and enqueues one batch job per
  * range of them; each batch moves its installations with a compare-and-set that also records
- * each installation's outcome once (store: applyBulkMoves-7.lua), so a batch killed, redelivered
+ * each installation's outcome once (store: applyBulkMoves-6.lua), so a batch killed, redelivered
  * or run by two daemons moves every installation at most once, and counts it once. Maintenance
  * windows defer a move as they defer any upgrade (at most 4 h). Each move is recorded in the
  * installation's history with the bulk upgrade's id as its cause.

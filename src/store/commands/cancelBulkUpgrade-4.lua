@@ -1,6 +1,6 @@
 --[[
   Cancels a running bulk upgrade (BulkUpgradeStore.cancel): from this step on no batch moves
-  anyone (applyBulkMoves-7.lua moves only while it is running); what was moved stays moved.
+  anyone (applyBulkMoves-6.lua moves only while it is running); what was moved stays moved.
   Its keys expire after the retention, as a finished one's do.
 
   Input:

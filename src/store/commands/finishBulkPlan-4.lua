@@ -2,7 +2,7 @@
   Marks a bulk upgrade's plan done (BulkUpgradeStore.finishPlan): its candidate list is
   complete and `total` final. When every candidate already has an outcome (none to move, or the
   batches ran ahead of this step), it is completed here and its keys expire after the
-  retention, as in applyBulkMoves-7.lua.
+  retention, as in applyBulkMoves-6.lua.
 
   Input:
     KEYS[1]  bulk upgrade record   KEYS[2]  outcome hash   KEYS[3]  candidate list

@@ -1,6 +1,6 @@
 --[[
   The Forge side of moves of installations to the Forge app adopting their Connect app
-  (InstallationStore.adoptInstallations, step 2 of 3, after releaseAdoptions-8.lua): each
+  (InstallationStore.adoptInstallations, step 2 of 3, after releaseAdoptions-7.lua): each
   released installation joins the Forge app at the adopting version, at most once per adoption
   (its outcome is recorded here too), so delivering the same pending entries twice (a retry after
   a crash, two batches of the adoption at once) changes nothing more.

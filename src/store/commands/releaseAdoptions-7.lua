@@ -3,7 +3,7 @@
   (InstallationStore.adoptInstallations, step 1 of 3; DESIGN.md "Connect to Forge adoption"):
   each installation leaves the Connect app by a compare-and-set on the Connect version the caller
   judged, at most once per adopting Forge version, and is parked in the adoption's pending hash
-  until the Forge side has received it (receiveAdoptions-7.lua).
+  until the Forge side has received it (receiveAdoptions-5.lua).
 
   Every key is the Connect app's (one hash slot): the Forge side and the global index are written
   by their own steps, in the order the store documents, so that a crash between two steps leaves
