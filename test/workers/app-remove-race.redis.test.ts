@@ -106,7 +106,7 @@ describe('removing an app while the daemon runs', () => {
     await registerConnectApp(h.ctx, 'kept-app', url('kept-app'));
     // The scheduler read the due apps just before the removal…
     const due = await h.ctx.schedule.due(h.clock.now());
-    expect(due.sort()).toEqual(['gone-app', 'kept-app']);
+    expect(due.map((e) => e.appId).sort()).toEqual(['gone-app', 'kept-app']);
     await remove(h, 'gone-app');
     h.ctx.schedule.due = vi.fn().mockResolvedValueOnce(due).mockResolvedValue([]);
     expect(await schedulerTick(h.ctx)).toEqual({ due: 2 });
