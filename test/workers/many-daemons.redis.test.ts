@@ -156,8 +156,17 @@ describe('three daemon processes, one SIGKILLed and restarted', () => {
       while (clock.now() < at) await new Promise((r) => setTimeout(r, 50));
       return what;
     };
-    // Midway through the rollouts (and polls): daemon 1 dies, and is started again at once.
+    // Midway through the rollouts (and polls): daemon 1 dies, and is started again at once. Not
+    // before a tenth of the installations are upgraded (a loaded machine slows the simulated
+    // rollout), so that the shares before the kill are shares of something.
     await waitUntil('kill', changeAt + 6 * HOUR);
+    const upgradedSoFar = async () => {
+      let on = 0;
+      for (const id of APPS) on += Number((await redis.hget(ctx.keys.versionDistribution(id), '1.0.1')) ?? 0);
+      return on;
+    };
+    while ((await upgradedSoFar()) < (APPS.length * PER_APP) / 10 && clock.now() < changeAt + 20 * HOUR)
+      await new Promise((r) => setTimeout(r, 50));
     const killedAt = clock.now();
     const killedReal = Date.now();
     daemons[1]!.child.kill('SIGKILL');
