@@ -87,6 +87,24 @@ export class InstallationIndex {
    *   unbucketed index refused any entry of another app)
    */
   async planIds(items: readonly { id: string; appId: string }[]): Promise<BucketWrite[]> {
+    const { writes, conflicts } = await this.planIdsOrConflicts(items);
+    if (conflicts.length > 0) {
+      throw new AppError(
+        ErrorCode.INPUT_INVALID,
+        `installation ${conflicts[0]!.id} is already registered to app ${conflicts[0]!.owner}`,
+        { details: { ids: conflicts.slice(0, 20).map((c) => c.id) } },
+      );
+    }
+    return writes;
+  }
+
+  /**
+   * `planIds` without the throw: the entries of the items without a conflict (in their order),
+   * and the conflicts (id and the app already named). Reads only.
+   */
+  async planIdsOrConflicts(
+    items: readonly { id: string; appId: string }[],
+  ): Promise<{ writes: BucketWrite[]; conflicts: { id: string; owner: string }[] }> {
     const entries = items.map((i) => this.keys.installationIndexEntry(i.id));
     const read = await this.readEntries(entries);
     // Which entries name another app (or this one without its record): checked against records.
@@ -100,19 +118,21 @@ export class InstallationIndex {
     checks.forEach((c, j) => owned.set(c.k, has[j]!));
     const conflicts: { id: string; owner: string }[] = [];
     const claimed = new Map<string, string>(); // digest field (key + field) → the id given it in this call
-    const out = items.map((item, k): BucketWrite => {
+    const out = items.map((item, k): BucketWrite | null => {
       const e = entries[k]!;
       const [digest, fallback] = read[k]!;
       const at = (field: string) => ({ key: e.key, field, value: item.appId });
       if (fallback !== null) {
         // A fallback entry is the id's own: only its app decides.
-        if (fallback !== item.appId) conflicts.push({ id: item.id, owner: fallback });
-        return at(e.fallback);
+        if (fallback === item.appId) return at(e.fallback);
+        conflicts.push({ id: item.id, owner: fallback });
+        return null;
       }
       if (digest !== null) {
         if (owned.get(k)) {
-          if (digest !== item.appId) conflicts.push({ id: item.id, owner: digest });
-          return at(e.field);
+          if (digest === item.appId) return at(e.field);
+          conflicts.push({ id: item.id, owner: digest });
+          return null;
         }
         // Another id's entry, or this id's from a registration that failed half-way: the
         // fallback field is right either way (lookups read it first).
@@ -124,14 +144,7 @@ export class InstallationIndex {
       claimed.set(slot, item.id);
       return at(e.field);
     });
-    if (conflicts.length > 0) {
-      throw new AppError(
-        ErrorCode.INPUT_INVALID,
-        `installation ${conflicts[0]!.id} is already registered to app ${conflicts[0]!.owner}`,
-        { details: { ids: conflicts.slice(0, 20).map((c) => c.id) } },
-      );
-    }
-    return out;
+    return { writes: out.filter((w) => w !== null), conflicts };
   }
 
   /**

@@ -212,31 +212,27 @@ export class InstallationStore {
   /**
    * Adds `ids` of `appId` to the by-site index (installations that arrived by a move from another
    * app, which the registration did not index); ids without a record in `appId` are skipped.
-   * @returns the sites indexed, by id
    */
-  async indexSites(appId: string, ids: readonly string[]): Promise<Map<string, string>> {
-    const sites = new Map<string, string>();
-    if (ids.length === 0) return sites;
-    (await this.readSites(appId, ids)).forEach((s, k) => s !== null && sites.set(ids[k]!, s));
-    const items = [...sites].map(([id, site]) => ({ appId, site, id }));
+  async indexSites(appId: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const sites = await this.readSites(appId, ids);
+    const items = ids.flatMap((id, k) => (sites[k] ? [{ appId, site: sites[k], id }] : []));
     await this.index.write(await this.index.planSites(items));
-    return sites;
   }
 
   /**
    * The indexes' side of installations `ids` moving from `fromAppId` to `toAppId` (adoption,
-   * after the receive): `toAppId`'s by-site entries, the global entries named `toAppId`, and
-   * `fromAppId`'s by-site entries of them deleted (only where they still name them).
+   * after the receive): `fromAppId`'s by-site entries of them deleted (only where they still name
+   * them; first, as with a shared digest the entry may be the one `toAppId`'s takes), then
+   * `toAppId`'s by-site entries, and the global entries named `toAppId`.
    */
   async moveIndexed(fromAppId: string, toAppId: string, ids: readonly string[]): Promise<void> {
-    const sites = await this.indexSites(toAppId, ids);
+    if (ids.length === 0) return;
+    const sites = await this.readSites(toAppId, ids);
+    const items = ids.flatMap((id, k) => (sites[k] ? [{ id, site: sites[k] }] : []));
+    await this.index.remove(this.index.siteEntries(fromAppId, items));
+    await this.index.write(await this.index.planSites(items.map(({ id, site }) => ({ appId: toAppId, site, id }))));
     await this.index.write(await this.index.moveIds(toAppId, ids));
-    await this.index.remove(
-      this.index.siteEntries(
-        fromAppId,
-        [...sites].map(([id, site]) => ({ id, site })),
-      ),
-    );
   }
 
   /**

@@ -77,6 +77,11 @@ export interface Keys {
    * id, one key). Read and deleted only by migrations/indexes.ts.
    */
   legacyInstallationIndex(): string;
+  /**
+   * HASH `<p>:migrations:indexes`: progress of migrations/indexes.ts, legacy key → HSCAN cursor
+   * of its next page (deleted when the migration ends).
+   */
+  indexMigration(): string;
   /** LIST `<p>:app:{<appId>}:inst:ids`: installation ids in registration order (stable paging for plans). */
   installationIds(appId: string): string;
   /** HASH `<p>:app:{<appId>}:inst:data`: id → installation JSON (site, products, check offset, windows). */
@@ -224,6 +229,7 @@ export function createKeys(prefix = 'mpu', opts: { digest?: (s: string) => Index
     siteIndexBucket,
     siteIndexEntry: (appId, site) => entry(siteIndexBucket, `${appId}\n${site}`),
     legacyInstallationIndex: () => `${prefix}:installations`,
+    indexMigration: () => `${prefix}:migrations:indexes`,
     installationIds: (appId) => `${prefix}:app:{${appId}}:inst:ids`,
     installationData: (appId) => `${prefix}:app:{${appId}}:inst:data`,
     installationVersion: (appId) => `${prefix}:app:{${appId}}:inst:version`,
