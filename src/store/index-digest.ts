@@ -15,15 +15,17 @@
  */
 
 /**
- * Buckets per index. Sized for Redis's default `hash-max-listpack-entries` (128 in the Redis
- * memory-optimization documentation; 512 in the redis.conf of Redis 7): buckets stay listpacks
- * (about 13 + length of the value bytes per entry) up to about 32,768 × 85 ≈ 2.8M entries per
- * index with 128, and about 14M with 512 (the fullest bucket is a few standard deviations above
- * the mean). Beyond that the fullest buckets turn into hash tables one by one: still correct,
- * with the old per-entry cost. An operator then raises `hash-max-listpack-entries` (no re-index;
- * a bucket converted to a hash table stays one until it is rewritten) or the bucket count (a
- * re-index). Values longer than `hash-max-listpack-value` (64 bytes: an installation id or app
- * id that long) turn their bucket into a hash table too.
+ * Buckets per index. Redis keeps a hash as a listpack (about 13 + the value's length bytes per
+ * entry here) while it has at most `hash-max-listpack-entries` entries (512 by default since
+ * Redis 7.0, Redis docs "Memory optimization"; 128 is the sorted sets' limit) of at most
+ * `hash-max-listpack-value` bytes (64). 32,768 buckets keep them listpacks up to about 14M
+ * entries per index with the default, and about 2.8M with a server set to 128 (the fullest
+ * bucket is a few standard deviations above the mean); fewer buckets cost less per key at small
+ * sizes (measured in docs/scaling.md, proposal 1). Beyond that the fullest buckets turn into hash
+ * tables one by one: still correct, with the old per-entry cost. An operator then raises
+ * `hash-max-listpack-entries` (no re-index; a bucket converted to a hash table stays one until it
+ * is rewritten) or the bucket count (a re-index). Values longer than `hash-max-listpack-value`
+ * (an installation id or app id over 64 bytes) turn their bucket into a hash table too.
  */
 export const INDEX_BUCKETS = 32_768;
 
