@@ -210,21 +210,11 @@ export class InstallationStore {
   }
 
   /**
-   * Adds `ids` of `appId` to the by-site index (installations that arrived by a move from another
-   * app, which the registration did not index); ids without a record in `appId` are skipped.
-   */
-  async indexSites(appId: string, ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const sites = await this.readSites(appId, ids);
-    const items = ids.flatMap((id, k) => (sites[k] ? [{ appId, site: sites[k], id }] : []));
-    await this.index.write(await this.index.planSites(items));
-  }
-
-  /**
    * The indexes' side of installations `ids` moving from `fromAppId` to `toAppId` (adoption,
-   * after the receive): `fromAppId`'s by-site entries of them deleted (only where they still name
-   * them; first, as with a shared digest the entry may be the one `toAppId`'s takes), then
-   * `toAppId`'s by-site entries, and the global entries named `toAppId`.
+   * after the receive; the registration did not index them for `toAppId`): `fromAppId`'s by-site
+   * entries of them deleted (only where they still name them; first, as with a shared digest the
+   * entry may be the one `toAppId`'s takes), then `toAppId`'s by-site entries (of the ids with a
+   * record in `toAppId`), then the global entries named `toAppId`.
    */
   async moveIndexed(fromAppId: string, toAppId: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
