@@ -95,11 +95,25 @@ export async function redisMemory(redis: Redis): Promise<{ usedBytes: number; ot
   return { usedBytes: num(mem, 'used_memory'), otherClients: num(clients, 'connected_clients') - 1 };
 }
 
-/** MEMORY USAGE of each key (all of its elements sampled), bytes; 0 for a missing key. */
-export async function keyBytes(redis: Redis, keys: Record<string, string>): Promise<Record<string, number>> {
+/**
+ * MEMORY USAGE of each key (all of its elements sampled), bytes; 0 for a missing key. A list of
+ * keys (the buckets of an index) counts as the sum of its keys, read in pipelines of 1,000.
+ */
+export async function keyBytes(
+  redis: Redis,
+  keys: Record<string, string | readonly string[]>,
+): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const [name, key] of Object.entries(keys))
-    out[name] = Number((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
+  for (const [name, key] of Object.entries(keys)) {
+    const list = typeof key === 'string' ? [key] : key;
+    let sum = 0;
+    for (let i = 0; i < list.length; i += 1000) {
+      const pipe = redis.pipeline();
+      for (const k of list.slice(i, i + 1000)) pipe.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
+      for (const [, v] of (await pipe.exec()) ?? []) sum += Number(v ?? 0);
+    }
+    out[name] = sum;
+  }
   return out;
 }
 
@@ -152,12 +166,18 @@ export async function loadAverage(): Promise<string> {
     .join(', ');
 }
 
-/** The keys of one app's installations and the global index, by a short name (for `keyBytes`). */
-export function installationKeys(keys: Keys, appId: string): Record<string, string> {
+/**
+ * The keys of one app's installations and the two bucketed indexes (every bucket: the indexes
+ * are cross-app, so their figures are the app's share only when it is the only app), by a short
+ * name (for `keyBytes`).
+ */
+export function installationKeys(keys: Keys, appId: string): Record<string, string | string[]> {
+  const buckets = (key: (b: number) => string) => Array.from({ length: keys.indexBuckets }, (_, b) => key(b));
   return {
     ids: keys.installationIds(appId),
     // One record per installation: version, record JSON and history (installation-record.ts).
     data: keys.installationData(appId),
-    index: keys.installationIndex(),
+    index: buckets(keys.installationIndexBucket),
+    sites: buckets(keys.siteIndexBucket),
   };
 }

@@ -150,10 +150,11 @@ export async function run(): Promise<void> {
       `Redis memory: used_memory ${mb(mem0.usedBytes / 1024)} → ${mb(mem1.usedBytes / 1024)}, ${fmt(perInst)} bytes per installation; ` +
         `largest app per installation: ` +
         Object.entries(bytes)
-          .filter(([k]) => k !== 'index')
+          .filter(([k]) => k !== 'index' && k !== 'sites')
           .map(([k, b]) => `${k} ${(b / largest).toFixed(1)}`)
           .join(', ') +
-        `; global index ${(bytes.index! / stored).toFixed(1)} per installation (${mb(bytes.index! / 1024)})`,
+        `; global index ${(bytes.index! / stored).toFixed(1)} per installation (${mb(bytes.index! / 1024)}), ` +
+        `by-site index ${(bytes.sites! / stored).toFixed(1)} (${mb(bytes.sites! / 1024)})`,
     );
     await ctx.close();
 

@@ -2,7 +2,7 @@
  * `mpu` entry point: builds the commander program from the command groups and runs it.
  * Each group lives in src/cli/commands/ and registers its own subcommands.
  */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerVersioningCommands } from './commands/versioning.js';
 import { registerDaemonCommands } from './commands/daemon.js';
 import { registerRolloutCommands } from './commands/rollout.js';
@@ -21,6 +21,9 @@ export function buildProgram(): Command {
     )
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    // Commander's own parse errors (unknown option, invalid argument, missing subcommand) throw
+    // here instead of exiting 1, so they exit with the usage status the README's table gives.
+    .exitOverride()
     .option('--actor <name>', 'who the audit trail names for this command (cli:<name>; default: the OS user)')
     .hook('preAction', (_program, action) => {
       try {
@@ -39,5 +42,19 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Exit status of a commander parse error: 0 for `--help` and `--version` (commander reports them
+ * as errors with exit code 0), else 64, EX_USAGE (README "Errors": `usage-invalid`).
+ */
+export function usageExitCode(err: CommanderError): number {
+  return err.exitCode === 0 ? 0 : 64;
+}
+
 exitQuietlyOnClosedStdout();
-await buildProgram().parseAsync(process.argv);
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  if (!(err instanceof CommanderError)) throw err;
+  // commander has already printed the message (and the help hint).
+  process.exit(usageExitCode(err));
+}

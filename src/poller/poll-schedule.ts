@@ -1,8 +1,9 @@
 /**
  * When each Connect app is polled (DESIGN.md, "Detection rules"; seed 003: every 5 hours).
  * Pure: apps are spread over the interval by a stable per-app offset derived from the app id,
- * and time is cut into numbered slots; a slot number names a poll, so every daemon that finds
- * the same app due enqueues the same job id.
+ * and time is cut into numbered slots; a slot number names a poll (the slot of the app's
+ * schedule entry, schedule-polls.ts), so every daemon that finds the same app due enqueues the
+ * same job id.
  */
 import { hash } from 'node:crypto';
 

@@ -1,15 +1,17 @@
 /**
  * Unregistering an app (`mpu apps remove`): deletes every key of the app (all under
  * `<p>:app:{<appId>}`, see keys.ts) and its entries in the cross-app structures (the apps SET,
- * the poll schedule, the installation index, the rollouts ZSET, the bulk upgrades' running set
+ * the poll schedule, the two bucketed installation indexes, the rollouts ZSET, the bulk upgrades' running set
  * and id index), without blocking Redis: SCAN
  * and ZSCAN pages, UNLINK (a hash of a million installations leaves the keyspace at once and is
- * freed by a background thread), the installation index cleaned a page of ids at a time.
+ * freed by a background thread), the installation indexes cleaned a page of ids at a time.
  *
  * Safe against a daemon running meanwhile. The order is what makes it safe:
  * 1. the app leaves the apps SET and the poll schedule, and its record is deleted: nothing new is
  *    scheduled, and a poll claim or poll record already in flight finds the app `gone` (the
  *    scheduler's ZADD is `XX GT`, so it cannot put the app back either);
+ * 1b. the app's entries in the by-site index (bucketed, cross-app), found from the sites its
+ *    installations' records name, so before any of those records is deleted;
  * 2. the keys every other writer checks before writing are deleted next (the "guard" keys):
  *    versions (a version store and a rollout plan read them), the installations' version hash
  *    (the compare-and-set, approvals and "update available" write only where it has the id) and
@@ -23,14 +25,15 @@
  * removal is still running is not supported: the removal may delete the new app's keys.
  *
  * Redis Cluster: every command touches one hash slot (the app's keys share the app's hash tag;
- * each global key is a slot of its own); the SCAN of step 3 runs on every master.
+ * each global key, and each bucket of the two indexes, is a slot of its own); the SCAN of step 3
+ * runs on every master.
  */
 import type { RedisConnection } from '../lib/redis-connection.js';
 import type { Keys } from './keys.js';
 import { execAll } from '../lib/exec-all.js';
 import { crossSlotPipeline, scanKeys } from '../lib/redis-connection.js';
 import { parseRolloutId } from './rollout-store.js';
-import { countOf } from './script-results.js';
+import { InstallationStore } from './installation-store.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 
 /**
@@ -59,7 +62,7 @@ export interface RemovedAppData extends AppInventory {
   recordDeleted: boolean;
   /** Redis keys deleted, the app record included (each hash, list, string counts once). */
   keys: number;
-  /** Entries of the global installation index deleted. */
+  /** Entries of the global installation index deleted (its by-site entries are not counted). */
   installationIndexEntries: number;
   /** Its bulk upgrades (their records, running-set and index entries deleted). */
   bulkUpgrades: number;
@@ -110,6 +113,14 @@ export class AppRemover {
     );
     let keys = recordDeleted!;
 
+    // 1b. The by-site index entries, a page of the app's ids at a time, while the records are there.
+    const installs = new InstallationStore(this.redis, k);
+    for (let start = 0; ; start += batch) {
+      const ids = await this.redis.lrange(k.installationIds(appId), start, start + batch - 1);
+      if (ids.length === 0) break;
+      await installs.unindexSites(appId, ids);
+    }
+
     // 2. The guard keys: versions, the installations' records, the rollout hashes.
     const [versionList, installations] = await execAll<string[] | number>(
       this.redis.pipeline().lrange(k.versionOrder(appId), 0, -1).llen(k.installationIds(appId)),
@@ -133,9 +144,8 @@ export class AppRemover {
     for (let start = 0; ; start += batch) {
       const ids = await this.redis.lrange(k.installationIds(appId), start, start + batch - 1);
       if (ids.length === 0) break;
-      // Only the entries that still name this app (commands/unindexInstallations-1.lua).
-      const reply = await this.redis.mpuUnindexInstallations(k.installationIndex(), appId, ...ids);
-      installationIndexEntries += countOf('unindexInstallations', reply);
+      // Only the entries that still name this app (commands/unindexInstallations-1.lua, per bucket).
+      installationIndexEntries += await installs.unindexIds(appId, ids);
     }
     // 3b. The rollouts index, scanned again: a plan that created its rollout meanwhile is in it.
     const rollouts = await this.rolloutIds(appId, batch);

@@ -39,8 +39,8 @@ import {
   sparseColumnsOf,
   type AdoptionReply,
 } from './script-results.js';
-import { crossSlotPipeline, isCluster } from '../lib/redis-connection.js';
-import { defineScripts, scriptedPipeline, type ScriptedPipeline, type ScriptedRedis } from './scripts.js';
+import { defineScripts, type ScriptedRedis } from './scripts.js';
+import { InstallationIndex } from './installation-index.js';
 
 export { parseHistory, type HistoryEntry } from '../rollout/installation-history.js';
 
@@ -159,11 +159,13 @@ function decode(appId: string, id: string, json: string, version: string): Insta
 /** Redis installation store. Methods throw AppError `store-unavailable` only via the caller's connection errors. */
 export class InstallationStore {
   private readonly redis: ScriptedRedis;
+  private readonly index: InstallationIndex;
   constructor(
     redis: RedisConnection,
     readonly keys: Keys,
   ) {
     this.redis = defineScripts(redis);
+    this.index = new InstallationIndex(this.redis, keys, (appId, ids) => this.readSites(appId, ids));
   }
 
   /**
@@ -179,63 +181,37 @@ export class InstallationStore {
    */
   async register(batch: readonly Installation[], at: number): Promise<{ created: number; updated: number }> {
     if (batch.length === 0) return { created: 0, updated: 0 };
-    const ids = batch.map((i) => i.id);
-    const owners = await this.redis.hmget(this.keys.installationIndex(), ...ids);
-    const conflicts = batch.filter((inst, k) => owners[k] && owners[k] !== inst.appId);
-    if (conflicts.length) {
-      throw new AppError(
-        ErrorCode.INPUT_INVALID,
-        `installation ${conflicts[0]!.id} is already registered to app ${owners[batch.indexOf(conflicts[0]!)]}`,
-        {
-          details: { ids: conflicts.slice(0, 20).map((c) => c.id) },
-        },
-      );
-    }
+    // Both indexes' entries are planned (and conflicts refused) before anything is written.
+    const idEntries = await this.index.planIds(batch);
+    const siteEntries = await this.index.planSites(batch);
     let created = 0;
-    const byApp = new Map<string, Installation[]>();
-    for (const inst of batch) {
+    const byApp = new Map<string, number[]>();
+    batch.forEach((inst, k) => {
       let l = byApp.get(inst.appId);
       if (!l) byApp.set(inst.appId, (l = []));
-      l.push(inst);
-    }
+      l.push(k);
+    });
     for (const [appId, list] of byApp) {
       for (let i = 0; i < list.length; i += 2000) {
         const slice = list.slice(i, i + 2000);
         const triples: string[] = [];
-        const index: string[] = [];
-        const bySite: string[] = [];
-        for (const inst of slice) {
+        for (const k of slice) {
+          const inst = batch[k]!;
           assertNoSeparator(inst.version, 'version');
           triples.push(inst.id, encode(inst), inst.version);
-          index.push(inst.id, appId);
-          bySite.push(inst.site, inst.id);
         }
-        // The global index first, then the app's keys (another hash slot): a failure between the
-        // two leaves index entries without a record, which readers report as not found and the
-        // same registration, retried, completes (the conflict check passes: same app).
-        const register = (pipe: ScriptedPipeline | ScriptedRedis) =>
-          pipe.mpuRegisterInstallations(
-            this.keys.installationIds(appId),
-            this.keys.installationData(appId),
-            this.keys.versionDistribution(appId),
-            this.keys.installationLog(appId),
-            at,
-            ...triples,
-          );
-        let reply: unknown;
-        if (isCluster(this.redis)) {
-          await this.redis.hset(this.keys.installationIndex(), ...index);
-          const pipe = scriptedPipeline(this.redis); // the app's slot only
-          pipe.hset(this.keys.installationSites(appId), ...bySite);
-          register(pipe);
-          [, reply] = await execAll(pipe);
-        } else {
-          const pipe = scriptedPipeline(this.redis);
-          pipe.hset(this.keys.installationIndex(), ...index);
-          pipe.hset(this.keys.installationSites(appId), ...bySite);
-          register(pipe);
-          [, , reply] = await execAll(pipe);
-        }
+        // The index entries first (buckets of their own slots), then the app's keys: a failure
+        // between the two leaves entries without a record, which readers report as not found
+        // and the same registration, retried, completes (the conflict check passes: same app).
+        await this.index.write(slice.flatMap((k) => [idEntries[k]!, siteEntries[k]!]));
+        const reply = await this.redis.mpuRegisterInstallations(
+          this.keys.installationIds(appId),
+          this.keys.installationData(appId),
+          this.keys.versionDistribution(appId),
+          this.keys.installationLog(appId),
+          at,
+          ...triples,
+        );
         created += countOf('registerInstallations', reply);
       }
     }
@@ -244,36 +220,53 @@ export class InstallationStore {
 
   /**
    * The id of `appId`'s installation on `site` (the latest registered there), or null when it has
-   * none: the by-site index (keys.ts `installationSites`) checked against the installation's app
-   * and site, so an entry left by an installation that moved to another app answers null.
+   * none: the by-site index (keys.ts `siteIndexBucket`) checked against the installation's
+   * record in `appId`, so an entry left by an installation that moved to another app, or whose
+   * site changed, answers null.
    */
-  async onSite(appId: string, site: string): Promise<string | null> {
-    const id = await this.redis.hget(this.keys.installationSites(appId), site);
-    if (!id) return null;
-    const [owner, json] = await execAll<string | null>(
-      crossSlotPipeline(this.redis).hget(this.keys.installationIndex(), id).hget(this.keys.installationData(appId), id),
-    );
-    return owner === appId && siteOf(json) === site ? id : null;
+  onSite(appId: string, site: string): Promise<string | null> {
+    return this.index.siteLookup(appId, site);
   }
 
   /**
-   * Adds `ids` of `appId` to its by-site index (installations that arrived by a move from another
-   * app, which the registration did not index); ids not registered to `appId` are skipped.
+   * The indexes' side of installations `ids` moving from `fromAppId` to `toAppId` (adoption,
+   * after the receive; the registration did not index them for `toAppId`): `fromAppId`'s by-site
+   * entries of them deleted (only where they still name them; first, as with a shared digest the
+   * entry may be the one `toAppId`'s takes), then `toAppId`'s by-site entries (of the ids with a
+   * record in `toAppId`), then the global entries named `toAppId`.
    */
-  async indexSites(appId: string, ids: readonly string[]): Promise<void> {
+  async moveIndexed(fromAppId: string, toAppId: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    const data = await this.redis.hmget(this.keys.installationData(appId), ...ids);
-    const pairs: string[] = [];
-    data.forEach((j, k) => {
-      const s = siteOf(j);
-      if (s !== null) pairs.push(s, ids[k]!);
-    });
-    if (pairs.length) await this.redis.hset(this.keys.installationSites(appId), ...pairs);
+    const sites = await this.readSites(toAppId, ids);
+    const items = ids.flatMap((id, k) => (sites[k] ? [{ id, site: sites[k] }] : []));
+    await this.index.remove(this.index.siteEntries(fromAppId, items));
+    await this.index.write(await this.index.planSites(items.map(({ id, site }) => ({ appId: toAppId, site, id }))));
+    await this.index.write(await this.index.moveIds(toAppId, ids));
   }
 
-  /** App of an installation, or null when unknown. */
-  appOf(id: string): Promise<string | null> {
-    return this.redis.hget(this.keys.installationIndex(), id);
+  /**
+   * Deletes the by-site entries of `appId`'s installations `ids` that still name them (app
+   * removal), on the sites their records name: so while the records exist.
+   * @returns how many entries were deleted
+   */
+  async unindexSites(appId: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const sites = await this.readSites(appId, ids);
+    const items = ids.flatMap((id, k) => (sites[k] ? [{ id, site: sites[k] }] : []));
+    return this.index.remove(this.index.siteEntries(appId, items));
+  }
+
+  /**
+   * Deletes the global index entries of `ids` that still name `appId` (app removal).
+   * @returns how many entries were deleted
+   */
+  unindexIds(appId: string, ids: readonly string[]): Promise<number> {
+    return this.index.remove(this.index.idEntries(appId, ids));
+  }
+
+  /** App of an installation (the global index checked against the app's records), or null when unknown. */
+  async appOf(id: string): Promise<string | null> {
+    return (await this.index.appsOf([id]))[0]!;
   }
 
   /** Number of installations of `appId` (= the length of its registration list, which only grows). */
@@ -741,11 +734,8 @@ export class InstallationStore {
           r.lines,
         ),
       );
-      // The received ones join the Forge app's by-site index (its own slot).
-      await this.indexSites(forgeAppId, r.ids);
-      const index: string[] = [];
-      for (const id of r.ids) index.push(id, forgeAppId);
-      await this.redis.hset(k.installationIndex(), ...index);
+      // The received ones join the Forge app's by-site index, the global index names it.
+      await this.moveIndexed(connectAppId, forgeAppId, r.ids);
       await this.redis.hdel(pending, ...r.ids);
     }
     return total;

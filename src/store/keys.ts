@@ -8,16 +8,31 @@
  * and several deployments share a server.
  *
  * `mpu apps remove` (app-remover.ts) deletes an app by SCAN over `<p>:app:{<appId>}*` plus the
- * cross-app keys below (apps, poll-schedule, installations, rollouts; sites are not any app's and
- * stay): a new per-app key must
+ * cross-app keys below (apps, poll-schedule, the entries of its installations in the two
+ * bucketed indexes, rollouts; sites are not any app's and stay): a new per-app key must
  * start with `app(appId)`, and a new cross-app key needs its cleanup added there.
  *
  * Layout (add new keys here, with a line of documentation each):
  * - `<p>:apps`                                   SET of app ids
  * ... (sections below)
  */
+import { fallbackField, indexDigest, INDEX_BUCKETS, type IndexDigest } from './index-digest.js';
+
+/**
+ * Where one entry of a bucketed index lives: the bucket key, the field named by the digest, and
+ * the fallback field holding the full looked-up string (used only when the digest field is
+ * taken by another string: installation-index.ts).
+ */
+export interface IndexEntry {
+  key: string;
+  field: string;
+  fallback: string;
+}
+
 export interface Keys {
   readonly prefix: string;
+  /** Buckets per bucketed index (index-digest.ts `INDEX_BUCKETS`). */
+  readonly indexBuckets: number;
   /** SET of every registered app id. */
   apps(): string;
   /**
@@ -43,8 +58,35 @@ export interface Keys {
   // ── installations, rollouts ─────────────────────────────────────────
   // One app's installations live in a few big hashes (not a key per installation): a million
   // installations are ~5 keys, read and written in batches by pipelines and Lua.
-  /** HASH `<p>:installations`: installation id → app id (global index; the only cross-app key). */
-  installationIndex(): string;
+  /**
+   * HASH `<p>:installations:<bucket>` (no hash tag: the buckets spread over a cluster's slots):
+   * one bucket of the global index, installation id → app id. Field: the 11-character digest of
+   * the id (index-digest.ts), or `.<id>` when that digest field is another id's; a small hash
+   * kept in listpack encoding (about 13 bytes + the app id per entry). Entries are hints: a
+   * lookup checks that the app's record has the id (installation-index.ts).
+   */
+  installationIndexBucket(bucket: number): string;
+  /** The bucket, digest field and fallback field of installation `id` in the global index. */
+  installationIndexEntry(id: string): IndexEntry;
+  /**
+   * HASH `<p>:sites-index:<bucket>` (no hash tag): one bucket of the by-site index, digest of
+   * `<appId>\n<site>` (or `.<appId>\n<site>` as the fallback field) → the id of that app's
+   * installation on that site (the latest registered there). Hints too: a lookup checks the
+   * installation's record in that app names that site.
+   */
+  siteIndexBucket(bucket: number): string;
+  /** The bucket, digest field and fallback field of `appId`'s installation on `site` in the by-site index. */
+  siteIndexEntry(appId: string, site: string): IndexEntry;
+  /**
+   * HASH `<p>:installations`: the global index before it was bucketed (installation id → app
+   * id, one key). Read and deleted only by migrations/indexes.ts.
+   */
+  legacyInstallationIndex(): string;
+  /**
+   * HASH `<p>:migrations:indexes`: progress of migrations/indexes.ts, legacy key → HSCAN cursor
+   * of its next page (deleted when the migration ends).
+   */
+  indexMigration(): string;
   /** LIST `<p>:app:{<appId>}:inst:ids`: installation ids in registration order (stable paging for plans). */
   installationIds(appId: string): string;
   /**
@@ -144,8 +186,11 @@ export interface Keys {
   sharing(appId: string): string;
   /** HASH `<p>:app:{<appId>}:inst:secret`: installation id → its shared secret (set once, at install). */
   installationSecrets(appId: string): string;
-  /** HASH `<p>:app:{<appId>}:inst:site`: site → id of the app's installation on it (lookup by site). */
-  installationSites(appId: string): string;
+  /**
+   * HASH `<p>:app:{<appId>}:inst:site`: the by-site index before it was bucketed (site → id of
+   * the app's installation on it). Read and deleted only by migrations/indexes.ts.
+   */
+  legacyInstallationSites(appId: string): string;
   /**
    * HASH `<p>:app:{<connectAppId>}:adoption:<forgeAppId>@<version>:released`: Connect installation
    * id → `m|<connect version>|<a or p>` once that adoption released it from the Connect app (once each).
@@ -165,10 +210,22 @@ export interface Keys {
   audit(): string;
 }
 
-/** Builds the key set for `prefix` (no trailing colon). */
-export function createKeys(prefix = 'mpu'): Keys {
+/**
+ * Builds the key set for `prefix` (no trailing colon). `opts.digest` replaces the indexes'
+ * digest (index-digest.ts `indexDigest`): for tests of digest collisions only, since entries
+ * written with one digest are not found with another.
+ */
+export function createKeys(prefix = 'mpu', opts: { digest?: (s: string) => IndexDigest } = {}): Keys {
+  const digest = opts.digest ?? indexDigest;
+  const entry = (bucketKey: (b: number) => string, s: string): IndexEntry => {
+    const d = digest(s);
+    return { key: bucketKey(d.bucket), field: d.field, fallback: fallbackField(s) };
+  };
+  const installationIndexBucket = (b: number) => `${prefix}:installations:${b}`;
+  const siteIndexBucket = (b: number) => `${prefix}:sites-index:${b}`;
   return {
     prefix,
+    indexBuckets: INDEX_BUCKETS,
     apps: () => `${prefix}:apps`,
     layout: () => `${prefix}:layout`,
     // ── apps, descriptors, versions ──────────────────────────────────────
@@ -180,7 +237,12 @@ export function createKeys(prefix = 'mpu'): Keys {
     pollSchedule: () => `${prefix}:poll-schedule`,
     webhookEvent: (eventId) => `${prefix}:webhook-event:${eventId}`,
     // ── installations, rollouts ─────────────────────────────────────────
-    installationIndex: () => `${prefix}:installations`,
+    installationIndexBucket,
+    installationIndexEntry: (id) => entry(installationIndexBucket, id),
+    siteIndexBucket,
+    siteIndexEntry: (appId, site) => entry(siteIndexBucket, `${appId}\n${site}`),
+    legacyInstallationIndex: () => `${prefix}:installations`,
+    indexMigration: () => `${prefix}:migrations:indexes`,
     installationIds: (appId) => `${prefix}:app:{${appId}}:inst:ids`,
     installationData: (appId) => `${prefix}:app:{${appId}}:inst:data`,
     installationApproved: (appId) => `${prefix}:app:{${appId}}:inst:approved`,
@@ -211,7 +273,7 @@ export function createKeys(prefix = 'mpu'): Keys {
     siteAdmins: (site) => `${prefix}:site:{${site}}:admins`,
     sharing: (appId) => `${prefix}:app:{${appId}}:sharing`,
     installationSecrets: (appId) => `${prefix}:app:{${appId}}:inst:secret`,
-    installationSites: (appId) => `${prefix}:app:{${appId}}:inst:site`,
+    legacyInstallationSites: (appId) => `${prefix}:app:{${appId}}:inst:site`,
     adoptionReleased: (appId, forgeAppId, version) =>
       `${prefix}:app:{${appId}}:adoption:${forgeAppId}@${version}:released`,
     adoptionPending: (appId, forgeAppId, version) =>

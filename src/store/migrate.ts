@@ -11,6 +11,7 @@
 import type { Logger } from '../lib/logger.js';
 import type { RedisConnection } from '../lib/redis-connection.js';
 import type { Keys } from './keys.js';
+import { migrateIndexes } from './migrations/indexes.js';
 import { migrateRecords } from './migrations/records.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 
@@ -23,11 +24,26 @@ interface Migration {
 
 /**
  * The migrations in order. Layout 1: the layout before migrations (version, data and history in
- * three hashes per app). Layout 2: one record per installation (migrations/records.ts).
- * The installation indexes' migration (migrations/indexes.ts, `migrateIndexes(redis, keys)`)
- * joins here as the next layout.
+ * three hashes per app; one global installation index and a by-site index per app). Layout 2:
+ * one record per installation (migrations/records.ts). Layout 3: the installation indexes in
+ * buckets (migrations/indexes.ts), after the records: it checks each old entry against the
+ * installation's record, read in the new layout.
  */
-const MIGRATIONS: readonly Migration[] = [{ to: 2, name: 'records', run: migrateRecords }];
+const MIGRATIONS: readonly Migration[] = [
+  { to: 2, name: 'records', run: migrateRecords },
+  {
+    to: 3,
+    name: 'indexes',
+    run: async (redis, keys, logger) => {
+      const r = await migrateIndexes(redis, keys);
+      logger.info(
+        { event: 'store:migrate:indexes', ...r },
+        `store migration: installation indexes bucketed: ${r.ids} id and ${r.sites} site entries written, ` +
+          `${r.dropped} dropped, ${r.keysDeleted} old key(s) deleted`,
+      );
+    },
+  },
+];
 
 /** The layout this code reads and writes. */
 export const STORE_LAYOUT = MIGRATIONS[MIGRATIONS.length - 1]!.to;

@@ -1,10 +1,17 @@
 /**
  * The poll schedule: a ZSET of Connect app ids scored by their next due time (keys.ts
  * `pollSchedule`). A scheduler tick reads the apps that are due and moves each to its next slot;
- * two daemons reading the same due apps enqueue the same job ids (a no-op), so sharing it is safe.
+ * two daemons reading the same due apps name their polls by the same entries, so they enqueue the
+ * same job ids (a no-op) whatever their own times: sharing it is safe.
  */
 import type { RedisConnection } from '../lib/redis-connection.js';
 import type { Keys } from './keys.js';
+
+/** An app found due, and the due time of its schedule entry (epoch ms). */
+export interface DueApp {
+  appId: string;
+  dueAt: number;
+}
 
 /** Redis-backed poll schedule. */
 export class PollScheduleStore {
@@ -50,9 +57,16 @@ export class PollScheduleStore {
     await this.redis.zadd(this.keys.pollSchedule(), 'XX', 'GT', ...args);
   }
 
-  /** App ids due at or before `now` (epoch ms), at most `limit`. */
-  async due(now: number, limit = 10_000): Promise<string[]> {
-    return this.redis.zrangebyscore(this.keys.pollSchedule(), '-inf', now, 'LIMIT', 0, limit);
+  /**
+   * The apps due at or before `now` (epoch ms), at most `limit`, earliest first, each with the
+   * due time of its entry (epoch ms): the entry names the poll (schedule-polls.ts), so every
+   * daemon that reads the same entry names the same poll, whatever its own time.
+   */
+  async due(now: number, limit = 10_000): Promise<DueApp[]> {
+    const flat = await this.redis.zrangebyscore(this.keys.pollSchedule(), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);
+    const out: DueApp[] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ appId: flat[i]!, dueAt: Number(flat[i + 1]) });
+    return out;
   }
 
   /** The next due time of `appId`, or null when it is not scheduled. */

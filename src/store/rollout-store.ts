@@ -517,9 +517,17 @@ export class RolloutStore {
     return raw === null ? -Infinity : Number(raw);
   }
 
-  /** Records that the sweep checked this rollout's buckets up to `at` (clock ms). */
+  /**
+   * Records that the sweep checked this rollout's buckets up to `at` (clock ms). The mark is
+   * written, then taken back if the rollout is gone by then: an app removal (which deletes the
+   * app's keys, this one included) that ran while the sweep read the buckets would otherwise
+   * find its key written again after it. A removal that starts after the check deletes the mark
+   * itself.
+   */
   async setReconcileMark(appId: string, version: string, at: number): Promise<void> {
-    await this.redis.hset(this.keys.reconcileMarks(appId), version, String(at));
+    const marks = this.keys.reconcileMarks(appId);
+    await this.redis.hset(marks, version, String(at));
+    if (!(await this.redis.exists(this.keys.rollout(appId, version)))) await this.redis.hdel(marks, version);
   }
 
   /** Deletes the planned buckets (a restarted plan, or a halt). */

@@ -95,8 +95,8 @@ export interface ScriptCommands {
   mpuRecordDeployment(app: string, deployments: string, deploymentId: string): Promise<number>;
   /** saveDescriptor-2.lua: 1 stored, 0 stored already, -1 gone. */
   mpuSaveDescriptor(app: string, descriptor: string, canonical: string): Promise<number>;
-  /** unindexInstallations-1.lua: index entries deleted. */
-  mpuUnindexInstallations(index: string, appId: string, ...ids: string[]): Promise<number>;
+  /** unindexInstallations-1.lua: bucket entries deleted (ARGV: field, expected value pairs). */
+  mpuUnindexInstallations(bucket: string, ...fieldsAndValues: string[]): Promise<number>;
   /** setRolloutStatus-1.lua: 'ok' | 'stale' | 'missing'. */
   mpuSetRolloutStatus(
     rollout: string,

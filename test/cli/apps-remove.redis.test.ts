@@ -12,7 +12,7 @@ import { recordVersion } from '../../src/app/detection/record-version.js';
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
 import { generatePopulation } from '../../src/app/rollout/installations.js';
-import { TEST_REDIS_URL } from '../helpers/redis.js';
+import { indexEntries, TEST_REDIS_URL } from '../helpers/redis.js';
 import { createHarness, type Harness } from '../helpers/detection-harness.js';
 import { createRolloutHarness } from '../helpers/rollout-harness.js';
 
@@ -143,7 +143,7 @@ describe('mpu apps remove', () => {
     const list = JSON.parse((await mpu('apps', 'list', '--json')).stdout) as { apps: { id: string }[] };
     expect(list.apps.map((a) => a.id)).toEqual(['cli-app-2']);
     expect(await h.ctx.schedule.nextDue('cli-app')).toBeNull();
-    expect(new Set(Object.values(await h.connection.hgetall(h.ctx.keys.installationIndex())))).toEqual(
+    expect(new Set(Object.values(await indexEntries(h.connection, h.ctx.keys.prefix, 'installations')))).toEqual(
       new Set(['cli-app-2']),
     );
     expect((await mpu('apps', 'show', 'cli-app')).exitCode).toBe(66);
@@ -163,8 +163,9 @@ describe('mpu apps remove', () => {
       installationIndexEntries: 5,
     });
     // record, versions, version order, 1 descriptor, installation ids, records (with versions and
-    // histories), distribution, registration log, by-site index
-    expect(removed.keys).toBe(9);
-    expect(await h.connection.exists(h.ctx.keys.installationIndex())).toBe(0);
+    // histories), distribution, registration log
+    expect(removed.keys).toBe(8);
+    expect(await indexEntries(h.connection, h.ctx.keys.prefix, 'installations')).toEqual({});
+    expect(await indexEntries(h.connection, h.ctx.keys.prefix, 'sites-index')).toEqual({});
   });
 });

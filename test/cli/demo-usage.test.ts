@@ -34,3 +34,19 @@ describe('mpu demo usage', () => {
     expect(JSON.parse(shorter.stdout)).toMatchObject({ error: { code: 'usage-invalid' } });
   });
 });
+
+describe('command-line parse errors', () => {
+  it('an invalid option value, an unknown option and a missing subcommand exit 64; --help and --version exit 0', async () => {
+    const share = await mpu(['replay', 'x', '--installations', '10', '--approve-share', '1.5']);
+    expect(share.code).toBe(64);
+    expect(share.stderr).toMatch(/^error: option '--approve-share <s>' argument '1\.5' is invalid/);
+    expect((await mpu(['replay', '--bogus'])).code).toBe(64);
+    const bare = await mpu(['rollouts']);
+    expect(bare.code).toBe(64);
+    expect(bare.stderr).toContain('Usage: mpu rollouts');
+    expect((await mpu(['--version'])).code).toBe(0);
+    const help = await mpu(['replay', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: mpu replay');
+  });
+});

@@ -118,3 +118,24 @@ export async function keysMatching(redis: RedisConnection, pattern: string): Pro
   for await (const keys of scanKeys(redis, pattern, 1000)) for (const k of keys) out.add(k);
   return [...out].sort();
 }
+
+/**
+ * Every entry of one of the two bucketed indexes (keys.ts `installationIndexBucket`,
+ * `siteIndexBucket`) under `prefix`, as `<bucket>/<field>` → value (fields are digests: compare
+ * values, or look ids up through the store). SCAN on every master, then HGETALL per bucket.
+ */
+export async function indexEntries(
+  c: RedisConnection,
+  prefix: string,
+  which: 'installations' | 'sites-index',
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const head = `${prefix}:${which}:`;
+  for await (const keys of scanKeys(c, `${head.replace(/[*?[\]\\]/g, '\\$&')}*`, 1000))
+    for (const key of keys) {
+      const bucket = key.slice(head.length);
+      if (!/^\d+$/.test(bucket)) continue;
+      for (const [f, v] of Object.entries(await c.hgetall(key))) out[`${bucket}/${f}`] = v;
+    }
+  return out;
+}

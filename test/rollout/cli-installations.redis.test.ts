@@ -16,7 +16,7 @@ import {
   listInstallationsCommand,
   showInstallationCommand,
 } from '../../src/cli/commands/installations.js';
-import { TEST_REDIS_URL, connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_URL, connectTestRedis, deleteKeysWithPrefix, indexEntries, testPrefix } from '../helpers/redis.js';
 import { openContext } from '../../src/main.js';
 import { registerConnectApp } from '../../src/app/detection/register-app.js';
 import { recordVersion } from '../../src/app/detection/record-version.js';
@@ -63,7 +63,7 @@ describe('mpu installations / distribution', () => {
       code: 'input-invalid',
       message: expect.stringMatching(/line 2: version.*\n.*line 3: not JSON/s),
     });
-    expect(await redis.exists(`${prefix}:installations`)).toBe(0);
+    expect(await indexEntries(redis, prefix, 'installations')).toEqual({});
 
     // Well formed, but naming an app that does not exist and a version the app does not have:
     // every such line is listed, and nothing (not even the good line 1) is stored.
@@ -85,7 +85,7 @@ describe('mpu installations / distribution', () => {
       ),
       meta: { details: { problems: [expect.stringMatching(/ghost/), expect.stringMatching(/99\.0\.0/)] } },
     });
-    expect(await redis.exists(`${prefix}:installations`)).toBe(0);
+    expect(await indexEntries(redis, prefix, 'installations')).toEqual({});
     expect(JSON.parse(await capture(() => distributionCommand('cli', { json: true })))).toMatchObject({ total: 0 });
 
     const good = path.join(dir, 'good.jsonl');

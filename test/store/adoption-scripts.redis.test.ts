@@ -1,5 +1,5 @@
 /**
- * The adoption's scripts (releaseAdoptions-8.lua, receiveAdoptions-7.lua) on a real Redis (InstallationStore.adoptInstallations): a Connect
+ * The adoption's scripts (releaseAdoptions-7.lua, receiveAdoptions-5.lua) on a real Redis (InstallationStore.adoptInstallations): a Connect
  * installation moves to the Forge app adopting its app by a compare-and-set on its Connect
  * version, exactly once per adoption, with both apps' distributions, the index, the Forge
  * registration log and a `moved` history entry that decodes in src/rollout/installation-history.ts.

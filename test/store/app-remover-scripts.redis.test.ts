@@ -1,7 +1,7 @@
 /**
- * unindexInstallations-1.lua on a real Redis, through AppRemover.remove: the global
- * installation index loses exactly the entries that still name the removed app, and the count
- * reported is theirs.
+ * unindexInstallations-1.lua on a real Redis, through AppRemover.remove: the bucketed global
+ * installation index loses exactly the entries that still name the removed app (and the by-site
+ * index those of its installations), and the count reported is theirs.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -9,7 +9,7 @@ import type { Installation } from '../../src/rollout/types.js';
 import { AppRemover } from '../../src/store/app-remover.js';
 import { InstallationStore } from '../../src/store/installation-store.js';
 import { createKeys, type Keys } from '../../src/store/keys.js';
-import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
+import { connectTestRedis, deleteKeysWithPrefix, indexEntries, testPrefix } from '../helpers/redis.js';
 
 const inst = (id: string, appId: string): Installation => ({
   id,
@@ -47,10 +47,16 @@ describe('AppRemover scripts (real Redis)', () => {
     );
     // an id in a's list whose index entry names another app (never written by the store, which
     // refuses it, but the script must not delete it)
-    await redis.hset(keys.installationIndex(), 'a3', 'b');
+    const a3 = keys.installationIndexEntry('a3');
+    await redis.hset(a3.key, a3.field, 'b');
     const removed = await new AppRemover(redis, keys).remove('a', { batchSize: 2 });
     expect(removed.installationIndexEntries).toBe(4);
-    expect(await redis.hgetall(keys.installationIndex())).toEqual({ a3: 'b', b1: 'b', b2: 'b' });
+    expect(Object.values(await indexEntries(redis, prefix, 'installations'))).toEqual(['b', 'b', 'b']);
+    expect(await redis.hget(a3.key, a3.field)).toBe('b');
+    expect(await installs.appOf('b1')).toBe('b');
+    expect(await installs.onSite('b', 'b2.example.net')).toBe('b2');
+    // a's by-site entries are gone, b's stay
+    expect(Object.values(await indexEntries(redis, prefix, 'sites-index')).sort()).toEqual(['b1', 'b2']);
     expect(await installs.count('b')).toBe(2);
   });
 });

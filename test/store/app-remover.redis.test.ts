@@ -20,7 +20,7 @@ import { PollScheduleStore } from '../../src/store/poll-schedule-store.js';
 import { RolloutStore } from '../../src/store/rollout-store.js';
 import { VersionStore } from '../../src/store/version-store.js';
 import { parseDescriptor } from '../../src/versioning/index.js';
-import { connectTestRedis, deleteKeysWithPrefix, testPrefix, keysMatching } from '../helpers/redis.js';
+import { connectTestRedis, deleteKeysWithPrefix, indexEntries, testPrefix, keysMatching } from '../helpers/redis.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');
 
@@ -160,9 +160,13 @@ async function seedApp(w: World, appId: string, n = 3): Promise<void> {
   ).toBe(true);
 }
 
+/** Every key of the test but the index buckets (compared entry by entry in `crossApp`). */
 async function allKeys(w: World): Promise<Set<string>> {
-  return new Set(await keysMatching(w.redis, `${escapeGlob(w.prefix)}:*`));
+  const bucket = new RegExp(`^${escapeRegExp(w.prefix)}:(installations|sites-index):\\d+$`);
+  return new Set((await keysMatching(w.redis, `${escapeGlob(w.prefix)}:*`)).filter((k) => !bucket.test(k)));
 }
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const isAppKey = (w: World, appId: string, key: string) =>
   key === w.keys.app(appId) || key.startsWith(`${w.keys.app(appId)}:`);
@@ -172,7 +176,8 @@ async function crossApp(w: World) {
   return {
     apps: (await w.redis.smembers(w.keys.apps())).sort(),
     schedule: (await w.redis.zrange(w.keys.pollSchedule(), 0, -1)).sort(),
-    index: await w.redis.hgetall(w.keys.installationIndex()),
+    index: await indexEntries(w.redis, w.keys.prefix, 'installations'),
+    sites: await indexEntries(w.redis, w.keys.prefix, 'sites-index'),
     rollouts: (await w.redis.zrange(w.keys.rollouts(), 0, -1)).sort(),
   };
 }
@@ -188,10 +193,9 @@ describe('AppRemover (real Redis)', () => {
     const before = await allKeys(w);
     const cross = await crossApp(w);
     const own = [...before].filter((k) => isAppKey(w, target, k));
-    // record, versions, order, deployments, 2 descriptors, 6 installation hashes (records with
-    // their versions and histories, the by-site index…), the registration log, rollout, its
-    // buckets hash, 1 bucket list
-    expect(own.length).toBe(16);
+    // record, versions, order, deployments, 2 descriptors, 5 installation hashes (records with
+    // their versions and histories…), the registration log, rollout, its buckets hash, 1 bucket list
+    expect(own.length).toBe(15);
 
     expect(await w.remover.inventory(target)).toEqual({ appId: target, versions: 2, installations: 3, rollouts: 1 });
     const removed = await w.remover.remove(target, { batchSize: 2 }); // small pages: several SCAN/LRANGE rounds
@@ -213,9 +217,11 @@ describe('AppRemover (real Redis)', () => {
       apps: cross.apps.filter((a) => a !== target),
       schedule: cross.schedule.filter((a) => a !== target),
       index: Object.fromEntries(Object.entries(cross.index).filter(([, a]) => a !== target)),
+      sites: Object.fromEntries(Object.entries(cross.sites).filter(([, id]) => !id.startsWith(`${target}/`))),
       rollouts: cross.rollouts.filter((r) => r !== `${target}@1.0.1`),
     });
     expect(Object.keys((await crossApp(w)).index)).toHaveLength((APPS.length - 1) * 3);
+    expect(Object.keys((await crossApp(w)).sites)).toHaveLength((APPS.length - 1) * 3);
 
     // Idempotent: a second run finds nothing.
     expect(await w.remover.remove(target)).toMatchObject({
@@ -236,7 +242,7 @@ describe('AppRemover (real Redis)', () => {
     await seedApp(plain, 'app');
     await seedApp(globbed, 'app');
     const plainBefore = await allKeys(plain);
-    expect(await globbed.remover.remove('app')).toMatchObject({ recordDeleted: true, keys: 16 });
+    expect(await globbed.remover.remove('app')).toMatchObject({ recordDeleted: true, keys: 15 });
     expect(await allKeys(plain)).toEqual(plainBefore);
     expect([...(await allKeys(globbed))].filter((k) => isAppKey(globbed, 'app', k))).toEqual([]);
   });
@@ -268,7 +274,7 @@ describe('AppRemover (real Redis)', () => {
       versions: 2,
       installations: 5,
       rollouts: 1,
-      keys: 16,
+      keys: 15,
     });
     const removed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'app:removed');
     expect(removed).toMatchObject({
@@ -277,7 +283,7 @@ describe('AppRemover (real Redis)', () => {
       versions: 2,
       installations: 5,
       rollouts: 1,
-      keys: 16,
+      keys: 15,
     });
     expect(removed?.msg).toMatch(/removed connect app app: 2 version\(s\), 5 installation\(s\)/);
     await expect(w.apps.getApp('app')).resolves.toBeNull();
@@ -436,7 +442,8 @@ describe('AppRemover (real Redis)', () => {
     await seedApp(w, 'big-2', 10);
     const r = await w.remover.remove('big');
     expect(r).toMatchObject({ installations: 10_000, installationIndexEntries: 10_000 });
-    expect(await w.redis.hlen(w.keys.installationIndex())).toBe(10);
+    expect(Object.keys(await indexEntries(w.redis, w.keys.prefix, 'installations'))).toHaveLength(10);
+    expect(Object.keys(await indexEntries(w.redis, w.keys.prefix, 'sites-index'))).toHaveLength(10);
     expect(await w.installs.count('big-2')).toBe(10);
   });
 });

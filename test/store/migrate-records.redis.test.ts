@@ -61,7 +61,7 @@ describe('store migration: one record per installation (real Redis)', () => {
     await redis.hset(keys.installationData(app), ...data);
     await redis.hset(oldVersionKey(keys, app), ...ver);
     await redis.hset(oldHistoryKey(keys, app), ...hist);
-    await redis.hset(keys.installationIndex(), ...index, `${app}-nohist`, app);
+    await redis.hset(keys.legacyInstallationIndex(), ...index, `${app}-nohist`, app);
   }
 
   it('every installation keeps its version and history; the second run changes nothing', async () => {

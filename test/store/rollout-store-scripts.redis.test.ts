@@ -220,4 +220,17 @@ describe('RolloutStore scripts (real Redis)', () => {
       expect(await redis.exists(...written)).toBe(0);
     });
   });
+  describe('reconciliation marks', () => {
+    it('a mark is kept for a rollout that exists and taken back for one that is gone (the app was removed while the sweep read it)', async () => {
+      await rollouts.create(rollout('1.0.1', { status: 'scheduled' }));
+      await rollouts.setReconcileMark('a', '1.0.1', T0 + 60_000);
+      expect(await rollouts.reconcileMark('a', '1.0.1')).toBe(T0 + 60_000);
+      await rollouts.setReconcileMark('a', '9.9.9', T0 + 60_000);
+      expect(await rollouts.reconcileMark('a', '9.9.9')).toBe(-Infinity);
+      await redis.del(keys.rollout('a', '1.0.1'));
+      await redis.del(keys.reconcileMarks('a'));
+      await rollouts.setReconcileMark('a', '1.0.1', T0 + 120_000);
+      expect(await redis.exists(keys.reconcileMarks('a'))).toBe(0);
+    });
+  });
 });

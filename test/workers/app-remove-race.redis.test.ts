@@ -5,7 +5,7 @@
  * schedule entry or its rollouts index entry. The removal is made to happen at the worst moment
  * by wrapping one store call; no sleeps, time is a ManualClock.
  */
-import { keysMatching } from '../helpers/redis.js';
+import { indexEntries, keysMatching } from '../helpers/redis.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HOUR } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
@@ -106,7 +106,7 @@ describe('removing an app while the daemon runs', () => {
     await registerConnectApp(h.ctx, 'kept-app', url('kept-app'));
     // The scheduler read the due apps just before the removal…
     const due = await h.ctx.schedule.due(h.clock.now());
-    expect(due.sort()).toEqual(['gone-app', 'kept-app']);
+    expect(due.map((e) => e.appId).sort()).toEqual(['gone-app', 'kept-app']);
     await remove(h, 'gone-app');
     h.ctx.schedule.due = vi.fn().mockResolvedValueOnce(due).mockResolvedValue([]);
     expect(await schedulerTick(h.ctx)).toEqual({ due: 2 });
@@ -277,7 +277,8 @@ describe('removing an app while the daemon runs', () => {
       const notify: NotifyBatchJob = { v: 1, appId: 'batches', version: '1.0.1', at: h.clock.now(), start: 0, end: 9 };
       expect(await notifyBatch(ctx, notify)).toEqual({ considered: 0, notified: 0, skipped: 'gone' });
       await expectNothingLeft(h, ctx, 'batches');
-      expect(await h.connection.hlen(h.ctx.keys.installationIndex())).toBe(0);
+      expect(await indexEntries(h.connection, h.ctx.keys.prefix, 'installations')).toEqual({});
+      expect(await indexEntries(h.connection, h.ctx.keys.prefix, 'sites-index')).toEqual({});
     });
   });
 });

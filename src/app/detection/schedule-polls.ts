@@ -3,11 +3,20 @@
  * stable per-app offset; many daemons must not poll twice): every app whose slot is due is handed
  * to the poll port in chunks of at most `pollBatchSize` apps (smaller for a small burst, see
  * `chunkSize`), then moved to its next slot, never less than
- * half an interval away (`nextPollDueAt`: a new app's registration poll is its slot's poll). Chunk job ids
- * name their apps and slots, so two daemons ticking at once enqueue each chunk once; should their
- * chunks differ, each app's slot is claimed on its record when polled (AppStore.claimPolls), so
- * it is still polled once. The schedule only moves forward (PollScheduleStore.rescheduleMany), so
- * a daemon whose clock lags or goes back never re-arms a slot already enqueued.
+ * half an interval away (`nextPollDueAt`: a new app's registration poll is its slot's poll).
+ *
+ * A poll is named by its schedule entry: the slot that contains the entry's due time, not the
+ * slot of the tick's time. Two daemons may read the same entry (the second reads before the first
+ * has moved it on); their ticks' times differ, and when an app's slot boundary lies between them
+ * (an app registered just before its next slot starts), slots taken from the ticks' times would
+ * name two polls of one entry, both claimed, and fetch the app twice in a row. Named by the
+ * entry, both daemons name the same poll: chunk job ids name their apps and slots, so they enqueue
+ * each chunk once; should their chunks differ, each app's slot is claimed on its record when
+ * polled (AppStore.claimPolls), so it is still polled once. A late entry (an outage, a lagging
+ * daemon) is named by its own, older slot: slots claimed on an app still only increase, since
+ * every entry is moved to the slot after the tick's. The schedule only moves forward
+ * (PollScheduleStore.rescheduleMany), so a daemon whose clock lags or goes back never re-arms a
+ * slot already enqueued.
  */
 import type { PollBatchJob } from '../../jobs/queues.js';
 import { nextPollDueAt, pollSlot } from '../../poller/poll-schedule.js';
@@ -46,7 +55,8 @@ export async function enqueueDuePolls(
     const due = await ctx.schedule.due(now, PAGE);
     if (due.length === 0) break;
     total += due.length;
-    const slots = due.map((appId) => ({ appId, slot: pollSlot(appId, now, pollIntervalMs) }));
+    // The entry's slot (see above), not the slot of `now`.
+    const slots = due.map(({ appId, dueAt }) => ({ appId, slot: pollSlot(appId, dueAt, pollIntervalMs) }));
     const jobs: PollBatchJob[] = [];
     const size = chunkSize(due.length, pollBatchSize);
     for (let i = 0; i < slots.length; i += size) {
@@ -57,8 +67,10 @@ export async function enqueueDuePolls(
     }
     await ctx.enqueuePollBatches(jobs);
     // Never back (a slower daemon's tick), never re-added (an app removed since it was read).
-    // The next slot's start, or half an interval from now if sooner (a registration's or a late
-    // poll: no second poll right after it; poll-schedule.ts `nextPollDueAt`).
+    // The start of the slot after now's, or half an interval from now if later (a registration's
+    // or a late poll: no second poll right after it; poll-schedule.ts `nextPollDueAt`). A daemon
+    // that read the entry just before another moved it on may move it a little later (GT keeps
+    // the later time): a gap longer than the interval by at most the time between the two reads.
     await ctx.schedule.rescheduleMany(
       slots.map(({ appId }) => ({ appId, dueAt: nextPollDueAt(appId, now, pollIntervalMs) })),
     );

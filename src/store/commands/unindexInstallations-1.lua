@@ -1,19 +1,20 @@
 --[[
-  Deletes entries of the global installation index for a removed app (AppRemover.remove,
-  `mpu apps remove`), a page of installation ids at a time.
+  Deletes entries of one bucket of a bucketed index (the global index or the by-site index,
+  keys.ts `installationIndexBucket`, `siteIndexBucket`) when they still hold the expected value:
+  AppRemover.remove (`mpu apps remove`) for a removed app's installations, and an adoption for
+  the by-site entries of the app its installations left.
 
-  Rule: only the entries that still belong to that app are deleted; an id is never indexed to
-  two apps (InstallationStore.register refuses it), so another app's entry is never touched.
+  Rule: an entry is deleted only if it still names what the caller expects (the app, or the
+  installation), so an entry another app or installation took meanwhile is never touched.
 
   Input:
-    KEYS[1]  installation index hash (`installationIndex`: installation id → app id)
-    ARGV[1]  app id
-    ARGV[2…] installation ids
+    KEYS[1]    one bucket (HASH: digest or fallback field → app id or installation id)
+    ARGV[1…]   pairs: field, expected value
 
-  Output: the number of index entries deleted (integer).
+  Output: the number of entries deleted (integer).
 ]]
 local n = 0
-for i = 2, #ARGV do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
+for i = 1, #ARGV - 1, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
 return n

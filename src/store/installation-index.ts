@@ -1,0 +1,299 @@
+/**
+ * The two lookup indexes of installations, bucketed (keys.ts `installationIndexBucket`,
+ * `siteIndexBucket`; digests in index-digest.ts):
+ * - the global index, installation id → app id (lookup by id: `appsOf`);
+ * - the by-site index, `<appId>\n<site>` → that app's installation id on the site (`siteLookup`).
+ *
+ * Each index is `INDEX_BUCKETS` small hashes that Redis keeps as listpacks; an entry's field is
+ * a 64-bit digest of the looked-up string, so entries are hints, checked against the app's
+ * installation records on every lookup: an entry naming an app that has no record of the id
+ * (a registration that failed half-way, an installation moved away) reads as not found.
+ *
+ * Two strings with the same digest: the first to be indexed keeps the digest field; the second
+ * gets its fallback field (`.` + the full string) in the same bucket, which lookups read first.
+ * Whose the digest field is, the registration tells from the records: the entry is the id's own
+ * when the app it names has the id's record (by-site: when that app's installation named there
+ * is on that site); otherwise the newcomer takes the fallback. One case stays ambiguous: two ids
+ * of the same app with the same digest registered in different calls share the digest entry
+ * (both resolve: it names their app); if an adoption then moves one of them, the other is not
+ * found by id until it is registered again (which gives it its fallback field). With a 64-bit
+ * digest this needs ~4 billion ids of one app by chance, or ids crafted by that app's own vendor.
+ *
+ * Redis Cluster: the buckets have no hash tag, so they spread over all slots; every command here
+ * touches one bucket (or one app's keys): a pipeline on one server, one command per bucket sent
+ * together on a cluster (redis-connection.ts `crossSlotPipeline`). Nothing is atomic across
+ * buckets; the writers' order (index entries first, then the records) keeps that safe, as above.
+ */
+import { crossSlotPipeline } from '../lib/redis-connection.js';
+import { execAll } from '../lib/exec-all.js';
+import { AppError, ErrorCode } from '../lib/errors.js';
+import type { IndexEntry, Keys } from './keys.js';
+import { countOf } from './script-results.js';
+import type { ScriptedRedis } from './scripts.js';
+
+/** One field of a bucket and its value (to write, or expected, to delete). */
+export interface BucketWrite {
+  key: string;
+  field: string;
+  value: string;
+}
+
+/** The sites of installations `ids` of `appId` from their records (null where it has none). */
+export type SitesOf = (appId: string, ids: readonly string[]) => Promise<(string | null)[]>;
+
+/** Redis access to the two bucketed indexes. */
+export class InstallationIndex {
+  constructor(
+    private readonly redis: ScriptedRedis,
+    private readonly keys: Keys,
+    private readonly sitesOf: SitesOf,
+  ) {}
+
+  /**
+   * For each id, the apps its entries name (fallback field first, then digest field; distinct),
+   * unchecked: callers check each against the app's records (`appsOf`) or read the record.
+   */
+  async candidates(ids: readonly string[]): Promise<string[][]> {
+    const entries = ids.map((id) => this.keys.installationIndexEntry(id));
+    const read = await this.readEntries(entries);
+    return read.map(([digest, fallback]) => distinct(fallback, digest));
+  }
+
+  /**
+   * The app of each of `ids`: the first app named by its entries whose record hash
+   * (`installationData`) has the id, or null. Two round trips (the buckets, then the records).
+   */
+  async appsOf(ids: readonly string[]): Promise<(string | null)[]> {
+    const cands = await this.candidates(ids);
+    const checks: [number, string][] = [];
+    cands.forEach((apps, k) => apps.forEach((app) => checks.push([k, app])));
+    if (checks.length === 0) return ids.map(() => null);
+    const pipe = crossSlotPipeline(this.redis);
+    for (const [k, app] of checks) pipe.hexists(this.keys.installationData(app), ids[k]!);
+    const has = await execAll<number>(pipe);
+    const out: (string | null)[] = ids.map(() => null);
+    checks.forEach(([k, app], j) => {
+      if (out[k] === null && has[j] === 1) out[k] = app;
+    });
+    return out;
+  }
+
+  /**
+   * The global index entries to write for installations `items` (each to its app), in their
+   * order: each at its digest field, or at its fallback field when the digest field is another
+   * id's (see the module documentation). Reads only.
+   * @throws AppError `input-invalid` when an id is registered to another app: its entry names
+   *   another app that has its record, or its fallback entry names another app (as the
+   *   unbucketed index refused any entry of another app)
+   */
+  async planIds(items: readonly { id: string; appId: string }[]): Promise<BucketWrite[]> {
+    const { writes, conflicts } = await this.planIdsOrConflicts(items);
+    if (conflicts.length > 0) {
+      throw new AppError(
+        ErrorCode.INPUT_INVALID,
+        `installation ${conflicts[0]!.id} is already registered to app ${conflicts[0]!.owner}`,
+        { details: { ids: conflicts.slice(0, 20).map((c) => c.id) } },
+      );
+    }
+    return writes;
+  }
+
+  /**
+   * `planIds` without the throw: the entries of the items without a conflict (in their order),
+   * and the conflicts (id and the app already named). Reads only.
+   */
+  async planIdsOrConflicts(
+    items: readonly { id: string; appId: string }[],
+  ): Promise<{ writes: BucketWrite[]; conflicts: { id: string; owner: string }[] }> {
+    const entries = items.map((i) => this.keys.installationIndexEntry(i.id));
+    const read = await this.readEntries(entries);
+    // Which entries name another app (or this one without its record): checked against records.
+    const checks: { k: number; app: string }[] = [];
+    items.forEach((item, k) => {
+      const [digest, fallback] = read[k]!;
+      if (fallback === null && digest !== null) checks.push({ k, app: digest });
+    });
+    const has = await this.hasRecords(checks.map((c) => ({ app: c.app, id: items[c.k]!.id })));
+    const owned = new Map<number, boolean>();
+    checks.forEach((c, j) => owned.set(c.k, has[j]!));
+    const conflicts: { id: string; owner: string }[] = [];
+    const claimed = new Map<string, string>(); // digest field (key + field) → the id given it in this call
+    const out = items.map((item, k): BucketWrite | null => {
+      const e = entries[k]!;
+      const [digest, fallback] = read[k]!;
+      const at = (field: string) => ({ key: e.key, field, value: item.appId });
+      if (fallback !== null) {
+        // A fallback entry is the id's own: only its app decides.
+        if (fallback === item.appId) return at(e.fallback);
+        conflicts.push({ id: item.id, owner: fallback });
+        return null;
+      }
+      if (digest !== null) {
+        if (owned.get(k)) {
+          if (digest === item.appId) return at(e.field);
+          conflicts.push({ id: item.id, owner: digest });
+          return null;
+        }
+        // Another id's entry, or this id's from a registration that failed half-way: the
+        // fallback field is right either way (lookups read it first).
+        return at(e.fallback);
+      }
+      const slot = `${e.key}\n${e.field}`;
+      const first = claimed.get(slot);
+      if (first !== undefined && first !== item.id) return at(e.fallback);
+      claimed.set(slot, item.id);
+      return at(e.field);
+    });
+    return { writes: out.filter((w) => w !== null), conflicts };
+  }
+
+  /**
+   * The by-site entries to write for installations `items` (`id` of `appId` on `site`): each at
+   * its digest field, unless that names an installation of another (app, site) pair (then at its
+   * fallback field). Reads only.
+   */
+  async planSites(items: readonly { appId: string; site: string; id: string }[]): Promise<BucketWrite[]> {
+    const entries = items.map((i) => this.keys.siteIndexEntry(i.appId, i.site));
+    const read = await this.readEntries(entries);
+    // A digest entry naming another installation: the same pair (a new installation on the
+    // site replaces it) when that installation's record in this app is on this site.
+    const checks: number[] = [];
+    items.forEach((item, k) => {
+      const [digest, fallback] = read[k]!;
+      if (fallback === null && digest !== null && digest !== item.id) checks.push(k);
+    });
+    const samePair = new Set<number>();
+    const byApp = new Map<string, number[]>();
+    for (const k of checks) push(byApp, items[k]!.appId, k);
+    await Promise.all(
+      [...byApp].map(async ([appId, ks]) => {
+        const sites = await this.sitesOf(
+          appId,
+          ks.map((k) => read[k]![0]!),
+        );
+        ks.forEach((k, j) => sites[j] === items[k]!.site && samePair.add(k));
+      }),
+    );
+    const claimed = new Map<string, string>(); // digest field → the pair given it in this call
+    return items.map((item, k): BucketWrite => {
+      const e = entries[k]!;
+      const [digest, fallback] = read[k]!;
+      const at = (field: string) => ({ key: e.key, field, value: item.id });
+      if (fallback !== null) return at(e.fallback);
+      if (digest !== null && digest !== item.id && !samePair.has(k)) return at(e.fallback);
+      const slot = `${e.key}\n${e.field}`;
+      const pair = `${item.appId}\n${item.site}`;
+      const first = claimed.get(slot);
+      if (first !== undefined && first !== pair) return at(e.fallback);
+      claimed.set(slot, pair);
+      return at(e.field);
+    });
+  }
+
+  /**
+   * The id of `appId`'s installation on `site`, or null: the installations its entries name
+   * (fallback field first), the first whose record in `appId` is on `site`. Two round trips.
+   */
+  async siteLookup(appId: string, site: string): Promise<string | null> {
+    const e = this.keys.siteIndexEntry(appId, site);
+    const [digest, fallback] = await this.redis.hmget(e.key, e.field, e.fallback);
+    const ids = distinct(fallback ?? null, digest ?? null);
+    if (ids.length === 0) return null;
+    const sites = await this.sitesOf(appId, ids);
+    const k = sites.findIndex((s) => s === site);
+    return k < 0 ? null : ids[k]!;
+  }
+
+  /** Writes `entries` (HSET, one command per bucket). */
+  async write(entries: readonly BucketWrite[]): Promise<void> {
+    if (entries.length === 0) return;
+    const byKey = new Map<string, string[]>();
+    for (const e of entries) push(byKey, e.key, e.field, e.value);
+    const pipe = crossSlotPipeline(this.redis);
+    for (const [key, flat] of byKey) pipe.hset(key, ...flat);
+    await execAll(pipe);
+  }
+
+  /**
+   * Deletes each of `entries` whose field still holds its `value` (commands/unindexInstallations-1.lua,
+   * one call per bucket). @returns how many were deleted
+   */
+  async remove(entries: readonly BucketWrite[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const byKey = new Map<string, string[]>();
+    for (const e of entries) push(byKey, e.key, e.field, e.value);
+    const pipe = crossSlotPipeline(this.redis);
+    for (const [key, flat] of byKey) (pipe as unknown as ScriptedRedis).mpuUnindexInstallations(key, ...flat);
+    const replies = await execAll<unknown>(pipe);
+    return replies.reduce<number>((n, r) => n + countOf('unindexInstallations', r), 0);
+  }
+
+  /** The global entries (both fields) of `ids` that name `appId`, as `remove` takes them. */
+  idEntries(appId: string, ids: readonly string[]): BucketWrite[] {
+    return ids.flatMap((id) => {
+      const e = this.keys.installationIndexEntry(id);
+      return [
+        { key: e.key, field: e.field, value: appId },
+        { key: e.key, field: e.fallback, value: appId },
+      ];
+    });
+  }
+
+  /** The by-site entries (both fields) of `appId`'s installations `items` on their sites, as `remove` takes them. */
+  siteEntries(appId: string, items: readonly { id: string; site: string }[]): BucketWrite[] {
+    return items.flatMap(({ id, site }) => {
+      const e = this.keys.siteIndexEntry(appId, site);
+      return [
+        { key: e.key, field: e.field, value: id },
+        { key: e.key, field: e.fallback, value: id },
+      ];
+    });
+  }
+
+  /**
+   * The global entries that make `ids` name `appId` (adoption): each id's fallback entry when it
+   * has one, else its digest entry. Reads only.
+   */
+  async moveIds(appId: string, ids: readonly string[]): Promise<BucketWrite[]> {
+    const entries = ids.map((id) => this.keys.installationIndexEntry(id));
+    const read = await this.readEntries(entries);
+    return entries.map((e, k) => ({ key: e.key, field: read[k]![1] !== null ? e.fallback : e.field, value: appId }));
+  }
+
+  /** Whether each app's record hash has the id (HEXISTS, one command each). */
+  private async hasRecords(pairs: readonly { app: string; id: string }[]): Promise<boolean[]> {
+    if (pairs.length === 0) return [];
+    const pipe = crossSlotPipeline(this.redis);
+    for (const p of pairs) pipe.hexists(this.keys.installationData(p.app), p.id);
+    return (await execAll<number>(pipe)).map((n) => n === 1);
+  }
+
+  /** [digest field value, fallback field value] of each entry (one HMGET per bucket). */
+  private async readEntries(entries: readonly IndexEntry[]): Promise<[string | null, string | null][]> {
+    if (entries.length === 0) return [];
+    const byKey = new Map<string, number[]>();
+    entries.forEach((e, k) => push(byKey, e.key, k));
+    const pipe = crossSlotPipeline(this.redis);
+    for (const [key, ks] of byKey) pipe.hmget(key, ...ks.flatMap((k) => [entries[k]!.field, entries[k]!.fallback]));
+    const replies = await execAll<(string | null)[]>(pipe);
+    const out: [string | null, string | null][] = new Array(entries.length);
+    [...byKey.values()].forEach((ks, j) => {
+      const r = replies[j]!;
+      ks.forEach((k, i) => (out[k] = [r[2 * i] ?? null, r[2 * i + 1] ?? null]));
+    });
+    return out;
+  }
+}
+
+function distinct(a: string | null, b: string | null): string[] {
+  const out: string[] = [];
+  if (a !== null) out.push(a);
+  if (b !== null && b !== a) out.push(b);
+  return out;
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, ...v: V[]): void {
+  const l = m.get(k);
+  if (l) l.push(...v);
+  else m.set(k, v);
+}
