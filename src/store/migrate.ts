@@ -60,6 +60,12 @@ export async function migrateStore(
 ): Promise<{ from: number; to: number }> {
   const from = Number((await redis.get(keys.layout())) ?? '1');
   if (from >= STORE_LAYOUT) return { from, to: from };
+  // A store without any app (a new deployment) has nothing to migrate: marked at once, without
+  // the migrations' scans (the indexes' one SCANs the whole keyspace for old by-site hashes).
+  if ((await redis.exists(keys.apps())) === 0) {
+    await redis.set(keys.layout(), String(STORE_LAYOUT));
+    return { from, to: STORE_LAYOUT };
+  }
   const scripted = defineScripts(redis);
   for (const m of MIGRATIONS) {
     if (m.to <= from) continue;
