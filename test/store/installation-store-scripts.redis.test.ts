@@ -156,6 +156,53 @@ describe('InstallationStore scripts (real Redis)', () => {
     });
   });
 
+  describe('upgradeRange-5.lua', () => {
+    const targets = new Map([
+      ['1.0.0', { target: '1.1.0', cause: 'automatic' as const }],
+      ['1.1.0', { target: null, cause: 'automatic' as const }],
+    ]);
+    it('moves a bucket range by the version map: entries as encodeHistoryEntry writes them, once, deferral first', async () => {
+      await store.register([inst('x'), inst('y'), inst('z', '0.5.0'), inst('w', '1.1.0')], T);
+      const deferred: HistoryEntry = {
+        at: T + 1,
+        kind: 'deferred',
+        version: '1.1.0',
+        until: T + 2,
+        window: { kind: 'ad-hoc', start: T, end: T + 2 },
+      };
+      await store.recordDeferrals('a', '1.1.0', new Map([['y', encodeHistoryEntry(deferred)]]));
+      const list = keys.rolloutBucket('a', '1.1.0', 'upgrade', T);
+      // 'x' twice (a list written twice by mistake): moved and recorded once.
+      await redis.rpush(list, 'x', 'y', 'ghost', 'z', 'w', 'x');
+      expect(await store.upgradeRange('a', '1.1.0', list, 0, 5, targets, T + 2)).toEqual({
+        considered: 6,
+        moved: 2,
+        deferred: 1,
+        targets: new Map([['1.1.0', 2]]),
+        unknown: ['z'],
+      });
+      const upgraded: HistoryEntry = { at: T + 2, kind: 'upgraded', from: '1.0.0', to: '1.1.0', cause: 'automatic' };
+      expect(await historyOf('x')).toBe(encodeHistory([{ at: T, kind: 'registered', version: '1.0.0' }, upgraded]));
+      expect(await historyOf('y')).toBe(
+        encodeHistory([{ at: T, kind: 'registered', version: '1.0.0' }, deferred, upgraded]),
+      );
+      expect(await store.distribution('a')).toEqual({ '0.5.0': 1, '1.1.0': 3 });
+      // Again: nothing moves (the map moves 1.1.0 nowhere), nothing is written.
+      const before = await redis.hgetall(keys.installationData('a'));
+      expect(await store.upgradeRange('a', '1.1.0', list, 0, 5, targets, T + 3)).toMatchObject({ moved: 0 });
+      expect(await redis.hgetall(keys.installationData('a'))).toEqual(before);
+    });
+
+    it('-1 (null) with nothing written when the app has approvals', async () => {
+      await store.register([inst('x')], T);
+      await store.setApproved('a', 'x', null, '1.0.5', [], T);
+      const list = keys.rolloutBucket('a', '1.1.0', 'upgrade', T);
+      await redis.rpush(list, 'x');
+      expect(await store.upgradeRange('a', '1.1.0', list, 0, 0, targets, T + 1)).toBeNull();
+      expect((await store.get('x')).version).toBe('1.0.0');
+    });
+  });
+
   describe('readRangeStates and readPlanChunk-3.lua', () => {
     it('read ids by position with versions, approvals and records ("" / null where absent)', async () => {
       await store.register([inst('x'), inst('y', '1.0.1'), inst('z')], T);
