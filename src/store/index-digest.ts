@@ -29,6 +29,18 @@
  */
 export const INDEX_BUCKETS = 32_768;
 
+/**
+ * Hash-tag groups of buckets: bucket b's key carries the hash tag `{ix:<b mod INDEX_GROUPS>}`
+ * (keys.ts `installationIndexBucket`, `siteIndexBucket`; both indexes' buckets of a group share
+ * it), so on a Redis Cluster the buckets of one group lie in one slot and one script call reads or
+ * writes every entry of a registration batch that falls in it (installation-index.ts). 256: a
+ * batch of a few thousand installations touches every group, so a cluster gets at most 256 calls
+ * per step of a batch (0.05 per installation for 5,000), while 256 slots still spread the
+ * indexes (~7 MB each at a million installations) over dozens of masters. A server that is not a
+ * cluster gets one call for all groups. Part of the key names: changing it renames every bucket.
+ */
+export const INDEX_GROUPS = 256;
+
 /** Bucket and field of one looked-up string. */
 export interface IndexDigest {
   /** 0 … INDEX_BUCKETS-1. */

@@ -19,17 +19,30 @@
  * found by id until it is registered again (which gives it its fallback field). With a 64-bit
  * digest this needs ~4 billion ids of one app by chance, or ids crafted by that app's own vendor.
  *
- * Redis Cluster: the buckets have no hash tag, so they spread over all slots; every command here
- * touches one bucket (or one app's keys): a pipeline on one server, one command per bucket sent
- * together on a cluster (redis-connection.ts `crossSlotPipeline`). Nothing is atomic across
- * buckets; the writers' order (index entries first, then the records) keeps that safe, as above.
+ * Round trips: the entries of a whole batch are read, written or deleted by scripts over many
+ * buckets (commands/readIndexEntries.lua, writeIndexEntries.lua, unindexInstallations.lua), and
+ * the records checked once per app (hasInstallations-1.lua): on one server one call per step
+ * for up to `ENTRIES_PER_CALL` entries (a registration of 5,000 installations sends ~8 commands
+ * in all, with its records' script), instead of one command per bucket touched.
+ *
+ * Redis Cluster: the buckets carry a hash tag per group (keys.ts `installationIndexBucket`,
+ * index-digest.ts `INDEX_GROUPS`), so each script call takes the buckets of one group (one
+ * slot), and the calls of a step go out together (redis-connection.ts `crossSlotPipeline`);
+ * record checks touch one app's keys. Nothing is atomic across groups; the writers' order
+ * (index entries first, then the records) keeps that safe, as above.
  */
-import { crossSlotPipeline } from '../lib/redis-connection.js';
+import { crossSlotPipeline, isCluster } from '../lib/redis-connection.js';
 import { execAll } from '../lib/exec-all.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { IndexEntry, Keys } from './keys.js';
-import { countOf } from './script-results.js';
+import { countOf, indexEntriesRead, recordsPresent } from './script-results.js';
 import type { ScriptedRedis } from './scripts.js';
+
+/**
+ * Most entries (or ids) one script call takes: a call over 5,000 entries runs for a few
+ * milliseconds in Redis, short enough not to hold other clients up noticeably.
+ */
+export const ENTRIES_PER_CALL = 5000;
 
 /** One field of a bucket and its value (to write, or expected, to delete). */
 export interface BucketWrite {
@@ -68,12 +81,10 @@ export class InstallationIndex {
     const checks: [number, string][] = [];
     cands.forEach((apps, k) => apps.forEach((app) => checks.push([k, app])));
     if (checks.length === 0) return ids.map(() => null);
-    const pipe = crossSlotPipeline(this.redis);
-    for (const [k, app] of checks) pipe.hexists(this.keys.installationData(app), ids[k]!);
-    const has = await execAll<number>(pipe);
+    const has = await this.hasRecords(checks.map(([k, app]) => ({ app, id: ids[k]! })));
     const out: (string | null)[] = ids.map(() => null);
     checks.forEach(([k, app], j) => {
-      if (out[k] === null && has[j] === 1) out[k] = app;
+      if (out[k] === null && has[j]) out[k] = app;
     });
     return out;
   }
@@ -204,26 +215,24 @@ export class InstallationIndex {
     return k < 0 ? null : ids[k]!;
   }
 
-  /** Writes `entries` (HSET, one command per bucket). */
+  /** Writes `entries` (commands/writeIndexEntries.lua: one call per group on a cluster, per `ENTRIES_PER_CALL` on one server). */
   async write(entries: readonly BucketWrite[]): Promise<void> {
     if (entries.length === 0) return;
-    const byKey = new Map<string, string[]>();
-    for (const e of entries) push(byKey, e.key, e.field, e.value);
     const pipe = crossSlotPipeline(this.redis);
-    for (const [key, flat] of byKey) pipe.hset(key, ...flat);
+    for (const ks of this.calls(entries))
+      (pipe as unknown as ScriptedRedis).mpuWriteIndexEntries(...scriptArgs(entries, ks, (e) => [e.field, e.value]));
     await execAll(pipe);
   }
 
   /**
-   * Deletes each of `entries` whose field still holds its `value` (commands/unindexInstallations-1.lua,
-   * one call per bucket). @returns how many were deleted
+   * Deletes each of `entries` whose field still holds its `value` (commands/unindexInstallations.lua,
+   * one call per group on a cluster, per `ENTRIES_PER_CALL` on one server). @returns how many were deleted
    */
   async remove(entries: readonly BucketWrite[]): Promise<number> {
     if (entries.length === 0) return 0;
-    const byKey = new Map<string, string[]>();
-    for (const e of entries) push(byKey, e.key, e.field, e.value);
     const pipe = crossSlotPipeline(this.redis);
-    for (const [key, flat] of byKey) (pipe as unknown as ScriptedRedis).mpuUnindexInstallations(key, ...flat);
+    for (const ks of this.calls(entries))
+      (pipe as unknown as ScriptedRedis).mpuUnindexInstallations(...scriptArgs(entries, ks, (e) => [e.field, e.value]));
     const replies = await execAll<unknown>(pipe);
     return replies.reduce<number>((n, r) => n + countOf('unindexInstallations', r), 0);
   }
@@ -260,29 +269,92 @@ export class InstallationIndex {
     return entries.map((e, k) => ({ key: e.key, field: read[k]![1] !== null ? e.fallback : e.field, value: appId }));
   }
 
-  /** Whether each app's record hash has the id (HEXISTS, one command each). */
+  /** Whether each app's record hash has the id (commands/hasInstallations-1.lua, one call per app and `ENTRIES_PER_CALL` ids). */
   private async hasRecords(pairs: readonly { app: string; id: string }[]): Promise<boolean[]> {
     if (pairs.length === 0) return [];
+    const byApp = new Map<string, number[]>();
+    pairs.forEach((p, j) => push(byApp, p.app, j));
+    const calls = [...byApp].flatMap(([app, js]) => chunks(js).map((part) => ({ app, part })));
     const pipe = crossSlotPipeline(this.redis);
-    for (const p of pairs) pipe.hexists(this.keys.installationData(p.app), p.id);
-    return (await execAll<number>(pipe)).map((n) => n === 1);
-  }
-
-  /** [digest field value, fallback field value] of each entry (one HMGET per bucket). */
-  private async readEntries(entries: readonly IndexEntry[]): Promise<[string | null, string | null][]> {
-    if (entries.length === 0) return [];
-    const byKey = new Map<string, number[]>();
-    entries.forEach((e, k) => push(byKey, e.key, k));
-    const pipe = crossSlotPipeline(this.redis);
-    for (const [key, ks] of byKey) pipe.hmget(key, ...ks.flatMap((k) => [entries[k]!.field, entries[k]!.fallback]));
-    const replies = await execAll<(string | null)[]>(pipe);
-    const out: [string | null, string | null][] = new Array(entries.length);
-    [...byKey.values()].forEach((ks, j) => {
-      const r = replies[j]!;
-      ks.forEach((k, i) => (out[k] = [r[2 * i] ?? null, r[2 * i + 1] ?? null]));
+    for (const { app, part } of calls)
+      (pipe as unknown as ScriptedRedis).mpuHasInstallations(
+        this.keys.installationData(app),
+        ...part.map((j) => pairs[j]!.id),
+      );
+    const replies = await execAll<unknown>(pipe);
+    const out: boolean[] = new Array(pairs.length);
+    calls.forEach(({ part }, c) => {
+      const has = recordsPresent(replies[c], part.length);
+      part.forEach((j, i) => (out[j] = has[i]!));
     });
     return out;
   }
+
+  /** [digest field value, fallback field value] of each entry (commands/readIndexEntries.lua, calls as `write`'s). */
+  private async readEntries(entries: readonly IndexEntry[]): Promise<[string | null, string | null][]> {
+    if (entries.length === 0) return [];
+    const calls = this.calls(entries);
+    const pipe = crossSlotPipeline(this.redis);
+    for (const ks of calls)
+      (pipe as unknown as ScriptedRedis).mpuReadIndexEntries(...scriptArgs(entries, ks, (e) => [e.field, e.fallback]));
+    const replies = await execAll<unknown>(pipe);
+    const out: [string | null, string | null][] = new Array(entries.length);
+    calls.forEach((ks, c) => {
+      const read = indexEntriesRead(replies[c], ks.length);
+      ks.forEach((k, i) => (out[k] = read[i]!));
+    });
+    return out;
+  }
+
+  /**
+   * The script calls for `entries` (positions of the entries each call takes): on a cluster one
+   * call per hash tag of their bucket keys (one slot each), on one server calls for any buckets;
+   * at most `ENTRIES_PER_CALL` entries each either way.
+   */
+  private calls(entries: readonly { key: string }[]): number[][] {
+    const cluster = isCluster(this.redis);
+    const groups = new Map<string, number[]>();
+    entries.forEach((e, k) => push(groups, cluster ? hashTag(e.key) : '', k));
+    return [...groups.values()].flatMap(chunks);
+  }
+}
+
+/**
+ * numkeys, KEYS and ARGV of a call of the variadic index scripts over `entries` at positions
+ * `ks`: the distinct bucket keys, then per entry its bucket's 1-based number and `fields(entry)`.
+ */
+function scriptArgs<E extends { key: string }>(
+  entries: readonly E[],
+  ks: readonly number[],
+  fields: (e: E) => [string, string],
+): [number, ...string[]] {
+  const numbers = new Map<string, number>();
+  const keys: string[] = [];
+  const argv: string[] = [];
+  for (const k of ks) {
+    const e = entries[k]!;
+    let n = numbers.get(e.key);
+    if (n === undefined) {
+      keys.push(e.key);
+      numbers.set(e.key, (n = keys.length));
+    }
+    argv.push(String(n), ...fields(e));
+  }
+  return [keys.length, ...keys, ...argv];
+}
+
+/** The part of `key` Redis Cluster hashes: the text of its first `{…}` when not empty, else the whole key. */
+function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  if (open < 0) return key;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
+}
+
+function chunks<T>(l: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < l.length; i += ENTRIES_PER_CALL) out.push(l.slice(i, i + ENTRIES_PER_CALL));
+  return out;
 }
 
 function distinct(a: string | null, b: string | null): string[] {

@@ -16,7 +16,7 @@
  * - `<p>:apps`                                   SET of app ids
  * ... (sections below)
  */
-import { fallbackField, indexDigest, INDEX_BUCKETS, type IndexDigest } from './index-digest.js';
+import { fallbackField, indexDigest, INDEX_BUCKETS, INDEX_GROUPS, type IndexDigest } from './index-digest.js';
 
 /**
  * Where one entry of a bucketed index lives: the bucket key, the field named by the digest, and
@@ -54,7 +54,8 @@ export interface Keys {
   // One app's installations live in a few big hashes (not a key per installation): a million
   // installations are ~7 keys, read and written in batches by pipelines and Lua.
   /**
-   * HASH `<p>:installations:<bucket>` (no hash tag: the buckets spread over a cluster's slots):
+   * HASH `<p>:installations:{ix:<group>}:<bucket>` (group = bucket mod 256, index-digest.ts
+   * `INDEX_GROUPS`: a group's buckets share a cluster slot, the groups spread over 256 slots):
    * one bucket of the global index, installation id → app id. Field: the 11-character digest of
    * the id (index-digest.ts), or `.<id>` when that digest field is another id's; a small hash
    * kept in listpack encoding (about 13 bytes + the app id per entry). Entries are hints: a
@@ -64,7 +65,8 @@ export interface Keys {
   /** The bucket, digest field and fallback field of installation `id` in the global index. */
   installationIndexEntry(id: string): IndexEntry;
   /**
-   * HASH `<p>:sites-index:<bucket>` (no hash tag): one bucket of the by-site index, digest of
+   * HASH `<p>:sites-index:{ix:<group>}:<bucket>` (the same groups and hash tags as the global
+   * index's buckets): one bucket of the by-site index, digest of
    * `<appId>\n<site>` (or `.<appId>\n<site>` as the fallback field) → the id of that app's
    * installation on that site (the latest registered there). Hints too: a lookup checks the
    * installation's record in that app names that site.
@@ -209,8 +211,8 @@ export function createKeys(prefix = 'mpu', opts: { digest?: (s: string) => Index
     const d = digest(s);
     return { key: bucketKey(d.bucket), field: d.field, fallback: fallbackField(s) };
   };
-  const installationIndexBucket = (b: number) => `${prefix}:installations:${b}`;
-  const siteIndexBucket = (b: number) => `${prefix}:sites-index:${b}`;
+  const installationIndexBucket = (b: number) => `${prefix}:installations:{ix:${b % INDEX_GROUPS}}:${b}`;
+  const siteIndexBucket = (b: number) => `${prefix}:sites-index:{ix:${b % INDEX_GROUPS}}:${b}`;
   return {
     prefix,
     indexBuckets: INDEX_BUCKETS,

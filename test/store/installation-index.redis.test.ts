@@ -198,7 +198,9 @@ describe('bucketed installation indexes (real Redis)', () => {
     // The store as the unbucketed code left it: no buckets, the two old hashes.
     for (const which of ['installations', 'sites-index'] as const)
       for (const k of Object.keys(await indexEntries(redis, prefix, which)))
-        await redis.unlink(`${prefix}:${which}:${k.split('/')[0]}`);
+        await redis.unlink(
+          (which === 'installations' ? keys.installationIndexBucket : keys.siteIndexBucket)(Number(k.split('/')[0])),
+        );
     expect(await store.appOf('i0')).toBeNull();
     await redis.hset(keys.legacyInstallationIndex(), ...batch.flatMap((i) => [i.id, i.appId]), 'moved', 'b');
     await redis.hset(keys.legacyInstallationIndex(), 'half-registered', 'a'); // no record: dropped
@@ -237,7 +239,7 @@ describe('bucketed installation indexes (real Redis)', () => {
     const batch = Array.from({ length: 600 }, (_, k) => inst(`i${k}`, 'a'));
     await store.register(batch, T);
     for (const k of Object.keys(await indexEntries(redis, prefix, 'installations')))
-      await redis.unlink(`${prefix}:installations:${k.split('/')[0]}`);
+      await redis.unlink(keys.installationIndexBucket(Number(k.split('/')[0])));
     await redis.hset(keys.legacyInstallationIndex(), ...batch.flatMap((i) => [i.id, i.appId]));
     // A first run that stopped after a page: its cursor is saved.
     const [cursor] = await redis.hscan(keys.legacyInstallationIndex(), '0', 'COUNT', 100);
