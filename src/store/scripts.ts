@@ -96,12 +96,12 @@ export interface ScriptCommands {
   mpuRecordDeployment(app: string, deployments: string, deploymentId: string): Promise<number>;
   /** saveDescriptor-2.lua: 1 stored, 0 stored already, -1 gone. */
   mpuSaveDescriptor(app: string, descriptor: string, canonical: string): Promise<number>;
-  /** unindexInstallations.lua: index entries deleted (KEYS: buckets; ARGV: bucket number, field, expected value triples). */
-  mpuUnindexInstallations(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  /** unindexInstallations.lua: index entries deleted (KEYS: buckets; ARGV: packed bucket number, field, expected value triples). */
+  mpuUnindexInstallations(numKeys: number, ...keysAndPacked: (string | Buffer)[]): Promise<number>;
   /** readIndexEntries.lua: (entry number, digest value, fallback value) triples of the entries with a value. */
-  mpuReadIndexEntries(numKeys: number, ...keysAndArgs: string[]): Promise<(string | number | null)[]>;
-  /** writeIndexEntries.lua: index entries written (KEYS: buckets; ARGV: bucket number, field, value triples). */
-  mpuWriteIndexEntries(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  mpuReadIndexEntries(numKeys: number, ...keysAndPacked: (string | Buffer)[]): Promise<(string | number | null)[]>;
+  /** writeIndexEntries.lua: index entries written (KEYS: buckets; ARGV: packed bucket number, field, value triples). */
+  mpuWriteIndexEntries(numKeys: number, ...keysAndPacked: (string | Buffer)[]): Promise<number>;
   /** hasInstallations-1.lua: 1/0 per id, whether the record hash has it. */
   mpuHasInstallations(data: string, ...ids: string[]): Promise<number[]>;
   /** setRolloutStatus-1.lua: 'ok' | 'stale' | 'missing'. */

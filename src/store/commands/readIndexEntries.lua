@@ -8,21 +8,27 @@
   Input (numkeys first):
     KEYS[1…]   buckets (HASH: digest or fallback field → app id or installation id); on a
                cluster all in one hash slot (the caller groups them by hash tag)
-    ARGV[1…]   triples: bucket (1-based index into KEYS), digest field, fallback field
+    ARGV[1]    a MessagePack array of triples: bucket (integer, 1-based index into KEYS),
+               digest field, fallback field
+               (one packed argument: far cheaper to send and parse than three
+               arguments per entry)
 
   Output: a flat array of triples, only for the entries that have a value in either field, in
   input order: entry number (1-based triple number), digest field's value or nil, fallback
   field's value or nil. An empty array when no entry has a value (a first registration).
 ]]
+local a = cmsgpack.unpack(ARGV[1])
+local nk = #KEYS
 -- Every bucket number names one of KEYS (else a caller's bug: refused before any write).
-for i = 1, #ARGV - 2, 3 do
-  local b = tonumber(ARGV[i])
-  if not b or b < 1 or b > #KEYS then return redis.error_reply('ERR bucket number out of KEYS: ' .. ARGV[i]) end
+for i = 1, #a - 2, 3 do
+  local b = a[i]
+  if type(b) ~= 'number' or b < 1 or b > nk then return redis.error_reply('ERR bucket number out of KEYS') end
 end
+local call = redis.call
 local out = {}
 local n = 0
-for i = 1, #ARGV - 2, 3 do
-  local r = redis.call('HMGET', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
+for i = 1, #a - 2, 3 do
+  local r = call('HMGET', KEYS[a[i]], a[i + 1], a[i + 2])
   if r[1] or r[2] then
     out[n + 1] = (i + 2) / 3
     out[n + 2] = r[1]
