@@ -35,7 +35,7 @@ import { crossSlotPipeline, isCluster } from '../lib/redis-connection.js';
 import { execAll } from '../lib/exec-all.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { IndexEntry, Keys } from './keys.js';
-import { countOf, indexEntriesRead, recordsPresent } from './script-results.js';
+import { countOf, flagOf, indexEntriesRead, recordsPresent } from './script-results.js';
 import type { ScriptedRedis } from './scripts.js';
 
 /**
@@ -51,6 +51,10 @@ export interface BucketWrite {
   key: string;
   field: string;
   value: string;
+  /** The bucket's group's fallback marks (keys.ts `indexFallbackMarks`; written with a fallback field). */
+  marks: string;
+  /** Written already, by the plan's fast path (`write` skips it). */
+  written?: true;
 }
 
 /** The sites of installations `ids` of `appId` from their records (null where it has none). */
@@ -94,7 +98,9 @@ export class InstallationIndex {
   /**
    * The global index entries to write for installations `items` (each to its app), in their
    * order: each at its digest field, or at its fallback field when the digest field is another
-   * id's (see the module documentation). Reads only.
+   * id's (see the module documentation). The entries of new ids are written already (`claim`,
+   * marked `written`); on a conflict they are deleted again before the throw, so nothing of the
+   * batch stays written.
    * @throws AppError `input-invalid` when an id is registered to another app: its entry names
    *   another app that has its record, or its fallback entry names another app (as the
    *   unbucketed index refused any entry of another app)
@@ -102,6 +108,7 @@ export class InstallationIndex {
   async planIds(items: readonly { id: string; appId: string }[]): Promise<BucketWrite[]> {
     const { writes, conflicts } = await this.planIdsOrConflicts(items);
     if (conflicts.length > 0) {
+      await this.remove(writes.filter((w) => w.written));
       throw new AppError(
         ErrorCode.INPUT_INVALID,
         `installation ${conflicts[0]!.id} is already registered to app ${conflicts[0]!.owner}`,
@@ -113,18 +120,18 @@ export class InstallationIndex {
 
   /**
    * `planIds` without the throw: the entries of the items without a conflict (in their order),
-   * and the conflicts (id and the app already named). Reads only.
+   * and the conflicts (id and the app already named). New ids' entries are written already.
    */
   async planIdsOrConflicts(
     items: readonly { id: string; appId: string }[],
   ): Promise<{ writes: BucketWrite[]; conflicts: { id: string; owner: string }[] }> {
     const entries = items.map((i) => this.keys.installationIndexEntry(i.id));
-    const read = await this.readEntries(entries);
+    const { written, read } = await this.claim(entries, (k) => items[k]!.appId);
     // Which entries name another app (or this one without its record): checked against records.
     const checks: { k: number; app: string }[] = [];
     items.forEach((item, k) => {
       const [digest, fallback] = read[k]!;
-      if (fallback === null && digest !== null) checks.push({ k, app: digest });
+      if (!written[k] && fallback === null && digest !== null) checks.push({ k, app: digest });
     });
     const has = await this.hasRecords(checks.map((c) => ({ app: c.app, id: items[c.k]!.id })));
     const owned = new Map<number, boolean>();
@@ -134,7 +141,8 @@ export class InstallationIndex {
     const out = items.map((item, k): BucketWrite | null => {
       const e = entries[k]!;
       const [digest, fallback] = read[k]!;
-      const at = (field: string) => ({ key: e.key, field, value: item.appId });
+      const at = (field: string): BucketWrite => ({ key: e.key, field, value: item.appId, marks: e.marks });
+      if (written[k]) return { ...at(e.field), written: true };
       if (fallback !== null) {
         // A fallback entry is the id's own: only its app decides.
         if (fallback === item.appId) return at(e.fallback);
@@ -163,17 +171,18 @@ export class InstallationIndex {
   /**
    * The by-site entries to write for installations `items` (`id` of `appId` on `site`): each at
    * its digest field, unless that names an installation of another (app, site) pair (then at its
-   * fallback field). Reads only.
+   * fallback field). The entries of new (app, site) pairs are written already (`claim`, marked
+   * `written`).
    */
   async planSites(items: readonly { appId: string; site: string; id: string }[]): Promise<BucketWrite[]> {
     const entries = items.map((i) => this.keys.siteIndexEntry(i.appId, i.site));
-    const read = await this.readEntries(entries);
+    const { written, read } = await this.claim(entries, (k) => items[k]!.id);
     // A digest entry naming another installation: the same pair (a new installation on the
     // site replaces it) when that installation's record in this app is on this site.
     const checks: number[] = [];
     items.forEach((item, k) => {
       const [digest, fallback] = read[k]!;
-      if (fallback === null && digest !== null && digest !== item.id) checks.push(k);
+      if (!written[k] && fallback === null && digest !== null && digest !== item.id) checks.push(k);
     });
     const samePair = new Set<number>();
     const byApp = new Map<string, number[]>();
@@ -191,7 +200,8 @@ export class InstallationIndex {
     return items.map((item, k): BucketWrite => {
       const e = entries[k]!;
       const [digest, fallback] = read[k]!;
-      const at = (field: string) => ({ key: e.key, field, value: item.id });
+      const at = (field: string): BucketWrite => ({ key: e.key, field, value: item.id, marks: e.marks });
+      if (written[k]) return { ...at(e.field), written: true };
       if (fallback !== null) return at(e.fallback);
       if (digest !== null && digest !== item.id && !samePair.has(k)) return at(e.fallback);
       const slot = `${e.key}\n${e.field}`;
@@ -218,12 +228,19 @@ export class InstallationIndex {
   }
 
   /** Writes `entries` (commands/writeIndexEntries.lua: one call per group on a cluster, per `ENTRIES_PER_CALL` on one server). */
-  async write(entries: readonly BucketWrite[]): Promise<void> {
+  async write(all: readonly BucketWrite[]): Promise<void> {
+    const entries = all.filter((e) => !e.written);
     if (entries.length === 0) return;
     await settleAll(
-      this.calls(entries).map((ks) =>
-        this.redis.mpuWriteIndexEntries(...scriptArgs(entries, ks, (e) => [e.field, e.value])),
-      ),
+      this.calls(entries).map((ks) => {
+        const call = new ScriptCall();
+        for (const k of ks) {
+          const e = entries[k]!;
+          const fallback = e.field.startsWith('.');
+          call.items.push(call.key(e.key), fallback ? call.key(e.marks) : 0, e.field, e.value);
+        }
+        return this.redis.mpuWriteIndexEntries(...call.args());
+      }),
     );
   }
 
@@ -234,9 +251,11 @@ export class InstallationIndex {
   async remove(entries: readonly BucketWrite[]): Promise<number> {
     if (entries.length === 0) return 0;
     const replies = await settleAll(
-      this.calls(entries).map((ks) =>
-        this.redis.mpuUnindexInstallations(...scriptArgs(entries, ks, (e) => [e.field, e.value])),
-      ),
+      this.calls(entries).map((ks) => {
+        const call = new ScriptCall();
+        for (const k of ks) call.items.push(call.key(entries[k]!.key), entries[k]!.field, entries[k]!.value);
+        return this.redis.mpuUnindexInstallations(...call.args());
+      }),
     );
     return replies.reduce<number>((n, r) => n + countOf('unindexInstallations', r), 0);
   }
@@ -246,8 +265,8 @@ export class InstallationIndex {
     return ids.flatMap((id) => {
       const e = this.keys.installationIndexEntry(id);
       return [
-        { key: e.key, field: e.field, value: appId },
-        { key: e.key, field: e.fallback, value: appId },
+        { key: e.key, field: e.field, value: appId, marks: e.marks },
+        { key: e.key, field: e.fallback, value: appId, marks: e.marks },
       ];
     });
   }
@@ -257,8 +276,8 @@ export class InstallationIndex {
     return items.flatMap(({ id, site }) => {
       const e = this.keys.siteIndexEntry(appId, site);
       return [
-        { key: e.key, field: e.field, value: id },
-        { key: e.key, field: e.fallback, value: id },
+        { key: e.key, field: e.field, value: id, marks: e.marks },
+        { key: e.key, field: e.fallback, value: id, marks: e.marks },
       ];
     });
   }
@@ -270,7 +289,12 @@ export class InstallationIndex {
   async moveIds(appId: string, ids: readonly string[]): Promise<BucketWrite[]> {
     const entries = ids.map((id) => this.keys.installationIndexEntry(id));
     const read = await this.readEntries(entries);
-    return entries.map((e, k) => ({ key: e.key, field: read[k]![1] !== null ? e.fallback : e.field, value: appId }));
+    return entries.map((e, k) => ({
+      key: e.key,
+      field: read[k]![1] !== null ? e.fallback : e.field,
+      value: appId,
+      marks: e.marks,
+    }));
   }
 
   /** Whether each app's record hash has the id (commands/hasInstallations-1.lua, one call per app and `ENTRIES_PER_CALL` ids). */
@@ -294,12 +318,64 @@ export class InstallationIndex {
     return out;
   }
 
+  /**
+   * The fast path of a plan (commands/claimIndexEntries.lua): each call whose entries are all
+   * new (digest field free, no fallback field) writes them at their digest fields (value
+   * `valueOf(k)`), in one pass; the entries of the other calls are read (`readEntries`) for the
+   * slow path. Entries sharing a bucket and digest field within the batch (a shared digest, or
+   * one string twice) go the slow path, whose in-batch bookkeeping decides between them.
+   * @returns `written[k]`, and `read[k]` for the entries not written ([null, null] for the others)
+   */
+  private async claim(
+    entries: readonly IndexEntry[],
+    valueOf: (k: number) => string,
+  ): Promise<{ written: boolean[]; read: [string | null, string | null][] }> {
+    const written: boolean[] = new Array(entries.length).fill(false);
+    const first = new Map<string, number>(); // bucket and digest field → first entry with them
+    const shared = new Set<number>();
+    entries.forEach((e, k) => {
+      const slot = e.key + '\n' + e.field;
+      const j = first.get(slot);
+      if (j === undefined) first.set(slot, k);
+      else shared.add(j).add(k);
+    });
+    const fast: number[] = [];
+    for (let k = 0; k < entries.length; k++) if (!shared.has(k)) fast.push(k);
+    const calls = this.calls(fast.map((k) => entries[k]!));
+    const replies = await settleAll(
+      calls.map((js) => {
+        const call = new ScriptCall();
+        for (const j of js) {
+          const k = fast[j]!;
+          const e = entries[k]!;
+          call.items.push(call.key(e.key), call.key(e.marks), e.field, e.fallback, valueOf(k));
+        }
+        return this.redis.mpuClaimIndexEntries(...call.args());
+      }),
+    );
+    calls.forEach((js, c) => {
+      if (flagOf('claimIndexEntries', replies[c])) for (const j of js) written[fast[j]!] = true;
+    });
+    const slow: number[] = [];
+    for (let k = 0; k < entries.length; k++) if (!written[k]) slow.push(k);
+    const read: [string | null, string | null][] = new Array(entries.length).fill(NOTHING);
+    if (slow.length > 0) {
+      const slowRead = await this.readEntries(slow.map((k) => entries[k]!));
+      slow.forEach((k, i) => (read[k] = slowRead[i]!));
+    }
+    return { written, read };
+  }
+
   /** [digest field value, fallback field value] of each entry (commands/readIndexEntries.lua, calls as `write`'s). */
   private async readEntries(entries: readonly IndexEntry[]): Promise<[string | null, string | null][]> {
     if (entries.length === 0) return [];
     const calls = this.calls(entries);
     const replies = await settleAll(
-      calls.map((ks) => this.redis.mpuReadIndexEntries(...scriptArgs(entries, ks, (e) => [e.field, e.fallback]))),
+      calls.map((ks) => {
+        const call = new ScriptCall();
+        for (const k of ks) call.items.push(call.key(entries[k]!.key), entries[k]!.field, entries[k]!.fallback);
+        return this.redis.mpuReadIndexEntries(...call.args());
+      }),
     );
     const out: [string | null, string | null][] = new Array(entries.length);
     calls.forEach((ks, c) => {
@@ -322,33 +398,31 @@ export class InstallationIndex {
   }
 }
 
+/** An entry with neither field (shared, never modified). */
+const NOTHING: [null, null] = [null, null];
+
 /**
- * numkeys, KEYS and ARGV of a call of the variadic index scripts over `entries` at positions
- * `ks`: the distinct bucket keys, then one argument packing per entry its bucket's 1-based
- * number and `fields(entry)` (`packTriples`).
+ * numkeys, KEYS and ARGV of one call of the variadic index scripts: `key` numbers each distinct
+ * key (1-based, its place in KEYS), `items` are the script's tuples, sent as one packed argument
+ * (`packItems`).
  */
-function scriptArgs<E extends { key: string }>(
-  entries: readonly E[],
-  ks: readonly number[],
-  fields: (e: E) => [string, string],
-): [number, ...(string | Buffer)[]] {
-  const numbers = new Map<string, number>();
-  const keys: string[] = [];
-  const triples: (number | string)[] = new Array(3 * ks.length);
-  let t = 0;
-  for (const k of ks) {
-    const e = entries[k]!;
-    let n = numbers.get(e.key);
+class ScriptCall {
+  readonly keys: string[] = [];
+  readonly items: (string | number)[] = [];
+  private readonly numbers = new Map<string, number>();
+
+  key(k: string): number {
+    let n = this.numbers.get(k);
     if (n === undefined) {
-      keys.push(e.key);
-      numbers.set(e.key, (n = keys.length));
+      this.keys.push(k);
+      this.numbers.set(k, (n = this.keys.length));
     }
-    const [a, b] = fields(e);
-    triples[t++] = n;
-    triples[t++] = a;
-    triples[t++] = b;
+    return n;
   }
-  return [keys.length, ...keys, packTriples(triples)];
+
+  args(): [number, ...(string | Buffer)[]] {
+    return [this.keys.length, ...this.keys, packItems(this.items)];
+  }
 }
 
 /**
@@ -356,7 +430,7 @@ function scriptArgs<E extends { key: string }>(
  * unpack it (`cmsgpack.unpack`, built into Redis's Lua): one argument instead of three per
  * entry, which saves most of the client's encoding and the server's argument parsing.
  */
-export function packTriples(items: readonly (number | string)[]): Buffer {
+export function packItems(items: readonly (number | string)[]): Buffer {
   let size = 5;
   const lengths = new Array<number>(items.length);
   for (let i = 0; i < items.length; i++) {
@@ -375,7 +449,7 @@ export function packTriples(items: readonly (number | string)[]): Buffer {
   for (let i = 0; i < items.length; i++) {
     const v = items[i]!;
     if (typeof v === 'number') {
-      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`packTriples: ${v} is not a uint32`);
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`packItems: ${v} is not a uint32`);
       if (v < 128)
         buf[o++] = v; // positive fixint
       else if (v < 65536) {

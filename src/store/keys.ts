@@ -27,6 +27,8 @@ export interface IndexEntry {
   key: string;
   field: string;
   fallback: string;
+  /** The bucket's group's fallback marks (`indexFallbackMarks`). */
+  marks: string;
 }
 
 export interface Keys {
@@ -62,6 +64,14 @@ export interface Keys {
    * lookup checks that the app's record has the id (installation-index.ts).
    */
   installationIndexBucket(bucket: number): string;
+  /**
+   * SET `<p>:index-fallbacks:{ix:<group>}` (the group's hash tag, index-digest.ts
+   * `INDEX_GROUPS`): the keys of the group's buckets (either index) that hold a fallback field,
+   * added when one is written (commands/writeIndexEntries.lua) and never removed (a stale member
+   * only costs a check). Absent for nearly every group: a registration's fast path
+   * (commands/claimIndexEntries.lua) reads it once per group to skip the fallback fields' check.
+   */
+  indexFallbackMarks(group: number): string;
   /** The bucket, digest field and fallback field of installation `id` in the global index. */
   installationIndexEntry(id: string): IndexEntry;
   /**
@@ -207,9 +217,15 @@ export interface Keys {
  */
 export function createKeys(prefix = 'mpu', opts: { digest?: (s: string) => IndexDigest } = {}): Keys {
   const digest = opts.digest ?? indexDigest;
+  const indexFallbackMarks = (g: number) => `${prefix}:index-fallbacks:{ix:${g}}`;
   const entry = (bucketKey: (b: number) => string, s: string): IndexEntry => {
     const d = digest(s);
-    return { key: bucketKey(d.bucket), field: d.field, fallback: fallbackField(s) };
+    return {
+      key: bucketKey(d.bucket),
+      field: d.field,
+      fallback: fallbackField(s),
+      marks: indexFallbackMarks(d.bucket % INDEX_GROUPS),
+    };
   };
   const installationIndexBucket = (b: number) => `${prefix}:installations:{ix:${b % INDEX_GROUPS}}:${b}`;
   const siteIndexBucket = (b: number) => `${prefix}:sites-index:{ix:${b % INDEX_GROUPS}}:${b}`;
@@ -227,6 +243,7 @@ export function createKeys(prefix = 'mpu', opts: { digest?: (s: string) => Index
     webhookEvent: (eventId) => `${prefix}:webhook-event:${eventId}`,
     // ── installations, rollouts ─────────────────────────────────────────
     installationIndexBucket,
+    indexFallbackMarks,
     installationIndexEntry: (id) => entry(installationIndexBucket, id),
     siteIndexBucket,
     siteIndexEntry: (appId, site) => entry(siteIndexBucket, `${appId}\n${site}`),

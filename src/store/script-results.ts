@@ -50,7 +50,7 @@ export function movesApplied(reply: unknown): { moved: number; deferred: number 
   return { moved: countOf('compareAndSetVersions', reply[0]), deferred: countOf('compareAndSetVersions', reply[1]) };
 }
 
-/** 1 done / 0 not done: ackRegistrations-1, approveInstallation-3, markSuperseded-1, createRecord-1. */
+/** 1 done / 0 not done: claimIndexEntries, ackRegistrations-1, approveInstallation-3, markSuperseded-1, createRecord-1. */
 export function flagOf(script: string, reply: unknown): boolean {
   const n = integer(script, reply);
   if (n !== 0 && n !== 1) throw new UnexpectedScriptReply(script, reply);

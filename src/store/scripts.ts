@@ -25,6 +25,7 @@ export const SCRIPT_FILES = [
   'unindexInstallations.lua',
   'readIndexEntries.lua',
   'writeIndexEntries.lua',
+  'claimIndexEntries.lua',
   'hasInstallations-1.lua',
   'setRolloutStatus-1.lua',
   'markSuperseded-1.lua',
@@ -100,8 +101,10 @@ export interface ScriptCommands {
   mpuUnindexInstallations(numKeys: number, ...keysAndPacked: (string | Buffer)[]): Promise<number>;
   /** readIndexEntries.lua: (entry number, digest value, fallback value) triples of the entries with a value. */
   mpuReadIndexEntries(numKeys: number, ...keysAndPacked: (string | Buffer)[]): Promise<(string | number | null)[]>;
-  /** writeIndexEntries.lua: index entries written (KEYS: buckets; ARGV: packed bucket number, field, value triples). */
+  /** writeIndexEntries.lua: index entries written (KEYS: buckets and marks; ARGV: packed bucket, marks, field, value). */
   mpuWriteIndexEntries(numKeys: number, ...keysAndPacked: (string | Buffer)[]): Promise<number>;
+  /** claimIndexEntries.lua: 1 every entry written at its digest field, 0 nothing written. */
+  mpuClaimIndexEntries(numKeys: number, ...keysAndPacked: (string | Buffer)[]): Promise<number>;
   /** hasInstallations-1.lua: 1/0 per id, whether the record hash has it. */
   mpuHasInstallations(data: string, ...ids: string[]): Promise<number[]>;
   /** setRolloutStatus-1.lua: 'ok' | 'stale' | 'missing'. */
