@@ -65,13 +65,15 @@ export function hash64(s: string): [number, number] {
   return [h1 >>> 0, h2 >>> 0];
 }
 
+/** The 8 bytes `indexDigest` encodes (reused: one call at a time, synchronous). */
+const scratch = Buffer.alloc(8);
+
 /** The default digest: bucket = the low bits of the second half, field = base64url of all 64 bits. Pure. */
 export function indexDigest(s: string): IndexDigest {
   const [a, b] = hash64(s);
-  const buf = Buffer.allocUnsafe(8);
-  buf.writeUInt32BE(a, 0);
-  buf.writeUInt32BE(b, 4);
-  return { bucket: b % INDEX_BUCKETS, field: buf.toString('base64url') };
+  scratch.writeUInt32BE(a, 0);
+  scratch.writeUInt32BE(b, 4);
+  return { bucket: b % INDEX_BUCKETS, field: scratch.toString('base64url') };
 }
 
 /**

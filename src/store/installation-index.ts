@@ -19,16 +19,24 @@
  * found by id until it is registered again (which gives it its fallback field). With a 64-bit
  * digest this needs ~4 billion ids of one app by chance, or ids crafted by that app's own vendor.
  *
- * Round trips: the entries of a whole batch are read, written or deleted by scripts over many
- * buckets (commands/readIndexEntries.lua, writeIndexEntries.lua, unindexInstallations.lua), and
- * the records checked once per app (hasInstallations-1.lua): on one server one call per step
- * for up to `ENTRIES_PER_CALL` entries (a registration of 5,000 installations sends ~8 commands
- * in all, with its records' script), instead of one command per bucket touched.
+ * Round trips: the entries of a whole batch are handled by scripts over many buckets, as one
+ * MessagePack argument each, `ENTRIES_PER_CALL` entries per call. A plan (`planIds`,
+ * `planSites`) first tries the fast path, commands/claimIndexEntries.lua: one HSETNX per entry,
+ * which writes a call's entries at their digest fields only if all of them are new (a group's
+ * buckets holding fallback fields are listed in its marks set, keys.ts `indexFallbackMarks`,
+ * so only those are checked for one); the entries of the other calls go the slow path: read
+ * (readIndexEntries.lua), checked against the apps' records (hasInstallations-1.lua, one call
+ * per app), and written by `write` (writeIndexEntries.lua, which also marks fallback fields).
+ * A refused batch deletes what its fast path wrote before the throw (only entries still naming
+ * its app; meanwhile they are entries without records, which readers report as not found and a
+ * concurrent registration of the same string treats as another's: its fallback field, harmless
+ * but for a few bytes). Deletions go through
+ * unindexInstallations.lua. A registration of 5,000 new installations sends ~15 commands in all.
  *
  * Redis Cluster: the buckets carry a hash tag per group (keys.ts `installationIndexBucket`,
  * index-digest.ts `INDEX_GROUPS`), so each script call takes the buckets of one group (one
- * slot), and the calls of a step go out together (redis-connection.ts `crossSlotPipeline`);
- * record checks touch one app's keys. Nothing is atomic across groups; the writers' order
+ * slot), and the calls of a step are sent together, each on its own; record checks touch one
+ * app's keys (redis-connection.ts `crossSlotPipeline`). Nothing is atomic across groups; the writers' order
  * (index entries first, then the records) keeps that safe, as above.
  */
 import { crossSlotPipeline, isCluster } from '../lib/redis-connection.js';
@@ -141,29 +149,28 @@ export class InstallationIndex {
     const out = items.map((item, k): BucketWrite | null => {
       const e = entries[k]!;
       const [digest, fallback] = read[k]!;
-      const at = (field: string): BucketWrite => ({ key: e.key, field, value: item.appId, marks: e.marks });
-      if (written[k]) return { ...at(e.field), written: true };
+      if (written[k]) return { key: e.key, field: e.field, value: item.appId, marks: e.marks, written: true };
       if (fallback !== null) {
         // A fallback entry is the id's own: only its app decides.
-        if (fallback === item.appId) return at(e.fallback);
+        if (fallback === item.appId) return entryAt(e, e.fallback, item.appId);
         conflicts.push({ id: item.id, owner: fallback });
         return null;
       }
       if (digest !== null) {
         if (owned.get(k)) {
-          if (digest === item.appId) return at(e.field);
+          if (digest === item.appId) return entryAt(e, e.field, item.appId);
           conflicts.push({ id: item.id, owner: digest });
           return null;
         }
         // Another id's entry, or this id's from a registration that failed half-way: the
         // fallback field is right either way (lookups read it first).
-        return at(e.fallback);
+        return entryAt(e, e.fallback, item.appId);
       }
       const slot = `${e.key}\n${e.field}`;
       const first = claimed.get(slot);
-      if (first !== undefined && first !== item.id) return at(e.fallback);
+      if (first !== undefined && first !== item.id) return entryAt(e, e.fallback, item.appId);
       claimed.set(slot, item.id);
-      return at(e.field);
+      return entryAt(e, e.field, item.appId);
     });
     return { writes: out.filter((w) => w !== null), conflicts };
   }
@@ -200,16 +207,15 @@ export class InstallationIndex {
     return items.map((item, k): BucketWrite => {
       const e = entries[k]!;
       const [digest, fallback] = read[k]!;
-      const at = (field: string): BucketWrite => ({ key: e.key, field, value: item.id, marks: e.marks });
-      if (written[k]) return { ...at(e.field), written: true };
-      if (fallback !== null) return at(e.fallback);
-      if (digest !== null && digest !== item.id && !samePair.has(k)) return at(e.fallback);
+      if (written[k]) return { key: e.key, field: e.field, value: item.id, marks: e.marks, written: true };
+      if (fallback !== null) return entryAt(e, e.fallback, item.id);
+      if (digest !== null && digest !== item.id && !samePair.has(k)) return entryAt(e, e.fallback, item.id);
       const slot = `${e.key}\n${e.field}`;
       const pair = `${item.appId}\n${item.site}`;
       const first = claimed.get(slot);
-      if (first !== undefined && first !== pair) return at(e.fallback);
+      if (first !== undefined && first !== pair) return entryAt(e, e.fallback, item.id);
       claimed.set(slot, pair);
-      return at(e.field);
+      return entryAt(e, e.field, item.id);
     });
   }
 
@@ -322,8 +328,8 @@ export class InstallationIndex {
    * The fast path of a plan (commands/claimIndexEntries.lua): each call whose entries are all
    * new (digest field free, no fallback field) writes them at their digest fields (value
    * `valueOf(k)`), in one pass; the entries of the other calls are read (`readEntries`) for the
-   * slow path. Entries sharing a bucket and digest field within the batch (a shared digest, or
-   * one string twice) go the slow path, whose in-batch bookkeeping decides between them.
+   * slow path. Entries sharing a digest field within the batch (a shared digest, or one string
+   * twice) go the slow path, whose in-batch bookkeeping decides between them.
    * @returns `written[k]`, and `read[k]` for the entries not written ([null, null] for the others)
    */
   private async claim(
@@ -331,14 +337,14 @@ export class InstallationIndex {
     valueOf: (k: number) => string,
   ): Promise<{ written: boolean[]; read: [string | null, string | null][] }> {
     const written: boolean[] = new Array(entries.length).fill(false);
-    const first = new Map<string, number>(); // bucket and digest field → first entry with them
+    // Entries sharing a digest field (whatever their buckets: rarer still) go the slow path.
+    const first = new Map<string, number>(); // digest field → first entry with it
     const shared = new Set<number>();
-    entries.forEach((e, k) => {
-      const slot = e.key + '\n' + e.field;
-      const j = first.get(slot);
-      if (j === undefined) first.set(slot, k);
+    for (let k = 0; k < entries.length; k++) {
+      const j = first.get(entries[k]!.field);
+      if (j === undefined) first.set(entries[k]!.field, k);
       else shared.add(j).add(k);
-    });
+    }
     const fast: number[] = [];
     for (let k = 0; k < entries.length; k++) if (!shared.has(k)) fast.push(k);
     const calls = this.calls(fast.map((k) => entries[k]!));
@@ -396,6 +402,11 @@ export class InstallationIndex {
     entries.forEach((e, k) => push(groups, cluster ? hashTag(e.key) : '', k));
     return [...groups.values()].flatMap(chunks);
   }
+}
+
+/** The write of `value` at `field` (digest or fallback) of entry `e`'s bucket. */
+function entryAt(e: IndexEntry, field: string, value: string): BucketWrite {
+  return { key: e.key, field, value, marks: e.marks };
 }
 
 /** An entry with neither field (shared, never modified). */

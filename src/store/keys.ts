@@ -217,7 +217,12 @@ export interface Keys {
  */
 export function createKeys(prefix = 'mpu', opts: { digest?: (s: string) => IndexDigest } = {}): Keys {
   const digest = opts.digest ?? indexDigest;
-  const indexFallbackMarks = (g: number) => `${prefix}:index-fallbacks:{ix:${g}}`;
+  // The bucket and marks key names, made once each (a registration names 2 buckets per installation).
+  const named = (n: number, name: (i: number) => string) => {
+    const cache: string[] = new Array<string>(n);
+    return (i: number) => cache[i] ?? (cache[i] = name(i));
+  };
+  const indexFallbackMarks = named(INDEX_GROUPS, (g) => `${prefix}:index-fallbacks:{ix:${g}}`);
   const entry = (bucketKey: (b: number) => string, s: string): IndexEntry => {
     const d = digest(s);
     return {
@@ -227,8 +232,8 @@ export function createKeys(prefix = 'mpu', opts: { digest?: (s: string) => Index
       marks: indexFallbackMarks(d.bucket % INDEX_GROUPS),
     };
   };
-  const installationIndexBucket = (b: number) => `${prefix}:installations:{ix:${b % INDEX_GROUPS}}:${b}`;
-  const siteIndexBucket = (b: number) => `${prefix}:sites-index:{ix:${b % INDEX_GROUPS}}:${b}`;
+  const installationIndexBucket = named(INDEX_BUCKETS, (b) => `${prefix}:installations:{ix:${b % INDEX_GROUPS}}:${b}`);
+  const siteIndexBucket = named(INDEX_BUCKETS, (b) => `${prefix}:sites-index:{ix:${b % INDEX_GROUPS}}:${b}`);
   return {
     prefix,
     indexBuckets: INDEX_BUCKETS,
