@@ -37,7 +37,8 @@ export const INDEX_BUCKETS = 32_768;
  * batch of a few thousand installations touches every group, so a cluster gets at most 256 calls
  * per step of a batch (0.05 per installation for 5,000), while 256 slots still spread the
  * indexes (~7 MB each at a million installations) over dozens of masters. A server that is not a
- * cluster gets one call for all groups. Part of the key names: changing it renames every bucket.
+ * cluster gets calls over any groups (installation-index.ts `ENTRIES_PER_CALL` entries each).
+ * Part of the key names: changing it renames every bucket.
  */
 export const INDEX_GROUPS = 256;
 
