@@ -29,6 +29,19 @@
  */
 export const INDEX_BUCKETS = 32_768;
 
+/**
+ * Hash-tag groups of buckets: bucket b's key carries the hash tag `{ix:<b mod INDEX_GROUPS>}`
+ * (keys.ts `installationIndexBucket`, `siteIndexBucket`; both indexes' buckets of a group share
+ * it), so on a Redis Cluster the buckets of one group lie in one slot and one script call reads or
+ * writes every entry of a registration batch that falls in it (installation-index.ts). 256: a
+ * batch of a few thousand installations touches every group, so a cluster gets at most 256 calls
+ * per step of a batch (0.05 per installation for 5,000), while 256 slots still spread the
+ * indexes (~7 MB each at a million installations) over dozens of masters. A server that is not a
+ * cluster gets calls over any groups (installation-index.ts `ENTRIES_PER_CALL` entries each).
+ * Part of the key names: changing it renames every bucket.
+ */
+export const INDEX_GROUPS = 256;
+
 /** Bucket and field of one looked-up string. */
 export interface IndexDigest {
   /** 0 … INDEX_BUCKETS-1. */
@@ -53,13 +66,15 @@ export function hash64(s: string): [number, number] {
   return [h1 >>> 0, h2 >>> 0];
 }
 
+/** The 8 bytes `indexDigest` encodes (reused: one call at a time, synchronous). */
+const scratch = Buffer.alloc(8);
+
 /** The default digest: bucket = the low bits of the second half, field = base64url of all 64 bits. Pure. */
 export function indexDigest(s: string): IndexDigest {
   const [a, b] = hash64(s);
-  const buf = Buffer.allocUnsafe(8);
-  buf.writeUInt32BE(a, 0);
-  buf.writeUInt32BE(b, 4);
-  return { bucket: b % INDEX_BUCKETS, field: buf.toString('base64url') };
+  scratch.writeUInt32BE(a, 0);
+  scratch.writeUInt32BE(b, 4);
+  return { bucket: b % INDEX_BUCKETS, field: scratch.toString('base64url') };
 }
 
 /**

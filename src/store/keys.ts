@@ -16,7 +16,7 @@
  * - `<p>:apps`                                   SET of app ids
  * ... (sections below)
  */
-import { fallbackField, indexDigest, INDEX_BUCKETS, type IndexDigest } from './index-digest.js';
+import { fallbackField, indexDigest, INDEX_BUCKETS, INDEX_GROUPS, type IndexDigest } from './index-digest.js';
 
 /**
  * Where one entry of a bucketed index lives: the bucket key, the field named by the digest, and
@@ -27,6 +27,8 @@ export interface IndexEntry {
   key: string;
   field: string;
   fallback: string;
+  /** The bucket's group's fallback marks (`indexFallbackMarks`). */
+  marks: string;
 }
 
 export interface Keys {
@@ -59,17 +61,27 @@ export interface Keys {
   // One app's installations live in a few big hashes (not a key per installation): a million
   // installations are ~5 keys, read and written in batches by pipelines and Lua.
   /**
-   * HASH `<p>:installations:<bucket>` (no hash tag: the buckets spread over a cluster's slots):
+   * HASH `<p>:installations:{ix:<group>}:<bucket>` (group = bucket mod 256, index-digest.ts
+   * `INDEX_GROUPS`: a group's buckets share a cluster slot, the groups spread over 256 slots):
    * one bucket of the global index, installation id → app id. Field: the 11-character digest of
    * the id (index-digest.ts), or `.<id>` when that digest field is another id's; a small hash
    * kept in listpack encoding (about 13 bytes + the app id per entry). Entries are hints: a
    * lookup checks that the app's record has the id (installation-index.ts).
    */
   installationIndexBucket(bucket: number): string;
+  /**
+   * SET `<p>:index-fallbacks:{ix:<group>}` (the group's hash tag, index-digest.ts
+   * `INDEX_GROUPS`): the keys of the group's buckets (either index) that hold a fallback field,
+   * added when one is written (commands/writeIndexEntries.lua) and never removed (a stale member
+   * only costs a check). Absent for nearly every group: a registration's fast path
+   * (commands/claimIndexEntries.lua) reads it once per group to skip the fallback fields' check.
+   */
+  indexFallbackMarks(group: number): string;
   /** The bucket, digest field and fallback field of installation `id` in the global index. */
   installationIndexEntry(id: string): IndexEntry;
   /**
-   * HASH `<p>:sites-index:<bucket>` (no hash tag): one bucket of the by-site index, digest of
+   * HASH `<p>:sites-index:{ix:<group>}:<bucket>` (the same groups and hash tags as the global
+   * index's buckets): one bucket of the by-site index, digest of
    * `<appId>\n<site>` (or `.<appId>\n<site>` as the fallback field) → the id of that app's
    * installation on that site (the latest registered there). Hints too: a lookup checks the
    * installation's record in that app names that site.
@@ -217,12 +229,23 @@ export interface Keys {
  */
 export function createKeys(prefix = 'mpu', opts: { digest?: (s: string) => IndexDigest } = {}): Keys {
   const digest = opts.digest ?? indexDigest;
+  // The bucket and marks key names, made once each (a registration names 2 buckets per installation).
+  const named = (n: number, name: (i: number) => string) => {
+    const cache: string[] = new Array<string>(n);
+    return (i: number) => cache[i] ?? (cache[i] = name(i));
+  };
+  const indexFallbackMarks = named(INDEX_GROUPS, (g) => `${prefix}:index-fallbacks:{ix:${g}}`);
   const entry = (bucketKey: (b: number) => string, s: string): IndexEntry => {
     const d = digest(s);
-    return { key: bucketKey(d.bucket), field: d.field, fallback: fallbackField(s) };
+    return {
+      key: bucketKey(d.bucket),
+      field: d.field,
+      fallback: fallbackField(s),
+      marks: indexFallbackMarks(d.bucket % INDEX_GROUPS),
+    };
   };
-  const installationIndexBucket = (b: number) => `${prefix}:installations:${b}`;
-  const siteIndexBucket = (b: number) => `${prefix}:sites-index:${b}`;
+  const installationIndexBucket = named(INDEX_BUCKETS, (b) => `${prefix}:installations:{ix:${b % INDEX_GROUPS}}:${b}`);
+  const siteIndexBucket = named(INDEX_BUCKETS, (b) => `${prefix}:sites-index:{ix:${b % INDEX_GROUPS}}:${b}`);
   return {
     prefix,
     indexBuckets: INDEX_BUCKETS,
@@ -238,6 +261,7 @@ export function createKeys(prefix = 'mpu', opts: { digest?: (s: string) => Index
     webhookEvent: (eventId) => `${prefix}:webhook-event:${eventId}`,
     // ── installations, rollouts ─────────────────────────────────────────
     installationIndexBucket,
+    indexFallbackMarks,
     installationIndexEntry: (id) => entry(installationIndexBucket, id),
     siteIndexBucket,
     siteIndexEntry: (appId, site) => entry(siteIndexBucket, `${appId}\n${site}`),

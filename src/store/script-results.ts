@@ -35,8 +35,8 @@ function oneOf<const T extends string>(script: string, reply: unknown, allowed: 
 // ── Counts and flags ──────────────────────────────────────────────────────────────────────
 
 /**
- * A count (integer ≥ 0): registerInstallations-4, markUpdateAvailable-2, unindexInstallations-1,
- * receiveAdoptions-5 (and each count of compareAndSetVersions-3, `movesApplied`).
+ * A count (integer ≥ 0): registerInstallations-4, markUpdateAvailable-2, unindexInstallations,
+ * writeIndexEntries, receiveAdoptions-5 (and each count of compareAndSetVersions-3, `movesApplied`).
  */
 export function countOf(script: string, reply: unknown): number {
   const n = integer(script, reply);
@@ -81,7 +81,7 @@ export function rangeUpgraded(reply: unknown): {
   };
 }
 
-/** 1 done / 0 not done: ackRegistrations-1, approveInstallation-2, markSuperseded-1, createRecord-1. */
+/** 1 done / 0 not done: claimIndexEntries, ackRegistrations-1, approveInstallation-2, markSuperseded-1, createRecord-1. */
 export function flagOf(script: string, reply: unknown): boolean {
   const n = integer(script, reply);
   if (n !== 0 && n !== 1) throw new UnexpectedScriptReply(script, reply);
@@ -92,6 +92,29 @@ export function flagOf(script: string, reply: unknown): boolean {
 export function recordedPerKey(reply: unknown, keys: number): boolean[] {
   if (!Array.isArray(reply) || reply.length !== keys) throw new UnexpectedScriptReply('recordPolls', reply);
   return reply.map((r) => flagOf('recordPolls', r));
+}
+
+/** One 1 (the app has the id's record) / 0 per id given: hasInstallations-1. */
+export function recordsPresent(reply: unknown, ids: number): boolean[] {
+  if (!Array.isArray(reply) || reply.length !== ids) throw new UnexpectedScriptReply('hasInstallations', reply);
+  return reply.map((r) => flagOf('hasInstallations', r));
+}
+
+/**
+ * readIndexEntries: [digest field's value, fallback field's value] (null where absent) of each of
+ * the `entries` entries asked for, from its sparse triples (entry number 1-based, digest, fallback).
+ */
+export function indexEntriesRead(reply: unknown, entries: number): [string | null, string | null][] {
+  const out: [string | null, string | null][] = Array.from({ length: entries }, () => [null, null]);
+  if (!Array.isArray(reply) || reply.length % 3 !== 0) throw new UnexpectedScriptReply('readIndexEntries', reply);
+  for (let i = 0; i < reply.length; i += 3) {
+    const k = integer('readIndexEntries', reply[i]);
+    const [d, f] = [reply[i + 1] as unknown, reply[i + 2] as unknown];
+    const ok = (v: unknown) => v === null || typeof v === 'string';
+    if (k < 1 || k > entries || !ok(d) || !ok(f)) throw new UnexpectedScriptReply('readIndexEntries', reply);
+    out[k - 1] = [d as string | null, f as string | null];
+  }
+  return out;
 }
 
 // ── Writes guarded by the app record (-1 = the app is not registered) ───────────────────────

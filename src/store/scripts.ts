@@ -22,7 +22,11 @@ export const SCRIPT_FILES = [
   'markDecided-2.lua',
   'recordDeployment-2.lua',
   'saveDescriptor-2.lua',
-  'unindexInstallations-1.lua',
+  'unindexInstallations.lua',
+  'readIndexEntries.lua',
+  'writeIndexEntries.lua',
+  'claimIndexEntries.lua',
+  'hasInstallations-1.lua',
   'setRolloutStatus-1.lua',
   'markSuperseded-1.lua',
   'finishPlanning-2.lua',
@@ -95,8 +99,16 @@ export interface ScriptCommands {
   mpuRecordDeployment(app: string, deployments: string, deploymentId: string): Promise<number>;
   /** saveDescriptor-2.lua: 1 stored, 0 stored already, -1 gone. */
   mpuSaveDescriptor(app: string, descriptor: string, canonical: string): Promise<number>;
-  /** unindexInstallations-1.lua: bucket entries deleted (ARGV: field, expected value pairs). */
-  mpuUnindexInstallations(bucket: string, ...fieldsAndValues: string[]): Promise<number>;
+  /** unindexInstallations.lua: index entries deleted (KEYS: buckets; ARGV: packed bucket number, field, expected value triples). */
+  mpuUnindexInstallations(numKeys: number, ...keysAndPacked: (string | Buffer)[]): Promise<number>;
+  /** readIndexEntries.lua: (entry number, digest value, fallback value) triples of the entries with a value. */
+  mpuReadIndexEntries(numKeys: number, ...keysAndPacked: (string | Buffer)[]): Promise<(string | number | null)[]>;
+  /** writeIndexEntries.lua: index entries written (KEYS: buckets and marks; ARGV: packed bucket, marks, field, value). */
+  mpuWriteIndexEntries(numKeys: number, ...keysAndPacked: (string | Buffer)[]): Promise<number>;
+  /** claimIndexEntries.lua: 1 every entry written at its digest field, 0 nothing written. */
+  mpuClaimIndexEntries(numKeys: number, ...keysAndPacked: (string | Buffer)[]): Promise<number>;
+  /** hasInstallations-1.lua: 1/0 per id, whether the record hash has it. */
+  mpuHasInstallations(data: string, ...ids: string[]): Promise<number[]>;
   /** setRolloutStatus-1.lua: 'ok' | 'stale' | 'missing'. */
   mpuSetRolloutStatus(
     rollout: string,

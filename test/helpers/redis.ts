@@ -133,8 +133,9 @@ export async function indexEntries(
   const head = `${prefix}:${which}:`;
   for await (const keys of scanKeys(c, `${head.replace(/[*?[\]\\]/g, '\\$&')}*`, 1000))
     for (const key of keys) {
-      const bucket = key.slice(head.length);
-      if (!/^\d+$/.test(bucket)) continue;
+      // `<head>{ix:<group>}:<bucket>`: the bucket number after the group's hash tag.
+      const bucket = /^\{ix:\d+\}:(\d+)$/.exec(key.slice(head.length))?.[1];
+      if (bucket === undefined) continue;
       for (const [f, v] of Object.entries(await c.hgetall(key))) out[`${bucket}/${f}`] = v;
     }
   return out;

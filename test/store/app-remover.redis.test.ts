@@ -162,7 +162,7 @@ async function seedApp(w: World, appId: string, n = 3): Promise<void> {
 
 /** Every key of the test but the index buckets (compared entry by entry in `crossApp`). */
 async function allKeys(w: World): Promise<Set<string>> {
-  const bucket = new RegExp(`^${escapeRegExp(w.prefix)}:(installations|sites-index):\\d+$`);
+  const bucket = new RegExp(`^${escapeRegExp(w.prefix)}:(installations|sites-index):\\{ix:\\d+\\}:\\d+$`);
   return new Set((await keysMatching(w.redis, `${escapeGlob(w.prefix)}:*`)).filter((k) => !bucket.test(k)));
 }
 

@@ -198,7 +198,9 @@ describe('bucketed installation indexes (real Redis)', () => {
     // The store as the unbucketed code left it: no buckets, the two old hashes.
     for (const which of ['installations', 'sites-index'] as const)
       for (const k of Object.keys(await indexEntries(redis, prefix, which)))
-        await redis.unlink(`${prefix}:${which}:${k.split('/')[0]}`);
+        await redis.unlink(
+          (which === 'installations' ? keys.installationIndexBucket : keys.siteIndexBucket)(Number(k.split('/')[0])),
+        );
     expect(await store.appOf('i0')).toBeNull();
     await redis.hset(keys.legacyInstallationIndex(), ...batch.flatMap((i) => [i.id, i.appId]), 'moved', 'b');
     await redis.hset(keys.legacyInstallationIndex(), 'half-registered', 'a'); // no record: dropped
@@ -237,7 +239,7 @@ describe('bucketed installation indexes (real Redis)', () => {
     const batch = Array.from({ length: 600 }, (_, k) => inst(`i${k}`, 'a'));
     await store.register(batch, T);
     for (const k of Object.keys(await indexEntries(redis, prefix, 'installations')))
-      await redis.unlink(`${prefix}:installations:${k.split('/')[0]}`);
+      await redis.unlink(keys.installationIndexBucket(Number(k.split('/')[0])));
     await redis.hset(keys.legacyInstallationIndex(), ...batch.flatMap((i) => [i.id, i.appId]));
     // A first run that stopped after a page: its cursor is saved.
     const [cursor] = await redis.hscan(keys.legacyInstallationIndex(), '0', 'COUNT', 100);
@@ -247,5 +249,37 @@ describe('bucketed installation indexes (real Redis)', () => {
     expect(r.ids).toBeLessThan(600); // the pages before the cursor were not read again
     expect(r.keysDeleted).toBe(1);
     for (const key of [keys.legacyInstallationIndex(), keys.indexMigration()]) expect(await redis.exists(key)).toBe(0);
+  });
+
+  it('a refused batch leaves no index entry, even of the new ids whose entries were written first (calls of 1,000)', async () => {
+    const keys = createKeys(prefix);
+    const store = new InstallationStore(redis, keys);
+    await store.register([inst('taken', 'other')], T);
+    // 2,500 new ids, the taken one last: the fast path writes the first calls before the last one
+    // finds the taken entry; the refusal deletes them again.
+    const batch = [...Array.from({ length: 2500 }, (_, k) => inst(`n${k}`, 'a')), inst('taken', 'a')];
+    await expect(store.register(batch, T)).rejects.toThrow(/already registered to app other/);
+    expect(Object.values(await indexEntries(redis, prefix, 'installations'))).toEqual(['other']);
+    expect(Object.values(await indexEntries(redis, prefix, 'sites-index'))).toHaveLength(1);
+    expect(await store.appOf('n0')).toBeNull();
+    expect(await store.appOf('taken')).toBe('other');
+    // The same batch without the taken id registers (and uses the fast path again).
+    expect(await store.register(batch.slice(0, -1), T)).toEqual({ created: 2500, updated: 0 });
+    expect(await store.appOf('n2499')).toBe('a');
+  });
+
+  it('a fallback entry left alone (its digest field freed) still refuses the id to another app', async () => {
+    const keys = createKeys(prefix, { digest: collide });
+    const store = new InstallationStore(redis, keys);
+    await store.register([inst('first', 'a')], T);
+    await store.register([inst('second', 'b')], T); // digest field taken: fallback field, group marked
+    expect(await redis.smembers(keys.indexFallbackMarks(7 % 256))).toContain(keys.installationIndexBucket(7));
+    await new AppRemover(redis, keys).remove('a'); // frees the digest field
+    expect(await store.appOf('second')).toBe('b');
+    // 'second' again for another app: the digest field is free, the fallback entry names b.
+    await expect(store.register([inst('second', 'c')], T)).rejects.toThrow(/already registered to app b/);
+    expect(await store.appOf('second')).toBe('b');
+    // Its own app again: an update.
+    expect(await store.register([inst('second', 'b')], T)).toEqual({ created: 0, updated: 1 });
   });
 });
