@@ -181,7 +181,9 @@ export class InstallationStore {
    */
   async register(batch: readonly Installation[], at: number): Promise<{ created: number; updated: number }> {
     if (batch.length === 0) return { created: 0, updated: 0 };
-    // Both indexes' entries are planned (and conflicts refused) before anything is written.
+    // Both indexes' entries are planned before any record is written: new entries are claimed
+    // (written) by the planning itself, and a refused batch takes its claimed entries back before
+    // it throws, so nothing of it stays. Index entries before records: see the module docs.
     const idEntries = await this.index.planIds(batch);
     const siteEntries = await this.index.planSites(batch);
     let created = 0;
