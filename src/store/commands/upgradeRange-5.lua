@@ -44,15 +44,23 @@
   the installations whose version is not in the map.
 ]]
 if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
+local at = ARGV[1]
 local ids = redis.call('LRANGE', KEYS[1], ARGV[2], ARGV[3])
 local n = #ids
-local at = ARGV[1]
+-- Per version of the map: {target, its `upgraded` entry, the entry after a `;`}. The entry is
+-- the same for every installation moving from that version at this time, so it is built once
+-- here rather than once per installation.
 local map = {}
 for v, t, c in string.gmatch(ARGV[4], '([^\t\n]+)\t([^\t\n]+)\t([^\t\n]+)') do
-  map[v] = t ~= '-' and {t, c} or false
+  if t ~= '-' then
+    local e = at .. '|u|' .. v .. '|' .. t .. '|' .. c
+    map[v] = {t, e, ';' .. e}
+  else
+    map[v] = false
+  end
 end
 local withDeferrals = ARGV[5] == '1' and redis.call('EXISTS', KEYS[4]) == 1
-local find, sub = string.find, string.sub
+local find, sub, byte = string.find, string.sub, string.byte
 local moved, deferred = 0, 0
 local dist, byTarget, unknown, done = {}, {}, {}, {}
 for i = 1, n, 1000 do
@@ -71,15 +79,16 @@ for i = 1, n, 1000 do
         -- `done`: an id listed twice in the range is moved once (its record was read before the move).
         local id, target = ids[i + k - 1], to[1]
         done[id] = true
-        local e = at .. '|u|' .. from .. '|' .. target .. '|' .. to[2]
+        -- The record's history is empty when it ends with the separator: no `;` before the entry.
+        local first = byte(r, -1) == 31
+        local e = first and to[2] or to[3]
         if withDeferrals then
           local d = redis.call('HGET', KEYS[4], id)
           if d then
-            e = d .. ';' .. e
+            e = (first and d or ';' .. d) .. to[3]
             deferred = deferred + 1
           end
         end
-        if sub(r, -1) ~= '\31' then e = ';' .. e end
         out[m + 1] = id
         out[m + 2] = target .. sub(r, a) .. e
         m = m + 2
