@@ -19,6 +19,7 @@ import semver from 'semver';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import type { Installation, MaintenanceWindows } from '../rollout/types.js';
 import type { PlanInput } from '../rollout/plan-rollout.js';
+import type { LateInput } from '../rollout/plan-late.js';
 import {
   encodeHistory,
   encodeHistoryEntry,
@@ -364,6 +365,44 @@ export class InstallationStore {
         position: start + k,
       });
     }
+    return { read: ids.length, inputs: out };
+  }
+
+  /**
+   * What the late planner's rule (rollout/plan-late.ts `LateInput`) needs of installations
+   * `start … start+count-1` of the app's registration list, with their registration time
+   * (`knownAt`, epoch ms: the `registered` entry that starts each history, the same time the
+   * registration log recorded). Reads whole records (two round trips): for the reconciliation
+   * sweep's late installations, which are few. Ids without a record or without a `registered`
+   * entry are skipped; `read` counts the positions read, so a cursor advancing by it never stalls.
+   */
+  async readLateInputs(appId: string, start: number, count: number): Promise<PlanChunk<LateInput>> {
+    if (count <= 0) return { read: 0, inputs: [] };
+    const ids = await this.redis.lrange(this.keys.installationIds(appId), start, start + count - 1);
+    if (ids.length === 0) return { read: 0, inputs: [] };
+    const [data = [], approved = []] = await execAll<(string | null)[]>(
+      this.redis
+        .pipeline()
+        .hmget(this.keys.installationData(appId), ...ids)
+        .hmget(this.keys.installationApproved(appId), ...ids),
+    );
+    const out: LateInput[] = [];
+    ids.forEach((id, k) => {
+      const rec = splitRecord(data[k]);
+      if (!rec) return;
+      const registered = parseHistory(rec.history || null).find((e) => e.kind === 'registered');
+      if (!registered) return;
+      const r = decodePlanFields(rec.json);
+      out.push({
+        id,
+        version: rec.version,
+        checkOffsetMs: r.c,
+        maintenance: r.m,
+        approvedUpTo: approved[k] || null,
+        position: start + k,
+        knownAt: registered.at,
+      });
+    });
     return { read: ids.length, inputs: out };
   }
 

@@ -142,7 +142,8 @@ export interface Keys {
   rolloutDeferrals(appId: string, version: string): string;
   /**
    * HASH `<p>:app:{<appId>}:reconcile`: version → clock ms up to which the reconciliation sweep
-   * has checked that version's planned buckets (app/rollout/reconcile.ts).
+   * has checked that version's planned buckets, and `late:<version>` → the registration-list
+   * position below which its late installations are settled (app/rollout/reconcile.ts).
    */
   reconcileMarks(appId: string): string;
   /**

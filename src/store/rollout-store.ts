@@ -530,6 +530,27 @@ export class RolloutStore {
     if (!(await this.redis.exists(this.keys.rollout(appId, version)))) await this.redis.hdel(marks, version);
   }
 
+  /**
+   * The reconciliation sweep's late mark of a rollout: the registration-list position below which
+   * every late installation of `version` (at or above its plan's final cursor) was found settled,
+   * running `version` or newer (app/rollout/reconcile.ts). 0 when none was recorded. Kept in the
+   * same hash as `reconcileMark`, field `late:<version>` (a version never starts with `late:`).
+   */
+  async lateMark(appId: string, version: string): Promise<number> {
+    const raw = await this.redis.hget(this.keys.reconcileMarks(appId), `late:${version}`);
+    return raw === null ? 0 : Number(raw);
+  }
+
+  /**
+   * Records the late mark (a position, see `lateMark`); taken back, as `setReconcileMark` does,
+   * when the rollout is gone by then (an app removal ran meanwhile).
+   */
+  async setLateMark(appId: string, version: string, position: number): Promise<void> {
+    const marks = this.keys.reconcileMarks(appId);
+    await this.redis.hset(marks, `late:${version}`, String(position));
+    if (!(await this.redis.exists(this.keys.rollout(appId, version)))) await this.redis.hdel(marks, `late:${version}`);
+  }
+
   /** Deletes the planned buckets (a restarted plan, or a halt). */
   async clearBuckets(appId: string, version: string): Promise<void> {
     const buckets = await this.listBuckets(appId, version);

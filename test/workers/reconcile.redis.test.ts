@@ -7,7 +7,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DAY, HOUR, MINUTE } from '../../src/lib/clock.js';
-import { approveInstallation, generatePopulation } from '../../src/app/rollout/installations.js';
+import { approveInstallation, generatePopulation, registerInstallations } from '../../src/app/rollout/installations.js';
+import { UPGRADE_BATCH_JOB_NAME, type UpgradeBatchJob } from '../../src/jobs/queues.js';
 import { reconcile } from '../../src/app/rollout/reconcile.js';
 import { updateCheck, whyInstallation } from '../../src/app/rollout/explain.js';
 import { promisedUpgrade } from '../../src/rollout/explain-installation.js';
@@ -99,6 +100,80 @@ describe('reconciliation sweep and update check (real Redis)', () => {
     }
     const metrics = await rw.ctx.metrics.registry.getSingleMetricAsString('mpu_reconcile_repairs_total');
     expect(metrics).toContain(`mpu_reconcile_repairs_total{app="c",kind="upgrade"} ${N - early}`);
+  });
+
+  it('late installations whose late batches were lost: upgraded by one sweep past their promised time, once; not yet due ones left alone', async () => {
+    rw.versions.add({
+      appId: 'c',
+      kind: 'connect',
+      version: '1.0.0',
+      bump: 'initial',
+      approval: 'automatic',
+      detectedAt: T0 - DAY,
+    });
+    const N = 200;
+    await generatePopulation(rw.ctx, { appId: 'c', count: N, seed: 7, version: '1.0.0', maintenanceWindows: false });
+    const P = T0 + HOUR;
+    rw.clock.set(P);
+    rw.versions.add({
+      appId: 'c',
+      kind: 'connect',
+      version: '1.0.1',
+      bump: 'micro',
+      approval: 'automatic',
+      detectedAt: P,
+    });
+    await rw.plan('c', '1.0.1');
+    await rw.runFor(6 * HOUR); // Monday 07:00: the plan has finished long ago
+    const planEnd = await rw.ctx.rollouts.planCursor('c', '1.0.1');
+    expect(planEnd).toBe(N);
+    // Registered after the plan: checks at 03:00, 03:30 (Tuesday: due then) and 05:00 (not yet due at the sweep).
+    await registerInstallations(rw.ctx, [
+      { id: 'l1', appId: 'c', site: 'l1.example.net', version: '1.0.0', checkTime: '03:00' },
+      { id: 'l2', appId: 'c', site: 'l2.example.net', version: '1.0.0', checkTime: '03:30' },
+      { id: 'l3', appId: 'c', site: 'l3.example.net', version: '1.0.0', checkTime: '05:00' },
+    ]);
+    await promoteAndDrain(rw.queues()); // the late-planning job
+    const rollout = rw.ctx.queues.rollout;
+    const late = (await rollout.getDelayed()).filter(
+      (j) => j.name === UPGRADE_BATCH_JOB_NAME && (j.data as UpgradeBatchJob).source.kind === 'late',
+    );
+    const idsOf = (j: (typeof late)[number]) => ((j.data as UpgradeBatchJob).source as { ids: string[] }).ids;
+    expect(late.map(idsOf).flat().sort()).toEqual(['l1', 'l2', 'l3']);
+    // A lost AOF second takes l1's and l3's late batches (the delayed set entry and the job's hash); l2's survives.
+    const lost = late.filter((j) => !idsOf(j).includes('l2'));
+    expect(lost).toHaveLength(2);
+    await rw.connection.zrem(rollout.keys.delayed!, ...lost.map((j) => j.id!));
+    await rw.connection.del(...lost.map((j) => rollout.toKey(j.id!)));
+
+    await rw.runFor(19 * HOUR); // Tuesday 02:00: every planned installation has run its bucket
+    expect(await rw.ctx.installs.distribution('c')).toEqual({ '1.0.0': 3, '1.0.1': N });
+    // Tuesday 04:00 without running any job: l1 and l2 are past their time + grace, l3 is not.
+    rw.clock.set(T0 + DAY + 4 * HOUR);
+    const first = await reconcile(rw.ctx);
+    expect(first).toMatchObject({ overdue: 2, repaired: 2 });
+    expect((await rw.ctx.installs.get('l1')).version).toBe('1.0.1');
+    expect((await rw.ctx.installs.get('l2')).version).toBe('1.0.1');
+    expect((await rw.ctx.installs.get('l3')).version).toBe('1.0.0');
+    // The late mark passes l1 and l2 (settled), not l3.
+    expect(await rw.ctx.rollouts.lateMark('c', '1.0.1')).toBe(N + 2);
+    expect(await reconcile(rw.ctx)).toMatchObject({ overdue: 0, repaired: 0 });
+    // l2's own late batch still runs: it moves nobody.
+    await promoteAndDrain(rw.queues());
+    expect((await rw.ctx.installs.get('l2')).history.filter((e) => e.kind === 'upgraded')).toHaveLength(1);
+
+    // Past l3's time (+ grace): the next sweep upgrades it; then nothing is left.
+    rw.clock.set(T0 + DAY + 6 * HOUR);
+    expect(await reconcile(rw.ctx)).toMatchObject({ overdue: 1, repaired: 1 });
+    expect(await reconcile(rw.ctx)).toMatchObject({ overdue: 0, repaired: 0 });
+    expect(await rw.ctx.installs.distribution('c')).toEqual({ '1.0.1': N + 3 });
+    for (const id of ['l1', 'l2', 'l3']) {
+      const ups = (await rw.ctx.installs.get(id)).history.filter((e) => e.kind === 'upgraded');
+      expect(ups, id).toHaveLength(1);
+      expect(ups[0], id).toMatchObject({ from: '1.0.0', to: '1.0.1', cause: 'automatic' });
+    }
+    const metrics = await rw.ctx.metrics.registry.getSingleMetricAsString('mpu_reconcile_repairs_total');
+    expect(metrics).toContain('mpu_reconcile_repairs_total{app="c",kind="upgrade"} 3');
   });
 
   it('update-check answers agree with the recorded history at every hour of a rollout (windows, a manual version, an approval)', async () => {

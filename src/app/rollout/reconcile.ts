@@ -22,15 +22,28 @@
  *   already notified).
  * It also sends the app's due approval reminders (approval-notices.ts) and counts approvals.
  *
- * Limits: installations registered after a version's plan (late installations) are upgraded
- * by batches whose ids travel in the job; the sweep does not read those (they are few, and the
- * late planner runs again at each registration).
+ * Late installations (registered after a version's plan, late-installations.ts) are upgraded by
+ * batches whose ids travel only in the job, so the sweep reads them from the registration list
+ * (`sweepLate`): for a scheduled automatic rollout, the positions from its plan's final cursor (or
+ * its late mark, when higher) to the end, whole records (late installations are few). Each one's
+ * promised time is the `at` of its late upgrade step by the late planner's rule
+ * (`LatePlanContext.steps`, the window from its registration time); past it, with a target then,
+ * it is moved with the same compare-and-set. The late mark then passes the leading installations
+ * that run the version or newer: each is read by a sweep until it does, and then never again.
+ *
+ * Limits: not repaired are a late installation's lost "update available" notice and its lost
+ * upgrade through a manual version it approved (manual rollouts' late installations are read only
+ * by an automatic rollout not complete),
+ * and a late Connect installation's lost adoption batch. A late installation that stays behind
+ * without a target (an unapproved manual version blocks it) holds the late mark where it is, so
+ * it is read again at each sweep while the rollout is incomplete.
  */
 import { decideTarget } from '../../rollout/version-ladder.js';
 import type { RolloutRecord } from '../../store/rollout-store.js';
 import type { VersionMove } from '../../store/installation-store.js';
 import type { RolloutContext } from '../context.js';
 import { loadLadder } from './ladder.js';
+import { loadLatePlan } from './late-installations.js';
 import { notifyBatch } from './notify-batch.js';
 import { approvalCounts, sendReminders, type ApprovalState } from './approval-notices.js';
 
@@ -166,5 +179,93 @@ async function sweepRollout(
     }
   }
   if (cutoff > mark) await ctx.rollouts.setReconcileMark(appId, version, cutoff);
+  if (r.status === 'scheduled' && r.approval !== 'manual') overdue += await sweepLate(ctx, r, cutoff, res);
+  return overdue;
+}
+
+/**
+ * Sweeps one rollout's late installations (late-installations.ts): positions from the rollout's
+ * final plan cursor (what its plan covered), or its late mark when higher, up to the app's
+ * installation count. Each one's promised upgrade time is the `at` of its `upgrade` step by the
+ * late planner's own rule (rollout/plan-late.ts `LatePlanContext.steps`, DESIGN.md "Rollout
+ * rules": the window measured from its registration); one whose time is at or before `cutoff`
+ * (epoch ms) and that still has a target then (`decideTarget` at that time, as for a bucket) is
+ * overdue, and moved with the compare-and-set (a late batch that still runs moves nobody twice).
+ * The late mark then advances over the leading installations found running `version` or newer
+ * (or without a record): later sweeps read only the rest.
+ * @returns overdue upgrades found
+ */
+async function sweepLate(ctx: RolloutContext, r: RolloutRecord, cutoff: number, res: ReconcileResult): Promise<number> {
+  const { appId, version } = r;
+  const [count, planEnd, mark] = await Promise.all([
+    ctx.installs.count(appId),
+    ctx.rollouts.planCursor(appId, version),
+    ctx.rollouts.lateMark(appId, version),
+  ]);
+  const from = Math.max(planEnd, mark);
+  if (from >= count) return 0;
+  const plan = await loadLatePlan(ctx, appId);
+  const ladder = await loadLadder(ctx, appId);
+  const rankOf = (v: string): number => plan.ladder.rank(v);
+  const own = rankOf(version);
+  let overdue = 0;
+  let settledTo = from; // every position below it is settled
+  let settling = true;
+  for (let pos = from; pos < count;) {
+    const { read, inputs } = await ctx.installs.readLateInputs(
+      appId,
+      pos,
+      Math.min(Math.max(1, ctx.settings.batchSize), count - pos),
+    );
+    if (read === 0) break;
+    res.checked += inputs.length;
+    // The moves, per version whose late step promised them (that rollout's deferrals apply).
+    const moves = new Map<string, VersionMove[]>();
+    const runs = new Map<number, string>(); // position → version it runs as read
+    const moving = new Map<number, string>(); // position → target of its move
+    for (const inst of inputs) {
+      runs.set(inst.position, inst.version);
+      const step = plan.steps(inst).find((s) => s.kind === 'upgrade');
+      if (!step || step.at > cutoff) continue;
+      const d = decideTarget(ladder, inst.version, inst.approvedUpTo, step.at);
+      if (d.target === null) continue;
+      const m: VersionMove = {
+        id: inst.id,
+        expected: inst.version,
+        target: d.target,
+        cause: d.approvedBetween.length ? 'approval' : 'automatic',
+      };
+      moves.set(step.version, [...(moves.get(step.version) ?? []), m]);
+      moving.set(inst.position, d.target);
+    }
+    let allMoved = true;
+    for (const [stepVersion, ms] of moves) {
+      overdue += ms.length;
+      res.overdue += ms.length;
+      const { moved, deferred } = await ctx.installs.applyMoves(appId, ms, ctx.clock.now(), stepVersion);
+      if (moved < ms.length) allMoved = false;
+      res.repaired += moved;
+      if (moved > 0) {
+        ctx.metrics.upgrades.inc({ app: appId, cause: 'automatic' }, moved);
+        ctx.metrics.reconcileRepairs.inc({ app: appId, kind: 'upgrade' }, moved);
+      }
+      if (deferred > 0) ctx.metrics.upgradesDeferred.inc({ app: appId }, deferred);
+      ctx.logger.warn(
+        { event: 'rollout:reconcile:repaired', appId, version: stepVersion, late: true, overdue: ms.length, moved },
+        `reconciliation: ${ms.length} late installation(s) of ${appId} overdue for ${stepVersion} ` +
+          `(their late upgrade batch did not run); ${moved} upgraded now`,
+      );
+    }
+    // Settled: runs this version or newer (by its move when every move applied; else as read, and
+    // one whose move another writer pre-empted is read again by the next sweep). A position
+    // without a readable record (none, or no `registered` entry) has nothing to settle.
+    for (let p = pos; settling && p < pos + read; p++) {
+      const v = (allMoved ? moving.get(p) : undefined) ?? runs.get(p);
+      if (v === undefined || rankOf(v) >= own) settledTo = p + 1;
+      else settling = false;
+    }
+    pos += read;
+  }
+  if (settledTo > mark) await ctx.rollouts.setLateMark(appId, version, settledTo);
   return overdue;
 }
