@@ -8,7 +8,8 @@
  * Also proves that the history entries the scripts build themselves are exactly those of
  * src/rollout/installation-history.ts, at the end of each installation's record
  * (`<version>\x1f<JSON>\x1f<history>`, installation-record.ts). readRangeStates (native
- * commands, no script) is read here beside readPlanChunk, with and without approvals.
+ * commands, no script) is read here beside readPlanChunk, with and without approvals, and so is
+ * readLateInputs (the reconciliation sweep's read of late installations).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -242,6 +243,51 @@ describe('InstallationStore scripts (real Redis)', () => {
         { id: 'x', version: '1.0.0', checkOffsetMs: 60_000, maintenance: null, approvedUpTo: null, position: 0 },
         { id: 'y', version: '1.0.1', checkOffsetMs: 0, maintenance: windows, approvedUpTo: null, position: 1 },
       ]);
+    });
+  });
+
+  describe('readLateInputs (native commands)', () => {
+    it('reads records by position with approvals and the registration time of their history; ghosts are counted, not returned', async () => {
+      const windows = { timeZone: 'UTC', weekly: [{ day: 1, start: '02:00', minutes: 60 }], adHoc: [] };
+      await store.register([inst('x'), { ...inst('y', '1.0.1'), maintenance: windows }], T);
+      await store.register([inst('z')], T + 7_000);
+      await store.setApproved('a', 'y', null, '2.0.0', ['2.0.0'], T + 9_000);
+      await store.applyMoves('a', [{ id: 'x', expected: '1.0.0', target: '1.0.2', cause: 'automatic' }], T + 10_000);
+      await redis.rpush(keys.installationIds('a'), 'ghost');
+      expect(await store.readLateInputs('a', 0, 10)).toEqual({
+        read: 4,
+        inputs: [
+          {
+            id: 'x',
+            version: '1.0.2',
+            checkOffsetMs: 60_000,
+            maintenance: null,
+            approvedUpTo: null,
+            position: 0,
+            knownAt: T,
+          },
+          {
+            id: 'y',
+            version: '1.0.1',
+            checkOffsetMs: 60_000,
+            maintenance: windows,
+            approvedUpTo: '2.0.0',
+            position: 1,
+            knownAt: T,
+          },
+          {
+            id: 'z',
+            version: '1.0.0',
+            checkOffsetMs: 60_000,
+            maintenance: null,
+            approvedUpTo: null,
+            position: 2,
+            knownAt: T + 7_000,
+          },
+        ],
+      });
+      expect((await store.readLateInputs('a', 2, 1)).inputs.map((i) => i.id)).toEqual(['z']);
+      expect(await store.readLateInputs('a', 4, 5)).toEqual({ read: 0, inputs: [] });
     });
   });
 

@@ -2,7 +2,9 @@
  * The reconciliation sweep and the update check on a real Redis (ManualClock, promoted delayed
  * jobs): delayed upgrade jobs deleted from Redis mid-rollout (as a Redis restarted from an AOF
  * that lost its last second would) → every installation still reaches the version within one
- * sweep interval of its promised time, and none is upgraded twice; the update check's answers
+ * sweep interval of its promised time, and none is upgraded twice; late installations (registered
+ * after the plan) whose late batches were deleted → upgraded by the first sweep past their promised
+ * time plus the grace, once, and none before; the update check's answers
  * agree with the history the rollout records.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -174,6 +176,46 @@ describe('reconciliation sweep and update check (real Redis)', () => {
     }
     const metrics = await rw.ctx.metrics.registry.getSingleMetricAsString('mpu_reconcile_repairs_total');
     expect(metrics).toContain('mpu_reconcile_repairs_total{app="c",kind="upgrade"} 3');
+  });
+
+  it('Forge: a late installation whose late batch was lost is upgraded by the first sweep past its slot + grace', async () => {
+    rw.versions.add({
+      appId: 'f',
+      kind: 'forge',
+      version: '2.0.0',
+      bump: 'initial',
+      approval: 'automatic',
+      detectedAt: T0 - DAY,
+    });
+    await generatePopulation(rw.ctx, { appId: 'f', count: 100, seed: 4, version: '2.0.0', maintenanceWindows: false });
+    rw.versions.add({
+      appId: 'f',
+      kind: 'forge',
+      version: '2.1.0',
+      bump: 'minor',
+      approval: 'automatic',
+      detectedAt: T0,
+    });
+    rw.clock.set(T0);
+    await rw.plan('f', '2.1.0');
+    await rw.runFor(HOUR, MINUTE); // the planned spread is over
+    await registerInstallations(rw.ctx, [{ id: 'lf', appId: 'f', site: 'lf.example.net', version: '2.0.0' }]);
+    await promoteAndDrain(rw.queues()); // the late-planning job
+    const rollout = rw.ctx.queues.rollout;
+    const lost = (await rollout.getDelayed()).filter(
+      (j) => j.name === UPGRADE_BATCH_JOB_NAME && (j.data as UpgradeBatchJob).source.kind === 'late',
+    );
+    expect(lost).toHaveLength(1);
+    await rw.connection.zrem(rollout.keys.delayed!, lost[0]!.id!);
+    await rw.connection.del(rollout.toKey(lost[0]!.id!));
+    rw.clock.advance(MINUTE); // within the spread and the grace: not yet overdue
+    expect(await reconcile(rw.ctx)).toMatchObject({ overdue: 0, repaired: 0 });
+    expect((await rw.ctx.installs.get('lf')).version).toBe('2.0.0');
+    rw.clock.advance(HOUR);
+    expect(await reconcile(rw.ctx)).toMatchObject({ overdue: 1, repaired: 1 });
+    expect(await reconcile(rw.ctx)).toMatchObject({ overdue: 0, repaired: 0 });
+    const ups = (await rw.ctx.installs.get('lf')).history.filter((e) => e.kind === 'upgraded');
+    expect(ups).toMatchObject([{ from: '2.0.0', to: '2.1.0', cause: 'automatic' }]);
   });
 
   it('update-check answers agree with the recorded history at every hour of a rollout (windows, a manual version, an approval)', async () => {
