@@ -43,6 +43,7 @@ import type { RolloutRecord } from '../../store/rollout-store.js';
 import type { VersionMove } from '../../store/installation-store.js';
 import type { RolloutContext } from '../context.js';
 import { loadLadder } from './ladder.js';
+import { cohortOf } from '../../rollout/phased-release.js';
 import { loadLatePlan } from './late-installations.js';
 import { notifyBatch } from './notify-batch.js';
 import { approvalCounts, sendReminders, type ApprovalState } from './approval-notices.js';
@@ -51,7 +52,7 @@ import { approvalCounts, sendReminders, type ApprovalState } from './approval-no
 export interface ReconcileResult {
   /** Rollouts whose buckets were read (incomplete, running ones). */
   rollouts: number;
-  /** Planned installations read. */
+  /** Installations read: planned ones (buckets due since the mark) and late ones (sweepLate). */
   checked: number;
   /** Installations found past their promised time without their upgrade (or notice). */
   overdue: number;
@@ -227,7 +228,9 @@ async function sweepLate(ctx: RolloutContext, r: RolloutRecord, cutoff: number, 
       runs.set(inst.position, inst.version);
       const step = plan.steps(inst).find((s) => s.kind === 'upgrade');
       if (!step || step.at > cutoff) continue;
-      const d = decideTarget(ladder, inst.version, inst.approvedUpTo, step.at);
+      // A phased version goes only to its cohort, as the upgrade batch decides it.
+      const cohort = ladder.phases !== null ? cohortOf(appId, inst.id) : undefined;
+      const d = decideTarget(ladder, inst.version, inst.approvedUpTo, step.at, cohort);
       if (d.target === null) continue;
       const m: VersionMove = {
         id: inst.id,
