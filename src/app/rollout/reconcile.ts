@@ -238,7 +238,9 @@ async function sweepLate(ctx: RolloutContext, r: RolloutRecord, cutoff: number, 
         target: d.target,
         cause: d.approvedBetween.length ? 'approval' : 'automatic',
       };
-      moves.set(step.version, [...(moves.get(step.version) ?? []), m]);
+      const group = moves.get(step.version);
+      if (group) group.push(m);
+      else moves.set(step.version, [m]);
       moving.set(inst.position, d.target);
     }
     let allMoved = true;
