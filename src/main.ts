@@ -67,7 +67,7 @@ export async function connectRedis(
 function contextOptions(config: Config, overrides: { settings?: Partial<Settings> } = {}): AppContextOptions {
   return {
     settings: { ...pickSettings(config), ...overrides.settings },
-    rolloutPolicy: { adoptionWindowMs: config.adoptionWindowMs },
+    rolloutPolicy: { adoptionWindowMs: config.adoptionWindowMs, forgeSpreadMs: config.forgeSpreadMs },
     auditMaxLen: config.auditMaxLen,
     fetchPolicy: { ...config.fetch },
     notifier: config.notifyWebhookUrl ? new WebhookNotifier({ url: config.notifyWebhookUrl }) : undefined,

@@ -33,6 +33,19 @@ const duration = (def: string) =>
       }
       return ms;
     });
+/** A duration that may be 0 (`0`, `0s`), at most `maxMs`. */
+const spanOrZero = (def: string, maxMs: number) =>
+  z
+    .string()
+    .default(def)
+    .transform((s, ctx) => {
+      const ms = parseDuration(s);
+      if (ms === null || ms < 0 || ms > maxMs) {
+        ctx.addIssue({ code: 'custom', message: `'${s}' is not a duration from 0 to 24h (e.g. 0, 30s, 5m)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
 const int = (def: number, min = 1) => z.coerce.number().int().min(min).default(def);
 const list = z
   .string()
@@ -137,6 +150,12 @@ const Env = z.object({
   /** How often the reconciliation sweep runs, and how late counts as overdue. */
   MPU_RECONCILE_INTERVAL: duration('1h'),
   MPU_RECONCILE_GRACE: duration('5m'),
+  /**
+   * How long an automatic Forge version takes to reach every installation (each installation gets
+   * a stable slot in it; DESIGN.md "Rollout rules": "within a few minutes"); 0 sends it to all at
+   * once (e.g. a security fix), at the store's own speed.
+   */
+  MPU_FORGE_SPREAD: spanOrZero('5m', 24 * 3_600_000),
   /** The window a Connect to Forge adoption moves its eligible installations in (at most 30 days). */
   MPU_ADOPTION_WINDOW: duration('120h'),
   /** Error budget: a rollout pauses itself when reported failures exceed max(count, ratio × upgraded). */
@@ -257,6 +276,8 @@ export interface Config {
   approvalLinkTtlMs: number;
   /** The Connect to Forge adoption window (rollout policy `adoptionWindowMs`). */
   adoptionWindowMs: number;
+  /** How long an automatic Forge version takes to reach every installation, ms (rollout policy `forgeSpreadMs`; 0: at once). */
+  forgeSpreadMs: number;
   /** Per-client-IP limits of the routes reachable without an operator token, per `windowMs`. */
   rateLimit: { deployMax: number; approvalMax: number; windowMs: number };
   auditMaxLen: number;
@@ -372,6 +393,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ),
     approvalLinkTtlMs: d.MPU_APPROVAL_LINK_TTL,
     adoptionWindowMs: d.MPU_ADOPTION_WINDOW,
+    forgeSpreadMs: d.MPU_FORGE_SPREAD,
     rateLimit: {
       deployMax: d.MPU_DEPLOY_RATE_LIMIT,
       approvalMax: d.MPU_APPROVAL_RATE_LIMIT,

@@ -204,6 +204,18 @@ export const UpgradeBatchSource = z.discriminatedUnion('kind', [
     start: z.number().int().min(0),
     end: z.number().int().min(0),
   }),
+  /**
+   * A range of the app's installation list itself: the plan's bucket of kind `installations`
+   * (RolloutStore.planInstallationList), when every installation gets the same step at `at`.
+   */
+  z.object({
+    kind: z.literal('installations'),
+    /** The bucket's time (epoch ms). */
+    at: z.number().int(),
+    /** First and last position in the installation list (inclusive). */
+    start: z.number().int().min(0),
+    end: z.number().int().min(0),
+  }),
   z.object({ kind: z.literal('ids'), ids: z.array(z.string().min(1)).min(1).max(5000) }),
   z.object({ kind: z.literal('late'), ids: z.array(z.string().min(1)).min(1).max(5000) }),
   /** Installations a phase of a phased release released (rollout/phased-release.ts): as `ids`. */
@@ -236,7 +248,9 @@ export const UPGRADE_BATCH_JOB_NAME = 'upgrade-batch';
 
 /** How many installations an upgrade batch covers (a bucket range is inclusive). */
 export const upgradeBatchSize = (j: UpgradeBatchJob): number =>
-  j.source.kind === 'bucket' ? j.source.end - j.source.start + 1 : j.source.ids.length;
+  j.source.kind === 'bucket' || j.source.kind === 'installations'
+    ? j.source.end - j.source.start + 1
+    : j.source.ids.length;
 
 /** How many installations a notify batch covers. */
 export const notifyBatchSize = (j: NotifyBatchJob): number => (j.ids ? j.ids.length : j.end - j.start + 1);
@@ -259,11 +273,13 @@ export const idsDigest = (ids: readonly string[]): string =>
 export const upgradeBatchJobId = (j: UpgradeBatchJob): string =>
   j.source.kind === 'bucket'
     ? `upgrade__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.source.at}__${j.source.start}-${j.source.end}`
-    : j.source.kind === 'late'
-      ? `late-upgrade__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.dueAt}__${j.source.ids.length}__${idsDigest(j.source.ids)}`
-      : j.source.kind === 'phase'
-        ? `phase-upgrade__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.source.phase}__${j.dueAt}__${j.source.ids.length}__${idsDigest(j.source.ids)}`
-        : `approve__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${jobIdPart(j.source.ids[0]!)}__${j.source.ids.length}`;
+    : j.source.kind === 'installations'
+      ? `upgrade-list__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.source.at}__${j.source.start}-${j.source.end}`
+      : j.source.kind === 'late'
+        ? `late-upgrade__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.dueAt}__${j.source.ids.length}__${idsDigest(j.source.ids)}`
+        : j.source.kind === 'phase'
+          ? `phase-upgrade__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${j.source.phase}__${j.dueAt}__${j.source.ids.length}__${idsDigest(j.source.ids)}`
+          : `approve__${jobIdPart(j.appId)}__${jobIdPart(j.version)}__${jobIdPart(j.source.ids[0]!)}__${j.source.ids.length}`;
 
 /** Shows "update available" and notifies admins of one range of a manual version's notify bucket. */
 export const NotifyBatchJob = z.object({

@@ -169,6 +169,30 @@ export class PlanContext {
     this.bucketMs = version.kind === 'connect' ? policy.connectBucketMs : policy.forgeBucketMs;
   }
 
+  /**
+   * The bucket time (epoch ms) at which every installation without maintenance windows and
+   * without an approval of its own upgrades, when that time is one and the same for all of them,
+   * else null: a Forge version, automatic, planned whole (no phased release's cohort slice), whose
+   * spread fits in one bucket (`forgeSpreadMs` ≤ `forgeBucketMs`: every spread slot then falls in
+   * the bucket that starts at the publication, see `bucketTime`). Such a plan needs nothing of an
+   * installation but its version (`step` with no windows and no approval), so it can be planned
+   * without reading the installations (app/rollout/plan-version-rollout.ts).
+   */
+  sharedUpgradeAt(): number | null {
+    const v = this.version;
+    if (v.kind !== 'forge' || v.approval !== 'automatic' || this.slice) return null;
+    return this.policy.forgeSpreadMs <= this.bucketMs ? v.publishedAt : null;
+  }
+
+  /**
+   * The step of an installation on `version` without maintenance windows nor an approval of its
+   * own, in a plan whose `sharedUpgradeAt` is not null (its id then changes nothing but the exact
+   * time inside the shared bucket).
+   */
+  versionStep(version: string): InstallationStep {
+    return this.step({ id: '', version, checkOffsetMs: 0, maintenance: null, approvedUpTo: null });
+  }
+
   /** One installation's step (see `InstallationStep`). */
   step(inst: PlanInput): InstallationStep {
     const v = this.version;
@@ -208,23 +232,25 @@ export class PlanSummaryBuilder {
 
   constructor(private readonly publishedAt: number) {}
 
-  add(step: InstallationStep): void {
-    this.counts.total++;
+  /** Adds `count` installations (default one) that each get `step`. */
+  add(step: InstallationStep, count = 1): void {
+    if (count <= 0) return;
+    this.counts.total += count;
     if (step.kind === 'skip') {
-      if (step.reason === 'blocked') this.counts.blocked++;
-      else if (step.reason === 'phased') this.counts.held++;
-      else this.counts.upToDate++;
+      if (step.reason === 'blocked') this.counts.blocked += count;
+      else if (step.reason === 'phased') this.counts.held += count;
+      else this.counts.upToDate += count;
       return;
     }
     this.times.add(step.at * 2 + (step.kind === 'notify' ? 1 : 0));
     if (step.kind === 'notify') {
-      this.counts.notifies++;
+      this.counts.notifies += count;
       return;
     }
-    this.counts.upgrades++;
-    if (step.exactAt > step.dueAt) this.counts.deferred++;
+    this.counts.upgrades += count;
+    if (step.exactAt > step.dueAt) this.counts.deferred += count;
     const d = Math.max(0, step.at - this.publishedAt);
-    this.hist[Math.min(HIST_BINS, Math.floor(d / 1000))]!++;
+    this.hist[Math.min(HIST_BINS, Math.floor(d / 1000))]! += count;
     if (d > this.max) this.max = d;
     if (this.last === null || step.at > this.last) this.last = step.at;
   }

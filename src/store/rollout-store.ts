@@ -25,6 +25,7 @@ import type { Keys } from './keys.js';
 import { execAll } from '../lib/exec-all.js';
 import {
   bucketsPushed,
+  installationListPlanned,
   failureRecorded,
   flagOf,
   phasesSet,
@@ -38,6 +39,13 @@ import { defineScripts, scriptedPipeline, type ScriptedRedis } from './scripts.j
 import { crossSlotPipeline } from '../lib/redis-connection.js';
 
 export type { RolloutStatus } from '../rollout/rollout-status.js';
+
+/**
+ * A planned bucket's kind: `upgrade` and `notify` buckets hold their ids in a list of their own;
+ * an `installations` bucket is an upgrade bucket whose ids are the app's installation list
+ * (`RolloutStore.planInstallationList`).
+ */
+export type BucketKind = 'upgrade' | 'notify' | 'installations';
 
 /**
  * How many times a status compare-and-set reads again after the status moved under it (an
@@ -489,21 +497,60 @@ export class RolloutStore {
     return bucketsPushed(reply, rolloutId(appId, version), expected);
   }
 
+  /**
+   * Plans the whole installation list as one bucket (commands/planInstallationList-4.lua): a
+   * bucket of kind `installations` at `at` (epoch ms) whose ids are the app's installation list,
+   * positions 0 to `size` - 1, and the plan cursor moved to `size`, in one atomic step, with the
+   * app's version distribution read in the same step (what those positions run: the plan's
+   * summary). For a plan in which every installation gets the same step at the same time
+   * (app/rollout/plan-version-rollout.ts), so no id is read or copied.
+   * @param expected the cursor the caller planned from (nothing is written when it moved)
+   * @returns the bucket's size and the distribution (version → installations), or null when the
+   *   rollout no longer exists
+   * @throws AppError rollout-conflict (retryable) when another planner moved the cursor
+   */
+  async planInstallationList(
+    appId: string,
+    version: string,
+    at: number,
+    expected: number,
+  ): Promise<{ size: number; distribution: Map<string, number> } | null> {
+    const reply = await this.redis.mpuPlanInstallationList(
+      this.keys.rolloutBuckets(appId, version),
+      this.keys.rollout(appId, version),
+      this.keys.installationIds(appId),
+      this.keys.versionDistribution(appId),
+      at,
+      expected,
+    );
+    return installationListPlanned(reply, rolloutId(appId, version), expected);
+  }
+
+  /**
+   * The list that holds a bucket's ids: the bucket's own list, or for a bucket of kind
+   * `installations` (`planInstallationList`) the app's installation list itself.
+   */
+  bucketList(appId: string, version: string, kind: BucketKind, at: number): string {
+    return kind === 'installations'
+      ? this.keys.installationIds(appId)
+      : this.keys.rolloutBucket(appId, version, kind, at);
+  }
+
   /** Installations planned so far (0 before planning starts). */
   async planCursor(appId: string, version: string): Promise<number> {
     return Number((await this.redis.hget(this.keys.rollout(appId, version), 'planCursor')) ?? 0);
   }
 
-  /** Planned buckets: kind, time and size, by time. */
-  async listBuckets(
-    appId: string,
-    version: string,
-  ): Promise<{ kind: 'upgrade' | 'notify'; at: number; size: number }[]> {
+  /**
+   * Planned buckets: kind, time and size, by time. Kind `installations` is an upgrade bucket whose
+   * ids are the app's installation list (`planInstallationList`; read it through `bucketList`).
+   */
+  async listBuckets(appId: string, version: string): Promise<{ kind: BucketKind; at: number; size: number }[]> {
     const h = await this.redis.hgetall(this.keys.rolloutBuckets(appId, version));
     return Object.entries(h)
       .map(([k, n]) => {
         const [kind, at] = k.split(':');
-        return { kind: kind as 'upgrade' | 'notify', at: Number(at), size: Number(n) };
+        return { kind: kind as BucketKind, at: Number(at), size: Number(n) };
       })
       .sort((a, b) => a.at - b.at);
   }
@@ -553,7 +600,8 @@ export class RolloutStore {
 
   /** Deletes the planned buckets (a restarted plan, or a halt). */
   async clearBuckets(appId: string, version: string): Promise<void> {
-    const buckets = await this.listBuckets(appId, version);
+    // A bucket of kind `installations` has no list of its own (its ids are the installation list).
+    const buckets = (await this.listBuckets(appId, version)).filter((b) => b.kind !== 'installations');
     const keys = buckets.map((b) => this.keys.rolloutBucket(appId, version, b.kind, b.at));
     for (let i = 0; i < keys.length; i += 500) await this.redis.unlink(...keys.slice(i, i + 500));
     await this.redis.unlink(this.keys.rolloutBuckets(appId, version), this.keys.rolloutDeferrals(appId, version));
@@ -563,7 +611,7 @@ export class RolloutStore {
   async expireBuckets(appId: string, version: string, seconds: number): Promise<void> {
     const key = this.keys.rolloutBuckets(appId, version);
     if ((await this.redis.ttl(key)) >= 0) return; // already expiring
-    const buckets = await this.listBuckets(appId, version);
+    const buckets = (await this.listBuckets(appId, version)).filter((b) => b.kind !== 'installations');
     const pipe = this.redis.pipeline();
     for (const b of buckets) pipe.expire(this.keys.rolloutBucket(appId, version, b.kind, b.at), seconds);
     pipe.expire(key, seconds);

@@ -254,6 +254,33 @@ export function bucketsPushed(reply: unknown, rolloutId: string, expected: numbe
   return n === 1;
 }
 
+/**
+ * planInstallationList's reply: the bucket's size (positions 0 … n - 1 of the installation list,
+ * and the new plan cursor) and the version distribution read with it (version → installations),
+ * or null when the rollout no longer exists.
+ * @throws AppError rollout-conflict (retryable) when another planner moved the cursor
+ */
+export function installationListPlanned(
+  reply: unknown,
+  rolloutId: string,
+  expected: number,
+): { size: number; distribution: Map<string, number> } | null {
+  if (Array.isArray(reply) && reply.length === 2 && Array.isArray(reply[1])) {
+    const size = integer('planInstallationList', reply[0]);
+    const flat = reply[1] as unknown[];
+    const distribution = new Map<string, number>();
+    for (let i = 0; i + 1 < flat.length; i += 2) distribution.set(String(flat[i]), Number(flat[i + 1]));
+    return { size, distribution };
+  }
+  const n = integer('planInstallationList', reply);
+  if (n === -2) {
+    const message = `the plan of ${rolloutId} moved past ${expected} meanwhile (another planner); it resumes at its cursor`;
+    throw new AppError(ErrorCode.ROLLOUT_CONFLICT, message, { retryable: true });
+  }
+  if (n === -1) return null;
+  throw new UnexpectedScriptReply('planInstallationList', reply);
+}
+
 // ── Tagged strings ─────────────────────────────────────────────────────────────────────────
 
 /** One app's claimPolls reply, decoded. */

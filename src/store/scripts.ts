@@ -31,6 +31,7 @@ export const SCRIPT_FILES = [
   'markSuperseded-1.lua',
   'finishPlanning-2.lua',
   'pushBuckets.lua',
+  'planInstallationList-4.lua',
   'registerInstallations-4.lua',
   'ackRegistrations-1.lua',
   'compareAndSetVersions-3.lua',
@@ -146,6 +147,15 @@ export interface ScriptCommands {
   ): Promise<string>;
   /** pushBuckets.lua: 1 appended, 0 no rollout, -1 cursor moved. */
   mpuPushBuckets(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  /** planInstallationList-4.lua: {size (the new cursor), flat distribution}, -1 no rollout, -2 cursor moved. */
+  mpuPlanInstallationList(
+    buckets: string,
+    rollout: string,
+    ids: string,
+    distribution: string,
+    at: Arg,
+    expected: Arg,
+  ): Promise<[number, string[]] | number>;
   /** registerInstallations-4.lua: new installations. */
   mpuRegisterInstallations(
     ids: string,

@@ -15,6 +15,7 @@ import {
 } from '../../rollout/plan-rollout.js';
 import type { NotifyBatchJob, PlanRolloutJob, UpgradeBatchJob } from '../../jobs/queues.js';
 import type { RolloutContext } from '../context.js';
+import type { BucketKind } from '../../store/rollout-store.js';
 import { toPlannedVersion } from './ladder.js';
 import { scheduleLatePlanning } from './late-installations.js';
 import { startAdoption } from './adoption.js';
@@ -123,7 +124,7 @@ export async function planVersionRollout(
   // Jobs are enqueued while planning goes on, as soon as a bucket has a full batch past what was
   // already enqueued (RPUSH only appends, so a range once written never changes): upgrades due
   // now start while the rest of a million installations is still being planned.
-  const open = new Map<string, { kind: 'upgrade' | 'notify'; at: number; length: number; flushed: number }>();
+  const open = new Map<string, { kind: BucketKind; at: number; length: number; flushed: number }>();
   let batches = 0;
   const flush = async (final: boolean) => {
     const upgrades: UpgradeBatchJob[] = [];
@@ -133,9 +134,15 @@ export async function planVersionRollout(
         const start = b.flushed;
         const end = Math.min(b.length, start + bs) - 1;
         b.flushed = end + 1;
-        if (b.kind === 'upgrade')
-          upgrades.push({ v: 1, appId, version, dueAt: b.at, source: { kind: 'bucket', at: b.at, start, end } });
-        else notifies.push({ v: 1, appId, version, at: b.at, start, end });
+        if (b.kind === 'notify') notifies.push({ v: 1, appId, version, at: b.at, start, end });
+        else
+          upgrades.push({
+            v: 1,
+            appId,
+            version,
+            dueAt: b.at,
+            source: { kind: b.kind === 'upgrade' ? 'bucket' : 'installations', at: b.at, start, end },
+          });
       }
     }
     await ctx.enqueueUpgradeBatches(upgrades);
@@ -156,6 +163,28 @@ export async function planVersionRollout(
     ctx.logger.info(
       { event: 'rollout:plan:resumed', appId, version, resumeAt },
       `resuming the plan of ${appId}@${version} at installation ${resumeAt}`,
+    );
+  }
+  // A plan in which every installation gets the same step at the same time needs nothing of an
+  // installation but its version: when the app has no installation with maintenance windows and
+  // none with an approval of its own, the plan is the installation list itself (one bucket of
+  // kind `installations`, no id read or copied) and its summary comes from the version
+  // distribution read in the same atomic step. Installations registered meanwhile are past its
+  // cursor: the loop below plans them the usual way.
+  let from = resumeAt;
+  const sharedAt = plan.sharedUpgradeAt();
+  if (resumeAt === 0 && sharedAt !== null && (await ctx.installs.plannableAsList(appId))) {
+    const listed = await ctx.rollouts.planInstallationList(appId, version, sharedAt, 0);
+    if (listed === null) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
+    for (const [v, n] of listed.distribution) summary.add(plan.versionStep(v), n);
+    if (listed.size > 0) {
+      open.set(`installations:${sharedAt}`, { kind: 'installations', at: sharedAt, length: listed.size, flushed: 0 });
+      await flush(false);
+    }
+    from = listed.size;
+    ctx.logger.info(
+      { event: 'rollout:plan:list', appId, version, installations: listed.size },
+      `planning ${appId}@${version} as its whole installation list (${listed.size} positions, one bucket)`,
     );
   }
   // Read the next chunk while this one is planned, and write a chunk's buckets (then enqueue its
@@ -194,10 +223,10 @@ export async function planVersionRollout(
     return true;
   };
   let writing: Promise<boolean> = Promise.resolve(true);
-  let next = read(resumeAt);
+  let next = read(from);
   let status: string;
   let percent = -1;
-  for (let start = resumeAt; ;) {
+  for (let start = from; ;) {
     const got = await next;
     if (got.read === 0) {
       if (!(await writing)) return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');

@@ -130,7 +130,7 @@ async function sweepRollout(
   res.rollouts++;
   let overdue = 0;
   const bs = Math.max(1, ctx.settings.batchSize);
-  const ladder = buckets.some((b) => b.kind === 'upgrade') ? await loadLadder(ctx, appId) : null;
+  const ladder = buckets.some((b) => b.kind !== 'notify') ? await loadLadder(ctx, appId) : null;
   for (const b of buckets) {
     for (let start = 0; start < b.size; start += bs) {
       const end = Math.min(b.size, start + bs) - 1;
@@ -143,12 +143,7 @@ async function sweepRollout(
         }
         continue;
       }
-      const got = await ctx.installs.readRangeStates(
-        appId,
-        ctx.keys.rolloutBucket(appId, version, 'upgrade', b.at),
-        start,
-        end,
-      );
+      const got = await ctx.installs.readRangeStates(appId, ctx.rollouts.bucketList(appId, version, b.kind, b.at), start, end);
       const moves: VersionMove[] = [];
       got.ids.forEach((id, k) => {
         const cur = got.versions[k];

@@ -3,7 +3,10 @@
  * the newest version it may have (`decideTarget`, recomputed from the store and `clock.now()`)
  * through the store's atomic compare-and-set, so early, late or repeated runs are harmless.
  *
- * Two paths, with the same outcome: a bucket batch of a rollout without phases, in an app without
+ * A batch names its installations as a range of a planned bucket (the bucket's own list, or for a
+ * bucket of kind `installations` the app's installation list itself) or as a list of ids.
+ *
+ * Two paths, with the same outcome: a range batch of a rollout without phases, in an app without
  * per-installation approvals, decides by version alone, so the batch computes each ladder
  * version's target and the store moves the whole range inside Redis (`upgradeRange`, the fast
  * path: no ids or versions cross to Node); any other batch (phased, late, by ids, or an app with
@@ -87,16 +90,26 @@ export async function applyUpgradeBatch(
   let moved = 0;
   let deferred = 0;
   const targetCounts = new Map<string, number>();
-  // What the slow path decides one by one: a bucket range read whole, or a list of ids.
-  let slowIds: readonly string[] | null = src.kind === 'bucket' ? null : src.ids;
+  // A range of a list: a planned bucket's own list, or the installation list itself (a bucket of
+  // kind `installations`); else the batch carries its ids.
+  const range =
+    src.kind === 'bucket' || src.kind === 'installations'
+      ? {
+          list: ctx.rollouts.bucketList(appId, version, src.kind === 'bucket' ? 'upgrade' : 'installations', src.at),
+          start: src.start,
+          end: src.end,
+        }
+      : null;
+  // What the slow path decides one by one: a range read whole, or a list of ids.
+  let slowIds: readonly string[] | null = range ? null : (src as { ids: string[] }).ids;
   let fastDone = false;
-  if (src.kind === 'bucket' && !phased) {
+  if (range && !phased) {
     const fast = await ctx.installs.upgradeRange(
       appId,
       version,
-      ctx.keys.rolloutBucket(appId, version, 'upgrade', src.at),
-      src.start,
-      src.end,
+      range.list,
+      range.start,
+      range.end,
       targetsByVersion(ladder, now),
       now,
     );
@@ -113,12 +126,7 @@ export async function applyUpgradeBatch(
     approved,
   } = slowIds !== null
     ? { ids: slowIds, ...(await ctx.installs.readStates(appId, slowIds)) }
-    : await ctx.installs.readRangeStates(
-        appId,
-        ctx.keys.rolloutBucket(appId, version, 'upgrade', (src as { at: number }).at),
-        (src as { start: number }).start,
-        (src as { end: number }).end,
-      );
+    : await ctx.installs.readRangeStates(appId, range!.list, range!.start, range!.end);
   if (!fastDone) considered = ids.length;
   const moves: VersionMove[] = [];
   for (let k = 0; k < ids.length; k++) {

@@ -326,7 +326,7 @@ export async function showRolloutCommand(id: string, opts: { json?: boolean }): 
   const r = await withRolloutContext((ctx) => showRollout(ctx, appId, version));
   if (opts.json) return out(JSON.stringify(r));
   out(describeRollout(r));
-  const upgrades = r.buckets.filter((b) => b.kind === 'upgrade');
+  const upgrades = r.buckets.filter((b) => b.kind !== 'notify');
   const notices = r.buckets.filter((b) => b.kind === 'notify');
   if (upgrades.length)
     out(`    upgrade buckets: ${upgrades.length}, ${iso(upgrades[0]!.at)} … ${iso(upgrades.at(-1)!.at)}`);
