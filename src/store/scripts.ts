@@ -31,7 +31,7 @@ export const SCRIPT_FILES = [
   'markSuperseded-1.lua',
   'finishPlanning-2.lua',
   'pushBuckets.lua',
-  'registerInstallations-4.lua',
+  'registerInstallations-5.lua',
   'ackRegistrations-1.lua',
   'compareAndSetVersions-3.lua',
   'upgradeRange-5.lua',
@@ -46,8 +46,8 @@ export const SCRIPT_FILES = [
   'applyBulkMoves-6.lua',
   'finishBulkPlan-4.lua',
   'cancelBulkUpgrade-4.lua',
-  'releaseAdoptions-7.lua',
-  'receiveAdoptions-5.lua',
+  'releaseAdoptions-8.lua',
+  'receiveAdoptions-6.lua',
   'createRecord-1.lua',
   'claimReminder-2.lua',
   'setPhases-1.lua',
@@ -146,18 +146,19 @@ export interface ScriptCommands {
   ): Promise<string>;
   /** pushBuckets.lua: 1 appended, 0 no rollout, -1 cursor moved. */
   mpuPushBuckets(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
-  /** registerInstallations-4.lua: new installations. */
+  /** registerInstallations-5.lua: new installations. */
   mpuRegisterInstallations(
     ids: string,
     data: string,
     distribution: string,
     log: string,
+    windowed: string,
     at: Arg,
     ...idJsonVersion: Arg[]
   ): Promise<number>;
   /** ackRegistrations-1.lua: 1 dropped, 0 another planner did. */
   mpuAckRegistrations(log: string, first: string, count: Arg): Promise<number>;
-  /** releaseAdoptions-7.lua: {moved, conflicts, done, pending id/value pairs}. */
+  /** releaseAdoptions-8.lua: {moved, conflicts, done, pending id/value pairs}. */
   mpuReleaseAdoptions(
     connectData: string,
     connectApproved: string,
@@ -166,19 +167,21 @@ export interface ScriptCommands {
     connectLeft: string,
     released: string,
     pending: string,
+    connectWindowed: string,
     at: Arg,
     connectAppId: string,
     forgeAppId: string,
     version: string,
     lines: string,
   ): Promise<[number, number, number, string[]]>;
-  /** receiveAdoptions-5.lua: installations received now. */
+  /** receiveAdoptions-6.lua: installations received now. */
   mpuReceiveAdoptions(
     forgeIds: string,
     forgeData: string,
     forgeDistribution: string,
     forgeLog: string,
     outcomes: string,
+    forgeWindowed: string,
     at: Arg,
     version: string,
     lines: string,
