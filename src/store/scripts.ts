@@ -36,6 +36,7 @@ export const SCRIPT_FILES = [
   'compareAndSetVersions-3.lua',
   'upgradeRange-5.lua',
   'migrateRecords-4.lua',
+  'syncWindowed-2.lua',
   'readPlanChunk-3.lua',
   'approveInstallation-2.lua',
   'markUpdateAvailable-2.lua',
@@ -219,6 +220,8 @@ export interface ScriptCommands {
     mode: 'records' | 'left',
     ...ids: string[]
   ): Promise<[number, number, number]>;
+  /** syncWindowed-2.lua: {ids added to the windowed set, ids removed from it}. */
+  mpuSyncWindowed(data: string, windowed: string, ...ids: string[]): Promise<[number, number]>;
   /** claimReminder-2.lua: 1 claimed, 0 not. */
   mpuClaimReminder(
     notices: string,
