@@ -21,7 +21,7 @@
  *
  * `at` is epoch ms. This module is the single definition of the format. Two store scripts build
  * entries themselves, on hot paths where passing encoded entries would cost more client work
- * (registerInstallations-4.lua: `registered`; compareAndSetVersions-3.lua and upgradeRange-5.lua:
+ * (registerInstallations-5.lua: `registered`; compareAndSetVersions-3.lua and upgradeRange-5.lua:
  * `deferred` and `upgraded`, and applyBulkMoves-6.lua: `upgraded`, 2,000 moves per call); their header comments point here and test/store/installation-store-scripts.redis.test.ts
  * proves that what they write decodes here. Version strings and ids never hold `|`, `;`, tabs
  * or newlines (semver and the installation id rules).

@@ -14,6 +14,19 @@
  * (docs/scaling.md). `\x1f` (unit separator) cannot occur in the JSON (JSON.stringify escapes
  * control characters), and versions and history entries are checked for it where they are
  * written (`assertNoSeparator`). The Lua scripts in commands/ split a record the same way.
+ *
+ * Windows: a record has maintenance windows when its JSON's `m` is not null. The scripts that
+ * keep the app's set of such installations (keys.ts `installationWindowed`) decide it without
+ * decoding the JSON: a record has no windows when its JSON contains `,"m":null,` (admins follow
+ * `m`) or ends with `,"m":null}`; any other record has windows. Exact for what
+ * installation-store.ts `encode` writes (`{"s":…,"p":[…],"c":<integer>,"m":<windows or
+ * null>[,"a":[…]]}`): `m` is always present, and `,"m":null` cannot occur anywhere else, since
+ * inside a JSON string every `"` is escaped as `\"` (so `,"` never occurs in one), the arrays
+ * `p` and `a` hold strings only, and the windows object (rollout/types.ts `MaintenanceWindows`,
+ * validated by rollout/installation-input.ts, which drops unknown keys) has no key `m`. A record
+ * of another form (no `m` at all) counts as having windows: the set may then name an
+ * installation without windows, never miss one with windows. An empty windows object
+ * (`{"timeZone":"UTC","weekly":[],"adHoc":[]}`) is not null, so it counts too.
  */
 import { AppError, ErrorCode } from '../lib/errors.js';
 

@@ -10,9 +10,14 @@
  * history (which version it ran when, DESIGN.md "Rollout rules") is `;`-separated entries, in
  * the format of src/rollout/installation-history.ts.
  *
- * The scripts are commands/*.lua (registerInstallations-4, ackRegistrations-1,
+ * The scripts are commands/*.lua (registerInstallations-5, ackRegistrations-1,
  * compareAndSetVersions-3, upgradeRange-5, readPlanChunk-3, approveInstallation-2,
- * markUpdateAvailable-2, releaseAdoptions-7, receiveAdoptions-5), loaded by scripts.ts.
+ * markUpdateAvailable-2, releaseAdoptions-8, receiveAdoptions-6), loaded by scripts.ts.
+ *
+ * Each app also keeps the set of its installations whose record has maintenance windows
+ * (keys.ts `installationWindowed`, `windowedCount`): the scripts that write or remove a record
+ * JSON (registration, both sides of an adoption) update it in the same atomic step; the others
+ * rewrite only a record's version or history and leave it alone.
  */
 import type { RedisConnection } from '../lib/redis-connection.js';
 import semver from 'semver';
@@ -212,6 +217,7 @@ export class InstallationStore {
           this.keys.installationData(appId),
           this.keys.versionDistribution(appId),
           this.keys.installationLog(appId),
+          this.keys.installationWindowed(appId),
           at,
           ...triples,
         );
@@ -270,6 +276,42 @@ export class InstallationStore {
   /** App of an installation (the global index checked against the app's records), or null when unknown. */
   async appOf(id: string): Promise<string | null> {
     return (await this.index.appsOf([id]))[0]!;
+  }
+
+  /**
+   * How many installations of `appId` have maintenance windows (their record's windows are not
+   * null, installation-record.ts "Windows"): the SCARD of its windowed set (keys.ts
+   * `installationWindowed`), one O(1) command whatever the number of installations; 0 for an
+   * unknown app. The set is kept by registration (registerInstallations-5.lua), adoption (the
+   * Connect app's releaseAdoptions-8.lua, the Forge app's receiveAdoptions-6.lua) and app
+   * removal (app-remover.ts), and built for older stores by the layout-4 migration
+   * (migrations/windowed.ts).
+   */
+  windowedCount(appId: string): Promise<number> {
+    return this.redis.scard(this.keys.installationWindowed(appId));
+  }
+
+  /**
+   * Whether a plan may treat `appId`'s installations by their version alone: none has
+   * maintenance windows (`windowedCount` 0) and none has an approval of its own (no approved
+   * hash), read in one round trip. A plan that then finds every step the same plans the
+   * installation list itself (app/rollout/plan-version-rollout.ts); either may change right after
+   * the read, as a record may after a per-installation plan read it.
+   */
+  async plannableAsList(appId: string): Promise<boolean> {
+    const [windowed, approvals] = await execAll<number>(
+      this.redis.pipeline().scard(this.keys.installationWindowed(appId)).exists(this.keys.installationApproved(appId)),
+    );
+    return windowed === 0 && approvals === 0;
+  }
+
+  /**
+   * The ids of `appId`'s installations with maintenance windows (see `windowedCount`), in no
+   * particular order; one SMEMBERS, so meant for apps where `windowedCount` is small (tests,
+   * operators), not for iterating a large set.
+   */
+  windowedIds(appId: string): Promise<string[]> {
+    return this.redis.smembers(this.keys.installationWindowed(appId));
   }
 
   /** Number of installations of `appId` (= the length of its registration list, which only grows). */
@@ -716,10 +758,10 @@ export class InstallationStore {
    * `moved` entry naming the Connect version (the Connect app keeps it in its `installationsLeft`
    * hash). Up to 2,000 moves per round of three steps, each touching one hash slot (Redis
    * Cluster), in this order:
-   * 1. commands/releaseAdoptions-7.lua on the Connect app: the compare-and-set; a released
+   * 1. commands/releaseAdoptions-8.lua on the Connect app: the compare-and-set; a released
    *    installation leaves the Connect app and waits in the adoption's pending hash (with its
    *    outcome recorded there, so it is released once);
-   * 2. commands/receiveAdoptions-5.lua on the Forge app: every pending installation joins it
+   * 2. commands/receiveAdoptions-6.lua on the Forge app: every pending installation joins it
    *    (once: its outcome is recorded on the Forge side too);
    * 3. the global index names the Forge app, then the pending entries are dropped.
    * A failure between steps leaves installations pending, never lost nor moved twice: step 1
@@ -751,6 +793,7 @@ export class InstallationStore {
           k.installationsLeft(connectAppId),
           k.adoptionReleased(connectAppId, forgeAppId, version),
           pending,
+          k.installationWindowed(connectAppId),
           at,
           connectAppId,
           forgeAppId,
@@ -770,6 +813,7 @@ export class InstallationStore {
           k.versionDistribution(forgeAppId),
           k.installationLog(forgeAppId),
           k.adoptionOutcomes(forgeAppId, version),
+          k.installationWindowed(forgeAppId),
           at,
           version,
           r.lines,

@@ -109,6 +109,15 @@ export interface Keys {
    * version and history in `inst:version` and `inst:history` (migrations/records.ts merges them).
    */
   installationData(appId: string): string;
+  /**
+   * SET `<p>:app:{<appId>}:inst:windowed`: the ids of the app's installations whose record has
+   * maintenance windows (record JSON `m` not null; installation-record.ts "Windows"), so that
+   * SCARD tells whether any installation of the app has windows without reading the records.
+   * Kept exact with the records by the scripts that write or remove a record JSON
+   * (registerInstallations-5.lua, releaseAdoptions-8.lua, receiveAdoptions-6.lua), built for
+   * stores written before it by migrations/windowed.ts, deleted with the app's other keys.
+   */
+  installationWindowed(appId: string): string;
   /** HASH `<p>:app:{<appId>}:inst:approved`: id → highest version its admins approved. */
   installationApproved(appId: string): string;
   /** HASH `<p>:app:{<appId>}:inst:available`: id → newest version shown as "update available". */
@@ -270,6 +279,7 @@ export function createKeys(prefix = 'mpu', opts: { digest?: (s: string) => Index
     indexMigration: () => `${prefix}:migrations:indexes`,
     installationIds: (appId) => `${prefix}:app:{${appId}}:inst:ids`,
     installationData: (appId) => `${prefix}:app:{${appId}}:inst:data`,
+    installationWindowed: (appId) => `${prefix}:app:{${appId}}:inst:windowed`,
     installationApproved: (appId) => `${prefix}:app:{${appId}}:inst:approved`,
     installationAvailable: (appId) => `${prefix}:app:{${appId}}:inst:available`,
     installationsLeft: (appId) => `${prefix}:app:{${appId}}:inst:left`,

@@ -13,6 +13,7 @@ import type { RedisConnection } from '../lib/redis-connection.js';
 import type { Keys } from './keys.js';
 import { migrateIndexes } from './migrations/indexes.js';
 import { migrateRecords } from './migrations/records.js';
+import { migrateWindowed } from './migrations/windowed.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 
 /** One migration: it takes the store from layout `to - 1` to `to`. */
@@ -27,7 +28,10 @@ interface Migration {
  * three hashes per app; one global installation index and a by-site index per app). Layout 2:
  * one record per installation (migrations/records.ts). Layout 3: the installation indexes in
  * buckets (migrations/indexes.ts), after the records: it checks each old entry against the
- * installation's record, read in the new layout.
+ * installation's record, read in the new layout. Layout 4: each app's set of the installations
+ * whose record has maintenance windows (keys.ts `installationWindowed`, migrations/windowed.ts),
+ * built from the records in the layout-2 form (so after that migration), kept from then on by
+ * the scripts that write records.
  */
 const MIGRATIONS: readonly Migration[] = [
   { to: 2, name: 'records', run: migrateRecords },
@@ -43,6 +47,7 @@ const MIGRATIONS: readonly Migration[] = [
       );
     },
   },
+  { to: 4, name: 'windowed', run: migrateWindowed },
 ];
 
 /** The layout this code reads and writes. */

@@ -35,8 +35,8 @@ function oneOf<const T extends string>(script: string, reply: unknown, allowed: 
 // ── Counts and flags ──────────────────────────────────────────────────────────────────────
 
 /**
- * A count (integer ≥ 0): registerInstallations-4, markUpdateAvailable-2, unindexInstallations,
- * writeIndexEntries, receiveAdoptions-5 (and each count of compareAndSetVersions-3, `movesApplied`).
+ * A count (integer ≥ 0): registerInstallations-5, markUpdateAvailable-2, unindexInstallations,
+ * writeIndexEntries, receiveAdoptions-6 (and each count of compareAndSetVersions-3, `movesApplied`).
  */
 export function countOf(script: string, reply: unknown): number {
   const n = integer(script, reply);
@@ -354,8 +354,8 @@ export interface AdoptionReply {
 }
 
 /**
- * `{moved, conflicts, done, pending}` of releaseAdoptions-7: the counts, and the pending entries
- * as `<id>\t<value>` lines (receiveAdoptions-5's input) with their ids.
+ * `{moved, conflicts, done, pending}` of releaseAdoptions-8: the counts, and the pending entries
+ * as `<id>\t<value>` lines (receiveAdoptions-6's input) with their ids.
  */
 export function adoptionsReleased(reply: unknown): AdoptionReply & { ids: string[]; lines: string } {
   if (!Array.isArray(reply) || reply.length !== 4 || !Array.isArray(reply[3]) || reply[3].length % 2 !== 0)

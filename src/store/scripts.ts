@@ -32,11 +32,12 @@ export const SCRIPT_FILES = [
   'finishPlanning-2.lua',
   'pushBuckets.lua',
   'planInstallationList-4.lua',
-  'registerInstallations-4.lua',
+  'registerInstallations-5.lua',
   'ackRegistrations-1.lua',
   'compareAndSetVersions-3.lua',
   'upgradeRange-5.lua',
   'migrateRecords-4.lua',
+  'syncWindowed-2.lua',
   'readPlanChunk-3.lua',
   'approveInstallation-2.lua',
   'markUpdateAvailable-2.lua',
@@ -47,8 +48,8 @@ export const SCRIPT_FILES = [
   'applyBulkMoves-6.lua',
   'finishBulkPlan-4.lua',
   'cancelBulkUpgrade-4.lua',
-  'releaseAdoptions-7.lua',
-  'receiveAdoptions-5.lua',
+  'releaseAdoptions-8.lua',
+  'receiveAdoptions-6.lua',
   'createRecord-1.lua',
   'claimReminder-2.lua',
   'setPhases-1.lua',
@@ -156,18 +157,19 @@ export interface ScriptCommands {
     at: Arg,
     expected: Arg,
   ): Promise<[number, string[]] | number>;
-  /** registerInstallations-4.lua: new installations. */
+  /** registerInstallations-5.lua: new installations. */
   mpuRegisterInstallations(
     ids: string,
     data: string,
     distribution: string,
     log: string,
+    windowed: string,
     at: Arg,
     ...idJsonVersion: Arg[]
   ): Promise<number>;
   /** ackRegistrations-1.lua: 1 dropped, 0 another planner did. */
   mpuAckRegistrations(log: string, first: string, count: Arg): Promise<number>;
-  /** releaseAdoptions-7.lua: {moved, conflicts, done, pending id/value pairs}. */
+  /** releaseAdoptions-8.lua: {moved, conflicts, done, pending id/value pairs}. */
   mpuReleaseAdoptions(
     connectData: string,
     connectApproved: string,
@@ -176,19 +178,21 @@ export interface ScriptCommands {
     connectLeft: string,
     released: string,
     pending: string,
+    connectWindowed: string,
     at: Arg,
     connectAppId: string,
     forgeAppId: string,
     version: string,
     lines: string,
   ): Promise<[number, number, number, string[]]>;
-  /** receiveAdoptions-5.lua: installations received now. */
+  /** receiveAdoptions-6.lua: installations received now. */
   mpuReceiveAdoptions(
     forgeIds: string,
     forgeData: string,
     forgeDistribution: string,
     forgeLog: string,
     outcomes: string,
+    forgeWindowed: string,
     at: Arg,
     version: string,
     lines: string,
@@ -226,6 +230,8 @@ export interface ScriptCommands {
     mode: 'records' | 'left',
     ...ids: string[]
   ): Promise<[number, number, number]>;
+  /** syncWindowed-2.lua: {ids added to the windowed set, ids removed from it}. */
+  mpuSyncWindowed(data: string, windowed: string, ...ids: string[]): Promise<[number, number]>;
   /** claimReminder-2.lua: 1 claimed, 0 not. */
   mpuClaimReminder(
     notices: string,

@@ -1,5 +1,5 @@
 /**
- * The adoption's scripts (releaseAdoptions-7.lua, receiveAdoptions-5.lua) on a real Redis (InstallationStore.adoptInstallations): a Connect
+ * The adoption's scripts (releaseAdoptions-8.lua, receiveAdoptions-6.lua) on a real Redis (InstallationStore.adoptInstallations): a Connect
  * installation moves to the Forge app adopting its app by a compare-and-set on its Connect
  * version, exactly once per adoption, with both apps' distributions, the index, the Forge
  * registration log and a `moved` history entry that decodes in src/rollout/installation-history.ts.
@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Installation } from '../../src/rollout/types.js';
 import { InstallationStore } from '../../src/store/installation-store.js';
 import { createKeys, type Keys } from '../../src/store/keys.js';
+import { defineScripts, type ScriptedRedis } from '../../src/store/scripts.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 
 const T = Date.parse('2025-01-01T00:00:00Z');
@@ -25,12 +26,12 @@ const inst = (id: string, version: string): Installation => ({
 });
 
 describe('adoption scripts (real Redis)', () => {
-  let redis: Redis;
+  let redis: Redis & ScriptedRedis;
   let prefix: string;
   let keys: Keys;
   let store: InstallationStore;
   beforeEach(async () => {
-    redis = await connectTestRedis();
+    redis = defineScripts(await connectTestRedis()) as Redis & ScriptedRedis;
     prefix = testPrefix();
     keys = createKeys(prefix);
     store = new InstallationStore(redis, keys);
@@ -75,5 +76,54 @@ describe('adoption scripts (real Redis)', () => {
     expect((await store.list(F, 0, 10)).map((i) => i.id).sort()).toEqual(['x', 'z']);
     // Logged for the Forge app's late planner like a registration.
     expect(await store.pendingRegistrations(F, 10)).toMatchObject([{ start: 0, end: 1, at: T + 10 }]);
+  });
+
+  it('the windowed sets follow the move: the Connect app loses the installation, the Forge app gains it', async () => {
+    const windows = { timeZone: 'Europe/Berlin', weekly: [{ day: 6, start: '22:00', minutes: 120 }], adHoc: [] };
+    await store.register(
+      [
+        { ...inst('x', '1.0.0'), maintenance: windows },
+        { ...inst('w', '1.0.0'), maintenance: windows, admins: ['ann@example.net'] }, // stays
+      ],
+      T + 1,
+    );
+    expect((await store.windowedIds(C)).sort()).toEqual(['w', 'x']);
+    const moves = ['x', 'y', 'z'].map((id) => ({ id, expected: '1.1.0', cause: 'automatic' as const }));
+    moves[0]!.expected = '1.0.0';
+    expect(await store.adoptInstallations(C, F, '2.0.0', moves, T + 10)).toEqual({ moved: 3, conflicts: 0, done: 0 });
+    expect(await store.windowedIds(C)).toEqual(['w']);
+    expect(await store.windowedIds(F)).toEqual(['x']); // y and z have no windows
+    expect((await store.get('x')).maintenance).toEqual(windows);
+    // Redelivered: nothing changes on either side.
+    expect(await store.adoptInstallations(C, F, '2.0.0', moves, T + 20)).toEqual({ moved: 0, conflicts: 0, done: 3 });
+    expect(await store.windowedCount(C)).toBe(1);
+    expect(await store.windowedCount(F)).toBe(1);
+  });
+
+  it('a move left pending by a crash between the two sides joins the Forge set when it is delivered', async () => {
+    const windows = { timeZone: 'UTC', weekly: [], adHoc: [{ start: T, end: T + 3_600_000 }] };
+    await store.register([{ ...inst('x', '1.0.0'), maintenance: windows }], T + 1);
+    // Step 1 alone (the Connect side), as if the daemon died before step 2.
+    await redis.mpuReleaseAdoptions(
+      keys.installationData(C),
+      keys.installationApproved(C),
+      keys.installationAvailable(C),
+      keys.versionDistribution(C),
+      keys.installationsLeft(C),
+      keys.adoptionReleased(C, F, '2.0.0'),
+      keys.adoptionPending(C, F, '2.0.0'),
+      keys.installationWindowed(C),
+      T + 10,
+      C,
+      F,
+      '2.0.0',
+      'x\t1.0.0\ta\n',
+    );
+    expect(await store.windowedCount(C)).toBe(0);
+    expect(await store.windowedCount(F)).toBe(0);
+    // The next call for the adoption delivers it.
+    expect(await store.adoptInstallations(C, F, '2.0.0', [], T + 20)).toEqual({ moved: 0, conflicts: 0, done: 0 });
+    expect(await store.windowedIds(F)).toEqual(['x']);
+    expect(await store.appOf('x')).toBe(F);
   });
 });

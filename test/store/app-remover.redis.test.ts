@@ -84,8 +84,9 @@ const descriptor = (key: string, rev: number) =>
 /**
  * An app with every kind of key: record (written raw: ids with glob characters are refused by
  * `apps add` today, but the store must not depend on that), schedule entry, two versions with
- * descriptors, a deployment, `n` installations with an upgrade, an approval and an "update
- * available", and a rollout with a plan bucket.
+ * descriptors, a deployment, `n` installations (the first with maintenance windows, so the app
+ * has its windowed set) with an upgrade, an approval and an "update available", and a rollout
+ * with a plan bucket.
  */
 async function seedApp(w: World, appId: string, n = 3): Promise<void> {
   await w.redis.hset(w.keys.app(appId), {
@@ -130,9 +131,10 @@ async function seedApp(w: World, appId: string, n = 3): Promise<void> {
     products: ['jira'],
     version: '1.0.0',
     checkOffsetMs: 0,
-    maintenance: null,
+    maintenance: k === 0 ? { timeZone: 'UTC', weekly: [{ day: 0, start: '03:00', minutes: 30 }], adHoc: [] } : null,
   }));
   await w.installs.register(insts, T0);
+  expect(await w.installs.windowedCount(appId)).toBe(1);
   await w.installs.compareAndSetVersions(
     appId,
     [{ id: insts[0]!.id, expected: '1.0.0', target: '1.0.1', cause: 'automatic' }],
@@ -194,8 +196,10 @@ describe('AppRemover (real Redis)', () => {
     const cross = await crossApp(w);
     const own = [...before].filter((k) => isAppKey(w, target, k));
     // record, versions, order, deployments, 2 descriptors, 5 installation hashes (records with
-    // their versions and histories…), the registration log, rollout, its buckets hash, 1 bucket list
-    expect(own.length).toBe(15);
+    // their versions and histories…), the windowed set, the registration log, rollout, its
+    // buckets hash, 1 bucket list
+    expect(own).toContain(w.keys.installationWindowed(target));
+    expect(own.length).toBe(16);
 
     expect(await w.remover.inventory(target)).toEqual({ appId: target, versions: 2, installations: 3, rollouts: 1 });
     const removed = await w.remover.remove(target, { batchSize: 2 }); // small pages: several SCAN/LRANGE rounds
@@ -212,6 +216,7 @@ describe('AppRemover (real Redis)', () => {
 
     const after = await allKeys(w);
     expect([...after].filter((k) => isAppKey(w, target, k))).toEqual([]);
+    expect(await w.installs.windowedCount(target)).toBe(0);
     expect(after).toEqual(new Set([...before].filter((k) => !isAppKey(w, target, k))));
     expect(await crossApp(w)).toEqual({
       apps: cross.apps.filter((a) => a !== target),
@@ -242,7 +247,7 @@ describe('AppRemover (real Redis)', () => {
     await seedApp(plain, 'app');
     await seedApp(globbed, 'app');
     const plainBefore = await allKeys(plain);
-    expect(await globbed.remover.remove('app')).toMatchObject({ recordDeleted: true, keys: 15 });
+    expect(await globbed.remover.remove('app')).toMatchObject({ recordDeleted: true, keys: 16 });
     expect(await allKeys(plain)).toEqual(plainBefore);
     expect([...(await allKeys(globbed))].filter((k) => isAppKey(globbed, 'app', k))).toEqual([]);
   });
@@ -274,7 +279,7 @@ describe('AppRemover (real Redis)', () => {
       versions: 2,
       installations: 5,
       rollouts: 1,
-      keys: 15,
+      keys: 16,
     });
     const removed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'app:removed');
     expect(removed).toMatchObject({
@@ -283,7 +288,7 @@ describe('AppRemover (real Redis)', () => {
       versions: 2,
       installations: 5,
       rollouts: 1,
-      keys: 15,
+      keys: 16,
     });
     expect(removed?.msg).toMatch(/removed connect app app: 2 version\(s\), 5 installation\(s\)/);
     await expect(w.apps.getApp('app')).resolves.toBeNull();

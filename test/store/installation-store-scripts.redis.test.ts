@@ -1,6 +1,6 @@
 /**
  * The installation store's scripts on a real Redis, through the store methods that run them:
- * registerInstallations-4.lua (register), ackRegistrations-1.lua (ackRegistrations),
+ * registerInstallations-5.lua (register), ackRegistrations-1.lua (ackRegistrations),
  * compareAndSetVersions-3.lua (compareAndSetVersions, applyMoves), upgradeRange-5.lua
  * (upgradeRange, the upgrade batch's fast path), readPlanChunk-3.lua (readChunk / readPlanChunk),
  * approveInstallation-2.lua (setApproved), markUpdateAvailable-2.lua (markUpdateAvailable) and
@@ -55,7 +55,7 @@ describe('InstallationStore scripts (real Redis)', () => {
   /** The raw history part of an installation's record (undefined when it has no record). */
   const historyOf = async (id: string) => splitRecord(await redis.hget(keys.installationData('a'), id))?.history;
 
-  describe('registerInstallations-4.lua and ackRegistrations-1.lua', () => {
+  describe('registerInstallations-5.lua and ackRegistrations-1.lua', () => {
     it('new installations take consecutive positions, logged once per call; known ones keep versions', async () => {
       expect(await store.register([inst('x'), inst('y', '1.0.1')], T)).toEqual({ created: 2, updated: 0 });
       const again = [inst('y', '0.1.0', { site: 'moved.example.net' }), inst('z')];

@@ -46,6 +46,70 @@ describe('InstallationStore (real Redis)', () => {
     await expect(store.get('nope')).rejects.toMatchObject({ code: 'installation-not-found' });
   });
 
+  it('the windowed set follows each registration: with and without windows, with admins, toggled', async () => {
+    const keys = createKeys(prefix);
+    const windows = { timeZone: 'UTC', weekly: [{ day: 1, start: '02:00', minutes: 60 }], adHoc: [] };
+    const admins = ['ann@example.net'];
+    expect(await store.windowedCount('a')).toBe(0);
+    await store.register(
+      [
+        inst('plain'),
+        { ...inst('win'), maintenance: windows },
+        { ...inst('plain-admins'), admins }, // the JSON ends with `"a":[…]}`, `"m":null` before it
+        { ...inst('win-admins'), maintenance: windows, admins },
+        { ...inst('other'), appId: 'b', maintenance: windows },
+      ],
+      1,
+    );
+    const raw = await redis.hget(keys.installationData('a'), 'plain-admins');
+    expect(raw).toContain(',"m":null,"a":["ann@example.net"]}');
+    expect(await store.windowedCount('a')).toBe(2);
+    expect((await store.windowedIds('a')).sort()).toEqual(['win', 'win-admins']);
+    expect(await store.windowedIds('b')).toEqual(['other']);
+    // Re-registered: windows on, off, and on with admins; the version and history stay.
+    await store.register(
+      [
+        { ...inst('plain'), maintenance: windows },
+        { ...inst('win'), admins },
+        { ...inst('plain-admins'), maintenance: windows, admins },
+        { ...inst('win-admins') },
+      ],
+      2,
+    );
+    expect((await store.windowedIds('a')).sort()).toEqual(['plain', 'plain-admins']);
+    expect(await store.get('plain')).toMatchObject({
+      version: '1.0.0',
+      maintenance: windows,
+      history: [{ kind: 'registered', version: '1.0.0', at: 1 }],
+    });
+    await store.register([inst('plain'), inst('plain-admins')], 3);
+    expect(await store.windowedCount('a')).toBe(0);
+    expect(await redis.exists(keys.installationWindowed('a'))).toBe(0);
+    // An id registered twice in one batch: the last record wins, and so does the set.
+    await store.register([{ ...inst('win'), maintenance: windows }, inst('win')], 4);
+    expect(await store.windowedCount('a')).toBe(0);
+    await store.register([inst('new'), { ...inst('new'), maintenance: windows }], 5);
+    expect(await store.windowedIds('a')).toEqual(['new']);
+    // Strings holding the no-windows pattern are escaped in the JSON (`\"`): they never fool it.
+    const tricky = ',"m":null,';
+    await store.register(
+      [
+        { ...inst('tricky'), site: `s${tricky}"a":[]}`, products: [tricky, ',"m":null}'], maintenance: windows },
+        { ...inst('tricky-admins'), maintenance: windows, admins: [`x${tricky}`, ',"m":null}'] },
+      ],
+      6,
+    );
+    expect((await store.windowedIds('a')).sort()).toEqual(['new', 'tricky', 'tricky-admins']);
+    // The set names exactly the records whose windows are not null.
+    for (const app of ['a', 'b']) {
+      const withWindows = Object.entries(await redis.hgetall(keys.installationData(app)))
+        .filter(([, v]) => (JSON.parse(v.split('\x1f')[1]!) as { m: unknown }).m !== null)
+        .map(([id]) => id);
+      expect((await store.windowedIds(app)).sort()).toEqual(withWindows.sort());
+    }
+    expect(await store.windowedCount('unknown-app')).toBe(0);
+  });
+
   it('compare-and-set: concurrent identical batches move each installation exactly once', async () => {
     const ids = Array.from({ length: 3000 }, (_, i) => `i${i}`);
     await store.register(

@@ -4,7 +4,8 @@
  * JSON, `inst:version`, `inst:history`, written here directly) is migrated; every installation
  * keeps its version and history, the histories of installations that left the app stay readable,
  * the old keys are gone, and a second run changes nothing. A migration stopped halfway (some
- * records merged) finishes.
+ * records merged) finishes. The later migrations run too: the records with maintenance windows
+ * end in their app's windowed set (migrations/windowed.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -17,7 +18,8 @@ import { defineScripts } from '../../src/store/scripts.js';
 import { connectTestRedis, deleteKeysWithPrefix, testPrefix } from '../helpers/redis.js';
 
 const T = Date.parse('2025-01-01T00:00:00Z');
-const json = (site: string) => JSON.stringify({ s: site, p: ['jira'], c: 60_000, m: null });
+const WINDOWS = { timeZone: 'UTC', weekly: [{ day: 3, start: '04:00', minutes: 60 }], adHoc: [] };
+const json = (site: string, m: typeof WINDOWS | null = null) => JSON.stringify({ s: site, p: ['jira'], c: 60_000, m });
 
 describe('store migration: one record per installation (real Redis)', () => {
   let redis: Redis;
@@ -43,7 +45,7 @@ describe('store migration: one record per installation (real Redis)', () => {
     const index: string[] = [];
     for (let i = 0; i < n; i++) {
       const id = `${app}-${i}`;
-      data.push(id, json(`${id}.example.net`));
+      data.push(id, json(`${id}.example.net`, i % 10 === 3 ? WINDOWS : null));
       ver.push(id, i % 2 ? '1.0.1' : '1.0.0');
       hist.push(id, i % 2 ? `${T}|i|1.0.0;${T + 1}|u|1.0.0|1.0.1|a` : `${T}|i|1.0.0`);
       index.push(id, app);
@@ -51,8 +53,8 @@ describe('store migration: one record per installation (real Redis)', () => {
     // An installation without history (the record gets an empty one).
     data.push(`${app}-nohist`, json('nohist.example.net'));
     ver.push(`${app}-nohist`, '1.0.0');
-    // A record without a version (no reader showed it): dropped.
-    data.push(`${app}-orphan`, json('orphan.example.net'));
+    // A record without a version (no reader showed it): dropped, so not in the windowed set.
+    data.push(`${app}-orphan`, json('orphan.example.net', WINDOWS));
     // A version without a record, and the history of an installation that left by an adoption.
     ver.push(`${app}-ghost`, '1.0.0');
     hist.push(`${app}-left`, `${T}|i|0.9.0;${T + 2}|m|${app}@0.9.0|forge@2.0.0|a`);
@@ -100,6 +102,12 @@ describe('store migration: one record per installation (real Redis)', () => {
     }
     expect(await store.get('a-nohist')).toMatchObject({ version: '1.0.0', history: [] });
     expect(await redis.hexists(keys.installationData('a'), 'a-orphan')).toBe(0);
+    // The windowed sets, built from the merged records.
+    expect(await store.windowedCount('a')).toBe(250);
+    expect(await redis.sismember(keys.installationWindowed('a'), 'a-2493')).toBe(1);
+    expect(await redis.sismember(keys.installationWindowed('a'), 'a-orphan')).toBe(0);
+    expect((await store.get('a-13')).maintenance).toEqual(WINDOWS);
+    expect(await store.windowedIds('b')).toEqual([]);
     const histories = new Map<string, unknown[]>();
     for await (const [id, h] of store.scanHistory('a')) histories.set(id, h);
     expect(histories.size).toBe(2502); // 2,501 records and the one that left

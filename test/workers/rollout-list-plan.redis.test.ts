@@ -116,10 +116,9 @@ describe('a plan that is the installation list (real Redis)', () => {
       if (inst.version === '2.0.0') expect(ups, inst.id).toMatchObject([{ at: T0, from: '2.0.0', to: '2.1.0' }]);
       else expect(ups, inst.id).toEqual([]);
     }
-    // The installation list is intact and not expiring (the completed rollout's buckets expire).
+    // The installation list is intact and not expiring.
     expect(await rw.connection.llen(rw.ctx.keys.installationIds('f'))).toBe(N);
     expect(await rw.connection.ttl(rw.ctx.keys.installationIds('f'))).toBe(-1);
-    expect(await rw.connection.ttl(rw.ctx.keys.rolloutBuckets('f', '2.1.0'))).toBeGreaterThan(0);
   });
 
   it('enqueues batches that cover every position once, due at the publication', async () => {
@@ -165,10 +164,13 @@ describe('a plan that is the installation list (real Redis)', () => {
     }
   });
 
-  it('a halt deletes the plan but never the installation list', async () => {
+  it("the plan's expiry (a completed rollout) and a halt's deletion never touch the installation list", async () => {
     await harness();
     await populate('f', 600);
     await planVersionRollout(rw.ctx, { v: 1, appId: 'f', version: '2.1.0' });
+    await rw.ctx.rollouts.expireBuckets('f', '2.1.0', 86_400);
+    expect(await rw.connection.ttl(rw.ctx.keys.rolloutBuckets('f', '2.1.0'))).toBeGreaterThan(0);
+    expect(await rw.connection.ttl(rw.ctx.keys.installationIds('f'))).toBe(-1);
     await controlRollout(rw.ctx, 'f', '2.1.0', 'halt');
     expect(await rw.ctx.rollouts.listBuckets('f', '2.1.0')).toEqual([]);
     expect(await rw.connection.llen(rw.ctx.keys.installationIds('f'))).toBe(600);

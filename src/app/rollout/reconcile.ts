@@ -143,7 +143,12 @@ async function sweepRollout(
         }
         continue;
       }
-      const got = await ctx.installs.readRangeStates(appId, ctx.rollouts.bucketList(appId, version, b.kind, b.at), start, end);
+      const got = await ctx.installs.readRangeStates(
+        appId,
+        ctx.rollouts.bucketList(appId, version, b.kind, b.at),
+        start,
+        end,
+      );
       const moves: VersionMove[] = [];
       got.ids.forEach((id, k) => {
         const cur = got.versions[k];

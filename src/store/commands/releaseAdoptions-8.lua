@@ -3,7 +3,7 @@
   (InstallationStore.adoptInstallations, step 1 of 3; DESIGN.md "Connect to Forge adoption"):
   each installation leaves the Connect app by a compare-and-set on the Connect version the caller
   judged, at most once per adopting Forge version, and is parked in the adoption's pending hash
-  until the Forge side has received it (receiveAdoptions-5.lua).
+  until the Forge side has received it (receiveAdoptions-6.lua).
 
   Every key is the Connect app's (one hash slot): the Forge side and the global index are written
   by their own steps, in the order the store documents, so that a crash between two steps leaves
@@ -11,7 +11,8 @@
   an approval again) delivers it.
 
   A release, in one atomic step: the installation's record (`<version>\x1f<record JSON>\x1f<history>`,
-  src/store/installation-record.ts), approval and "update available" fields are deleted (its id
+  src/store/installation-record.ts), approval and "update available" fields and its member of the
+  set of installations with maintenance windows are deleted (its id
   stays in the Connect registration list, whose positions never change, and readers skip ids
   without a record), the distribution counts it out, its history gets a `moved` entry naming the
   Connect version it moved from and is kept in the Connect app's hash of installations that left
@@ -28,6 +29,7 @@
     KEYS[5]  Connect left hash (`installationsLeft`: id → history of an installation that left)
     KEYS[6]  outcome hash of the adoption (`adoptionReleased`: id → `m|<connect version>|<cause>`)
     KEYS[7]  pending hash of the adoption (`adoptionPending`: id → `<connect version>\t<cause>\t<data JSON>\t<history>`)
+    KEYS[8]  Connect windowed set (`installationWindowed`: ids whose record has maintenance windows)
     ARGV[1]  time, epoch ms
     ARGV[2]  Connect app id    ARGV[3] Forge app id    ARGV[4] adopting Forge version
     ARGV[5]  the moves, one line each `<id>\t<expected Connect version>\t<cause code a or p>`
@@ -57,6 +59,7 @@ for id, expected, cause in string.gmatch(ARGV[5], '([^\t\n]+)\t([^\t\n]+)\t([^\t
       redis.call('HDEL', KEYS[1], id)
       redis.call('HDEL', KEYS[2], id)
       redis.call('HDEL', KEYS[3], id)
+      redis.call('SREM', KEYS[8], id)
       redis.call('HINCRBY', KEYS[4], expected, -1)
       redis.call('HSET', KEYS[5], id, e)
       redis.call('HSET', KEYS[6], id, 'm|' .. expected .. '|' .. cause)
