@@ -163,8 +163,8 @@ describe('mpu apps remove', () => {
       installationIndexEntries: 5,
     });
     // record, versions, version order, 1 descriptor, installation ids, records (with versions and
-    // histories), distribution, registration log
-    expect(removed.keys).toBe(8);
+    // histories), distribution, registration log, the set of installations with maintenance windows
+    expect(removed.keys).toBe(9);
     expect(await indexEntries(h.connection, h.ctx.keys.prefix, 'installations')).toEqual({});
     expect(await indexEntries(h.connection, h.ctx.keys.prefix, 'sites-index')).toEqual({});
   });
