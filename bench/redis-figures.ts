@@ -177,6 +177,8 @@ export function installationKeys(keys: Keys, appId: string): Record<string, stri
     ids: keys.installationIds(appId),
     // One record per installation: version, record JSON and history (installation-record.ts).
     data: keys.installationData(appId),
+    // The installations with maintenance windows (absent, 0 bytes, when none has any).
+    windowed: keys.installationWindowed(appId),
     index: buckets(keys.installationIndexBucket),
     sites: buckets(keys.siteIndexBucket),
   };
