@@ -20,6 +20,8 @@
  * Set-up that is not timed: the populations are generated and stored first. The Forge spread is
  * set to 0 and the population has no maintenance windows, so the figure is throughput (with the
  * default 5-minute spread the same rollout takes 5 minutes by design; windows defer up to 4 h).
+ * With no spread, no windows and no approvals every installation gets the same step at once, so
+ * the plan is the installation list itself (src/app/rollout/plan-version-rollout.ts).
  * Env: REDIS_URL, BENCH_ROLLOUT_N (default 1,000,000), BENCH_BASELINE_N (default 100,000; 0
  * skips the baseline), BENCH_CPU_PROF (a file: CPU profile of the timed rollout).
  */
