@@ -292,20 +292,6 @@ export class InstallationStore {
   }
 
   /**
-   * Whether a plan may treat `appId`'s installations by their version alone: none has
-   * maintenance windows (`windowedCount` 0) and none has an approval of its own (no approved
-   * hash), read in one round trip. A plan that then finds every step the same plans the
-   * installation list itself (app/rollout/plan-version-rollout.ts); either may change right after
-   * the read, as a record may after a per-installation plan read it.
-   */
-  async plannableAsList(appId: string): Promise<boolean> {
-    const [windowed, approvals] = await execAll<number>(
-      this.redis.pipeline().scard(this.keys.installationWindowed(appId)).exists(this.keys.installationApproved(appId)),
-    );
-    return windowed === 0 && approvals === 0;
-  }
-
-  /**
    * The ids of `appId`'s installations with maintenance windows (see `windowedCount`), in no
    * particular order; one SMEMBERS, so meant for apps where `windowedCount` is small (tests,
    * operators), not for iterating a large set.

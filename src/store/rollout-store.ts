@@ -498,15 +498,18 @@ export class RolloutStore {
   }
 
   /**
-   * Plans the whole installation list as one bucket (commands/planInstallationList-4.lua): a
+   * Plans the whole installation list as one bucket (commands/planInstallationList-6.lua): a
    * bucket of kind `installations` at `at` (epoch ms) whose ids are the app's installation list,
    * positions 0 to `size` - 1, and the plan cursor moved to `size`, in one atomic step, with the
    * app's version distribution read in the same step (what those positions run: the plan's
-   * summary). For a plan in which every installation gets the same step at the same time
-   * (app/rollout/plan-version-rollout.ts), so no id is read or copied.
+   * summary). For a plan in which every installation without windows or approvals gets the same
+   * step at the same time (app/rollout/plan-version-rollout.ts), so no id is read or copied; the
+   * same step checks that the app has no installation with maintenance windows (its windowed set,
+   * InstallationStore.windowedCount) and none with an approval of its own.
    * @param expected the cursor the caller planned from (nothing is written when it moved)
-   * @returns the bucket's size and the distribution (version → installations), or null when the
-   *   rollout no longer exists
+   * @returns the bucket's size and the distribution (version → installations); `gone` when the
+   *   rollout no longer exists; `per-installation` when an installation has windows or an
+   *   approval (nothing written: plan installation by installation)
    * @throws AppError rollout-conflict (retryable) when another planner moved the cursor
    */
   async planInstallationList(
@@ -514,12 +517,14 @@ export class RolloutStore {
     version: string,
     at: number,
     expected: number,
-  ): Promise<{ size: number; distribution: Map<string, number> } | null> {
+  ): Promise<{ size: number; distribution: Map<string, number> } | 'gone' | 'per-installation'> {
     const reply = await this.redis.mpuPlanInstallationList(
       this.keys.rolloutBuckets(appId, version),
       this.keys.rollout(appId, version),
       this.keys.installationIds(appId),
       this.keys.versionDistribution(appId),
+      this.keys.installationWindowed(appId),
+      this.keys.installationApproved(appId),
       at,
       expected,
     );

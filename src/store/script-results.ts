@@ -256,15 +256,16 @@ export function bucketsPushed(reply: unknown, rolloutId: string, expected: numbe
 
 /**
  * planInstallationList's reply: the bucket's size (positions 0 … n - 1 of the installation list,
- * and the new plan cursor) and the version distribution read with it (version → installations),
- * or null when the rollout no longer exists.
+ * and the new plan cursor) and the version distribution read with it (version → installations);
+ * `gone` when the rollout no longer exists; `per-installation` when an installation of the app has
+ * maintenance windows or an approval of its own (nothing written).
  * @throws AppError rollout-conflict (retryable) when another planner moved the cursor
  */
 export function installationListPlanned(
   reply: unknown,
   rolloutId: string,
   expected: number,
-): { size: number; distribution: Map<string, number> } | null {
+): { size: number; distribution: Map<string, number> } | 'gone' | 'per-installation' {
   if (Array.isArray(reply) && reply.length === 2 && Array.isArray(reply[1])) {
     const size = integer('planInstallationList', reply[0]);
     const flat = reply[1] as unknown[];
@@ -277,7 +278,8 @@ export function installationListPlanned(
     const message = `the plan of ${rolloutId} moved past ${expected} meanwhile (another planner); it resumes at its cursor`;
     throw new AppError(ErrorCode.ROLLOUT_CONFLICT, message, { retryable: true });
   }
-  if (n === -1) return null;
+  if (n === -1) return 'gone';
+  if (n === -3) return 'per-installation';
   throw new UnexpectedScriptReply('planInstallationList', reply);
 }
 

@@ -31,7 +31,7 @@ export const SCRIPT_FILES = [
   'markSuperseded-1.lua',
   'finishPlanning-2.lua',
   'pushBuckets.lua',
-  'planInstallationList-4.lua',
+  'planInstallationList-6.lua',
   'registerInstallations-5.lua',
   'ackRegistrations-1.lua',
   'compareAndSetVersions-3.lua',
@@ -148,12 +148,14 @@ export interface ScriptCommands {
   ): Promise<string>;
   /** pushBuckets.lua: 1 appended, 0 no rollout, -1 cursor moved. */
   mpuPushBuckets(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
-  /** planInstallationList-4.lua: {size (the new cursor), flat distribution}, -1 no rollout, -2 cursor moved. */
+  /** planInstallationList-6.lua: {size (the new cursor), flat distribution}, -1 no rollout, -2 cursor moved, -3 windows or approvals. */
   mpuPlanInstallationList(
     buckets: string,
     rollout: string,
     ids: string,
     distribution: string,
+    windowed: string,
+    approved: string,
     at: Arg,
     expected: Arg,
   ): Promise<[number, string[]] | number>;

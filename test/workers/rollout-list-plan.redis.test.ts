@@ -164,6 +164,37 @@ describe('a plan that is the installation list (real Redis)', () => {
     }
   });
 
+  it('the store refuses to plan the list, writing nothing, while an installation has windows or an approval', async () => {
+    await harness();
+    await populate('f', 50);
+    await rw.ctx.rollouts.create({
+      appId: 'f',
+      version: '2.1.0',
+      kind: 'forge',
+      approval: 'automatic',
+      bump: 'minor',
+      publishedAt: T0,
+      status: 'planning',
+      resumeTo: null,
+      createdAt: T0,
+      plannedAt: null,
+      summary: null,
+      batches: 0,
+      supersededBy: null,
+    });
+    const windowed = rw.ctx.keys.installationWindowed('f');
+    await rw.connection.sadd(windowed, 'f-3');
+    expect(await rw.ctx.rollouts.planInstallationList('f', '2.1.0', T0, 0)).toBe('per-installation');
+    await rw.connection.del(windowed);
+    await rw.connection.hset(rw.ctx.keys.installationApproved('f'), 'f-3', '2.0.0');
+    expect(await rw.ctx.rollouts.planInstallationList('f', '2.1.0', T0, 0)).toBe('per-installation');
+    expect(await rw.ctx.rollouts.listBuckets('f', '2.1.0')).toEqual([]);
+    expect(await rw.ctx.rollouts.planCursor('f', '2.1.0')).toBe(0);
+    await rw.connection.del(rw.ctx.keys.installationApproved('f'));
+    expect(await rw.ctx.rollouts.planInstallationList('f', '2.1.0', T0, 0)).toMatchObject({ size: 50 });
+    expect(await rw.ctx.rollouts.planCursor('f', '2.1.0')).toBe(50);
+  });
+
   it("the plan's expiry (a completed rollout) and a halt's deletion never touch the installation list", async () => {
     await harness();
     await populate('f', 600);
