@@ -71,6 +71,9 @@ describe('store migration: the windowed sets (real Redis)', () => {
     expect(expected).toHaveLength(358);
     // Members that do not belong (never written by the store): an id without windows, one without a record.
     await redis.sadd(keys.installationWindowed('b'), 'b-1', 'gone');
+    // Installations of an app id without an app record (registered before it): found by SCAN.
+    await store.register([inst('d', 'd-0', { maintenance: WINDOWS }), inst('d', 'd-1')], T);
+    await redis.del(keys.installationWindowed('d'));
     const lines: string[] = [];
     const logger = createLogger({
       destination: new Writable({ write: (c, _e, cb) => void (lines.push(String(c)), cb()) }),
@@ -83,6 +86,7 @@ describe('store migration: the windowed sets (real Redis)', () => {
     expect(await store.windowedCount('a')).toBe(358);
     expect(await redis.exists(keys.installationWindowed('b'))).toBe(0);
     expect(await store.windowedCount('c')).toBe(0);
+    expect(await store.windowedIds('d')).toEqual(['d-0']);
     // Logged per app with installations (c has none).
     const logged = lines
       .map((l) => JSON.parse(l) as Record<string, unknown>)
@@ -90,6 +94,7 @@ describe('store migration: the windowed sets (real Redis)', () => {
     expect(logged).toMatchObject([
       { appId: 'a', records: 2500, added: 358, removed: 0, windowed: 358 },
       { appId: 'b', records: 2, added: 0, removed: 2, windowed: 0 },
+      { appId: 'd', records: 2, added: 1, removed: 0, windowed: 1 },
     ]);
     expect(logged[0]!.msg).toMatch(/a: 358 of 2500 installation\(s\) with maintenance windows/);
 
@@ -103,6 +108,7 @@ describe('store migration: the windowed sets (real Redis)', () => {
     expect(await migrateWindowed(defineScripts(redis), keys, silentLogger, 100)).toEqual([
       { appId: 'a', records: 2500, added: 0, removed: 0, windowed: 358 },
       { appId: 'b', records: 2, added: 0, removed: 0, windowed: 0 },
+      { appId: 'd', records: 2, added: 0, removed: 0, windowed: 1 },
     ]);
     expect((await store.windowedIds('a')).sort()).toEqual(snapshot);
   });

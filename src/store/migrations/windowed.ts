@@ -2,7 +2,9 @@
  * Migration of a store written before each app kept the set of its installations with
  * maintenance windows (keys.ts `installationWindowed`): the set is built from the app's records.
  *
- * Per registered app (the `apps` set) with installations: an HSCAN of its data hash, a page of
+ * Per app with installations (the `apps` set, and every app whose data hash a SCAN finds: an app
+ * id may hold installations before, or without, its app record, and a later rollout of it reads
+ * the set): an HSCAN of its data hash, a page of
  * `chunk` ids at a time, each page handed to commands/syncWindowed-2.lua, which reads the records
  * again and adds the ids whose record has windows (removing those whose record has none), in one
  * atomic step per page; then an SSCAN of the set, whose members go through the same script, so a
@@ -13,6 +15,8 @@
  * store whose sets are exact it changes nothing.
  */
 import type { Logger } from '../../lib/logger.js';
+import { scanKeys } from '../../lib/redis-connection.js';
+import { escapeGlob } from '../app-remover.js';
 import type { Keys } from '../keys.js';
 import type { ScriptedRedis } from '../scripts.js';
 
@@ -30,7 +34,7 @@ export interface WindowedMigrated {
 }
 
 /**
- * Builds the windowed set of every registered app that has installations (see the module
+ * Builds the windowed set of every app that has installations (see the module
  * documentation), logging one line per app.
  * @param chunk ids per HSCAN/SSCAN page and script call
  * @returns one entry per app with a data hash, in app id order
@@ -43,7 +47,15 @@ export async function migrateWindowed(
   chunk = 1000,
 ): Promise<WindowedMigrated[]> {
   const out: WindowedMigrated[] = [];
-  for (const appId of (await redis.smembers(keys.apps())).sort()) {
+  const apps = new Set(await redis.smembers(keys.apps()));
+  const head = `${keys.prefix}:app:{`;
+  const tail = '}:inst:data';
+  for await (const page of scanKeys(redis, `${escapeGlob(head)}*${escapeGlob(tail)}`, chunk))
+    for (const key of page) {
+      const appId = key.slice(head.length, -tail.length);
+      if (keys.installationData(appId) === key) apps.add(appId);
+    }
+  for (const appId of [...apps].sort()) {
     const data = keys.installationData(appId);
     const windowed = keys.installationWindowed(appId);
     if ((await redis.exists(data)) === 0) continue;
