@@ -621,13 +621,15 @@ export class InstallationStore {
    * one atomic call of up to 2,000 ids: no id or version crosses to the client. Each move is
    * the compare-and-set's (`applyMoves` with `version`: the plan's recorded deferral, then the
    * `upgraded` entry), so a range run twice moves nobody the second time.
-   * Only for decisions that depend on the current version alone (no phased release; the
-   * script checks that the app has no per-installation approval).
+   * Only for decisions that depend on the current version and the approval alone (no phased
+   * release): `targets` gives each version's decision without an approval, and whether an
+   * approval can change it (`approvalMatters`); while the app has approvals, the installations on
+   * such a version are left to the caller with the unknown ones.
    * @param at upgrade time, epoch ms
-   * @returns null when the app has approvals (nothing done: use `readRangeStates` and
-   *   `applyMoves`); else the ids read (`considered`), moved, of which deferred, the moves per
-   *   target version, and the ids of the installations whose version is not in `targets` (left
-   *   alone, for the caller to read and decide one by one)
+   * @returns the ids read (`considered`), moved, of which deferred, the moves per target version,
+   *   and the ids of the installations left alone for the caller to read and decide one by one
+   *   (a version not in `targets`, or one whose decision an approval can change while the app has
+   *   approvals)
    */
   async upgradeRange(
     appId: string,
@@ -635,14 +637,14 @@ export class InstallationStore {
     listKey: string,
     start: number,
     stop: number,
-    targets: ReadonlyMap<string, { target: string | null; cause: UpgradeCause }>,
+    targets: ReadonlyMap<string, { target: string | null; cause: UpgradeCause; approvalMatters?: boolean }>,
     at: number,
-  ): Promise<RangeUpgrade | null> {
+  ): Promise<RangeUpgrade> {
     let map = '';
     for (const [from, t] of targets) {
       assertNoSeparator(from, 'version');
       if (t.target !== null) assertNoSeparator(t.target, 'version');
-      map += `${from}\t${t.target ?? '-'}\t${UPGRADE_CAUSE_CODE[t.cause]}\n`;
+      map += `${from}\t${t.target ?? '-'}\t${UPGRADE_CAUSE_CODE[t.cause]}\t${t.approvalMatters ? 1 : 0}\n`;
     }
     const out: RangeUpgrade = { considered: 0, moved: 0, deferred: 0, targets: new Map(), unknown: [] };
     for (let i = start; i <= stop; i += 2000) {
@@ -660,14 +662,6 @@ export class InstallationStore {
           '1',
         ),
       );
-      if (reply === null) {
-        if (i === start) return null;
-        // Approvals appeared after a first part: the rest goes the slow way, with the unknown ones.
-        const ids = await this.redis.lrange(listKey, i, stop);
-        out.unknown.push(...ids);
-        out.considered += ids.length;
-        break;
-      }
       out.considered += reply.considered;
       out.moved += reply.moved;
       out.deferred += reply.deferred;

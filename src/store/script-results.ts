@@ -51,8 +51,8 @@ export function movesApplied(reply: unknown): { moved: number; deferred: number 
 }
 
 /**
- * upgradeRange-5's reply: null for -1 (the app has approvals: nothing done), else
- * `{considered, moved, deferred, targets, unknown}` (targets a flat `<version>, <count>` list).
+ * upgradeRange-5's reply: `{considered, moved, deferred, targets, unknown}` (targets a flat
+ * `<version>, <count>` list; unknown: the ids left to the caller).
  */
 export function rangeUpgraded(reply: unknown): {
   considered: number;
@@ -60,8 +60,7 @@ export function rangeUpgraded(reply: unknown): {
   deferred: number;
   targets: [string, number][];
   unknown: string[];
-} | null {
-  if (reply === -1) return null;
+} {
   if (!Array.isArray(reply) || reply.length !== 5 || !Array.isArray(reply[3]) || !Array.isArray(reply[4]))
     throw new UnexpectedScriptReply('upgradeRange', reply);
   const flat = reply[3] as unknown[];

@@ -210,7 +210,7 @@ export interface ScriptCommands {
     moves: string,
     withDeferrals: '0' | '1',
   ): Promise<[number, number]>;
-  /** upgradeRange-5.lua: -1 (the app has approvals) or {considered, moved, deferred, targets, unknown ids}. */
+  /** upgradeRange-5.lua: {considered, moved, deferred, targets, ids left to the caller}. */
   mpuUpgradeRange(
     bucket: string,
     data: string,

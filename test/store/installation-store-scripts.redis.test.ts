@@ -194,13 +194,23 @@ describe('InstallationStore scripts (real Redis)', () => {
       expect(await redis.hgetall(keys.installationData('a'))).toEqual(before);
     });
 
-    it('-1 (null) with nothing written when the app has approvals', async () => {
-      await store.register([inst('x')], T);
+    it('while the app has approvals, leaves the installations on a version an approval can change, writing nothing for them', async () => {
+      await store.register([inst('x'), inst('y', '1.0.5')], T);
       await store.setApproved('a', 'x', null, '1.0.5', [], T);
       const list = keys.rolloutBucket('a', '1.1.0', 'upgrade', T);
-      await redis.rpush(list, 'x');
-      expect(await store.upgradeRange('a', '1.1.0', list, 0, 0, targets, T + 1)).toBeNull();
+      await redis.rpush(list, 'x', 'y');
+      const map = new Map([
+        ['1.0.0', { target: null, cause: 'automatic' as const, approvalMatters: true }],
+        ['1.0.5', { target: '1.1.0', cause: 'automatic' as const, approvalMatters: false }],
+        ['1.1.0', { target: null, cause: 'automatic' as const }],
+      ]);
+      expect(await store.upgradeRange('a', '1.1.0', list, 0, 1, map, T + 1)).toMatchObject({
+        considered: 2,
+        moved: 1,
+        unknown: ['x'],
+      });
       expect((await store.get('x')).version).toBe('1.0.0');
+      expect((await store.get('y')).version).toBe('1.1.0');
     });
   });
 

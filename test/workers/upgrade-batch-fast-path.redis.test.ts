@@ -122,7 +122,7 @@ describe('upgrade batch: fast path (range in Redis) against slow path (one by on
     expect(await rw.ctx.installs.distribution('fast')).toEqual({ '1.1.0': 7, 'not-semver': 1 });
   });
 
-  it('the store reports the moves per target, the unknown versions, and -1 (slow path) once the app has approvals', async () => {
+  it('the store reports the moves per target and the unknown versions; with approvals, it leaves the versions an approval can change', async () => {
     const ids = await populate('fast');
     const list = rw.ctx.keys.rolloutBucket('fast', '1.1.0', 'upgrade', T0);
     await rw.connection.rpush(list, ...ids);
@@ -144,17 +144,46 @@ describe('upgrade batch: fast path (range in Redis) against slow path (one by on
       considered: 0,
       moved: 0,
     });
+    // 1.0.0 ×3 now run 1.0.1. A map in which an approval can change 1.0.1's decision: while the
+    // app has approvals, its installations are left to the caller (with the unknown versions).
+    const map2 = new Map([
+      ['1.0.0', { target: '1.0.1', cause: 'automatic' as const }],
+      ['1.0.1', { target: '1.1.0', cause: 'automatic' as const, approvalMatters: true }],
+      ['1.1.0', { target: null, cause: 'automatic' as const }],
+    ]);
     await rw.ctx.installs.setApproved('fast', 'fast-0', null, '1.1.0', ['1.1.0'], T0);
-    expect(await rw.ctx.installs.upgradeRange('fast', '1.1.0', list, 0, 7, map, T0)).toBeNull();
+    const before = await rw.connection.hgetall(rw.ctx.keys.installationData('fast'));
+    expect(await rw.ctx.installs.upgradeRange('fast', '1.1.0', list, 0, 7, map2, T0)).toEqual({
+      considered: 8,
+      moved: 0,
+      deferred: 0,
+      targets: new Map(),
+      unknown: ['fast-0', 'fast-1', 'fast-2', 'fast-3', 'fast-5', 'fast-6', 'fast-7'],
+    });
+    expect(await rw.connection.hgetall(rw.ctx.keys.installationData('fast'))).toEqual(before);
+    // Without approvals the same map applies to them.
+    await rw.connection.del(rw.ctx.keys.installationApproved('fast'));
+    expect(await rw.ctx.installs.upgradeRange('fast', '1.1.0', list, 0, 7, map2, T0)).toMatchObject({
+      moved: 5,
+      targets: new Map([['1.1.0', 5]]),
+      unknown: ['fast-3', 'fast-5'],
+    });
   });
 
-  it('an app with approvals takes the slow path: an approved installation passes a manual version', async () => {
+  it('an app with approvals: an approved installation passes a manual version, as on the slow path', async () => {
     const ids = await populate('manual', true);
-    // 1.0.1 is manual: manual-0 is approved up to it.
+    const slowIds = await populate('manual-slow', true);
+    // 1.0.1 is manual: manual-0 is approved up to it. Its installations on 1.0.1 are past it (the
+    // fast part moves them); those on 1.0.0 and 0.9.5 are decided with their approval.
     await rw.ctx.installs.setApproved('manual', 'manual-0', null, '1.0.1', ['1.0.1'], T0 - DAY);
+    await rw.ctx.installs.setApproved('manual-slow', 'manual-slow-0', null, '1.0.1', ['1.0.1'], T0 - DAY);
     const job = await bucketJob('manual', ids);
     expect(await applyUpgradeBatch(rw.ctx, job)).toMatchObject({ considered: 8, moved: 4 });
+    const slow: UpgradeBatchJob = { ...job, appId: 'manual-slow', source: { kind: 'ids', ids: slowIds } };
+    expect(await applyUpgradeBatch(rw.ctx, slow)).toMatchObject({ considered: 8, moved: 4 });
     const after = await states(ids);
+    expect(after).toEqual(await states(slowIds));
+    expect(await rw.ctx.installs.distribution('manual')).toEqual(await rw.ctx.installs.distribution('manual-slow'));
     // Approved: 1.0.0 → 1.1.0 past the manual 1.0.1; the others on 1.0.0 are blocked by it, and
     // 0.9.5 takes the automatic 1.0.0 before it.
     expect(after[0]).toMatchObject({ version: '1.1.0' });

@@ -6,11 +6,12 @@
  * A batch names its installations as a range of a planned bucket (the bucket's own list, or for a
  * bucket of kind `installations` the app's installation list itself) or as a list of ids.
  *
- * Two paths, with the same outcome: a range batch of a rollout without phases, in an app without
- * per-installation approvals, decides by version alone, so the batch computes each ladder
- * version's target and the store moves the whole range inside Redis (`upgradeRange`, the fast
- * path: no ids or versions cross to Node); any other batch (phased, late, by ids, or an app with
- * approvals) reads each installation's state and decides one by one (the slow path).
+ * Two paths, with the same outcome: a range batch of a rollout without phases decides by version
+ * (and, past a manual version, by approval), so the batch computes each ladder version's target
+ * and the store moves the range inside Redis (`upgradeRange`, the fast path: no ids or versions
+ * cross to Node), leaving to the slow path the installations whose approval could change their
+ * target while the app has approvals; any other batch (phased, late, by ids) reads each
+ * installation's state and decides one by one (the slow path).
  */
 import semver from 'semver';
 import { decideTarget } from '../../rollout/version-ladder.js';
@@ -82,9 +83,9 @@ export async function applyUpgradeBatch(
   if (now < data.dueAt) return { kind: 'wait', reason: 'not-due', until: data.dueAt };
   const ladder = await loadLadder(ctx, appId);
   const phased = ladder.phases !== null;
-  // The fast path first, when a version alone decides (see the module documentation); it leaves
-  // to the slow path the installations on a version outside the ladder, or the whole range when
-  // the app has approvals.
+  // The fast path first (see the module documentation); it leaves to the slow path the
+  // installations on a version outside the ladder, and those on a version whose decision an
+  // approval can change while the app has approvals.
   const src = data.source;
   let considered = 0;
   let moved = 0;
@@ -113,12 +114,10 @@ export async function applyUpgradeBatch(
       targetsByVersion(ladder, now),
       now,
     );
-    if (fast !== null) {
-      fastDone = true;
-      ({ considered, moved, deferred } = fast);
-      for (const [t, n] of fast.targets) targetCounts.set(t, n);
-      slowIds = fast.unknown;
-    }
+    fastDone = true;
+    ({ considered, moved, deferred } = fast);
+    for (const [t, n] of fast.targets) targetCounts.set(t, n);
+    slowIds = fast.unknown;
   }
   const {
     ids,
@@ -163,7 +162,7 @@ export async function applyUpgradeBatch(
   // installations are ~500 batches). `cause` is what the decider chose for the moves it planned
   // (`mixed` when both); `moved` is what the compare-and-set applied (an installation that moved
   // meanwhile is left alone, so it can be fewer).
-  // The fast path's moves are all automatic (no approvals in the app).
+  // The fast path's moves are all automatic (it moves nobody past a manual version).
   const planned = moves.length + fastMoves;
   const approvals = moves.filter((m) => m.cause === 'approval').length;
   const cause = planned === 0 ? 'none' : approvals === 0 ? 'automatic' : approvals === planned ? 'approval' : 'mixed';
@@ -198,16 +197,23 @@ export async function applyUpgradeBatch(
 /**
  * The fast path's map: each version of `ladder` → the version an installation on it goes to at
  * `now` without any approval of its own (`decideTarget` with `approvedUpTo` null, no cohort), or
- * null when it stays.
+ * null when it stays; and whether an approval can change that (`approvalMatters`: the walk from
+ * it stops at a manual version published by now, which only an approval passes; from any other
+ * version the walk meets no manual version, so every installation on it gets the same decision
+ * whatever it approved).
  */
 export function targetsByVersion(
   ladder: VersionLadder,
   now: number,
-): Map<string, { target: string | null; cause: UpgradeCause }> {
-  const out = new Map<string, { target: string | null; cause: UpgradeCause }>();
+): Map<string, { target: string | null; cause: UpgradeCause; approvalMatters: boolean }> {
+  const out = new Map<string, { target: string | null; cause: UpgradeCause; approvalMatters: boolean }>();
   for (const v of ladder.versions) {
     const d = decideTarget(ladder, v.version, null, now);
-    out.set(v.version, { target: d.target, cause: d.approvedBetween.length > 0 ? 'approval' : 'automatic' });
+    out.set(v.version, {
+      target: d.target,
+      cause: d.approvedBetween.length > 0 ? 'approval' : 'automatic',
+      approvalMatters: d.blockedBy !== null,
+    });
   }
   return out;
 }

@@ -1,8 +1,8 @@
 --[[
   The upgrade batch's fast path (InstallationStore.upgradeRange): a range of a rollout bucket
   moved in one call, for a rollout whose decision depends only on an installation's current
-  version (no phased release, and no per-installation approval in the app: `decideTarget` in
-  src/rollout/version-ladder.ts with `approvedUpTo` null). The caller computes, for every
+  version and its approval (no phased release: `decideTarget` in src/rollout/version-ladder.ts,
+  computed with `approvedUpTo` null; approvals below). The caller computes, for every
   version of the app's ladder, the version it goes to now (or none) and why; this script reads
   each installation of the range, looks its version up in that map and moves it. No id or
   version crosses to the client and back (the slow path reads each version and sends each move:
@@ -13,10 +13,13 @@
   installations on their target, which the map moves nowhere (a version's target is newer than
   it or none: never backwards), so nothing is moved or recorded twice.
 
-  Falls back, doing nothing, when the app's approvals hash exists (any installation may have a
-  per-installation approval, which the map does not know): the caller runs the slow path. An
-  installation whose version is not in the map (a version outside the ladder) is left alone
-  and returned, for the caller to decide one by one (and move by the compare-and-set).
+  Per-installation approvals: the map marks each version whose decision an approval can change
+  (the ladder's walk from it meets a manual version published by now; `decideTarget`). While the
+  app's approvals hash exists, installations on such a version are not moved here but returned
+  with the unknown ones, for the caller to decide with their approval; every other version's
+  decision is the same whatever an installation approved, so it is applied here. An installation
+  whose version is not in the map (a version outside the ladder) is left alone and returned, for
+  the caller to decide one by one (and move by the compare-and-set).
 
   An installation is one field of the data hash, `<version>\x1f<record JSON>\x1f<history>`
   (src/store/installation-record.ts). A move rewrites it with the target version first and, at
@@ -34,16 +37,17 @@
     ARGV[1]  upgrade time, epoch ms
     ARGV[2]  start position (LRANGE, inclusive)
     ARGV[3]  stop position (LRANGE, inclusive)
-    ARGV[4]  the map, one line per version of the ladder: `<version>\t<target>\t<cause code>`,
-             target `-` when that version stays
+    ARGV[4]  the map, one line per version of the ladder:
+             `<version>\t<target>\t<cause code>\t<approval matters: 1 or 0>`, target `-` when
+             that version stays without an approval
     ARGV[5]  '1' to look deferrals up in KEYS[4], '0' not to
 
-  Output: -1 when the app has approvals (nothing done: run the slow path); else
-  {considered, moved, deferred, targets, unknown}: ids in the range, installations moved, how
-  many of those moves were deferred, a flat `<target>, <count>` list of the moves, and the ids of
-  the installations whose version is not in the map.
+  Output: {considered, moved, deferred, targets, unknown}: ids in the range, installations moved,
+  how many of those moves were deferred, a flat `<target>, <count>` list of the moves, and the ids
+  of the installations left to the caller (a version not in the map, or one whose decision an
+  approval can change while the app has approvals).
 ]]
-if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
+local approvals = redis.call('EXISTS', KEYS[5]) == 1
 local at = ARGV[1]
 local ids = redis.call('LRANGE', KEYS[1], ARGV[2], ARGV[3])
 local n = #ids
@@ -51,8 +55,11 @@ local n = #ids
 -- the same for every installation moving from that version at this time, so it is built once
 -- here rather than once per installation.
 local map = {}
-for v, t, c in string.gmatch(ARGV[4], '([^\t\n]+)\t([^\t\n]+)\t([^\t\n]+)') do
-  if t ~= '-' then
+for v, t, c, a in string.gmatch(ARGV[4], '([^\t\n]+)\t([^\t\n]+)\t([^\t\n]+)\t([01])') do
+  if approvals and a == '1' then
+    -- Left out of the map: its installations are returned for the caller to decide.
+    map[v] = nil
+  elseif t ~= '-' then
     local e = at .. '|u|' .. v .. '|' .. t .. '|' .. c
     map[v] = {t, e, ';' .. e}
   else
