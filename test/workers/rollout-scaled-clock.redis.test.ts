@@ -57,8 +57,9 @@ it('a Connect rollout on a fast clock: all upgraded, none early, within 28 h of 
     const up = hist.filter((e) => e.kind === 'upgraded');
     expect(up).toHaveLength(1);
     expect(up[0]!.at).toBeGreaterThanOrEqual(planned.get(id)!); // never before its planned time
-    // late by at most the real scheduling latency × speed (≤ 600 ms real here: a shared machine)
-    expect(up[0]!.at - planned.get(id)!).toBeLessThanOrEqual(6 * HOUR);
+    // late by at most the real scheduling latency × speed (≤ 1.2 s real here: a shared machine
+    // that runs two test files at a time)
+    expect(up[0]!.at - planned.get(id)!).toBeLessThanOrEqual(12 * HOUR);
     n++;
   }
   expect(n).toBe(2000);
