@@ -170,8 +170,9 @@ export class PlanContext {
   }
 
   /**
-   * The bucket time (epoch ms) at which every installation without maintenance windows and
-   * without an approval of its own upgrades, when that time is one and the same for all of them,
+   * The bucket time (epoch ms) at which every installation without maintenance windows upgrades
+   * (without an approval of its own, or on a version an approval does not change:
+   * `approvalSensitiveVersions`), when that time is one and the same for all of them,
    * else null: a Forge version, automatic, planned whole (no phased release's cohort slice), whose
    * spread fits in one bucket (`forgeSpreadMs` ≤ `forgeBucketMs`: every spread slot then falls in
    * the bucket that starts at the publication, see `bucketTime`). Such a plan needs nothing of an
@@ -185,9 +186,23 @@ export class PlanContext {
   }
 
   /**
+   * The versions of the ladder whose step an installation's approval can change: older than the
+   * planned one with a manual version between (an approval up to it lets the installation pass;
+   * otherwise it is `blocked`). For any other version the step is the same whatever the
+   * installation approved (`step`).
+   */
+  approvalSensitiveVersions(): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.targetRank; i++)
+      if (this.manualBefore.some((m) => m > i)) out.push(this.ladder.get(i)!.version);
+    return out;
+  }
+
+  /**
    * The step of an installation on `version` without maintenance windows nor an approval of its
    * own, in a plan whose `sharedUpgradeAt` is not null (its id then changes nothing but the exact
-   * time inside the shared bucket).
+   * time inside the shared bucket); also the step of one with an approval when `version` is not
+   * one of `approvalSensitiveVersions`.
    */
   versionStep(version: string): InstallationStep {
     return this.step({ id: '', version, checkOffsetMs: 0, maintenance: null, approvedUpTo: null });

@@ -502,14 +502,16 @@ export class RolloutStore {
    * bucket of kind `installations` at `at` (epoch ms) whose ids are the app's installation list,
    * positions 0 to `size` - 1, and the plan cursor moved to `size`, in one atomic step, with the
    * app's version distribution read in the same step (what those positions run: the plan's
-   * summary). For a plan in which every installation without windows or approvals gets the same
-   * step at the same time (app/rollout/plan-version-rollout.ts), so no id is read or copied; the
-   * same step checks that the app has no installation with maintenance windows (its windowed set,
-   * InstallationStore.windowedCount) and none with an approval of its own.
+   * summary). For a plan in which every installation without windows gets the same step at the
+   * same time (app/rollout/plan-version-rollout.ts), so no id is read or copied; the same step
+   * checks that the app has no installation with maintenance windows (its windowed set,
+   * InstallationStore.windowedCount) and, when the app has approvals, none running a version of
+   * `approvalSensitive` (whose step an approval can change).
    * @param expected the cursor the caller planned from (nothing is written when it moved)
    * @returns the bucket's size and the distribution (version → installations); `gone` when the
-   *   rollout no longer exists; `per-installation` when an installation has windows or an
-   *   approval (nothing written: plan installation by installation)
+   *   rollout no longer exists; `per-installation` when an installation has windows, or runs a
+   *   version of `approvalSensitive` while the app has approvals (nothing written: plan
+   *   installation by installation)
    * @throws AppError rollout-conflict (retryable) when another planner moved the cursor
    */
   async planInstallationList(
@@ -517,6 +519,7 @@ export class RolloutStore {
     version: string,
     at: number,
     expected: number,
+    approvalSensitive: readonly string[] = [],
   ): Promise<{ size: number; distribution: Map<string, number> } | 'gone' | 'per-installation'> {
     const reply = await this.redis.mpuPlanInstallationList(
       this.keys.rolloutBuckets(appId, version),
@@ -527,6 +530,7 @@ export class RolloutStore {
       this.keys.installationApproved(appId),
       at,
       expected,
+      approvalSensitive.join('\n'),
     );
     return installationListPlanned(reply, rolloutId(appId, version), expected);
   }

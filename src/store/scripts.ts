@@ -148,7 +148,7 @@ export interface ScriptCommands {
   ): Promise<string>;
   /** pushBuckets.lua: 1 appended, 0 no rollout, -1 cursor moved. */
   mpuPushBuckets(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
-  /** planInstallationList-6.lua: {size (the new cursor), flat distribution}, -1 no rollout, -2 cursor moved, -3 windows or approvals. */
+  /** planInstallationList-6.lua: {size (the new cursor), flat distribution}, -1 no rollout, -2 cursor moved, -3 windows or approvals that matter. */
   mpuPlanInstallationList(
     buckets: string,
     rollout: string,
@@ -158,6 +158,7 @@ export interface ScriptCommands {
     approved: string,
     at: Arg,
     expected: Arg,
+    approvalSensitive: string,
   ): Promise<[number, string[]] | number>;
   /** registerInstallations-5.lua: new installations. */
   mpuRegisterInstallations(

@@ -1,7 +1,7 @@
 /**
  * A plan in which every installation gets the same step at the same time (a Forge automatic
- * version whose spread fits in one bucket, in an app without maintenance windows or approvals)
- * is the installation list itself (src/app/rollout/plan-version-rollout.ts): one bucket of kind
+ * version whose spread fits in one bucket, in an app without maintenance windows and without
+ * approvals that change a step) is the installation list itself (src/app/rollout/plan-version-rollout.ts): one bucket of kind
  * `installations`, batches that name positions of that list, a summary from the version
  * distribution. Checked on a real Redis against what the installation-by-installation planner
  * gives for the same store: same summary, every installation upgraded once, nobody else moved;
@@ -148,23 +148,49 @@ describe('a plan that is the installation list (real Redis)', () => {
         name: 'an installation with maintenance windows',
         more: [{}, { maintenance: { timeZone: 'UTC', weekly: [{ day: 1, start: '00:00', minutes: 240 }], adHoc: [] } }],
       },
-      { name: 'an installation with an approval of its own', approve: true },
+      { name: 'an approval that changes a step (past a manual version)', approve: true },
     ];
     for (const c of cases) {
       await harness({ policy: c.policy });
       const N = 400;
       await populate('f', N, c.more);
-      if (c.approve) await rw.connection.hset(rw.ctx.keys.installationApproved('f'), 'f-5', '2.0.0');
+      if (c.approve) {
+        // A manual 2.0.5 between 2.0.0 and 2.1.0: f-5 (on 2.0.0) approved it, the others are blocked.
+        rw.versions.add({
+          appId: 'f',
+          kind: 'forge',
+          approval: 'manual',
+          version: '2.0.5',
+          bump: 'micro',
+          detectedAt: T0 - DAY,
+        });
+        await rw.connection.hset(rw.ctx.keys.installationApproved('f'), 'f-5', '2.0.5');
+      }
       const expected = await expectedSummary('f', '2.1.0', N);
       const res = await planVersionRollout(rw.ctx, { v: 1, appId: 'f', version: '2.1.0' });
       const kinds = new Set((await rw.ctx.rollouts.listBuckets('f', '2.1.0')).map((b) => b.kind));
       expect([...kinds], c.name).toEqual(['upgrade']);
       expect(res.summary, c.name).toEqual(expected);
+      if (c.approve) expect(res.summary).toMatchObject({ upgrades: 1, blocked: 400 - 8 - 5 - 1 });
       if (c !== cases.at(-1)) await rw.close(); // the last one is closed after the test
     }
   });
 
-  it('the store refuses to plan the list, writing nothing, while an installation has windows or an approval', async () => {
+  it('approvals that change no step (no manual version in the way) still plan the list', async () => {
+    await harness();
+    const N = 400;
+    await populate('f', N);
+    await rw.connection.hset(rw.ctx.keys.installationApproved('f'), 'f-5', '2.0.0');
+    const expected = await expectedSummary('f', '2.1.0', N);
+    const res = await planVersionRollout(rw.ctx, { v: 1, appId: 'f', version: '2.1.0' });
+    expect(await rw.ctx.rollouts.listBuckets('f', '2.1.0')).toEqual([{ kind: 'installations', at: T0, size: N }]);
+    expect(res.summary).toEqual(expected);
+    // Its batches move everyone due, the approved installation included.
+    for (const j of await upgradeJobs()) await applyUpgradeBatch(rw.ctx, j);
+    expect(await rw.ctx.installs.distribution('f')).toEqual({ '2.1.0': N - 5, 'not-semver': 5 });
+  });
+
+  it('the store refuses to plan the list, writing nothing, while an installation has windows or an approval that matters', async () => {
     await harness();
     await populate('f', 50);
     await rw.ctx.rollouts.create({
@@ -186,12 +212,15 @@ describe('a plan that is the installation list (real Redis)', () => {
     await rw.connection.sadd(windowed, 'f-3');
     expect(await rw.ctx.rollouts.planInstallationList('f', '2.1.0', T0, 0)).toBe('per-installation');
     await rw.connection.del(windowed);
+    // With approvals, while an installation runs a version whose step an approval can change.
     await rw.connection.hset(rw.ctx.keys.installationApproved('f'), 'f-3', '2.0.0');
-    expect(await rw.ctx.rollouts.planInstallationList('f', '2.1.0', T0, 0)).toBe('per-installation');
+    expect(await rw.ctx.rollouts.planInstallationList('f', '2.1.0', T0, 0, ['1.9.0', '2.0.0'])).toBe(
+      'per-installation',
+    );
     expect(await rw.ctx.rollouts.listBuckets('f', '2.1.0')).toEqual([]);
     expect(await rw.ctx.rollouts.planCursor('f', '2.1.0')).toBe(0);
-    await rw.connection.del(rw.ctx.keys.installationApproved('f'));
-    expect(await rw.ctx.rollouts.planInstallationList('f', '2.1.0', T0, 0)).toMatchObject({ size: 50 });
+    // Approvals, but nobody on such a version: planned.
+    expect(await rw.ctx.rollouts.planInstallationList('f', '2.1.0', T0, 0, ['1.9.0'])).toMatchObject({ size: 50 });
     expect(await rw.ctx.rollouts.planCursor('f', '2.1.0')).toBe(50);
   });
 

@@ -167,14 +167,17 @@ export async function planVersionRollout(
   }
   // A plan in which every installation gets the same step at the same time needs nothing of an
   // installation but its version: when the app has no installation with maintenance windows and
-  // none with an approval of its own (checked by the store in the same atomic step), the plan is
+  // none whose approval could change its step (checked by the store in the same atomic step:
+  // with approvals, none on an approval-sensitive version), the plan is
   // the installation list itself (one bucket of kind `installations`, no id read or copied) and
   // its summary comes from the version distribution read in that step. Installations registered
   // meanwhile are past its cursor: the loop below plans them the usual way.
   let from = resumeAt;
   const sharedAt = plan.sharedUpgradeAt();
   const listed =
-    resumeAt === 0 && sharedAt !== null ? await ctx.rollouts.planInstallationList(appId, version, sharedAt, 0) : null;
+    resumeAt === 0 && sharedAt !== null
+      ? await ctx.rollouts.planInstallationList(appId, version, sharedAt, 0, plan.approvalSensitiveVersions())
+      : null;
   if (listed === 'gone') return planGone(ctx, appId, version, batches, 'the rollout was deleted while planning');
   if (sharedAt !== null && listed !== null && listed !== 'per-installation') {
     for (const [v, n] of listed.distribution) summary.add(plan.versionStep(v), n);
