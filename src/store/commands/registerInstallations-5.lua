@@ -42,6 +42,16 @@ local function windowed(json)
 end
 -- Removals only while the set exists: a re-registration of an app without windows costs no call.
 local anyWindowed = redis.call('EXISTS', KEYS[5]) == 1
+-- Keeps the set in step with the record JSON just written for `id`; `known`: an installation
+-- registered before (only such a one can be in the set already).
+local function track(id, json, known)
+  if windowed(json) then
+    redis.call('SADD', KEYS[5], id)
+    anyWindowed = true
+  elseif known and anyWindowed then
+    redis.call('SREM', KEYS[5], id)
+  end
+end
 local created = 0
 local first = redis.call('LLEN', KEYS[1])
 local dist = {}
@@ -54,22 +64,14 @@ for i = 2, #ARGV, 3 do
     local b = a and find(r, '\31', a + 1, true)
     if b then
       redis.call('HSET', KEYS[2], id, string.sub(r, 1, a) .. json .. string.sub(r, b))
-      if windowed(json) then
-        redis.call('SADD', KEYS[5], id)
-        anyWindowed = true
-      elseif anyWindowed then
-        redis.call('SREM', KEYS[5], id)
-      end
+      track(id, json, true)
     end
   else
     created = created + 1
     redis.call('RPUSH', KEYS[1], id)
     redis.call('HSET', KEYS[2], id, ver .. '\31' .. json .. '\31' .. at .. '|i|' .. ver)
     dist[ver] = (dist[ver] or 0) + 1
-    if windowed(json) then
-      redis.call('SADD', KEYS[5], id)
-      anyWindowed = true
-    end
+    track(id, json, false)
   end
 end
 for v, n in pairs(dist) do redis.call('HINCRBY', KEYS[3], v, n) end
